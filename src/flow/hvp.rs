@@ -1,0 +1,101 @@
+//! Exact Hessian-vector product `∇²L(θ)·V` of the deep-linear-network loss.
+//!
+//! Differentiating the product formula of [`super::gradient`] in direction `V = (V_1..V_L)`:
+//!
+//! ```text
+//! δP_1 = V_1,   δP_k = V_k P_{k−1} + W_k δP_{k−1}            (forward)
+//! δS_L = V_L,   δS_k = δS_{k+1} W_k + S_{k+1} V_k            (backward)
+//! δR = X δP_Lᵀ,  δE = 2κ δRᵀ X
+//! δT_1 = δE,     δT_k = δE P_{k−1}ᵀ + E δP_{k−1}ᵀ
+//! (∇²L·V)_k = δS_{k+1}ᵀ T_k + S_{k+1}ᵀ δT_k   (k < L),   (∇²L·V)_L = δT_L
+//! ```
+//!
+//! with `T_k = E P_{k−1}ᵀ`. One product costs about two gradient evaluations; the forward
+//! products at `θ` are cached, so repeated products at the same point (Lanczos) only pay
+//! the directional part.
+
+use nalgebra::DMatrix;
+
+use super::gradient::{layer_mat, GradientFlow};
+use super::linalg::{gemm, gemm_into, m};
+
+/// Buffers of the directional pass (allocated on first use, then reused).
+#[derive(Clone, Debug)]
+pub(crate) struct HvpWorkspace {
+    at: Vec<f64>,
+    dprefix: Vec<DMatrix<f64>>,
+    dsuffix: Vec<DMatrix<f64>>,
+    dresid: DMatrix<f64>,
+    de: DMatrix<f64>,
+    dtmp: Vec<DMatrix<f64>>,
+}
+
+impl GradientFlow {
+    /// Writes `∇²L(θ)·v` into `out` (flat layouts of the weights; `v` and `out` have
+    /// `num_params` entries). Exact up to round-off.
+    pub fn hvp(&mut self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        let shape = self.shape().clone();
+        let l = shape.depth();
+        let p = shape.num_params();
+        let (theta, v, out) = (&theta[..p], &v[..p], &mut out[..p]);
+        self.count_hvp();
+        let mut hw = self.hvp_ws.take().unwrap_or_else(|| HvpWorkspace {
+            at: Vec::new(),
+            dprefix: self.ws.prefix.clone(),
+            dsuffix: self.ws.suffix.clone(),
+            dresid: self.ws.resid.clone(),
+            de: self.ws.e.clone(),
+            dtmp: self.ws.tmp.clone(),
+        });
+        if hw.at.as_slice() != theta {
+            self.forward(theta);
+            self.prepare_suffix_and_tmp(theta);
+            hw.at.clear();
+            hw.at.extend_from_slice(theta);
+        }
+        let kappa = self.loss_convention().scale(self.x().nrows());
+        let ws = &self.ws;
+        // forward directional products
+        hw.dprefix[0].copy_from(&shape.layer(v, 1));
+        for k in 2..=l {
+            let (done, rest) = hw.dprefix.split_at_mut(k - 1);
+            gemm_into(1.0, layer_mat(&shape, v, k), m(&ws.prefix[k - 2]), 0.0, &mut rest[0]);
+            gemm_into(1.0, layer_mat(&shape, theta, k), m(&done[k - 2]), 1.0, &mut rest[0]);
+        }
+        gemm_into(1.0, m(self.x()), m(&hw.dprefix[l - 1]).t(), 0.0, &mut hw.dresid);
+        gemm_into(2.0 * kappa, m(&hw.dresid).t(), m(self.x()), 0.0, &mut hw.de);
+        // backward directional products
+        if l >= 2 {
+            hw.dsuffix[l - 1].copy_from(&shape.layer(v, l));
+            for k in (2..l).rev() {
+                let (lo, hi) = hw.dsuffix.split_at_mut(k);
+                gemm_into(1.0, m(&hi[0]), layer_mat(&shape, theta, k), 0.0, &mut lo[k - 1]);
+                gemm_into(1.0, m(&ws.suffix[k]), layer_mat(&shape, v, k), 1.0, &mut lo[k - 1]);
+            }
+        }
+        hw.dtmp[0].copy_from(&hw.de);
+        for k in 2..=l {
+            gemm_into(1.0, m(&hw.de), m(&ws.prefix[k - 2]).t(), 0.0, &mut hw.dtmp[k - 1]);
+            gemm_into(1.0, m(&ws.e), m(&hw.dprefix[k - 2]).t(), 1.0, &mut hw.dtmp[k - 1]);
+        }
+        for k in 1..=l {
+            let (r, c) = shape.layer_shape(k);
+            let o = &mut out[shape.layer_range(k)];
+            if k == l {
+                o.copy_from_slice(hw.dtmp[k - 1].as_slice());
+            } else {
+                gemm(1.0, m(&hw.dsuffix[k]).t(), m(&ws.tmp[k - 1]), 0.0, o, r, c);
+                gemm(1.0, m(&ws.suffix[k]).t(), m(&hw.dtmp[k - 1]), 1.0, o, r, c);
+            }
+        }
+        self.hvp_ws = Some(hw);
+    }
+
+    /// Invalidates the cached point of [`Self::hvp`] (call after any other forward pass that
+    /// overwrote the shared buffers).
+    pub(crate) fn invalidate_hvp_cache(&mut self) {
+        if let Some(hw) = self.hvp_ws.as_mut() {
+            hw.at.clear();
+        }
+    }
+}

@@ -1,0 +1,448 @@
+//! The driver: joins a tableau, the PI controller, tolerances and dense output into an
+//! integrator that yields **accepted** steps one at a time ([`Integrator::step`]).
+//!
+//! After `step()` returns an accepted step, [`Integrator::y`] is the accepted state,
+//! [`Integrator::f`] its derivative, and [`Integrator::dense`] interpolates inside the
+//! step just taken — until the next call to `step()`. Nothing stores the trajectory.
+//! Stiffness never aborts a run: the `h|λ|` estimate of each accepted step (Hairer's test,
+//! `h‖k_i − k_j‖/‖Y_i − Y_j‖` for two stages with the same node) is recorded, and steps whose
+//! estimate exceeds 95 % of the method's real-axis stability boundary are counted as
+//! stability-limited (3.14 for DOPRI5, 6.07 for DOP853; Hairer's codes use 3.25 and 6.1).
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::controller::{ControllerParams, Decision, PiController};
+use super::dense;
+use super::erk::{error_norm, sq_dist, trial_step, ErkCache};
+use super::system::OdeSystem;
+use super::tableau::Tableau;
+
+/// Fraction of the real-axis stability boundary above which a step counts as
+/// stability-limited.
+pub const STABILITY_FRACTION: f64 = 0.95;
+
+/// Relative and absolute tolerances, one pair per state component.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerances {
+    /// Relative tolerance per component.
+    pub rtol: Vec<f64>,
+    /// Absolute tolerance per component.
+    pub atol: Vec<f64>,
+}
+
+impl Tolerances {
+    /// The same `rtol`, `atol` for all `n` components.
+    pub fn scalar(n: usize, rtol: f64, atol: f64) -> Self {
+        Self {
+            rtol: vec![rtol; n],
+            atol: vec![atol; n],
+        }
+    }
+}
+
+/// Options of one integration.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Start time.
+    pub t0: f64,
+    /// End time (> t0).
+    pub t_end: f64,
+    /// Initial step; `None` selects it as in Hairer–Nørsett–Wanner (`hinit`).
+    pub h0: Option<f64>,
+    /// Largest step (default `t_end − t0`).
+    pub h_max: Option<f64>,
+    /// Maximal number of trial steps before giving up.
+    pub max_steps: u64,
+    /// Controller knobs (default: Hairer's for the method).
+    pub controller: Option<ControllerParams>,
+}
+
+impl Options {
+    /// Integrate over `[t0, t_end]` with default settings.
+    pub fn new(t0: f64, t_end: f64) -> Self {
+        Self {
+            t0,
+            t_end,
+            h0: None,
+            h_max: None,
+            max_steps: 10_000_000,
+            controller: None,
+        }
+    }
+}
+
+/// Work counters of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Accepted steps.
+    pub accepted: u64,
+    /// Rejected trial steps.
+    pub rejected: u64,
+    /// Right-hand-side evaluations (gradient evaluations for the gradient flow).
+    pub nfev: u64,
+    /// Accepted steps whose `h|λ|` estimate was at the stability boundary.
+    pub stability_limited: u64,
+    /// Largest `h|λ|` estimate seen.
+    pub max_h_lambda: f64,
+    /// Wall time since the integrator was built, seconds.
+    pub wall_s: f64,
+}
+
+/// Why an integration stopped before `t_end`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StepFailure {
+    /// The state or its derivative became non-finite; the last good state is kept.
+    #[error("the run diverged (non-finite state or derivative) after t = {t}")]
+    Diverged {
+        /// Last good time.
+        t: f64,
+    },
+    /// The step size fell below round-off relative to `t`.
+    #[error("step size underflow: h = {h:e} at t = {t}")]
+    StepSizeUnderflow {
+        /// Current time.
+        t: f64,
+        /// Step size.
+        h: f64,
+    },
+    /// More trial steps than `max_steps`.
+    #[error("maximal number of steps ({steps}) reached at t = {t}")]
+    MaxSteps {
+        /// Current time.
+        t: f64,
+        /// Steps taken.
+        steps: u64,
+    },
+}
+
+/// What an accepted step reports to its caller.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AcceptedStep {
+    /// 1-based index of the accepted step.
+    pub index: u64,
+    /// Time at the start of the step.
+    pub t_prev: f64,
+    /// Time reached.
+    pub t: f64,
+    /// Step size.
+    pub h: f64,
+    /// Scaled error norm (≤ 1).
+    pub err: f64,
+    /// Stiffness estimate `h|λ|` of this step.
+    pub h_lambda: f64,
+}
+
+/// An adaptive explicit Runge–Kutta integrator over one system.
+pub struct Integrator<S: OdeSystem> {
+    sys: S,
+    tab: &'static Tableau,
+    tol: Tolerances,
+    ctrl: PiController,
+    opts: Options,
+    cache: ErkCache,
+    t: f64,
+    t_prev: f64,
+    h: f64,
+    h_last: f64,
+    y: Vec<f64>,
+    y_prev: Vec<f64>,
+    f_slot: usize,
+    dense_w: Vec<f64>,
+    extras_ready: bool,
+    stats: Stats,
+    trials: u64,
+    started: Instant,
+    done: bool,
+}
+
+impl<S: OdeSystem> Integrator<S> {
+    /// Builds an integrator from `(t0, y0)`; evaluates `f(t0, y0)` (and two more RHS for the
+    /// initial step when `opts.h0` is `None`). Tolerances must have one entry per component.
+    pub fn new(
+        mut sys: S,
+        tab: &'static Tableau,
+        y0: &[f64],
+        tol: Tolerances,
+        opts: Options,
+    ) -> Self {
+        let n = sys.dim();
+        assert_eq!(y0.len(), n, "initial state has the wrong dimension");
+        assert!(tol.rtol.len() == n && tol.atol.len() == n);
+        let mut cache = ErkCache::new(tab, n);
+        let started = Instant::now();
+        sys.rhs(opts.t0, y0, &mut cache.k[0]);
+        let mut stats = Stats {
+            nfev: 1,
+            ..Stats::default()
+        };
+        let h_max = opts.h_max.unwrap_or(opts.t_end - opts.t0);
+        let params = opts.controller.unwrap_or_else(|| ControllerParams::hairer(tab));
+        let ctrl = PiController::new(params, tab.error_order, h_max);
+        let h = match opts.h0 {
+            Some(h) => h,
+            None => {
+                stats.nfev += 1;
+                hinit(&mut sys, tab, &mut cache, opts.t0, y0, &tol, h_max)
+            }
+        };
+        Self {
+            dense_w: vec![0.0; tab.dense_stages()],
+            sys,
+            tab,
+            tol,
+            ctrl,
+            cache,
+            t: opts.t0,
+            t_prev: opts.t0,
+            h,
+            h_last: 0.0,
+            y: y0.to_vec(),
+            y_prev: y0.to_vec(),
+            f_slot: 0,
+            extras_ready: false,
+            stats,
+            trials: 0,
+            started,
+            done: false,
+            opts,
+        }
+    }
+
+    /// Takes trial steps until one is accepted and returns it; `Ok(None)` once `t_end` is
+    /// reached. On failure the integrator keeps the last accepted state.
+    pub fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.f_slot != 0 {
+            self.cache.k.swap(0, self.f_slot);
+            self.f_slot = 0;
+        }
+        let mut non_finite = 0u32;
+        loop {
+            if self.trials >= self.opts.max_steps {
+                return Err(StepFailure::MaxSteps {
+                    t: self.t,
+                    steps: self.trials,
+                });
+            }
+            if 0.1 * self.h.abs() <= f64::EPSILON * self.t.abs() || self.h <= f64::MIN_POSITIVE {
+                return Err(StepFailure::StepSizeUnderflow {
+                    t: self.t,
+                    h: self.h,
+                });
+            }
+            let mut last = false;
+            if self.t + 1.01 * self.h - self.opts.t_end > 0.0 {
+                self.h = self.opts.t_end - self.t;
+                last = true;
+            }
+            self.trials += 1;
+            let h = self.h;
+            let (evals, den) = trial_step(
+                &mut self.sys,
+                self.tab,
+                &mut self.cache,
+                self.t,
+                &self.y,
+                h,
+            );
+            self.stats.nfev += evals;
+            let err = error_norm(
+                self.tab,
+                &self.cache,
+                &self.y,
+                &self.tol.rtol,
+                &self.tol.atol,
+                h,
+            );
+            if !err.is_finite() {
+                non_finite += 1;
+                if non_finite > 40 {
+                    return Err(StepFailure::Diverged { t: self.t });
+                }
+            }
+            match self.ctrl.decide(err, h) {
+                Decision::Reject { h_next } => {
+                    if self.stats.accepted > 0 {
+                        self.stats.rejected += 1;
+                    }
+                    self.h = h_next;
+                }
+                Decision::Accept { h_next } => {
+                    return self.accept(h, err, h_next, last, den).map(Some);
+                }
+            }
+        }
+    }
+
+    fn accept(
+        &mut self,
+        h: f64,
+        err: f64,
+        h_next: f64,
+        last: bool,
+        den: Option<f64>,
+    ) -> Result<AcceptedStep, StepFailure> {
+        let s = self.tab.stages();
+        std::mem::swap(&mut self.y_prev, &mut self.y);
+        std::mem::swap(&mut self.y, &mut self.cache.y_new);
+        self.t_prev = self.t;
+        self.t = if last { self.opts.t_end } else { self.t + h };
+        self.f_slot = if self.tab.fsal { s - 1 } else { s };
+        if !self.tab.fsal {
+            let (_, rest) = self.cache.k.split_at_mut(s);
+            self.sys.rhs(self.t, &self.y, &mut rest[0]);
+            self.stats.nfev += 1;
+        }
+        if !self.cache.k[self.f_slot].iter().all(|v| v.is_finite()) {
+            // roll back to the last good state
+            std::mem::swap(&mut self.y, &mut self.y_prev);
+            self.t = self.t_prev;
+            return Err(StepFailure::Diverged { t: self.t });
+        }
+        let (pa, pb) = self.tab.stiffness_pair;
+        let den = den.unwrap_or_else(|| sq_dist(&self.y, &self.cache.stiff_arg));
+        let num = sq_dist(&self.cache.k[pb], &self.cache.k[pa]);
+        let h_lambda = if den > 0.0 { h * (num / den).sqrt() } else { 0.0 };
+        self.stats.accepted += 1;
+        self.stats.max_h_lambda = self.stats.max_h_lambda.max(h_lambda);
+        if h_lambda > STABILITY_FRACTION * self.tab.stability_boundary {
+            self.stats.stability_limited += 1;
+        }
+        self.h_last = h;
+        self.h = h_next;
+        self.extras_ready = false;
+        self.done = last;
+        Ok(AcceptedStep {
+            index: self.stats.accepted,
+            t_prev: self.t_prev,
+            t: self.t,
+            h,
+            err,
+            h_lambda,
+        })
+    }
+
+    /// Current (last accepted) time.
+    pub fn t(&self) -> f64 {
+        self.t
+    }
+    /// Current (last accepted) state.
+    pub fn y(&self) -> &[f64] {
+        &self.y
+    }
+    /// `f(t, y)` at the current state.
+    pub fn f(&self) -> &[f64] {
+        &self.cache.k[self.f_slot]
+    }
+    /// State at the start of the last accepted step.
+    pub fn y_prev(&self) -> &[f64] {
+        &self.y_prev
+    }
+    /// The next trial step size.
+    pub fn next_h(&self) -> f64 {
+        self.h
+    }
+    /// Whether `t_end` has been reached.
+    pub fn finished(&self) -> bool {
+        self.done
+    }
+    /// The method.
+    pub fn tableau(&self) -> &'static Tableau {
+        self.tab
+    }
+    /// The system.
+    pub fn system(&self) -> &S {
+        &self.sys
+    }
+    /// The system, mutably (for monitors that evaluate derived quantities).
+    pub fn system_mut(&mut self) -> &mut S {
+        &mut self.sys
+    }
+    /// Work counters so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            wall_s: self.started.elapsed().as_secs_f64(),
+            ..self.stats
+        }
+    }
+
+    /// Dense output at `t ∈ [t_prev, t]` of the last accepted step into `out`.
+    /// Computes the method's extra dense stages on first use (counted in `nfev`).
+    pub fn dense(&mut self, t: f64, out: &mut [f64]) {
+        let h = self.h_last;
+        if !self.extras_ready && !self.tab.dense.extra_c.is_empty() {
+            self.stats.nfev += dense::extra_stages(
+                &mut self.sys,
+                self.tab,
+                &mut self.cache,
+                self.t_prev,
+                &self.y_prev,
+                h,
+            );
+        }
+        self.extras_ready = true;
+        let theta = if h > 0.0 { (t - self.t_prev) / h } else { 1.0 };
+        dense::interpolate(
+            self.tab,
+            &self.cache.k,
+            &self.y_prev,
+            h,
+            theta,
+            &mut self.dense_w,
+            out,
+        );
+    }
+
+    /// Consumes the integrator, returning the system.
+    pub fn into_system(self) -> S {
+        self.sys
+    }
+}
+
+/// Initial step as in Hairer–Nørsett–Wanner (II.4) and the DOPRI codes:
+/// `h_0 = 0.01 sqrt(‖y0‖²/‖f0‖²)`, one Euler step, `h_1 = (0.01/max(‖f0‖, ‖f1 − f0‖/h_0))^{1/p}`,
+/// `h = min(100 h_0, h_1, h_max)`, norms weighted by `atol + rtol|y0|`.
+fn hinit<S: OdeSystem>(
+    sys: &mut S,
+    tab: &Tableau,
+    cache: &mut ErkCache,
+    t0: f64,
+    y0: &[f64],
+    tol: &Tolerances,
+    h_max: f64,
+) -> f64 {
+    let f0 = &cache.k[0];
+    let (mut d0, mut d1) = (0.0, 0.0);
+    for i in 0..y0.len() {
+        let sk = tol.atol[i] + tol.rtol[i] * y0[i].abs();
+        d0 += (y0[i] / sk).powi(2);
+        d1 += (f0[i] / sk).powi(2);
+    }
+    let mut h0 = if d0 < 1e-10 || d1 < 1e-10 {
+        1e-6
+    } else {
+        0.01 * (d0 / d1).sqrt()
+    };
+    h0 = h0.min(h_max);
+    for i in 0..y0.len() {
+        cache.stage_arg[i] = y0[i] + h0 * f0[i];
+    }
+    sys.rhs(t0 + h0, &cache.stage_arg, &mut cache.err);
+    let mut d2 = 0.0;
+    for i in 0..y0.len() {
+        let sk = tol.atol[i] + tol.rtol[i] * y0[i].abs();
+        d2 += ((cache.err[i] - cache.k[0][i]) / sk).powi(2);
+    }
+    let d2 = d2.sqrt() / h0;
+    let der = d1.sqrt().max(d2);
+    let h1 = if der <= 1e-15 {
+        (h0 * 1e-3).max(1e-6)
+    } else {
+        (0.01 / der).powf(1.0 / f64::from(tab.order))
+    };
+    (100.0 * h0).min(h1).min(h_max)
+}

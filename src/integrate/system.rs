@@ -1,0 +1,31 @@
+//! The ODE interface the integrators drive.
+
+/// An autonomous or time-dependent system `y' = f(t, y)` on `R^dim`.
+///
+/// `rhs` takes `&mut self` so a system can keep its own work buffers (the gradient flow
+/// allocates its products once and reuses them at every stage).
+pub trait OdeSystem {
+    /// Dimension of the state.
+    fn dim(&self) -> usize;
+    /// Writes `f(t, y)` into `dy` (`y.len() == dy.len() == dim`).
+    fn rhs(&mut self, t: f64, y: &[f64], dy: &mut [f64]);
+}
+
+/// A linear system `y' = A y` with a dense matrix `A` (test problem with the closed-form
+/// solution `y(t) = exp(tA) y_0`).
+#[derive(Clone, Debug)]
+pub struct LinearSystem {
+    /// The matrix `A`.
+    pub a: nalgebra::DMatrix<f64>,
+}
+
+impl OdeSystem for LinearSystem {
+    fn dim(&self) -> usize {
+        self.a.nrows()
+    }
+    fn rhs(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
+        let y = nalgebra::DVectorView::from_slice(y, y.len());
+        let mut out = nalgebra::DVectorViewMut::from_slice(dy, y.len());
+        out.gemv(1.0, &self.a, &y, 0.0);
+    }
+}

@@ -1,0 +1,11 @@
+//! gradflow: gradient flow of deep linear networks integrated as an ODE, with per-step
+//! monitors of conserved quantities and theorem inequalities.
+
+pub mod error;
+pub mod flow;
+pub mod integrate;
+pub mod monitor;
+pub mod model;
+pub mod report;
+
+pub use error::{GradflowError, Result};

@@ -1,0 +1,136 @@
+//! Monitors: observers called at every **accepted** step (as argmin's observers are called at
+//! every iteration), each measuring a few scalars and keeping an O(1) [`Summary`] per scalar.
+//! Nothing stores the trajectory; rows can be streamed to a JSONL trace ([`trace`]).
+
+pub mod quantities;
+pub mod summary;
+pub mod trace;
+
+use serde_json::{Map, Value};
+
+use crate::flow::GradientFlow;
+pub use summary::{Crossing, Summary, Threshold};
+
+/// What a monitor sees: one point of the trajectory (an accepted step, or a dense-output
+/// sample when tracing on a time grid).
+#[derive(Clone, Copy, Debug)]
+pub struct Point<'a> {
+    /// Accepted-step index (0 = initial point).
+    pub step: u64,
+    /// Time.
+    pub t: f64,
+    /// Step size that led here (0 at the initial point).
+    pub h: f64,
+    /// Scaled error estimate of that step.
+    pub err: f64,
+    /// Stiffness estimate `h|λ|` of that step.
+    pub h_lambda: f64,
+    /// ODE state `[θ, ∫‖R‖_F dt]`.
+    pub y: &'a [f64],
+    /// Its derivative `[−∇L(θ), ‖R‖_F]`.
+    pub f: &'a [f64],
+}
+
+/// A monitor measures named scalars at a point. Buffers are allocated at construction;
+/// `measure` must not allocate.
+pub trait Monitor {
+    /// Names of the scalars, in the order `measure` writes them.
+    fn columns(&self) -> Vec<String>;
+    /// Thresholds whose first crossing is recorded, one entry per column.
+    fn thresholds(&self) -> Vec<Option<Threshold>> {
+        vec![None; self.columns().len()]
+    }
+    /// Writes the scalars at `p` into `out` (`out.len() == columns().len()`).
+    fn measure(&mut self, gf: &mut GradientFlow, p: &Point<'_>, out: &mut [f64]);
+}
+
+/// A collection of monitors with one running summary per column.
+pub struct MonitorSet {
+    monitors: Vec<Box<dyn Monitor>>,
+    widths: Vec<usize>,
+    names: Vec<String>,
+    values: Vec<f64>,
+    summaries: Vec<Summary>,
+}
+
+impl MonitorSet {
+    /// Collects `monitors`; column names must be unique.
+    pub fn new(monitors: Vec<Box<dyn Monitor>>) -> Self {
+        let mut names = Vec::new();
+        let mut summaries = Vec::new();
+        let mut widths = Vec::new();
+        for m in &monitors {
+            let cols = m.columns();
+            let ths = m.thresholds();
+            widths.push(cols.len());
+            for (c, th) in cols.into_iter().zip(ths) {
+                assert!(!names.contains(&c), "duplicate monitor column {c}");
+                names.push(c);
+                summaries.push(Summary::new(th));
+            }
+        }
+        Self {
+            values: vec![f64::NAN; names.len()],
+            monitors,
+            widths,
+            names,
+            summaries,
+        }
+    }
+
+    /// Column names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Measures every monitor at `p` without touching the summaries (dense samples).
+    pub fn measure(&mut self, gf: &mut GradientFlow, p: &Point<'_>) -> &[f64] {
+        let mut off = 0;
+        for (m, &w) in self.monitors.iter_mut().zip(&self.widths) {
+            m.measure(gf, p, &mut self.values[off..off + w]);
+            off += w;
+        }
+        &self.values
+    }
+
+    /// Measures at an accepted step and updates every summary.
+    pub fn observe(&mut self, gf: &mut GradientFlow, p: &Point<'_>) -> &[f64] {
+        self.measure(gf, p);
+        for (s, &v) in self.summaries.iter_mut().zip(&self.values) {
+            s.push(p.t, v);
+        }
+        &self.values
+    }
+
+    /// The last measured values.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// The summary of column `name`.
+    pub fn summary(&self, name: &str) -> Option<&Summary> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.summaries[i])
+    }
+
+    /// Largest value over the run of every column whose name starts with `prefix`.
+    pub fn max_over(&self, prefix: &str) -> Option<f64> {
+        self.names
+            .iter()
+            .zip(&self.summaries)
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(_, s)| s.max)
+            .reduce(f64::max)
+    }
+
+    /// All summaries as a JSON object keyed by column name.
+    pub fn summaries_json(&self) -> Value {
+        let mut map = Map::new();
+        for (n, s) in self.names.iter().zip(&self.summaries) {
+            map.insert(n.clone(), serde_json::to_value(s).expect("summaries serialise"));
+        }
+        Value::Object(map)
+    }
+}

@@ -1,0 +1,3 @@
+//! Output files: atomic writes, run summaries.
+
+pub mod atomic;
