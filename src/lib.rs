@@ -1,11 +1,14 @@
 //! gradflow: gradient flow of deep linear networks integrated as an ODE, with per-step
 //! monitors of conserved quantities and theorem inequalities.
 
+pub mod config;
 pub mod error;
+pub mod examples;
 pub mod flow;
 pub mod integrate;
 pub mod monitor;
 pub mod model;
 pub mod report;
+pub mod run;
 
 pub use error::{GradflowError, Result};

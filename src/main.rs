@@ -1,1 +1,234 @@
-fn main() {}
+//! The `gradflow` command line. Exit status: 0 success, 2 usage or input error, 3 the
+//! integration stopped before `t_end` (its results are still written).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Map, Value};
+
+use gradflow::config::RunConfig;
+use gradflow::examples::{example_json, EXAMPLES};
+use gradflow::run::{execute, Status};
+
+#[derive(Parser)]
+#[command(name = "gradflow", version, about = "Gradient flow of deep linear networks as an ODE, with per-step monitors")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Integrate a gradient flow and write summary.json, weights/ and (optionally) trace.jsonl.
+    Run(RunArgs),
+    /// List the built-in examples, or print one's configuration.
+    Examples {
+        /// Print this example's JSON configuration.
+        #[arg(long)]
+        show: Option<String>,
+    },
+}
+
+/// Run flags; each overrides the same field of `--config` / `--example`.
+#[derive(Args)]
+struct RunArgs {
+    /// JSON run configuration.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Built-in example (see `gradflow examples`).
+    #[arg(long)]
+    example: Option<String>,
+    /// Directory with X.npy (n×d) and Y.npy (n×q).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Directory with W1.npy … WL.npy (W1 first).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Hidden widths of a deep linear network, comma separated (e.g. 32,32).
+    #[arg(long)]
+    hidden: Option<String>,
+    /// Loss convention: sum, half_sum, mean or half_mean.
+    #[arg(long)]
+    loss: Option<String>,
+    /// Final time T > 0.
+    #[arg(long = "t-end")]
+    t_end: Option<f64>,
+    /// Integrator: dopri5, tsit5 or dop853.
+    #[arg(long)]
+    method: Option<String>,
+    /// Relative tolerance: one value, or one per layer comma separated.
+    #[arg(long)]
+    rtol: Option<String>,
+    /// Absolute tolerance: one value, or one per layer comma separated.
+    #[arg(long)]
+    atol: Option<String>,
+    /// Seed of the data and initialisation draws.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory (default runs/<example or config name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stream a JSONL trace: every=N accepted steps, or dt=X on a time grid.
+    #[arg(long)]
+    trace: Option<String>,
+    /// Largest number of trial steps.
+    #[arg(long = "max-steps")]
+    max_steps: Option<u64>,
+    /// Record the first time the loss falls to this value.
+    #[arg(long = "loss-threshold")]
+    loss_threshold: Option<f64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gradflow: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Run(args) => run(args),
+        Cmd::Examples { show: Some(name) } => {
+            println!("{}", serde_json::to_string_pretty(&example_json(&name)?)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Examples { show: None } => {
+            for (name, paper, what) in EXAMPLES {
+                println!("{name:<16} paper {paper}: {what}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Parses `1e-8` or `1e-8,1e-9` into a JSON number or array.
+fn tol_value(flag: &str, s: &str) -> Result<Value> {
+    let vals: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{flag} {s:?}: expected a number or a comma-separated list"))?;
+    Ok(if vals.len() == 1 { json!(vals[0]) } else { json!(vals) })
+}
+
+fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
+    let (mut v, name) = match (&args.config, &args.example) {
+        (Some(_), Some(_)) => anyhow::bail!("give either --config or --example, not both"),
+        (Some(path), None) => {
+            let v = RunConfig::from_file(path)?;
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            (v, stem.unwrap_or_else(|| "run".into()))
+        }
+        (None, Some(name)) => (example_json(name)?, name.clone()),
+        (None, None) => (Value::Object(Map::new()), "run".to_string()),
+    };
+    let obj = v
+        .as_object_mut()
+        .context("the configuration must be a JSON object")?;
+    let mut set = |k: &str, val: Value| {
+        obj.insert(k.to_string(), val);
+    };
+    if let Some(d) = &args.data {
+        set("data", json!({"kind": "npy", "dir": d}));
+    }
+    if let Some(d) = &args.init {
+        set("init", json!({"kind": "npy", "dir": d}));
+    }
+    if let Some(h) = &args.hidden {
+        let hidden: Vec<usize> = if h.trim().is_empty() {
+            Vec::new()
+        } else {
+            h.split(',')
+                .map(|p| p.trim().parse::<usize>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("--hidden {h:?}: expected comma-separated widths"))?
+        };
+        set("model", json!({"kind": "deep_linear", "hidden": hidden}));
+    }
+    if let Some(l) = &args.loss {
+        let conv: gradflow::flow::LossConvention = l.parse()?;
+        set("loss", json!(conv));
+    }
+    if let Some(t) = args.t_end {
+        set("t_end", json!(t));
+    }
+    if let Some(m) = &args.method {
+        let method: gradflow::config::Method = m.parse()?;
+        set("method", json!(method));
+    }
+    if let Some(r) = &args.rtol {
+        set("rtol", tol_value("--rtol", r)?);
+    }
+    if let Some(a) = &args.atol {
+        set("atol", tol_value("--atol", a)?);
+    }
+    if let Some(s) = args.seed {
+        set("seed", json!(s));
+    }
+    if let Some(t) = &args.trace {
+        let policy: gradflow::monitor::trace::TracePolicy = t.parse()?;
+        set("trace", json!(policy));
+    }
+    if let Some(n) = args.max_steps {
+        set("max_steps", json!(n));
+    }
+    if let Some(x) = args.loss_threshold {
+        set("loss_threshold", json!(x));
+    }
+    // t_end given as NaN/inf on the command line is not representable in JSON
+    if let Some(t) = args.t_end {
+        if !t.is_finite() {
+            anyhow::bail!("--t-end {t}: must be finite and > 0");
+        }
+    }
+    let origin = args
+        .config
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "command line".into());
+    Ok((RunConfig::from_value(v, &origin)?, name))
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let (cfg, name) = build_config(&args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join(&name));
+    let outcome = execute(&cfg, Some(&out))?;
+    let s = &outcome.summary;
+    println!(
+        "{}: {} at t = {} ({}), loss = {:e}",
+        name,
+        s["status"].as_str().unwrap_or("?"),
+        outcome.t,
+        cfg.method.tableau().name,
+        s["final_loss"].as_f64().unwrap_or(f64::NAN)
+    );
+    println!(
+        "  steps: {} accepted, {} rejected, {} RHS evaluations, {:.3} s; stability-limited steps: {}",
+        outcome.stats.accepted,
+        outcome.stats.rejected,
+        outcome.stats.nfev,
+        outcome.stats.wall_s,
+        outcome.stats.stability_limited
+    );
+    if let Some(d) = s["max_imbalance_drift"].as_f64() {
+        println!("  max imbalance drift ‖D_k(t) − D_k(0)‖_F: {d:e}");
+    }
+    println!("  wrote {}", out.join("summary.json").display());
+    match outcome.status {
+        Status::Completed => Ok(ExitCode::SUCCESS),
+        Status::Stopped(f) => {
+            eprintln!("gradflow: run stopped early: {f}; the last good state was written");
+            Ok(ExitCode::from(3))
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Run configuration: what a `gradflow run` integrates, read from JSON (`--config FILE`) and
+//! command-line flags. The loss convention and the tolerances are required: every constant
+//! of a theorem depends on the former, and choosing the latter is the user's job.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::GradflowError;
+use crate::flow::LossConvention;
+use crate::integrate::tableau::{self, Tableau};
+use crate::model::data::DataSpec;
+use crate::model::init::InitSpec;
+use crate::model::net::Shape;
+use crate::monitor::trace::TracePolicy;
+
+/// The network architecture (`d` and `q` come from the data).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// Deep linear network `x ↦ W_L ⋯ W_1 x` with hidden widths `m_1, …, m_{L−1}`
+    /// (empty: the linear model, depth 1).
+    DeepLinear {
+        /// Hidden widths.
+        hidden: Vec<usize>,
+    },
+    /// Paper 003's two-layer parametrisation `y = V Uᵀ x`, `U ∈ R^{d×h}`, `V ∈ R^{q×h}`
+    /// (depth 2 with `W_1 = Uᵀ`, `W_2 = V`); `U.npy`/`V.npy` are written beside `W1.npy`/`W2.npy`.
+    TwoLayerUv {
+        /// Hidden width `h`.
+        hidden: usize,
+    },
+}
+
+impl ModelSpec {
+    /// The widths `[d, …, q]` for data of input width `d` and output width `q`.
+    pub fn shape(&self, d: usize, q: usize) -> Result<Shape, GradflowError> {
+        match self {
+            Self::DeepLinear { hidden } => {
+                let mut w = vec![d];
+                w.extend(hidden);
+                w.push(q);
+                Shape::new(w)
+            }
+            Self::TwoLayerUv { hidden } => Shape::two_layer_uv(d, *hidden, q),
+        }
+    }
+}
+
+/// The explicit integrators.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Dormand–Prince 5(4).
+    #[default]
+    Dopri5,
+    /// Tsitouras 5(4).
+    Tsit5,
+    /// Hairer's DOP853, 8(5,3).
+    Dop853,
+}
+
+impl Method {
+    /// The tableau.
+    pub fn tableau(self) -> &'static Tableau {
+        match self {
+            Self::Dopri5 => &tableau::dopri5::DOPRI5,
+            Self::Tsit5 => &tableau::tsit5::TSIT5,
+            Self::Dop853 => &tableau::dop853::DOP853,
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = GradflowError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "dopri5" => Ok(Self::Dopri5),
+            "tsit5" => Ok(Self::Tsit5),
+            "dop853" => Ok(Self::Dop853),
+            _ => Err(GradflowError::Config(format!(
+                "unknown method {s:?}: expected dopri5, tsit5 or dop853"
+            ))),
+        }
+    }
+}
+
+/// A tolerance: one value for every weight, or one per layer (`W_1` first).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Tol {
+    /// Same value for all components.
+    Scalar(f64),
+    /// One value per layer.
+    PerLayer(Vec<f64>),
+}
+
+impl Tol {
+    /// Expands to one value per ODE component (`[θ, extras]`); the extra states get the
+    /// smallest per-layer value.
+    pub fn expand(&self, name: &str, shape: &Shape, extras: usize) -> Result<Vec<f64>, GradflowError> {
+        let per_layer = match self {
+            Tol::Scalar(v) => vec![*v; shape.depth()],
+            Tol::PerLayer(v) => v.clone(),
+        };
+        if per_layer.len() != shape.depth() {
+            return Err(GradflowError::Config(format!(
+                "{name}: {} values given for {} layers",
+                per_layer.len(),
+                shape.depth()
+            )));
+        }
+        if let Some(bad) = per_layer.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+            return Err(GradflowError::Config(format!(
+                "{name} = {bad}: must be finite and ≥ 0"
+            )));
+        }
+        let mut out = Vec::with_capacity(shape.num_params() + extras);
+        for (k, v) in per_layer.iter().enumerate() {
+            out.extend(std::iter::repeat_n(*v, shape.layer_range(k + 1).len()));
+        }
+        let min = per_layer.iter().copied().fold(f64::INFINITY, f64::min);
+        out.extend(std::iter::repeat_n(min, extras));
+        Ok(out)
+    }
+}
+
+/// Everything a run needs; serialised into `summary.json` as the config echo.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Training data.
+    pub data: DataSpec,
+    /// Architecture; may be omitted when `init` reads weights from `.npy` files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSpec>,
+    /// Initial weights.
+    pub init: InitSpec,
+    /// Loss normalisation (required).
+    pub loss: LossConvention,
+    /// Final time `T > 0`.
+    pub t_end: f64,
+    /// Integrator.
+    #[serde(default)]
+    pub method: Method,
+    /// Relative tolerance (required).
+    pub rtol: Tol,
+    /// Absolute tolerance (required).
+    pub atol: Tol,
+    /// Seed of the data and initialisation draws.
+    #[serde(default)]
+    pub seed: u64,
+    /// Largest number of trial steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    /// Largest step size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h_max: Option<f64>,
+    /// Streamed trace policy (`{"every": N}` or `{"dt": X}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TracePolicy>,
+    /// Record the first time the loss falls to this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_threshold: Option<f64>,
+}
+
+impl RunConfig {
+    /// Parses a configuration from a JSON value; `origin` names it in error messages.
+    pub fn from_value(v: serde_json::Value, origin: &str) -> Result<Self, GradflowError> {
+        let cfg: RunConfig = serde_json::from_value(v).map_err(|e| GradflowError::Json {
+            path: origin.to_string(),
+            message: explain_missing(&e.to_string()),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads a JSON configuration file.
+    pub fn from_file(path: &Path) -> Result<serde_json::Value, GradflowError> {
+        let text = std::fs::read_to_string(path).map_err(|e| GradflowError::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| GradflowError::Json {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks the values serde cannot (`t_end > 0`, tolerances, thresholds).
+    pub fn validate(&self) -> Result<(), GradflowError> {
+        if !(self.t_end.is_finite() && self.t_end > 0.0) {
+            return Err(GradflowError::Config(format!(
+                "t_end = {}: must be finite and > 0",
+                self.t_end
+            )));
+        }
+        for (name, tol) in [("rtol", &self.rtol), ("atol", &self.atol)] {
+            let vals = match tol {
+                Tol::Scalar(v) => vec![*v],
+                Tol::PerLayer(v) => v.clone(),
+            };
+            if vals.is_empty() || vals.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(GradflowError::Config(format!(
+                    "{name} = {vals:?}: must be finite and ≥ 0"
+                )));
+            }
+        }
+        if let (Tol::Scalar(r), Tol::Scalar(a)) = (&self.rtol, &self.atol) {
+            if *r == 0.0 && *a == 0.0 {
+                return Err(GradflowError::Config("rtol and atol are both 0".into()));
+            }
+        }
+        if let Some(h) = self.h_max {
+            if !(h.is_finite() && h > 0.0) {
+                return Err(GradflowError::Config(format!("h_max = {h}: must be > 0")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn explain_missing(msg: &str) -> String {
+    for (field, flag) in [
+        ("loss", "--loss {sum,half_sum,mean,half_mean}"),
+        ("rtol", "--rtol"),
+        ("atol", "--atol"),
+        ("t_end", "--t-end"),
+        ("data", "--data DIR"),
+        ("init", "--init DIR"),
+    ] {
+        if msg.starts_with(&format!("missing field `{field}`")) {
+            return format!("{msg} (set it in the config or give {flag})");
+        }
+    }
+    msg.to_string()
+}

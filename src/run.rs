@@ -1,0 +1,315 @@
+//! One gradient-flow run end to end: build the problem from a [`RunConfig`], integrate it
+//! step by step, feed every accepted step to the monitors (and the trace), and write
+//! `summary.json` and the final weights. A run that stops early (divergence, step-size
+//! underflow, step limit) still writes everything it computed, for the last good state.
+
+use std::path::Path;
+
+use nalgebra::DMatrix;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::{ModelSpec, RunConfig};
+use crate::error::GradflowError;
+use crate::flow::gradient::EXTRA_STATES;
+use crate::flow::GradientFlow;
+use crate::integrate::{Integrator, OdeSystem, Options, Stats, StepFailure, Tolerances};
+use crate::model::data::{generate, Dataset};
+use crate::model::init::{initialize, InitSpec};
+use crate::model::net::Shape;
+use crate::model::npy;
+use crate::monitor::trace::{TracePolicy, TraceWriter};
+use crate::monitor::{quantities, MonitorSet, Point};
+use crate::report::atomic::write_json_atomic;
+
+/// The problem a configuration describes, ready to integrate.
+pub struct Problem {
+    /// The data set.
+    pub data: Dataset,
+    /// The network shape.
+    pub shape: Shape,
+    /// Initial weights (flat layout of [`Shape`]).
+    pub theta0: Vec<f64>,
+    /// The gradient-flow system.
+    pub flow: GradientFlow,
+}
+
+impl Problem {
+    /// Builds data, shape and initial weights from `cfg` (deterministic in `cfg.seed`).
+    pub fn build(cfg: &RunConfig) -> Result<Self, GradflowError> {
+        let data = generate(&cfg.data, cfg.seed)?;
+        let shape = match (&cfg.model, &cfg.init) {
+            (Some(m), _) => m.shape(data.d(), data.q())?,
+            (None, InitSpec::Npy { dir }) => {
+                let layers = read_layers(dir)?;
+                Shape::from_layers(&layers)?
+            }
+            (None, _) => {
+                return Err(GradflowError::Config(
+                    "model: missing (give the hidden widths, or initial weights with --init DIR)"
+                        .into(),
+                ))
+            }
+        };
+        let theta0 = initialize(&cfg.init, &shape, &data, cfg.seed)?;
+        if let Some(i) = theta0.iter().position(|v| !v.is_finite()) {
+            return Err(GradflowError::Data(format!(
+                "initial weight {i} is {}",
+                theta0[i]
+            )));
+        }
+        let flow = GradientFlow::new(shape.clone(), &data, cfg.loss)?;
+        Ok(Self {
+            data,
+            shape,
+            theta0,
+            flow,
+        })
+    }
+}
+
+/// Reads `W1.npy, W2.npy, …` (W1 first) from `dir` until the next file is missing.
+pub fn read_layers(dir: &Path) -> Result<Vec<DMatrix<f64>>, GradflowError> {
+    let mut layers = Vec::new();
+    loop {
+        let p = dir.join(format!("W{}.npy", layers.len() + 1));
+        if !p.exists() {
+            break;
+        }
+        layers.push(npy::read_matrix(&p)?);
+    }
+    if layers.is_empty() {
+        return Err(GradflowError::io(dir.join("W1.npy"), "no such file"));
+    }
+    Ok(layers)
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Reached `t_end`.
+    Completed,
+    /// Stopped early; the state is the last good one.
+    Stopped(StepFailure),
+}
+
+/// The outcome of [`execute`].
+pub struct RunOutcome {
+    /// Contents of `summary.json`.
+    pub summary: Value,
+    /// How the run ended.
+    pub status: Status,
+    /// Final (last good) weights.
+    pub theta: Vec<f64>,
+    /// Final (last good) time.
+    pub t: f64,
+    /// Work counters.
+    pub stats: Stats,
+    /// The monitors with their summaries.
+    pub monitors: MonitorSet,
+}
+
+/// SHA-256 of a matrix's entries (column-major, little-endian f64), hex.
+pub fn matrix_sha256(m: &DMatrix<f64>) -> String {
+    let mut h = Sha256::new();
+    for v in m.iter() {
+        h.update(v.to_le_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// SHA-256 of a flat weight vector, hex.
+pub fn slice_sha256(s: &[f64]) -> String {
+    let mut h = Sha256::new();
+    for v in s {
+        h.update(v.to_le_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
+/// `trace.jsonl` under `out`. Input errors are returned as `Err`; an integration that stops
+/// early is an `Ok` outcome with [`Status::Stopped`] (its files are written too).
+pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, GradflowError> {
+    let problem = Problem::build(cfg)?;
+    let Problem {
+        data,
+        shape,
+        theta0,
+        flow,
+    } = problem;
+    let extras = EXTRA_STATES;
+    let tol = Tolerances {
+        rtol: cfg.rtol.expand("rtol", &shape, extras)?,
+        atol: cfg.atol.expand("atol", &shape, extras)?,
+    };
+    let mut y0 = theta0.clone();
+    y0.extend(std::iter::repeat_n(0.0, extras));
+    let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);
+    let mut opts = Options::new(0.0, cfg.t_end);
+    opts.h_max = cfg.h_max;
+    if let Some(n) = cfg.max_steps {
+        opts.max_steps = n;
+    }
+    let mut integ = Integrator::new(flow, cfg.method.tableau(), &y0, tol, opts);
+    let mut trace = match (cfg.trace, out) {
+        (Some(_), Some(dir)) => Some(TraceWriter::create(&dir.join("trace.jsonl"), monitors.names())?),
+        (Some(_), None) => {
+            return Err(GradflowError::Config("trace requested without an output directory (--out DIR)".into()))
+        }
+        _ => None,
+    };
+    let n = y0.len();
+    let mut ybuf = vec![0.0; n];
+    let mut fbuf = vec![0.0; n];
+    // initial point
+    {
+        let f0 = integ.f().to_vec();
+        let p = Point {
+            step: 0,
+            t: 0.0,
+            h: 0.0,
+            err: 0.0,
+            h_lambda: 0.0,
+            y: &y0,
+            f: &f0,
+        };
+        let vals = monitors.observe(integ.system_mut(), &p).to_vec();
+        if let Some(tw) = trace.as_mut() {
+            tw.write(&p, &vals)?;
+        }
+    }
+    // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
+    let mut grid_k: u64 = 1;
+    let status = loop {
+        match integ.step() {
+            Ok(None) => break Status::Completed,
+            Err(fail) => break Status::Stopped(fail),
+            Ok(Some(st)) => {
+                if let (Some(TracePolicy::Dt(dt)), Some(tw)) = (cfg.trace, trace.as_mut()) {
+                    loop {
+                        let tg = grid_k as f64 * dt;
+                        if tg > st.t * (1.0 + 4.0 * f64::EPSILON) || tg > cfg.t_end {
+                            break;
+                        }
+                        integ.dense(tg, &mut ybuf);
+                        let gf = integ.system_mut();
+                        gf.rhs(tg, &ybuf, &mut fbuf);
+                        let p = Point {
+                            step: st.index,
+                            t: tg,
+                            h: st.h,
+                            err: st.err,
+                            h_lambda: st.h_lambda,
+                            y: &ybuf,
+                            f: &fbuf,
+                        };
+                        tw.write(&p, monitors.measure(gf, &p))?;
+                        grid_k += 1;
+                    }
+                }
+                ybuf.copy_from_slice(integ.y());
+                fbuf.copy_from_slice(integ.f());
+                let p = Point {
+                    step: st.index,
+                    t: st.t,
+                    h: st.h,
+                    err: st.err,
+                    h_lambda: st.h_lambda,
+                    y: &ybuf,
+                    f: &fbuf,
+                };
+                monitors.observe(integ.system_mut(), &p);
+                if let (Some(TracePolicy::Every(k)), Some(tw)) = (cfg.trace, trace.as_mut()) {
+                    if st.index % k == 0 || integ.finished() {
+                        tw.write(&p, monitors.values())?;
+                    }
+                }
+            }
+        }
+    };
+    let stats = integ.stats();
+    let t = integ.t();
+    let p = shape.num_params();
+    let theta = integ.y()[..p].to_vec();
+    let counters = integ.system().counters();
+    let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
+    let (status_name, message) = match &status {
+        Status::Completed => ("completed", String::new()),
+        Status::Stopped(f) => (
+            match f {
+                StepFailure::Diverged { .. } => "diverged",
+                StepFailure::StepSizeUnderflow { .. } => "step_size_underflow",
+                StepFailure::MaxSteps { .. } => "max_steps",
+            },
+            f.to_string(),
+        ),
+    };
+    let summary = json!({
+        "gradflow_version": env!("CARGO_PKG_VERSION"),
+        "config": cfg,
+        "seed": cfg.seed,
+        "method": cfg.method,
+        "rtol": cfg.rtol,
+        "atol": cfg.atol,
+        "loss_convention": cfg.loss,
+        "status": status_name,
+        "message": message,
+        "t_end": cfg.t_end,
+        "final_time": t,
+        "final_loss": final_loss,
+        "shape": { "widths": shape.widths(), "params": p },
+        "data": {
+            "n": data.n(), "d": data.d(), "q": data.q(),
+            "x_sha256": matrix_sha256(&data.x),
+            "y_sha256": matrix_sha256(&data.y),
+        },
+        "init_sha256": slice_sha256(&theta0),
+        "stats": {
+            "nfev": stats.nfev,
+            "accepted": stats.accepted,
+            "rejected": stats.rejected,
+            "wall_s": stats.wall_s,
+            "stability_limited_steps": stats.stability_limited,
+            "max_h_lambda": stats.max_h_lambda,
+            "gradient_evaluations": counters.gradients,
+            "hvp_evaluations": counters.hvps,
+        },
+        "max_imbalance_drift": monitors.max_over("imbalance_drift_").filter(|v| v.is_finite()),
+        "max_imbalance_drift_rel": monitors.max_over("imbalance_drift_rel_").filter(|v| v.is_finite()),
+        "monitors": monitors.summaries_json(),
+    });
+    if let Some(dir) = out {
+        write_outputs(dir, cfg, &shape, &theta, &summary)?;
+        if let Some(tw) = trace {
+            tw.finish()?;
+        }
+    }
+    Ok(RunOutcome {
+        summary,
+        status,
+        theta,
+        t,
+        stats,
+        monitors,
+    })
+}
+
+fn write_outputs(
+    dir: &Path,
+    cfg: &RunConfig,
+    shape: &Shape,
+    theta: &[f64],
+    summary: &Value,
+) -> Result<(), GradflowError> {
+    let wdir = dir.join("weights");
+    let layers = shape.unpack(theta);
+    for (k, w) in layers.iter().enumerate() {
+        npy::write_matrix(&wdir.join(format!("W{}.npy", k + 1)), w)?;
+    }
+    if let Some(ModelSpec::TwoLayerUv { .. }) = cfg.model {
+        npy::write_matrix(&wdir.join("U.npy"), &layers[0].transpose())?;
+        npy::write_matrix(&wdir.join("V.npy"), &layers[1])?;
+    }
+    write_json_atomic(&dir.join("summary.json"), summary)
+}
