@@ -98,7 +98,12 @@ pub enum Tol {
 impl Tol {
     /// Expands to one value per ODE component (`[θ, extras]`); the extra states get the
     /// smallest per-layer value.
-    pub fn expand(&self, name: &str, shape: &Shape, extras: usize) -> Result<Vec<f64>, GradflowError> {
+    pub fn expand(
+        &self,
+        name: &str,
+        shape: &Shape,
+        extras: usize,
+    ) -> Result<Vec<f64>, GradflowError> {
         let per_layer = match self {
             Tol::Scalar(v) => vec![*v; shape.depth()],
             Tol::PerLayer(v) => v.clone(),
@@ -167,9 +172,8 @@ pub struct RunConfig {
 impl RunConfig {
     /// Parses a configuration from a JSON value; `origin` names it in error messages.
     pub fn from_value(v: serde_json::Value, origin: &str) -> Result<Self, GradflowError> {
-        let cfg: RunConfig = serde_json::from_value(v).map_err(|e| GradflowError::Json {
-            path: origin.to_string(),
-            message: explain_missing(&e.to_string()),
+        let cfg: RunConfig = serde_json::from_value(v).map_err(|e| {
+            GradflowError::Config(format!("{origin}: {}", explain_missing(&e.to_string())))
         })?;
         cfg.validate()?;
         Ok(cfg)

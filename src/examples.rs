@@ -94,6 +94,9 @@ mod tests {
         for (name, _, _) in EXAMPLES {
             example(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
-        assert!(example("nope").unwrap_err().to_string().contains("cl22-spike"));
+        assert!(example("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("cl22-spike"));
     }
 }

@@ -6,8 +6,8 @@ pub mod error;
 pub mod examples;
 pub mod flow;
 pub mod integrate;
-pub mod monitor;
 pub mod model;
+pub mod monitor;
 pub mod report;
 pub mod run;
 

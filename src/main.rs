@@ -13,7 +13,11 @@ use gradflow::examples::{example_json, EXAMPLES};
 use gradflow::run::{execute, Status};
 
 #[derive(Parser)]
-#[command(name = "gradflow", version, about = "Gradient flow of deep linear networks as an ODE, with per-step monitors")]
+#[command(
+    name = "gradflow",
+    version,
+    about = "Gradient flow of deep linear networks as an ODE, with per-step monitors"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -53,16 +57,16 @@ struct RunArgs {
     #[arg(long)]
     loss: Option<String>,
     /// Final time T > 0.
-    #[arg(long = "t-end")]
+    #[arg(long = "t-end", allow_negative_numbers = true)]
     t_end: Option<f64>,
     /// Integrator: dopri5, tsit5 or dop853.
     #[arg(long)]
     method: Option<String>,
     /// Relative tolerance: one value, or one per layer comma separated.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     rtol: Option<String>,
     /// Absolute tolerance: one value, or one per layer comma separated.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     atol: Option<String>,
     /// Seed of the data and initialisation draws.
     #[arg(long)]
@@ -115,7 +119,11 @@ fn tol_value(flag: &str, s: &str) -> Result<Value> {
         .map(|p| p.trim().parse::<f64>())
         .collect::<Result<_, _>>()
         .with_context(|| format!("{flag} {s:?}: expected a number or a comma-separated list"))?;
-    Ok(if vals.len() == 1 { json!(vals[0]) } else { json!(vals) })
+    Ok(if vals.len() == 1 {
+        json!(vals[0])
+    } else {
+        json!(vals)
+    })
 }
 
 fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {

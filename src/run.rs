@@ -38,19 +38,18 @@ impl Problem {
     /// Builds data, shape and initial weights from `cfg` (deterministic in `cfg.seed`).
     pub fn build(cfg: &RunConfig) -> Result<Self, GradflowError> {
         let data = generate(&cfg.data, cfg.seed)?;
-        let shape = match (&cfg.model, &cfg.init) {
-            (Some(m), _) => m.shape(data.d(), data.q())?,
-            (None, InitSpec::Npy { dir }) => {
-                let layers = read_layers(dir)?;
-                Shape::from_layers(&layers)?
-            }
-            (None, _) => {
-                return Err(GradflowError::Config(
+        let shape =
+            match (&cfg.model, &cfg.init) {
+                (Some(m), _) => m.shape(data.d(), data.q())?,
+                (None, InitSpec::Npy { dir }) => {
+                    let layers = read_layers(dir)?;
+                    Shape::from_layers(&layers)?
+                }
+                (None, _) => return Err(GradflowError::Config(
                     "model: missing (give the hidden widths, or initial weights with --init DIR)"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         let theta0 = initialize(&cfg.init, &shape, &data, cfg.seed)?;
         if let Some(i) = theta0.iter().position(|v| !v.is_finite()) {
             return Err(GradflowError::Data(format!(
@@ -153,9 +152,14 @@ pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, Gradfl
     }
     let mut integ = Integrator::new(flow, cfg.method.tableau(), &y0, tol, opts);
     let mut trace = match (cfg.trace, out) {
-        (Some(_), Some(dir)) => Some(TraceWriter::create(&dir.join("trace.jsonl"), monitors.names())?),
+        (Some(_), Some(dir)) => Some(TraceWriter::create(
+            &dir.join("trace.jsonl"),
+            monitors.names(),
+        )?),
         (Some(_), None) => {
-            return Err(GradflowError::Config("trace requested without an output directory (--out DIR)".into()))
+            return Err(GradflowError::Config(
+                "trace requested without an output directory (--out DIR)".into(),
+            ))
         }
         _ => None,
     };

@@ -149,10 +149,22 @@ impl GradientFlow {
         ws.prefix[0].copy_from(&self.shape.layer(theta, 1));
         for k in 2..=l {
             let (done, rest) = ws.prefix.split_at_mut(k - 1);
-            gemm_into(1.0, layer_mat(&self.shape, theta, k), m(&done[k - 2]), 0.0, &mut rest[0]);
+            gemm_into(
+                1.0,
+                layer_mat(&self.shape, theta, k),
+                m(&done[k - 2]),
+                0.0,
+                &mut rest[0],
+            );
         }
         ws.resid.copy_from(&self.y);
-        gemm_into(1.0, m(&self.x), m(&ws.prefix[l - 1]).t(), -1.0, &mut ws.resid);
+        gemm_into(
+            1.0,
+            m(&self.x),
+            m(&ws.prefix[l - 1]).t(),
+            -1.0,
+            &mut ws.resid,
+        );
         let kappa = self.loss.scale(self.x.nrows());
         gemm_into(2.0 * kappa, m(&ws.resid).t(), m(&self.x), 0.0, &mut ws.e);
         sq_norm(ws.resid.as_slice())
@@ -166,12 +178,24 @@ impl GradientFlow {
             ws.suffix[l - 1].copy_from(&self.shape.layer(theta, l));
             for k in (2..l).rev() {
                 let (lo, hi) = ws.suffix.split_at_mut(k);
-                gemm_into(1.0, m(&hi[0]), layer_mat(&self.shape, theta, k), 0.0, &mut lo[k - 1]);
+                gemm_into(
+                    1.0,
+                    m(&hi[0]),
+                    layer_mat(&self.shape, theta, k),
+                    0.0,
+                    &mut lo[k - 1],
+                );
             }
         }
         ws.tmp[0].copy_from(&ws.e);
         for k in 2..=l {
-            gemm_into(1.0, m(&ws.e), m(&ws.prefix[k - 2]).t(), 0.0, &mut ws.tmp[k - 1]);
+            gemm_into(
+                1.0,
+                m(&ws.e),
+                m(&ws.prefix[k - 2]).t(),
+                0.0,
+                &mut ws.tmp[k - 1],
+            );
         }
     }
 
@@ -190,7 +214,15 @@ impl GradientFlow {
                     *o = alpha * v;
                 }
             } else {
-                gemm(alpha, m(&self.ws.suffix[k]).t(), m(&self.ws.tmp[k - 1]), 0.0, g, r, c);
+                gemm(
+                    alpha,
+                    m(&self.ws.suffix[k]).t(),
+                    m(&self.ws.tmp[k - 1]),
+                    0.0,
+                    g,
+                    r,
+                    c,
+                );
             }
         }
         r2

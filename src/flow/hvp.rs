@@ -59,24 +59,66 @@ impl GradientFlow {
         hw.dprefix[0].copy_from(&shape.layer(v, 1));
         for k in 2..=l {
             let (done, rest) = hw.dprefix.split_at_mut(k - 1);
-            gemm_into(1.0, layer_mat(&shape, v, k), m(&ws.prefix[k - 2]), 0.0, &mut rest[0]);
-            gemm_into(1.0, layer_mat(&shape, theta, k), m(&done[k - 2]), 1.0, &mut rest[0]);
+            gemm_into(
+                1.0,
+                layer_mat(&shape, v, k),
+                m(&ws.prefix[k - 2]),
+                0.0,
+                &mut rest[0],
+            );
+            gemm_into(
+                1.0,
+                layer_mat(&shape, theta, k),
+                m(&done[k - 2]),
+                1.0,
+                &mut rest[0],
+            );
         }
-        gemm_into(1.0, m(self.x()), m(&hw.dprefix[l - 1]).t(), 0.0, &mut hw.dresid);
+        gemm_into(
+            1.0,
+            m(self.x()),
+            m(&hw.dprefix[l - 1]).t(),
+            0.0,
+            &mut hw.dresid,
+        );
         gemm_into(2.0 * kappa, m(&hw.dresid).t(), m(self.x()), 0.0, &mut hw.de);
         // backward directional products
         if l >= 2 {
             hw.dsuffix[l - 1].copy_from(&shape.layer(v, l));
             for k in (2..l).rev() {
                 let (lo, hi) = hw.dsuffix.split_at_mut(k);
-                gemm_into(1.0, m(&hi[0]), layer_mat(&shape, theta, k), 0.0, &mut lo[k - 1]);
-                gemm_into(1.0, m(&ws.suffix[k]), layer_mat(&shape, v, k), 1.0, &mut lo[k - 1]);
+                gemm_into(
+                    1.0,
+                    m(&hi[0]),
+                    layer_mat(&shape, theta, k),
+                    0.0,
+                    &mut lo[k - 1],
+                );
+                gemm_into(
+                    1.0,
+                    m(&ws.suffix[k]),
+                    layer_mat(&shape, v, k),
+                    1.0,
+                    &mut lo[k - 1],
+                );
             }
         }
         hw.dtmp[0].copy_from(&hw.de);
         for k in 2..=l {
-            gemm_into(1.0, m(&hw.de), m(&ws.prefix[k - 2]).t(), 0.0, &mut hw.dtmp[k - 1]);
-            gemm_into(1.0, m(&ws.e), m(&hw.dprefix[k - 2]).t(), 1.0, &mut hw.dtmp[k - 1]);
+            gemm_into(
+                1.0,
+                m(&hw.de),
+                m(&ws.prefix[k - 2]).t(),
+                0.0,
+                &mut hw.dtmp[k - 1],
+            );
+            gemm_into(
+                1.0,
+                m(&ws.e),
+                m(&hw.dprefix[k - 2]).t(),
+                1.0,
+                &mut hw.dtmp[k - 1],
+            );
         }
         for k in 1..=l {
             let (r, c) = shape.layer_shape(k);

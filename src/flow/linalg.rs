@@ -22,7 +22,10 @@ pub struct Mat<'a> {
 impl<'a> Mat<'a> {
     /// The stored `rows × cols` matrix in `data`.
     pub fn new(data: &'a [f64], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "slice too short for {rows}×{cols}");
+        assert!(
+            data.len() >= rows * cols,
+            "slice too short for {rows}×{cols}"
+        );
         Self {
             data,
             rows,
@@ -62,7 +65,15 @@ pub fn m(a: &DMatrix<f64>) -> Mat<'_> {
 
 /// `C ← α op(A) op(B) + β C` where `C` is the `rows × cols` column-major matrix in `c`.
 /// With `β = 0`, `C` is not read.
-pub fn gemm(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut [f64], rows: usize, cols: usize) {
+pub fn gemm(
+    alpha: f64,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    beta: f64,
+    c: &mut [f64],
+    rows: usize,
+    cols: usize,
+) {
     let (ar, ac) = a.shape();
     let (br, bc) = b.shape();
     assert!(

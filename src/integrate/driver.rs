@@ -93,7 +93,8 @@ pub struct Stats {
 /// Why an integration stopped before `t_end`.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum StepFailure {
-    /// The state or its derivative became non-finite; the last good state is kept.
+    /// The state or its derivative became non-finite (or the derivative at the initial
+    /// state already is); the last good state is kept.
     #[error("the run diverged (non-finite state or derivative) after t = {t}")]
     Diverged {
         /// Last good time.
@@ -178,7 +179,9 @@ impl<S: OdeSystem> Integrator<S> {
             ..Stats::default()
         };
         let h_max = opts.h_max.unwrap_or(opts.t_end - opts.t0);
-        let params = opts.controller.unwrap_or_else(|| ControllerParams::hairer(tab));
+        let params = opts
+            .controller
+            .unwrap_or_else(|| ControllerParams::hairer(tab));
         let ctrl = PiController::new(params, tab.error_order, h_max);
         let h = match opts.h0 {
             Some(h) => h,
@@ -220,6 +223,9 @@ impl<S: OdeSystem> Integrator<S> {
             self.cache.k.swap(0, self.f_slot);
             self.f_slot = 0;
         }
+        if self.stats.accepted == 0 && !self.cache.k[0].iter().all(|v| v.is_finite()) {
+            return Err(StepFailure::Diverged { t: self.t });
+        }
         let mut non_finite = 0u32;
         loop {
             if self.trials >= self.opts.max_steps {
@@ -241,14 +247,8 @@ impl<S: OdeSystem> Integrator<S> {
             }
             self.trials += 1;
             let h = self.h;
-            let (evals, den) = trial_step(
-                &mut self.sys,
-                self.tab,
-                &mut self.cache,
-                self.t,
-                &self.y,
-                h,
-            );
+            let (evals, den) =
+                trial_step(&mut self.sys, self.tab, &mut self.cache, self.t, &self.y, h);
             self.stats.nfev += evals;
             let err = error_norm(
                 self.tab,
@@ -306,7 +306,11 @@ impl<S: OdeSystem> Integrator<S> {
         let (pa, pb) = self.tab.stiffness_pair;
         let den = den.unwrap_or_else(|| sq_dist(&self.y, &self.cache.stiff_arg));
         let num = sq_dist(&self.cache.k[pb], &self.cache.k[pa]);
-        let h_lambda = if den > 0.0 { h * (num / den).sqrt() } else { 0.0 };
+        let h_lambda = if den > 0.0 {
+            h * (num / den).sqrt()
+        } else {
+            0.0
+        };
         self.stats.accepted += 1;
         self.stats.max_h_lambda = self.stats.max_h_lambda.max(h_lambda);
         if h_lambda > STABILITY_FRACTION * self.tab.stability_boundary {
@@ -415,28 +419,26 @@ fn hinit<S: OdeSystem>(
     tol: &Tolerances,
     h_max: f64,
 ) -> f64 {
+    let sk: Vec<f64> = (0..y0.len())
+        .map(|i| tol.atol[i] + tol.rtol[i] * y0[i].abs())
+        .collect();
+    let wnorm2 = |v: &mut dyn Iterator<Item = f64>| -> f64 {
+        v.zip(&sk).map(|(x, s)| (x / s).powi(2)).sum()
+    };
     let f0 = &cache.k[0];
-    let (mut d0, mut d1) = (0.0, 0.0);
-    for i in 0..y0.len() {
-        let sk = tol.atol[i] + tol.rtol[i] * y0[i].abs();
-        d0 += (y0[i] / sk).powi(2);
-        d1 += (f0[i] / sk).powi(2);
-    }
+    let d0 = wnorm2(&mut y0.iter().copied());
+    let d1 = wnorm2(&mut f0.iter().copied());
     let mut h0 = if d0 < 1e-10 || d1 < 1e-10 {
         1e-6
     } else {
         0.01 * (d0 / d1).sqrt()
     };
     h0 = h0.min(h_max);
-    for i in 0..y0.len() {
-        cache.stage_arg[i] = y0[i] + h0 * f0[i];
+    for ((a, y), f) in cache.stage_arg.iter_mut().zip(y0).zip(f0) {
+        *a = y + h0 * f;
     }
     sys.rhs(t0 + h0, &cache.stage_arg, &mut cache.err);
-    let mut d2 = 0.0;
-    for i in 0..y0.len() {
-        let sk = tol.atol[i] + tol.rtol[i] * y0[i].abs();
-        d2 += ((cache.err[i] - cache.k[0][i]) / sk).powi(2);
-    }
+    let d2 = wnorm2(&mut cache.err.iter().zip(&cache.k[0]).map(|(f1, f0)| f1 - f0));
     let d2 = d2.sqrt() / h0;
     let der = d1.sqrt().max(d2);
     let h1 = if der <= 1e-15 {

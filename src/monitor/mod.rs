@@ -129,7 +129,10 @@ impl MonitorSet {
     pub fn summaries_json(&self) -> Value {
         let mut map = Map::new();
         for (n, s) in self.names.iter().zip(&self.summaries) {
-            map.insert(n.clone(), serde_json::to_value(s).expect("summaries serialise"));
+            map.insert(
+                n.clone(),
+                serde_json::to_value(s).expect("summaries serialise"),
+            );
         }
         Value::Object(map)
     }

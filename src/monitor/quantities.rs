@@ -33,7 +33,11 @@ fn imbalance_into(shape: &Shape, theta: &[f64], k: usize, out: &mut DMatrix<f64>
 }
 
 fn dist(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// `loss`, `grad_norm_sq`, `int_residual_norm`: the loss in the run's convention, the
@@ -58,7 +62,11 @@ impl LossMonitor {
 
 impl Monitor for LossMonitor {
     fn columns(&self) -> Vec<String> {
-        vec!["loss".into(), "grad_norm_sq".into(), "int_residual_norm".into()]
+        vec![
+            "loss".into(),
+            "grad_norm_sq".into(),
+            "int_residual_norm".into(),
+        ]
     }
     fn thresholds(&self) -> Vec<Option<Threshold>> {
         let th = self.threshold.map(|value| Threshold {
@@ -94,8 +102,8 @@ impl ImbalanceMonitor {
             let mut d = DMatrix::zeros(mk, mk);
             imbalance_into(shape, theta0, k, &mut d);
             d0.push(d);
-            let s = sq_norm(&theta0[shape.layer_range(k)])
-                + sq_norm(&theta0[shape.layer_range(k + 1)]);
+            let s =
+                sq_norm(&theta0[shape.layer_range(k)]) + sq_norm(&theta0[shape.layer_range(k + 1)]);
             scale0.push(s);
         }
         Self {
@@ -241,7 +249,15 @@ impl Monitor for NullSpaceMonitor {
         }
         gemm_into(1.0, m(&self.delta), m(&self.q), 0.0, &mut self.dq);
         let (r, c) = self.delta.shape();
-        gemm(-1.0, m(&self.dq), m(&self.q).t(), 1.0, self.delta.as_mut_slice(), r, c);
+        gemm(
+            -1.0,
+            m(&self.dq),
+            m(&self.q).t(),
+            1.0,
+            self.delta.as_mut_slice(),
+            r,
+            c,
+        );
         out[0] = self.delta.norm();
     }
 }
@@ -274,7 +290,11 @@ impl Monitor for MinNormDistanceMonitor {
 
 /// The standard monitor set for a run: loss, imbalances, the data-projected imbalance and
 /// the null-space drift (when rank X < d), and the distance to `X⁺Y`.
-pub fn standard(gf: &GradientFlow, theta0: &[f64], loss_threshold: Option<f64>) -> super::MonitorSet {
+pub fn standard(
+    gf: &GradientFlow,
+    theta0: &[f64],
+    loss_threshold: Option<f64>,
+) -> super::MonitorSet {
     let mut v: Vec<Box<dyn Monitor>> = vec![
         Box::new(LossMonitor::new(gf, loss_threshold)),
         Box::new(ImbalanceMonitor::new(gf.shape(), theta0)),

@@ -150,8 +150,14 @@ mod tests {
 
     #[test]
     fn trace_policy_parses_both_forms_and_rejects_nonsense() {
-        assert_eq!("every=10".parse::<TracePolicy>().unwrap(), TracePolicy::Every(10));
-        assert_eq!("dt=0.5".parse::<TracePolicy>().unwrap(), TracePolicy::Dt(0.5));
+        assert_eq!(
+            "every=10".parse::<TracePolicy>().unwrap(),
+            TracePolicy::Every(10)
+        );
+        assert_eq!(
+            "dt=0.5".parse::<TracePolicy>().unwrap(),
+            TracePolicy::Dt(0.5)
+        );
         for bad in ["every=0", "dt=-1", "often", "dt=nan"] {
             assert!(bad.parse::<TracePolicy>().is_err(), "{bad}");
         }

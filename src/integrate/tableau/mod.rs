@@ -88,11 +88,18 @@ impl Tableau {
         }
         for (i, row) in self.a.iter().enumerate() {
             if row.len() != i {
-                return Err(format!("{}: row {i} of a has {} entries", self.name, row.len()));
+                return Err(format!(
+                    "{}: row {i} of a has {} entries",
+                    self.name,
+                    row.len()
+                ));
             }
             let sum: f64 = row.iter().sum();
             if (sum - self.c[i]).abs() > tol {
-                return Err(format!("{}: row {i} sums to {sum}, c = {}", self.name, self.c[i]));
+                return Err(format!(
+                    "{}: row {i} sums to {sum}, c = {}",
+                    self.name, self.c[i]
+                ));
             }
         }
         let sb: f64 = self.b.iter().sum();
@@ -122,7 +129,11 @@ impl Tableau {
         let base = nd - self.dense.extra_c.len();
         for (k, row) in self.dense.extra_a.iter().enumerate() {
             if row.len() != base + k {
-                return Err(format!("{}: extra stage {k} needs {} coefficients", self.name, base + k));
+                return Err(format!(
+                    "{}: extra stage {k} needs {} coefficients",
+                    self.name,
+                    base + k
+                ));
             }
             let sum: f64 = row.iter().sum();
             if (sum - self.dense.extra_c[k]).abs() > tol {
@@ -134,9 +145,16 @@ impl Tableau {
             let want = if i < s { self.b[i] } else { 0.0 };
             // The monomial coefficients can be large (hundreds for DOP853) and cancel, so the
             // rounding error of their sum scales with their magnitude.
-            let scale = self.dense.b_theta[i].iter().map(|x| x.abs()).sum::<f64>().max(1.0);
+            let scale = self.dense.b_theta[i]
+                .iter()
+                .map(|x| x.abs())
+                .sum::<f64>()
+                .max(1.0);
             if (at_one - want).abs() > tol * scale {
-                return Err(format!("{}: b_{i}(1) = {at_one}, b_{i} = {want}", self.name));
+                return Err(format!(
+                    "{}: b_{i}(1) = {at_one}, b_{i} = {want}",
+                    self.name
+                ));
             }
         }
         Ok(())
