@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Integrate a gradient flow and write summary.json, weights/ and (optionally) trace.jsonl.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the built-in examples, or print one's configuration.
     Examples {
         /// Print this example's JSON configuration.
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Run(args) => run(args),
+        Cmd::Run(args) => run(*args),
         Cmd::Examples { show: Some(name) } => {
             println!("{}", serde_json::to_string_pretty(&example_json(&name)?)?);
             Ok(ExitCode::SUCCESS)
