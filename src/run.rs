@@ -225,7 +225,7 @@ pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, Gradfl
                 };
                 monitors.observe(integ.system_mut(), &p);
                 if let (Some(TracePolicy::Every(k)), Some(tw)) = (cfg.trace, trace.as_mut()) {
-                    if st.index % k == 0 || integ.finished() {
+                    if st.index.is_multiple_of(k) || integ.finished() {
                         tw.write(&p, monitors.values())?;
                     }
                 }

@@ -117,7 +117,7 @@ fn npy_run_with_flags_and_trace() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let expected = 1 + accepted / 5 + u64::from(accepted % 5 != 0);
+    let expected = 1 + accepted / 5 + u64::from(!accepted.is_multiple_of(5));
     assert_eq!(rows.len() as u64, expected);
     assert_eq!(rows.last().unwrap()["t"].as_f64(), Some(2.0));
     let w1 = gradflow::model::npy::read_matrix(&dir.path().join("o/weights/W1.npy")).unwrap();
