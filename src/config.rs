@@ -167,6 +167,9 @@ pub struct RunConfig {
     /// Record the first time the loss falls to this value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_threshold: Option<f64>,
+    /// A deliberate perturbation of the flow (mutation tests of claims).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perturbation: Option<crate::flow::perturb::Perturbation>,
 }
 
 impl RunConfig {

@@ -1,6 +1,8 @@
 //! gradflow: gradient flow of deep linear networks integrated as an ODE, with per-step
 //! monitors of conserved quantities and theorem inequalities.
 
+pub mod check;
+pub mod claim;
 pub mod config;
 pub mod error;
 pub mod examples;
@@ -10,5 +12,6 @@ pub mod model;
 pub mod monitor;
 pub mod report;
 pub mod run;
+pub mod suite;
 
 pub use error::{GradflowError, Result};

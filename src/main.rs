@@ -27,12 +27,44 @@ struct Cli {
 enum Cmd {
     /// Integrate a gradient flow and write summary.json, weights/ and (optionally) trace.jsonl.
     Run(Box<RunArgs>),
+    /// Check claims along a run (`--claims`, `--paper`) or run a scenario suite (`--suite`).
+    /// Exit status 0: nothing violated (or every suite case as expected); 1: a claim was
+    /// violated (or a suite case mismatched); 2: usage or input error.
+    Check(Box<CheckArgs>),
+    /// Rerun a counterexample report and compare verdict and numbers bit for bit
+    /// (exit 0 reproduced, 1 differs).
+    Replay {
+        /// The report (`DIR/counterexamples/<id>.json`).
+        report: PathBuf,
+    },
+    /// List the encoded claims.
+    Claims {
+        /// Only this paper (000 … 003).
+        #[arg(long)]
+        paper: Option<String>,
+    },
     /// List the built-in examples, or print one's configuration.
     Examples {
         /// Print this example's JSON configuration.
         #[arg(long)]
         show: Option<String>,
     },
+}
+
+/// Claim selection plus the run flags.
+#[derive(Args)]
+struct CheckArgs {
+    /// Claim ids, comma separated, or `all`.
+    #[arg(long)]
+    claims: Option<String>,
+    /// All claims of one paper (000 … 003).
+    #[arg(long)]
+    paper: Option<String>,
+    /// Run every scenario file under this directory instead.
+    #[arg(long)]
+    suite: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 /// Run flags; each overrides the same field of `--config` / `--example`.
@@ -99,6 +131,21 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Run(args) => run(*args),
+        Cmd::Check(args) => check(*args),
+        Cmd::Replay { report } => replay(&report),
+        Cmd::Claims { paper } => {
+            for e in gradflow::claim::registry::entries() {
+                if paper.as_deref().is_none_or(|p| p == e.paper) {
+                    let c = (e.build)(&json!({}))?;
+                    let info = c.info();
+                    println!(
+                        "{:<48} {:<4} {:<28} {}",
+                        e.id, e.paper, info.result, info.statement
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Examples { show: Some(name) } => {
             println!("{}", serde_json::to_string_pretty(&example_json(&name)?)?);
             Ok(ExitCode::SUCCESS)
@@ -238,5 +285,145 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             eprintln!("gradflow: run stopped early: {f}; the last good state was written");
             Ok(ExitCode::from(3))
         }
+    }
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode> {
+    use gradflow::claim::Verdict;
+    if let Some(dir) = &args.suite {
+        let files = gradflow::suite::scenario_files(dir)?;
+        anyhow::ensure!(
+            !files.is_empty(),
+            "{}: no scenario files (*.json)",
+            dir.display()
+        );
+        let (mut passed, mut failed) = (0usize, 0usize);
+        for f in &files {
+            for r in gradflow::suite::run_scenario(f) {
+                let ok = r.passed();
+                let got = match &r.got {
+                    Ok(v) => v.to_string(),
+                    Err(e) => format!("error: {e}"),
+                };
+                let exp = r
+                    .expected
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{} {} :: {} expected {exp}, got {got} [{}]",
+                    if ok { "PASS" } else { "FAIL" },
+                    f.display(),
+                    r.claim,
+                    r.detail
+                );
+                if ok {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+        }
+        println!("{passed} passed, {failed} failed");
+        return Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    let spec = match (&args.claims, &args.paper) {
+        (Some(_), Some(_)) => anyhow::bail!("give either --claims or --paper, not both"),
+        (Some(c), None) => c.clone(),
+        (None, Some(p)) => p.clone(),
+        (None, None) => anyhow::bail!("give --claims ID[,ID…]|all, --paper 000…003 or --suite DIR"),
+    };
+    let ids = gradflow::claim::registry::select(&spec)?;
+    anyhow::ensure!(!ids.is_empty(), "no claims selected by {spec:?}");
+    let requests: Vec<gradflow::check::ClaimRequest> = ids
+        .into_iter()
+        .map(|id| gradflow::check::ClaimRequest {
+            id,
+            params: json!({}),
+        })
+        .collect();
+    let (cfg, name) = build_config(&args.run)?;
+    let out = args
+        .run
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join(&name));
+    let outcome = gradflow::check::run_check(&cfg, &requests, Some(&out))?;
+    println!(
+        "{:<48} {:<15} {:>12} {:>12} {:>10}",
+        "claim", "verdict", "min slack", "at t", "budget"
+    );
+    let mut violated = false;
+    for v in &outcome.verdicts {
+        violated |= v.verdict == Verdict::Violated;
+        let (ms, mt, mb) = v
+            .min_slack
+            .map(|m| {
+                (
+                    format!("{:.3e}", m.slack),
+                    format!("{:.4e}", m.t),
+                    format!("{:.1e}", m.budget),
+                )
+            })
+            .unwrap_or_else(|| ("-".into(), "-".into(), "-".into()));
+        println!(
+            "{:<48} {:<15} {ms:>12} {mt:>12} {mb:>10}",
+            v.info.id,
+            v.verdict.to_string()
+        );
+        for h in v.hypotheses.iter().filter(|h| !h.holds) {
+            println!(
+                "    hypothesis fails: {} ({} vs {})",
+                h.name, h.value, h.threshold
+            );
+        }
+        if let (Verdict::Violated, Some(fv)) = (v.verdict, &v.first_violation) {
+            println!(
+                "    first violation at t = {:.9e} (between steps at {:.6e} and {:.6e}): lhs = {:e}, rhs = {:e}",
+                fv.t, fv.t_bracket[0], fv.t_bracket[1], fv.at_root.lhs, fv.at_root.rhs
+            );
+            println!(
+                "    report: {}",
+                gradflow::report::counterexample::report_path(&out, &v.info.id).display()
+            );
+        }
+    }
+    println!("wrote {}", out.join("verdicts.json").display());
+    if let Status::Stopped(f) = &outcome.run.status {
+        eprintln!("gradflow: run stopped early: {f}");
+    }
+    Ok(if violated {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn replay(report: &Path) -> Result<ExitCode> {
+    let r = gradflow::report::counterexample::replay(report)?;
+    let v = &r.got;
+    println!(
+        "{}: verdict {} (report: {})",
+        r.request.id, v["verdict"], r.expected["verdict"]
+    );
+    if let Some(fv) = v.get("first_violation") {
+        println!(
+            "  first violation at t = {}: lhs = {}, rhs = {}, slack = {}, budget = {}",
+            fv["t"],
+            fv["at_root"]["lhs"],
+            fv["at_root"]["rhs"],
+            fv["at_root"]["slack"],
+            fv["at_root"]["budget"]
+        );
+    }
+    if r.reproduced() {
+        println!("reproduced bit for bit");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("NOT reproduced: the rerun differs from the report");
+        Ok(ExitCode::from(1))
     }
 }

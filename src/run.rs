@@ -13,7 +13,9 @@ use crate::config::{ModelSpec, RunConfig};
 use crate::error::GradflowError;
 use crate::flow::gradient::EXTRA_STATES;
 use crate::flow::GradientFlow;
-use crate::integrate::{Integrator, OdeSystem, Options, Stats, StepFailure, Tolerances};
+use crate::integrate::{
+    AcceptedStep, Integrator, OdeSystem, Options, Stats, StepFailure, Tolerances,
+};
 use crate::model::data::{generate, Dataset};
 use crate::model::init::{initialize, InitSpec};
 use crate::model::net::Shape;
@@ -57,7 +59,10 @@ impl Problem {
                 theta0[i]
             )));
         }
-        let flow = GradientFlow::new(shape.clone(), &data, cfg.loss)?;
+        let mut flow = GradientFlow::new(shape.clone(), &data, cfg.loss)?;
+        if let Some(p) = &cfg.perturbation {
+            flow.set_perturbation(p)?;
+        }
         Ok(Self {
             data,
             shape,
@@ -126,10 +131,46 @@ pub fn slice_sha256(s: &[f64]) -> String {
     format!("{:x}", h.finalize())
 }
 
+/// Something that watches a run besides the monitors (the claim checker): it sees the
+/// initial point, every accepted step with access to the integrator (for dense output on
+/// that step), and the end.
+pub trait StepObserver {
+    /// The initial point (step 0).
+    fn on_start(
+        &mut self,
+        integ: &mut Integrator<GradientFlow>,
+        p: &Point<'_>,
+    ) -> Result<(), GradflowError>;
+    /// An accepted step; `p` is the accepted point.
+    fn on_step(
+        &mut self,
+        integ: &mut Integrator<GradientFlow>,
+        st: &AcceptedStep,
+        p: &Point<'_>,
+    ) -> Result<(), GradflowError>;
+    /// The end of the run (at `t_end`, or at the last good state).
+    fn on_finish(
+        &mut self,
+        integ: &mut Integrator<GradientFlow>,
+        p: &Point<'_>,
+        status: &Status,
+    ) -> Result<(), GradflowError>;
+}
+
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
 /// `trace.jsonl` under `out`. Input errors are returned as `Err`; an integration that stops
 /// early is an `Ok` outcome with [`Status::Stopped`] (its files are written too).
 pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, GradflowError> {
+    execute_observed(cfg, out, None)
+}
+
+/// [`execute`] with an extra observer called at the initial point, every accepted step and
+/// the end.
+pub fn execute_observed(
+    cfg: &RunConfig,
+    out: Option<&Path>,
+    mut observer: Option<&mut dyn StepObserver>,
+) -> Result<RunOutcome, GradflowError> {
     let problem = Problem::build(cfg)?;
     let Problem {
         data,
@@ -182,6 +223,9 @@ pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, Gradfl
         if let Some(tw) = trace.as_mut() {
             tw.write(&p, &vals)?;
         }
+        if let Some(obs) = observer.as_deref_mut() {
+            obs.on_start(&mut integ, &p)?;
+        }
     }
     // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
     let mut grid_k: u64 = 1;
@@ -224,6 +268,9 @@ pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, Gradfl
                     f: &fbuf,
                 };
                 monitors.observe(integ.system_mut(), &p);
+                if let Some(obs) = observer.as_deref_mut() {
+                    obs.on_step(&mut integ, &st, &p)?;
+                }
                 if let (Some(TracePolicy::Every(k)), Some(tw)) = (cfg.trace, trace.as_mut()) {
                     if st.index.is_multiple_of(k) || integ.finished() {
                         tw.write(&p, monitors.values())?;
@@ -232,6 +279,20 @@ pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, Gradfl
             }
         }
     };
+    if let Some(obs) = observer.as_deref_mut() {
+        ybuf.copy_from_slice(integ.y());
+        fbuf.copy_from_slice(integ.f());
+        let p = Point {
+            step: integ.stats().accepted,
+            t: integ.t(),
+            h: 0.0,
+            err: 0.0,
+            h_lambda: 0.0,
+            y: &ybuf,
+            f: &fbuf,
+        };
+        obs.on_finish(&mut integ, &p, &status)?;
+    }
     let stats = integ.stats();
     let t = integ.t();
     let p = shape.num_params();

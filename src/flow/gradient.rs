@@ -75,6 +75,7 @@ pub struct GradientFlow {
     pub(crate) ws: Workspace,
     pub(crate) hvp_ws: Option<super::hvp::HvpWorkspace>,
     counters: Counters,
+    perturbation: Option<super::perturb::Prepared>,
 }
 
 /// Number of extra scalar states after the weights (`∫‖R‖_F dt`).
@@ -109,7 +110,19 @@ impl GradientFlow {
             loss,
             hvp_ws: None,
             counters: Counters::default(),
+            perturbation: None,
         })
+    }
+
+    /// Adds a deliberate perturbation to the vector field (mutation tests; see
+    /// [`super::perturb`]). The exact gradient and HVP are unaffected.
+    pub fn set_perturbation(
+        &mut self,
+        p: &super::perturb::Perturbation,
+    ) -> Result<(), GradflowError> {
+        let (basis, _) = crate::model::data::row_space_basis(&self.x);
+        self.perturbation = Some(p.prepare(&self.shape, &basis)?);
+        Ok(())
     }
 
     /// The network shape.
@@ -273,10 +286,13 @@ impl OdeSystem for GradientFlow {
         self.state_dim()
     }
 
-    /// `dθ/dt = −∇L(θ)`, `dI/dt = ‖XΘ − Y‖_F`.
+    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖XΘ − Y‖_F`.
     fn rhs(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
         let p = self.shape.num_params();
         let r2 = self.gradient_scaled(&y[..p], -1.0, &mut dy[..p]);
+        if let Some(pert) = &self.perturbation {
+            pert.apply(&y[..p], &mut dy[..p]);
+        }
         dy[p] = r2.sqrt();
     }
 }

@@ -5,6 +5,7 @@ pub mod gradient;
 pub mod hvp;
 pub mod linalg;
 pub mod loss;
+pub mod perturb;
 
 pub use gradient::GradientFlow;
 pub use loss::LossConvention;

@@ -346,6 +346,11 @@ impl<S: OdeSystem> Integrator<S> {
     pub fn y_prev(&self) -> &[f64] {
         &self.y_prev
     }
+    /// The local error estimate `h Σ e_i k_i` of the last accepted step (absolute, per
+    /// component; for DOP853 its 5th-order estimate).
+    pub fn local_error(&self) -> &[f64] {
+        &self.cache.err
+    }
     /// The next trial step size.
     pub fn next_h(&self) -> f64 {
         self.h

@@ -1,3 +1,4 @@
 //! Output files: atomic writes, run summaries.
 
 pub mod atomic;
+pub mod counterexample;

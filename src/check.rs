@@ -1,0 +1,455 @@
+//! The checker: attaches claims to a run, evaluates them at every accepted step (or at the
+//! end), and turns slacks and budgets into four-valued verdicts.
+//!
+//! Verdict rules (as in the STL monitors, with the error budget `b ≥ 0` of each evaluation):
+//! - `not_applicable` — some hypothesis fails (the statement is still evaluated and
+//!   reported, but never called violated);
+//! - `violated` — some evaluation has `slack < −b`; the first violation time is located by
+//!   bisection of `slack(τ) + b(τ)` on the integrator's dense output between the two
+//!   accepted steps that bracket it;
+//! - `holds` — every evaluation has `slack > b`;
+//! - for identities (`Form::Identity`) the budget is the identity's tolerance: violated when
+//!   `|lhs − rhs| > b` somewhere, holds otherwise;
+//! - `inconclusive` — otherwise (some `|slack| ≤ b`, or the statement was never evaluated).
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::claim::registry;
+use crate::claim::{
+    Claim, ClaimInfo, ErrorState, Evaluation, Form, Hypothesis, Schedule, Setting, Statement,
+    Verdict,
+};
+use crate::error::GradflowError;
+use crate::flow::GradientFlow;
+use crate::integrate::{AcceptedStep, Integrator, OdeSystem};
+use crate::monitor::Point;
+use crate::run::{Status, StepObserver};
+
+/// Rows of trajectory excerpt kept before and after a violation.
+pub const EXCERPT_ROWS: usize = 4;
+
+/// A claim to check: its id and parameters (for deliberately false variants).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct ClaimRequest {
+    /// Registered claim id.
+    pub id: String,
+    /// Parameters (an object; `{}` for none).
+    #[serde(default = "empty_object")]
+    pub params: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// One row of a trajectory excerpt.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct ExcerptRow {
+    /// Accepted-step index.
+    pub step: u64,
+    /// Time.
+    pub t: f64,
+    /// Left-hand side.
+    pub lhs: f64,
+    /// Right-hand side.
+    pub rhs: f64,
+    /// `rhs − lhs`.
+    pub slack: f64,
+    /// Error budget.
+    pub budget: f64,
+}
+
+impl ExcerptRow {
+    fn new(step: u64, t: f64, e: &Evaluation) -> Self {
+        Self {
+            step,
+            t,
+            lhs: e.lhs,
+            rhs: e.rhs,
+            slack: e.slack(),
+            budget: e.budget,
+        }
+    }
+}
+
+/// Where a statement first failed.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Violation {
+    /// Root-found time of the first violation (`slack + budget = 0`).
+    pub t: f64,
+    /// The accepted steps bracketing it.
+    pub t_bracket: [f64; 2],
+    /// Index of the accepted step where it was detected.
+    pub step: u64,
+    /// The evaluation at the root-found time.
+    pub at_root: ExcerptRow,
+    /// The evaluation at the detecting accepted step.
+    pub at_step: ExcerptRow,
+}
+
+/// The checker's finding for one claim.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClaimVerdict {
+    /// Static description.
+    pub info: ClaimInfo,
+    /// Parameters it was built with.
+    pub params: Value,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Hypotheses with their values.
+    pub hypotheses: Vec<Hypothesis>,
+    /// Evaluation with the smallest slack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_slack: Option<ExcerptRow>,
+    /// First violation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_violation: Option<Violation>,
+    /// Last evaluation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<ExcerptRow>,
+    /// Number of evaluations.
+    pub evaluations: u64,
+    /// Trajectory excerpt around the first violation (or the last rows).
+    pub excerpt: Vec<ExcerptRow>,
+    /// Remarks (why inconclusive, run stopped early, …).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+struct Tracked {
+    claim: Box<dyn Claim>,
+    info: ClaimInfo,
+    params: Value,
+    hyps: Vec<Hypothesis>,
+    min: Option<ExcerptRow>,
+    all_clear: bool,
+    violation: Option<Violation>,
+    last: Option<ExcerptRow>,
+    evaluations: u64,
+    before: VecDeque<ExcerptRow>,
+    after: Vec<ExcerptRow>,
+    note: String,
+    /// Accumulated error information (budgets).
+    err: ErrorState,
+}
+
+/// Evaluates a set of claims along a run ([`StepObserver`]).
+pub struct Checker {
+    setting: Setting,
+    tracked: Vec<Tracked>,
+    steps: u64,
+    state_error: f64,
+    le_norm: f64,
+    ybuf: Vec<f64>,
+    fbuf: Vec<f64>,
+    yhat: Vec<f64>,
+    fhat: Vec<f64>,
+}
+
+impl Checker {
+    /// Builds the claims of `requests` for `setting`.
+    pub fn new(setting: Setting, requests: &[ClaimRequest]) -> Result<Self, GradflowError> {
+        let mut tracked = Vec::new();
+        for r in requests {
+            let claim = registry::build(&r.id, &r.params)?;
+            let info = claim.info();
+            let hyps = claim.hypotheses(&setting);
+            tracked.push(Tracked {
+                claim,
+                info,
+                params: r.params.clone(),
+                hyps,
+                min: None,
+                all_clear: true,
+                violation: None,
+                last: None,
+                evaluations: 0,
+                before: VecDeque::with_capacity(EXCERPT_ROWS + 1),
+                after: Vec::with_capacity(EXCERPT_ROWS),
+                note: String::new(),
+                err: ErrorState::default(),
+            });
+        }
+        let n = setting.params() + crate::flow::gradient::EXTRA_STATES;
+        Ok(Self {
+            setting,
+            tracked,
+            steps: 0,
+            state_error: 0.0,
+            le_norm: 0.0,
+            ybuf: vec![0.0; n],
+            fbuf: vec![0.0; n],
+            yhat: vec![0.0; n],
+            fhat: vec![0.0; n],
+        })
+    }
+
+    /// The run's setting.
+    pub fn setting(&self) -> &Setting {
+        &self.setting
+    }
+
+    /// Whether an evaluation fails its statement beyond the budget (NaN fails).
+    fn fails(form: Form, e: &Evaluation) -> bool {
+        match form {
+            Form::Inequality => !(e.slack() >= -e.budget),
+            Form::Identity => !(e.slack().abs() <= e.budget),
+        }
+    }
+
+    fn record(tr: &mut Tracked, e: Evaluation, step: u64, t: f64) -> bool {
+        let row = ExcerptRow::new(step, t, &e);
+        tr.evaluations += 1;
+        if tr.min.is_none_or(|m| row.slack < m.slack) {
+            tr.min = Some(row);
+        }
+        let clear = match tr.info.form {
+            Form::Inequality => row.slack > row.budget,
+            Form::Identity => row.slack.abs() <= row.budget,
+        };
+        if !clear {
+            tr.all_clear = false;
+        }
+        tr.last = Some(row);
+        if tr.violation.is_some() {
+            if tr.after.len() < EXCERPT_ROWS {
+                tr.after.push(row);
+            }
+        } else {
+            tr.before.push_back(row);
+            if tr.before.len() > EXCERPT_ROWS + 1 {
+                tr.before.pop_front();
+            }
+        }
+        tr.violation.is_none() && Self::fails(tr.info.form, &e)
+    }
+
+    /// Evaluates every scheduled claim at `p`; accumulates the local error of each slack
+    /// (when `embedded` is given, the step's embedded solution and its derivative); locates
+    /// first violations inside the step.
+    fn evaluate_all(
+        &mut self,
+        integ: &mut Integrator<GradientFlow>,
+        p: &Point<'_>,
+        schedule: Schedule,
+        bracket: Option<f64>,
+        embedded: bool,
+    ) {
+        for i in 0..self.tracked.len() {
+            if self.tracked[i].info.schedule != schedule {
+                continue;
+            }
+            let tr = &mut self.tracked[i];
+            let Some(st) = tr.claim.evaluate(&self.setting, integ.system_mut(), p) else {
+                continue;
+            };
+            if embedded {
+                tr.err.steps = self.steps;
+                tr.err.state_error = self.state_error;
+                if st.budget.needs_local_error() {
+                    let q = Point {
+                        y: &self.yhat,
+                        f: &self.fhat,
+                        ..*p
+                    };
+                    if let Some(sh) = tr.claim.evaluate(&self.setting, integ.system_mut(), &q) {
+                        let d = ((st.rhs - st.lhs) - (sh.rhs - sh.lhs)).abs();
+                        if d.is_finite() {
+                            tr.err.slack_error += d;
+                            tr.err.sensitivity = if self.le_norm > 0.0 {
+                                d / self.le_norm
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
+            let e = self.judge(i, &st);
+            if Self::record(&mut self.tracked[i], e, p.step, p.t) {
+                let at_step = ExcerptRow::new(p.step, p.t, &e);
+                let (t_root, at_root) = match bracket {
+                    Some(t0) if t0 < p.t => self.locate(i, integ, t0, p, at_step),
+                    _ => (p.t, at_step),
+                };
+                self.tracked[i].violation = Some(Violation {
+                    t: t_root,
+                    t_bracket: [bracket.unwrap_or(p.t), p.t],
+                    step: p.step,
+                    at_root,
+                    at_step,
+                });
+            }
+        }
+    }
+
+    /// Turns a statement into an evaluation with its budget.
+    fn judge(&self, i: usize, st: &Statement) -> Evaluation {
+        Evaluation {
+            lhs: st.lhs,
+            rhs: st.rhs,
+            budget: st.budget.value(&self.tracked[i].err),
+        }
+    }
+
+    /// Bisection of the failure predicate (`slack + budget < 0`, or `|slack| > budget` for an
+    /// identity) on the dense output over `(t0, p.t]`, where it is false at `t0` and true at
+    /// `p.t`; 60 halvings (or until the interval is at round-off). Returns the earliest time
+    /// found where it is true.
+    fn locate(
+        &mut self,
+        i: usize,
+        integ: &mut Integrator<GradientFlow>,
+        t0: f64,
+        p: &Point<'_>,
+        at_step: ExcerptRow,
+    ) -> (f64, ExcerptRow) {
+        let (mut lo, mut hi) = (t0, p.t);
+        let mut best = at_step;
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            integ.dense(mid, &mut self.ybuf);
+            let gf = integ.system_mut();
+            gf.rhs(mid, &self.ybuf, &mut self.fbuf);
+            let q = Point {
+                t: mid,
+                y: &self.ybuf,
+                f: &self.fbuf,
+                ..*p
+            };
+            let form = self.tracked[i].info.form;
+            let st = self.tracked[i].claim.evaluate(&self.setting, gf, &q);
+            match st.map(|st| self.judge(i, &st)) {
+                Some(e) if Self::fails(form, &e) => {
+                    hi = mid;
+                    best = ExcerptRow::new(p.step, mid, &e);
+                }
+                _ => lo = mid,
+            }
+        }
+        (hi, best)
+    }
+
+    fn advance_all(&mut self, gf: &mut GradientFlow, p: &Point<'_>) {
+        for tr in &mut self.tracked {
+            tr.claim.advance(&self.setting, gf, p);
+        }
+    }
+
+    /// The verdicts (after the run).
+    pub fn verdicts(&self) -> Vec<ClaimVerdict> {
+        self.tracked
+            .iter()
+            .map(|tr| {
+                let applicable = tr.hyps.iter().all(|h| h.holds);
+                let mut note = tr.note.clone();
+                let verdict = if !applicable {
+                    Verdict::NotApplicable
+                } else if tr.violation.is_some() {
+                    Verdict::Violated
+                } else if tr.evaluations == 0 {
+                    if note.is_empty() {
+                        note = "the statement was never evaluated".into();
+                    }
+                    Verdict::Inconclusive
+                } else if tr.all_clear && note.is_empty() {
+                    Verdict::Holds
+                } else {
+                    Verdict::Inconclusive
+                };
+                let mut excerpt: Vec<ExcerptRow> = tr.before.iter().copied().collect();
+                excerpt.extend(&tr.after);
+                ClaimVerdict {
+                    info: tr.info.clone(),
+                    params: tr.params.clone(),
+                    verdict,
+                    hypotheses: tr.hyps.clone(),
+                    min_slack: tr.min,
+                    first_violation: tr.violation.clone(),
+                    last: tr.last,
+                    evaluations: tr.evaluations,
+                    excerpt,
+                    note,
+                }
+            })
+            .collect()
+    }
+}
+
+impl StepObserver for Checker {
+    fn on_start(
+        &mut self,
+        integ: &mut Integrator<GradientFlow>,
+        p: &Point<'_>,
+    ) -> Result<(), GradflowError> {
+        self.evaluate_all(integ, p, Schedule::Always, None, false);
+        self.advance_all(integ.system_mut(), p);
+        Ok(())
+    }
+
+    fn on_step(
+        &mut self,
+        integ: &mut Integrator<GradientFlow>,
+        st: &AcceptedStep,
+        p: &Point<'_>,
+    ) -> Result<(), GradflowError> {
+        self.steps += 1;
+        let le = integ.local_error();
+        self.le_norm = le.iter().map(|v| v * v).sum::<f64>().sqrt();
+        self.state_error += self.le_norm;
+        for ((h, y), e) in self.yhat.iter_mut().zip(p.y).zip(le) {
+            *h = y - e;
+        }
+        integ.system_mut().rhs(p.t, &self.yhat, &mut self.fhat);
+        self.evaluate_all(integ, p, Schedule::Always, Some(st.t_prev), true);
+        self.advance_all(integ.system_mut(), p);
+        Ok(())
+    }
+
+    fn on_finish(
+        &mut self,
+        integ: &mut Integrator<GradientFlow>,
+        p: &Point<'_>,
+        status: &Status,
+    ) -> Result<(), GradflowError> {
+        if let Status::Stopped(f) = status {
+            for tr in &mut self.tracked {
+                tr.note = format!("the run stopped before t_end: {f}");
+            }
+        }
+        self.evaluate_all(integ, p, Schedule::AtEnd, None, false);
+        Ok(())
+    }
+}
+
+/// A run with claims attached: the run's outcome and one verdict per claim.
+pub struct CheckOutcome {
+    /// The run (summary, status, statistics).
+    pub run: crate::run::RunOutcome,
+    /// The verdicts, in request order.
+    pub verdicts: Vec<ClaimVerdict>,
+}
+
+/// Integrates `cfg` with the claims `requests` attached. Writes the run's outputs, and
+/// `verdicts.json` plus `counterexamples/<id>.json` for each violated claim, under `out`.
+pub fn run_check(
+    cfg: &crate::config::RunConfig,
+    requests: &[ClaimRequest],
+    out: Option<&std::path::Path>,
+) -> Result<CheckOutcome, GradflowError> {
+    let problem = crate::run::Problem::build(cfg)?;
+    let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
+    let mut checker = Checker::new(setting, requests)?;
+    let run = crate::run::execute_observed(cfg, out, Some(&mut checker))?;
+    let verdicts = checker.verdicts();
+    if let Some(dir) = out {
+        crate::report::counterexample::write_reports(dir, cfg, &run, &verdicts)?;
+    }
+    Ok(CheckOutcome { run, verdicts })
+}

@@ -1,0 +1,111 @@
+//! Error budgets: how far a computed slack may be from the exact flow's slack.
+//!
+//! Two models, chosen by each claim for each statement ([`Budget`]):
+//!
+//! - **round-off** (linear invariants, which every RK method conserves exactly, and
+//!   identities that hold by construction): `budget = C_ε · ε · scale · √(N + 1)`, `N` the
+//!   number of accepted steps, `ε` the machine epsilon, `scale` the magnitude of the
+//!   quantities compared;
+//! - **accumulated** (conserved quantities, whose drift adds up step by step): the
+//!   accumulated local error estimate *of the slack itself*,
+//!   `G_φ(t) = Σ_{steps ≤ t} |φ(y_i) − φ(ŷ_i)|`, where `φ = rhs − lhs`, `y_i` is the accepted
+//!   state and `ŷ_i = y_i − le_i` the method's embedded (lower-order) solution, so
+//!   `|φ(y_i) − φ(ŷ_i)|` is the local error estimate carried into the statement; then
+//!   `budget = C_g · G_φ(t) + round-off`;
+//! - **propagated** (inequalities between functions of the current state): the global
+//!   error of the state is bounded by `G(t) = Σ_{steps ≤ t} ‖le_i‖₂`, and it enters the slack
+//!   through the slack's sensitivity at the current point, estimated along the last local
+//!   error: `budget = C_g · G(t) · |φ(y_t) − φ(ŷ_t)| / ‖le_t‖₂ + round-off`. Near a minimum,
+//!   where both sides shrink, the budget shrinks with them.
+//!
+//! Summing local errors ignores the flow's contraction, and the embedded estimate
+//! overestimates the propagated solution's error, so both models are conservative;
+//! `C_g = 1`.
+//!
+//! Calibration (measured on the built-in examples, `tests/claims_budget.rs`): the
+//! imbalance drift of explicit RK stays below `G_φ`, and the null-space drift below
+//! `4 ε · scale · √(N + 1)`; `C_ε = 64` leaves a factor 16 above the latter.
+
+use serde::Serialize;
+
+/// Safety factor on round-off.
+pub const C_ROUNDOFF: f64 = 64.0;
+/// Safety factor on the accumulated local error of the slack.
+pub const C_GLOBAL: f64 = 1.0;
+
+/// Which error model a statement is judged against.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    /// Round-off only.
+    RoundOff {
+        /// Magnitude of the compared quantities.
+        scale: f64,
+    },
+    /// Accumulated local error of the slack, plus round-off.
+    Accumulated {
+        /// Magnitude of the compared quantities (for the round-off part).
+        scale: f64,
+    },
+    /// Accumulated state error times the slack's current sensitivity, plus round-off.
+    Propagated {
+        /// Magnitude of the compared quantities (for the round-off part).
+        scale: f64,
+    },
+}
+
+/// What the checker has accumulated for one claim when a budget is computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorState {
+    /// Accepted steps `N`.
+    pub steps: u64,
+    /// `G_φ`: accumulated local error of the slack.
+    pub slack_error: f64,
+    /// `G`: accumulated Euclidean norm of the state's local errors.
+    pub state_error: f64,
+    /// `|φ(y) − φ(ŷ)| / ‖le‖` at the last accepted step.
+    pub sensitivity: f64,
+}
+
+/// The round-off budget `C_ε ε scale √(N + 1)`.
+pub fn roundoff(scale: f64, steps: u64) -> f64 {
+    C_ROUNDOFF * f64::EPSILON * scale.abs() * ((steps + 1) as f64).sqrt()
+}
+
+impl Budget {
+    /// The budget under the accumulated error state `e`.
+    pub fn value(self, e: &ErrorState) -> f64 {
+        match self {
+            Budget::RoundOff { scale } => roundoff(scale, e.steps),
+            Budget::Accumulated { scale } => C_GLOBAL * e.slack_error + roundoff(scale, e.steps),
+            Budget::Propagated { scale } => {
+                C_GLOBAL * e.state_error * e.sensitivity + roundoff(scale, e.steps)
+            }
+        }
+    }
+    /// Whether the checker must estimate the slack's local error for this model.
+    pub fn needs_local_error(self) -> bool {
+        !matches!(self, Budget::RoundOff { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_grow_with_steps_and_accumulated_error() {
+        let e = ErrorState {
+            steps: 99,
+            slack_error: 2e-8,
+            state_error: 1e-6,
+            sensitivity: 3.0,
+        };
+        let r = Budget::RoundOff { scale: 1.0 }.value(&e);
+        assert!((r - C_ROUNDOFF * f64::EPSILON * 10.0).abs() < 1e-20);
+        let a = Budget::Accumulated { scale: 1.0 }.value(&e);
+        assert!((a - (C_GLOBAL * 2e-8 + r)).abs() < 1e-20);
+        let p = Budget::Propagated { scale: 1.0 }.value(&e);
+        assert!((p - (C_GLOBAL * 3e-6 + r)).abs() < 1e-20);
+    }
+}

@@ -1,0 +1,145 @@
+//! Statements shared by several papers, parametrised by the id and result they are filed
+//! under.
+
+use nalgebra::DMatrix;
+
+use crate::claim::{
+    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
+};
+use crate::flow::GradientFlow;
+use crate::monitor::Point;
+
+/// Where a shared statement is filed.
+#[derive(Clone, Copy, Debug)]
+pub struct Filing {
+    /// Claim id.
+    pub id: &'static str,
+    /// Paper.
+    pub paper: &'static str,
+    /// Result number.
+    pub result: &'static str,
+}
+
+/// `D_k(t) = D_k(0)` for every `k`, `D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ` (Arora et al. 2018;
+/// paper 002 Lemma 1; paper 003 §3.2 for `L = 2` with `D_full`). An identity of the exact
+/// flow; an explicit RK method keeps it to `O(tol)`: the budget is the integration model.
+pub struct ImbalanceConserved {
+    /// Filing.
+    pub filing: Filing,
+    d0: Vec<DMatrix<f64>>,
+}
+
+impl ImbalanceConserved {
+    /// The claim filed under `filing`.
+    pub fn new(filing: Filing) -> Self {
+        Self {
+            filing,
+            d0: Vec::new(),
+        }
+    }
+}
+
+/// `W_{k+1}ᵀW_{k+1} − W_kW_kᵀ` of a state.
+pub fn imbalance(s: &Setting, y: &[f64], k: usize) -> DMatrix<f64> {
+    let a = s.layer(y, k + 1);
+    let b = s.layer(y, k);
+    a.transpose() * &a - &b * b.transpose()
+}
+
+impl Claim for ImbalanceConserved {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: self.filing.id.into(),
+            paper: self.filing.paper,
+            result: self.filing.result,
+            statement: "every layer imbalance D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ is conserved: \
+                        max_k ‖D_k(t) − D_k(0)‖_F = 0"
+                .into(),
+            schedule: Schedule::Always,
+            form: Form::Identity,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        vec![Hypothesis::new(
+            "depth L ≥ 2",
+            s.shape.depth() as f64,
+            Relation::Ge,
+            2.0,
+        )]
+    }
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
+        let l = s.shape.depth();
+        if l < 2 {
+            return None;
+        }
+        if self.d0.is_empty() {
+            self.d0 = (1..l).map(|k| imbalance(s, &s.theta0, k)).collect();
+        }
+        let mut drift: f64 = 0.0;
+        let mut scale: f64 = 0.0;
+        for k in 1..l {
+            drift = drift.max((imbalance(s, p.y, k) - &self.d0[k - 1]).norm());
+            let (a, b) = (s.layer(p.y, k + 1).norm(), s.layer(p.y, k).norm());
+            scale = scale.max(a * a + b * b);
+        }
+        Some(Statement {
+            lhs: drift,
+            rhs: 0.0,
+            budget: Budget::Accumulated { scale },
+        })
+    }
+}
+
+/// `L(t_{i}) ≤ L(t_{i−1})` at consecutive accepted steps: the loss of a gradient flow is
+/// non-increasing (`dL/dt = −‖∇L‖² ≤ 0`). Budget: the integration model (plus round-off at
+/// the loss's scale).
+pub struct LossNonIncreasing {
+    /// Filing.
+    pub filing: Filing,
+    prev: Option<f64>,
+}
+
+impl LossNonIncreasing {
+    /// The claim filed under `filing`.
+    pub fn new(filing: Filing) -> Self {
+        Self { filing, prev: None }
+    }
+}
+
+impl Claim for LossNonIncreasing {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: self.filing.id.into(),
+            paper: self.filing.paper,
+            result: self.filing.result,
+            statement: "the loss is non-increasing along the flow: L(t_i) ≤ L(t_{i−1}) at \
+                        consecutive accepted steps"
+                .into(),
+            schedule: Schedule::Always,
+            form: Form::Inequality,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
+        Vec::new()
+    }
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        let prev = self.prev?;
+        let loss = gf.loss(&p.y[..s.params()]);
+        // equal losses (a critical point) sit exactly at the boundary: the statement is ≤
+        Some(Statement {
+            lhs: loss,
+            rhs: prev,
+            budget: Budget::Propagated { scale: prev.abs() },
+        })
+    }
+    fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
+        self.prev = Some(gf.loss(&p.y[..s.params()]));
+    }
+}

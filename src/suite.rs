@@ -1,0 +1,163 @@
+//! `proofs_check/`: declarative claim scenarios with expected verdicts — the regression
+//! suite of theorems.
+//!
+//! A scenario is a JSON file:
+//!
+//! ```json
+//! {
+//!   "name": "cl22 S1: W_L(0) = 0 falsifies the printed Ξ = 0 case",
+//!   "run": { …a run configuration… },
+//!   "claims": [
+//!     {"id": "cl22.thm3_1.printed_theta_perp_zero", "expect": "violated"},
+//!     {"id": "cl22.lemma_b3.pl_core", "params": {"factor": 10}, "expect": "violated"}
+//!   ]
+//! }
+//! ```
+//!
+//! Each (scenario, claim) pair passes when the checker's verdict equals `expect`. A
+//! scenario that cannot be read or run counts as one failure and the suite goes on.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::check::{run_check, ClaimRequest};
+use crate::claim::Verdict;
+use crate::config::RunConfig;
+use crate::error::GradflowError;
+
+/// One expected verdict.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// Claim id.
+    pub id: String,
+    /// Claim parameters.
+    #[serde(default = "empty")]
+    pub params: Value,
+    /// Expected verdict.
+    pub expect: Verdict,
+    /// Why this verdict is expected.
+    #[serde(default)]
+    pub why: String,
+}
+
+fn empty() -> Value {
+    Value::Object(Default::default())
+}
+
+/// A scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// Longer description.
+    #[serde(default)]
+    pub description: String,
+    /// The run.
+    pub run: Value,
+    /// The claims and their expected verdicts.
+    pub claims: Vec<Expectation>,
+}
+
+/// The result of one (scenario, claim) pair.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// Scenario file.
+    pub file: PathBuf,
+    /// Claim id (or `-` when the scenario failed as a whole).
+    pub claim: String,
+    /// Expected verdict.
+    pub expected: Option<Verdict>,
+    /// Verdict obtained, or the error.
+    pub got: Result<Verdict, String>,
+    /// Minimum slack and budget, for the log.
+    pub detail: String,
+}
+
+impl CaseResult {
+    /// Whether the case passed.
+    pub fn passed(&self) -> bool {
+        matches!((&self.got, self.expected), (Ok(g), Some(e)) if *g == e)
+    }
+}
+
+/// All scenario files under `dir` (recursively, sorted).
+pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, GradflowError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| GradflowError::io(&d, e))?;
+        for e in rd {
+            let p = e.map_err(|e| GradflowError::io(&d, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Runs one scenario file.
+pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
+    let fail = |msg: String| {
+        vec![CaseResult {
+            file: file.to_path_buf(),
+            claim: "-".into(),
+            expected: None,
+            got: Err(msg),
+            detail: String::new(),
+        }]
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let sc: Scenario = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("malformed scenario: {e}")),
+    };
+    let origin = file.display().to_string();
+    let cfg = match RunConfig::from_value(sc.run.clone(), &origin) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let requests: Vec<ClaimRequest> = sc
+        .claims
+        .iter()
+        .map(|c| ClaimRequest {
+            id: c.id.clone(),
+            params: c.params.clone(),
+        })
+        .collect();
+    match run_check(&cfg, &requests, None) {
+        Err(e) => fail(e.to_string()),
+        Ok(out) => sc
+            .claims
+            .iter()
+            .zip(&out.verdicts)
+            .map(|(c, v)| CaseResult {
+                file: file.to_path_buf(),
+                claim: c.id.clone(),
+                expected: Some(c.expect),
+                got: Ok(v.verdict),
+                detail: match (&v.min_slack, &v.first_violation) {
+                    (_, Some(fv)) => format!(
+                        "violated at t = {:.6e}: lhs = {:.3e}, rhs = {:.3e}, budget = {:.1e}",
+                        fv.t, fv.at_root.lhs, fv.at_root.rhs, fv.at_root.budget
+                    ),
+                    (Some(m), None) => format!(
+                        "min slack {:.3e} at t = {:.3e} (budget {:.1e})",
+                        m.slack, m.t, m.budget
+                    ),
+                    _ => v.note.clone(),
+                },
+            })
+            .collect(),
+    }
+}
