@@ -195,8 +195,8 @@ impl Checker {
     /// Whether an evaluation fails its statement beyond the budget (NaN fails).
     fn fails(form: Form, e: &Evaluation) -> bool {
         match form {
-            Form::Inequality => !(e.slack() >= -e.budget),
-            Form::Identity => !(e.slack().abs() <= e.budget),
+            Form::Inequality => e.slack() < -e.budget || e.slack().is_nan(),
+            Form::Identity => e.slack().abs() > e.budget || e.slack().is_nan(),
         }
     }
 

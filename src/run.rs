@@ -279,7 +279,7 @@ pub fn execute_observed(
             }
         }
     };
-    if let Some(obs) = observer.as_deref_mut() {
+    if let Some(obs) = observer {
         ybuf.copy_from_slice(integ.y());
         fbuf.copy_from_slice(integ.f());
         let p = Point {

@@ -183,7 +183,7 @@ impl Claim for PlCore {
         let gn2: f64 = g.iter().map(|v| v * v).sum();
         let mut s2: DMatrix<f64> = s.layer(p.y, l);
         for k in (2..l).rev() {
-            s2 = s2 * s.layer(p.y, k);
+            s2 *= s.layer(p.y, k);
         }
         let q = s.shape.output();
         let sv = s2.singular_values();
