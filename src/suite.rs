@@ -147,7 +147,7 @@ pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
                 expected: Some(c.expect),
                 got: Ok(v.verdict),
                 detail: match (&v.min_slack, &v.first_violation) {
-                    (_, Some(fv)) => format!(
+                    (_, Some(fv)) if v.verdict == Verdict::Violated => format!(
                         "violated at t = {:.6e}: lhs = {:.3e}, rhs = {:.3e}, budget = {:.1e}",
                         fv.t, fv.at_root.lhs, fv.at_root.rhs, fv.at_root.budget
                     ),
