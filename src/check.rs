@@ -152,15 +152,24 @@ pub struct Checker {
 impl Checker {
     /// Builds the claims of `requests` for `setting`.
     pub fn new(setting: Setting, requests: &[ClaimRequest]) -> Result<Self, GradflowError> {
+        let claims = requests
+            .iter()
+            .map(|r| Ok((registry::build(&r.id, &r.params)?, r.params.clone())))
+            .collect::<Result<Vec<_>, GradflowError>>()?;
+        Ok(Self::with_claims(setting, claims))
+    }
+
+    /// A checker for claims built by the caller (e.g. a statement being developed, not yet
+    /// registered), each with the parameters to report.
+    pub fn with_claims(setting: Setting, claims: Vec<(Box<dyn Claim>, Value)>) -> Self {
         let mut tracked = Vec::new();
-        for r in requests {
-            let claim = registry::build(&r.id, &r.params)?;
+        for (claim, params) in claims {
             let info = claim.info();
             let hyps = claim.hypotheses(&setting);
             tracked.push(Tracked {
                 claim,
                 info,
-                params: r.params.clone(),
+                params,
                 hyps,
                 min: None,
                 all_clear: true,
@@ -174,7 +183,7 @@ impl Checker {
             });
         }
         let n = setting.params() + crate::flow::gradient::EXTRA_STATES;
-        Ok(Self {
+        Self {
             setting,
             tracked,
             steps: 0,
@@ -184,7 +193,7 @@ impl Checker {
             fbuf: vec![0.0; n],
             yhat: vec![0.0; n],
             fhat: vec![0.0; n],
-        })
+        }
     }
 
     /// The run's setting.

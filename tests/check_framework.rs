@@ -1,0 +1,256 @@
+//! The checker's verdict logic, the root-finding of the first violation time, and the
+//! bit-for-bit replay of counterexample reports.
+
+use gradflow::check::{run_check, Checker, ClaimRequest};
+use gradflow::claim::{
+    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement, Verdict,
+};
+use gradflow::config::RunConfig;
+use gradflow::examples::example;
+use gradflow::flow::GradientFlow;
+use gradflow::integrate::{Integrator, Options, Tolerances};
+use gradflow::monitor::Point;
+use gradflow::run::{execute_observed, Problem};
+use serde_json::json;
+
+/// `c ≤ L(t)`: "the loss stays above c" — false once the loss decays past `c`, at a time
+/// that can be located independently. Optionally with a failing hypothesis, or with an
+/// identity form and a fixed budget for the verdict-logic tests.
+struct LossAbove {
+    c: f64,
+    hypothesis_holds: bool,
+}
+
+impl Claim for LossAbove {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "test.loss_above".into(),
+            paper: "000",
+            result: "test",
+            statement: format!("L(t) ≥ {}", self.c),
+            schedule: Schedule::Always,
+            form: Form::Inequality,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
+        vec![Hypothesis::flag("test hypothesis", self.hypothesis_holds)]
+    }
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
+        Some(Statement {
+            lhs: self.c,
+            rhs: s.loss_value(p.f),
+            budget: Budget::RoundOff { scale: self.c },
+        })
+    }
+}
+
+fn saxe_config() -> RunConfig {
+    example("golikov-saxe").unwrap()
+}
+
+fn check_custom(cfg: &RunConfig, claim: LossAbove) -> gradflow::check::ClaimVerdict {
+    let pb = Problem::build(cfg).unwrap();
+    let setting = Setting::new(cfg, &pb.shape, &pb.data, &pb.theta0);
+    let mut checker = Checker::with_claims(setting, vec![(Box::new(claim), json!({}))]);
+    execute_observed(cfg, None, Some(&mut checker)).unwrap();
+    checker.verdicts().remove(0)
+}
+
+/// First time the loss falls to `c` on a finely stepped reference run (rtol 1e-13,
+/// h ≤ 1e-4), by linear interpolation between consecutive fine steps.
+fn reference_crossing(cfg: &RunConfig, c: f64) -> f64 {
+    let pb = Problem::build(cfg).unwrap();
+    let n = pb.flow.state_dim();
+    let kappa = cfg.loss.scale(pb.data.n());
+    let p = pb.shape.num_params();
+    let mut y0 = pb.theta0.clone();
+    y0.push(0.0);
+    let mut opts = Options::new(0.0, cfg.t_end);
+    opts.h_max = Some(1e-4);
+    let mut integ = Integrator::new(
+        pb.flow,
+        cfg.method.tableau(),
+        &y0,
+        Tolerances::scalar(n, 1e-13, 1e-15),
+        opts,
+    );
+    let loss = |f: &[f64]| kappa * f[p] * f[p];
+    let (mut t_prev, mut l_prev) = (0.0, loss(integ.f()));
+    while let Some(st) = integ.step().unwrap() {
+        let l = loss(integ.f());
+        if l < c {
+            return t_prev + (st.t - t_prev) * (l_prev - c) / (l_prev - l);
+        }
+        (t_prev, l_prev) = (st.t, l);
+    }
+    panic!("the loss never reached {c}");
+}
+
+/// The violation time located by bisection on the dense output lies inside the bracketing
+/// accepted steps and matches a finely stepped reference to 1e-6.
+#[test]
+fn root_found_violation_time_matches_a_fine_reference() {
+    let cfg = saxe_config();
+    let c = 0.3;
+    let v = check_custom(
+        &cfg,
+        LossAbove {
+            c,
+            hypothesis_holds: true,
+        },
+    );
+    assert_eq!(v.verdict, Verdict::Violated);
+    let fv = v.first_violation.unwrap();
+    assert!(fv.t_bracket[0] < fv.t && fv.t <= fv.t_bracket[1], "{fv:?}");
+    assert!(
+        fv.t_bracket[1] - fv.t_bracket[0] > 1e-3,
+        "the step should be coarse: {fv:?}"
+    );
+    let t_ref = reference_crossing(&cfg, c);
+    assert!(
+        (fv.t - t_ref).abs() < 1e-6,
+        "root {} vs reference {t_ref}",
+        fv.t
+    );
+    assert!(
+        fv.at_root.slack < 0.0 && fv.at_root.slack > -1e-9,
+        "{:?}",
+        fv.at_root
+    );
+}
+
+/// A failing hypothesis makes the verdict `not_applicable` even when the statement fails.
+#[test]
+fn failing_hypothesis_is_never_reported_as_a_violation() {
+    let v = check_custom(
+        &saxe_config(),
+        LossAbove {
+            c: 0.3,
+            hypothesis_holds: false,
+        },
+    );
+    assert_eq!(v.verdict, Verdict::NotApplicable);
+    assert!(
+        v.first_violation.is_some(),
+        "the failing statement is still reported"
+    );
+}
+
+/// A statement with positive slack everywhere holds, and its minimum slack is recorded
+/// with its time and budget.
+#[test]
+fn statement_with_positive_slack_holds_with_its_minimum_recorded() {
+    let v = check_custom(
+        &saxe_config(),
+        LossAbove {
+            c: 0.1,
+            hypothesis_holds: true,
+        },
+    );
+    assert_eq!(v.verdict, Verdict::Holds);
+    let m = v.min_slack.unwrap();
+    // the loss plateaus at the optimum of the linear model: the minimum is late in the run
+    assert!(m.slack > m.budget && m.t > 10.0, "{m:?}");
+    assert!(v.evaluations > 10);
+}
+
+/// A slack inside the error budget is `inconclusive`, neither holds nor violated: with
+/// `c` equal to the final loss, the last evaluation has slack 0 ≤ budget.
+#[test]
+fn slack_within_budget_is_inconclusive() {
+    let cfg = saxe_config();
+    let out = gradflow::run::execute(&cfg, None).unwrap();
+    let final_loss = out.summary["final_loss"].as_f64().unwrap();
+    let v = check_custom(
+        &cfg,
+        LossAbove {
+            c: final_loss,
+            hypothesis_holds: true,
+        },
+    );
+    assert_eq!(v.verdict, Verdict::Inconclusive, "{:?}", v.last);
+}
+
+fn pl_false_variant() -> (RunConfig, Vec<ClaimRequest>) {
+    let mut v = gradflow::examples::example_json("cl22-spike").unwrap();
+    v["t_end"] = json!(0.2);
+    v["method"] = json!("dopri5");
+    let cfg = RunConfig::from_value(v, "test").unwrap();
+    let req = vec![ClaimRequest {
+        id: "cl22.lemma_b3.pl_core".into(),
+        params: json!({"factor": 10.0}),
+    }];
+    (cfg, req)
+}
+
+/// A violated claim writes a counterexample report; replaying it reproduces the verdict,
+/// the first violation and the minimum slack bit for bit, and a tampered report does not.
+#[test]
+fn counterexample_report_replays_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, req) = pl_false_variant();
+    let out = run_check(&cfg, &req, Some(dir.path())).unwrap();
+    assert_eq!(out.verdicts[0].verdict, Verdict::Violated);
+    let report = gradflow::report::counterexample::report_path(dir.path(), &req[0].id);
+    let text = std::fs::read_to_string(&report).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for key in [
+        "config",
+        "data",
+        "init_sha256",
+        "method",
+        "rtol",
+        "atol",
+        "loss_convention",
+        "gradflow_version",
+    ] {
+        assert!(r.get(key).is_some(), "report lacks {key}");
+    }
+    assert_eq!(r["claim"]["info"]["paper"], "000");
+    assert!(!r["claim"]["excerpt"].as_array().unwrap().is_empty());
+    let replay = gradflow::report::counterexample::replay(&report).unwrap();
+    assert!(
+        replay.reproduced(),
+        "{:?}\n{:?}",
+        replay.expected,
+        replay.got
+    );
+    // tamper with the recorded violation time: no longer reproduced
+    let mut t = r.clone();
+    t["claim"]["first_violation"]["t"] =
+        json!(r["claim"]["first_violation"]["t"].as_f64().unwrap() * (1.0 + 1e-15));
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_string(&t).unwrap()).unwrap();
+    assert!(!gradflow::report::counterexample::replay(&tampered)
+        .unwrap()
+        .reproduced());
+}
+
+/// Unknown claim ids and malformed parameters are input errors naming the claim.
+#[test]
+fn unknown_claims_and_bad_parameters_are_rejected() {
+    let (cfg, _) = pl_false_variant();
+    let bad = |id: &str, params| {
+        run_check(
+            &cfg,
+            &[ClaimRequest {
+                id: id.into(),
+                params,
+            }],
+            None,
+        )
+        .err()
+        .unwrap()
+        .to_string()
+    };
+    assert!(bad("cl22.nope", json!({})).contains("cl22.nope"));
+    assert!(bad("cl22.lemma_b3.pl_core", json!({"fctor": 2})).contains("fctor"));
+    assert!(bad("cl22.lemma_b3.pl_core", json!({"factor": "x"})).contains("factor"));
+    let _ = Relation::Le;
+}
