@@ -26,11 +26,17 @@ fn holding_claims_exit_zero_with_a_table_and_verdicts_json() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), "c.json", "");
     let o = gradflow(
-        &["check", "--config", "c.json", "--paper", "000", "--out", "o"],
+        &[
+            "check", "--config", "c.json", "--paper", "000", "--out", "o",
+        ],
         dir.path(),
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(stdout.contains("cl22.lemma5_4.null_space_conserved") && stdout.contains("holds"));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/verdicts.json")).unwrap())
@@ -60,12 +66,22 @@ fn violation_exits_one_and_its_report_replays() {
     );
     let o = gradflow(
         &[
-            "check", "--config", "leak.json", "--claims",
-            "cl22.lemma5_4.null_space_conserved", "--out", "o",
+            "check",
+            "--config",
+            "leak.json",
+            "--claims",
+            "cl22.lemma5_4.null_space_conserved",
+            "--out",
+            "o",
         ],
         dir.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("first violation at t ="));
     let report = dir
         .path()
@@ -73,7 +89,10 @@ fn violation_exits_one_and_its_report_replays() {
     assert!(report.exists());
     let r = gradflow(&["replay", report.to_str().unwrap()], dir.path());
     let out = String::from_utf8_lossy(&r.stdout);
-    assert!(r.status.success() && out.contains("reproduced bit for bit"), "{out}");
+    assert!(
+        r.status.success() && out.contains("reproduced bit for bit"),
+        "{out}"
+    );
 }
 
 /// A suite with one wrong expectation prints `N passed, N failed` and exits 1; an unknown
@@ -94,7 +113,10 @@ fn suite_mismatch_exits_one_and_unknown_claim_exits_two() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("1 passed, 1 failed"), "{out}");
     write_config(dir.path(), "c.json", "");
-    let o = gradflow(&["check", "--config", "c.json", "--claims", "cl22.nope"], dir.path());
+    let o = gradflow(
+        &["check", "--config", "c.json", "--claims", "cl22.nope"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cl22.nope"));
 }

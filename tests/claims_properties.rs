@@ -1,0 +1,104 @@
+//! Property tests of the conservation claims on random shapes, widths, seeds and loss
+//! conventions: the exact invariants hold on the unperturbed flow, and a random small
+//! perturbation that breaks them is caught.
+
+use gradflow::check::{run_check, ClaimRequest};
+use gradflow::claim::Verdict;
+use gradflow::config::RunConfig;
+use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
+use serde_json::{json, Value};
+
+#[derive(Clone, Debug)]
+struct Case {
+    hidden: Vec<usize>,
+    n: usize,
+    extra_d: usize,
+    q: usize,
+    loss: &'static str,
+    seed: u64,
+    /// Perturbation size as a power of ten and the layer it acts on.
+    eps_exp: i32,
+    layer_pick: usize,
+}
+
+impl Arbitrary for Case {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let depth = 2 + usize::arbitrary(g) % 3;
+        Case {
+            hidden: (1..depth).map(|_| 2 + usize::arbitrary(g) % 5).collect(),
+            n: 2 + usize::arbitrary(g) % 4,
+            extra_d: 1 + usize::arbitrary(g) % 4,
+            q: 1 + usize::arbitrary(g) % 3,
+            loss: *g.choose(&["sum", "half_sum", "mean", "half_mean"]).unwrap(),
+            seed: u64::arbitrary(g) % 1000,
+            eps_exp: -(4 + (i32::arbitrary(g).rem_euclid(3))),
+            layer_pick: usize::arbitrary(g),
+        }
+    }
+}
+
+impl Case {
+    fn config(&self, perturbation: Option<Value>) -> RunConfig {
+        let mut v = json!({
+            "data": {"kind": "gaussian", "n": self.n, "d": self.n + self.extra_d, "q": self.q,
+                     "spectrum": {"kind": "isotropic"}, "teacher": {"kind": "gaussian", "std": 1.0},
+                     "noise_std": 0.1},
+            "model": {"kind": "deep_linear", "hidden": self.hidden},
+            "init": {"kind": "gaussian", "std": [0.5]},
+            "loss": self.loss, "t_end": 1.0, "method": "dopri5",
+            "rtol": 1e-9, "atol": 1e-12, "seed": self.seed
+        });
+        if let Some(p) = perturbation {
+            v["perturbation"] = p;
+        }
+        RunConfig::from_value(v, "property case").unwrap()
+    }
+}
+
+fn verdict(cfg: &RunConfig, id: &str) -> Verdict {
+    let req = [ClaimRequest {
+        id: id.into(),
+        params: json!({}),
+    }];
+    run_check(cfg, &req, None).unwrap().verdicts[0].verdict
+}
+
+const NULL: &str = "cl22.lemma5_4.null_space_conserved";
+const IMB: &str = "cl22.implied.imbalance_conserved";
+
+/// On the unperturbed flow Lemma 5.4 and the imbalance conservation hold (n < d, so the
+/// null space is nontrivial and both are applicable).
+#[test]
+fn conservation_claims_hold_on_random_unperturbed_flows() {
+    fn prop(c: Case) -> TestResult {
+        let cfg = c.config(None);
+        TestResult::from_bool(
+            verdict(&cfg, NULL) == Verdict::Holds && verdict(&cfg, IMB) == Verdict::Holds,
+        )
+    }
+    QuickCheck::new()
+        .tests(30)
+        .gen(Gen::new(20))
+        .quickcheck(prop as fn(Case) -> TestResult);
+}
+
+/// A leak of size 1e-4…1e-6 into the null space of X is caught by Lemma 5.4's check, and a
+/// weight decay of the same size on a random layer by the imbalance check.
+#[test]
+fn random_small_perturbations_are_caught() {
+    fn prop(c: Case) -> TestResult {
+        let eps = 10f64.powi(c.eps_exp);
+        let leak = c.config(Some(json!({"kind": "null_space_leak", "eps": eps})));
+        let layer = 1 + c.layer_pick % (c.hidden.len() + 1);
+        let decay = c.config(Some(
+            json!({"kind": "weight_decay", "eps": eps, "layer": layer}),
+        ));
+        TestResult::from_bool(
+            verdict(&leak, NULL) == Verdict::Violated && verdict(&decay, IMB) == Verdict::Violated,
+        )
+    }
+    QuickCheck::new()
+        .tests(30)
+        .gen(Gen::new(20))
+        .quickcheck(prop as fn(Case) -> TestResult);
+}
