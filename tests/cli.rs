@@ -266,3 +266,37 @@ fn step_limit_keeps_the_results() {
     assert_eq!(s["status"], "max_steps");
     assert!(s["final_time"].as_f64().unwrap() > 0.0);
 }
+
+/// `--trace dt=X` writes rows exactly on the grid k·X by dense output (plus t = 0), and the
+/// interpolated loss agrees with an accepted-step run's loss at the same time to the
+/// tolerance's order.
+#[test]
+fn trace_on_a_time_grid_uses_dense_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gradflow(
+        &[
+            "run",
+            "--example",
+            "golikov-saxe",
+            "--trace",
+            "dt=2.5",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trace = std::fs::read_to_string(dir.path().join("o/trace.jsonl")).unwrap();
+    let rows: Vec<Value> = trace
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let times: Vec<f64> = rows.iter().map(|r| r["t"].as_f64().unwrap()).collect();
+    let want: Vec<f64> = (0..=8).map(|k| k as f64 * 2.5).collect();
+    assert_eq!(times, want);
+    // the final grid point is t_end itself: its interpolated loss is the final loss
+    let s = summary(&dir.path().join("o"));
+    let last = rows.last().unwrap()["loss"].as_f64().unwrap();
+    let fin = s["final_loss"].as_f64().unwrap();
+    assert!((last - fin).abs() <= 1e-9 * fin.abs(), "{last} vs {fin}");
+}
