@@ -78,7 +78,8 @@ impl Options {
 pub struct Stats {
     /// Accepted steps.
     pub accepted: u64,
-    /// Rejected trial steps.
+    /// Rejected trial steps after the first accepted step (Hairer's convention; earlier
+    /// rejections still count in `nfev`).
     pub rejected: u64,
     /// Right-hand-side evaluations (gradient evaluations for the gradient flow).
     pub nfev: u64,

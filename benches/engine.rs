@@ -1,0 +1,117 @@
+//! Engine benchmarks: one gradient (right-hand-side) evaluation of the deep-linear gradient flow,
+//! and one accepted DOPRI5 step, at widths 32/256/512 and depths 3/6 with `d = width`,
+//! `q = max(width/8, 1)`, `n = 64` and deterministic data and weights.
+//!
+//! Run with `cargo bench --bench engine` (or `cargo bench --bench engine -- gradient/w256_L3`
+//! for one case). The step benchmark advances one long-running integrator by one accepted step
+//! per iteration (rtol 1e-6, atol 1e-9); rejected trials, if any, are included in the time and the
+//! RHS evaluations per accepted step are printed at the end of each case.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gradflow::flow::{GradientFlow, LossConvention};
+use gradflow::integrate::tableau::dopri5::DOPRI5;
+use gradflow::integrate::{Integrator, OdeSystem, Options, Tolerances};
+use gradflow::model::data::Dataset;
+use gradflow::model::net::Shape;
+use nalgebra::DMatrix;
+
+const WIDTHS: [usize; 3] = [32, 256, 512];
+const DEPTHS: [usize; 2] = [3, 6];
+const SAMPLES: usize = 64;
+
+/// SplitMix64: a fixed, dependency-free stream of uniform numbers in [−1, 1).
+struct Stream(u64);
+
+impl Stream {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+/// The problem `[d = width, width × (depth − 1), q]`, `n = 64`, `half_mean` loss; weights
+/// uniform with scale `√(3/fan_in)` (unit variance per layer), targets from a random linear
+/// teacher, plus the initial ODE state `[θ, 0]`.
+fn problem(width: usize, depth: usize) -> (GradientFlow, Vec<f64>) {
+    let q = (width / 8).max(1);
+    let mut widths = vec![width; depth];
+    widths.push(q);
+    let shape = Shape::new(widths).expect("valid shape");
+    let mut rng = Stream(0x5EED ^ ((width as u64) << 8) ^ depth as u64);
+    let x = DMatrix::from_fn(SAMPLES, width, |_, _| rng.next());
+    let teacher = DMatrix::from_fn(width, q, |_, _| rng.next() / (width as f64).sqrt());
+    let y = &x * teacher;
+    let data = Dataset::new(x, y).expect("valid data");
+    let mut theta = Vec::with_capacity(shape.num_params() + 1);
+    for k in 1..=shape.depth() {
+        let (rows, cols) = shape.layer_shape(k);
+        let scale = (3.0 / cols as f64).sqrt();
+        theta.extend((0..rows * cols).map(|_| scale * rng.next()));
+    }
+    theta.push(0.0);
+    let gf = GradientFlow::new(shape, &data, LossConvention::HalfMean).expect("data fit");
+    (gf, theta)
+}
+
+fn bench_gradient(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gradient");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
+    for depth in DEPTHS {
+        for width in WIDTHS {
+            let (mut gf, theta) = problem(width, depth);
+            let mut dy = vec![0.0; theta.len()];
+            let id = BenchmarkId::from_parameter(format!("w{width}_L{depth}"));
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    gf.rhs(0.0, black_box(&theta), &mut dy);
+                    black_box(dy[0]);
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn bench_dopri5_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dopri5_step");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6));
+    for depth in DEPTHS {
+        for width in WIDTHS {
+            let (gf, theta) = problem(width, depth);
+            let tol = Tolerances::scalar(theta.len(), 1e-6, 1e-9);
+            let mut it = Integrator::new(gf, &DOPRI5, &theta, tol, Options::new(0.0, 1e12));
+            let id = BenchmarkId::from_parameter(format!("w{width}_L{depth}"));
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let step = it.step().expect("step failed").expect("t_end reached");
+                    black_box(step.h);
+                })
+            });
+            let s = it.stats();
+            if s.accepted == 0 {
+                continue; // filtered out on the command line
+            }
+            eprintln!(
+                "dopri5_step/w{width}_L{depth}: {} accepted, {} rejected, {:.3} RHS evaluations per accepted step",
+                s.accepted,
+                s.rejected,
+                s.nfev as f64 / s.accepted.max(1) as f64
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(engine, bench_gradient, bench_dopri5_step);
+criterion_main!(engine);
