@@ -8,19 +8,21 @@
 //!   quantities compared;
 //! - **accumulated** (conserved quantities, whose drift adds up step by step): the
 //!   accumulated local error estimate *of the slack itself*,
-//!   `G_φ(t) = Σ_{steps ≤ t} |φ(y_i) − φ(ŷ_i)|`, where `φ = rhs − lhs`, `y_i` is the accepted
+//!   `G_φ(t) = Σ_{steps ≤ t} |φ(y_i) − φ(ŷ_i)|` (with growth, below), where `φ = rhs − lhs`, `y_i` is the accepted
 //!   state and `ŷ_i = y_i − le_i` the method's embedded (lower-order) solution, so
 //!   `|φ(y_i) − φ(ŷ_i)|` is the local error estimate carried into the statement; then
 //!   `budget = C_g · G_φ(t) + round-off`;
 //! - **propagated** (inequalities between functions of the current state): the global
-//!   error of the state is bounded by `G(t) = Σ_{steps ≤ t} ‖le_i‖₂`, and it enters the slack
+//!   error of the state is bounded by `G(t) = Σ_{steps ≤ t} ‖le_i‖₂` (with growth, below), and it enters the slack
 //!   through the slack's sensitivity at the current point, estimated along the last local
 //!   error: `budget = C_g · G(t) · |φ(y_t) − φ(ŷ_t)| / ‖le_t‖₂ + round-off`. Near a minimum,
 //!   where both sides shrink, the budget shrinks with them.
 //!
-//! Summing local errors ignores the flow's contraction, and the embedded estimate
-//! overestimates the propagated solution's error, so both models are conservative;
-//! `C_g = 1`.
+//! Both sums carry earlier errors forward with the step's growth factor
+//! `exp(h · max(μ, 0))`, where `μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖²` estimates the
+//! logarithmic norm of the Jacobian along the local error (escapes from near a saddle
+//! expand errors; a contracting flow is not credited). The embedded estimate overestimates
+//! the propagated solution's error, so both models are conservative; `C_g = 1`.
 //!
 //! Calibration (measured on the built-in examples, `tests/claims_budget.rs`): the
 //! imbalance drift of explicit RK stays below `G_φ`, and the null-space drift below
