@@ -453,7 +453,10 @@ impl StepObserver for Checker {
                 tr.note = format!("the run stopped before t_end: {f}");
             }
         }
-        self.evaluate_all(integ, p, Schedule::AtEnd, None, false);
+        // end-of-run claims use the last step's embedded solution (still in the buffers)
+        // for their sensitivity, and the run's accumulated state error
+        let completed = matches!(status, Status::Completed) && self.steps > 0;
+        self.evaluate_all(integ, p, Schedule::AtEnd, None, completed);
         Ok(())
     }
 }

@@ -89,3 +89,38 @@ fn imbalance_drift_is_within_the_accumulated_local_error() {
         assert!(m.slack.abs() <= m.budget, "{m:?}");
     }
 }
+
+/// The case that calibrated `C_a = 10` (drift / `G_φ` measured 3.4 there, budget.rs): a
+/// tiny network with small weights at rtol 1e-9. The imbalance claims hold under the
+/// calibrated model — no false alarm.
+#[test]
+fn calibration_case_small_weights_has_no_false_alarm() {
+    let cfg = gradflow::config::RunConfig::from_value(
+        json!({
+            "data": {"kind": "gaussian", "n": 3, "d": 7, "q": 2, "spectrum": {"kind": "isotropic"},
+                     "teacher": {"kind": "gaussian", "std": 1.0}, "noise_std": 0.1},
+            "model": {"kind": "two_layer_uv", "hidden": 1},
+            "init": {"kind": "gaussian", "std": [0.1]},
+            "loss": "half_sum", "t_end": 5.0, "method": "dopri5",
+            "rtol": 1e-9, "atol": 1e-12, "seed": 581
+        }),
+        "calibration",
+    )
+    .unwrap();
+    for id in [
+        "cl22.implied.imbalance_conserved",
+        "mttvm21.claim3_2.imbalance_conserved",
+    ] {
+        let req = [ClaimRequest {
+            id: id.into(),
+            params: json!({}),
+        }];
+        let v = run_check(&cfg, &req, None).unwrap().verdicts.remove(0);
+        assert_ne!(
+            v.verdict,
+            Verdict::Violated,
+            "{id}: {:?}",
+            v.first_violation
+        );
+    }
+}

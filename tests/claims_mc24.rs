@@ -642,11 +642,11 @@ fn theorem2_holds_at_random_minimizers() {
 /// Lemma 1 holds along random gradient flows (imbalance and trace forms, with their
 /// accumulated error budgets), and a weight decay of 1e-2 on one layer is caught.
 ///
-/// The flows use `rtol = 1e-11`: at `rtol = 1e-9` the imbalance drift of Dopri5 exceeds the
-/// accumulated local-error budget (`C_g = 1`) within the first steps on about 0.7% of random
-/// problems (2 of 300, plus the case widths `[3, 1, 1]`, `n = 1`, `half_mean`, seed 202697:
-/// drift 1.95e-12 against a budget of 1.50e-12 at `t = 0.043`, for three steps); 0 of 300 at
-/// `rtol = 1e-11`.
+/// The flows use `rtol = 1e-11`. (With the accumulated budget's earlier constant 1, the
+/// imbalance drift of Dopri5 exceeded it within the first steps on about 0.7% of random
+/// problems at `rtol = 1e-9` — e.g. widths `[3, 1, 1]`, `n = 1`, `half_mean`, seed 202697:
+/// drift 1.95e-12 against 1.50e-12 at `t = 0.043` — one of the measurements behind
+/// `C_a = 10`.)
 #[test]
 fn lemma1_holds_on_random_flows_and_a_perturbation_is_caught() {
     fn prop(net: Net) -> bool {

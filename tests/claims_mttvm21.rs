@@ -581,17 +581,15 @@ fn max_ratio(v: &gradflow::check::ClaimVerdict) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// How far the Dormand–Prince drift of an exactly conserved quadratic may exceed the
-/// accumulated budget `G_φ` (`C_g = 1`, with the step growth factor): measured up to 1.8×
-/// at `rtol = 1e-10` (6 of 600 random runs with weights of std 0.1, for `D_X` and for the
-/// shared `common::ImbalanceConserved` alike), in 7 of 150 runs and up to 3.4× at
-/// `rtol = 1e-9`, in 36 of 150 runs and up to 3.0× at `1e-7`. A calibration limit of the
-/// budget model, not of the statement.
-const BUDGET_CALIBRATION: f64 = 4.0;
+/// The drift of an exactly conserved quadratic measured against the accumulated budget
+/// stayed up to 3.4× above `G_φ` on random runs with weights of std 0.1 (rtol 1e-9), which
+/// calibrated `C_a = 10` in `src/claim/budget.rs`; a caught perturbation must exceed the
+/// budget by at least this factor.
+const CAUGHT_RATIO: f64 = 10.0;
 
 /// Along a short run (`rtol = 1e-10`) of a random problem, the frozen `U₂` and the R11
 /// decomposition (round-off budgets) hold, and the projected imbalance holds up to the
-/// budget model's calibration (`BUDGET_CALIBRATION`); with a weight decay
+/// calibrated budget; with a weight decay
 /// `ε ∈ {1e-3, 1e-2, 1e-1}` on `U` the projected imbalance is violated far beyond it
 /// (`d/dt D_X = −2εU₁ᵀU₁ ≠ 0`).
 fn conservation_holds_and_weight_decay_is_caught(case: Case, k: u8) -> TestResult {
@@ -608,10 +606,8 @@ fn conservation_holds_and_weight_decay_is_caught(case: Case, k: u8) -> TestResul
     .collect();
     let cfg = RunConfig::from_value(case.cfg(), "qc").unwrap();
     let out = run_check(&cfg, &requests, None).unwrap();
-    for (i, v) in out.verdicts.iter().enumerate() {
-        let ok = v.verdict == Verdict::Holds
-            || (i == 0 && v.verdict == Verdict::Violated && max_ratio(v) <= BUDGET_CALIBRATION);
-        if !ok {
+    for v in &out.verdicts {
+        if v.verdict != Verdict::Holds {
             return TestResult::error(format!(
                 "{}: {:?}, drift/budget {}",
                 v.info.id,
@@ -626,7 +622,7 @@ fn conservation_holds_and_weight_decay_is_caught(case: Case, k: u8) -> TestResul
     let cfg = RunConfig::from_value(c, "qc").unwrap();
     let out = run_check(&cfg, &requests[..1], None).unwrap();
     let v = &out.verdicts[0];
-    if v.verdict != Verdict::Violated || max_ratio(v) <= 10.0 * BUDGET_CALIBRATION {
+    if v.verdict != Verdict::Violated || max_ratio(v) <= CAUGHT_RATIO {
         return TestResult::error(format!(
             "weight decay {eps}: {:?}, drift/budget {}",
             v.verdict,

@@ -11,7 +11,7 @@
 //!   `G_φ(t) = Σ_{steps ≤ t} |φ(y_i) − φ(ŷ_i)|` (with growth, below), where `φ = rhs − lhs`, `y_i` is the accepted
 //!   state and `ŷ_i = y_i − le_i` the method's embedded (lower-order) solution, so
 //!   `|φ(y_i) − φ(ŷ_i)|` is the local error estimate carried into the statement; then
-//!   `budget = C_g · G_φ(t) + round-off`;
+//!   `budget = C_a · G_φ(t) + round-off`;
 //! - **propagated** (inequalities between functions of the current state): the global
 //!   error of the state is bounded by `G(t) = Σ_{steps ≤ t} ‖le_i‖₂` (with growth, below), and it enters the slack
 //!   through the slack's sensitivity at the current point, estimated along the last local
@@ -22,18 +22,27 @@
 //! `exp(h · max(μ, 0))`, where `μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖²` estimates the
 //! logarithmic norm of the Jacobian along the local error (escapes from near a saddle
 //! expand errors; a contracting flow is not credited). The embedded estimate overestimates
-//! the propagated solution's error, so both models are conservative; `C_g = 1`.
+//! the propagated solution's error, so both models are conservative in the typical case.
+//! The accumulated model is not a bound, though: a step's embedded difference
+//! `φ(y_i) − φ(ŷ_i)` can be smaller than the drift of the propagated solution (the two
+//! solutions' errors need not point the same way relative to the invariant's level sets).
+//! Measured ratio drift / `G_φ` of the imbalance claims: up to 3.4 on small random problems
+//! with tiny weights at rtol 1e-9 (e.g. `n = 3, d = 7, q = 2, h = 1`, `half_sum`, Gaussian
+//! std 0.1, seed 581), 1.3 after 64k stability-limited steps; so `C_a = 10`. The
+//! propagated model uses `C_g = 1`.
 //!
-//! Calibration (measured on the built-in examples, `tests/claims_budget.rs`): the
-//! imbalance drift of explicit RK stays below `G_φ`, and the null-space drift below
-//! `4 ε · scale · √(N + 1)`; `C_ε = 64` leaves a factor 16 above the latter.
+//! Calibration (`tests/claims_budget.rs`): on the built-in examples the null-space drift
+//! stays below `4 ε · scale · √(N + 1)`, so `C_ε = 64` leaves a factor 16; the imbalance
+//! drift's ratios are given below.
 
 use serde::Serialize;
 
 /// Safety factor on round-off.
 pub const C_ROUNDOFF: f64 = 64.0;
-/// Safety factor on the accumulated local error of the slack.
+/// Safety factor of the propagated model (state error × sensitivity).
 pub const C_GLOBAL: f64 = 1.0;
+/// Safety factor of the accumulated model (sum of the slack's local errors).
+pub const C_ACCUMULATED: f64 = 10.0;
 
 /// Which error model a statement is judged against.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -79,7 +88,9 @@ impl Budget {
     pub fn value(self, e: &ErrorState) -> f64 {
         match self {
             Budget::RoundOff { scale } => roundoff(scale, e.steps),
-            Budget::Accumulated { scale } => C_GLOBAL * e.slack_error + roundoff(scale, e.steps),
+            Budget::Accumulated { scale } => {
+                C_ACCUMULATED * e.slack_error + roundoff(scale, e.steps)
+            }
             Budget::Propagated { scale } => {
                 C_GLOBAL * e.state_error * e.sensitivity + roundoff(scale, e.steps)
             }
@@ -106,7 +117,7 @@ mod tests {
         let r = Budget::RoundOff { scale: 1.0 }.value(&e);
         assert!((r - C_ROUNDOFF * f64::EPSILON * 10.0).abs() < 1e-20);
         let a = Budget::Accumulated { scale: 1.0 }.value(&e);
-        assert!((a - (C_GLOBAL * 2e-8 + r)).abs() < 1e-20);
+        assert!((a - (C_ACCUMULATED * 2e-8 + r)).abs() < 1e-20);
         let p = Budget::Propagated { scale: 1.0 }.value(&e);
         assert!((p - (C_GLOBAL * 3e-6 + r)).abs() < 1e-20);
     }

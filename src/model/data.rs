@@ -465,16 +465,30 @@ pub fn row_space_basis(x: &DMatrix<f64>) -> (DMatrix<f64>, usize) {
     }
     let svd = SVD::new(x.clone(), false, true);
     let r = numerical_rank(&svd.singular_values, n, d);
-    let v_t = svd.v_t.expect("SVD computed with V");
-    (v_t.rows(0, r).transpose(), r)
+    if r == 0 {
+        return (DMatrix::zeros(d, 0), 0);
+    }
+    // nalgebra 0.34's SVD vectors can be off by ~1e-11 (nalgebra issue #1172): take the
+    // basis from a QR factorisation instead — of Xᵀ itself at full row rank, else of
+    // XᵀX V_r (one subspace-iteration step from the SVD's estimate) — so that it is
+    // orthonormal and spans the row space to round-off.
+    let spanning = if r == n {
+        x.transpose()
+    } else {
+        let v_t = svd.v_t.expect("SVD computed with V");
+        x.transpose() * (x * v_t.rows(0, r).transpose())
+    };
+    let q = spanning.qr().q();
+    (q.columns(0, r).into_owned(), r)
 }
 
 /// The minimum-Frobenius-norm least-squares solution `X⁺Y ∈ R^{d×q}` (paper 000 Def. 2.5
-/// `Θ_ℓ2`, paper 002 `w*`, paper 003 eq. (12) `Θ̂`, paper 001 `c*ᵀ`), computed from an SVD
-/// `X = U S Vᵀ` as `Σ_{i ≤ r} v_i (u_iᵀY)/s_i` over the singular values above
-/// [`rank_tolerance`] — never by inverting `XXᵀ`, whose condition number is `s_1²/s_r²`.
-/// When `rank X = n` it interpolates (`X X⁺Y = Y`); in every case its columns lie in the row
-/// space of `X`.
+/// `Θ_ℓ2`, paper 002 `w*`, paper 003 eq. (12) `Θ̂`, paper 001 `c*ᵀ`): with `Q` the
+/// orthonormal row-space basis of [`row_space_basis`] (rank `r` by [`rank_tolerance`]),
+/// `X⁺Y = Q z` where `z` solves the full-column-rank least-squares problem
+/// `min ‖XQz − Y‖` by a QR factorisation `XQ = Q₂R₂`, `z = R₂⁻¹Q₂ᵀY` — never by inverting
+/// `XXᵀ`, whose condition number is `s_1²/s_r²`. When `rank X = n` it interpolates
+/// (`X X⁺Y = Y`); in every case its columns lie in the row space of `X`.
 ///
 /// # Panics
 /// If `x` and `y` have different numbers of rows, or `x` has non-finite entries (a
@@ -485,19 +499,17 @@ pub fn min_norm_solution(x: &DMatrix<f64>, y: &DMatrix<f64>) -> DMatrix<f64> {
         y.nrows(),
         "min_norm_solution: X and Y need the same number of rows"
     );
-    let (n, d) = x.shape();
-    if n == 0 || d == 0 {
+    let d = x.ncols();
+    let (q, r) = row_space_basis(x);
+    if r == 0 {
         return DMatrix::zeros(d, y.ncols());
     }
-    let svd = SVD::new(x.clone(), true, true);
-    let r = numerical_rank(&svd.singular_values, n, d);
-    let u = svd.u.as_ref().expect("SVD computed with U");
-    let v_t = svd.v_t.as_ref().expect("SVD computed with V");
-    let mut coef = u.columns(0, r).transpose() * y; // r×q
-    for i in 0..r {
-        coef.row_mut(i).unscale_mut(svd.singular_values[i]);
-    }
-    v_t.rows(0, r).transpose() * coef
+    let qr = (x * &q).qr();
+    let z = qr
+        .r()
+        .solve_upper_triangular(&(qr.q().transpose() * y))
+        .expect("XQ has full column rank r");
+    &q * z
 }
 
 /// Whitened inputs `X̃ = X Σ_X^{-1/2}` with `Σ_X = XᵀX/n` (paper 001 §2.2 in the row
