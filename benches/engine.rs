@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::tableau::dopri5::DOPRI5;
 use gradflow::integrate::{Integrator, OdeSystem, Options, Tolerances};
@@ -49,13 +50,13 @@ fn problem(width: usize, depth: usize) -> (GradientFlow, Vec<f64>) {
     let teacher = DMatrix::from_fn(width, q, |_, _| rng.next() / (width as f64).sqrt());
     let y = &x * teacher;
     let data = Dataset::new(x, y).expect("valid data");
-    let mut theta = Vec::with_capacity(shape.num_params() + 1);
+    let mut theta = Vec::with_capacity(shape.num_params() + EXTRA_STATES);
     for k in 1..=shape.depth() {
         let (rows, cols) = shape.layer_shape(k);
         let scale = (3.0 / cols as f64).sqrt();
         theta.extend((0..rows * cols).map(|_| scale * rng.next()));
     }
-    theta.push(0.0);
+    theta.extend([0.0; EXTRA_STATES]);
     let gf = GradientFlow::new(shape, &data, LossConvention::HalfMean).expect("data fit");
     (gf, theta)
 }

@@ -15,6 +15,7 @@
 
 use std::process::ExitCode;
 
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::tableau::dopri5::DOPRI5;
 use gradflow::integrate::{Integrator, Options, Tolerances};
@@ -95,13 +96,13 @@ fn main() -> ExitCode {
     let teacher = DMatrix::from_fn(args.d, args.q, |_, _| rng.next() / (args.d as f64).sqrt());
     let y = &x * teacher;
     let data = Dataset::new(x, y).expect("valid data");
-    let mut theta = Vec::with_capacity(shape.num_params() + 1);
+    let mut theta = Vec::with_capacity(shape.num_params() + EXTRA_STATES);
     for k in 1..=shape.depth() {
         let (rows, cols) = shape.layer_shape(k);
         let scale = (3.0 / cols as f64).sqrt();
         theta.extend((0..rows * cols).map(|_| scale * rng.next()));
     }
-    theta.push(0.0);
+    theta.extend([0.0; EXTRA_STATES]);
     let p = shape.num_params();
     let mut gf = GradientFlow::new(shape, &data, LossConvention::HalfMean).expect("data fit");
     let loss0 = gf.loss(&theta[..p]);

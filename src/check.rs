@@ -3,7 +3,8 @@
 //!
 //! Verdict rules (as in the STL monitors, with the error budget `b ≥ 0` of each evaluation):
 //! - `not_applicable` — some hypothesis fails (the statement is still evaluated and
-//!   reported, but never called violated);
+//!   reported, but never called violated); this includes the hypotheses on the final state
+//!   ([`Claim::final_hypotheses`], e.g. convergence), evaluated once at the end of the run;
 //! - `violated` — some evaluation has `slack < −b`; the first violation time is located by
 //!   bisection of `slack(τ) + b(τ)` on the integrator's dense output between the two
 //!   accepted steps that bracket it;
@@ -452,6 +453,13 @@ impl StepObserver for Checker {
             for tr in &mut self.tracked {
                 tr.note = format!("the run stopped before t_end: {f}");
             }
+        }
+        // hypotheses on the final state, for every claim, before the end-of-run statements
+        for tr in &mut self.tracked {
+            let extra = tr
+                .claim
+                .final_hypotheses(&self.setting, integ.system_mut(), p);
+            tr.hyps.extend(extra);
         }
         // end-of-run claims use the last step's embedded solution (still in the buffers)
         // for their sensitivity, and the run's accumulated state error

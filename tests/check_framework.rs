@@ -50,6 +50,64 @@ impl Claim for LossAbove {
     }
 }
 
+/// `c ≤ L(t)` (as [`LossAbove`], on either schedule) under a hypothesis on the final state,
+/// "the run has converged: `L(T) ≤ tol`".
+struct LossAboveIfConverged {
+    c: f64,
+    tol: f64,
+    schedule: Schedule,
+}
+
+impl Claim for LossAboveIfConverged {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "test.loss_above_if_converged".into(),
+            paper: "000",
+            result: "test",
+            statement: format!("L(t) ≥ {}", self.c),
+            schedule: self.schedule,
+            form: Form::Inequality,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
+        vec![Hypothesis::flag("test hypothesis", true)]
+    }
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        vec![Hypothesis::new(
+            "converged: L(T) ≤ tol",
+            s.loss_value(p.f),
+            Relation::Le,
+            self.tol,
+        )]
+    }
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
+        Some(Statement {
+            lhs: self.c,
+            rhs: s.loss_value(p.f),
+            budget: Budget::RoundOff { scale: self.c },
+        })
+    }
+}
+
+fn check_claim(cfg: &RunConfig, claim: Box<dyn Claim>) -> gradflow::check::ClaimVerdict {
+    let pb = Problem::build(cfg).unwrap();
+    let setting = Setting::new(cfg, &pb.shape, &pb.data, &pb.theta0);
+    let mut checker = Checker::with_claims(setting, vec![(claim, json!({}))]);
+    execute_observed(cfg, None, Some(&mut checker)).unwrap();
+    checker.verdicts().remove(0)
+}
+
 fn saxe_config() -> RunConfig {
     example("golikov-saxe").unwrap()
 }
@@ -140,6 +198,43 @@ fn failing_hypothesis_is_never_reported_as_a_violation() {
         v.first_violation.is_some(),
         "the failing statement is still reported"
     );
+}
+
+/// A failing hypothesis on the final state (the run has not converged) turns a would-be
+/// violation into `not_applicable`, for per-step and end-of-run claims alike; it is
+/// evaluated at the final point (its value is the last evaluation's `L(T)`) and reported
+/// after the initial hypotheses. When it holds, the same statement is `violated`.
+#[test]
+fn failing_final_hypothesis_turns_a_violation_into_not_applicable() {
+    let cfg = saxe_config();
+    for schedule in [Schedule::Always, Schedule::AtEnd] {
+        let claim = |tol| {
+            Box::new(LossAboveIfConverged {
+                c: 0.3,
+                tol,
+                schedule,
+            })
+        };
+        let control = check_claim(&cfg, claim(1e3));
+        assert_eq!(control.verdict, Verdict::Violated, "{schedule:?}");
+        assert!(control.hypotheses.iter().all(|h| h.holds));
+
+        let v = check_claim(&cfg, claim(1e-30));
+        assert_eq!(v.verdict, Verdict::NotApplicable, "{schedule:?}");
+        assert!(
+            v.first_violation.is_some(),
+            "the failing statement is still reported"
+        );
+        assert_eq!(v.hypotheses.len(), 2);
+        assert!(v.hypotheses[0].holds);
+        let fh = &v.hypotheses[1];
+        assert!(!fh.holds && fh.name.starts_with("converged"), "{fh:?}");
+        assert_eq!(
+            fh.value,
+            v.last.unwrap().rhs,
+            "evaluated at the final point"
+        );
+    }
 }
 
 /// A statement with positive slack everywhere holds, and its minimum slack is recorded

@@ -17,6 +17,7 @@
 use gradflow::check::{run_check, ClaimRequest};
 use gradflow::claim::{registry, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::OdeSystem;
 use gradflow::model::data::{Dataset, Population};
@@ -58,7 +59,7 @@ fn fixture(cfg: &RunConfig, data: Dataset, layers: &[DMatrix<f64>]) -> Fixture {
     let s = Setting::new(cfg, &shape, &data, &theta0);
     let mut gf = GradientFlow::new(shape, &data, cfg.loss).unwrap();
     let mut y = theta0.clone();
-    y.push(0.0);
+    y.extend([0.0; EXTRA_STATES]);
     let mut f = vec![0.0; y.len()];
     gf.rhs(0.0, &y, &mut f);
     Fixture { s, gf, y, f }

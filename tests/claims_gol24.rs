@@ -13,6 +13,7 @@ use gradflow::claim::catalog::gol24::{
 };
 use gradflow::claim::{registry, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::OdeSystem;
 use gradflow::monitor::Point;
@@ -55,10 +56,10 @@ fn build(cfg: &RunConfig) -> (Setting, GradientFlow, Vec<f64>) {
     (st, pb.flow, theta0)
 }
 
-/// The ODE state `[θ, 0]` and its derivative `[θ̇, ‖R‖]` from the flow at `theta`.
+/// The ODE state `[θ, 0, 0]` and its derivative `[θ̇, ‖R‖, ‖∇L‖²]` from the flow at `theta`.
 fn state(gf: &mut GradientFlow, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let mut y = theta.to_vec();
-    y.push(0.0);
+    y.extend([0.0; EXTRA_STATES]);
     let mut f = vec![0.0; y.len()];
     gf.rhs(0.0, &y, &mut f);
     (y, f)

@@ -17,6 +17,7 @@ use gradflow::claim::catalog::mc24::{
 };
 use gradflow::claim::{registry, Claim, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::GradientFlow;
 use gradflow::integrate::OdeSystem;
 use gradflow::model::npy::write_matrix;
@@ -97,7 +98,7 @@ fn advance_at(claim: &mut dyn Claim, c: &mut Case, theta: &[f64], t: f64) {
 
 fn state(c: &mut Case, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let mut y = theta.to_vec();
-    y.push(0.0);
+    y.extend([0.0; EXTRA_STATES]);
     let mut f = vec![0.0; y.len()];
     c.flow.rhs(0.0, &y, &mut f);
     (y, f)

@@ -16,6 +16,7 @@ use gradflow::check::{run_check, ClaimRequest};
 use gradflow::claim::catalog::mttvm21::{Item, Prep};
 use gradflow::claim::{registry, Claim, Form, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::OdeSystem;
 use gradflow::model::npy::write_matrix;
@@ -91,6 +92,7 @@ fn eval_at(
     let mut claim = registry::build(id, &params).unwrap();
     let mut y = theta.to_vec();
     y.push(integral);
+    y.extend([0.0; EXTRA_STATES - 1]);
     let mut f = vec![0.0; y.len()];
     b.flow.rhs(t, &y, &mut f);
     let p = Point {

@@ -17,6 +17,7 @@
 //! clipped back to `h_max`. The helper asserts exactly that (no rejection, `next_h() == h`).
 //! Work is counted in steps and RHS evaluations, never in time.
 
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::system::LinearSystem;
 use gradflow::integrate::tableau::{dop853::DOP853, dopri5::DOPRI5, tsit5::TSIT5, Tableau};
@@ -229,7 +230,7 @@ fn saxe_problem() -> SaxeProblem {
     let w2 = DMatrix::from_row_slice(1, hidden, r.as_slice()) * beta;
     let shape = Shape::new(vec![d, hidden, 1]).expect("valid shape");
     let mut y0 = shape.pack(&[w1, w2]).expect("layers fit");
-    y0.push(0.0); // ∫‖R‖_F dt
+    y0.extend([0.0; EXTRA_STATES]); // ∫‖R‖_F dt, ∫‖∇L‖² dt
     SaxeProblem {
         shape,
         data,
@@ -280,7 +281,8 @@ fn saxe_run(p: &SaxeProblem, tab: &'static Tableau, rtol: f64) -> SaxeRun {
     let tol = Tolerances::scalar(dim, rtol, rtol);
     let mut it = Integrator::new(sys, tab, &p.y0, tol, Options::new(0.0, SAXE_T));
     while it.step().expect("Saxe run failed").is_some() {}
-    let weights = &it.y()[..dim - 1];
+    let np = dim - EXTRA_STATES;
+    let weights = &it.y()[..np];
     let u2 = p.u_squared(SAXE_T);
     let product = end_to_end(&p.shape, weights).norm(); // rank one: Frobenius = spectral
     let layer_err = (1..=2)
@@ -290,7 +292,7 @@ fn saxe_run(p: &SaxeProblem, tab: &'static Tableau, rtol: f64) -> SaxeRun {
     SaxeRun {
         product_err: (product - u2).abs() / u2,
         layer_err,
-        integral_err: (it.y()[dim - 1] - integral).abs() / integral,
+        integral_err: (it.y()[np] - integral).abs() / integral,
         stats: it.stats(),
     }
 }

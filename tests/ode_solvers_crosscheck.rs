@@ -28,6 +28,7 @@
 
 use std::cell::RefCell;
 
+use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::system::{LinearSystem, OdeSystem};
 use gradflow::integrate::tableau::{dop853::DOP853, dopri5::DOPRI5, tsit5::TSIT5, Tableau};
@@ -299,7 +300,7 @@ fn small_gradient_flow() -> (GradientFlow, Vec<f64>) {
     let mut y0: Vec<f64> = (0..shape.num_params())
         .map(|i| 0.4 * (0.83 * i as f64 + 0.2).sin())
         .collect();
-    y0.push(0.0);
+    y0.extend([0.0; EXTRA_STATES]);
     let gf = GradientFlow::new(shape, &data, LossConvention::HalfSum).expect("data fit");
     (gf, y0)
 }

@@ -194,6 +194,18 @@ pub trait Claim {
     fn info(&self) -> ClaimInfo;
     /// Hypotheses on the configuration, data and initial point.
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis>;
+    /// Hypotheses on the final state (e.g. "the run has converged: `𝓛(T) ≤ tol`"), evaluated
+    /// once at the end of the run at the final point, before the end-of-run statements, and
+    /// appended to [`Claim::hypotheses`]: a failing one makes the verdict `not_applicable`
+    /// (for `Always` and `AtEnd` claims alike). Default: none.
+    fn final_hypotheses(
+        &self,
+        _s: &Setting,
+        _gf: &mut GradientFlow,
+        _p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        Vec::new()
+    }
     /// The statement at `p` (`None`: not evaluated at this point).
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement>;
     /// Updates running state after an accepted step (default: nothing).

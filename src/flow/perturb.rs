@@ -7,7 +7,12 @@
 //! |---|---|---|
 //! | `null_space_leak {eps}` | `dW_1 += ε · 1 (I − P_X)` (all-ones `m_1 × d` matrix projected) | paper 000 Lemma 5.4 (`W_1 P_⊥` conserved) |
 //! | `weight_decay {eps, layer}` | `dW_k −= ε W_k` on one layer | the imbalance conservation `D_k(t) = D_k(0)` |
-//! | `gradient_scale {g}` | `dθ/dt = −g ∇L` | constants stated for `g = 1` (paper 000's factor-2 flag) |
+//! | `gradient_scale {g}` | `dθ/dt = −g ∇L` | constants stated for `g = 1` (paper 000's factor-2 flag); the energy identity `L(t) + ∫‖∇L‖² = L(0)` |
+//! | `layer_scale {g, layer}` | `dW_k/dt = −g ∇_{W_k} L` on one layer | the imbalance conservation `D_k(t) = D_k(0)` (paper 002 catalog §5 counterexample 4: per-layer learning rates conserve `W_{k+1}ᵀW_{k+1}/η_{k+1} − W_kW_kᵀ/η_k` instead); the energy identity |
+//!
+//! The energy integral `J = ∫‖∇L‖² dt` of [`super::GradientFlow`] always integrates the
+//! unperturbed gradient, so every perturbation that changes `dL/dt = −‖∇L‖²` breaks
+//! `L(t) + J(t) = L(0)`.
 
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
@@ -33,6 +38,14 @@ pub enum Perturbation {
         /// The factor.
         g: f64,
     },
+    /// Multiplies `dW_k/dt` of one layer `k` (1-based) by `g`: a per-layer learning rate
+    /// `η_k = g` (the other layers keep `η = 1`).
+    LayerScale {
+        /// The factor.
+        g: f64,
+        /// The layer.
+        layer: usize,
+    },
 }
 
 /// A perturbation prepared for a given problem (projected direction precomputed).
@@ -47,6 +60,10 @@ pub(crate) enum Prepared {
     },
     Scale {
         g: f64,
+    },
+    LayerScale {
+        g: f64,
+        range: std::ops::Range<usize>,
     },
 }
 
@@ -66,21 +83,31 @@ impl Perturbation {
                     dir: (proj * eps).as_slice().to_vec(),
                 }
             }
-            Perturbation::WeightDecay { eps, layer } => {
-                if layer == 0 || layer > shape.depth() {
-                    return Err(crate::error::GradflowError::Config(format!(
-                        "perturbation.layer = {layer}: must be in 1..={}",
-                        shape.depth()
-                    )));
-                }
-                Prepared::Decay {
-                    eps,
-                    range: shape.layer_range(layer),
-                }
-            }
+            Perturbation::WeightDecay { eps, layer } => Prepared::Decay {
+                eps,
+                range: checked_layer_range(shape, layer)?,
+            },
             Perturbation::GradientScale { g } => Prepared::Scale { g },
+            Perturbation::LayerScale { g, layer } => Prepared::LayerScale {
+                g,
+                range: checked_layer_range(shape, layer)?,
+            },
         })
     }
+}
+
+/// The flat index range of layer `layer` (1-based), or a config error when out of range.
+fn checked_layer_range(
+    shape: &crate::model::net::Shape,
+    layer: usize,
+) -> Result<std::ops::Range<usize>, crate::error::GradflowError> {
+    if layer == 0 || layer > shape.depth() {
+        return Err(crate::error::GradflowError::Config(format!(
+            "perturbation.layer = {layer}: must be in 1..={}",
+            shape.depth()
+        )));
+    }
+    Ok(shape.layer_range(layer))
 }
 
 impl Prepared {
@@ -99,6 +126,11 @@ impl Prepared {
             }
             Prepared::Scale { g } => {
                 for o in dy.iter_mut() {
+                    *o *= g;
+                }
+            }
+            Prepared::LayerScale { g, range } => {
+                for o in &mut dy[range.clone()] {
                     *o *= g;
                 }
             }

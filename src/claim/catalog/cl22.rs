@@ -1662,19 +1662,40 @@ pub enum RiskForm {
 /// `‖B‖_op = ‖P_⊥ΣP_⊥‖_op`. At interpolation (`R = 0`) these are the paper's
 /// `Risk ≤ 2T_B + 2T_V` (its `c = 2`) and the skeleton before the statistical Lemmas.
 /// `factor < 1` is a deliberately false variant. Budget: round-off. Hypotheses: the
-/// population is known (synthetic, unwhitened regression data), rank X = n.
+/// population is known (synthetic, unwhitened regression data), rank X = n, and, on the
+/// final state, Theorem 3.1's hypothesis that gradient flow has reached its interpolating
+/// limit (catalog E1): `𝓛(T) = ‖XΘ(T) − Y‖_F² ≤ tol_interp`, always in the sum
+/// convention of the paper's bounds (independent of the run's `κ`), with the parameter
+/// `tol_interp` an absolute threshold on `𝓛(T)`, by default `1e-8·(1 + ‖Y‖_F²)`. A run
+/// stopped before interpolation (short `t_end`, a saddle) makes the claims
+/// `not_applicable`, not `violated`.
 pub struct RiskBound {
     form: RiskForm,
     factor: f64,
+    /// `None`: the default `1e-8·(1 + ‖Y‖_F²)`.
+    tol_interp: Option<f64>,
+}
+
+/// Default interpolation threshold on `𝓛(T) = ‖XΘ(T) − Y‖_F²`: `1e-8·(1 + ‖Y‖_F²)`.
+fn default_tol_interp(s: &Setting) -> f64 {
+    1e-8 * (1.0 + s.data.y.norm_squared())
 }
 
 impl RiskBound {
     fn build(form: RiskForm, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
         let id = Self::id(form);
-        let pr = Params::new(id, p, &["factor"])?;
+        let pr = Params::new(id, p, &["factor", "tol_interp"])?;
+        // absent: NaN (a JSON parameter is always finite), replaced by the default
+        let tol = pr.f64("tol_interp", f64::NAN)?;
+        if tol < 0.0 {
+            return Err(GradflowError::Config(format!(
+                "claim {id}: parameter tol_interp = {tol}: expected a number ≥ 0"
+            )));
+        }
         Ok(Box::new(Self {
             form,
             factor: factor_param(&pr)?,
+            tol_interp: (!tol.is_nan()).then_some(tol),
         }))
     }
     fn id(form: RiskForm) -> &'static str {
@@ -1716,6 +1737,21 @@ impl Claim for RiskBound {
             Hypothesis::flag("population (Σ, Θ*) known", s.data.population.is_some()),
             full_row_rank(s),
         ]
+    }
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        let theta = s.theta(p.y);
+        let loss = (&s.data.x * &theta - &s.data.y).norm_squared();
+        vec![Hypothesis::new(
+            "converged to interpolation: 𝓛(T) = ‖XΘ(T) − Y‖_F² ≤ tol_interp (Theorem 3.1, catalog E1)",
+            loss,
+            Relation::Le,
+            self.tol_interp.unwrap_or_else(|| default_tol_interp(s)),
+        )]
     }
     fn evaluate(
         &mut self,

@@ -143,3 +143,54 @@ impl Claim for LossNonIncreasing {
         self.prev = Some(gf.loss(&p.y[..s.params()]));
     }
 }
+
+/// The energy identity of gradient flow: `L(t) + J(t) = L(0)` with
+/// `J(t) = ∫_0^t ‖∇L(θ(s))‖² ds` (the ODE state after `∫‖R‖_F`), exact for
+/// `dL/dt = −‖∇L‖²` in any loss convention (paper 002 U8, catalog §5 "monitor at every
+/// step" item 2). An identity of the exact flow whose integration error adds up over the
+/// steps: the budget is the integration model at the scale `L(0)`. `J` integrates the
+/// unperturbed gradient, so any perturbation of the vector field that changes `dL/dt` (e.g.
+/// `gradient_scale {g}`: `dL/dt = −g‖∇L‖²`, so `L(t) + J(t) > L(0)` for `g < 1`) breaks it.
+pub struct EnergyIdentity {
+    /// Filing.
+    pub filing: Filing,
+    loss0: Option<f64>,
+}
+
+impl EnergyIdentity {
+    /// The claim filed under `filing`.
+    pub fn new(filing: Filing) -> Self {
+        Self {
+            filing,
+            loss0: None,
+        }
+    }
+}
+
+impl Claim for EnergyIdentity {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: self.filing.id.into(),
+            paper: self.filing.paper,
+            result: self.filing.result,
+            statement: "energy identity of gradient flow: L(t) + ∫_0^t ‖∇L‖² ds = L(0)".into(),
+            schedule: Schedule::Always,
+            form: Form::Identity,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
+        Vec::new()
+    }
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        let np = s.params();
+        let loss0 = *self.loss0.get_or_insert_with(|| gf.loss(&s.theta0));
+        let loss = gf.loss(&p.y[..np]);
+        let j = p.y[np + 1];
+        Some(Statement {
+            lhs: loss + j,
+            rhs: loss0,
+            budget: Budget::Accumulated { scale: loss0.abs() },
+        })
+    }
+}
