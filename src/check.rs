@@ -414,20 +414,24 @@ impl StepObserver for Checker {
     ) -> Result<(), GradflowError> {
         self.steps += 1;
         let le = integ.local_error();
-        self.le_norm = le.iter().map(|v| v * v).sum::<f64>().sqrt();
         for ((h, y), e) in self.yhat.iter_mut().zip(p.y).zip(le) {
             *h = y - e;
         }
+        // state error and growth are measured on the weights: the extra states (∫‖R‖,
+        // ∫‖∇L‖²) are quadratures that do not feed back into the flow, and their one-way
+        // coupling would inflate the growth estimate
+        let np = self.setting.params();
+        self.le_norm = le[..np].iter().map(|v| v * v).sum::<f64>().sqrt();
         integ.system_mut().rhs(p.t, &self.yhat, &mut self.fhat);
         // growth of earlier errors over this step: exp(h·max(μ, 0)) with the logarithmic
         // norm estimate μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖² along the local error
         let mu = if self.le_norm > 0.0 {
-            let dot: f64 =
-                p.f.iter()
-                    .zip(&self.fhat)
-                    .zip(p.y.iter().zip(&self.yhat))
-                    .map(|((a, b), (y, yh))| (a - b) * (y - yh))
-                    .sum();
+            let dot: f64 = p.f[..np]
+                .iter()
+                .zip(&self.fhat)
+                .zip(p.y[..np].iter().zip(&self.yhat))
+                .map(|((a, b), (y, yh))| (a - b) * (y - yh))
+                .sum();
             dot / (self.le_norm * self.le_norm)
         } else {
             0.0

@@ -128,7 +128,7 @@ fn reference_crossing(cfg: &RunConfig, c: f64) -> f64 {
     let kappa = cfg.loss.scale(pb.data.n());
     let p = pb.shape.num_params();
     let mut y0 = pb.theta0.clone();
-    y0.push(0.0);
+    y0.resize(n, 0.0);
     let mut opts = Options::new(0.0, cfg.t_end);
     opts.h_max = Some(1e-4);
     let mut integ = Integrator::new(

@@ -20,7 +20,7 @@
 //!
 //! Both sums carry earlier errors forward with the step's growth factor
 //! `exp(h · max(μ, 0))`, where `μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖²` estimates the
-//! logarithmic norm of the Jacobian along the local error (escapes from near a saddle
+//! logarithmic norm of the Jacobian along the weights' local error (escapes from near a saddle
 //! expand errors; a contracting flow is not credited). The embedded estimate overestimates
 //! the propagated solution's error, so both models are conservative in the typical case.
 //! The accumulated model is not a bound, though: a step's embedded difference

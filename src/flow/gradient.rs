@@ -10,10 +10,6 @@
 //! ```
 //!
 //! (paper 000 eq. (4) is this with `2κ` replaced by 1: the catalog's "missing factor 2").
-//! As an ODE the state is `[θ, I, J]`: the weights, `I(t) = ∫_0^t ‖R‖_F ds` and the energy
-//! integral `J(t) = ∫_0^t ‖∇L‖² ds`, so that the exact flow satisfies `L(t) + J(t) = L(0)`
-//! (`dL/dt = −‖∇L‖²`).
-//!
 //! One evaluation costs `O(Σ_k m_k m_{k−1} d + n d q)`; all buffers are allocated once in
 //! [`GradientFlow::new`], so [`GradientFlow::gradient`] never allocates.
 
@@ -67,12 +63,9 @@ pub struct Counters {
 
 /// The gradient-flow problem: network shape, data, loss convention and work buffers.
 ///
-/// As an [`OdeSystem`] its state is `[θ, I, J]` where `θ` holds the weights (layout of
-/// [`Shape`]), `I(t) = ∫_0^t ‖XΘ(s) − Y‖_F ds` (paper 000 Thm 3.1's `∫√𝓛 dt` with 𝓛 the
-/// `sum` loss) and `J(t) = ∫_0^t ‖∇L(θ(s))‖² ds` (the energy integral: `L(t) + J(t) = L(0)`
-/// along the exact gradient flow) are integrated alongside, so the adaptive error control
-/// covers them. `J` integrates the squared norm of the *unperturbed* gradient, so a
-/// perturbed vector field (see [`super::perturb`]) breaks the energy identity.
+/// As an [`OdeSystem`] its state is `[θ, I]` where `θ` holds the weights (layout of
+/// [`Shape`]) and `I(t) = ∫_0^t ‖XΘ(s) − Y‖_F ds` is integrated alongside (paper 000
+/// Thm 3.1's `∫√𝓛 dt` with 𝓛 the `sum` loss), so the adaptive error control covers it.
 #[derive(Clone, Debug)]
 pub struct GradientFlow {
     shape: Shape,
@@ -85,9 +78,8 @@ pub struct GradientFlow {
     perturbation: Option<super::perturb::Prepared>,
 }
 
-/// Number of extra scalar states after the weights: `I = ∫‖R‖_F dt` at index `p` and
-/// `J = ∫‖∇L‖² dt` at index `p + 1` (`p` = number of weights).
-pub const EXTRA_STATES: usize = 2;
+/// Number of extra scalar states after the weights (`∫‖R‖_F dt`).
+pub const EXTRA_STATES: usize = 1;
 
 impl GradientFlow {
     /// Builds the problem, checking that the data fit the network (`X` has `d` columns,
@@ -294,16 +286,13 @@ impl OdeSystem for GradientFlow {
         self.state_dim()
     }
 
-    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖XΘ − Y‖_F`,
-    /// `dJ/dt = ‖∇L(θ)‖²` (the gradient before the perturbation is applied).
+    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖XΘ − Y‖_F`.
     fn rhs(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
         let p = self.shape.num_params();
         let r2 = self.gradient_scaled(&y[..p], -1.0, &mut dy[..p]);
-        let g2 = sq_norm(&dy[..p]);
         if let Some(pert) = &self.perturbation {
             pert.apply(&y[..p], &mut dy[..p]);
         }
         dy[p] = r2.sqrt();
-        dy[p + 1] = g2;
     }
 }

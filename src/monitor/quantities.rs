@@ -2,7 +2,7 @@
 //!
 //! | columns | quantity | source |
 //! |---|---|---|
-//! | `loss`, `grad_norm_sq`, `int_residual_norm`, `int_grad_norm_sq` | `L(θ)`, `‖∇L‖²`, `∫_0^t ‖XΘ − Y‖_F ds`, `J(t) = ∫_0^t ‖∇L‖² ds` | read off the accepted state and its derivative, no extra evaluation (`L(t) + J(t) = L(0)` along the exact flow) |
+//! | `loss`, `grad_norm_sq`, `int_residual_norm` | `L(θ)`, `‖∇L‖²`, `∫_0^t ‖XΘ − Y‖_F ds` | read off the accepted state and its derivative, no extra evaluation |
 //! | `imbalance_norm_k`, `imbalance_drift_k`, `imbalance_drift_rel_k` | `‖D_k‖_F`, `‖D_k(t) − D_k(0)‖_F`, the drift over `‖W_k(0)‖_F² + ‖W_{k+1}(0)‖_F²` | `D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ`, conserved by the exact flow (Arora et al. 2018; paper 002 Lemma 1) |
 //! | `projected_imbalance_drift`, `…_rel` | drift of `W_2ᵀW_2 − W_1 P_X W_1ᵀ` | paper 003 eq. (9), the conserved imbalance when rank X < d |
 //! | `null_space_drift` | `‖W_1(t)P_⊥ − W_1(0)P_⊥‖_F` | paper 000 Lemma 5.4 (a linear invariant: round-off only) |
@@ -40,11 +40,9 @@ fn dist(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
         .sqrt()
 }
 
-/// `loss`, `grad_norm_sq`, `int_residual_norm`, `int_grad_norm_sq`: the loss in the run's
-/// convention, the squared gradient norm, and the running integrals `∫‖XΘ − Y‖_F dt` and
-/// `J = ∫‖∇L‖² dt` (ODE states). Free: the derivative at an accepted point already holds
-/// `−∇L` and `‖R‖_F`. (`grad_norm_sq` is the squared norm of the vector field, which
-/// differs from `‖∇L‖²` under a perturbation; `J` always integrates the unperturbed one.)
+/// `loss`, `grad_norm_sq`, `int_residual_norm`: the loss in the run's convention, the
+/// squared gradient norm, and the running integral `∫‖XΘ − Y‖_F dt` (an ODE state).
+/// Free: the derivative at an accepted point already holds `−∇L` and `‖R‖_F`.
 pub struct LossMonitor {
     params: usize,
     kappa: f64,
@@ -68,7 +66,6 @@ impl Monitor for LossMonitor {
             "loss".into(),
             "grad_norm_sq".into(),
             "int_residual_norm".into(),
-            "int_grad_norm_sq".into(),
         ]
     }
     fn thresholds(&self) -> Vec<Option<Threshold>> {
@@ -76,14 +73,13 @@ impl Monitor for LossMonitor {
             value,
             crossing: super::Crossing::Below,
         });
-        vec![th, None, None, None]
+        vec![th, None, None]
     }
     fn measure(&mut self, _gf: &mut GradientFlow, p: &Point<'_>, out: &mut [f64]) {
         let r = p.f[self.params];
         out[0] = self.kappa * r * r;
         out[1] = sq_norm(&p.f[..self.params]);
         out[2] = p.y[self.params];
-        out[3] = p.y[self.params + 1];
     }
 }
 

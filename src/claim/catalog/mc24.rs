@@ -38,7 +38,7 @@
 use nalgebra::{DMatrix, DVector, SymmetricEigen, SVD};
 use serde_json::Value;
 
-use super::common::{EnergyIdentity, Filing, ImbalanceConserved};
+use super::common::{Filing, ImbalanceConserved};
 use super::Params;
 use crate::claim::registry::Entry;
 use crate::claim::{
@@ -73,21 +73,6 @@ pub fn entries() -> Vec<Entry> {
             })))
         },
     }];
-    // Catalog U8 / §5 "monitor at every step" item 2: R(τ) + ∫_0^τ Σ_k‖∇_kR‖² dτ' = R(0).
-    // With L = ρR, ∇L = ρ∇R and τ = ρt: ρ‖∇R‖² dτ = ‖∇L‖² dt, so in the run's convention
-    // and time it reads L(t) + ∫_0^t ‖∇L‖² ds = L(0) (no ρ left).
-    v.push(Entry {
-        id: "mc24.thm3_proof.energy_identity",
-        paper: PAPER,
-        build: |p| {
-            Params::new("mc24.thm3_proof.energy_identity", p, &[])?;
-            Ok(Box::new(EnergyIdentity::new(Filing {
-                id: "mc24.thm3_proof.energy_identity",
-                paper: PAPER,
-                result: "U8 (energy identity of gradient flow, used in the proof of Theorem 3)",
-            })))
-        },
-    });
     v.extend(Step::ALL.iter().map(|k| Entry {
         id: k.id(),
         paper: PAPER,
