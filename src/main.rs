@@ -118,6 +118,13 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    // a closed pipe (`gradflow check … | head`) ends the process quietly, as for other
+    // command-line tools, instead of a panic on the next print
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,

@@ -147,6 +147,15 @@ pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
                 expected: Some(c.expect),
                 got: Ok(v.verdict),
                 detail: match (&v.min_slack, &v.first_violation) {
+                    _ if v.verdict == Verdict::NotApplicable => v
+                        .hypotheses
+                        .iter()
+                        .filter(|h| !h.holds)
+                        .map(|h| {
+                            format!("fails: {} ({:.3e} vs {:.3e})", h.name, h.value, h.threshold)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     (_, Some(fv)) if v.verdict == Verdict::Violated => format!(
                         "violated at t = {:.6e}: lhs = {:.3e}, rhs = {:.3e}, budget = {:.1e}",
                         fv.t, fv.at_root.lhs, fv.at_root.rhs, fv.at_root.budget
