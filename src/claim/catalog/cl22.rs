@@ -28,7 +28,7 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
-use super::Params;
+use super::{spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -396,28 +396,6 @@ impl Claim for ThetaPerpZero {
 // ---------------------------------------------------------------------------------------
 // Linear algebra of the network at one point, shared by the claims below.
 
-/// `‖A‖_op`, the largest singular value, as the square root of the largest eigenvalue of the
-/// smaller Gram matrix (`AAᵀ` or `AᵀA`; relative error `O(ε)` for the largest one); NaN for
-/// a non-finite `A`.
-fn op_norm(a: &DMatrix<f64>) -> f64 {
-    if a.is_empty() {
-        return 0.0;
-    }
-    if a.iter().any(|v| !v.is_finite()) {
-        return f64::NAN;
-    }
-    let g = if a.nrows() <= a.ncols() {
-        a * a.transpose()
-    } else {
-        a.transpose() * a
-    };
-    g.symmetric_eigenvalues()
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .sqrt()
-}
-
 /// `σ_k(A)`, the `k`-th largest singular value (1-based); 0 when `A` has fewer than `k`.
 fn sigma_k(a: &DMatrix<f64>, k: usize) -> f64 {
     if a.is_empty() || k == 0 {
@@ -499,7 +477,7 @@ impl Net {
     }
     /// `‖W_k‖_op`, `k = 1..=L`.
     fn ops(&self) -> Vec<f64> {
-        self.w.iter().map(op_norm).collect()
+        self.w.iter().map(spectral_norm).collect()
     }
     /// `Π_k ‖W_k‖_F + ‖Θ‖_F`: the magnitude behind products of all layers.
     fn product_scale(&self) -> f64 {
@@ -520,7 +498,7 @@ impl Net {
     fn kappa45(&self) -> f64 {
         let l = self.depth();
         (2..=l)
-            .map(|j| (op_norm(&self.pre[j - 1]) * op_norm(&self.suf[j + 1])).powi(2))
+            .map(|j| (spectral_norm(&self.pre[j - 1]) * spectral_norm(&self.suf[j + 1])).powi(2))
             .sum()
     }
     /// `κ55 = Σ_{j=2}^L ‖W_{2:j−1}ᵀ P_{j−1}‖_op ‖S_{j+1}‖_op²` with `W_{2:1} = I` (Lemma 5.5,
@@ -531,8 +509,8 @@ impl Net {
         let mut mid = DMatrix::identity(m1, m1);
         let mut sum = 0.0;
         for j in 2..=l {
-            sum +=
-                op_norm(&(mid.transpose() * &self.pre[j - 1])) * op_norm(&self.suf[j + 1]).powi(2);
+            sum += spectral_norm(&(mid.transpose() * &self.pre[j - 1]))
+                * spectral_norm(&self.suf[j + 1]).powi(2);
             if j < l {
                 mid = &self.w[j - 1] * mid;
             }
@@ -544,7 +522,7 @@ impl Net {
         self.w
             .iter()
             .zip(w0)
-            .map(|(w, w0)| op_norm(&(w - w0)))
+            .map(|(w, w0)| spectral_norm(&(w - w0)))
             .collect()
     }
 }
@@ -889,7 +867,7 @@ fn coefficient_at(lemma: Lemma, c: Coefficient, net: &Net, w10op: (f64, f64)) ->
 
 fn w10_norms(s: &Setting) -> (f64, f64) {
     let w10 = s.layer(&s.theta0, 1);
-    (op_norm(&s.right_perp(&w10)), op_norm(&w10))
+    (spectral_norm(&s.right_perp(&w10)), spectral_norm(&w10))
 }
 
 /// Lemma 4.5 (catalog M7) and Lemma 5.5 (catalog M9), rate form, in the run's convention:
@@ -1115,7 +1093,7 @@ impl Claim for PerpNormBound {
         let net = Net::new(s, p.y);
         let w1p0 = s.right_perp(&s.layer(&s.theta0, 1)).norm();
         let lhs = s.left_perp(&net.theta()).norm();
-        let rhs = self.factor * op_norm(&net.suf[2]) * w1p0;
+        let rhs = self.factor * spectral_norm(&net.suf[2]) * w1p0;
         Some(Statement {
             lhs,
             rhs,
@@ -1366,7 +1344,7 @@ impl Claim for CorrectedLambdaBound {
             self.bound = self
                 .w0
                 .iter()
-                .map(|w| (op_norm(w) + 1.0 / (2.0 * l)).max(1.0))
+                .map(|w| (spectral_norm(w) + 1.0 / (2.0 * l)).max(1.0))
                 .product();
         }
         let net = Net::new(s, p.y);
@@ -1407,7 +1385,7 @@ impl DriftSurrogate {
     }
     fn coefficients(net: &Net) -> Vec<f64> {
         (1..=net.depth())
-            .map(|j| op_norm(&net.suf[j + 1]) * op_norm(&net.pre[j - 1]))
+            .map(|j| spectral_norm(&net.suf[j + 1]) * spectral_norm(&net.pre[j - 1]))
             .collect()
     }
 }
@@ -1780,7 +1758,7 @@ impl Claim for RiskBound {
             RiskForm::Thm31 => {
                 let d = s.shape.input();
                 let sp = sqrt_sigma(&s.left_perp(&DMatrix::identity(d, d)));
-                let b_op = op_norm(&sp).powi(2);
+                let b_op = spectral_norm(&sp).powi(2);
                 let perp = s.left_perp(&theta).norm_squared();
                 4.0 * b_op * (ts.norm_squared() + perp) + 2.0 * t_v
             }

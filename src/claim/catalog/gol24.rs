@@ -30,7 +30,7 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
-use super::Params;
+use super::{prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -286,38 +286,8 @@ fn h_full_rank(st: &Setting) -> Hypothesis {
     )
 }
 
-/// Spectral norm (largest singular value).
-pub fn spectral_norm(m: &DMatrix<f64>) -> f64 {
-    if m.is_empty() {
-        0.0
-    } else {
-        m.singular_values().max()
-    }
-}
-
 fn layers(st: &Setting, y: &[f64]) -> Vec<DMatrix<f64>> {
     st.shape.unpack(&y[..st.params()])
-}
-
-/// `[P_0, …, P_L]` with `P_k = W_k ⋯ W_1`, `P_0 = I_d`.
-fn prefixes(ws: &[DMatrix<f64>], d: usize) -> Vec<DMatrix<f64>> {
-    let mut out = vec![DMatrix::<f64>::identity(d, d)];
-    for w in ws {
-        let next = w * out.last().expect("non-empty");
-        out.push(next);
-    }
-    out
-}
-
-/// `[S_1, …, S_{L+1}]` (index `k − 1`) with `S_k = W_L ⋯ W_k`, `S_{L+1} = I_q`.
-fn suffixes(ws: &[DMatrix<f64>], q: usize) -> Vec<DMatrix<f64>> {
-    let l = ws.len();
-    let mut out = vec![DMatrix::<f64>::zeros(0, 0); l + 1];
-    out[l] = DMatrix::<f64>::identity(q, q);
-    for k in (1..=l).rev() {
-        out[k - 1] = &out[k] * &ws[k - 1];
-    }
-    out
 }
 
 /// `Ṁ = Σ_l S_{l+1} Ẇ_l P_{l−1}`, the velocity of `M = W_L⋯W_1` along `θ̇ = f`.

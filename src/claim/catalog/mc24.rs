@@ -39,7 +39,7 @@ use nalgebra::{DMatrix, DVector, SymmetricEigen, SVD};
 use serde_json::Value;
 
 use super::common::{Filing, ImbalanceConserved};
-use super::Params;
+use super::{prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -147,10 +147,10 @@ impl Quantities {
         let imb: f64 = (0..l.saturating_sub(1))
             .map(|k| {
                 let d = w0[k + 1].transpose() * &w0[k + 1] - &w0[k] * w0[k].transpose();
-                op_norm(&d)
+                spectral_norm(&d)
             })
             .sum();
-        let w0_op_sq = w0.iter().map(|w| op_norm(w).powi(2)).collect();
+        let w0_op_sq = w0.iter().map(|w| spectral_norm(w).powi(2)).collect();
         let theta0 = s.theta(&s.theta0);
         let a1_margin = risk_decrease(s, &wstar, &theta0);
         let mut gf = GradientFlow::new(s.shape.clone(), &s.data, s.loss)
@@ -211,7 +211,8 @@ impl Quantities {
         let w = &self.wstar / self.wstar_norm;
         let root = DMatrix::identity(d, d) + (&w * w.transpose()) * (l.sqrt() - 1.0);
         let m = &s.data.x * root;
-        2.0 * self.rho * self.wstar_norm.powf(2.0 - 2.0 / l) * op_norm(&m).powi(2) / self.n as f64
+        2.0 * self.rho * self.wstar_norm.powf(2.0 - 2.0 / l) * spectral_norm(&m).powi(2)
+            / self.n as f64
     }
 
     /// `(L − L_min)/(L_0 − L_min)` at `Θ` (relative excess risk).
@@ -226,14 +227,6 @@ pub fn risk_decrease(s: &Setting, wstar: &DMatrix<f64>, theta: &DMatrix<f64>) ->
     let xt = &s.data.x * theta;
     let xw = &s.data.x * wstar;
     (2.0 * xt.dot(&xw) - xt.norm_squared()) / s.data.n() as f64
-}
-
-/// `‖A‖_2`.
-fn op_norm(a: &DMatrix<f64>) -> f64 {
-    if a.is_empty() {
-        return 0.0;
-    }
-    a.singular_values().iter().copied().fold(0.0, f64::max)
 }
 
 /// The smallest singular value of a square matrix (`min(r, c)`-th singular value).
@@ -279,26 +272,6 @@ fn misalignment(u: &DVector<f64>, v: &DVector<f64>) -> f64 {
 
 fn layers(s: &Setting, y: &[f64]) -> Vec<DMatrix<f64>> {
     (1..=s.shape.depth()).map(|k| s.layer(y, k)).collect()
-}
-
-/// `pre[k] = W_k⋯W_1` (`m_k × d`), `k = 0..=L`, `pre[0] = I_d`.
-fn prefixes(ws: &[DMatrix<f64>], d: usize) -> Vec<DMatrix<f64>> {
-    let mut out = vec![DMatrix::identity(d, d)];
-    for w in ws {
-        let next = w * out.last().expect("non-empty");
-        out.push(next);
-    }
-    out
-}
-
-/// `suf[k] = W_L⋯W_{k+1}` (`q × m_k`), `k = 0..=L`, `suf[L] = I_q`.
-fn suffixes(ws: &[DMatrix<f64>], q: usize) -> Vec<DMatrix<f64>> {
-    let l = ws.len();
-    let mut out = vec![DMatrix::identity(q, q); l + 1];
-    for k in (0..l).rev() {
-        out[k] = &out[k + 1] * &ws[k];
-    }
-    out
 }
 
 fn pack(s: &Setting, ws: &[DMatrix<f64>]) -> Vec<f64> {
@@ -408,7 +381,7 @@ pub fn sharpness_closed_form(s: &Setting, q: &Quantities, theta: &[f64]) -> f64 
         r0 += a.nrows();
     }
     let fx = f * s.data.x.transpose();
-    2.0 * q.rho * op_norm(&fx).powi(2) / q.n as f64
+    2.0 * q.rho * spectral_norm(&fx).powi(2) / q.n as f64
 }
 
 /// The sharpness at `theta`, with the scale of its round-off: dense when `D ≤ DENSE_MAX`,
@@ -870,7 +843,7 @@ impl StepClaim {
             .get_or_insert_with(|| {
                 let ws = layers(s, &s.theta0);
                 let pre = prefixes(&ws, s.shape.input());
-                let big_m = pre[1..].iter().map(op_norm).fold(1.0, f64::max);
+                let big_m = pre[1..].iter().map(spectral_norm).fold(1.0, f64::max);
                 let small_m = pre[1..].iter().map(min_sv).fold(cap, f64::min);
                 Residual0 { big_m, small_m }
             })
@@ -1115,7 +1088,7 @@ impl Claim for StepClaim {
                 }
                 let ws = layers(s, y);
                 let c0 = l as f64 * (2.0 * q.eps).sqrt();
-                let sigma1 = op_norm(&ws[0]);
+                let sigma1 = spectral_norm(&ws[0]);
                 if sigma1 <= c0 {
                     return None;
                 }
@@ -1212,8 +1185,8 @@ impl Claim for StepClaim {
                             * 4.0
                             * q.rho
                             * q.lambda_max
-                            * op_norm(&suf[k]).powi(2)
-                            * op_norm(&pre[k - 1]).powi(2)
+                            * spectral_norm(&suf[k]).powi(2)
+                            * spectral_norm(&pre[k - 1]).powi(2)
                             * gap;
                         (g2[k - 1], b)
                     };
@@ -1237,7 +1210,7 @@ impl Claim for StepClaim {
                 let theta_max = ws
                     .iter()
                     .zip(&w0)
-                    .map(|(a, b)| l as f64 * op_norm(&(a - b)))
+                    .map(|(a, b)| l as f64 * spectral_norm(&(a - b)))
                     .fold(0.0, f64::max);
                 let radius = r0.small_m * r0.small_m / (4.0 * r0.big_m * r0.big_m);
                 if theta_max > radius {
@@ -1246,7 +1219,9 @@ impl Claim for StepClaim {
                 let pre = prefixes(&ws, s.shape.input());
                 let lhs = pre[1..]
                     .iter()
-                    .map(|pk| (op_norm(pk) / (2.0 * r0.big_m)).max(r0.small_m / (2.0 * min_sv(pk))))
+                    .map(|pk| {
+                        (spectral_norm(pk) / (2.0 * r0.big_m)).max(r0.small_m / (2.0 * min_sv(pk)))
+                    })
                     .fold(0.0, f64::max);
                 Some(Statement {
                     lhs,
@@ -1751,7 +1726,7 @@ impl Claim for EndClaim {
                 let pre = prefixes(&ws, s.shape.input());
                 let suf = suffixes(&ws, s.shape.output());
                 let sum: f64 = (1..=l)
-                    .map(|k| op_norm(&suf[k]).powi(2) * op_norm(&pre[k - 1]).powi(2))
+                    .map(|k| spectral_norm(&suf[k]).powi(2) * spectral_norm(&pre[k - 1]).powi(2))
                     .sum();
                 let bound = f * 2.0 * q.rho * q.lambda_max * sum;
                 let (sh, fro) = sharpness(gf, s, &q, &th, minimizer)?;

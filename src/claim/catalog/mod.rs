@@ -7,6 +7,7 @@ pub mod gol24;
 pub mod mc24;
 pub mod mttvm21;
 
+use nalgebra::DMatrix;
 use serde_json::{Map, Value};
 
 use crate::error::GradflowError;
@@ -56,4 +57,46 @@ impl<'a> Params<'a> {
             }),
         }
     }
+}
+
+/// Spectral norm `‖A‖₂` (largest singular value), from the eigenvalues of the smaller Gram
+/// matrix (`AAᵀ` or `AᵀA`; relative error `O(ε)` for the largest one); 0 for an empty
+/// matrix, NaN for a non-finite one.
+pub fn spectral_norm(a: &DMatrix<f64>) -> f64 {
+    if a.is_empty() {
+        return 0.0;
+    }
+    if a.iter().any(|v| !v.is_finite()) {
+        return f64::NAN;
+    }
+    let g = if a.nrows() <= a.ncols() {
+        a * a.transpose()
+    } else {
+        a.transpose() * a
+    };
+    g.symmetric_eigenvalues()
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .sqrt()
+}
+
+/// Prefix products `[P_0, …, P_L]`, `P_k = W_k ⋯ W_1` (`m_k × d`), `P_0 = I_d`.
+pub fn prefixes(ws: &[DMatrix<f64>], d: usize) -> Vec<DMatrix<f64>> {
+    let mut out = vec![DMatrix::identity(d, d)];
+    for w in ws {
+        let next = w * out.last().expect("non-empty");
+        out.push(next);
+    }
+    out
+}
+
+/// Suffix products: entry `k` is `W_L ⋯ W_{k+1}` (`q × m_k`), `k = 0..=L`, entry `L` = `I_q`.
+pub fn suffixes(ws: &[DMatrix<f64>], q: usize) -> Vec<DMatrix<f64>> {
+    let l = ws.len();
+    let mut out = vec![DMatrix::identity(q, q); l + 1];
+    for k in (0..l).rev() {
+        out[k] = &out[k + 1] * &ws[k];
+    }
+    out
 }

@@ -37,7 +37,7 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
-use super::Params;
+use super::{spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -551,18 +551,6 @@ fn lambda_min(a: &DMatrix<f64>) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Spectral norm (`0` for an empty matrix).
-fn spectral(a: &DMatrix<f64>) -> f64 {
-    if a.is_empty() {
-        return 0.0;
-    }
-    a.clone()
-        .singular_values()
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-}
-
 /// `σ_k` (1-based) of a descending list, `None` when `k = 0` or `k` exceeds its length.
 fn sv_at(sv: &[f64], k: usize) -> Option<f64> {
     if k == 0 {
@@ -668,8 +656,8 @@ impl Prep {
             s: sv,
             w,
             rm,
-            c_tol: 1e-10 * (spectral(&u1t).powi(2) + spectral(&w2).powi(2)),
-            c_full_tol: 1e-10 * (spectral(&w1).powi(2) + spectral(&w2).powi(2)),
+            c_tol: 1e-10 * (spectral_norm(&u1t).powi(2) + spectral_norm(&w2).powi(2)),
+            c_full_tol: 1e-10 * (spectral_norm(&w1).powi(2) + spectral_norm(&w2).powi(2)),
             dx0,
             c,
             c_full,
@@ -1031,14 +1019,14 @@ impl Claim for Mttvm21Claim {
                 }
             }
             Item::LimitIdentity | Item::GeneralizationBound => {
-                let dist = spectral(&(&theta - &pr.theta_hat));
-                let e_spec = spectral(&pr.error(s, &theta)) / pr.sr();
+                let dist = spectral_norm(&(&theta - &pr.theta_hat));
+                let e_spec = spectral_norm(&pr.error(s, &theta)) / pr.sr();
                 let scale = theta.norm()
                     + pr.theta_hat_norm * pr.s1() / pr.sr()
                     + rscale / pr.sr()
                     + w2.norm() * pr.w1_perp0.norm();
                 if self.item == Item::LimitIdentity {
-                    let off = spectral(&(&w2 * &pr.w1_perp0));
+                    let off = spectral_norm(&(&w2 * &pr.w1_perp0));
                     Statement {
                         lhs: (dist - off).abs(),
                         rhs: e_spec,
