@@ -491,7 +491,7 @@ pub fn run_check(
     let problem = crate::run::Problem::build(cfg)?;
     let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
     let mut checker = Checker::new(setting, requests)?;
-    let run = crate::run::execute_observed(cfg, out, Some(&mut checker))?;
+    let run = crate::run::execute_problem(cfg, problem, out, Some(&mut checker))?;
     let verdicts = checker.verdicts();
     if let Some(dir) = out {
         crate::report::counterexample::write_reports(dir, cfg, &run, &verdicts)?;

@@ -115,11 +115,7 @@ pub struct RunOutcome {
 
 /// SHA-256 of a matrix's entries (column-major, little-endian f64), hex.
 pub fn matrix_sha256(m: &DMatrix<f64>) -> String {
-    let mut h = Sha256::new();
-    for v in m.iter() {
-        h.update(v.to_le_bytes());
-    }
-    format!("{:x}", h.finalize())
+    slice_sha256(m.as_slice())
 }
 
 /// SHA-256 of a flat weight vector, hex.
@@ -169,9 +165,19 @@ pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, Gradfl
 pub fn execute_observed(
     cfg: &RunConfig,
     out: Option<&Path>,
+    observer: Option<&mut dyn StepObserver>,
+) -> Result<RunOutcome, GradflowError> {
+    execute_problem(cfg, Problem::build(cfg)?, out, observer)
+}
+
+/// [`execute_observed`] on a problem already built from `cfg` (by [`Problem::build`]), so a
+/// caller that needs the data or initial weights first (the claim checker) builds them once.
+pub fn execute_problem(
+    cfg: &RunConfig,
+    problem: Problem,
+    out: Option<&Path>,
     mut observer: Option<&mut dyn StepObserver>,
 ) -> Result<RunOutcome, GradflowError> {
-    let problem = Problem::build(cfg)?;
     let Problem {
         data,
         shape,
@@ -210,15 +216,7 @@ pub fn execute_observed(
     // initial point
     {
         let f0 = integ.f().to_vec();
-        let p = Point {
-            step: 0,
-            t: 0.0,
-            h: 0.0,
-            err: 0.0,
-            h_lambda: 0.0,
-            y: &y0,
-            f: &f0,
-        };
+        let p = Point::resting(0, 0.0, &y0, &f0);
         let vals = monitors.observe(integ.system_mut(), &p).to_vec();
         if let Some(tw) = trace.as_mut() {
             tw.write(&p, &vals)?;
@@ -243,30 +241,14 @@ pub fn execute_observed(
                         integ.dense(tg, &mut ybuf);
                         let gf = integ.system_mut();
                         gf.rhs(tg, &ybuf, &mut fbuf);
-                        let p = Point {
-                            step: st.index,
-                            t: tg,
-                            h: st.h,
-                            err: st.err,
-                            h_lambda: st.h_lambda,
-                            y: &ybuf,
-                            f: &fbuf,
-                        };
+                        let p = Point::in_step(&st, tg, &ybuf, &fbuf);
                         tw.write(&p, monitors.measure(gf, &p))?;
                         grid_k += 1;
                     }
                 }
                 ybuf.copy_from_slice(integ.y());
                 fbuf.copy_from_slice(integ.f());
-                let p = Point {
-                    step: st.index,
-                    t: st.t,
-                    h: st.h,
-                    err: st.err,
-                    h_lambda: st.h_lambda,
-                    y: &ybuf,
-                    f: &fbuf,
-                };
+                let p = Point::in_step(&st, st.t, &ybuf, &fbuf);
                 monitors.observe(integ.system_mut(), &p);
                 if let Some(obs) = observer.as_deref_mut() {
                     obs.on_step(&mut integ, &st, &p)?;
@@ -282,15 +264,7 @@ pub fn execute_observed(
     if let Some(obs) = observer {
         ybuf.copy_from_slice(integ.y());
         fbuf.copy_from_slice(integ.f());
-        let p = Point {
-            step: integ.stats().accepted,
-            t: integ.t(),
-            h: 0.0,
-            err: 0.0,
-            h_lambda: 0.0,
-            y: &ybuf,
-            f: &fbuf,
-        };
+        let p = Point::resting(integ.stats().accepted, integ.t(), &ybuf, &fbuf);
         obs.on_finish(&mut integ, &p, &status)?;
     }
     let stats = integ.stats();

@@ -10,7 +10,7 @@ use gradflow::examples::example;
 use gradflow::flow::GradientFlow;
 use gradflow::integrate::{Integrator, Options, Tolerances};
 use gradflow::monitor::Point;
-use gradflow::run::{execute_observed, Problem};
+use gradflow::run::{execute_problem, Problem};
 use serde_json::json;
 
 /// `c ≤ L(t)`: "the loss stays above c" — false once the loss decays past `c`, at a time
@@ -104,7 +104,7 @@ fn check_claim(cfg: &RunConfig, claim: Box<dyn Claim>) -> gradflow::check::Claim
     let pb = Problem::build(cfg).unwrap();
     let setting = Setting::new(cfg, &pb.shape, &pb.data, &pb.theta0);
     let mut checker = Checker::with_claims(setting, vec![(claim, json!({}))]);
-    execute_observed(cfg, None, Some(&mut checker)).unwrap();
+    execute_problem(cfg, pb, None, Some(&mut checker)).unwrap();
     checker.verdicts().remove(0)
 }
 
@@ -116,7 +116,7 @@ fn check_custom(cfg: &RunConfig, claim: LossAbove) -> gradflow::check::ClaimVerd
     let pb = Problem::build(cfg).unwrap();
     let setting = Setting::new(cfg, &pb.shape, &pb.data, &pb.theta0);
     let mut checker = Checker::with_claims(setting, vec![(Box::new(claim), json!({}))]);
-    execute_observed(cfg, None, Some(&mut checker)).unwrap();
+    execute_problem(cfg, pb, None, Some(&mut checker)).unwrap();
     checker.verdicts().remove(0)
 }
 

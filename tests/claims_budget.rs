@@ -9,7 +9,7 @@ use gradflow::claim::{Budget, Claim, ClaimInfo, Hypothesis, Setting, Statement, 
 use gradflow::examples::{example_json, EXAMPLES};
 use gradflow::flow::GradientFlow;
 use gradflow::monitor::Point;
-use gradflow::run::{execute_observed, Problem};
+use gradflow::run::{execute_problem, Problem};
 use serde_json::json;
 
 /// A claim whose round-off budgets are `1/shrink` of the registered claim's.
@@ -63,7 +63,7 @@ fn null_space_drift_is_a_sixteenth_of_the_round_off_budget() {
             shrink: 16.0,
         };
         let mut checker = Checker::with_claims(setting, vec![(Box::new(claim), json!({}))]);
-        execute_observed(&cfg, None, Some(&mut checker)).unwrap();
+        execute_problem(&cfg, pb, None, Some(&mut checker)).unwrap();
         let v = checker.verdicts().remove(0);
         match v.verdict {
             Verdict::NotApplicable => {}

@@ -31,6 +31,40 @@ pub struct Point<'a> {
     pub f: &'a [f64],
 }
 
+impl<'a> Point<'a> {
+    /// A point reached without a step of its own (the initial point, or the end of a run):
+    /// `h`, `err` and `h_lambda` are 0.
+    pub fn resting(step: u64, t: f64, y: &'a [f64], f: &'a [f64]) -> Self {
+        Self {
+            step,
+            t,
+            h: 0.0,
+            err: 0.0,
+            h_lambda: 0.0,
+            y,
+            f,
+        }
+    }
+
+    /// A point at time `t` inside (or at the end of) the accepted step `st`.
+    pub fn in_step(
+        st: &crate::integrate::AcceptedStep,
+        t: f64,
+        y: &'a [f64],
+        f: &'a [f64],
+    ) -> Self {
+        Self {
+            step: st.index,
+            t,
+            h: st.h,
+            err: st.err,
+            h_lambda: st.h_lambda,
+            y,
+            f,
+        }
+    }
+}
+
 /// A monitor measures named scalars at a point. Buffers are allocated at construction;
 /// `measure` must not allocate.
 pub trait Monitor {
