@@ -25,7 +25,7 @@ use crate::claim::{
 };
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
-use crate::integrate::{AcceptedStep, Integrator, OdeSystem};
+use crate::integrate::{AcceptedStep, OdeSystem, Stepper};
 use crate::monitor::Point;
 use crate::run::{Status, StepObserver};
 
@@ -244,7 +244,7 @@ impl Checker {
     /// first violations inside the step.
     fn evaluate_all(
         &mut self,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         p: &Point<'_>,
         schedule: Schedule,
         bracket: Option<f64>,
@@ -315,7 +315,7 @@ impl Checker {
     fn locate(
         &mut self,
         i: usize,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         t0: f64,
         p: &Point<'_>,
         at_step: ExcerptRow,
@@ -398,7 +398,7 @@ impl Checker {
 impl StepObserver for Checker {
     fn on_start(
         &mut self,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         p: &Point<'_>,
     ) -> Result<(), GradflowError> {
         self.evaluate_all(integ, p, Schedule::Always, None, false);
@@ -408,7 +408,7 @@ impl StepObserver for Checker {
 
     fn on_step(
         &mut self,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         st: &AcceptedStep,
         p: &Point<'_>,
     ) -> Result<(), GradflowError> {
@@ -449,7 +449,7 @@ impl StepObserver for Checker {
 
     fn on_finish(
         &mut self,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         p: &Point<'_>,
         status: &Status,
     ) -> Result<(), GradflowError> {

@@ -14,7 +14,7 @@ use crate::error::GradflowError;
 use crate::flow::gradient::EXTRA_STATES;
 use crate::flow::GradientFlow;
 use crate::integrate::{
-    AcceptedStep, Integrator, OdeSystem, Options, Stats, StepFailure, Tolerances,
+    AcceptedStep, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper, Tolerances,
 };
 use crate::model::data::{generate, Dataset};
 use crate::model::init::{initialize, InitSpec};
@@ -134,23 +134,40 @@ pub trait StepObserver {
     /// The initial point (step 0).
     fn on_start(
         &mut self,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         p: &Point<'_>,
     ) -> Result<(), GradflowError>;
     /// An accepted step; `p` is the accepted point.
     fn on_step(
         &mut self,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         st: &AcceptedStep,
         p: &Point<'_>,
     ) -> Result<(), GradflowError>;
     /// The end of the run (at `t_end`, or at the last good state).
     fn on_finish(
         &mut self,
-        integ: &mut Integrator<GradientFlow>,
+        integ: &mut dyn Stepper<GradientFlow>,
         p: &Point<'_>,
         status: &Status,
     ) -> Result<(), GradflowError>;
+}
+
+/// The stepper for `cfg.method` over the gradient flow, started at `y0`.
+pub fn make_stepper(
+    cfg: &RunConfig,
+    flow: GradientFlow,
+    y0: &[f64],
+    tol: Tolerances,
+    opts: Options,
+) -> Result<Box<dyn Stepper<GradientFlow>>, GradflowError> {
+    Ok(Box::new(Integrator::new(
+        flow,
+        cfg.method.tableau(),
+        y0,
+        tol,
+        opts,
+    )))
 }
 
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
@@ -197,7 +214,7 @@ pub fn execute_problem(
     if let Some(n) = cfg.max_steps {
         opts.max_steps = n;
     }
-    let mut integ = Integrator::new(flow, cfg.method.tableau(), &y0, tol, opts);
+    let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;
     let mut trace = match (cfg.trace, out) {
         (Some(_), Some(dir)) => Some(TraceWriter::create(
             &dir.join("trace.jsonl"),
@@ -222,7 +239,7 @@ pub fn execute_problem(
             tw.write(&p, &vals)?;
         }
         if let Some(obs) = observer.as_deref_mut() {
-            obs.on_start(&mut integ, &p)?;
+            obs.on_start(integ.as_mut(), &p)?;
         }
     }
     // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
@@ -251,7 +268,7 @@ pub fn execute_problem(
                 let p = Point::in_step(&st, st.t, &ybuf, &fbuf);
                 monitors.observe(integ.system_mut(), &p);
                 if let Some(obs) = observer.as_deref_mut() {
-                    obs.on_step(&mut integ, &st, &p)?;
+                    obs.on_step(integ.as_mut(), &st, &p)?;
                 }
                 if let (Some(TracePolicy::Every(k)), Some(tw)) = (cfg.trace, trace.as_mut()) {
                     if st.index.is_multiple_of(k) || integ.finished() {
@@ -265,7 +282,7 @@ pub fn execute_problem(
         ybuf.copy_from_slice(integ.y());
         fbuf.copy_from_slice(integ.f());
         let p = Point::resting(integ.stats().accepted, integ.t(), &ybuf, &fbuf);
-        obs.on_finish(&mut integ, &p, &status)?;
+        obs.on_finish(integ.as_mut(), &p, &status)?;
     }
     let stats = integ.stats();
     let t = integ.t();

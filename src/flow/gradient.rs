@@ -295,4 +295,20 @@ impl OdeSystem for GradientFlow {
         }
         dy[p] = r2.sqrt();
     }
+
+    /// `J·v` with `J ≈ [[−∇²L, 0], [0, 0]]`: the exact Hessian action on the weights (one
+    /// HVP, counted in [`Counters`]); the quadrature row `d‖R‖/dθ` and a perturbation's own
+    /// Jacobian are left out. The quadrature states do not feed back into the weights, so
+    /// Newton iterations with this Jacobian still converge to the exact stage solution.
+    fn jvp(&mut self, _t: f64, y: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let p = self.shape.num_params();
+        self.hvp(&y[..p], &v[..p], &mut out[..p]);
+        for o in &mut out[..p] {
+            *o = -*o;
+        }
+        for o in &mut out[p..] {
+            *o = 0.0;
+        }
+        true
+    }
 }

@@ -9,6 +9,13 @@ pub trait OdeSystem {
     fn dim(&self) -> usize;
     /// Writes `f(t, y)` into `dy` (`y.len() == dy.len() == dim`).
     fn rhs(&mut self, t: f64, y: &[f64], dy: &mut [f64]);
+    /// Writes a Jacobian-vector product `J(t, y)·v ≈ ∂f/∂y·v` into `out` and returns `true`,
+    /// or returns `false` when the system offers none (the default). Implicit and stabilized
+    /// methods use it for Newton–Krylov iterations and spectral estimates; an approximate
+    /// Jacobian only slows Newton's convergence, it does not change the solution.
+    fn jvp(&mut self, _t: f64, _y: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
+        false
+    }
 }
 
 /// A linear system `y' = A y` with a dense matrix `A` (test problem with the closed-form
@@ -27,5 +34,9 @@ impl OdeSystem for LinearSystem {
         let y = nalgebra::DVectorView::from_slice(y, y.len());
         let mut out = nalgebra::DVectorViewMut::from_slice(dy, y.len());
         out.gemv(1.0, &self.a, &y, 0.0);
+    }
+    fn jvp(&mut self, _t: f64, _y: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        self.rhs(0.0, v, out);
+        true
     }
 }

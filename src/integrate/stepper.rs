@@ -1,0 +1,78 @@
+//! The one interface every time stepper offers to the run loop, the monitors and the claim
+//! checker: explicit Runge–Kutta pairs ([`super::Integrator`]), and the stiff, implicit and
+//! discrete methods built beside them. A stepper yields **accepted** steps one at a time;
+//! between two calls to [`Stepper::step`] it exposes the accepted state, its derivative, the
+//! local error estimate of the step and a dense output inside it. Nothing stores the
+//! trajectory.
+
+use super::driver::{AcceptedStep, Integrator, Stats, StepFailure};
+use super::system::OdeSystem;
+
+/// A time stepper over the system `S`, driven one accepted step at a time.
+pub trait Stepper<S: OdeSystem> {
+    /// Takes trial steps until one is accepted and returns it; `Ok(None)` once the end time
+    /// is reached. On failure the stepper keeps the last accepted state.
+    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure>;
+    /// Current (last accepted) time.
+    fn t(&self) -> f64;
+    /// Current (last accepted) state.
+    fn y(&self) -> &[f64];
+    /// `f(t, y)` at the current state.
+    fn f(&self) -> &[f64];
+    /// State at the start of the last accepted step.
+    fn y_prev(&self) -> &[f64];
+    /// Local error estimate of the last accepted step (absolute, per component); zero for
+    /// methods without one (discrete gradient descent).
+    fn local_error(&self) -> &[f64];
+    /// Dense output at `t ∈ [t_prev, t]` of the last accepted step, written into `out`.
+    fn dense(&mut self, t: f64, out: &mut [f64]);
+    /// Whether the end time has been reached.
+    fn finished(&self) -> bool;
+    /// Work counters so far.
+    fn stats(&self) -> Stats;
+    /// The system.
+    fn system(&self) -> &S;
+    /// The system, mutably (for monitors that evaluate derived quantities).
+    fn system_mut(&mut self) -> &mut S;
+    /// Short method name (`dopri5`, `radau5`, …) as used on the command line.
+    fn method_name(&self) -> &'static str;
+}
+
+impl<S: OdeSystem> Stepper<S> for Integrator<S> {
+    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
+        Integrator::step(self)
+    }
+    fn t(&self) -> f64 {
+        Integrator::t(self)
+    }
+    fn y(&self) -> &[f64] {
+        Integrator::y(self)
+    }
+    fn f(&self) -> &[f64] {
+        Integrator::f(self)
+    }
+    fn y_prev(&self) -> &[f64] {
+        Integrator::y_prev(self)
+    }
+    fn local_error(&self) -> &[f64] {
+        Integrator::local_error(self)
+    }
+    fn dense(&mut self, t: f64, out: &mut [f64]) {
+        Integrator::dense(self, t, out)
+    }
+    fn finished(&self) -> bool {
+        Integrator::finished(self)
+    }
+    fn stats(&self) -> Stats {
+        Integrator::stats(self)
+    }
+    fn system(&self) -> &S {
+        Integrator::system(self)
+    }
+    fn system_mut(&mut self) -> &mut S {
+        Integrator::system_mut(self)
+    }
+    fn method_name(&self) -> &'static str {
+        self.tableau().name
+    }
+}
