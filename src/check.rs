@@ -184,7 +184,7 @@ impl Checker {
                 err: ErrorState::default(),
             });
         }
-        let n = setting.params() + crate::flow::gradient::EXTRA_STATES;
+        let n = setting.layout.dim();
         Self {
             setting,
             tracked,
@@ -420,17 +420,23 @@ impl StepObserver for Checker {
         // state error and growth are measured on the weights: the extra states (∫‖R‖,
         // ∫‖∇L‖²) are quadratures that do not feed back into the flow, and their one-way
         // coupling would inflate the growth estimate
-        let np = self.setting.params();
-        self.le_norm = le[..np].iter().map(|v| v * v).sum::<f64>().sqrt();
+        // (with the linear twin: both weight blocks; its comparison scalars are closed-form
+        // functions of t that do not feed back either)
+        let ranges = self.setting.layout.weight_ranges();
+        self.le_norm = ranges
+            .iter()
+            .flat_map(|r| le[r.clone()].iter())
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt();
         integ.system_mut().rhs(p.t, &self.yhat, &mut self.fhat);
         // growth of earlier errors over this step: exp(h·max(μ, 0)) with the logarithmic
         // norm estimate μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖² along the local error
         let mu = if self.le_norm > 0.0 {
-            let dot: f64 = p.f[..np]
+            let dot: f64 = ranges
                 .iter()
-                .zip(&self.fhat)
-                .zip(p.y[..np].iter().zip(&self.yhat))
-                .map(|((a, b), (y, yh))| (a - b) * (y - yh))
+                .flat_map(|r| r.clone())
+                .map(|i| (p.f[i] - self.fhat[i]) * (p.y[i] - self.yhat[i]))
                 .sum();
             dot / (self.le_norm * self.le_norm)
         } else {

@@ -60,6 +60,24 @@ impl Problem {
             )));
         }
         let mut flow = GradientFlow::new(shape.clone(), &data, cfg.loss)?;
+        if let Some(ModelSpec::LeakyRelu {
+            epsilon,
+            twin,
+            bound,
+            ..
+        }) = &cfg.model
+        {
+            flow.set_activation(*epsilon)?;
+            if *twin {
+                let scalars = crate::flow::nearly_linear::run_scalars(
+                    &shape, &data.x, &data.y, &theta0, *epsilon, bound,
+                )?;
+                flow.set_twin(crate::flow::nearly_linear::TwinScalars {
+                    scalars,
+                    lambda: 2.0 * cfg.loss.scale(data.n()) * data.n() as f64,
+                });
+            }
+        }
         if let Some(p) = &cfg.perturbation {
             flow.set_perturbation(p)?;
         }
@@ -170,6 +188,22 @@ pub fn make_stepper(
     )))
 }
 
+/// Per-component tolerances of the state: the weights' per-layer values, the extra states'
+/// smallest value; with the twin, `θ⁰` gets the weights' values again and the comparison
+/// scalars the smallest.
+fn expand_tol(
+    tol: &crate::config::Tol,
+    name: &str,
+    shape: &Shape,
+    twin: bool,
+) -> Result<Vec<f64>, GradflowError> {
+    let mut v = tol.expand(name, shape, EXTRA_STATES)?;
+    if twin {
+        v.extend(tol.expand(name, shape, crate::flow::nearly_linear::NUM_SCALARS)?);
+    }
+    Ok(v)
+}
+
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
 /// `trace.jsonl` under `out`. Input errors are returned as `Err`; an integration that stops
 /// early is an `Ok` outcome with [`Status::Stopped`] (its files are written too).
@@ -201,13 +235,12 @@ pub fn execute_problem(
         theta0,
         flow,
     } = problem;
-    let extras = EXTRA_STATES;
+    let twin = flow.twin().is_some();
     let tol = Tolerances {
-        rtol: cfg.rtol.expand("rtol", &shape, extras)?,
-        atol: cfg.atol.expand("atol", &shape, extras)?,
+        rtol: expand_tol(&cfg.rtol, "rtol", &shape, twin)?,
+        atol: expand_tol(&cfg.atol, "atol", &shape, twin)?,
     };
-    let mut y0 = theta0.clone();
-    y0.extend(std::iter::repeat_n(0.0, extras));
+    let y0 = flow.initial_state(&theta0);
     let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);
     let mut opts = Options::new(0.0, cfg.t_end);
     opts.h_max = cfg.h_max;

@@ -76,6 +76,12 @@ pub struct GradientFlow {
     pub(crate) hvp_ws: Option<super::hvp::HvpWorkspace>,
     counters: Counters,
     perturbation: Option<super::perturb::Prepared>,
+    /// Activation level `ε` of the hidden layers (0: the linear network).
+    eps: f64,
+    /// Buffers of the leaky-ReLU passes (`ε > 0`).
+    leaky: Option<Box<super::leaky::LeakyWorkspace>>,
+    /// The linear twin and its comparison scalars (paper 001), when integrated jointly.
+    twin: Option<super::nearly_linear::TwinScalars>,
 }
 
 /// Number of extra scalar states after the weights (`∫‖R‖_F dt`).
@@ -111,7 +117,62 @@ impl GradientFlow {
             hvp_ws: None,
             counters: Counters::default(),
             perturbation: None,
+            eps: 0.0,
+            leaky: None,
+            twin: None,
         })
+    }
+
+    /// Uses the leaky-ReLU activation `φ^ε` on the hidden layers (paper 001, see
+    /// [`super::leaky`]); `ε = 0` keeps the linear network's code path (bit for bit).
+    pub fn set_activation(&mut self, eps: f64) -> Result<(), GradflowError> {
+        if !(0.0..=1.0).contains(&eps) {
+            return Err(GradflowError::Config(format!(
+                "activation ε = {eps}: need 0 ≤ ε ≤ 1"
+            )));
+        }
+        self.eps = eps;
+        self.leaky = (eps > 0.0).then(|| {
+            Box::new(super::leaky::LeakyWorkspace::new(
+                &self.shape,
+                self.x.nrows(),
+            ))
+        });
+        self.invalidate_hvp_cache();
+        Ok(())
+    }
+
+    /// Integrates the linear twin `θ⁰` and the comparison scalars jointly (state layout of
+    /// [`super::nearly_linear`]).
+    pub fn set_twin(&mut self, twin: super::nearly_linear::TwinScalars) {
+        self.twin = Some(twin);
+    }
+
+    /// The activation level `ε`.
+    pub fn epsilon(&self) -> f64 {
+        self.eps
+    }
+
+    /// The twin's comparison system, if the state carries one.
+    pub fn twin(&self) -> Option<&super::nearly_linear::TwinScalars> {
+        self.twin.as_ref()
+    }
+
+    /// Where each block of this flow's state lives.
+    pub fn layout(&self) -> super::nearly_linear::StateLayout {
+        super::nearly_linear::StateLayout::new(&self.shape, self.twin.is_some())
+    }
+
+    /// The initial ODE state for weights `theta0`: `[θ(0), 0]`, and with the twin
+    /// `[θ(0), 0, θ(0), u(0), v(0), …]`.
+    pub fn initial_state(&self, theta0: &[f64]) -> Vec<f64> {
+        let mut y0 = theta0.to_vec();
+        y0.push(0.0);
+        if let Some(tw) = &self.twin {
+            y0.extend_from_slice(theta0);
+            y0.extend_from_slice(&tw.scalars.initial());
+        }
+        y0
     }
 
     /// Adds a deliberate perturbation to the vector field (mutation tests; see
@@ -148,14 +209,35 @@ impl GradientFlow {
     pub(crate) fn count_hvp(&mut self) {
         self.counters.hvps += 1;
     }
-    /// Number of ODE states: weights plus [`EXTRA_STATES`].
+    /// Number of ODE states: weights plus [`EXTRA_STATES`] (plus the twin block).
     pub fn state_dim(&self) -> usize {
-        self.shape.num_params() + EXTRA_STATES
+        self.layout().dim()
     }
 
-    /// Forward pass at `theta`: fills the prefix products, the residual and `E`.
-    /// Returns `‖R‖_F²` (the `sum` loss).
+    /// Forward pass at `theta` of the run's network (the linear one for `ε = 0`, else
+    /// [`super::leaky::forward`]): fills the residual. Returns `‖R‖_F²` (the `sum` loss).
     pub(crate) fn forward(&mut self, theta: &[f64]) -> f64 {
+        if self.eps > 0.0 {
+            self.invalidate_hvp_cache();
+            let kappa = self.loss.scale(self.x.nrows());
+            let lw = self.leaky.as_mut().expect("leaky workspace");
+            return super::leaky::forward(
+                &self.shape,
+                self.eps,
+                kappa,
+                &self.x,
+                &self.y,
+                theta,
+                lw,
+                &mut self.ws.resid,
+            );
+        }
+        self.linear_forward(theta)
+    }
+
+    /// Forward pass of the linear network at `theta`: fills the prefix products, the
+    /// residual and `E`. Returns `‖R‖_F²`.
+    pub(crate) fn linear_forward(&mut self, theta: &[f64]) -> f64 {
         self.invalidate_hvp_cache();
         let l = self.shape.depth();
         let ws = &mut self.ws;
@@ -215,8 +297,23 @@ impl GradientFlow {
     /// Writes `alpha · ∇_{W_k} L` for every layer into `out` (flat layout) and returns the
     /// `sum` loss `‖R‖_F²` at `theta`.
     pub fn gradient_scaled(&mut self, theta: &[f64], alpha: f64, out: &mut [f64]) -> f64 {
+        if self.eps > 0.0 {
+            self.counters.gradients += 1;
+            let r2 = self.forward(theta);
+            let lw = self.leaky.as_mut().expect("leaky workspace");
+            super::leaky::backprop(&self.shape, theta, lw);
+            super::leaky::weight_gradients(&self.shape, &self.x, lw, alpha, out);
+            super::leaky::mark_cached(lw, theta);
+            return r2;
+        }
+        self.linear_gradient_scaled(theta, alpha, out)
+    }
+
+    /// [`Self::gradient_scaled`] of the linear network (`ε = 0`) whatever the activation: the
+    /// linear twin's field.
+    pub fn linear_gradient_scaled(&mut self, theta: &[f64], alpha: f64, out: &mut [f64]) -> f64 {
         self.counters.gradients += 1;
-        let r2 = self.forward(theta);
+        let r2 = self.linear_forward(theta);
         self.prepare_suffix_and_tmp(theta);
         let l = self.shape.depth();
         for k in 1..=l {
@@ -241,6 +338,25 @@ impl GradientFlow {
         r2
     }
 
+    /// The leaky network's exact Hessian-vector product at the activation pattern of `theta`
+    /// ([`super::leaky::hvp`]); the forward/backward pass at `theta` is cached.
+    pub(crate) fn leaky_hvp(&mut self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        self.count_hvp();
+        let kappa = self.loss.scale(self.x.nrows());
+        let cached = self
+            .leaky
+            .as_ref()
+            .is_some_and(|lw| super::leaky::cached_at(lw, theta));
+        if !cached {
+            self.forward(theta);
+            let lw = self.leaky.as_mut().expect("leaky workspace");
+            super::leaky::backprop(&self.shape, theta, lw);
+            super::leaky::mark_cached(lw, theta);
+        }
+        let lw = self.leaky.as_mut().expect("leaky workspace");
+        super::leaky::hvp(&self.shape, kappa, &self.x, theta, v, lw, out);
+    }
+
     /// `∇L(θ)` into `out`; returns the loss `L(θ)` in this problem's convention.
     pub fn gradient(&mut self, theta: &[f64], out: &mut [f64]) -> f64 {
         let r2 = self.gradient_scaled(theta, 1.0, out);
@@ -253,9 +369,11 @@ impl GradientFlow {
         self.loss.scale(self.x.nrows()) * r2
     }
 
-    /// The end-to-end matrix `M = W_L ⋯ W_1 = Θᵀ` (`q × d`) at `theta` (one forward pass).
+    /// The end-to-end matrix `M = W_L ⋯ W_1 = Θᵀ` (`q × d`) at `theta` (one forward pass of
+    /// the linear network; for `ε > 0` this is the product of the weights, i.e. the linear
+    /// network with the same weights, and [`Self::residual`] is then the linear one).
     pub fn end_to_end_t(&mut self, theta: &[f64]) -> &DMatrix<f64> {
-        self.forward(theta);
+        self.linear_forward(theta);
         &self.ws.prefix[self.shape.depth() - 1]
     }
 
@@ -286,9 +404,22 @@ impl OdeSystem for GradientFlow {
         self.state_dim()
     }
 
-    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖XΘ − Y‖_F`.
+    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖R‖_F`; with the
+    /// twin also `dθ⁰/dt = −∇L⁰(θ⁰)` (the linear network's field, same perturbation) and the
+    /// comparison scalars' `λ·d/dτ` ([`super::nearly_linear`]).
     fn rhs(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
         let p = self.shape.num_params();
+        if let Some(tw) = self.twin {
+            let (tr, sr) = (p + 1..2 * p + 1, 2 * p + 1..self.state_dim());
+            self.linear_gradient_scaled(&y[tr.clone()], -1.0, &mut dy[tr.clone()]);
+            if let Some(pert) = &self.perturbation {
+                pert.apply(&y[tr.clone()], &mut dy[tr]);
+            }
+            tw.scalars.derivatives(&y[sr.clone()], &mut dy[sr.clone()]);
+            for v in &mut dy[sr] {
+                *v *= tw.lambda;
+            }
+        }
         let r2 = self.gradient_scaled(&y[..p], -1.0, &mut dy[..p]);
         if let Some(pert) = &self.perturbation {
             pert.apply(&y[..p], &mut dy[..p]);
@@ -308,6 +439,18 @@ impl OdeSystem for GradientFlow {
         }
         for o in &mut out[p..] {
             *o = 0.0;
+        }
+        if self.twin.is_some() {
+            // the twin's block: −∇²L⁰·v at θ⁰ (the comparison scalars' Jacobian is left out)
+            let tr = p + 1..2 * p + 1;
+            let eps = self.eps;
+            self.eps = 0.0;
+            self.hvp(&y[tr.clone()], &v[tr.clone()], &mut out[tr.clone()]);
+            self.eps = eps;
+            self.invalidate_hvp_cache();
+            for o in &mut out[tr] {
+                *o = -*o;
+            }
         }
         true
     }

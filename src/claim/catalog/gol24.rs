@@ -446,74 +446,9 @@ pub fn saxe_time_potential(depth: usize, s: f64, u: f64) -> f64 {
     }
 }
 
-/// The scalars of Theorem 5.2 (§2.8 of the catalog) that Lemma 7.1's weight-norm bound uses,
-/// with the reconstructed linear `r` in `s̄_r` (equal to the printed `√r` when `ε = 0` or
-/// `ρ = 1`):
-/// `1̄ = 1 + ρβ^L`, `s̄_r = (1−ε)(s + ρβ^L) + ε r (L−1)(1 + ρβ^L)`, `s̄ = s̄_1`,
-/// `β̄ = β s̄_ρ/s̄_1`, and `u(τ) = β̄ e^{s̄τ}` (`L = 2`),
-/// `u(τ) = (β̄^{2−L} − (L−2)s̄τ)^{1/(2−L)}` (`L ≥ 3`, for `τ < T_blow = β̄^{2−L}/((L−2)s̄)`),
-/// the solution of `du/dτ = s̄u^{L−1}`, `u(0) = β̄` (eq. (9)).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BoundScalars {
-    /// Depth `L`.
-    pub depth: usize,
-    /// `s`.
-    pub s: f64,
-    /// `ρ`.
-    pub rho: f64,
-    /// `β`.
-    pub beta: f64,
-    /// `ε`.
-    pub eps: f64,
-    /// `s̄ = s̄_1`.
-    pub s_bar: f64,
-    /// `s̄_ρ`.
-    pub s_bar_rho: f64,
-    /// `β̄`.
-    pub beta_bar: f64,
-}
-
-impl BoundScalars {
-    /// The scalars for depth `L`, data scalar `s`, `ρ`, `β` and `ε`.
-    pub fn new(depth: usize, s: f64, rho: f64, beta: f64, eps: f64) -> Self {
-        let l = depth as f64;
-        let bl = beta.powi(depth as i32);
-        let s_r = |r: f64| (1.0 - eps) * (s + rho * bl) + eps * r * (l - 1.0) * (1.0 + rho * bl);
-        let s_bar = s_r(1.0);
-        let s_bar_rho = s_r(rho);
-        Self {
-            depth,
-            s,
-            rho,
-            beta,
-            eps,
-            s_bar,
-            s_bar_rho,
-            beta_bar: beta * s_bar_rho / s_bar,
-        }
-    }
-    /// `T_blow = β̄^{2−L}/((L−2)s̄)` (`+∞` for `L = 2`).
-    pub fn t_blow(&self) -> f64 {
-        if self.depth <= 2 {
-            f64::INFINITY
-        } else {
-            let l = self.depth as f64;
-            self.beta_bar.powf(2.0 - l) / ((l - 2.0) * self.s_bar)
-        }
-    }
-    /// `u(τ)`; `None` for `τ ≥ T_blow` (the bound is vacuous there).
-    pub fn u(&self, tau: f64) -> Option<f64> {
-        if self.depth <= 2 {
-            return Some(self.beta_bar * (self.s_bar * tau).exp());
-        }
-        if tau >= self.t_blow() {
-            return None;
-        }
-        let l = self.depth as f64;
-        let base = self.beta_bar.powf(2.0 - l) - (l - 2.0) * self.s_bar * tau;
-        Some(base.powf(1.0 / (2.0 - l)))
-    }
-}
+/// Theorem 5.2's scalars (moved to [`crate::flow::nearly_linear`], where the twin integration
+/// uses them).
+pub use crate::flow::nearly_linear::BoundScalars;
 
 // ---------------------------------------------------------------------------------------
 // A0: invariants
