@@ -240,7 +240,7 @@ fn twin_run_integrates_both_trajectories_and_the_scalars() {
                          "noise_std": 0.1, "whiten": true, "labels": "sign"},
                 "model": model,
                 "init": {"kind": "uniform_rescaled", "beta": 0.3},
-                "loss": "half_mean", "t_end": 2.0, "rtol": 1e-10, "atol": 1e-12, "seed": 3
+                "loss": "half_mean", "t_end": 0.5, "rtol": 1e-8, "atol": 1e-10, "seed": 3
             }),
             "test",
         )
@@ -270,8 +270,8 @@ fn twin_run_integrates_both_trajectories_and_the_scalars() {
     ))
     .unwrap();
     assert_eq!(pb.flow.state_dim(), 2 * p + 1 + 6);
-    assert!(diff(&twin.theta, &leaky.theta) < 1e-7, "{}", diff(&twin.theta, &leaky.theta));
-    assert!(diff(&twin.theta, &lin.theta) > 1e-3, "ε = 0.5 moves away from the linear twin");
+    assert!(diff(&twin.theta, &leaky.theta) < 1e-5, "{}", diff(&twin.theta, &leaky.theta));
+    assert!(diff(&twin.theta, &lin.theta) > 1e-4, "ε = 0.5 moves away from the linear twin");
     let _ = OdeSystem::dim(&pb.flow);
 }
 

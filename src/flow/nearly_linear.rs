@@ -33,8 +33,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::GradflowError;
 use crate::model::net::Shape;
 
-/// Value at which a comparison function is frozen (the bound is vacuous beyond it).
+/// Value of `v` (any variant) at which it is frozen (the bound is vacuous beyond it).
 pub const SCALAR_CAP: f64 = 1e200;
+/// Value of `u` at which every comparison scalar is frozen: for `L ≥ 3`, `u ∝ 1/(T_blow − τ)`
+/// cannot be followed to `SCALAR_CAP` in floating-point time, and a bound with `u ≥ 10⁸` is
+/// vacuous anyway.
+pub const U_CAP: f64 = 1e8;
 
 /// Number of comparison scalars in the twin state.
 pub const NUM_SCALARS: usize = 6;
@@ -250,7 +254,7 @@ impl BoundScalars {
         out[Scalar::VRepaired as usize] = c[Scalar::VRepaired as usize] * a_rep + r * force;
         out[Scalar::G1 as usize] = sb * sb * g2.powf(l - 1.0);
         out[Scalar::G2 as usize] = g1 * g2.powf(l - 2.0);
-        let frozen_u = !(u.is_finite() && u.abs() < SCALAR_CAP);
+        let frozen_u = !(u.is_finite() && u.abs() < U_CAP);
         for (o, v) in out.iter_mut().zip(c) {
             if frozen_u || !(v.is_finite() && v.abs() < SCALAR_CAP) {
                 *o = 0.0;
