@@ -247,7 +247,9 @@ fn twin_run_integrates_both_trajectories_and_the_scalars() {
         .unwrap()
     };
     let twin = gradflow::run::execute(
-        &cfg(serde_json::json!({"kind": "leaky_relu", "hidden": [6], "epsilon": 0.5, "twin": true})),
+        &cfg(
+            serde_json::json!({"kind": "leaky_relu", "hidden": [6], "epsilon": 0.5, "twin": true}),
+        ),
         None,
     )
     .unwrap();
@@ -263,15 +265,26 @@ fn twin_run_integrates_both_trajectories_and_the_scalars() {
     .unwrap();
     let p = twin.theta.len();
     assert_eq!(p, 4 * 6 + 6);
-    let diff = |a: &[f64], b: &[f64]| a.iter().zip(b).fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()));
+    let diff = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()))
+    };
     // compare the final weights (different step sequences: agreement to the tolerance)
     let pb = gradflow::run::Problem::build(&cfg(
         serde_json::json!({"kind": "leaky_relu", "hidden": [6], "epsilon": 0.5, "twin": true}),
     ))
     .unwrap();
     assert_eq!(pb.flow.state_dim(), 2 * p + 1 + 6);
-    assert!(diff(&twin.theta, &leaky.theta) < 1e-5, "{}", diff(&twin.theta, &leaky.theta));
-    assert!(diff(&twin.theta, &lin.theta) > 1e-4, "ε = 0.5 moves away from the linear twin");
+    assert!(
+        diff(&twin.theta, &leaky.theta) < 1e-5,
+        "{}",
+        diff(&twin.theta, &leaky.theta)
+    );
+    assert!(
+        diff(&twin.theta, &lin.theta) > 1e-4,
+        "ε = 0.5 moves away from the linear twin"
+    );
     let _ = OdeSystem::dim(&pb.flow);
 }
 
@@ -304,8 +317,16 @@ fn eq10_closed_forms_match_the_catalog_and_the_ode() {
     }
     let u = b.u(2.0).unwrap();
     assert!((c[Scalar::U as usize] - u).abs() < 1e-10 * u);
-    assert!((c[Scalar::V as usize] - vo).abs() < 1e-8 * vo, "{} vs {vo}", c[1]);
-    assert!((c[Scalar::VPrinted as usize] - vp).abs() < 1e-8 * vp, "{} vs {vp}", c[2]);
+    assert!(
+        (c[Scalar::V as usize] - vo).abs() < 1e-8 * vo,
+        "{} vs {vo}",
+        c[1]
+    );
+    assert!(
+        (c[Scalar::VPrinted as usize] - vp).abs() < 1e-8 * vp,
+        "{} vs {vp}",
+        c[2]
+    );
     // g₂ ≤ u and g₁ ≤ s̄u (catalog §2.8)
     assert!(c[Scalar::G2 as usize] <= u && c[Scalar::G1 as usize] <= b.s_bar * u);
 }

@@ -4,9 +4,9 @@
 use nalgebra::DMatrix;
 
 use crate::config::RunConfig;
+use crate::flow::nearly_linear::StateLayout;
 use crate::flow::LossConvention;
 use crate::model::data::{min_norm_solution, row_space_basis, Dataset};
-use crate::flow::nearly_linear::StateLayout;
 use crate::model::net::{end_to_end, Shape};
 
 /// The fixed objects of a run (precomputed once, read by every claim).

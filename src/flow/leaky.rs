@@ -78,9 +78,8 @@ impl LeakyWorkspace {
     pub(crate) fn new(shape: &Shape, n: usize) -> Self {
         let l = shape.depth();
         let w = shape.widths();
-        let hidden = |_: ()| -> Vec<DMatrix<f64>> {
-            (1..l).map(|k| DMatrix::zeros(n, w[k])).collect()
-        };
+        let hidden =
+            |_: ()| -> Vec<DMatrix<f64>> { (1..l).map(|k| DMatrix::zeros(n, w[k])).collect() };
         let all: Vec<DMatrix<f64>> = (1..=l).map(|k| DMatrix::zeros(n, w[k])).collect();
         Self {
             z: hidden(()),
@@ -126,7 +125,13 @@ pub(crate) fn forward(
     let l = shape.depth();
     for k in 1..l {
         let hprev = if k == 1 { m(x) } else { m(&ws.h[k - 2]) };
-        gemm_into(1.0, hprev, layer(shape, theta, k).t(), 0.0, &mut ws.z[k - 1]);
+        gemm_into(
+            1.0,
+            hprev,
+            layer(shape, theta, k).t(),
+            0.0,
+            &mut ws.z[k - 1],
+        );
         let z = &ws.z[k - 1];
         for ((g, h), &zv) in ws.gate[k - 1]
             .iter_mut()
@@ -138,7 +143,13 @@ pub(crate) fn forward(
         }
     }
     resid.copy_from(y);
-    gemm_into(1.0, h_of(x, ws, l - 1), layer(shape, theta, l).t(), -1.0, resid);
+    gemm_into(
+        1.0,
+        h_of(x, ws, l - 1),
+        layer(shape, theta, l).t(),
+        -1.0,
+        resid,
+    );
     ws.g[l - 1].copy_from(resid);
     ws.g[l - 1].scale_mut(2.0 * kappa);
     sq_norm(resid.as_slice())
@@ -149,7 +160,13 @@ pub(crate) fn backprop(shape: &Shape, theta: &[f64], ws: &mut LeakyWorkspace) {
     let l = shape.depth();
     for k in (1..l).rev() {
         let (lo, hi) = ws.g.split_at_mut(k);
-        gemm_into(1.0, m(&hi[0]), layer(shape, theta, k + 1), 0.0, &mut lo[k - 1]);
+        gemm_into(
+            1.0,
+            m(&hi[0]),
+            layer(shape, theta, k + 1),
+            0.0,
+            &mut lo[k - 1],
+        );
         for (gv, &dv) in lo[k - 1].iter_mut().zip(ws.gate[k - 1].iter()) {
             *gv *= dv;
         }
@@ -239,8 +256,20 @@ pub(crate) fn hvp(
     // backward directional pass
     for k in (1..l).rev() {
         let (lo, hi) = ws.dg.split_at_mut(k);
-        gemm_into(1.0, m(&hi[0]), layer(shape, theta, k + 1), 0.0, &mut lo[k - 1]);
-        gemm_into(1.0, m(&ws.g[k]), layer(shape, v, k + 1), 1.0, &mut lo[k - 1]);
+        gemm_into(
+            1.0,
+            m(&hi[0]),
+            layer(shape, theta, k + 1),
+            0.0,
+            &mut lo[k - 1],
+        );
+        gemm_into(
+            1.0,
+            m(&ws.g[k]),
+            layer(shape, v, k + 1),
+            1.0,
+            &mut lo[k - 1],
+        );
         for (gv, &dv) in lo[k - 1].iter_mut().zip(ws.gate[k - 1].iter()) {
             *gv *= dv;
         }

@@ -118,7 +118,14 @@ impl BoundScalars {
         Self::with_reading(depth, s, rho, beta, eps, false)
     }
     /// As [`Self::new`]; `sqrt_rho` selects the printed `ε√r(L−1)(1+ρβ^L)` term of `s̄_r`.
-    pub fn with_reading(depth: usize, s: f64, rho: f64, beta: f64, eps: f64, sqrt_rho: bool) -> Self {
+    pub fn with_reading(
+        depth: usize,
+        s: f64,
+        rho: f64,
+        beta: f64,
+        eps: f64,
+        sqrt_rho: bool,
+    ) -> Self {
         let l = depth as f64;
         let bl = beta.powi(depth as i32);
         let s_r = |r: f64| {
@@ -290,8 +297,7 @@ impl StateLayout {
     }
     /// Range of the linear twin's weights `θ⁰`.
     pub fn twin_range(&self) -> Option<std::ops::Range<usize>> {
-        self.twin
-            .then(|| self.params + 1..2 * self.params + 1)
+        self.twin.then(|| self.params + 1..2 * self.params + 1)
     }
     /// Range of the comparison scalars.
     pub fn scalar_range(&self) -> Option<std::ops::Range<usize>> {
@@ -301,9 +307,9 @@ impl StateLayout {
     /// The ranges holding network weights (`θ`, and `θ⁰` with the twin): the states whose
     /// local errors the checker propagates.
     pub fn weight_ranges(&self) -> Vec<std::ops::Range<usize>> {
-        let mut v = vec![0..self.params];
-        v.extend(self.twin_range());
-        v
+        std::iter::once(0..self.params)
+            .chain(self.twin_range())
+            .collect()
     }
     /// `θ⁰` of a twin state.
     pub fn twin_theta<'a>(&self, y: &'a [f64]) -> Option<&'a [f64]> {

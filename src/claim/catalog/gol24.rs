@@ -126,7 +126,11 @@ pub fn entries() -> Vec<Entry> {
             build: |p| {
                 let pr = Params::new("gol24.sec5_3.saxe_norms", p, &["trajectory"])?;
                 let c = SaxeNorms::new(SaxeVariant::Corrected);
-                Ok(Box::new(if trajectory_is_twin(&pr)? { c.on_twin() } else { c }))
+                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                    c.on_twin()
+                } else {
+                    c
+                }))
             },
         },
         Entry {
@@ -1528,7 +1532,11 @@ impl Claim for Lemma71 {
             result,
             statement: format!(
                 "u of eq. (9) with ε = {}{}: {statement}, λ = 2κn",
-                if self.eps.is_nan() { "the run's ε".to_string() } else { self.eps.to_string() },
+                if self.eps.is_nan() {
+                    "the run's ε".to_string()
+                } else {
+                    self.eps.to_string()
+                },
                 self.rho.map(|r| format!(", ρ = {r}")).unwrap_or_default()
             ),
             schedule: Schedule::Always,

@@ -208,12 +208,7 @@ fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> 
             Relation::Le,
             super::gol24::WHITENING_TOL,
         ),
-        Hypothesis::new(
-            "labels y ∈ {−1, +1} (§5.1)",
-            label,
-            Relation::Le,
-            0.0,
-        ),
+        Hypothesis::new("labels y ∈ {−1, +1} (§5.1)", label, Relation::Le, 0.0),
         Hypothesis::new(
             "scalar output q = 1",
             s.shape.output() as f64,
@@ -242,15 +237,8 @@ fn run_scalars(s: &Setting) -> Option<BoundScalars> {
     let Some(crate::config::ModelSpec::LeakyRelu { bound, .. }) = &s.cfg.model else {
         return None;
     };
-    crate::flow::nearly_linear::run_scalars(
-        &s.shape,
-        &s.data.x,
-        &s.data.y,
-        &s.theta0,
-        s.eps,
-        bound,
-    )
-    .ok()
+    crate::flow::nearly_linear::run_scalars(&s.shape, &s.data.x, &s.data.y, &s.theta0, s.eps, bound)
+        .ok()
 }
 
 /// A comparison scalar at a point, `None` once frozen (vacuous bound).
@@ -503,12 +491,7 @@ impl Claim for Deviation {
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if p.step == 0 || s.shape.depth() < 2 || s.shape.output() != 1 {
             return None;
         }
@@ -619,12 +602,7 @@ impl Claim for TightG2 {
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if p.step == 0 || s.shape.depth() < 2 {
             return None;
         }
@@ -686,17 +664,18 @@ impl Claim for ScalarsClosedForm {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_twin(s)]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let tw = *gf.twin()?;
         let sc = tw.scalars;
         let tau = tw.lambda * p.t;
         let u_cf = sc.u(tau)?;
-        let rel = |a: f64, b: f64| if b == 0.0 { a.abs() } else { ((a - b) / b).abs() };
+        let rel = |a: f64, b: f64| {
+            if b == 0.0 {
+                a.abs()
+            } else {
+                ((a - b) / b).abs()
+            }
+        };
         let u = scalar(s, p.y, Scalar::U)?;
         let mut dev = rel(u, u_cf);
         // the closed form of v integrates over [z(β̄), z(u)] in ln z; its width L ln(u/β̄) ≈
@@ -833,7 +812,7 @@ impl Theorem52 {
         }
         let confidence = pr.f64("confidence", 0.95)?;
         let delta = pr.f64("delta", 0.05)?;
-        if !(0.5..1.0).contains(&confidence) || !(delta > 0.0 && delta < 1.0) {
+        if !((0.5..1.0).contains(&confidence) && delta > 0.0 && delta < 1.0) {
             return Err(GradflowError::Config(format!(
                 "claim {id}: need 0.5 ≤ confidence < 1 and 0 < δ < 1"
             )));
@@ -932,7 +911,12 @@ impl Claim for Theorem52 {
             "known population for the held-out risk (synthetic Gaussian data)",
             matches!(s.cfg.data, crate::model::data::DataSpec::Gaussian { .. }),
         ));
-        h.push(Hypothesis::new("margin γ > 0", self.gamma, Relation::Gt, 0.0));
+        h.push(Hypothesis::new(
+            "margin γ > 0",
+            self.gamma,
+            Relation::Gt,
+            0.0,
+        ));
         h
     }
     fn final_hypotheses(
@@ -946,12 +930,7 @@ impl Claim for Theorem52 {
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let [train, ups, dev, risk] = self.terms(s, gf, p.y)?;
         let lhs = match self.side {
             RiskSide::Upper => wilson_upper(risk, self.test_points, self.confidence),
