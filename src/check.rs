@@ -167,7 +167,19 @@ impl Checker {
         let mut tracked = Vec::new();
         for (claim, params) in claims {
             let info = claim.info();
-            let hyps = claim.hypotheses(&setting);
+            let mut hyps = claim.hypotheses(&setting);
+            // papers 000, 002, 003 and paper 001's linear-only statements are about deep
+            // linear networks: on a leaky-ReLU run they are out of scope
+            let linear_only = info.paper != "001"
+                || crate::claim::catalog::gol24::LINEAR_ONLY.contains(&info.id.as_str());
+            if setting.eps > 0.0 && linear_only {
+                hyps.push(Hypothesis::new(
+                    "deep linear network (activation ε = 0)",
+                    setting.eps,
+                    crate::claim::Relation::Le,
+                    0.0,
+                ));
+            }
             tracked.push(Tracked {
                 claim,
                 info,

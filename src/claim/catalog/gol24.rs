@@ -50,6 +50,19 @@ pub const ALIGNED_TOL: f64 = 1e-10;
 /// integration of the scalar Saxe ODE for `L ≥ 3`.
 pub const SAXE_SUBSTEP: f64 = 1e-3;
 
+/// Paper 001 claims that are statements about the linear network only (the checker makes
+/// them not applicable on a leaky-ReLU run with `ε > 0`); the others hold for every `ε` or
+/// check `ε` themselves.
+pub const LINEAR_ONLY: &[&str] = &[
+    "gol24.a0.imbalance_conserved",
+    "gol24.thm5_2.printed_s_saxe_norms",
+    "gol24.eq14.printed_saxe_closed_form",
+    "gol24.eq15.learning_time",
+    "gol24.lemma7_2.rhs_via_c_star",
+    "gol24.lemma7_2.loss_via_c_star",
+    "gol24.sec5_3.limit_train_loss",
+];
+
 /// The registered claims of paper 001.
 pub fn entries() -> Vec<Entry> {
     vec![
