@@ -3,9 +3,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Setting, Statement};
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
 
@@ -48,25 +46,17 @@ pub fn imbalance(s: &Setting, y: &[f64], k: usize) -> DMatrix<f64> {
 
 impl Claim for ImbalanceConserved {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.filing.id.into(),
-            paper: self.filing.paper,
-            result: self.filing.result,
-            statement: "every layer imbalance D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ is conserved: \
-                        max_k ‖D_k(t) − D_k(0)‖_F = 0"
-                .into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            self.filing.id,
+            self.filing.paper,
+            self.filing.result,
+            "every layer imbalance D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ is conserved: \
+                        max_k ‖D_k(t) − D_k(0)‖_F = 0",
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![Hypothesis::new(
-            "depth L ≥ 2",
-            s.shape.depth() as f64,
-            Relation::Ge,
-            2.0,
-        )]
+        vec![super::hyp::depth_at_least(s, 2)]
     }
     fn evaluate(
         &mut self,
@@ -115,17 +105,13 @@ impl LossNonIncreasing {
 
 impl Claim for LossNonIncreasing {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.filing.id.into(),
-            paper: self.filing.paper,
-            result: self.filing.result,
-            statement: "the loss is non-increasing along the flow: L(t_i) ≤ L(t_{i−1}) at \
-                        consecutive accepted steps"
-                .into(),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            self.filing.id,
+            self.filing.paper,
+            self.filing.result,
+            "the loss is non-increasing along the flow: L(t_i) ≤ L(t_{i−1}) at \
+                        consecutive accepted steps",
+        )
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         Vec::new()
@@ -174,19 +160,17 @@ impl EnergyIdentity {
 
 impl Claim for EnergyIdentity {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.filing.id.into(),
-            paper: self.filing.paper,
-            result: self.filing.result,
-            statement: format!(
+        ClaimInfo::new(
+            self.filing.id,
+            self.filing.paper,
+            self.filing.result,
+            format!(
                 "energy identity: L(t) + {}·∫_0^t ‖∇L‖² ds = L(0), the integral accumulated \
                  by the solver's quadrature",
                 self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        )
+        .identity()
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         Vec::new()

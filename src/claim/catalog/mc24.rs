@@ -39,7 +39,7 @@ use nalgebra::{DMatrix, DVector, SymmetricEigen, SVD};
 use serde_json::Value;
 
 use super::common::{EnergyIdentity, Filing, ImbalanceConserved};
-use super::{prefixes, spectral_norm, suffixes, Params};
+use super::{hyp, prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -457,16 +457,11 @@ pub fn omega1(q: &Quantities, risk_decrease_t0: f64) -> f64 {
 // ---------------------------------------------------------------------------------------
 
 fn hyp_univariate(s: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "d_L = q = 1 (univariate output, p = 1)",
-        s.shape.output() as f64,
-        Relation::Le,
-        1.0,
-    )
+    hyp::single_output(s, "d_L = q = 1 (univariate output, p = 1)")
 }
 
 fn hyp_depth2(s: &Setting) -> Hypothesis {
-    Hypothesis::new("depth L ≥ 2", s.shape.depth() as f64, Relation::Ge, 2.0)
+    hyp::depth_at_least(s, 2)
 }
 
 fn hyp_wstar(q: &Quantities) -> Hypothesis {

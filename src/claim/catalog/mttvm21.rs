@@ -37,7 +37,7 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
-use super::{spectral_norm, Params};
+use super::{hyp, spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -503,12 +503,7 @@ impl Mttvm21Claim {
     }
 
     fn rank_deficient(s: &Setting) -> Hypothesis {
-        Hypothesis::new(
-            "rank X < D (a nontrivial Φ₂)",
-            s.rank as f64,
-            Relation::Lt,
-            s.shape.input() as f64,
-        )
+        hyp::rank_below_input(s, "rank X < D (a nontrivial Φ₂)")
     }
 }
 
