@@ -226,6 +226,7 @@ impl RunConfig {
 
     /// Checks the values serde cannot (`t_end > 0`, tolerances, thresholds).
     pub fn validate(&self) -> Result<(), GradflowError> {
+        self.validate_gd()?;
         if !(self.t_end.is_finite() && self.t_end > 0.0) {
             return Err(GradflowError::Config(format!(
                 "t_end = {}: must be finite and > 0",
@@ -248,7 +249,6 @@ impl RunConfig {
                 return Err(GradflowError::Config("rtol and atol are both 0".into()));
             }
         }
-        self.validate_gd()?;
         if let Some(n) = self.sharpness_every {
             if n == 0 {
                 return Err(GradflowError::Config(

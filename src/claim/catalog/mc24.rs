@@ -1969,7 +1969,11 @@ impl Claim for CurvatureClaim {
                 let g0n = g0.iter().map(|v| v * v).sum::<f64>().sqrt();
                 vec![Hypothesis::new(
                     "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",
-                    if g0n > 0.0 { gn / g0n } else { f64::INFINITY },
+                    match (g0n > 0.0, gn > 0.0) {
+                        (true, _) => gn / g0n,
+                        (false, false) => 0.0,
+                        (false, true) => f64::INFINITY,
+                    },
                     Relation::Le,
                     self.grad_tol,
                 )]
