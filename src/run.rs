@@ -21,9 +21,9 @@ use crate::model::data::{generate, Dataset};
 use crate::model::init::{initialize, InitSpec};
 use crate::model::net::Shape;
 use crate::model::npy;
-use crate::monitor::trace::{TracePolicy, TraceWriter};
 use crate::monitor::gd_gf::GdGfDistanceMonitor;
 use crate::monitor::sharpness::SharpnessMonitor;
+use crate::monitor::trace::{TracePolicy, TraceWriter};
 use crate::monitor::{quantities, MonitorSet, Point};
 use crate::report::atomic::write_json_atomic;
 

@@ -67,7 +67,11 @@ fn gd_stepper_is_the_hand_written_loop_bit_for_bit() {
         assert!(gd.local_error().iter().all(|e| *e == 0.0));
     }
     assert_eq!(steps, 40);
-    assert_eq!(gd.stats().nfev, 41, "one gradient per step plus the initial one");
+    assert_eq!(
+        gd.stats().nfev,
+        41,
+        "one gradient per step plus the initial one"
+    );
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&gd.y()[..np]), bits(&theta));
     // and through the run loop (make_stepper, monitors)
@@ -123,9 +127,18 @@ fn config_rules_of_gd() {
     assert_eq!((c.method, c.t_end), (Method::Gd, 1.0));
     for (bad, needle) in [
         (json!({"method": "gd", "t_end": 1.0}), "learning rate"),
-        (json!({"method": "gd", "lr": -0.1, "t_end": 1.0}), "lr = -0.1"),
-        (json!({"method": "dopri5", "lr": 0.1, "t_end": 1.0}), "method dopri5 has none"),
-        (json!({"method": "gd", "lr": 0.1, "steps": 10, "t_end": 2.0}), "steps·lr"),
+        (
+            json!({"method": "gd", "lr": -0.1, "t_end": 1.0}),
+            "lr = -0.1",
+        ),
+        (
+            json!({"method": "dopri5", "lr": 0.1, "t_end": 1.0}),
+            "method dopri5 has none",
+        ),
+        (
+            json!({"method": "gd", "lr": 0.1, "steps": 10, "t_end": 2.0}),
+            "steps·lr",
+        ),
         (json!({"method": "gd", "lr": 0.1, "steps": 0}), "steps = 0"),
     ] {
         let e = with(bad.clone()).unwrap_err().to_string();
@@ -151,11 +164,21 @@ fn imbalance_step_identity_holds_to_roundoff_and_fails_for_a_wrong_factor() {
         };
         let out = run_check(&cfg, &[req(1.0), req(1.0 + 1e-3), req(0.0)], None).unwrap();
         let v = &out.verdicts;
-        assert_eq!(v[0].verdict, Verdict::Holds, "{loss}: {:?} {}", v[0].min_slack, v[0].note);
+        assert_eq!(
+            v[0].verdict,
+            Verdict::Holds,
+            "{loss}: {:?} {}",
+            v[0].min_slack,
+            v[0].note
+        );
         let m = v[0].min_slack.unwrap();
         assert!(m.slack.abs() <= m.budget, "{loss}: {m:?}");
         assert_eq!(v[1].verdict, Verdict::Violated, "{loss}: factor 1.001");
-        assert_eq!(v[2].verdict, Verdict::Violated, "{loss}: factor 0 (GF's conservation)");
+        assert_eq!(
+            v[2].verdict,
+            Verdict::Violated,
+            "{loss}: factor 0 (GF's conservation)"
+        );
     }
     // not a GD run: not applicable
     let out = run_check(
@@ -199,12 +222,18 @@ fn imbalance_step_sides_on_a_scalar_network() {
     gf.rhs(0.25, &y1, &mut f1);
     let want_change = (y1[1] * y1[1] - y1[0] * y1[0]) - (1.5 * 1.5 - 0.5 * 0.5);
     let predicted = 0.0625 * (0.625f64.powi(2) - 1.875f64.powi(2));
-    assert!((want_change - predicted).abs() < 1e-15, "the identity by hand");
+    assert!(
+        (want_change - predicted).abs() < 1e-15,
+        "the identity by hand"
+    );
     for (factor, lhs) in [(1.0, 0.0), (2.0, predicted.abs())] {
-        let mut c = registry::build("mc24.lemma1_gd.imbalance_step", &json!({"factor": factor}))
-            .unwrap();
+        let mut c =
+            registry::build("mc24.lemma1_gd.imbalance_step", &json!({"factor": factor})).unwrap();
         let p0 = Point::resting(0, 0.0, &y0, &f0);
-        assert!(c.evaluate(&s, &mut gf, &p0).is_none(), "no step before the first point");
+        assert!(
+            c.evaluate(&s, &mut gf, &p0).is_none(),
+            "no step before the first point"
+        );
         c.advance(&s, &mut gf, &p0);
         let p1 = Point {
             step: 1,
@@ -238,7 +267,10 @@ fn gd_gf_distance_shrinks_proportionally_to_the_step() {
     let (r1, r2) = (d1 / d2, d2 / d3);
     assert!((1.8..2.2).contains(&r1), "d(0.02)/d(0.01) = {r1}");
     assert!((1.8..2.2).contains(&r2), "d(0.01)/d(0.005) = {r2}");
-    assert!((r2 - 2.0).abs() <= (r1 - 2.0).abs() + 1e-3, "the ratio tends to 2");
+    assert!(
+        (r2 - 2.0).abs() <= (r1 - 2.0).abs() + 1e-3,
+        "the ratio tends to 2"
+    );
 }
 
 #[test]
@@ -279,12 +311,18 @@ fn gd_stable_minimum_and_eos_plateau_sides_by_hand() {
     let st = u4.evaluate(&s, &mut gf, &pt).unwrap();
     assert!((st.lhs - 4.0).abs() < 1e-12 && (st.rhs - 5.0).abs() < 1e-12);
     let fh = u4.final_hypotheses(&s, &mut gf, &pt);
-    assert!(fh.iter().all(|h| h.holds), "at the minimizer the gradient is zero");
+    assert!(
+        fh.iter().all(|h| h.holds),
+        "at the minimizer the gradient is zero"
+    );
     let mut eos = registry::build("mc24.fig1d.eos_plateau", &json!({})).unwrap();
     let st = eos.evaluate(&s, &mut gf, &pt).unwrap();
     assert!((st.lhs - 0.2).abs() < 1e-12, "|ηS/2 − 1| = |0.8 − 1|");
     let fh = eos.final_hypotheses(&s, &mut gf, &pt);
-    assert!(!fh[0].holds && (fh[0].value - 1.6).abs() < 1e-12, "ηS = 1.6 < 2");
+    assert!(
+        !fh[0].holds && (fh[0].value - 1.6).abs() < 1e-12,
+        "ηS = 1.6 < 2"
+    );
 }
 
 fn gradflow(args: &[&str], cwd: &Path) -> std::process::Output {
@@ -333,7 +371,12 @@ fn cli_runs_gradient_descent_end_to_end() {
     assert_eq!(s["sharpness"]["evaluations"], 11, "steps 0, 10, …, 100");
     let hvps = s["sharpness"]["hvps"].as_u64().unwrap();
     assert!(hvps > 0 && hvps <= s["stats"]["hvp_evaluations"].as_u64().unwrap());
-    for col in ["sharpness", "sharpness_min", "h_sharpness", "gd_gf_distance"] {
+    for col in [
+        "sharpness",
+        "sharpness_min",
+        "h_sharpness",
+        "gd_gf_distance",
+    ] {
         let m = &s["monitors"][col];
         assert!(m["max"].is_number() && m["last"].is_number() && m["t_max"].is_number());
     }
@@ -341,11 +384,17 @@ fn cli_runs_gradient_descent_end_to_end() {
     let sh = &s["monitors"]["sharpness"];
     assert!((h["last"].as_f64().unwrap() - 0.01 * sh["last"].as_f64().unwrap()).abs() < 1e-12);
     let trace = std::fs::read_to_string(dir.path().join("o/trace.jsonl")).unwrap();
-    let rows: Vec<Value> = trace.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> = trace
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 11);
     assert!(rows[5]["gd_gf_distance"].as_f64().unwrap() > 0.0);
     // a learning rate is required
-    let o = gradflow(&["run", "--method", "gd", "--example", "mc24-small-init"], dir.path());
+    let o = gradflow(
+        &["run", "--method", "gd", "--example", "mc24-small-init"],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("learning rate"));
 }

@@ -49,7 +49,13 @@ fn monitor_matches_the_dense_hessian_along_a_trajectory() {
     let cols = mon.columns();
     assert_eq!(
         cols,
-        ["sharpness", "sharpness_2", "sharpness_3", "sharpness_min", "h_sharpness"]
+        [
+            "sharpness",
+            "sharpness_2",
+            "sharpness_3",
+            "sharpness_min",
+            "h_sharpness"
+        ]
     );
     let mut y0 = p.theta0.clone();
     y0.extend(std::iter::repeat_n(0.0, EXTRA_STATES));
@@ -60,7 +66,11 @@ fn monitor_matches_the_dense_hessian_along_a_trajectory() {
     let mut oracle = p.flow.clone();
     let mut out = vec![0.0; cols.len()];
     let f0 = integ.f().to_vec();
-    mon.observe(integ.system_mut(), &Point::resting(0, 0.0, &y0, &f0), &mut out);
+    mon.observe(
+        integ.system_mut(),
+        &Point::resting(0, 0.0, &y0, &f0),
+        &mut out,
+    );
     let mut checked = 0;
     let check = |out: &[f64], y: &[f64], oracle: &mut gradflow::flow::GradientFlow| {
         let e = dense_eigs(oracle, &y[..np]);
@@ -119,7 +129,10 @@ fn warm_starts_save_hessian_vector_products() {
         let pt = Point::in_step(&st, st.t, &y, &f);
         warm.observe(&mut gf, &pt, &mut ow);
         cold.observe(&mut gf, &pt, &mut oc);
-        assert!((ow[0] - oc[0]).abs() <= 1e-7 * ow[0].abs(), "{ow:?} vs {oc:?}");
+        assert!(
+            (ow[0] - oc[0]).abs() <= 1e-7 * ow[0].abs(),
+            "{ow:?} vs {oc:?}"
+        );
         steps += 1;
         if steps == 30 {
             break;
@@ -144,11 +157,17 @@ fn run_reports_sharpness_columns_and_their_cost() {
     let rep = &out.summary["sharpness"];
     assert_eq!(rep["evaluations"].as_u64().unwrap(), acc / 4 + 1);
     let hvps = rep["hvps"].as_u64().unwrap();
-    assert_eq!(out.summary["stats"]["hvp_evaluations"].as_u64().unwrap(), hvps);
+    assert_eq!(
+        out.summary["stats"]["hvp_evaluations"].as_u64().unwrap(),
+        hvps
+    );
     let s = out.monitors.summary("sharpness").unwrap();
     assert!(s.max >= s.last && s.t_max.is_finite());
     let h = out.monitors.summary("h_sharpness").unwrap();
-    assert!(h.max > 0.0 && h.max < 3.4, "Dopri5 stays inside its stability region");
+    assert!(
+        h.max > 0.0 && h.max < 3.4,
+        "Dopri5 stays inside its stability region"
+    );
 }
 
 /// Paper 002's end-of-run sharpness by Lanczos equals the dense oracle, and its budget

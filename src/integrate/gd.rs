@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(gd.stats().nfev, 5);
         let mut mid = [0.0; 2];
         gd.dense(0.875, &mut mid);
-        let want = [0.75f64.powi(3) * (1.0 - 0.125), 0.25f64.powi(3) * (1.0 - 0.375)];
+        let want = [
+            0.75f64.powi(3) * (1.0 - 0.125),
+            0.25f64.powi(3) * (1.0 - 0.375),
+        ];
         assert!((mid[0] - want[0]).abs() < 1e-15 && (mid[1] - want[1]).abs() < 1e-15);
     }
 

@@ -104,7 +104,11 @@ impl Monitor for GdGfDistanceMonitor {
             .sum();
         let r2: f64 = self.buf[..np].iter().map(|v| v * v).sum();
         out[0] = d2.sqrt();
-        out[1] = if r2 > 0.0 { (d2 / r2).sqrt() } else { d2.sqrt() };
+        out[1] = if r2 > 0.0 {
+            (d2 / r2).sqrt()
+        } else {
+            d2.sqrt()
+        };
     }
     fn report(&self) -> Option<(&'static str, Value)> {
         let st = self.reference.stats();

@@ -121,9 +121,12 @@ impl SharpnessMonitor {
         self.latest[self.k] = eig.min();
         let scale = eig.values.iter().fold(0.0f64, |s, v| s.max(v.abs()));
         if scale > 0.0 {
-            let r = eig.residuals.first().copied().unwrap_or(0.0).max(
-                eig.residuals.last().copied().unwrap_or(0.0),
-            );
+            let r = eig
+                .residuals
+                .first()
+                .copied()
+                .unwrap_or(0.0)
+                .max(eig.residuals.last().copied().unwrap_or(0.0));
             self.max_residual_rel = self.max_residual_rel.max(r / scale);
         }
         self.evaluations += 1;

@@ -80,11 +80,19 @@ impl Claim for GdImbalanceStep {
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![
-            Hypothesis::flag("the run is gradient descent (method gd)", s.cfg.method == Method::Gd),
+            Hypothesis::flag(
+                "the run is gradient descent (method gd)",
+                s.cfg.method == Method::Gd,
+            ),
             Hypothesis::new("depth L ≥ 2", s.shape.depth() as f64, Relation::Ge, 2.0),
         ]
     }
-    fn evaluate(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
         let prev = self.prev.as_ref()?;
         let l = s.shape.depth();
         let h = p.t - prev.t;

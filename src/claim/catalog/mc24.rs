@@ -41,13 +41,13 @@ use serde_json::Value;
 use super::common::{Filing, ImbalanceConserved};
 use super::discrete::GdImbalanceStep;
 use super::{prefixes, spectral_norm, suffixes, Params};
-use crate::claim::registry::Entry;
 use crate::claim::budget::C_ROUNDOFF;
+use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
 };
-use crate::curvature::{lanczos, LanczosOptions, Which};
 use crate::config::Method;
+use crate::curvature::{lanczos, LanczosOptions, Which};
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;

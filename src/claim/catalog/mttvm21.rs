@@ -1062,7 +1062,8 @@ pub fn entries() -> Vec<Entry> {
                     Filing {
                         id: "mttvm21.cx5.gd_imbalance_step",
                         paper: PAPER,
-                        result: "catalog 003 CX5 (derived): a GD step changes D_full = −(UᵀU − VᵀV) \
+                        result:
+                            "catalog 003 CX5 (derived): a GD step changes D_full = −(UᵀU − VᵀV) \
                                  by exactly η²(G_VᵀG_V − G_UᵀG_U)",
                     },
                     pr.f64("factor", 1.0)?,
