@@ -9,17 +9,20 @@ use nalgebra::DMatrix;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ModelSpec, RunConfig};
+use crate::config::{Method, ModelSpec, RunConfig};
 use crate::error::GradflowError;
 use crate::flow::gradient::ENERGY_STATE;
 use crate::flow::GradientFlow;
 use crate::integrate::{
-    AcceptedStep, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper, Tolerances,
+    AcceptedStep, GradientDescent, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper,
+    Tolerances,
 };
 use crate::model::data::{generate, Dataset};
 use crate::model::init::{initialize, InitSpec};
 use crate::model::net::Shape;
 use crate::model::npy;
+use crate::monitor::gd_gf::GdGfDistanceMonitor;
+use crate::monitor::sharpness::SharpnessMonitor;
 use crate::monitor::trace::{TracePolicy, TraceWriter};
 use crate::monitor::{quantities, MonitorSet, Point};
 use crate::report::atomic::write_json_atomic;
@@ -153,7 +156,9 @@ pub trait StepObserver {
     ) -> Result<(), GradflowError>;
 }
 
-/// The stepper for `cfg.method` over the gradient flow, started at `y0`.
+/// The stepper for `cfg.method` over the gradient flow, started at `y0`: an adaptive
+/// explicit Runge–Kutta pair, or gradient descent with learning rate `cfg.lr` (which ignores
+/// the tolerances and takes `opts.max_steps` as its step limit).
 pub fn make_stepper(
     cfg: &RunConfig,
     flow: GradientFlow,
@@ -161,13 +166,28 @@ pub fn make_stepper(
     tol: Tolerances,
     opts: Options,
 ) -> Result<Box<dyn Stepper<GradientFlow>>, GradflowError> {
-    Ok(Box::new(Integrator::new(
-        flow,
-        cfg.method.tableau(),
-        y0,
-        tol,
-        opts,
-    )))
+    if let Some(tab) = cfg.method.tableau() {
+        return Ok(Box::new(Integrator::new(flow, tab, y0, tol, opts)));
+    }
+    match cfg.method {
+        Method::Gd => {
+            let lr = cfg.lr.ok_or_else(|| {
+                GradflowError::Config("method gd needs a learning rate (lr, --lr)".into())
+            })?;
+            Ok(Box::new(GradientDescent::new(
+                flow,
+                y0,
+                lr,
+                opts.t0,
+                opts.t_end,
+                opts.max_steps,
+            )))
+        }
+        m => Err(GradflowError::Config(format!(
+            "method {} has no stepper",
+            m.name()
+        ))),
+    }
 }
 
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
@@ -217,6 +237,18 @@ pub fn execute_problem(
     let mut y0 = theta0.clone();
     y0.extend(std::iter::repeat_n(0.0, extras));
     let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);
+    if let Some(every) = cfg.sharpness_every {
+        let k = cfg.sharpness_k.unwrap_or(1);
+        monitors.push(Box::new(SharpnessMonitor::new(&flow, every, k, true)));
+    }
+    if cfg.gf_reference {
+        if cfg.method != Method::Gd {
+            return Err(GradflowError::Config(
+                "gf_reference compares gradient descent with the flow: it needs method gd".into(),
+            ));
+        }
+        monitors.push(Box::new(GdGfDistanceMonitor::new(&flow, &y0, cfg.t_end)));
+    }
     let mut opts = Options::new(0.0, cfg.t_end);
     opts.h_max = cfg.h_max;
     if let Some(n) = cfg.max_steps {
@@ -309,7 +341,7 @@ pub fn execute_problem(
             f.to_string(),
         ),
     };
-    let summary = json!({
+    let mut summary = json!({
         "gradflow_version": env!("CARGO_PKG_VERSION"),
         "config": cfg,
         "seed": cfg.seed,
@@ -343,6 +375,13 @@ pub fn execute_problem(
         "max_imbalance_drift_rel": monitors.max_over("imbalance_drift_rel_").filter(|v| v.is_finite()),
         "monitors": monitors.summaries_json(),
     });
+    if let Some(obj) = summary.as_object_mut() {
+        if let Some(lr) = cfg.lr {
+            obj.insert("lr".into(), json!(lr));
+        }
+        // the monitors' own sections (sharpness work, the gradient-flow reference of GD)
+        obj.extend(monitors.reports());
+    }
     if let Some(dir) = out {
         write_outputs(dir, cfg, &shape, &theta, &summary)?;
         if let Some(tw) = trace {

@@ -1,16 +1,18 @@
 //! Integrators, one object per concern (as in diffrax and OrdinaryDiffEq): tableaux as
 //! data ([`tableau`]), one trial step with preallocated stages ([`erk`]), step-size control
 //! ([`controller`]), dense output ([`dense`]), the driver that yields accepted steps
-//! ([`driver`]), and the [`Stepper`] interface every method offers the run loop ([`stepper`]).
+//! ([`driver`]), gradient descent as a fixed-step stepper ([`gd`]), and the [`Stepper`] interface every method offers the run loop ([`stepper`]).
 
 pub mod controller;
 pub mod dense;
 pub mod driver;
 pub mod erk;
+pub mod gd;
 pub mod stepper;
 pub mod system;
 pub mod tableau;
 
 pub use driver::{AcceptedStep, Integrator, Options, Stats, StepFailure, Tolerances};
+pub use gd::GradientDescent;
 pub use stepper::Stepper;
 pub use system::OdeSystem;

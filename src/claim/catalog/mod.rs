@@ -1,8 +1,10 @@
 //! The encoded claims, one module per paper, plus shared statements (`common`) that several
-//! papers state (imbalance conservation, loss monotonicity).
+//! papers state (imbalance conservation, loss monotonicity), and statements about discrete
+//! gradient descent (`discrete`).
 
 pub mod cl22;
 pub mod common;
+pub mod discrete;
 pub mod gol24;
 pub mod mc24;
 pub mod mttvm21;
