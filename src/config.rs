@@ -47,7 +47,7 @@ impl ModelSpec {
     }
 }
 
-/// The explicit integrators.
+/// The integrators.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -58,15 +58,31 @@ pub enum Method {
     Tsit5,
     /// Hairer's DOP853, 8(5,3).
     Dop853,
+    /// Abdulle's stabilized explicit ROCK4 (order 4, stages from a spectral estimate).
+    Rock4,
+    /// DOPRI5, switching to ROCK4 while the explicit steps are stability-limited.
+    Auto,
 }
 
 impl Method {
-    /// The tableau.
-    pub fn tableau(self) -> &'static Tableau {
+    /// The explicit Runge–Kutta tableau, for the methods that are one.
+    pub fn tableau(self) -> Option<&'static Tableau> {
         match self {
-            Self::Dopri5 => &tableau::dopri5::DOPRI5,
-            Self::Tsit5 => &tableau::tsit5::TSIT5,
-            Self::Dop853 => &tableau::dop853::DOP853,
+            Self::Dopri5 => Some(&tableau::dopri5::DOPRI5),
+            Self::Tsit5 => Some(&tableau::tsit5::TSIT5),
+            Self::Dop853 => Some(&tableau::dop853::DOP853),
+            Self::Rock4 | Self::Auto => None,
+        }
+    }
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dopri5 => "dopri5",
+            Self::Tsit5 => "tsit5",
+            Self::Dop853 => "dop853",
+            Self::Rock4 => "rock4",
+            Self::Auto => "auto",
         }
     }
 }
@@ -78,8 +94,10 @@ impl std::str::FromStr for Method {
             "dopri5" => Ok(Self::Dopri5),
             "tsit5" => Ok(Self::Tsit5),
             "dop853" => Ok(Self::Dop853),
+            "rock4" => Ok(Self::Rock4),
+            "auto" => Ok(Self::Auto),
             _ => Err(GradflowError::Config(format!(
-                "unknown method {s:?}: expected dopri5, tsit5 or dop853"
+                "unknown method {s:?}: expected dopri5, tsit5, dop853, rock4 or auto"
             ))),
         }
     }

@@ -9,10 +9,12 @@ use nalgebra::DMatrix;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ModelSpec, RunConfig};
+use crate::config::{Method, ModelSpec, RunConfig};
 use crate::error::GradflowError;
 use crate::flow::gradient::EXTRA_STATES;
 use crate::flow::GradientFlow;
+use crate::integrate::auto::{AutoParams, AutoSwitch};
+use crate::integrate::rock::Rock4;
 use crate::integrate::{
     AcceptedStep, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper, Tolerances,
 };
@@ -161,13 +163,19 @@ pub fn make_stepper(
     tol: Tolerances,
     opts: Options,
 ) -> Result<Box<dyn Stepper<GradientFlow>>, GradflowError> {
-    Ok(Box::new(Integrator::new(
-        flow,
-        cfg.method.tableau(),
-        y0,
-        tol,
-        opts,
-    )))
+    Ok(match cfg.method {
+        Method::Rock4 => Box::new(Rock4::new(flow, y0, tol, opts)),
+        Method::Auto => Box::new(AutoSwitch::new(flow, y0, tol, opts, AutoParams::default())),
+        m => match m.tableau() {
+            Some(tab) => Box::new(Integrator::new(flow, tab, y0, tol, opts)),
+            None => {
+                return Err(GradflowError::Config(format!(
+                    "method {} has no stepper",
+                    m.name()
+                )))
+            }
+        },
+    })
 }
 
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
@@ -244,6 +252,7 @@ pub fn execute_problem(
     }
     // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
     let mut grid_k: u64 = 1;
+    let mut switches_seen = 0usize;
     let status = loop {
         match integ.step() {
             Ok(None) => break Status::Completed,
@@ -263,6 +272,12 @@ pub fn execute_problem(
                         grid_k += 1;
                     }
                 }
+                if let Some(tw) = trace.as_mut() {
+                    for sw in &integ.switches()[switches_seen..] {
+                        tw.write_switch(sw)?;
+                    }
+                }
+                switches_seen = integ.switches().len();
                 ybuf.copy_from_slice(integ.y());
                 fbuf.copy_from_slice(integ.f());
                 let p = Point::in_step(&st, st.t, &ybuf, &fbuf);
@@ -289,6 +304,7 @@ pub fn execute_problem(
     let p = shape.num_params();
     let theta = integ.y()[..p].to_vec();
     let counters = integ.system().counters();
+    let switches = integ.switches().to_vec();
     let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
     let (status_name, message) = match &status {
         Status::Completed => ("completed", String::new()),
@@ -331,6 +347,7 @@ pub fn execute_problem(
             "gradient_evaluations": counters.gradients,
             "hvp_evaluations": counters.hvps,
         },
+        "method_switches": switches,
         "max_imbalance_drift": monitors.max_over("imbalance_drift_").filter(|v| v.is_finite()),
         "max_imbalance_drift_rel": monitors.max_over("imbalance_drift_rel_").filter(|v| v.is_finite()),
         "monitors": monitors.summaries_json(),
