@@ -283,6 +283,21 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         outcome.stats.wall_s,
         outcome.stats.stability_limited
     );
+    if let Some(sw) = s["method_switches"].as_array().filter(|a| !a.is_empty()) {
+        let list: Vec<String> = sw
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}→{} at t = {} ({})",
+                    w["from"].as_str().unwrap_or("?"),
+                    w["to"].as_str().unwrap_or("?"),
+                    w["t"].as_f64().unwrap_or(f64::NAN),
+                    w["reason"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        println!("  method switches: {}", list.join(", "));
+    }
     if let Some(d) = s["max_imbalance_drift"].as_f64() {
         println!("  max imbalance drift ‖D_k(t) − D_k(0)‖_F: {d:e}");
     }

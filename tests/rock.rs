@@ -45,13 +45,13 @@ use serde_json::json;
 #[test]
 fn every_tabulated_method_matches_exp_to_fifth_order() {
     let err = |idx: usize, z: f64| (stability_function(idx, z) - z.exp()).abs();
-    for idx in 0..MS.len() {
+    for (idx, m) in MS.iter().enumerate() {
         let (e1, e2, e3) = (err(idx, -0.1), err(idx, -0.05), err(idx, -0.025));
         let (s1, s2) = ((e1 / e2).log2(), (e2 / e3).log2());
         assert!(
             (4.8..5.2).contains(&s1) && (4.8..5.2).contains(&s2),
             "degree index {idx} (s = {}): slopes {s1:.3}, {s2:.3}",
-            MS[idx] + 4
+            m + 4
         );
         // and R is not exp to higher order: the leading error term is z⁵
         assert!(e1 > 1e-10, "idx {idx}: e1 = {e1:e}");
@@ -60,8 +60,8 @@ fn every_tabulated_method_matches_exp_to_fifth_order() {
 
 #[test]
 fn stability_intervals_cover_the_stage_selection() {
-    for idx in 0..MS.len() {
-        let s = MS[idx] + 4;
+    for (idx, m) in MS.iter().enumerate() {
+        let s = m + 4;
         let l = stability_bound(s) * (1.0 - 1e-4);
         let n = (20.0 * l) as usize + 2000;
         let mut far: f64 = 0.0;
@@ -356,4 +356,61 @@ fn stiff_gradient_flow_rock4_needs_15x_fewer_gradient_evaluations_than_dopri5() 
         "dopri5 {dp_work} vs rock4 {rock_work}"
     );
     assert!(e_rock <= 10.0 * tol, "rock4 relative error {e_rock:e}");
+}
+
+/// `gradflow run --method auto` on the stiff case: the switch is in summary.json
+/// (`method_switches`) and in the trace as an event row; `--method rock4` completes too.
+#[test]
+fn cli_auto_records_the_switch_in_summary_and_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = json!({
+        "data": {"kind": "gaussian", "n": 20, "d": 40, "q": 1,
+                 "spectrum": {"kind": "isotropic"},
+                 "teacher": {"kind": "gaussian", "std": 1.0}, "noise_std": 0.0},
+        "model": {"kind": "deep_linear", "hidden": [30, 30]},
+        "init": {"kind": "chatterji_long", "alpha": 0.1, "beta": 1.0, "convention": "paper"},
+        "loss": "half_sum", "rtol": 1e-6, "atol": 1e-8, "t_end": 2.0, "seed": 0
+    });
+    std::fs::write(dir.path().join("stiff.json"), cfg.to_string()).unwrap();
+    for method in ["auto", "rock4"] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_gradflow"))
+            .args([
+                "run",
+                "--config",
+                "stiff.json",
+                "--method",
+                method,
+                "--out",
+                method,
+            ])
+            .args(["--trace", "every=1"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = dir.path().join(method);
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(s["status"], "completed");
+        assert_eq!(s["method"], method);
+        let sw = s["method_switches"].as_array().unwrap();
+        let trace = std::fs::read_to_string(out.join("trace.jsonl")).unwrap();
+        let events: Vec<serde_json::Value> = trace
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r.get("event").is_some())
+            .collect();
+        if method == "auto" {
+            assert!(!sw.is_empty(), "no switch recorded");
+            assert_eq!(sw[0]["from"], "dopri5");
+            assert_eq!(sw[0]["to"], "rock4");
+            assert_eq!(events.len(), sw.len());
+            assert_eq!(events[0]["event"], "method_switch");
+            assert_eq!(events[0]["step"], sw[0]["step"]);
+            assert_eq!(events[0]["reason"], "stability_limited");
+        } else {
+            assert!(sw.is_empty() && events.is_empty());
+        }
+    }
 }

@@ -46,8 +46,8 @@ impl Default for AutoParams {
 }
 
 enum Active<S: OdeSystem> {
-    Explicit(Integrator<S>),
-    Stabilized(Rock4<S>),
+    Explicit(Box<Integrator<S>>),
+    Stabilized(Box<Rock4<S>>),
     Moving,
 }
 
@@ -79,7 +79,13 @@ impl<S: OdeSystem> AutoSwitch<S> {
     pub fn new(sys: S, y0: &[f64], tol: Tolerances, opts: Options, params: AutoParams) -> Self {
         let tab = &DOPRI5;
         Self {
-            active: Active::Explicit(Integrator::new(sys, tab, y0, tol.clone(), opts.clone())),
+            active: Active::Explicit(Box::new(Integrator::new(
+                sys,
+                tab,
+                y0,
+                tol.clone(),
+                opts.clone(),
+            ))),
             tab,
             tol,
             opts,
@@ -95,16 +101,16 @@ impl<S: OdeSystem> AutoSwitch<S> {
 
     fn cur(&self) -> &dyn Stepper<S> {
         match &self.active {
-            Active::Explicit(i) => i,
-            Active::Stabilized(r) => r,
+            Active::Explicit(i) => i.as_ref(),
+            Active::Stabilized(r) => r.as_ref(),
             Active::Moving => unreachable!("no active method"),
         }
     }
 
     fn cur_mut(&mut self) -> &mut dyn Stepper<S> {
         match &mut self.active {
-            Active::Explicit(i) => i,
-            Active::Stabilized(r) => r,
+            Active::Explicit(i) => i.as_mut(),
+            Active::Stabilized(r) => r.as_mut(),
             Active::Moving => unreachable!("no active method"),
         }
     }
@@ -130,23 +136,23 @@ impl<S: OdeSystem> AutoSwitch<S> {
         self.active = match std::mem::replace(&mut self.active, Active::Moving) {
             Active::Explicit(i) => {
                 opts.h0 = Some(i.next_h());
-                Active::Stabilized(Rock4::resume(
+                Active::Stabilized(Box::new(Rock4::resume(
                     i.into_system(),
                     &y,
                     &f,
                     self.tol.clone(),
                     opts,
-                ))
+                )))
             }
             Active::Stabilized(r) => {
                 opts.h0 = Some(r.next_h());
-                Active::Explicit(Integrator::new(
+                Active::Explicit(Box::new(Integrator::new(
                     r.into_system(),
                     self.tab,
                     &y,
                     self.tol.clone(),
                     opts,
-                ))
+                )))
             }
             Active::Moving => unreachable!(),
         };

@@ -14,6 +14,9 @@
 //!   finishing procedure (an explicit RK tableau applied to `g_m`);
 //! - `FPBE[i] = (b̂1, b̂2, b̂3, b̂4, b̂5)`: the embedded third-order weights, `b̂5` on
 //!   `f(y_1)` (FSAL stage).
+//!
+//! The digits are kept exactly as published, some beyond f64 precision.
+#![allow(clippy::excessive_precision)]
 
 /// Degrees `m` of the Chebyshev part, one per tabulated method (`m + 4` stages).
 pub const MS: [usize; 50] = [
@@ -1085,7 +1088,7 @@ pub const FPBE: [[f64; 5]; 50] = [
 ];
 
 /// Recurrence coefficients of all 50 Chebyshev parts, concatenated (see the module doc).
-pub const RECF: [f64; 4382] = [
+pub static RECF: [f64; 4382] = [
     0.1762962957651941,
     0.10671314855438,
     0.1296319693918818,
