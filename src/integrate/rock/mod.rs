@@ -438,7 +438,8 @@ impl<S: OdeSystem> Rock4<S> {
 
 /// Initial step as in Hairer–Nørsett–Wanner (II.4) for order 4: `h_0 = 0.01 ‖y0‖/‖f0‖`, one
 /// Euler step, `h_1 = (0.01/max(‖f0‖, ‖f1 − f0‖/h_0))^{1/5}`, `h = min(100 h_0, h_1, h_max)`,
-/// norms weighted by `atol + rtol|y0|`.
+/// norms weighted by `atol + rtol|y0|` over the dynamic components
+/// ([`OdeSystem::quadrature_states`] left out).
 fn initial_step<S: OdeSystem>(
     sys: &mut S,
     t0: f64,
@@ -447,7 +448,9 @@ fn initial_step<S: OdeSystem>(
     tol: &Tolerances,
     h_max: f64,
 ) -> f64 {
-    let sk: Vec<f64> = (0..y0.len())
+    // norms over the dynamic components only (quadrature states excluded, as in the driver)
+    let nd = y0.len() - sys.quadrature_states().min(y0.len());
+    let sk: Vec<f64> = (0..nd)
         .map(|i| tol.atol[i] + tol.rtol[i] * y0[i].abs())
         .collect();
     let wn = |v: &mut dyn Iterator<Item = f64>| -> f64 {
