@@ -47,7 +47,8 @@ impl ModelSpec {
     }
 }
 
-/// The time steppers: adaptive explicit Runge–Kutta pairs, and discrete gradient descent.
+/// The time steppers: adaptive explicit Runge–Kutta pairs, the stabilized explicit ROCK4
+/// and its automatic switch, and discrete gradient descent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -58,6 +59,10 @@ pub enum Method {
     Tsit5,
     /// Hairer's DOP853, 8(5,3).
     Dop853,
+    /// Abdulle's stabilized explicit ROCK4 (order 4, stages from a spectral estimate).
+    Rock4,
+    /// DOPRI5, switching to ROCK4 while the explicit steps are stability-limited.
+    Auto,
     /// Full-batch gradient descent `θ_{j+1} = θ_j − η∇L(θ_j)` with learning rate `lr`
     /// ([`crate::integrate::gd`]); not an integrator of the flow, its discretisation.
     Gd,
@@ -70,7 +75,7 @@ impl Method {
             Self::Dopri5 => Some(&tableau::dopri5::DOPRI5),
             Self::Tsit5 => Some(&tableau::tsit5::TSIT5),
             Self::Dop853 => Some(&tableau::dop853::DOP853),
-            Self::Gd => None,
+            Self::Rock4 | Self::Auto | Self::Gd => None,
         }
     }
 
@@ -80,6 +85,8 @@ impl Method {
             Self::Dopri5 => "dopri5",
             Self::Tsit5 => "tsit5",
             Self::Dop853 => "dop853",
+            Self::Rock4 => "rock4",
+            Self::Auto => "auto",
             Self::Gd => "gd",
         }
     }
@@ -92,9 +99,11 @@ impl std::str::FromStr for Method {
             "dopri5" => Ok(Self::Dopri5),
             "tsit5" => Ok(Self::Tsit5),
             "dop853" => Ok(Self::Dop853),
+            "rock4" => Ok(Self::Rock4),
+            "auto" => Ok(Self::Auto),
             "gd" => Ok(Self::Gd),
             _ => Err(GradflowError::Config(format!(
-                "unknown method {s:?}: expected dopri5, tsit5, dop853 or gd"
+                "unknown method {s:?}: expected dopri5, tsit5, dop853, rock4, auto or gd"
             ))),
         }
     }

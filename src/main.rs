@@ -91,7 +91,8 @@ struct RunArgs {
     /// Final time T > 0.
     #[arg(long = "t-end", allow_negative_numbers = true)]
     t_end: Option<f64>,
-    /// Integrator: dopri5, tsit5 or dop853; or gd (gradient descent, needs --lr).
+    /// Integrator: dopri5, tsit5, dop853, rock4 (stabilized explicit, for stiff flows) or auto
+    /// (dopri5, switching to rock4 while stability-limited); or gd (gradient descent, needs --lr).
     #[arg(long)]
     method: Option<String>,
     /// Learning rate η of --method gd.
@@ -320,6 +321,21 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         outcome.stats.wall_s,
         outcome.stats.stability_limited
     );
+    if let Some(sw) = s["method_switches"].as_array().filter(|a| !a.is_empty()) {
+        let list: Vec<String> = sw
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}→{} at t = {} ({})",
+                    w["from"].as_str().unwrap_or("?"),
+                    w["to"].as_str().unwrap_or("?"),
+                    w["t"].as_f64().unwrap_or(f64::NAN),
+                    w["reason"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        println!("  method switches: {}", list.join(", "));
+    }
     if let Some(d) = s["max_imbalance_drift"].as_f64() {
         println!("  max imbalance drift ‖D_k(t) − D_k(0)‖_F: {d:e}");
     }

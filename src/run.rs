@@ -13,6 +13,8 @@ use crate::config::{Method, ModelSpec, RunConfig};
 use crate::error::GradflowError;
 use crate::flow::gradient::ENERGY_STATE;
 use crate::flow::GradientFlow;
+use crate::integrate::auto::{AutoParams, AutoSwitch};
+use crate::integrate::rock::Rock4;
 use crate::integrate::{
     AcceptedStep, GradientDescent, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper,
     Tolerances,
@@ -170,6 +172,14 @@ pub fn make_stepper(
         return Ok(Box::new(Integrator::new(flow, tab, y0, tol, opts)));
     }
     match cfg.method {
+        Method::Rock4 => Ok(Box::new(Rock4::new(flow, y0, tol, opts))),
+        Method::Auto => Ok(Box::new(AutoSwitch::new(
+            flow,
+            y0,
+            tol,
+            opts,
+            AutoParams::default(),
+        ))),
         Method::Gd => {
             let lr = cfg.lr.ok_or_else(|| {
                 GradflowError::Config("method gd needs a learning rate (lr, --lr)".into())
@@ -284,6 +294,7 @@ pub fn execute_problem(
     }
     // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
     let mut grid_k: u64 = 1;
+    let mut switches_seen = 0usize;
     let status = loop {
         match integ.step() {
             Ok(None) => break Status::Completed,
@@ -303,6 +314,12 @@ pub fn execute_problem(
                         grid_k += 1;
                     }
                 }
+                if let Some(tw) = trace.as_mut() {
+                    for sw in &integ.switches()[switches_seen..] {
+                        tw.write_switch(sw)?;
+                    }
+                }
+                switches_seen = integ.switches().len();
                 ybuf.copy_from_slice(integ.y());
                 fbuf.copy_from_slice(integ.f());
                 let p = Point::in_step(&st, st.t, &ybuf, &fbuf);
@@ -329,6 +346,7 @@ pub fn execute_problem(
     let p = shape.num_params();
     let theta = integ.y()[..p].to_vec();
     let counters = integ.system().counters();
+    let switches = integ.switches().to_vec();
     let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
     let (status_name, message) = match &status {
         Status::Completed => ("completed", String::new()),
@@ -371,6 +389,7 @@ pub fn execute_problem(
             "gradient_evaluations": counters.gradients,
             "hvp_evaluations": counters.hvps,
         },
+        "method_switches": switches,
         "max_imbalance_drift": monitors.max_over("imbalance_drift_").filter(|v| v.is_finite()),
         "max_imbalance_drift_rel": monitors.max_over("imbalance_drift_rel_").filter(|v| v.is_finite()),
         "monitors": monitors.summaries_json(),
