@@ -91,7 +91,8 @@ struct RunArgs {
     /// Final time T > 0.
     #[arg(long = "t-end", allow_negative_numbers = true)]
     t_end: Option<f64>,
-    /// Integrator: dopri5, tsit5 or dop853.
+    /// Integrator: dopri5, tsit5, dop853 (explicit); radau5, gl2, gl4, gl6 (implicit, for
+    /// stiff flows; Gauss–Legendre keeps the imbalance to round-off).
     #[arg(long)]
     method: Option<String>,
     /// Relative tolerance: one value, or one per layer comma separated.
@@ -271,7 +272,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         name,
         s["status"].as_str().unwrap_or("?"),
         outcome.t,
-        cfg.method.tableau().name,
+        cfg.method.name(),
         s["final_loss"].as_f64().unwrap_or(f64::NAN)
     );
     println!(

@@ -13,6 +13,7 @@ use crate::config::{ModelSpec, RunConfig};
 use crate::error::GradflowError;
 use crate::flow::gradient::EXTRA_STATES;
 use crate::flow::GradientFlow;
+use crate::integrate::implicit::{ImplicitOptions, ImplicitRk};
 use crate::integrate::{
     AcceptedStep, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper, Tolerances,
 };
@@ -161,12 +162,22 @@ pub fn make_stepper(
     tol: Tolerances,
     opts: Options,
 ) -> Result<Box<dyn Stepper<GradientFlow>>, GradflowError> {
-    Ok(Box::new(Integrator::new(
-        flow,
-        cfg.method.tableau(),
-        y0,
-        tol,
-        opts,
+    if let Some(tab) = cfg.method.tableau() {
+        return Ok(Box::new(Integrator::new(flow, tab, y0, tol, opts)));
+    }
+    if let Some(tab) = cfg.method.collocation() {
+        return Ok(Box::new(ImplicitRk::new(
+            flow,
+            tab,
+            y0,
+            tol,
+            opts,
+            ImplicitOptions::default(),
+        )));
+    }
+    Err(GradflowError::Config(format!(
+        "method {} has no stepper",
+        cfg.method.name()
     )))
 }
 
@@ -289,6 +300,7 @@ pub fn execute_problem(
     let p = shape.num_params();
     let theta = integ.y()[..p].to_vec();
     let counters = integ.system().counters();
+    let method_stats = integ.method_stats();
     let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
     let (status_name, message) = match &status {
         Status::Completed => ("completed", String::new()),
@@ -330,6 +342,7 @@ pub fn execute_problem(
             "max_h_lambda": stats.max_h_lambda,
             "gradient_evaluations": counters.gradients,
             "hvp_evaluations": counters.hvps,
+            "method": method_stats,
         },
         "max_imbalance_drift": monitors.max_over("imbalance_drift_").filter(|v| v.is_finite()),
         "max_imbalance_drift_rel": monitors.max_over("imbalance_drift_rel_").filter(|v| v.is_finite()),

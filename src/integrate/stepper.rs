@@ -36,6 +36,11 @@ pub trait Stepper<S: OdeSystem> {
     fn system_mut(&mut self) -> &mut S;
     /// Short method name (`dopri5`, `radau5`, …) as used on the command line.
     fn method_name(&self) -> &'static str;
+    /// Method-specific work counters (Newton and Krylov iterations, …) for the run summary;
+    /// `None` (the default) when there are none.
+    fn method_stats(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl<S: OdeSystem> Stepper<S> for Integrator<S> {
