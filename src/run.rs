@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ModelSpec, RunConfig};
 use crate::error::GradflowError;
-use crate::flow::gradient::EXTRA_STATES;
+use crate::flow::gradient::ENERGY_STATE;
 use crate::flow::GradientFlow;
 use crate::integrate::implicit::{ImplicitOptions, ImplicitRk};
 use crate::integrate::{
@@ -210,13 +210,21 @@ pub fn execute_problem(
         data,
         shape,
         theta0,
-        flow,
+        mut flow,
     } = problem;
-    let extras = EXTRA_STATES;
-    let tol = Tolerances {
+    let extras = flow.extra_states();
+    let mut tol = Tolerances {
         rtol: cfg.rtol.expand("rtol", &shape, extras)?,
         atol: cfg.atol.expand("atol", &shape, extras)?,
     };
+    if flow.energy_integral() {
+        // 0 ≤ J(t) ≤ L(0) on the exact flow: L(0) is J's natural scale, so its absolute
+        // tolerance is rtol·L(0) (an atol fixed for the weights would make J's first steps,
+        // where J ≈ 0 and J' = ‖∇L‖² may be huge, decide the step size)
+        let j = shape.num_params() + ENERGY_STATE;
+        let l0 = flow.loss(&theta0);
+        tol.atol[j] = tol.atol[j].max(tol.rtol[j] * l0);
+    }
     let mut y0 = theta0.clone();
     y0.extend(std::iter::repeat_n(0.0, extras));
     let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);

@@ -210,4 +210,9 @@ pub trait Claim {
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement>;
     /// Updates running state after an accepted step (default: nothing).
     fn advance(&mut self, _s: &Setting, _gf: &mut GradientFlow, _p: &Point<'_>) {}
+    /// Whether the claim reads the energy integral `J = ∫‖∇L‖² dt` (state index
+    /// `p + ENERGY_STATE`); the checker then has the run integrate it.
+    fn needs_energy_integral(&self) -> bool {
+        false
+    }
 }

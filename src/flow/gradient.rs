@@ -66,6 +66,9 @@ pub struct Counters {
 /// As an [`OdeSystem`] its state is `[θ, I]` where `θ` holds the weights (layout of
 /// [`Shape`]) and `I(t) = ∫_0^t ‖XΘ(s) − Y‖_F ds` is integrated alongside (paper 000
 /// Thm 3.1's `∫√𝓛 dt` with 𝓛 the `sum` loss), so the adaptive error control covers it.
+/// With [`GradientFlow::set_energy_integral`] the state is `[θ, I, J]` with
+/// `J(t) = ∫_0^t ‖∇L(θ(s))‖² ds` (paper 002's energy identity `L(t) + J(t) = L(0)`, U8).
+/// The trailing scalars are quadratures: they never feed back into `θ`.
 #[derive(Clone, Debug)]
 pub struct GradientFlow {
     shape: Shape,
@@ -76,10 +79,14 @@ pub struct GradientFlow {
     pub(crate) hvp_ws: Option<super::hvp::HvpWorkspace>,
     counters: Counters,
     perturbation: Option<super::perturb::Prepared>,
+    energy_integral: bool,
 }
 
-/// Number of extra scalar states after the weights (`∫‖R‖_F dt`).
+/// Number of extra scalar states after the weights that every run carries (`∫‖R‖_F dt`).
 pub const EXTRA_STATES: usize = 1;
+
+/// Index (after the weights) of the energy integral `J = ∫‖∇L‖² dt` when it is integrated.
+pub const ENERGY_STATE: usize = EXTRA_STATES;
 
 impl GradientFlow {
     /// Builds the problem, checking that the data fit the network (`X` has `d` columns,
@@ -111,6 +118,7 @@ impl GradientFlow {
             hvp_ws: None,
             counters: Counters::default(),
             perturbation: None,
+            energy_integral: false,
         })
     }
 
@@ -148,9 +156,23 @@ impl GradientFlow {
     pub(crate) fn count_hvp(&mut self) {
         self.counters.hvps += 1;
     }
-    /// Number of ODE states: weights plus [`EXTRA_STATES`].
+    /// Also integrate `J(t) = ∫_0^t ‖∇L‖² dt` (the unperturbed gradient's squared norm) as
+    /// the state after `I`; off by default, so runs that do not need it keep their state and
+    /// step sequence.
+    pub fn set_energy_integral(&mut self, on: bool) {
+        self.energy_integral = on;
+    }
+    /// Whether `J` is integrated.
+    pub fn energy_integral(&self) -> bool {
+        self.energy_integral
+    }
+    /// Number of scalar quadrature states after the weights (`I`, and `J` when on).
+    pub fn extra_states(&self) -> usize {
+        EXTRA_STATES + usize::from(self.energy_integral)
+    }
+    /// Number of ODE states: weights plus [`GradientFlow::extra_states`].
     pub fn state_dim(&self) -> usize {
-        self.shape.num_params() + EXTRA_STATES
+        self.shape.num_params() + self.extra_states()
     }
 
     /// Forward pass at `theta`: fills the prefix products, the residual and `E`.
@@ -286,10 +308,14 @@ impl OdeSystem for GradientFlow {
         self.state_dim()
     }
 
-    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖XΘ − Y‖_F`.
+    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖XΘ − Y‖_F`, and
+    /// `dJ/dt = ‖∇L(θ)‖²` when the energy integral is on.
     fn rhs(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
         let p = self.shape.num_params();
         let r2 = self.gradient_scaled(&y[..p], -1.0, &mut dy[..p]);
+        if self.energy_integral {
+            dy[p + ENERGY_STATE] = dy[..p].iter().map(|g| g * g).sum();
+        }
         if let Some(pert) = &self.perturbation {
             pert.apply(&y[..p], &mut dy[..p]);
         }
@@ -300,6 +326,10 @@ impl OdeSystem for GradientFlow {
     /// HVP, counted in [`Counters`]); the quadrature row `d‖R‖/dθ` and a perturbation's own
     /// Jacobian are left out. The quadrature states do not feed back into the weights, so
     /// Newton iterations with this Jacobian still converge to the exact stage solution.
+    fn quadrature_states(&self) -> usize {
+        self.extra_states()
+    }
+
     fn jvp(&mut self, _t: f64, y: &[f64], v: &[f64], out: &mut [f64]) -> bool {
         let p = self.shape.num_params();
         self.hvp(&y[..p], &v[..p], &mut out[..p]);

@@ -97,8 +97,9 @@ impl Claim for ImbalanceConserved {
 }
 
 /// `L(t_{i}) ≤ L(t_{i−1})` at consecutive accepted steps: the loss of a gradient flow is
-/// non-increasing (`dL/dt = −‖∇L‖² ≤ 0`). Budget: the integration model (plus round-off at
-/// the loss's scale).
+/// non-increasing (`dL/dt = −‖∇L‖² ≤ 0`). Budget: the local model (`y_i` is the exact flow
+/// from `y_{i−1}` plus this step's local error, which alone enters the comparison), plus
+/// round-off at the loss's scale.
 pub struct LossNonIncreasing {
     /// Filing.
     pub filing: Filing,
@@ -136,11 +137,73 @@ impl Claim for LossNonIncreasing {
         Some(Statement {
             lhs: loss,
             rhs: prev,
-            budget: Budget::Propagated { scale: prev.abs() },
+            budget: Budget::Local { scale: prev.abs() },
         })
     }
     fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
         self.prev = Some(gf.loss(&p.y[..s.params()]));
+    }
+}
+
+/// The energy identity of gradient flow: `L(t) + ∫_0^t ‖∇L(θ(s))‖² ds = L(0)`, from
+/// `dL/dt = ⟨∇L, θ̇⟩ = −‖∇L‖²` (paper 002, U8; the same for every loss convention, since
+/// both sides use the run's own `L`). The integral is the ODE state
+/// `J = ∫‖∇L‖² dt` ([`crate::flow::GradientFlow::set_energy_integral`]), integrated under the
+/// solver's error control, so the identity checks the integrator's quadrature against the
+/// loss it produces. A perturbed flow (`θ̇ ≠ −∇L`, e.g. per-layer learning rates) breaks it;
+/// `factor` multiplies the integral (a deliberately false variant when `≠ 1`).
+/// Budget: the accumulated model at the scale `L(0)`.
+pub struct EnergyIdentity {
+    /// Filing.
+    pub filing: Filing,
+    /// Multiplier of the integral (1 for the identity).
+    pub factor: f64,
+    l0: Option<f64>,
+}
+
+impl EnergyIdentity {
+    /// The claim filed under `filing`.
+    pub fn new(filing: Filing, factor: f64) -> Self {
+        Self {
+            filing,
+            factor,
+            l0: None,
+        }
+    }
+}
+
+impl Claim for EnergyIdentity {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: self.filing.id.into(),
+            paper: self.filing.paper,
+            result: self.filing.result,
+            statement: format!(
+                "energy identity: L(t) + {}·∫_0^t ‖∇L‖² ds = L(0), the integral accumulated \
+                 by the solver's quadrature",
+                self.factor
+            ),
+            schedule: Schedule::Always,
+            form: Form::Identity,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
+        Vec::new()
+    }
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        let np = s.params();
+        let j = *p.y.get(np + crate::flow::gradient::ENERGY_STATE)?;
+        let l0 = *self.l0.get_or_insert_with(|| gf.loss(&s.theta0));
+        let l = gf.loss(&p.y[..np]);
+        Some(Statement {
+            lhs: l + self.factor * j,
+            rhs: l0,
+            budget: Budget::Accumulated { scale: l0.abs() },
+        })
+    }
+    fn needs_energy_integral(&self) -> bool {
+        true
     }
 }
 

@@ -38,7 +38,7 @@
 use nalgebra::{DMatrix, DVector, SymmetricEigen, SVD};
 use serde_json::Value;
 
-use super::common::{Filing, ImbalanceConserved};
+use super::common::{EnergyIdentity, Filing, ImbalanceConserved};
 use super::{prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
@@ -73,6 +73,21 @@ pub fn entries() -> Vec<Entry> {
             })))
         },
     }];
+    v.push(Entry {
+        id: "mc24.u8.energy_identity",
+        paper: PAPER,
+        build: |p| {
+            let pr = Params::new("mc24.u8.energy_identity", p, &["factor"])?;
+            Ok(Box::new(EnergyIdentity::new(
+                Filing {
+                    id: "mc24.u8.energy_identity",
+                    paper: PAPER,
+                    result: "U8 (monotone loss, energy identity form)",
+                },
+                pr.f64("factor", 1.0)?,
+            )))
+        },
+    });
     v.extend(Step::ALL.iter().map(|k| Entry {
         id: k.id(),
         paper: PAPER,
@@ -952,10 +967,11 @@ impl Claim for StepClaim {
                 } else {
                     (dec0, dec)
                 };
+                // one-step comparison: only this step's local error enters
                 Some(Statement {
                     lhs,
                     rhs,
-                    budget: Budget::Propagated {
+                    budget: Budget::Local {
                         scale: lhs.abs() + rhs.abs(),
                     },
                 })

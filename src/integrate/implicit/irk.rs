@@ -217,12 +217,14 @@ impl<S: OdeSystem> ImplicitRk<S> {
         me
     }
 
-    /// `h_0 = 0.01 ‖y_0‖/‖f_0‖` in the tolerance-weighted norm (`10⁻⁶` when either vanishes),
-    /// capped by `h_max`; the controller corrects it within a few steps.
+    /// `h_0 = 0.01 ‖y_0‖/‖f_0‖` in the tolerance-weighted norm over the dynamic components
+    /// (quadrature states left out), `10⁻⁶` when either vanishes, capped by `h_max`; the
+    /// controller corrects it within a few steps.
     fn initial_step(&self, h_max: f64) -> f64 {
         let mut d0 = 0.0;
         let mut d1 = 0.0;
-        for i in 0..self.y.len() {
+        let nd = self.y.len() - self.sys.quadrature_states().min(self.y.len());
+        for i in 0..nd {
             let sk = self.tol.atol[i] + self.tol.rtol[i] * self.y[i].abs();
             d0 += (self.y[i] / sk).powi(2);
             d1 += (self.f[i] / sk).powi(2);
