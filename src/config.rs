@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::GradflowError;
 use crate::flow::LossConvention;
+use crate::integrate::implicit::CollocationTableau;
 use crate::integrate::tableau::{self, Tableau};
 use crate::model::data::DataSpec;
 use crate::model::init::InitSpec;
@@ -47,8 +48,8 @@ impl ModelSpec {
     }
 }
 
-/// The time steppers: adaptive explicit Runge–Kutta pairs, the stabilized explicit ROCK4
-/// and its automatic switch, and discrete gradient descent.
+/// The time steppers: adaptive explicit Runge–Kutta pairs, implicit collocation methods, the
+/// stabilized explicit ROCK4 and its automatic switch, and discrete gradient descent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -59,6 +60,14 @@ pub enum Method {
     Tsit5,
     /// Hairer's DOP853, 8(5,3).
     Dop853,
+    /// Radau IIA order 5 (implicit, L-stable; Hairer–Wanner IV.8).
+    Radau5,
+    /// Gauss–Legendre, 1 stage (implicit midpoint, order 2).
+    Gl2,
+    /// Gauss–Legendre, 2 stages (order 4).
+    Gl4,
+    /// Gauss–Legendre, 3 stages (order 6).
+    Gl6,
     /// Abdulle's stabilized explicit ROCK4 (order 4, stages from a spectral estimate).
     Rock4,
     /// DOPRI5, switching to ROCK4 while the explicit steps are stability-limited.
@@ -75,20 +84,41 @@ impl Method {
             Self::Dopri5 => Some(&tableau::dopri5::DOPRI5),
             Self::Tsit5 => Some(&tableau::tsit5::TSIT5),
             Self::Dop853 => Some(&tableau::dop853::DOP853),
-            Self::Rock4 | Self::Auto | Self::Gd => None,
+            _ => None,
         }
     }
 
-    /// The name used on the command line and in `summary.json`.
+    /// The tableau of an implicit collocation method (`None` for the explicit ones).
+    pub fn collocation(self) -> Option<&'static CollocationTableau> {
+        use crate::integrate::implicit::{gauss, radau5};
+        match self {
+            Self::Radau5 => Some(&radau5::RADAU5),
+            Self::Gl2 => Some(&gauss::GL2),
+            Self::Gl4 => Some(&gauss::GL4),
+            Self::Gl6 => Some(&gauss::GL6),
+            _ => None,
+        }
+    }
+
+    /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Self::Dopri5 => "dopri5",
             Self::Tsit5 => "tsit5",
             Self::Dop853 => "dop853",
+            Self::Radau5 => "radau5",
+            Self::Gl2 => "gl2",
+            Self::Gl4 => "gl4",
+            Self::Gl6 => "gl6",
             Self::Rock4 => "rock4",
             Self::Auto => "auto",
             Self::Gd => "gd",
         }
+    }
+
+    /// Whether the method is a Gauss–Legendre method (quadratic invariants to round-off).
+    pub fn is_gauss_legendre(self) -> bool {
+        matches!(self, Self::Gl2 | Self::Gl4 | Self::Gl6)
     }
 }
 
@@ -99,11 +129,15 @@ impl std::str::FromStr for Method {
             "dopri5" => Ok(Self::Dopri5),
             "tsit5" => Ok(Self::Tsit5),
             "dop853" => Ok(Self::Dop853),
+            "radau5" => Ok(Self::Radau5),
+            "gl2" => Ok(Self::Gl2),
+            "gl4" => Ok(Self::Gl4),
+            "gl6" => Ok(Self::Gl6),
             "rock4" => Ok(Self::Rock4),
             "auto" => Ok(Self::Auto),
             "gd" => Ok(Self::Gd),
             _ => Err(GradflowError::Config(format!(
-                "unknown method {s:?}: expected dopri5, tsit5, dop853, rock4, auto or gd"
+                "unknown method {s:?}: expected dopri5, tsit5, dop853, radau5, gl2, gl4, gl6, rock4, auto or gd"
             ))),
         }
     }

@@ -91,8 +91,10 @@ struct RunArgs {
     /// Final time T > 0.
     #[arg(long = "t-end", allow_negative_numbers = true)]
     t_end: Option<f64>,
-    /// Integrator: dopri5, tsit5, dop853, rock4 (stabilized explicit, for stiff flows) or auto
-    /// (dopri5, switching to rock4 while stability-limited); or gd (gradient descent, needs --lr).
+    /// Integrator: dopri5, tsit5, dop853 (explicit); radau5, gl2, gl4, gl6 (implicit, for
+    /// stiff flows; Gauss–Legendre keeps the imbalance to round-off); rock4 (stabilized
+    /// explicit) or auto (dopri5, switching to rock4 while stability-limited); or gd
+    /// (gradient descent, needs --lr).
     #[arg(long)]
     method: Option<String>,
     /// Learning rate η of --method gd.

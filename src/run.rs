@@ -14,6 +14,7 @@ use crate::error::GradflowError;
 use crate::flow::gradient::ENERGY_STATE;
 use crate::flow::GradientFlow;
 use crate::integrate::auto::{AutoParams, AutoSwitch};
+use crate::integrate::implicit::{ImplicitOptions, ImplicitRk};
 use crate::integrate::rock::Rock4;
 use crate::integrate::{
     AcceptedStep, GradientDescent, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper,
@@ -170,6 +171,16 @@ pub fn make_stepper(
 ) -> Result<Box<dyn Stepper<GradientFlow>>, GradflowError> {
     if let Some(tab) = cfg.method.tableau() {
         return Ok(Box::new(Integrator::new(flow, tab, y0, tol, opts)));
+    }
+    if let Some(tab) = cfg.method.collocation() {
+        return Ok(Box::new(ImplicitRk::new(
+            flow,
+            tab,
+            y0,
+            tol,
+            opts,
+            ImplicitOptions::default(),
+        )));
     }
     match cfg.method {
         Method::Rock4 => Ok(Box::new(Rock4::new(flow, y0, tol, opts))),
@@ -347,6 +358,7 @@ pub fn execute_problem(
     let theta = integ.y()[..p].to_vec();
     let counters = integ.system().counters();
     let switches = integ.switches().to_vec();
+    let method_stats = integ.method_stats();
     let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
     let (status_name, message) = match &status {
         Status::Completed => ("completed", String::new()),
@@ -388,6 +400,7 @@ pub fn execute_problem(
             "max_h_lambda": stats.max_h_lambda,
             "gradient_evaluations": counters.gradients,
             "hvp_evaluations": counters.hvps,
+            "method": method_stats,
         },
         "method_switches": switches,
         "max_imbalance_drift": monitors.max_over("imbalance_drift_").filter(|v| v.is_finite()),

@@ -2,8 +2,9 @@
 //! data ([`tableau`]), one trial step with preallocated stages ([`erk`]), step-size control
 //! ([`controller`]), dense output ([`dense`]), the driver that yields accepted steps
 //! ([`driver`]), and the [`Stepper`] interface every method offers the run loop ([`stepper`]);
-//! the stabilized explicit ROCK4 ([`rock`]), the automatic explicit/stabilized switch
-//! ([`auto`]), and gradient descent as a fixed-step stepper ([`gd`]).
+//! the implicit collocation methods for the stiff flow ([`implicit`]), the stabilized explicit
+//! ROCK4 ([`rock`]), the automatic explicit/stabilized switch ([`auto`]), and gradient descent
+//! as a fixed-step stepper ([`gd`]).
 
 pub mod auto;
 pub mod controller;
@@ -11,6 +12,7 @@ pub mod dense;
 pub mod driver;
 pub mod erk;
 pub mod gd;
+pub mod implicit;
 pub mod rock;
 pub mod stepper;
 pub mod system;

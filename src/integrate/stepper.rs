@@ -61,6 +61,11 @@ pub trait Stepper<S: OdeSystem> {
     fn switches(&self) -> &[MethodSwitch] {
         &[]
     }
+    /// Method-specific work counters (Newton and Krylov iterations, …) for the run summary;
+    /// `None` (the default) when there are none.
+    fn method_stats(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl<S: OdeSystem> Stepper<S> for Integrator<S> {
