@@ -163,6 +163,12 @@ impl Checker {
 
     /// A checker for claims built by the caller (e.g. a statement being developed, not yet
     /// registered), each with the parameters to report.
+    /// Whether some claim reads the energy integral `J = ∫‖∇L‖² dt`
+    /// ([`Claim::needs_energy_integral`]); the run must then integrate it.
+    pub fn needs_energy_integral(&self) -> bool {
+        self.tracked.iter().any(|t| t.claim.needs_energy_integral())
+    }
+
     pub fn with_claims(setting: Setting, claims: Vec<(Box<dyn Claim>, Value)>) -> Self {
         let mut tracked = Vec::new();
         for (claim, params) in claims {
@@ -209,6 +215,11 @@ impl Checker {
             yhat: vec![0.0; n],
             fhat: vec![0.0; n],
         }
+    }
+
+    /// Updates the state layout the claims read (after the flow gained the energy integral).
+    pub fn set_layout(&mut self, layout: crate::flow::nearly_linear::StateLayout) {
+        self.setting.layout = layout;
     }
 
     /// The run's setting.
@@ -283,6 +294,7 @@ impl Checker {
                         let d = ((st.rhs - st.lhs) - (sh.rhs - sh.lhs)).abs();
                         if d.is_finite() {
                             tr.err.slack_error = tr.err.slack_error * self.growth + d;
+                            tr.err.step_slack_error = d;
                             // a local error below the state's last digit makes ŷ round to
                             // y: keep the previous sensitivity rather than report 0
                             let resolved = d > 4.0 * f64::EPSILON * (st.lhs.abs() + st.rhs.abs());
@@ -413,6 +425,15 @@ impl StepObserver for Checker {
         integ: &mut dyn Stepper<GradientFlow>,
         p: &Point<'_>,
     ) -> Result<(), GradflowError> {
+        let n = integ.y().len();
+        for buf in [
+            &mut self.ybuf,
+            &mut self.fbuf,
+            &mut self.yhat,
+            &mut self.fhat,
+        ] {
+            buf.resize(n, 0.0);
+        }
         self.evaluate_all(integ, p, Schedule::Always, None, false);
         self.advance_all(integ.system_mut(), p);
         Ok(())
@@ -506,9 +527,13 @@ pub fn run_check(
     requests: &[ClaimRequest],
     out: Option<&std::path::Path>,
 ) -> Result<CheckOutcome, GradflowError> {
-    let problem = crate::run::Problem::build(cfg)?;
+    let mut problem = crate::run::Problem::build(cfg)?;
     let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
     let mut checker = Checker::new(setting, requests)?;
+    if checker.needs_energy_integral() {
+        problem.flow.set_energy_integral(true);
+        checker.set_layout(problem.flow.layout());
+    }
     let run = crate::run::execute_problem(cfg, problem, out, Some(&mut checker))?;
     let verdicts = checker.verdicts();
     if let Some(dir) = out {

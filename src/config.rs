@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::GradflowError;
 use crate::flow::LossConvention;
+use crate::integrate::implicit::CollocationTableau;
 use crate::integrate::tableau::{self, Tableau};
 use crate::model::data::DataSpec;
 use crate::model::init::InitSpec;
@@ -87,7 +88,8 @@ impl ModelSpec {
     }
 }
 
-/// The explicit integrators.
+/// The time steppers: adaptive explicit Runge–Kutta pairs, implicit collocation methods, the
+/// stabilized explicit ROCK4 and its automatic switch, and discrete gradient descent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -98,16 +100,65 @@ pub enum Method {
     Tsit5,
     /// Hairer's DOP853, 8(5,3).
     Dop853,
+    /// Radau IIA order 5 (implicit, L-stable; Hairer–Wanner IV.8).
+    Radau5,
+    /// Gauss–Legendre, 1 stage (implicit midpoint, order 2).
+    Gl2,
+    /// Gauss–Legendre, 2 stages (order 4).
+    Gl4,
+    /// Gauss–Legendre, 3 stages (order 6).
+    Gl6,
+    /// Abdulle's stabilized explicit ROCK4 (order 4, stages from a spectral estimate).
+    Rock4,
+    /// DOPRI5, switching to ROCK4 while the explicit steps are stability-limited.
+    Auto,
+    /// Full-batch gradient descent `θ_{j+1} = θ_j − η∇L(θ_j)` with learning rate `lr`
+    /// ([`crate::integrate::gd`]); not an integrator of the flow, its discretisation.
+    Gd,
 }
 
 impl Method {
-    /// The tableau.
-    pub fn tableau(self) -> &'static Tableau {
+    /// The tableau of an explicit Runge–Kutta pair; `None` for the other steppers.
+    pub fn tableau(self) -> Option<&'static Tableau> {
         match self {
-            Self::Dopri5 => &tableau::dopri5::DOPRI5,
-            Self::Tsit5 => &tableau::tsit5::TSIT5,
-            Self::Dop853 => &tableau::dop853::DOP853,
+            Self::Dopri5 => Some(&tableau::dopri5::DOPRI5),
+            Self::Tsit5 => Some(&tableau::tsit5::TSIT5),
+            Self::Dop853 => Some(&tableau::dop853::DOP853),
+            _ => None,
         }
+    }
+
+    /// The tableau of an implicit collocation method (`None` for the explicit ones).
+    pub fn collocation(self) -> Option<&'static CollocationTableau> {
+        use crate::integrate::implicit::{gauss, radau5};
+        match self {
+            Self::Radau5 => Some(&radau5::RADAU5),
+            Self::Gl2 => Some(&gauss::GL2),
+            Self::Gl4 => Some(&gauss::GL4),
+            Self::Gl6 => Some(&gauss::GL6),
+            _ => None,
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dopri5 => "dopri5",
+            Self::Tsit5 => "tsit5",
+            Self::Dop853 => "dop853",
+            Self::Radau5 => "radau5",
+            Self::Gl2 => "gl2",
+            Self::Gl4 => "gl4",
+            Self::Gl6 => "gl6",
+            Self::Rock4 => "rock4",
+            Self::Auto => "auto",
+            Self::Gd => "gd",
+        }
+    }
+
+    /// Whether the method is a Gauss–Legendre method (quadratic invariants to round-off).
+    pub fn is_gauss_legendre(self) -> bool {
+        matches!(self, Self::Gl2 | Self::Gl4 | Self::Gl6)
     }
 }
 
@@ -118,8 +169,15 @@ impl std::str::FromStr for Method {
             "dopri5" => Ok(Self::Dopri5),
             "tsit5" => Ok(Self::Tsit5),
             "dop853" => Ok(Self::Dop853),
+            "radau5" => Ok(Self::Radau5),
+            "gl2" => Ok(Self::Gl2),
+            "gl4" => Ok(Self::Gl4),
+            "gl6" => Ok(Self::Gl6),
+            "rock4" => Ok(Self::Rock4),
+            "auto" => Ok(Self::Auto),
+            "gd" => Ok(Self::Gd),
             _ => Err(GradflowError::Config(format!(
-                "unknown method {s:?}: expected dopri5, tsit5 or dop853"
+                "unknown method {s:?}: expected dopri5, tsit5, dop853, radau5, gl2, gl4, gl6, rock4, auto or gd"
             ))),
         }
     }
@@ -210,11 +268,29 @@ pub struct RunConfig {
     /// A deliberate perturbation of the flow (mutation tests of claims).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perturbation: Option<crate::flow::perturb::Perturbation>,
+    /// Learning rate `η > 0` of `method = "gd"` (required there, rejected otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Number of gradient-descent steps `N` (`method = "gd"`); sets `t_end = N·η`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// Record the sharpness `λ_max(∇²L)` (and `λ_min`) by Lanczos every N accepted steps
+    /// ([`crate::monitor::sharpness`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpness_every: Option<u64>,
+    /// Number of top Hessian eigenvalues the sharpness monitor records (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpness_k: Option<usize>,
+    /// With `method = "gd"`: integrate the gradient flow alongside at tight tolerance and
+    /// monitor `‖θ_GD(jη) − θ_GF(jη)‖` ([`crate::monitor::gd_gf`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gf_reference: bool,
 }
 
 impl RunConfig {
     /// Parses a configuration from a JSON value; `origin` names it in error messages.
-    pub fn from_value(v: serde_json::Value, origin: &str) -> Result<Self, GradflowError> {
+    pub fn from_value(mut v: serde_json::Value, origin: &str) -> Result<Self, GradflowError> {
+        gd_time_span(&mut v);
         let cfg: RunConfig = serde_json::from_value(v).map_err(|e| {
             GradflowError::Config(format!("{origin}: {}", explain_missing(&e.to_string())))
         })?;
@@ -233,6 +309,7 @@ impl RunConfig {
 
     /// Checks the values serde cannot (`t_end > 0`, tolerances, thresholds).
     pub fn validate(&self) -> Result<(), GradflowError> {
+        self.validate_gd()?;
         if !(self.t_end.is_finite() && self.t_end > 0.0) {
             return Err(GradflowError::Config(format!(
                 "t_end = {}: must be finite and > 0",
@@ -262,12 +339,81 @@ impl RunConfig {
                 )));
             }
         }
+        if let Some(n) = self.sharpness_every {
+            if n == 0 {
+                return Err(GradflowError::Config(
+                    "sharpness_every = 0: must be ≥ 1".into(),
+                ));
+            }
+        }
+        if let Some(k) = self.sharpness_k {
+            if k == 0 {
+                return Err(GradflowError::Config("sharpness_k = 0: must be ≥ 1".into()));
+            }
+        }
         if let Some(h) = self.h_max {
             if !(h.is_finite() && h > 0.0) {
                 return Err(GradflowError::Config(format!("h_max = {h}: must be > 0")));
             }
         }
         Ok(())
+    }
+}
+
+impl RunConfig {
+    /// The gradient-descent fields: `lr` finite and `> 0` exactly when `method = "gd"`,
+    /// `steps ≥ 1` only with it, and `t_end = steps·lr` when `steps` is given.
+    fn validate_gd(&self) -> Result<(), GradflowError> {
+        let gd = self.method == Method::Gd;
+        match (gd, self.lr) {
+            (true, None) => {
+                return Err(GradflowError::Config(
+                    "method gd needs a learning rate (lr in the config, or --lr)".into(),
+                ))
+            }
+            (true, Some(lr)) if !(lr.is_finite() && lr > 0.0) => {
+                return Err(GradflowError::Config(format!(
+                    "lr = {lr}: must be finite and > 0"
+                )))
+            }
+            (false, Some(_)) => {
+                return Err(GradflowError::Config(format!(
+                    "lr is the learning rate of method gd; method {} has none",
+                    self.method.name()
+                )))
+            }
+            _ => {}
+        }
+        match (gd, self.steps, self.lr) {
+            (false, Some(_), _) => Err(GradflowError::Config(format!(
+                "steps counts gradient-descent steps; method {} takes t_end",
+                self.method.name()
+            ))),
+            (true, Some(0), _) => Err(GradflowError::Config("steps = 0: must be ≥ 1".into())),
+            (true, Some(n), Some(lr)) if self.t_end != n as f64 * lr => {
+                Err(GradflowError::Config(format!(
+                    "t_end = {} but steps·lr = {n}·{lr} = {}: give one of them",
+                    self.t_end,
+                    n as f64 * lr
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// With `method = "gd"` and `steps`, `t_end` is `steps·lr`: filled in when the JSON does
+/// not give it or gives `null` (the command line's `--steps` sets it to `null`).
+fn gd_time_span(v: &mut serde_json::Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    let gd = obj.get("method").and_then(|m| m.as_str()) == Some("gd");
+    let steps = obj.get("steps").and_then(|s| s.as_u64());
+    let lr = obj.get("lr").and_then(|s| s.as_f64());
+    let no_t_end = obj.get("t_end").is_none_or(|t| t.is_null());
+    if let (true, Some(n), Some(lr), true) = (gd, steps, lr, no_t_end) {
+        obj.insert("t_end".into(), serde_json::json!(n as f64 * lr));
     }
 }
 

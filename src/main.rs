@@ -98,9 +98,28 @@ struct RunArgs {
     /// Final time T > 0.
     #[arg(long = "t-end", allow_negative_numbers = true)]
     t_end: Option<f64>,
-    /// Integrator: dopri5, tsit5 or dop853.
+    /// Integrator: dopri5, tsit5, dop853 (explicit); radau5, gl2, gl4, gl6 (implicit, for
+    /// stiff flows; Gauss–Legendre keeps the imbalance to round-off); rock4 (stabilized
+    /// explicit) or auto (dopri5, switching to rock4 while stability-limited); or gd
+    /// (gradient descent, needs --lr).
     #[arg(long)]
     method: Option<String>,
+    /// Learning rate η of --method gd.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Number of gradient-descent steps N of --method gd (sets t_end = N·η).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Record the sharpness λ_max(∇²L) and λ_min by Lanczos every N accepted steps.
+    #[arg(long = "sharpness-every")]
+    sharpness_every: Option<u64>,
+    /// Number of top Hessian eigenvalues the sharpness monitor records (default 1).
+    #[arg(long = "sharpness-k")]
+    sharpness_k: Option<usize>,
+    /// With --method gd: integrate the gradient flow alongside (DOP853, rtol 1e-10) and
+    /// monitor the distance ‖θ_GD(jη) − θ_GF(jη)‖.
+    #[arg(long = "gf-reference")]
+    gf_reference: bool,
     /// Relative tolerance: one value, or one per layer comma separated.
     #[arg(long, allow_negative_numbers = true)]
     rtol: Option<String>,
@@ -232,6 +251,28 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         let method: gradflow::config::Method = m.parse()?;
         set("method", json!(method));
     }
+    if let Some(lr) = args.lr {
+        if !(lr.is_finite() && lr > 0.0) {
+            anyhow::bail!("--lr {lr}: must be finite and > 0");
+        }
+        set("lr", json!(lr));
+    }
+    if let Some(n) = args.steps {
+        set("steps", json!(n));
+        // t_end = N·η is filled in by the configuration (unless --t-end is given too)
+        if args.t_end.is_none() {
+            set("t_end", Value::Null);
+        }
+    }
+    if let Some(n) = args.sharpness_every {
+        set("sharpness_every", json!(n));
+    }
+    if let Some(k) = args.sharpness_k {
+        set("sharpness_k", json!(k));
+    }
+    if args.gf_reference {
+        set("gf_reference", json!(true));
+    }
     if let Some(r) = &args.rtol {
         set("rtol", tol_value("--rtol", r)?);
     }
@@ -298,7 +339,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         name,
         s["status"].as_str().unwrap_or("?"),
         outcome.t,
-        cfg.method.tableau().name,
+        cfg.method.name(),
         s["final_loss"].as_f64().unwrap_or(f64::NAN)
     );
     println!(
@@ -309,6 +350,21 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         outcome.stats.wall_s,
         outcome.stats.stability_limited
     );
+    if let Some(sw) = s["method_switches"].as_array().filter(|a| !a.is_empty()) {
+        let list: Vec<String> = sw
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}→{} at t = {} ({})",
+                    w["from"].as_str().unwrap_or("?"),
+                    w["to"].as_str().unwrap_or("?"),
+                    w["t"].as_f64().unwrap_or(f64::NAN),
+                    w["reason"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        println!("  method switches: {}", list.join(", "));
+    }
     if let Some(d) = s["max_imbalance_drift"].as_f64() {
         println!("  max imbalance drift ‖D_k(t) − D_k(0)‖_F: {d:e}");
     }

@@ -9,17 +9,23 @@ use nalgebra::DMatrix;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ModelSpec, RunConfig};
+use crate::config::{Method, ModelSpec, RunConfig};
 use crate::error::GradflowError;
-use crate::flow::gradient::EXTRA_STATES;
+use crate::flow::gradient::ENERGY_STATE;
 use crate::flow::GradientFlow;
+use crate::integrate::auto::{AutoParams, AutoSwitch};
+use crate::integrate::implicit::{ImplicitOptions, ImplicitRk};
+use crate::integrate::rock::Rock4;
 use crate::integrate::{
-    AcceptedStep, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper, Tolerances,
+    AcceptedStep, GradientDescent, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper,
+    Tolerances,
 };
 use crate::model::data::{generate, Dataset};
 use crate::model::init::{initialize, InitSpec};
 use crate::model::net::Shape;
 use crate::model::npy;
+use crate::monitor::gd_gf::GdGfDistanceMonitor;
+use crate::monitor::sharpness::SharpnessMonitor;
 use crate::monitor::trace::{TracePolicy, TraceWriter};
 use crate::monitor::{quantities, MonitorSet, Point};
 use crate::report::atomic::write_json_atomic;
@@ -171,7 +177,9 @@ pub trait StepObserver {
     ) -> Result<(), GradflowError>;
 }
 
-/// The stepper for `cfg.method` over the gradient flow, started at `y0`.
+/// The stepper for `cfg.method` over the gradient flow, started at `y0`: an adaptive
+/// explicit Runge–Kutta pair, or gradient descent with learning rate `cfg.lr` (which ignores
+/// the tolerances and takes `opts.max_steps` as its step limit).
 pub fn make_stepper(
     cfg: &RunConfig,
     flow: GradientFlow,
@@ -179,13 +187,46 @@ pub fn make_stepper(
     tol: Tolerances,
     opts: Options,
 ) -> Result<Box<dyn Stepper<GradientFlow>>, GradflowError> {
-    Ok(Box::new(Integrator::new(
-        flow,
-        cfg.method.tableau(),
-        y0,
-        tol,
-        opts,
-    )))
+    if let Some(tab) = cfg.method.tableau() {
+        return Ok(Box::new(Integrator::new(flow, tab, y0, tol, opts)));
+    }
+    if let Some(tab) = cfg.method.collocation() {
+        return Ok(Box::new(ImplicitRk::new(
+            flow,
+            tab,
+            y0,
+            tol,
+            opts,
+            ImplicitOptions::default(),
+        )));
+    }
+    match cfg.method {
+        Method::Rock4 => Ok(Box::new(Rock4::new(flow, y0, tol, opts))),
+        Method::Auto => Ok(Box::new(AutoSwitch::new(
+            flow,
+            y0,
+            tol,
+            opts,
+            AutoParams::default(),
+        ))),
+        Method::Gd => {
+            let lr = cfg.lr.ok_or_else(|| {
+                GradflowError::Config("method gd needs a learning rate (lr, --lr)".into())
+            })?;
+            Ok(Box::new(GradientDescent::new(
+                flow,
+                y0,
+                lr,
+                opts.t0,
+                opts.t_end,
+                opts.max_steps,
+            )))
+        }
+        m => Err(GradflowError::Config(format!(
+            "method {} has no stepper",
+            m.name()
+        ))),
+    }
 }
 
 /// Per-component tolerances of the state: the weights' per-layer values, the extra states'
@@ -195,9 +236,10 @@ fn expand_tol(
     tol: &crate::config::Tol,
     name: &str,
     shape: &Shape,
+    extras: usize,
     twin: bool,
 ) -> Result<Vec<f64>, GradflowError> {
-    let mut v = tol.expand(name, shape, EXTRA_STATES)?;
+    let mut v = tol.expand(name, shape, extras)?;
     if twin {
         v.extend(tol.expand(name, shape, crate::flow::nearly_linear::NUM_SCALARS)?);
     }
@@ -233,15 +275,36 @@ pub fn execute_problem(
         data,
         shape,
         theta0,
-        flow,
+        mut flow,
     } = problem;
+    let extras = flow.extra_states();
     let twin = flow.twin().is_some();
-    let tol = Tolerances {
-        rtol: expand_tol(&cfg.rtol, "rtol", &shape, twin)?,
-        atol: expand_tol(&cfg.atol, "atol", &shape, twin)?,
+    let mut tol = Tolerances {
+        rtol: expand_tol(&cfg.rtol, "rtol", &shape, extras, twin)?,
+        atol: expand_tol(&cfg.atol, "atol", &shape, extras, twin)?,
     };
+    if flow.energy_integral() {
+        // 0 ≤ J(t) ≤ L(0) on the exact flow: L(0) is J's natural scale, so its absolute
+        // tolerance is rtol·L(0) (an atol fixed for the weights would make J's first steps,
+        // where J ≈ 0 and J' = ‖∇L‖² may be huge, decide the step size)
+        let j = shape.num_params() + ENERGY_STATE;
+        let l0 = flow.loss(&theta0);
+        tol.atol[j] = tol.atol[j].max(tol.rtol[j] * l0);
+    }
     let y0 = flow.initial_state(&theta0);
     let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);
+    if let Some(every) = cfg.sharpness_every {
+        let k = cfg.sharpness_k.unwrap_or(1);
+        monitors.push(Box::new(SharpnessMonitor::new(&flow, every, k, true)));
+    }
+    if cfg.gf_reference {
+        if cfg.method != Method::Gd {
+            return Err(GradflowError::Config(
+                "gf_reference compares gradient descent with the flow: it needs method gd".into(),
+            ));
+        }
+        monitors.push(Box::new(GdGfDistanceMonitor::new(&flow, &y0, cfg.t_end)));
+    }
     let mut opts = Options::new(0.0, cfg.t_end);
     opts.h_max = cfg.h_max;
     if let Some(n) = cfg.max_steps {
@@ -277,6 +340,7 @@ pub fn execute_problem(
     }
     // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
     let mut grid_k: u64 = 1;
+    let mut switches_seen = 0usize;
     let status = loop {
         match integ.step() {
             Ok(None) => break Status::Completed,
@@ -296,6 +360,12 @@ pub fn execute_problem(
                         grid_k += 1;
                     }
                 }
+                if let Some(tw) = trace.as_mut() {
+                    for sw in &integ.switches()[switches_seen..] {
+                        tw.write_switch(sw)?;
+                    }
+                }
+                switches_seen = integ.switches().len();
                 ybuf.copy_from_slice(integ.y());
                 fbuf.copy_from_slice(integ.f());
                 let p = Point::in_step(&st, st.t, &ybuf, &fbuf);
@@ -322,6 +392,8 @@ pub fn execute_problem(
     let p = shape.num_params();
     let theta = integ.y()[..p].to_vec();
     let counters = integ.system().counters();
+    let switches = integ.switches().to_vec();
+    let method_stats = integ.method_stats();
     let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
     let (status_name, message) = match &status {
         Status::Completed => ("completed", String::new()),
@@ -334,7 +406,7 @@ pub fn execute_problem(
             f.to_string(),
         ),
     };
-    let summary = json!({
+    let mut summary = json!({
         "gradflow_version": env!("CARGO_PKG_VERSION"),
         "config": cfg,
         "seed": cfg.seed,
@@ -363,11 +435,20 @@ pub fn execute_problem(
             "max_h_lambda": stats.max_h_lambda,
             "gradient_evaluations": counters.gradients,
             "hvp_evaluations": counters.hvps,
+            "method": method_stats,
         },
+        "method_switches": switches,
         "max_imbalance_drift": monitors.max_over("imbalance_drift_").filter(|v| v.is_finite()),
         "max_imbalance_drift_rel": monitors.max_over("imbalance_drift_rel_").filter(|v| v.is_finite()),
         "monitors": monitors.summaries_json(),
     });
+    if let Some(obj) = summary.as_object_mut() {
+        if let Some(lr) = cfg.lr {
+            obj.insert("lr".into(), json!(lr));
+        }
+        // the monitors' own sections (sharpness work, the gradient-flow reference of GD)
+        obj.extend(monitors.reports());
+    }
     if let Some(dir) = out {
         write_outputs(dir, cfg, &shape, &theta, &summary)?;
         if let Some(tw) = trace {

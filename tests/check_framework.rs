@@ -133,7 +133,7 @@ fn reference_crossing(cfg: &RunConfig, c: f64) -> f64 {
     opts.h_max = Some(1e-4);
     let mut integ = Integrator::new(
         pb.flow,
-        cfg.method.tableau(),
+        cfg.method.tableau().unwrap(),
         &y0,
         Tolerances::scalar(n, 1e-13, 1e-15),
         opts,

@@ -685,3 +685,63 @@ fn lemma1_holds_on_random_flows_and_a_perturbation_is_caught() {
         .tests(40)
         .quickcheck(prop as fn(Net) -> bool);
 }
+
+/// U8, energy identity: with the loss `L = ½‖Xθ − y‖²` of a one-layer net at
+/// `X = diag(2, 1)`, `y = (2, 1)`, `θ = 0` gives `L(0) = 5/2`; at `θ = (1, 0)` the loss is
+/// `½` and a hand-set integral `J = 1.5` makes `L + J = 2 ≠ 5/2`, while `J = 2` balances it.
+/// The claim reads `J` from the state after `I`, asks the run to integrate it, and the
+/// `factor` variant scales it.
+#[test]
+fn energy_identity_sides_by_hand() {
+    let (x, y) = diag_data();
+    let mut c = case(&x, &y, &[m(1, 2, &[0.0, 0.0])], "half_sum");
+    c.flow.set_energy_integral(true);
+    let mut claim = build("mc24.u8.energy_identity", json!({}));
+    assert!(claim.needs_energy_integral());
+    let eval = |claim: &mut dyn Claim, c: &mut Case, j: f64| {
+        let mut yv = vec![1.0, 0.0, 0.0, j];
+        let mut f = vec![0.0; yv.len()];
+        c.flow.rhs(0.0, &yv, &mut f);
+        yv[2] = 0.0;
+        let p = point(&yv, &f, 1.0);
+        claim.evaluate(&c.setting, &mut c.flow, &p)
+    };
+    assert_sides(eval(claim.as_mut(), &mut c, 1.5), 2.0, 2.5, "J = 1.5");
+    assert_sides(eval(claim.as_mut(), &mut c, 2.0), 2.5, 2.5, "J = 2");
+    let mut half = build("mc24.u8.energy_identity", json!({"factor": 0.5}));
+    assert_sides(eval(half.as_mut(), &mut c, 2.0), 1.5, 2.5, "factor 0.5");
+    // the integrand is ‖∇L‖² of the unperturbed flow: at θ = (1, 0), ∇L = Xᵀ(Xθ − y) = (0, −1)
+    let mut f = vec![0.0; 4];
+    c.flow.rhs(0.0, &[1.0, 0.0, 0.0, 0.0], &mut f);
+    assert!(close(f[3], 1.0, 1e-15), "dJ/dt = {}", f[3]);
+}
+
+/// U8 along a run: the checker turns the integral on by itself, the identity holds, and a
+/// 10 % error in the integral is a violation.
+#[test]
+fn energy_identity_holds_along_a_run_and_a_false_factor_is_caught() {
+    let cfg = RunConfig::from_value(
+        json!({
+            "data": {"kind": "gaussian", "n": 12, "d": 3, "q": 1, "spectrum": {"kind": "isotropic"},
+                     "teacher": {"kind": "gaussian", "std": 1.0}, "noise_std": 0.1},
+            "model": {"kind": "deep_linear", "hidden": [3]},
+            "init": {"kind": "gaussian", "std": [0.5, 0.5]},
+            "loss": "half_mean", "t_end": 3.0, "rtol": 1e-9, "atol": 1e-12, "seed": 3
+        }),
+        "test",
+    )
+    .unwrap();
+    let reqs = [
+        ClaimRequest {
+            id: "mc24.u8.energy_identity".into(),
+            params: json!({}),
+        },
+        ClaimRequest {
+            id: "mc24.u8.energy_identity".into(),
+            params: json!({"factor": 1.1}),
+        },
+    ];
+    let out = run_check(&cfg, &reqs, None).unwrap();
+    assert_eq!(out.verdicts[0].verdict, Verdict::Holds);
+    assert_eq!(out.verdicts[1].verdict, Verdict::Violated);
+}

@@ -65,15 +65,18 @@ fn verdict(cfg: &RunConfig, id: &str) -> Verdict {
 
 const NULL: &str = "cl22.lemma5_4.null_space_conserved";
 const IMB: &str = "cl22.implied.imbalance_conserved";
+const ENERGY: &str = "mc24.u8.energy_identity";
 
-/// On the unperturbed flow Lemma 5.4 and the imbalance conservation hold (n < d, so the
-/// null space is nontrivial and both are applicable).
+/// On the unperturbed flow Lemma 5.4, the imbalance conservation and the energy identity
+/// hold (n < d, so the null space is nontrivial and all are applicable).
 #[test]
 fn conservation_claims_hold_on_random_unperturbed_flows() {
     fn prop(c: Case) -> TestResult {
         let cfg = c.config(None);
         TestResult::from_bool(
-            verdict(&cfg, NULL) == Verdict::Holds && verdict(&cfg, IMB) == Verdict::Holds,
+            verdict(&cfg, NULL) == Verdict::Holds
+                && verdict(&cfg, IMB) == Verdict::Holds
+                && verdict(&cfg, ENERGY) == Verdict::Holds,
         )
     }
     QuickCheck::new()
@@ -82,8 +85,9 @@ fn conservation_claims_hold_on_random_unperturbed_flows() {
         .quickcheck(prop as fn(Case) -> TestResult);
 }
 
-/// A leak of size 1e-4…1e-6 into the null space of X is caught by Lemma 5.4's check, and a
-/// weight decay of the same size on a random layer by the imbalance check.
+/// A leak of size 1e-4…1e-6 into the null space of X is caught by Lemma 5.4's check, a
+/// weight decay of the same size on a random layer by the imbalance check, and a flow
+/// faster by the same relative amount (`θ̇ = −(1 + ε)∇L`) by the energy identity.
 #[test]
 fn random_small_perturbations_are_caught() {
     fn prop(c: Case) -> TestResult {
@@ -93,8 +97,11 @@ fn random_small_perturbations_are_caught() {
         let decay = c.config(Some(
             json!({"kind": "weight_decay", "eps": eps, "layer": layer}),
         ));
+        let fast = c.config(Some(json!({"kind": "gradient_scale", "g": 1.0 + eps})));
         TestResult::from_bool(
-            verdict(&leak, NULL) == Verdict::Violated && verdict(&decay, IMB) == Verdict::Violated,
+            verdict(&leak, NULL) == Verdict::Violated
+                && verdict(&decay, IMB) == Verdict::Violated
+                && verdict(&fast, ENERGY) == Verdict::Violated,
         )
     }
     QuickCheck::new()

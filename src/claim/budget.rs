@@ -1,6 +1,6 @@
 //! Error budgets: how far a computed slack may be from the exact flow's slack.
 //!
-//! Two models, chosen by each claim for each statement ([`Budget`]):
+//! Four models, chosen by each claim for each statement ([`Budget`]):
 //!
 //! - **round-off** (linear invariants, which every RK method conserves exactly, and
 //!   identities that hold by construction): `budget = C_ε · ε · scale · √(N + 1)`, `N` the
@@ -17,6 +17,12 @@
 //!   through the slack's sensitivity at the current point, estimated along the last local
 //!   error: `budget = C_g · G(t) · |φ(y_t) − φ(ŷ_t)| / ‖le_t‖₂ + round-off`. Near a minimum,
 //!   where both sides shrink, the budget shrinks with them.
+//!
+//! - **local** (one-step statements comparing consecutive accepted states, such as
+//!   `L(y_i) ≤ L(y_{i−1})`): the numerical `y_i` is the exact flow from `y_{i−1}` plus the
+//!   step's local error, so only that error enters the comparison (the global error moves
+//!   both sides alike): `budget = C_a · |φ(y_i) − φ(ŷ_i)| + round-off`, with the same
+//!   safety factor as the accumulated model.
 //!
 //! Both sums carry earlier errors forward with the step's growth factor
 //! `exp(h · max(μ, 0))`, where `μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖²` estimates the
@@ -63,6 +69,11 @@ pub enum Budget {
         /// Magnitude of the compared quantities (for the round-off part).
         scale: f64,
     },
+    /// The slack's local error over the last step only, plus round-off.
+    Local {
+        /// Magnitude of the compared quantities (for the round-off part).
+        scale: f64,
+    },
 }
 
 /// What the checker has accumulated for one claim when a budget is computed.
@@ -76,6 +87,8 @@ pub struct ErrorState {
     pub state_error: f64,
     /// `|φ(y) − φ(ŷ)| / ‖le‖` at the last accepted step.
     pub sensitivity: f64,
+    /// `|φ(y) − φ(ŷ)|` at the last accepted step.
+    pub step_slack_error: f64,
 }
 
 /// The round-off budget `C_ε ε scale √(N + 1)`.
@@ -93,6 +106,9 @@ impl Budget {
             }
             Budget::Propagated { scale } => {
                 C_GLOBAL * e.state_error * e.sensitivity + roundoff(scale, e.steps)
+            }
+            Budget::Local { scale } => {
+                C_ACCUMULATED * e.step_slack_error + roundoff(scale, e.steps)
             }
         }
     }
@@ -113,6 +129,7 @@ mod tests {
             slack_error: 2e-8,
             state_error: 1e-6,
             sensitivity: 3.0,
+            step_slack_error: 4e-9,
         };
         let r = Budget::RoundOff { scale: 1.0 }.value(&e);
         assert!((r - C_ROUNDOFF * f64::EPSILON * 10.0).abs() < 1e-20);
@@ -120,5 +137,7 @@ mod tests {
         assert!((a - (C_ACCUMULATED * 2e-8 + r)).abs() < 1e-20);
         let p = Budget::Propagated { scale: 1.0 }.value(&e);
         assert!((p - (C_GLOBAL * 3e-6 + r)).abs() < 1e-20);
+        let l = Budget::Local { scale: 1.0 }.value(&e);
+        assert!((l - (C_ACCUMULATED * 4e-9 + r)).abs() < 1e-20);
     }
 }

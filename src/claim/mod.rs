@@ -62,6 +62,48 @@ pub struct ClaimInfo {
     pub printed_error: Option<&'static str>,
 }
 
+impl ClaimInfo {
+    /// An inequality checked at every accepted step ([`Schedule::Always`],
+    /// [`Form::Inequality`], no printed error); the builders below change that.
+    pub fn new(
+        id: impl Into<String>,
+        paper: &'static str,
+        result: &'static str,
+        statement: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            paper,
+            result,
+            statement: statement.into(),
+            schedule: Schedule::Always,
+            form: Form::Inequality,
+            printed_error: None,
+        }
+    }
+    /// Evaluated once, at the end of the run.
+    pub fn at_end(self) -> Self {
+        Self {
+            schedule: Schedule::AtEnd,
+            ..self
+        }
+    }
+    /// An identity `|lhs − rhs| ≤ budget`.
+    pub fn identity(self) -> Self {
+        Self {
+            form: Form::Identity,
+            ..self
+        }
+    }
+    /// A statement printed wrongly in the paper, with what the catalog says is wrong.
+    pub fn printed(self, error: Option<&'static str>) -> Self {
+        Self {
+            printed_error: error,
+            ..self
+        }
+    }
+}
+
 /// Relation of a hypothesis value to its threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Relation {
@@ -210,4 +252,9 @@ pub trait Claim {
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement>;
     /// Updates running state after an accepted step (default: nothing).
     fn advance(&mut self, _s: &Setting, _gf: &mut GradientFlow, _p: &Point<'_>) {}
+    /// Whether the claim reads the energy integral `J = ∫‖∇L‖² dt` (state index
+    /// `p + ENERGY_STATE`); the checker then has the run integrate it.
+    fn needs_energy_integral(&self) -> bool {
+        false
+    }
 }

@@ -66,6 +66,9 @@ pub struct Counters {
 /// As an [`OdeSystem`] its state is `[θ, I]` where `θ` holds the weights (layout of
 /// [`Shape`]) and `I(t) = ∫_0^t ‖XΘ(s) − Y‖_F ds` is integrated alongside (paper 000
 /// Thm 3.1's `∫√𝓛 dt` with 𝓛 the `sum` loss), so the adaptive error control covers it.
+/// With [`GradientFlow::set_energy_integral`] the state is `[θ, I, J]` with
+/// `J(t) = ∫_0^t ‖∇L(θ(s))‖² ds` (paper 002's energy identity `L(t) + J(t) = L(0)`, U8).
+/// The trailing scalars are quadratures: they never feed back into `θ`.
 #[derive(Clone, Debug)]
 pub struct GradientFlow {
     shape: Shape,
@@ -82,10 +85,14 @@ pub struct GradientFlow {
     leaky: Option<Box<super::leaky::LeakyWorkspace>>,
     /// The linear twin and its comparison scalars (paper 001), when integrated jointly.
     twin: Option<super::nearly_linear::TwinScalars>,
+    energy_integral: bool,
 }
 
-/// Number of extra scalar states after the weights (`∫‖R‖_F dt`).
+/// Number of extra scalar states after the weights that every run carries (`∫‖R‖_F dt`).
 pub const EXTRA_STATES: usize = 1;
+
+/// Index (after the weights) of the energy integral `J = ∫‖∇L‖² dt` when it is integrated.
+pub const ENERGY_STATE: usize = EXTRA_STATES;
 
 impl GradientFlow {
     /// Builds the problem, checking that the data fit the network (`X` has `d` columns,
@@ -120,6 +127,7 @@ impl GradientFlow {
             eps: 0.0,
             leaky: None,
             twin: None,
+            energy_integral: false,
         })
     }
 
@@ -161,13 +169,14 @@ impl GradientFlow {
     /// Where each block of this flow's state lives.
     pub fn layout(&self) -> super::nearly_linear::StateLayout {
         super::nearly_linear::StateLayout::new(&self.shape, self.twin.is_some())
+            .with_extras(self.extra_states())
     }
 
-    /// The initial ODE state for weights `theta0`: `[θ(0), 0]`, and with the twin
-    /// `[θ(0), 0, θ(0), u(0), v(0), …]`.
+    /// The initial ODE state for weights `theta0`: `[θ(0), 0 (, 0)]` (the quadratures), and
+    /// with the twin `[θ(0), 0 (, 0), θ(0), u(0), v(0), …]`.
     pub fn initial_state(&self, theta0: &[f64]) -> Vec<f64> {
         let mut y0 = theta0.to_vec();
-        y0.push(0.0);
+        y0.extend(std::iter::repeat_n(0.0, self.extra_states()));
         if let Some(tw) = &self.twin {
             y0.extend_from_slice(theta0);
             y0.extend_from_slice(&tw.scalars.initial());
@@ -209,7 +218,21 @@ impl GradientFlow {
     pub(crate) fn count_hvp(&mut self) {
         self.counters.hvps += 1;
     }
-    /// Number of ODE states: weights plus [`EXTRA_STATES`] (plus the twin block).
+    /// Also integrate `J(t) = ∫_0^t ‖∇L‖² dt` (the unperturbed gradient's squared norm) as
+    /// the state after `I`; off by default, so runs that do not need it keep their state and
+    /// step sequence.
+    pub fn set_energy_integral(&mut self, on: bool) {
+        self.energy_integral = on;
+    }
+    /// Whether `J` is integrated.
+    pub fn energy_integral(&self) -> bool {
+        self.energy_integral
+    }
+    /// Number of scalar quadrature states after the weights (`I`, and `J` when on).
+    pub fn extra_states(&self) -> usize {
+        EXTRA_STATES + usize::from(self.energy_integral)
+    }
+    /// Number of ODE states: weights plus [`GradientFlow::extra_states`] (plus the twin block).
     pub fn state_dim(&self) -> usize {
         self.layout().dim()
     }
@@ -404,13 +427,18 @@ impl OdeSystem for GradientFlow {
         self.state_dim()
     }
 
-    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖R‖_F`; with the
+    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖R‖_F`, `dJ/dt = ‖∇L(θ)‖²` when the energy
+    /// integral is on; with the
     /// twin also `dθ⁰/dt = −∇L⁰(θ⁰)` (the linear network's field, same perturbation) and the
     /// comparison scalars' `λ·d/dτ` ([`super::nearly_linear`]).
     fn rhs(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
         let p = self.shape.num_params();
         if let Some(tw) = self.twin {
-            let (tr, sr) = (p + 1..2 * p + 1, 2 * p + 1..self.state_dim());
+            let lay = self.layout();
+            let (tr, sr) = (
+                lay.twin_range().expect("twin"),
+                lay.scalar_range().expect("twin"),
+            );
             self.linear_gradient_scaled(&y[tr.clone()], -1.0, &mut dy[tr.clone()]);
             if let Some(pert) = &self.perturbation {
                 pert.apply(&y[tr.clone()], &mut dy[tr]);
@@ -421,6 +449,9 @@ impl OdeSystem for GradientFlow {
             }
         }
         let r2 = self.gradient_scaled(&y[..p], -1.0, &mut dy[..p]);
+        if self.energy_integral {
+            dy[p + ENERGY_STATE] = dy[..p].iter().map(|g| g * g).sum();
+        }
         if let Some(pert) = &self.perturbation {
             pert.apply(&y[..p], &mut dy[..p]);
         }
@@ -431,6 +462,16 @@ impl OdeSystem for GradientFlow {
     /// HVP, counted in [`Counters`]); the quadrature row `d‖R‖/dθ` and a perturbation's own
     /// Jacobian are left out. The quadrature states do not feed back into the weights, so
     /// Newton iterations with this Jacobian still converge to the exact stage solution.
+    fn quadrature_states(&self) -> usize {
+        // with the twin the trailing states are the comparison scalars, which do not feed
+        // back either (v starts at 0 with a large rate)
+        if self.twin.is_some() {
+            super::nearly_linear::NUM_SCALARS
+        } else {
+            self.extra_states()
+        }
+    }
+
     fn jvp(&mut self, _t: f64, y: &[f64], v: &[f64], out: &mut [f64]) -> bool {
         let p = self.shape.num_params();
         self.hvp(&y[..p], &v[..p], &mut out[..p]);
@@ -442,7 +483,7 @@ impl OdeSystem for GradientFlow {
         }
         if self.twin.is_some() {
             // the twin's block: −∇²L⁰·v at θ⁰ (the comparison scalars' Jacobian is left out)
-            let tr = p + 1..2 * p + 1;
+            let tr = self.layout().twin_range().expect("twin");
             let eps = self.eps;
             self.eps = 0.0;
             self.hvp(&y[tr.clone()], &v[tr.clone()], &mut out[tr.clone()]);

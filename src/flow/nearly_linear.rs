@@ -277,32 +277,40 @@ pub struct StateLayout {
     pub params: usize,
     /// Whether the state carries the linear twin and the comparison scalars.
     pub twin: bool,
+    /// Quadrature states after the weights (`I`, and `J` when the energy integral is on).
+    pub extras: usize,
 }
 
 impl StateLayout {
-    /// Layout for `shape`, with or without the twin.
+    /// Layout for `shape`, with or without the twin, with the one quadrature `I`.
     pub fn new(shape: &Shape, twin: bool) -> Self {
         Self {
             params: shape.num_params(),
             twin,
+            extras: crate::flow::gradient::EXTRA_STATES,
         }
     }
-    /// Total state dimension: `p + 1`, or `2p + 1 + NUM_SCALARS` with the twin.
+    /// The same layout with `extras` quadrature states.
+    pub fn with_extras(self, extras: usize) -> Self {
+        Self { extras, ..self }
+    }
+    /// Total state dimension: `p + extras`, or `2p + extras + NUM_SCALARS` with the twin.
     pub fn dim(&self) -> usize {
         if self.twin {
-            2 * self.params + 1 + NUM_SCALARS
+            2 * self.params + self.extras + NUM_SCALARS
         } else {
-            self.params + 1
+            self.params + self.extras
         }
     }
     /// Range of the linear twin's weights `θ⁰`.
     pub fn twin_range(&self) -> Option<std::ops::Range<usize>> {
-        self.twin.then(|| self.params + 1..2 * self.params + 1)
+        let a = self.params + self.extras;
+        self.twin.then(|| a..a + self.params)
     }
     /// Range of the comparison scalars.
     pub fn scalar_range(&self) -> Option<std::ops::Range<usize>> {
-        self.twin
-            .then(|| 2 * self.params + 1..2 * self.params + 1 + NUM_SCALARS)
+        let a = 2 * self.params + self.extras;
+        self.twin.then(|| a..a + NUM_SCALARS)
     }
     /// The ranges holding network weights (`θ`, and `θ⁰` with the twin): the states whose
     /// local errors the checker propagates.

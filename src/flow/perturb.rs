@@ -10,8 +10,8 @@
 //! | `gradient_scale {g}` | `dθ/dt = −g ∇L` | constants stated for `g = 1` (paper 000's factor-2 flag); the energy identity `L(t) + ∫‖∇L‖² = L(0)` |
 //! | `layer_scale {g, layer}` | `dW_k/dt = −g ∇_{W_k} L` on one layer | the imbalance conservation `D_k(t) = D_k(0)` (paper 002 catalog §5 counterexample 4: per-layer learning rates conserve `W_{k+1}ᵀW_{k+1}/η_{k+1} − W_kW_kᵀ/η_k` instead); the energy identity |
 //!
-//! The energy integral `J = ∫‖∇L‖² dt` of [`super::GradientFlow`] always integrates the
-//! unperturbed gradient, so every perturbation that changes `dL/dt = −‖∇L‖²` breaks
+//! The energy integral `J = ∫‖∇L‖² dt` of [`super::GradientFlow`] (integrated when a checked
+//! claim reads it) integrates the unperturbed gradient, so every perturbation that changes `dL/dt = −‖∇L‖²` breaks
 //! `L(t) + J(t) = L(0)`.
 
 use nalgebra::DMatrix;

@@ -415,7 +415,8 @@ impl<S: OdeSystem> Integrator<S> {
 
 /// Initial step as in Hairer–Nørsett–Wanner (II.4) and the DOPRI codes:
 /// `h_0 = 0.01 sqrt(‖y0‖²/‖f0‖²)`, one Euler step, `h_1 = (0.01/max(‖f0‖, ‖f1 − f0‖/h_0))^{1/p}`,
-/// `h = min(100 h_0, h_1, h_max)`, norms weighted by `atol + rtol|y0|`.
+/// `h = min(100 h_0, h_1, h_max)`, norms weighted by `atol + rtol|y0|` over the dynamic
+/// components ([`OdeSystem::quadrature_states`] are left out).
 fn hinit<S: OdeSystem>(
     sys: &mut S,
     tab: &Tableau,
@@ -425,7 +426,9 @@ fn hinit<S: OdeSystem>(
     tol: &Tolerances,
     h_max: f64,
 ) -> f64 {
-    let sk: Vec<f64> = (0..y0.len())
+    // norms over the dynamic components only (quadrature states excluded)
+    let nd = y0.len() - sys.quadrature_states().min(y0.len());
+    let sk: Vec<f64> = (0..nd)
         .map(|i| tol.atol[i] + tol.rtol[i] * y0[i].abs())
         .collect();
     let wnorm2 = |v: &mut dyn Iterator<Item = f64>| -> f64 {

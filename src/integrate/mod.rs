@@ -1,16 +1,24 @@
 //! Integrators, one object per concern (as in diffrax and OrdinaryDiffEq): tableaux as
 //! data ([`tableau`]), one trial step with preallocated stages ([`erk`]), step-size control
 //! ([`controller`]), dense output ([`dense`]), the driver that yields accepted steps
-//! ([`driver`]), and the [`Stepper`] interface every method offers the run loop ([`stepper`]).
+//! ([`driver`]), and the [`Stepper`] interface every method offers the run loop ([`stepper`]);
+//! the implicit collocation methods for the stiff flow ([`implicit`]), the stabilized explicit
+//! ROCK4 ([`rock`]), the automatic explicit/stabilized switch ([`auto`]), and gradient descent
+//! as a fixed-step stepper ([`gd`]).
 
+pub mod auto;
 pub mod controller;
 pub mod dense;
 pub mod driver;
 pub mod erk;
+pub mod gd;
+pub mod implicit;
+pub mod rock;
 pub mod stepper;
 pub mod system;
 pub mod tableau;
 
 pub use driver::{AcceptedStep, Integrator, Options, Stats, StepFailure, Tolerances};
-pub use stepper::Stepper;
+pub use gd::GradientDescent;
+pub use stepper::{MethodSwitch, Stepper};
 pub use system::OdeSystem;

@@ -5,8 +5,29 @@
 //! local error estimate of the step and a dense output inside it. Nothing stores the
 //! trajectory.
 
+use serde::{Deserialize, Serialize};
+
 use super::driver::{AcceptedStep, Integrator, Stats, StepFailure};
 use super::system::OdeSystem;
+
+/// A change of method inside one run (the automatic choice, [`super::auto::AutoSwitch`]): the
+/// step after accepted step `step` (at time `t`) is taken by `to` instead of `from`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MethodSwitch {
+    /// Index of the last accepted step of the old method.
+    pub step: u64,
+    /// Time of the switch.
+    pub t: f64,
+    /// Method before.
+    pub from: String,
+    /// Method after.
+    pub to: String,
+    /// Why (`stability_limited`: explicit steps at the stability boundary; `not_stiff`: the
+    /// stabilized method's `hρ` well inside the explicit boundary).
+    pub reason: String,
+    /// The `h|λ|` (explicit) or `hρ` (stabilized) value of the deciding step.
+    pub h_lambda: f64,
+}
 
 /// A time stepper over the system `S`, driven one accepted step at a time.
 pub trait Stepper<S: OdeSystem> {
@@ -36,6 +57,15 @@ pub trait Stepper<S: OdeSystem> {
     fn system_mut(&mut self) -> &mut S;
     /// Short method name (`dopri5`, `radau5`, …) as used on the command line.
     fn method_name(&self) -> &'static str;
+    /// Method switches so far (only the automatic choice switches).
+    fn switches(&self) -> &[MethodSwitch] {
+        &[]
+    }
+    /// Method-specific work counters (Newton and Krylov iterations, …) for the run summary;
+    /// `None` (the default) when there are none.
+    fn method_stats(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl<S: OdeSystem> Stepper<S> for Integrator<S> {

@@ -16,6 +16,13 @@ pub trait OdeSystem {
     fn jvp(&mut self, _t: f64, _y: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
         false
     }
+    /// Number of trailing components that are quadratures `q' = g(y)` of the others and
+    /// never feed back into them (default 0). The initial-step heuristic ignores them: a
+    /// quadrature starting at 0 with a large rate says nothing about the step the dynamics
+    /// need (their accuracy is still controlled by the error norm).
+    fn quadrature_states(&self) -> usize {
+        0
+    }
 }
 
 /// A linear system `y' = A y` with a dense matrix `A` (test problem with the closed-form

@@ -2,7 +2,9 @@
 //! every iteration), each measuring a few scalars and keeping an O(1) [`Summary`] per scalar.
 //! Nothing stores the trajectory; rows can be streamed to a JSONL trace ([`trace`]).
 
+pub mod gd_gf;
 pub mod quantities;
+pub mod sharpness;
 pub mod summary;
 pub mod trace;
 
@@ -76,6 +78,17 @@ pub trait Monitor {
     }
     /// Writes the scalars at `p` into `out` (`out.len() == columns().len()`).
     fn measure(&mut self, gf: &mut GradientFlow, p: &Point<'_>, out: &mut [f64]);
+    /// Measures at an accepted point (the initial point or an accepted step), where a
+    /// monitor may also update state or do periodic work (the sharpness monitor runs
+    /// Lanczos here, never at dense-output samples). Default: [`Monitor::measure`].
+    fn observe(&mut self, gf: &mut GradientFlow, p: &Point<'_>, out: &mut [f64]) {
+        self.measure(gf, p, out);
+    }
+    /// A section for `summary.json` (its key and value) beyond the per-column summaries,
+    /// e.g. the work the monitor spent. Default: none.
+    fn report(&self) -> Option<(&'static str, Value)> {
+        None
+    }
 }
 
 /// A collection of monitors with one running summary per column.
@@ -112,6 +125,29 @@ impl MonitorSet {
         }
     }
 
+    /// Adds a monitor after construction (its columns come last; names must stay unique).
+    pub fn push(&mut self, m: Box<dyn Monitor>) {
+        let cols = m.columns();
+        let ths = m.thresholds();
+        self.widths.push(cols.len());
+        for (c, th) in cols.into_iter().zip(ths) {
+            assert!(!self.names.contains(&c), "duplicate monitor column {c}");
+            self.names.push(c);
+            self.summaries.push(Summary::new(th));
+            self.values.push(f64::NAN);
+        }
+        self.monitors.push(m);
+    }
+
+    /// The monitors' own `summary.json` sections ([`Monitor::report`]), keyed by name.
+    pub fn reports(&self) -> Map<String, Value> {
+        self.monitors
+            .iter()
+            .filter_map(|m| m.report())
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
     /// Column names.
     pub fn names(&self) -> &[String] {
         &self.names
@@ -127,9 +163,13 @@ impl MonitorSet {
         &self.values
     }
 
-    /// Measures at an accepted step and updates every summary.
+    /// Measures at an accepted step ([`Monitor::observe`]) and updates every summary.
     pub fn observe(&mut self, gf: &mut GradientFlow, p: &Point<'_>) -> &[f64] {
-        self.measure(gf, p);
+        let mut off = 0;
+        for (m, &w) in self.monitors.iter_mut().zip(&self.widths) {
+            m.observe(gf, p, &mut self.values[off..off + w]);
+            off += w;
+        }
         for (s, &v) in self.summaries.iter_mut().zip(&self.values) {
             s.push(p.t, v);
         }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Point;
 use crate::error::GradflowError;
+use crate::integrate::MethodSwitch;
 
 /// When to write a trace row.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,6 +88,30 @@ impl TraceWriter {
             self.out.write_all(b"}\n")
         })();
         self.rows += 1;
+        res.map_err(|e| GradflowError::io(&self.tmp, e))
+    }
+
+    /// Writes an event row for a method switch (`--method auto`):
+    /// `{"event": "method_switch", "step", "t", "from", "to", "reason", "h_lambda"}`. Event rows
+    /// carry no monitor columns and do not count in [`Self::rows`].
+    pub fn write_switch(&mut self, s: &MethodSwitch) -> Result<(), GradflowError> {
+        let res = (|| -> std::io::Result<()> {
+            write!(
+                self.out,
+                "{{\"event\":\"method_switch\",\"step\":{},\"t\":",
+                s.step
+            )?;
+            num(&mut self.out, s.t)?;
+            write!(
+                self.out,
+                ",\"from\":\"{}\",\"to\":\"{}\",\"reason\":\"{}\",\"h_lambda\":",
+                escape(&s.from),
+                escape(&s.to),
+                escape(&s.reason)
+            )?;
+            num(&mut self.out, s.h_lambda)?;
+            self.out.write_all(b"}\n")
+        })();
         res.map_err(|e| GradflowError::io(&self.tmp, e))
     }
 

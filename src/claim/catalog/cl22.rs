@@ -28,7 +28,7 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
-use super::{spectral_norm, Params};
+use super::{hyp, spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -192,12 +192,7 @@ pub fn entries() -> Vec<Entry> {
 }
 
 fn rank_deficient(s: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "rank X < d (a nontrivial null space)",
-        s.rank as f64,
-        Relation::Lt,
-        s.shape.input() as f64,
-    )
+    hyp::rank_below_input(s, "rank X < d (a nontrivial null space)")
 }
 
 /// Lemma 5.4 (catalog M1): `W_1(t)(I − P_X) = W_1(0)(I − P_X)` for all t. A linear invariant
@@ -208,17 +203,14 @@ pub struct NullSpaceConserved;
 
 impl Claim for NullSpaceConserved {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma5_4.null_space_conserved".into(),
-            paper: "000",
-            result: "Lemma 5.4",
-            statement: "the first layer's null-space component is conserved: \
-                        ‖W_1(t)(I − P_X) − W_1(0)(I − P_X)‖_F = 0"
-                .into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "cl22.lemma5_4.null_space_conserved",
+            "000",
+            "Lemma 5.4",
+            "the first layer's null-space component is conserved: \
+                        ‖W_1(t)(I − P_X) − W_1(0)(I − P_X)‖_F = 0",
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![rank_deficient(s)]
@@ -262,23 +254,20 @@ impl PlCore {
 
 impl Claim for PlCore {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma_b3.pl_core".into(),
-            paper: "000",
-            result: "Lemma B.3 (core, catalog M6)",
-            statement: format!(
+        ClaimInfo::new(
+            "cl22.lemma_b3.pl_core",
+            "000",
+            "Lemma B.3 (core, catalog M6)",
+            format!(
                 "‖∇L‖² ≥ {}·4κ²·σ_q(W_L⋯W_2)²·σ_n(X)²·‖XΘ − Y‖_F²",
                 self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![
-            Hypothesis::new("rank X = n", s.rank as f64, Relation::Ge, s.data.n() as f64),
-            Hypothesis::new("depth L ≥ 2", s.shape.depth() as f64, Relation::Ge, 2.0),
+            hyp::full_row_rank(s, "rank X = n"),
+            hyp::depth_at_least(s, 2),
             Hypothesis::new(
                 "m_1 ≥ q",
                 s.shape.widths()[1.min(s.shape.depth())] as f64,
@@ -342,15 +331,9 @@ impl Claim for ThetaPerpZero {
                 ),
             )
         };
-        ClaimInfo {
-            id: id.into(),
-            paper: "000",
-            result: "Theorem 3.1 (Ξ = 0 case)",
-            statement: st.into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: err,
-        }
+        ClaimInfo::new(id, "000", "Theorem 3.1 (Ξ = 0 case)", st)
+            .identity()
+            .printed(err)
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let w10 = s.layer(&s.theta0, 1);
@@ -540,12 +523,7 @@ fn residual(s: &Setting, theta: &DMatrix<f64>) -> DMatrix<f64> {
 }
 
 fn full_row_rank(s: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "rank X = n (assumption A.5)",
-        s.rank as f64,
-        Relation::Ge,
-        s.data.n() as f64,
-    )
+    hyp::full_row_rank(s, "rank X = n (assumption A.5)")
 }
 
 fn no_eval_at_start(p: &Point<'_>) -> bool {
@@ -665,15 +643,13 @@ pub struct ThetaPerpFactorizes;
 
 impl Claim for ThetaPerpFactorizes {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma5_3.theta_perp_factorizes".into(),
-            paper: "000",
-            result: "Lemmas 5.3 and 5.4 (catalog M2)",
-            statement: "‖(I − P_X)Θ(t) − (W_L(t)⋯W_2(t)·W_1(0)(I − P_X))ᵀ‖_F = 0".into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "cl22.lemma5_3.theta_perp_factorizes",
+            "000",
+            "Lemmas 5.3 and 5.4 (catalog M2)",
+            "‖(I − P_X)Θ(t) − (W_L(t)⋯W_2(t)·W_1(0)(I − P_X))ᵀ‖_F = 0",
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![rank_deficient(s)]
@@ -710,17 +686,14 @@ pub struct ThetaDynamics;
 
 impl Claim for ThetaDynamics {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma4_4.theta_dynamics".into(),
-            paper: "000",
-            result: "Lemma 4.4 (catalog M16)",
-            statement: "‖Θ̇ − (−2κ Σ_j P_{j−1}ᵀP_{j−1}Xᵀ(XΘ − Y)S_{j+1}S_{j+1}ᵀ)‖_F = 0, \
-                        Θ̇ by the chain rule from the integrated vector field"
-                .into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "cl22.lemma4_4.theta_dynamics",
+            "000",
+            "Lemma 4.4 (catalog M16)",
+            "‖Θ̇ − (−2κ Σ_j P_{j−1}ᵀP_{j−1}Xᵀ(XΘ − Y)S_{j+1}S_{j+1}ᵀ)‖_F = 0, \
+                        Θ̇ by the chain rule from the integrated vector field",
+        )
+        .identity()
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         Vec::new()
@@ -909,19 +882,16 @@ impl PerpRate {
 
 impl Claim for PerpRate {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.lemma.id(false).into(),
-            paper: "000",
-            result: self.lemma.result(false),
-            statement: format!(
+        ClaimInfo::new(
+            self.lemma.id(false),
+            "000",
+            self.lemma.result(false),
+            format!(
                 "d‖(I − P_X)Θ‖_F/dt ≤ {}·2κ‖X‖_op‖XΘ − Y‖_F·{}",
                 self.factor,
                 self.lemma.coefficient_text(self.coef)
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![rank_deficient(s)]
@@ -999,19 +969,11 @@ impl PerpIntegral {
 
 impl Claim for PerpIntegral {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.lemma.id(true).into(),
-            paper: "000",
-            result: self.lemma.result(true),
-            statement: format!(
+        ClaimInfo::new(self.lemma.id(true), "000", self.lemma.result(true), format!(
                 "‖(I − P_X)Θ(t)‖_F ≤ ‖(I − P_X)Θ(0)‖_F + {}·2κ‖X‖_op·max_{{τ≤t}}[{}]·∫_0^t‖XΘ − Y‖_F dτ",
                 self.factor,
                 self.lemma.coefficient_text(self.coef)
-            ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+            ))
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![rank_deficient(s)]
@@ -1068,18 +1030,15 @@ impl PerpNormBound {
 
 impl Claim for PerpNormBound {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma5_4.perp_norm_bound".into(),
-            paper: "000",
-            result: "Lemmas 5.3 and 5.4 (per-time bound, catalog M10)",
-            statement: format!(
+        ClaimInfo::new(
+            "cl22.lemma5_4.perp_norm_bound",
+            "000",
+            "Lemmas 5.3 and 5.4 (per-time bound, catalog M10)",
+            format!(
                 "‖(I − P_X)Θ(t)‖_F ≤ {}·‖W_L(t)⋯W_2(t)‖_op·‖W_1(0)(I − P_X)‖_F",
                 self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![rank_deficient(s)]
@@ -1127,15 +1086,12 @@ impl ProjectionResidual {
 
 impl Claim for ProjectionResidual {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma4_1.projection_residual".into(),
-            paper: "000",
-            result: "Lemma 4.1 (per-time extension, catalog M11, E2)",
-            statement: format!("‖P_XΘ(t) − X⁺Y‖_F ≤ {}·‖XΘ(t) − Y‖_F/σ_n(X)", self.factor),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "cl22.lemma4_1.projection_residual",
+            "000",
+            "Lemma 4.1 (per-time extension, catalog M11, E2)",
+            format!("‖P_XΘ(t) − X⁺Y‖_F ≤ {}·‖XΘ(t) − Y‖_F/σ_n(X)", self.factor),
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![full_row_rank(s)]
@@ -1315,19 +1271,16 @@ impl CorrectedLambdaBound {
 
 impl Claim for CorrectedLambdaBound {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.prop5_2.corrected_lambda_bound".into(),
-            paper: "000",
-            result: "Proposition 5.2, part 2 (corrected, catalog M12)",
-            statement: format!(
+        ClaimInfo::new(
+            "cl22.prop5_2.corrected_lambda_bound",
+            "000",
+            "Proposition 5.2, part 2 (corrected, catalog M12)",
+            format!(
                 "while max_j ‖W_j(t) − W_j(0)‖_op < 1/(2L): \
                  Π_j max(1, ‖W_j(t)‖_op) ≤ {}·Π_j max(1, ‖W_j(0)‖_op + 1/(2L))",
                 self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        )
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         Vec::new()
@@ -1392,18 +1345,10 @@ impl DriftSurrogate {
 
 impl Claim for DriftSurrogate {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma_b5.drift_surrogate".into(),
-            paper: "000",
-            result: "Lemma B.5 (deterministic surrogate, catalog M13)",
-            statement: format!(
+        ClaimInfo::new("cl22.lemma_b5.drift_surrogate", "000", "Lemma B.5 (deterministic surrogate, catalog M13)", format!(
                 "for every j: ‖W_j(t) − W_j(0)‖_op ≤ {}·2κ‖X‖_op·max_{{τ≤t}}(‖S_{{j+1}}‖_op‖P_{{j−1}}‖_op)·∫_0^t‖XΘ − Y‖_F dτ",
                 self.factor
-            ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+            ))
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         Vec::new()
@@ -1496,19 +1441,16 @@ impl LocalRate {
 
 impl Claim for LocalRate {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma_b3.local_rate".into(),
-            paper: "000",
-            result: "Lemma B.3 (catalog M14)",
-            statement: format!(
+        ClaimInfo::new(
+            "cl22.lemma_b3.local_rate",
+            "000",
+            "Lemma B.3 (catalog M14)",
+            format!(
                 "while max_j ‖W_j(t) − W_j(0)‖_op < 1/(2L): \
                  −dL/dt ≥ {}·2κ·β²σ_n(X)²/(4e)·L(t)",
                 self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         b3_hyps(s)
@@ -1569,19 +1511,16 @@ impl LossDecay {
 
 impl Claim for LossDecay {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.lemma_b4.loss_decay".into(),
-            paper: "000",
-            result: "Lemma B.4, Proposition 5.2 part 3 (catalog M15)",
-            statement: format!(
+        ClaimInfo::new(
+            "cl22.lemma_b4.loss_decay",
+            "000",
+            "Lemma B.4, Proposition 5.2 part 3 (catalog M15)",
+            format!(
                 "while max_j ‖W_j(s) − W_j(0)‖_op < 1/(2L) on [0, t]: \
                  L(t) < L(0)·exp(−{}·2κ·β²σ_n(X)²t/(4e))",
                 self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         b3_hyps(s)
@@ -1818,16 +1757,13 @@ pub struct ModifiedIdentityRowSpace;
 
 impl Claim for ModifiedIdentityRowSpace {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "cl22.sec8.modified_identity_row_space".into(),
-            paper: "000",
-            result: "§8 Discussion, modified-identity init (catalog E7, S9)",
-            statement:
-                "from W_1 = [I; 0], W_mid = I, W_L = [0, I]: ‖(I − P_X)Θ(t)‖_F = 0 for all t".into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "cl22.sec8.modified_identity_row_space",
+            "000",
+            "§8 Discussion, modified-identity init (catalog E7, S9)",
+            "from W_1 = [I; 0], W_mid = I, W_L = [0, I]: ‖(I − P_X)Θ(t)‖_F = 0 for all t",
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![

@@ -512,15 +512,13 @@ pub struct EnergyIdentity;
 
 impl Claim for EnergyIdentity {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.a0.energy_identity".into(),
-            paper: PAPER,
-            result: "§2.3 gradient flow (catalog A0.1)",
-            statement: "energy identity dL/dt = ⟨∇L, θ̇⟩ = −Σ_l ‖dW_l/dt‖_F²".into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "gol24.a0.energy_identity",
+            PAPER,
+            "§2.3 gradient flow (catalog A0.1)",
+            "energy identity dL/dt = ⟨∇L, θ̇⟩ = −Σ_l ‖dW_l/dt‖_F²",
+        )
+        .identity()
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         Vec::new()
@@ -570,17 +568,14 @@ pub fn neuron_balances(st: &Setting, y: &[f64]) -> Vec<Vec<f64>> {
 
 impl Claim for NeuronBalance {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.a0.neuron_balance_conserved".into(),
-            paper: PAPER,
-            result: "per-neuron balance (catalog A0.2)",
-            statement: "per-neuron balance C_{l,i} = ‖W_l[i,:]‖² − ‖W_{l+1}[:,i]‖² is conserved: \
-                        max_{l,i} |C_{l,i}(t) − C_{l,i}(0)| = 0"
-                .into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "gol24.a0.neuron_balance_conserved",
+            PAPER,
+            "per-neuron balance (catalog A0.2)",
+            "per-neuron balance C_{l,i} = ‖W_l[i,:]‖² − ‖W_{l+1}[:,i]‖² is conserved: \
+                        max_{l,i} |C_{l,i}(t) − C_{l,i}(0)| = 0",
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let mut h = vec![h_depth(s)];
@@ -629,15 +624,14 @@ pub struct WhiteningIdentities;
 
 impl Claim for WhiteningIdentities {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.sec5_1.whitening_identities".into(),
-            paper: PAPER,
-            result: "§5.1 whitened data (catalog A0.4)",
-            statement: "whitened inputs: ‖X̃ᵀX̃/n − I_d‖_F = 0 (paper: X̃X̃ᵀ = mI_d)".into(),
-            schedule: Schedule::AtEnd,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "gol24.sec5_1.whitening_identities",
+            PAPER,
+            "§5.1 whitened data (catalog A0.4)",
+            "whitened inputs: ‖X̃ᵀX̃/n − I_d‖_F = 0 (paper: X̃X̃ᵀ = mI_d)",
+        )
+        .at_end()
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_full_rank(s)]
@@ -971,19 +965,17 @@ impl LearningTime {
 
 impl Claim for LearningTime {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.eq15.learning_time".into(),
-            paper: PAPER,
-            result: "§5.3 eq. (15), App. D.2 eq. (97)",
-            statement: format!(
+        ClaimInfo::new(
+            "gol24.eq15.learning_time",
+            PAPER,
+            "§5.3 eq. (15), App. D.2 eq. (97)",
+            format!(
                 "aligned init, ε = 0: t*_{{α(t)}}(β)/λ = t while α(t) = ‖W_L⋯W_1(t)‖/s ≤ {}, \
                  t*_α = (1/2s) ln(α(s−β²)/((1−α)β²)) (L = 2), eq. (97) (L ≥ 3)",
                 self.alpha_max
             ),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let (mut hs, beta) = saxe_hypotheses(s);
@@ -1042,17 +1034,14 @@ pub struct RhsViaCStar;
 
 impl Claim for RhsViaCStar {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.lemma7_2.rhs_via_c_star".into(),
-            paper: PAPER,
-            result: "Lemma 7.2 (the linear twin depends on the data only through c*)",
-            statement: "whitened data, ε = 0: dW_l/dt = 2κn (W_L⋯W_{l+1})ᵀ(c* − W_L⋯W_1)\
-                        (W_{l−1}⋯W_1)ᵀ for every l"
-                .into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "gol24.lemma7_2.rhs_via_c_star",
+            PAPER,
+            "Lemma 7.2 (the linear twin depends on the data only through c*)",
+            "whitened data, ε = 0: dW_l/dt = 2κn (W_L⋯W_{l+1})ᵀ(c* − W_L⋯W_1)\
+                        (W_{l−1}⋯W_1)ᵀ for every l",
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_whitened(s)]
@@ -1121,18 +1110,16 @@ impl LossViaCStar {
 
 impl Claim for LossViaCStar {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.lemma7_2.loss_via_c_star".into(),
-            paper: PAPER,
-            result: "Lemma 7.2 / §5.3 (loss through c*, derived)",
-            statement: format!(
+        ClaimInfo::new(
+            "gol24.lemma7_2.loss_via_c_star",
+            PAPER,
+            "Lemma 7.2 / §5.3 (loss through c*, derived)",
+            format!(
                 "whitened data, y = ±1: L(θ) = κn[(1 − s²) + {}·‖Θ − c*ᵀ‖²]",
                 self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_whitened(s), h_sign_labels(s)]
@@ -1166,16 +1153,14 @@ pub struct LimitTrainLoss;
 
 impl Claim for LimitTrainLoss {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.sec5_3.limit_train_loss".into(),
-            paper: PAPER,
-            result: "§5.3 / App. B (limit of the linear twin's train loss)",
-            statement: "ε = 0, whitened data, y = ±1: L(θ(T)) = κn(1 − s²) (paper: 𝓛 → (1 − s²)/2)"
-                .into(),
-            schedule: Schedule::AtEnd,
-            form: Form::Identity,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "gol24.sec5_3.limit_train_loss",
+            PAPER,
+            "§5.3 / App. B (limit of the linear twin's train loss)",
+            "ε = 0, whitened data, y = ±1: L(θ(T)) = κn(1 − s²) (paper: 𝓛 → (1 − s²)/2)",
+        )
+        .at_end()
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_whitened(s), h_sign_labels(s), h_scalar_output(s)]
@@ -1252,15 +1237,12 @@ pub struct LxBelowInitial {
 
 impl Claim for LxBelowInitial {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.assumption5_1.lx_below_initial".into(),
-            paper: PAPER,
-            result: "Assumption 5.1 (proven for ε = 0, App. E)",
-            statement: "ε = 0, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²".into(),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "gol24.assumption5_1.lx_below_initial",
+            PAPER,
+            "Assumption 5.1 (proven for ε = 0, App. E)",
+            "ε = 0, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²",
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_whitened(s), h_scalar_output(s)]
@@ -1292,15 +1274,12 @@ pub struct LxNonIncreasing;
 
 impl Claim for LxNonIncreasing {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.conj_e1.lx_nonincreasing".into(),
-            paper: PAPER,
-            result: "Conjecture E.1 (proven for ε = 0, App. E)",
-            statement: "ε = 0, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0".into(),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            printed_error: None,
-        }
+        ClaimInfo::new(
+            "gol24.conj_e1.lx_nonincreasing",
+            PAPER,
+            "Conjecture E.1 (proven for ε = 0, App. E)",
+            "ε = 0, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0",
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_whitened(s), h_scalar_output(s)]

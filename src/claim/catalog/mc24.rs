@@ -21,9 +21,9 @@
 //! `R_0 − R` as `2ΘᵀΣ̂Θ* − ΘᵀΣ̂Θ`, never as differences of losses (the naive difference loses
 //! all precision near convergence and at small initialisation). Gradients compared with the
 //! gap use the same stable form `∂L/∂M = 2ρ(Θ − Θ*)ᵀΣ̂` (`M = Θᵀ`). The sharpness
-//! `S(W) = λ_max(∇²L(W))` is the top eigenvalue of the dense Hessian assembled from `D` exact
-//! Hessian-vector products (`D ≤` [`DENSE_MAX`]); at a minimizer with `q = 1` and larger `D`
-//! it is the closed form `2ρσ_max(FΣ̂^{1/2})²` of catalog §2.4.
+//! `S(W) = λ_max(∇²L(W))` comes from Lanczos on the exact Hessian-vector product at any `D`
+//! ([`sharpness`], its Ritz residual in the budget); the dense Hessian ([`sharpness_dense`])
+//! and the closed form `2ρσ_max(FΣ̂^{1/2})²` at minimizers (catalog §2.4) are its oracles.
 //!
 //! **End-point claims** (Theorem 2, Corollaries 1–2) are evaluated once, at the final time.
 //! Theorem 2 is a statement about global minimizers; it is evaluated at the minimizer nearest
@@ -38,20 +38,21 @@
 use nalgebra::{DMatrix, DVector, SymmetricEigen, SVD};
 use serde_json::Value;
 
-use super::common::{Filing, ImbalanceConserved};
-use super::{prefixes, spectral_norm, suffixes, Params};
+use super::common::{EnergyIdentity, Filing, ImbalanceConserved};
+use super::discrete::GdImbalanceStep;
+use super::{hyp, prefixes, spectral_norm, suffixes, Params};
+use crate::claim::budget::C_ROUNDOFF;
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
 };
+use crate::config::Method;
+use crate::curvature::{lanczos, LanczosOptions, Which};
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
 
 const PAPER: &str = "002";
-
-/// Largest number of weights for which the sharpness comes from the dense Hessian.
-pub const DENSE_MAX: usize = 800;
 
 /// Default convergence gate of the end-point claims about the limit of the flow.
 pub const GAP_TOL: f64 = 1e-12;
@@ -73,6 +74,21 @@ pub fn entries() -> Vec<Entry> {
             })))
         },
     }];
+    v.push(Entry {
+        id: "mc24.u8.energy_identity",
+        paper: PAPER,
+        build: |p| {
+            let pr = Params::new("mc24.u8.energy_identity", p, &["factor"])?;
+            Ok(Box::new(EnergyIdentity::new(
+                Filing {
+                    id: "mc24.u8.energy_identity",
+                    paper: PAPER,
+                    result: "U8 (monotone loss, energy identity form)",
+                },
+                pr.f64("factor", 1.0)?,
+            )))
+        },
+    });
     v.extend(Step::ALL.iter().map(|k| Entry {
         id: k.id(),
         paper: PAPER,
@@ -82,6 +98,27 @@ pub fn entries() -> Vec<Entry> {
         id: k.id(),
         paper: PAPER,
         build: END_BUILDERS[*k as usize],
+    }));
+    v.push(Entry {
+        id: "mc24.lemma1_gd.imbalance_step",
+        paper: PAPER,
+        build: |p| {
+            let pr = Params::new("mc24.lemma1_gd.imbalance_step", p, &["factor"])?;
+            Ok(Box::new(GdImbalanceStep::new(
+                Filing {
+                    id: "mc24.lemma1_gd.imbalance_step",
+                    paper: PAPER,
+                    result: "Lemma 1, discrete counterpart for gradient descent (derived; catalog \
+                             §3 Lemma 1 and §5 counterexample 3)",
+                },
+                pr.f64("factor", 1.0)?,
+            )))
+        },
+    });
+    v.extend(Curv::ALL.iter().map(|k| Entry {
+        id: k.id(),
+        paper: PAPER,
+        build: CURV_BUILDERS[*k as usize],
     }));
     v
 }
@@ -340,7 +377,8 @@ fn rescaled(s: &Setting, y: &[f64], c: f64) -> Option<Vec<f64>> {
     Some(pack(s, &ws))
 }
 
-/// The dense Hessian `∇²L(θ)` from `D` exact Hessian-vector products, symmetrised.
+/// The dense Hessian `∇²L(θ)` from `D` exact Hessian-vector products, symmetrised (the
+/// test oracle of [`sharpness`]).
 pub fn hessian(gf: &mut GradientFlow, theta: &[f64]) -> DMatrix<f64> {
     let np = theta.len();
     let mut h = DMatrix::zeros(np, np);
@@ -355,7 +393,8 @@ pub fn hessian(gf: &mut GradientFlow, theta: &[f64]) -> DMatrix<f64> {
     (&h + h.transpose()) * 0.5
 }
 
-/// `S(W) = λ_max(∇²L(W))` and `‖∇²L(W)‖_F` from the dense Hessian.
+/// `S(W) = λ_max(∇²L(W))` and `‖∇²L(W)‖_F` from the dense Hessian (`D` HVPs and an
+/// `O(D³)` eigen-decomposition: the test oracle of [`sharpness`]).
 pub fn sharpness_dense(gf: &mut GradientFlow, theta: &[f64]) -> (f64, f64) {
     let h = hessian(gf, theta);
     let fro = h.norm();
@@ -384,23 +423,33 @@ pub fn sharpness_closed_form(s: &Setting, q: &Quantities, theta: &[f64]) -> f64 
     2.0 * q.rho * spectral_norm(&fx).powi(2) / q.n as f64
 }
 
-/// The sharpness at `theta`, with the scale of its round-off: dense when `D ≤ DENSE_MAX`,
-/// otherwise the closed form if `theta` is a minimizer of a `q = 1` network.
-fn sharpness(
-    gf: &mut GradientFlow,
-    s: &Setting,
-    q: &Quantities,
-    theta: &[f64],
-    minimizer: bool,
-) -> Option<(f64, f64)> {
-    if theta.len() <= DENSE_MAX {
-        Some(sharpness_dense(gf, theta))
-    } else if minimizer && s.shape.output() == 1 {
-        let v = sharpness_closed_form(s, q, theta);
-        Some((v, v))
-    } else {
-        None
-    }
+/// Largest Krylov dimension of the end-of-run sharpness (also capped by `D`, so it never
+/// costs more Hessian-vector products than the dense Hessian).
+pub const LANCZOS_MAX_ITER: usize = 400;
+
+/// Relative Ritz-residual tolerance of the end-of-run sharpness.
+pub const LANCZOS_TOL: f64 = 1e-13;
+
+/// `S(W) = λ_max(∇²L(W))` by Lanczos on the exact Hessian-vector product (any `D`), with
+/// the scale of its round-off budget. The top Ritz value `θ_1` lies below `λ_max` and within
+/// its residual `r_1 = ‖Hx − θ_1x‖` of an eigenvalue (Parlett, *The Symmetric Eigenvalue
+/// Problem*, Thm 4.5.1), so the error is at most `r_1` plus round-off: the returned scale is
+/// `max_i |θ_i| + r_1/(C_ε ε)`, for which the round-off budget `C_ε ε · scale · √(N+1)`
+/// covers both. Lanczos runs from a fixed seeded start to relative residual
+/// [`LANCZOS_TOL`] or [`LANCZOS_MAX_ITER`] iterations; at a minimizer `∇²L` has rank
+/// `≤ dq` and the Krylov space closes after about `dq + 1` products.
+pub fn sharpness(gf: &mut GradientFlow, theta: &[f64]) -> (f64, f64) {
+    let opts = LanczosOptions {
+        k: 1,
+        which: Which::Largest,
+        max_iter: LANCZOS_MAX_ITER,
+        tol: LANCZOS_TOL,
+        ..LanczosOptions::default()
+    };
+    let eig = lanczos(theta.len(), |v, out| gf.hvp(theta, v, out), None, &opts);
+    let norm = eig.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let r = eig.residuals.first().copied().unwrap_or(0.0);
+    (eig.max(), norm + r / (C_ROUNDOFF * f64::EPSILON))
 }
 
 /// The constant of Theorem 3 (proof B.4) in the paper's convention: `μ = 4λμ_1` with
@@ -442,16 +491,11 @@ pub fn omega1(q: &Quantities, risk_decrease_t0: f64) -> f64 {
 // ---------------------------------------------------------------------------------------
 
 fn hyp_univariate(s: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "d_L = q = 1 (univariate output, p = 1)",
-        s.shape.output() as f64,
-        Relation::Le,
-        1.0,
-    )
+    hyp::single_output(s, "d_L = q = 1 (univariate output, p = 1)")
 }
 
 fn hyp_depth2(s: &Setting) -> Hypothesis {
-    Hypothesis::new("depth L ≥ 2", s.shape.depth() as f64, Relation::Ge, 2.0)
+    hyp::depth_at_least(s, 2)
 }
 
 fn hyp_wstar(q: &Quantities) -> Hypothesis {
@@ -952,10 +996,11 @@ impl Claim for StepClaim {
                 } else {
                     (dec0, dec)
                 };
+                // one-step comparison: only this step's local error enters
                 Some(Statement {
                     lhs,
                     rhs,
-                    budget: Budget::Propagated {
+                    budget: Budget::Local {
                         scale: lhs.abs() + rhs.abs(),
                     },
                 })
@@ -1609,7 +1654,7 @@ impl Claim for EndClaim {
                 if !univariate {
                     return None;
                 }
-                let (th, minimizer) = self.point(s, &q, y)?;
+                let (th, _) = self.point(s, &q, y)?;
                 let bound = if self.kind == End::T2b {
                     q.lower_bound(l)
                 } else {
@@ -1620,7 +1665,7 @@ impl Claim for EndClaim {
                     let sbal = q.balanced_sharpness(s, l);
                     return ineq(bound, sbal, bound + sbal);
                 }
-                let (sh, fro) = sharpness(gf, s, &q, &th, minimizer)?;
+                let (sh, fro) = sharpness(gf, &th);
                 ineq(f * bound, sh, fro + f * bound)
             }
             End::T2c | End::BalancedIdentity => {
@@ -1628,7 +1673,7 @@ impl Claim for EndClaim {
                     return None;
                 }
                 let th = balanced_minimizer(s, &q)?;
-                let (sh, fro) = sharpness(gf, s, &q, &th, true)?;
+                let (sh, fro) = sharpness(gf, &th);
                 if self.kind == End::T2c {
                     let ub = f * q.upper_bound(l);
                     ineq(sh, ub, fro + ub)
@@ -1641,10 +1686,7 @@ impl Claim for EndClaim {
                     return None;
                 }
                 let (th, _) = self.point(s, &q, y)?;
-                if th.len() > DENSE_MAX {
-                    return None;
-                }
-                let (sh, fro) = sharpness_dense(gf, &th);
+                let (sh, fro) = sharpness(gf, &th);
                 ineq(sh, f * sharpness_closed_form(s, &q, &th), fro)
             }
             End::Cor1Band
@@ -1709,7 +1751,7 @@ impl Claim for EndClaim {
                     return None;
                 }
                 let (th, _) = self.point(s, &q, y)?;
-                let (sh, fro) = sharpness(gf, s, &q, &th, true)?;
+                let (sh, fro) = sharpness(gf, &th);
                 let ratio = 4.0 * q.lambda_max / q.lambda_min;
                 let bound = f * match self.kind {
                     End::Cor2Proof => {
@@ -1721,7 +1763,7 @@ impl Claim for EndClaim {
                 ineq(sh, bound, fro + bound)
             }
             End::LayerNormBound => {
-                let (th, minimizer) = self.point(s, &q, y)?;
+                let (th, _) = self.point(s, &q, y)?;
                 let ws = layers(s, &th);
                 let pre = prefixes(&ws, s.shape.input());
                 let suf = suffixes(&ws, s.shape.output());
@@ -1729,8 +1771,302 @@ impl Claim for EndClaim {
                     .map(|k| spectral_norm(&suf[k]).powi(2) * spectral_norm(&pre[k - 1]).powi(2))
                     .sum();
                 let bound = f * 2.0 * q.rho * q.lambda_max * sum;
-                let (sh, fro) = sharpness(gf, s, &q, &th, minimizer)?;
+                let (sh, fro) = sharpness(gf, &th);
                 ineq(sh, bound, fro + bound)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sharpness along the run: gradient descent's stability line and progressive sharpening
+// ---------------------------------------------------------------------------------------
+
+/// Default gate of [`CurvatureClaim`]'s `gd_stable_minimum`: `‖∇L(θ_T)‖ ≤ 1e-6 ‖∇L(θ_0)‖`.
+pub const GRAD_TOL: f64 = 1e-6;
+
+/// Statements about the sharpness `S = λ_max(∇²L)` along a run, checked once at the end
+/// (sharpness by Lanczos, [`sharpness`]; `factor` f, default 1, multiplies the bound):
+///
+/// | id | result | statement |
+/// |---|---|---|
+/// | `mc24.u4.gd_stable_minimum` | unnumbered claim U4 / eq. (1), edge of stability | a point gradient descent converges to has `S(θ_T) ≤ f·2/η` |
+/// | `mc24.u5.progressive_sharpening` | unnumbered claim U5 | from small initialisation, `f·S(W(0)) ≤ S(W(T))` at convergence |
+/// | `mc24.fig1d.eos_plateau` | Fig. 1b/1d (experimental), catalog §5 counterexample 3 | once GD has reached the edge of stability, `|ηS(θ_T)/2 − 1| ≤ band` |
+///
+/// **U4** (the heuristic "GD solves min R s.t. S ≤ 2/η" of eq. (1), Damian et al. 2023,
+/// rests on this fact; catalog §5 counterexample 3). The GD map `θ ↦ θ − η∇L(θ)` has
+/// Jacobian `I − η∇²L(θ*)` at a critical point `θ*`, with eigenvalue `1 − ηS` along the top
+/// eigenvector: `|1 − ηS| > 1` when `ηS > 2`, so `θ*` is linearly unstable and GD converges
+/// to it only from a measure-zero set of starting points (stable-manifold theorem). So a
+/// run that converges has `ηS(θ*) ≤ 2`. The run's convention needs no conversion (`η` and
+/// `S` are both of the run's `L`). Checked at `θ_T`, the approximation of `θ* = lim θ_j`,
+/// when the run has converged: final hypothesis `‖∇L(θ_T)‖ ≤ grad_tol·‖∇L(θ_0)‖` (parameter
+/// `grad_tol`, default [`GRAD_TOL`]; a run oscillating at the edge of stability fails it).
+/// Hypothesis: the run is gradient descent. With the uniform lower bound of Theorem 2
+/// (`S ≥ LB` at every minimizer) it gives U4's critical learning rate: GD with `η > 2/LB`
+/// cannot converge to a global minimizer.
+///
+/// **U5** ("S(W(0)) can be made arbitrarily small via the init scale, while
+/// S(W^SI) = Θ(L)": progressive sharpening, no monotonicity claimed). Derived support: at
+/// the limit `S(W^SI) ≥ LB = 2ρLa‖w*‖^{2−2/L}` (Theorem 2), while for `L ≥ 3` every block
+/// of `∇²L(W(0))` carries at least `L − 2` factors of size `O(√ε)`, so
+/// `S(W(0)) = O(ρΛ‖w*‖ L ε^{(L−2)/2})` — under A2 (`√ε ≤ 1/(32L)`) far below `LB` unless
+/// `Λ/a` is large. Hypotheses: `q = 1`, `L ≥ 3`, A1, A2; final hypothesis: the end point has
+/// converged, `(L − L_min)/(L_0 − L_min) ≤ gap_tol` (default [`GAP_TOL`]). `S(W(T))` stands
+/// for `S(W^SI)`.
+///
+/// **Edge of stability** (Fig. 1d: with η = 0.1 "the network enters EoS: sharpness
+/// oscillates around 2/η"; Fig. 1b: the final sharpness "plateaus at 2/η"; Cohen et al.
+/// 2021). An experimental statement, not a theorem: once GD's sharpness has reached the line
+/// `ηS = 2`, it stays there — at the end `|ηS(θ_T)/2 − 1| ≤ band` (parameter `band`, default
+/// [`EOS_BAND`]). The claim measures `ηS(θ_j)` by Lanczos every `every` steps (default
+/// [`EOS_EVERY`], warm-started) to test its final hypothesis, "GD reached the edge:
+/// `max_j ηS(θ_j) ≥ 2`"; hypothesis: the run is gradient descent. A catapult (GD starting
+/// far above the line and landing well below it) is a genuine counterexample.
+pub struct CurvatureClaim {
+    kind: Curv,
+    factor: f64,
+    grad_tol: f64,
+    gap_tol: f64,
+    band: f64,
+    every: u64,
+    max_eta_s: f64,
+    warm: Option<Vec<f64>>,
+    q: Option<Quantities>,
+}
+
+/// Default half-width of the band around `ηS = 2` of `mc24.fig1d.eos_plateau`.
+pub const EOS_BAND: f64 = 0.05;
+
+/// Default interval (in steps) of the sharpness evaluations of `mc24.fig1d.eos_plateau`.
+pub const EOS_EVERY: u64 = 10;
+
+/// Kinds of [`CurvatureClaim`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Curv {
+    GdStable,
+    Sharpening,
+    EosPlateau,
+}
+
+const CURV_BUILDERS: [crate::claim::registry::Builder; 3] = [
+    |p| CurvatureClaim::build(Curv::GdStable, p),
+    |p| CurvatureClaim::build(Curv::Sharpening, p),
+    |p| CurvatureClaim::build(Curv::EosPlateau, p),
+];
+
+impl Curv {
+    const ALL: [Curv; 3] = [Curv::GdStable, Curv::Sharpening, Curv::EosPlateau];
+
+    fn id(self) -> &'static str {
+        match self {
+            Curv::GdStable => "mc24.u4.gd_stable_minimum",
+            Curv::Sharpening => "mc24.u5.progressive_sharpening",
+            Curv::EosPlateau => "mc24.fig1d.eos_plateau",
+        }
+    }
+
+    fn result(self) -> &'static str {
+        match self {
+            Curv::GdStable => {
+                "unnumbered claim U4 / eq. (1): edge of stability, S ≤ 2/η at a GD limit"
+            }
+            Curv::Sharpening => "unnumbered claim U5: progressive sharpening from small init",
+            Curv::EosPlateau => {
+                "Fig. 1b/1d (experimental): GD's sharpness stays at 2/η once it reaches it"
+            }
+        }
+    }
+}
+
+impl CurvatureClaim {
+    fn build(kind: Curv, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
+        let known: &[&str] = match kind {
+            Curv::GdStable => &["factor", "grad_tol"],
+            Curv::Sharpening => &["factor", "gap_tol"],
+            Curv::EosPlateau => &["band", "every"],
+        };
+        let pr = Params::new(kind.id(), p, known)?;
+        let every = pr.f64("every", EOS_EVERY as f64)?;
+        if !(every >= 1.0 && every.fract() == 0.0) {
+            return Err(GradflowError::Config(format!(
+                "claim {}: every = {every}: expected a whole number ≥ 1",
+                kind.id()
+            )));
+        }
+        Ok(Box::new(Self {
+            kind,
+            factor: pr.f64("factor", 1.0)?,
+            grad_tol: pr.f64("grad_tol", GRAD_TOL)?,
+            gap_tol: pr.f64("gap_tol", GAP_TOL)?,
+            band: pr.f64("band", EOS_BAND)?,
+            every: every as u64,
+            max_eta_s: f64::NEG_INFINITY,
+            warm: None,
+            q: None,
+        }))
+    }
+
+    fn quantities(&mut self, s: &Setting) -> Quantities {
+        self.q.get_or_insert_with(|| Quantities::new(s)).clone()
+    }
+}
+
+impl Claim for CurvatureClaim {
+    fn info(&self) -> ClaimInfo {
+        let f = self.factor;
+        let statement = match self.kind {
+            Curv::GdStable => format!(
+                "gradient descent converges only to points with S(θ*) = λ_max(∇²L(θ*)) ≤ {f}·2/η:                  S(θ_T) ≤ {f}·2/η, evaluated when ‖∇L(θ_T)‖ ≤ {:e}·‖∇L(θ_0)‖",
+                self.grad_tol
+            ),
+            Curv::Sharpening => format!(
+                "{f}·S(W(0)) ≤ S(W(T)) (sharpness by Lanczos), evaluated when \
+                 (L − L_min)/(L_0 − L_min) ≤ {:e} at the end",
+                self.gap_tol
+            ),
+            Curv::EosPlateau => format!(
+                "after GD reaches the edge of stability (max_j ηS(θ_j) ≥ 2, S by Lanczos every {} \
+                 steps), its sharpness stays there: |ηS(θ_T)/2 − 1| ≤ {}",
+                self.every, self.band
+            ),
+        };
+        ClaimInfo {
+            id: self.kind.id().into(),
+            paper: PAPER,
+            result: self.kind.result(),
+            statement,
+            schedule: Schedule::AtEnd,
+            form: Form::Inequality,
+            printed_error: None,
+        }
+    }
+
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        match self.kind {
+            Curv::GdStable | Curv::EosPlateau => vec![Hypothesis::flag(
+                "the run is gradient descent (method gd)",
+                s.cfg.method == Method::Gd,
+            )],
+            Curv::Sharpening => {
+                let q = Quantities::new(s);
+                let mut h = vec![
+                    hyp_univariate(s),
+                    hyp_wstar(&q),
+                    Hypothesis::new("depth L ≥ 3", s.shape.depth() as f64, Relation::Ge, 3.0),
+                ];
+                h.extend(hyp_a1(&q));
+                h.extend(hyp_a2(s, &q));
+                h
+            }
+        }
+    }
+
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        let np = s.params();
+        match self.kind {
+            Curv::GdStable => {
+                let mut g = vec![0.0; np];
+                gf.gradient(&p.y[..np], &mut g);
+                let gn = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let mut g0 = vec![0.0; np];
+                gf.gradient(&s.theta0[..np], &mut g0);
+                let g0n = g0.iter().map(|v| v * v).sum::<f64>().sqrt();
+                vec![Hypothesis::new(
+                    "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",
+                    match (g0n > 0.0, gn > 0.0) {
+                        (true, _) => gn / g0n,
+                        (false, false) => 0.0,
+                        (false, true) => f64::INFINITY,
+                    },
+                    Relation::Le,
+                    self.grad_tol,
+                )]
+            }
+            Curv::Sharpening => {
+                let q = Quantities::new(s);
+                vec![Hypothesis::new(
+                    "the end point has converged: (L − L_min)/(L_0 − L_min) ≤ gap_tol",
+                    q.relative_gap(s, &s.theta(p.y)),
+                    Relation::Le,
+                    self.gap_tol,
+                )]
+            }
+            Curv::EosPlateau => {
+                let lr = s.cfg.lr.unwrap_or(f64::NAN);
+                let (st, _) = sharpness(gf, &p.y[..np]);
+                vec![Hypothesis::new(
+                    "GD reached the edge of stability: max_j η·S(θ_j) ≥ 2",
+                    self.max_eta_s.max(lr * st),
+                    Relation::Ge,
+                    2.0,
+                )]
+            }
+        }
+    }
+
+    fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
+        if self.kind != Curv::EosPlateau || !p.step.is_multiple_of(self.every) {
+            return;
+        }
+        let Some(lr) = s.cfg.lr else {
+            return;
+        };
+        let np = s.params();
+        let theta = &p.y[..np];
+        let eig = lanczos(
+            np,
+            |v, out| gf.hvp(theta, v, out),
+            self.warm.as_deref(),
+            &LanczosOptions::default(),
+        );
+        self.max_eta_s = self.max_eta_s.max(lr * eig.max());
+        self.warm = eig.top_vectors.into_iter().next();
+    }
+
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        let np = s.params();
+        let f = self.factor;
+        let (st, sc) = sharpness(gf, &p.y[..np]);
+        match self.kind {
+            Curv::GdStable => {
+                let lr = s.cfg.lr?;
+                let bound = f * 2.0 / lr;
+                Some(Statement {
+                    lhs: st,
+                    rhs: bound,
+                    budget: Budget::RoundOff { scale: sc + bound },
+                })
+            }
+            Curv::EosPlateau => {
+                let lr = s.cfg.lr?;
+                Some(Statement {
+                    lhs: (lr * st / 2.0 - 1.0).abs(),
+                    rhs: self.band,
+                    budget: Budget::RoundOff {
+                        scale: lr * sc / 2.0 + 1.0,
+                    },
+                })
+            }
+            Curv::Sharpening => {
+                let q = self.quantities(s);
+                if q.wstar_norm == 0.0 {
+                    return None;
+                }
+                let (s0, sc0) = sharpness(gf, &s.theta0[..np]);
+                Some(Statement {
+                    lhs: f * s0,
+                    rhs: st,
+                    budget: Budget::RoundOff {
+                        scale: f.abs() * sc0 + sc,
+                    },
+                })
             }
         }
     }

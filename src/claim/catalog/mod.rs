@@ -1,8 +1,10 @@
 //! The encoded claims, one module per paper, plus shared statements (`common`) that several
-//! papers state (imbalance conservation, loss monotonicity).
+//! papers state (imbalance conservation, loss monotonicity), and statements about discrete
+//! gradient descent (`discrete`).
 
 pub mod cl22;
 pub mod common;
+pub mod discrete;
 pub mod gol24;
 pub mod gol24_leaky;
 pub mod mc24;
@@ -100,4 +102,32 @@ pub fn suffixes(ws: &[DMatrix<f64>], q: usize) -> Vec<DMatrix<f64>> {
         out[k] = &out[k + 1] * &ws[k];
     }
     out
+}
+
+/// Hypotheses on the network and the data that several papers share; each reports its value
+/// and threshold, `what` names the paper's own wording (assumption number, symbol).
+pub mod hyp {
+    use crate::claim::{Hypothesis, Relation, Setting};
+
+    /// Depth `L ≥ min`.
+    pub fn depth_at_least(s: &Setting, min: usize) -> Hypothesis {
+        Hypothesis::new(
+            format!("depth L ≥ {min}"),
+            s.shape.depth() as f64,
+            Relation::Ge,
+            min as f64,
+        )
+    }
+    /// A single output, `q = 1`.
+    pub fn single_output(s: &Setting, what: &str) -> Hypothesis {
+        Hypothesis::new(what, s.shape.output() as f64, Relation::Le, 1.0)
+    }
+    /// `rank X < d`: the inputs leave a nontrivial null space.
+    pub fn rank_below_input(s: &Setting, what: &str) -> Hypothesis {
+        Hypothesis::new(what, s.rank as f64, Relation::Lt, s.shape.input() as f64)
+    }
+    /// `rank X = n`: the samples are linearly independent.
+    pub fn full_row_rank(s: &Setting, what: &str) -> Hypothesis {
+        Hypothesis::new(what, s.rank as f64, Relation::Ge, s.data.n() as f64)
+    }
 }

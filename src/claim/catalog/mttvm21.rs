@@ -37,7 +37,8 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
-use super::{spectral_norm, Params};
+use super::discrete::GdImbalanceStep;
+use super::{hyp, spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
     Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
@@ -503,12 +504,7 @@ impl Mttvm21Claim {
     }
 
     fn rank_deficient(s: &Setting) -> Hypothesis {
-        Hypothesis::new(
-            "rank X < D (a nontrivial Φ₂)",
-            s.rank as f64,
-            Relation::Lt,
-            s.shape.input() as f64,
-        )
+        hyp::rank_below_input(s, "rank X < D (a nontrivial Φ₂)")
     }
 }
 
@@ -1052,6 +1048,23 @@ impl Claim for Mttvm21Claim {
 /// `dL/dt = −‖∇L‖² ≤ 0`).
 pub fn entries() -> Vec<Entry> {
     let mut v = vec![
+        Entry {
+            id: "mttvm21.cx5.gd_imbalance_step",
+            paper: PAPER,
+            build: |p| {
+                let pr = Params::new("mttvm21.cx5.gd_imbalance_step", p, &["factor"])?;
+                Ok(Box::new(GdImbalanceStep::new(
+                    Filing {
+                        id: "mttvm21.cx5.gd_imbalance_step",
+                        paper: PAPER,
+                        result:
+                            "catalog 003 CX5 (derived): a GD step changes D_full = −(UᵀU − VᵀV) \
+                                 by exactly η²(G_VᵀG_V − G_UᵀG_U)",
+                    },
+                    pr.f64("factor", 1.0)?,
+                )))
+            },
+        },
         Entry {
             id: "mttvm21.claim3_2.full_imbalance_conserved",
             paper: PAPER,

@@ -1,0 +1,250 @@
+//! Automatic method choice (`--method auto`): DOPRI5 while the problem is not stiff, ROCK4
+//! ([`super::rock`]) while it is — the explicit/stiff switching idea of LSODA (Petzold 1983)
+//! with a stabilized explicit method as the stiff one.
+//!
+//! - **Explicit → stabilized** after [`AutoParams::stiff_steps`] consecutive accepted DOPRI5
+//!   steps whose `h|λ|` estimate ([`AcceptedStep::h_lambda`], Hairer's stage-difference test)
+//!   exceeds `STABILITY_FRACTION × 3.3`: the controller is then stability-limited.
+//! - **Stabilized → explicit** after [`AutoParams::nonstiff_steps`] consecutive accepted ROCK4
+//!   steps with `hρ < back_fraction × 3.3` (`ρ` ROCK4's spectral estimate): an explicit step
+//!   of that size would be well inside DOPRI5's stability interval.
+//!
+//! The switch happens between two accepted steps: the new method starts from the last
+//! accepted state (ROCK4 reuses `f`; DOPRI5 evaluates it once) with the old method's next
+//! step size. Every switch is recorded as a [`MethodSwitch`]. Accepted-step indices and work
+//! counters run on across switches. Stiffness never stops a run.
+
+use std::time::Instant;
+
+use super::driver::STABILITY_FRACTION;
+use super::driver::{AcceptedStep, Integrator, Options, Stats, StepFailure, Tolerances};
+use super::rock::Rock4;
+use super::stepper::{MethodSwitch, Stepper};
+use super::system::OdeSystem;
+use super::tableau::{dopri5::DOPRI5, Tableau};
+
+/// The switching thresholds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutoParams {
+    /// Consecutive stability-limited explicit steps before switching to ROCK4.
+    pub stiff_steps: u32,
+    /// Consecutive ROCK4 steps with `hρ` well inside the explicit boundary before switching
+    /// back.
+    pub nonstiff_steps: u32,
+    /// "Well inside": `hρ < back_fraction × boundary`.
+    pub back_fraction: f64,
+}
+
+impl Default for AutoParams {
+    fn default() -> Self {
+        Self {
+            stiff_steps: 5,
+            nonstiff_steps: 10,
+            back_fraction: 0.5,
+        }
+    }
+}
+
+enum Active<S: OdeSystem> {
+    Explicit(Box<Integrator<S>>),
+    Stabilized(Box<Rock4<S>>),
+    Moving,
+}
+
+/// DOPRI5 and ROCK4 behind one [`Stepper`], switching as described in the module doc.
+pub struct AutoSwitch<S: OdeSystem> {
+    active: Active<S>,
+    tab: &'static Tableau,
+    tol: Tolerances,
+    opts: Options,
+    params: AutoParams,
+    run: u32,
+    pending: Option<(String, f64)>,
+    retired: Stats,
+    last_index: u64,
+    switches: Vec<MethodSwitch>,
+    started: Instant,
+}
+
+fn add(a: &mut Stats, b: Stats) {
+    a.accepted += b.accepted;
+    a.rejected += b.rejected;
+    a.nfev += b.nfev;
+    a.stability_limited += b.stability_limited;
+    a.max_h_lambda = a.max_h_lambda.max(b.max_h_lambda);
+}
+
+impl<S: OdeSystem> AutoSwitch<S> {
+    /// Starts with DOPRI5 at `(opts.t0, y0)`.
+    pub fn new(sys: S, y0: &[f64], tol: Tolerances, opts: Options, params: AutoParams) -> Self {
+        let tab = &DOPRI5;
+        Self {
+            active: Active::Explicit(Box::new(Integrator::new(
+                sys,
+                tab,
+                y0,
+                tol.clone(),
+                opts.clone(),
+            ))),
+            tab,
+            tol,
+            opts,
+            params,
+            run: 0,
+            pending: None,
+            retired: Stats::default(),
+            last_index: 0,
+            switches: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    fn cur(&self) -> &dyn Stepper<S> {
+        match &self.active {
+            Active::Explicit(i) => i.as_ref(),
+            Active::Stabilized(r) => r.as_ref(),
+            Active::Moving => unreachable!("no active method"),
+        }
+    }
+
+    fn cur_mut(&mut self) -> &mut dyn Stepper<S> {
+        match &mut self.active {
+            Active::Explicit(i) => i.as_mut(),
+            Active::Stabilized(r) => r.as_mut(),
+            Active::Moving => unreachable!("no active method"),
+        }
+    }
+
+    /// Whether ROCK4 is the active method.
+    pub fn stabilized_active(&self) -> bool {
+        matches!(self.active, Active::Stabilized(_))
+    }
+
+    fn switch(&mut self, reason: String, h_lambda: f64) {
+        let from = self.cur().method_name().to_string();
+        let t = self.cur().t();
+        let y = self.cur().y().to_vec();
+        let f = self.cur().f().to_vec();
+        let done = self.cur().stats();
+        add(&mut self.retired, done);
+        let mut opts = self.opts.clone();
+        opts.t0 = t;
+        opts.max_steps = self
+            .opts
+            .max_steps
+            .saturating_sub(self.retired.accepted + self.retired.rejected);
+        self.active = match std::mem::replace(&mut self.active, Active::Moving) {
+            Active::Explicit(i) => {
+                opts.h0 = Some(i.next_h());
+                Active::Stabilized(Box::new(Rock4::resume(
+                    i.into_system(),
+                    &y,
+                    &f,
+                    self.tol.clone(),
+                    opts,
+                )))
+            }
+            Active::Stabilized(r) => {
+                opts.h0 = Some(r.next_h());
+                Active::Explicit(Box::new(Integrator::new(
+                    r.into_system(),
+                    self.tab,
+                    &y,
+                    self.tol.clone(),
+                    opts,
+                )))
+            }
+            Active::Moving => unreachable!(),
+        };
+        self.switches.push(MethodSwitch {
+            step: self.last_index,
+            t,
+            from,
+            to: self.cur().method_name().to_string(),
+            reason,
+            h_lambda,
+        });
+        self.run = 0;
+    }
+
+    fn observe(&mut self, st: &AcceptedStep) {
+        let boundary = self.tab.stability_boundary;
+        let (hit, reason, need) = match self.active {
+            Active::Explicit(_) => (
+                st.h_lambda > STABILITY_FRACTION * boundary,
+                "stability_limited",
+                self.params.stiff_steps,
+            ),
+            Active::Stabilized(_) => (
+                st.h_lambda < self.params.back_fraction * boundary,
+                "not_stiff",
+                self.params.nonstiff_steps,
+            ),
+            Active::Moving => unreachable!(),
+        };
+        self.run = if hit { self.run + 1 } else { 0 };
+        if self.run >= need {
+            self.pending = Some((reason.to_string(), st.h_lambda));
+        }
+    }
+}
+
+impl<S: OdeSystem> Stepper<S> for AutoSwitch<S> {
+    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
+        if self.cur().finished() {
+            return Ok(None);
+        }
+        if let Some((reason, hl)) = self.pending.take() {
+            self.switch(reason, hl);
+        }
+        let offset = self.retired.accepted;
+        match self.cur_mut().step()? {
+            None => Ok(None),
+            Some(mut st) => {
+                st.index += offset;
+                self.last_index = st.index;
+                self.observe(&st);
+                Ok(Some(st))
+            }
+        }
+    }
+    fn t(&self) -> f64 {
+        self.cur().t()
+    }
+    fn y(&self) -> &[f64] {
+        self.cur().y()
+    }
+    fn f(&self) -> &[f64] {
+        self.cur().f()
+    }
+    fn y_prev(&self) -> &[f64] {
+        self.cur().y_prev()
+    }
+    fn local_error(&self) -> &[f64] {
+        self.cur().local_error()
+    }
+    fn dense(&mut self, t: f64, out: &mut [f64]) {
+        self.cur_mut().dense(t, out)
+    }
+    fn finished(&self) -> bool {
+        self.cur().finished()
+    }
+    fn stats(&self) -> Stats {
+        let mut s = self.retired;
+        add(&mut s, self.cur().stats());
+        s.wall_s = self.started.elapsed().as_secs_f64();
+        s
+    }
+    fn system(&self) -> &S {
+        self.cur().system()
+    }
+    fn system_mut(&mut self) -> &mut S {
+        self.cur_mut().system_mut()
+    }
+    fn method_name(&self) -> &'static str {
+        "auto"
+    }
+    fn switches(&self) -> &[MethodSwitch] {
+        &self.switches
+    }
+}

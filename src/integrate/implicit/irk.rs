@@ -1,0 +1,559 @@
+//! The adaptive implicit Runge–Kutta stepper: one [`CollocationTableau`], Newton on the stage
+//! equations ([`super::newton`]) with the low-rank stiff Jacobian model ([`super::lowrank`])
+//! refreshed by Lanczos when Newton's contraction degrades, the filtered embedded error
+//! estimate ([`super::tableau`]), RADAU5's predictive controller ([`super::controller`]) and
+//! the collocation polynomial as dense output. Implements [`Stepper`].
+//!
+//! Per accepted step: the Newton iterations (`s` RHS each), one RHS for `f(t_1, y_1)` (which
+//! is also the next step's `f_0`), and, at the first step or right after a rejection when
+//! the estimate rejects, one more RHS for RADAU5's refined estimate
+//! `err = (I − hγ_0 J̃)⁻¹(γ_0 h f(t_0, y_0 + err) + Σ e_i Z_i)`. Stage start values come from
+//! the previous step's collocation polynomial (extrapolated), as in RADAU5.
+//! A failed Newton iteration first refreshes the Jacobian model at the step's start, then
+//! halves the step. Stiffness never aborts a run.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::controller::GustafssonController;
+use super::krylov::Gmres;
+use super::lowrank::LowRankJacobian;
+use super::newton::{
+    solve_stages, LinearSolver, NewtonResult, NewtonSettings, NewtonWork, StageTolerance,
+};
+use super::tableau::CollocationTableau;
+use crate::curvature::LanczosOptions;
+use crate::integrate::driver::{AcceptedStep, Options, Stats, StepFailure, Tolerances};
+use crate::integrate::stepper::Stepper;
+use crate::integrate::system::OdeSystem;
+
+/// Settings of the implicit methods beyond the common [`Options`].
+#[derive(Clone, Copy, Debug)]
+pub struct ImplicitOptions {
+    /// Number of stiff eigenpairs in the Jacobian model (0: fixed-point iteration).
+    pub rank: usize,
+    /// Largest rank: a Newton failure right after a refresh doubles the rank up to this
+    /// before the step is halved.
+    pub max_rank: usize,
+    /// Lanczos settings of a model refresh (`k` is overridden by `rank`).
+    pub lanczos: LanczosOptions,
+    /// Linear solver of the Newton iterations.
+    pub linear: LinearSolver,
+    /// Newton iteration cap (RADAU5: 7).
+    pub max_newton: u32,
+    /// Refresh the model after an accepted step whose contraction `Θ` exceeded this.
+    pub refresh_theta: f64,
+    /// Stage stopping rule; `None`: RADAU5's rule for Radau, round-off for Gauss.
+    pub stage_tolerance: Option<StageTolerance>,
+}
+
+impl Default for ImplicitOptions {
+    fn default() -> Self {
+        Self {
+            rank: 24,
+            max_rank: 192,
+            lanczos: LanczosOptions {
+                k: 24,
+                max_iter: 72,
+                tol: 1e-3,
+                ..LanczosOptions::default()
+            },
+            linear: LinearSolver::LowRank,
+            max_newton: 7,
+            refresh_theta: 0.03,
+            stage_tolerance: None,
+        }
+    }
+}
+
+/// Work counters specific to the implicit methods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ImplicitStats {
+    /// Newton iterations (all trial steps).
+    pub newton_iterations: u64,
+    /// Krylov (GMRES) iterations.
+    pub krylov_iterations: u64,
+    /// Jacobian-vector products (GMRES and Lanczos; HVPs for the gradient flow).
+    pub jvps: u64,
+    /// Lanczos refreshes of the Jacobian model.
+    pub model_refreshes: u64,
+    /// Trial steps whose Newton iteration failed.
+    pub newton_failures: u64,
+    /// Rank of the current Jacobian model.
+    pub model_rank: usize,
+    /// Largest eigenvalue of `−J̃` at the last refresh.
+    pub mu_max: f64,
+}
+
+/// An adaptive implicit collocation RK method over the system `S`.
+pub struct ImplicitRk<S: OdeSystem> {
+    sys: S,
+    tab: &'static CollocationTableau,
+    tol: Tolerances,
+    opts: Options,
+    iopts: ImplicitOptions,
+    newton: NewtonSettings,
+    ctrl: GustafssonController,
+    model: LowRankJacobian,
+    rank: usize,
+    model_fresh: bool,
+    need_refresh: bool,
+    has_jvp: bool,
+    gmres: Option<Gmres>,
+    work: NewtonWork,
+    z_acc: Vec<f64>,
+    sk: Vec<f64>,
+    y_new: Vec<f64>,
+    err: Vec<f64>,
+    raw: Vec<f64>,
+    scratch: Vec<f64>,
+    w: Vec<f64>,
+    t: f64,
+    t_prev: f64,
+    h: f64,
+    h_last: f64,
+    y: Vec<f64>,
+    y_prev: Vec<f64>,
+    f: Vec<f64>,
+    eta: f64,
+    stats: Stats,
+    istats: ImplicitStats,
+    trials: u64,
+    started: Instant,
+    done: bool,
+}
+
+impl<S: OdeSystem> ImplicitRk<S> {
+    /// Builds the stepper from `(t0, y0)`; evaluates `f(t0, y0)` and, when the system offers
+    /// `jvp` and `iopts.rank > 0`, the first Jacobian model (Lanczos).
+    pub fn new(
+        mut sys: S,
+        tab: &'static CollocationTableau,
+        y0: &[f64],
+        tol: Tolerances,
+        opts: Options,
+        iopts: ImplicitOptions,
+    ) -> Self {
+        let n = sys.dim();
+        assert_eq!(y0.len(), n, "initial state has the wrong dimension");
+        assert!(tol.rtol.len() == n && tol.atol.len() == n);
+        let started = Instant::now();
+        let mut f = vec![0.0; n];
+        sys.rhs(opts.t0, y0, &mut f);
+        let mut scratch = vec![0.0; n];
+        let has_jvp = iopts.rank > 0 && sys.jvp(opts.t0, y0, &f, &mut scratch);
+        let tolerance = iopts
+            .stage_tolerance
+            .unwrap_or(if tab.order == 2 * tab.s as u8 {
+                StageTolerance::RoundOff
+            } else {
+                // RADAU5's FNEWT = max(10 ε / rtol, min(0.03, √rtol)) for the smallest rtol
+                let rtol = tol.rtol.iter().copied().fold(f64::INFINITY, f64::min);
+                StageTolerance::Controlled {
+                    kappa: (10.0 * f64::EPSILON / rtol).max(0.03f64.min(rtol.sqrt())),
+                }
+            });
+        let max_iter = match tolerance {
+            StageTolerance::RoundOff => iopts.max_newton.max(40),
+            StageTolerance::Controlled { .. } => iopts.max_newton,
+        };
+        let h_max = opts.h_max.unwrap_or(opts.t_end - opts.t0);
+        let s = tab.s;
+        let gmres = match iopts.linear {
+            LinearSolver::Gmres { .. } if has_jvp => Some(Gmres::new(s * n, 30)),
+            _ => None,
+        };
+        let mut me = Self {
+            newton: NewtonSettings {
+                max_iter,
+                tolerance,
+                linear: iopts.linear,
+            },
+            ctrl: GustafssonController::new(tab.est_order, max_iter, h_max),
+            model: LowRankJacobian::default(),
+            rank: iopts.rank,
+            model_fresh: false,
+            need_refresh: has_jvp,
+            has_jvp,
+            gmres,
+            work: NewtonWork::new(s, n),
+            z_acc: vec![0.0; s * n],
+            sk: vec![0.0; n],
+            y_new: vec![0.0; n],
+            err: vec![0.0; n],
+            raw: vec![0.0; n],
+            scratch,
+            w: vec![0.0; s],
+            t: opts.t0,
+            t_prev: opts.t0,
+            h: 0.0,
+            h_last: 0.0,
+            y: y0.to_vec(),
+            y_prev: y0.to_vec(),
+            f,
+            eta: 1.0,
+            stats: Stats {
+                nfev: 1,
+                ..Stats::default()
+            },
+            istats: ImplicitStats {
+                jvps: u64::from(has_jvp),
+                ..ImplicitStats::default()
+            },
+            trials: 0,
+            started,
+            done: false,
+            sys,
+            tab,
+            tol,
+            iopts,
+            opts,
+        };
+        me.h = match me.opts.h0 {
+            Some(h) => h,
+            None => me.initial_step(h_max),
+        };
+        me
+    }
+
+    /// `h_0 = 0.01 ‖y_0‖/‖f_0‖` in the tolerance-weighted norm over the dynamic components
+    /// (quadrature states left out), `10⁻⁶` when either vanishes, capped by `h_max`; the
+    /// controller corrects it within a few steps.
+    fn initial_step(&self, h_max: f64) -> f64 {
+        let mut d0 = 0.0;
+        let mut d1 = 0.0;
+        let nd = self.y.len() - self.sys.quadrature_states().min(self.y.len());
+        for i in 0..nd {
+            let sk = self.tol.atol[i] + self.tol.rtol[i] * self.y[i].abs();
+            d0 += (self.y[i] / sk).powi(2);
+            d1 += (self.f[i] / sk).powi(2);
+        }
+        let h = if d0 < 1e-10 || d1 < 1e-10 {
+            1e-6
+        } else {
+            0.01 * (d0 / d1).sqrt()
+        };
+        h.min(h_max)
+    }
+
+    /// The implicit-method counters.
+    pub fn implicit_stats(&self) -> ImplicitStats {
+        ImplicitStats {
+            model_rank: self.model.rank(),
+            mu_max: self.model.mu_max(),
+            ..self.istats
+        }
+    }
+
+    /// The method.
+    pub fn tableau(&self) -> &'static CollocationTableau {
+        self.tab
+    }
+
+    fn refresh_model(&mut self) {
+        let c = self.model.refresh(
+            &mut self.sys,
+            self.t,
+            &self.y,
+            self.rank,
+            &LanczosOptions {
+                max_iter: self.iopts.lanczos.max_iter.max(3 * self.rank),
+                ..self.iopts.lanczos
+            },
+        );
+        self.istats.jvps += c.jvps;
+        self.istats.model_refreshes += 1;
+        self.model_fresh = true;
+        self.need_refresh = false;
+    }
+
+    /// Start values `Z_i = u_prev(t + c_i h) − y` from the last accepted step's collocation
+    /// polynomial (zero before the first step).
+    fn start_values(&mut self, h: f64) {
+        let (s, n) = (self.tab.s, self.y.len());
+        if self.stats.accepted == 0 {
+            self.work.z.fill(0.0);
+            return;
+        }
+        for i in 0..s {
+            let theta = 1.0 + self.tab.c[i] * h / self.h_last;
+            self.tab.lagrange_weights(theta, &mut self.w);
+            let zi = &mut self.work.z[i * n..(i + 1) * n];
+            for (l, z) in zi.iter_mut().enumerate() {
+                let mut u = self.y_prev[l] - self.y[l];
+                for j in 0..s {
+                    u += self.w[j] * self.z_acc[j * n + l];
+                }
+                *z = u;
+            }
+        }
+    }
+
+    /// `y_1 = y_0 + Σ d_i Z_i` and the filtered error estimate into `err`; returns its
+    /// scaled RMS norm.
+    fn estimate(&mut self, h: f64, refine: bool) -> (f64, u64) {
+        let (s, n) = (self.tab.s, self.y.len());
+        let z = &self.work.z;
+        for l in 0..n {
+            let mut y1 = self.y[l];
+            let mut raw = self.tab.gamma0 * h * self.f[l];
+            for i in 0..s {
+                y1 += self.tab.d[i] * z[i * n + l];
+                raw += self.tab.e[i] * z[i * n + l];
+            }
+            self.y_new[l] = y1;
+            self.raw[l] = raw;
+        }
+        self.err.copy_from_slice(&self.raw);
+        self.model.filter(&mut self.err);
+        let mut e = self.err_norm();
+        let mut evals = 0;
+        if refine && e >= 1.0 && e.is_finite() {
+            // RADAU5: err = (I − hγ0 J̃)⁻¹ (γ0 h f(t0, y0 + err) + Σ e_i Z_i)
+            for l in 0..n {
+                self.scratch[l] = self.y[l] + self.err[l];
+            }
+            self.sys.rhs(self.t, &self.scratch, &mut self.err);
+            evals = 1;
+            for l in 0..n {
+                let mut raw = self.tab.gamma0 * h * self.err[l];
+                for i in 0..s {
+                    raw += self.tab.e[i] * z[i * n + l];
+                }
+                self.err[l] = raw;
+            }
+            self.model.filter(&mut self.err);
+            e = self.err_norm();
+        }
+        (e, evals)
+    }
+
+    fn err_norm(&self) -> f64 {
+        let n = self.y.len();
+        let mut sum = 0.0;
+        for l in 0..n {
+            let sk = self.tol.atol[l] + self.tol.rtol[l] * self.y[l].abs().max(self.y_new[l].abs());
+            sum += (self.err[l] / sk).powi(2);
+        }
+        let e = (sum / n as f64).sqrt();
+        if e.is_finite() {
+            e
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    fn newton(&mut self, h: f64) -> NewtonResult {
+        for l in 0..self.y.len() {
+            self.sk[l] = self.tol.atol[l] + self.tol.rtol[l] * self.y[l].abs();
+        }
+        let r = solve_stages(
+            &mut self.sys,
+            self.tab,
+            &mut self.model,
+            self.gmres.as_mut(),
+            &mut self.work,
+            self.t,
+            &self.y,
+            h,
+            &self.sk,
+            self.eta,
+            &self.newton,
+        );
+        self.stats.nfev += r.rhs;
+        self.istats.jvps += r.jvps;
+        self.istats.krylov_iterations += r.krylov;
+        self.istats.newton_iterations += u64::from(r.iterations);
+        r
+    }
+
+    /// Takes trial steps until one is accepted and returns it; `Ok(None)` once `t_end` is
+    /// reached.
+    pub fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.stats.accepted == 0 && !self.f.iter().all(|v| v.is_finite()) {
+            return Err(StepFailure::Diverged { t: self.t });
+        }
+        let mut non_finite = 0u32;
+        loop {
+            if self.trials >= self.opts.max_steps {
+                return Err(StepFailure::MaxSteps {
+                    t: self.t,
+                    steps: self.trials,
+                });
+            }
+            if 0.1 * self.h.abs() <= f64::EPSILON * self.t.abs() || self.h <= f64::MIN_POSITIVE {
+                return Err(StepFailure::StepSizeUnderflow {
+                    t: self.t,
+                    h: self.h,
+                });
+            }
+            let mut last = false;
+            if self.t + 1.01 * self.h - self.opts.t_end > 0.0 {
+                self.h = self.opts.t_end - self.t;
+                last = true;
+            }
+            if self.need_refresh && self.has_jvp {
+                self.refresh_model();
+            }
+            self.trials += 1;
+            let h = self.h;
+            self.start_values(h);
+            let nr = self.newton(h);
+            if !nr.converged {
+                self.istats.newton_failures += 1;
+                if self.stats.accepted > 0 {
+                    self.stats.rejected += 1;
+                }
+                if self.has_jvp && !self.model_fresh {
+                    self.need_refresh = true;
+                } else if self.has_jvp
+                    && self.rank < self.iopts.max_rank
+                    && self.model.rank() == self.rank
+                {
+                    // the fresh model misses stiff directions: double its rank
+                    self.rank = (2 * self.rank).min(self.iopts.max_rank);
+                    self.need_refresh = true;
+                } else {
+                    self.h *= 0.5;
+                    non_finite += 1;
+                    if non_finite > 60 {
+                        return Err(StepFailure::Diverged { t: self.t });
+                    }
+                }
+                continue;
+            }
+            self.eta = nr.eta;
+            let refine = self.stats.accepted == 0 || self.ctrl.rejected_last();
+            let (err, evals) = self.estimate(h, refine);
+            self.stats.nfev += evals;
+            let (accept, h_new) = self.ctrl.decide(err, h, nr.iterations);
+            if !accept {
+                if self.stats.accepted > 0 {
+                    self.stats.rejected += 1;
+                }
+                self.h = if self.stats.accepted == 0 && err.is_finite() {
+                    // RADAU5 shrinks the very first step tenfold
+                    h * 0.1
+                } else {
+                    h_new
+                };
+                continue;
+            }
+            return self.accept(h, err, h_new, last, nr).map(Some);
+        }
+    }
+
+    fn accept(
+        &mut self,
+        h: f64,
+        err: f64,
+        h_new: f64,
+        last: bool,
+        nr: NewtonResult,
+    ) -> Result<AcceptedStep, StepFailure> {
+        std::mem::swap(&mut self.y_prev, &mut self.y);
+        std::mem::swap(&mut self.y, &mut self.y_new);
+        std::mem::swap(&mut self.z_acc, &mut self.work.z);
+        self.t_prev = self.t;
+        self.t = if last { self.opts.t_end } else { self.t + h };
+        self.sys.rhs(self.t, &self.y, &mut self.f);
+        self.stats.nfev += 1;
+        if !(self.f.iter().all(|v| v.is_finite()) && self.y.iter().all(|v| v.is_finite())) {
+            std::mem::swap(&mut self.y, &mut self.y_prev);
+            std::mem::swap(&mut self.z_acc, &mut self.work.z);
+            self.t = self.t_prev;
+            return Err(StepFailure::Diverged { t: self.t });
+        }
+        let h_lambda = h * self.model.mu_max();
+        self.stats.accepted += 1;
+        self.stats.max_h_lambda = self.stats.max_h_lambda.max(h_lambda);
+        self.h_last = h;
+        self.h = h_new;
+        self.done = last;
+        self.model_fresh = false;
+        if nr.theta > self.iopts.refresh_theta && self.has_jvp {
+            self.need_refresh = true;
+        }
+        Ok(AcceptedStep {
+            index: self.stats.accepted,
+            t_prev: self.t_prev,
+            t: self.t,
+            h,
+            err,
+            h_lambda,
+        })
+    }
+
+    /// Dense output: the collocation polynomial `y_prev + Σ ℓ_i(θ) Z_i` of the last step.
+    pub fn dense(&mut self, t: f64, out: &mut [f64]) {
+        let (s, n) = (self.tab.s, self.y.len());
+        let theta = if self.h_last > 0.0 {
+            (t - self.t_prev) / self.h_last
+        } else {
+            1.0
+        };
+        self.tab.lagrange_weights(theta, &mut self.w);
+        for (l, o) in out.iter_mut().enumerate().take(n) {
+            let mut u = self.y_prev[l];
+            for j in 0..s {
+                u += self.w[j] * self.z_acc[j * n + l];
+            }
+            *o = u;
+        }
+    }
+
+    /// Consumes the stepper, returning the system.
+    pub fn into_system(self) -> S {
+        self.sys
+    }
+}
+
+impl<S: OdeSystem> Stepper<S> for ImplicitRk<S> {
+    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
+        ImplicitRk::step(self)
+    }
+    fn t(&self) -> f64 {
+        self.t
+    }
+    fn y(&self) -> &[f64] {
+        &self.y
+    }
+    fn f(&self) -> &[f64] {
+        &self.f
+    }
+    fn y_prev(&self) -> &[f64] {
+        &self.y_prev
+    }
+    /// The filtered embedded estimate `(I − hγ_0 J̃)⁻¹(ŷ_1 − y_1)` the step was accepted with.
+    fn local_error(&self) -> &[f64] {
+        &self.err
+    }
+    fn dense(&mut self, t: f64, out: &mut [f64]) {
+        ImplicitRk::dense(self, t, out)
+    }
+    fn finished(&self) -> bool {
+        self.done
+    }
+    fn stats(&self) -> Stats {
+        Stats {
+            wall_s: self.started.elapsed().as_secs_f64(),
+            ..self.stats
+        }
+    }
+    fn system(&self) -> &S {
+        &self.sys
+    }
+    fn system_mut(&mut self) -> &mut S {
+        &mut self.sys
+    }
+    fn method_name(&self) -> &'static str {
+        self.tab.name
+    }
+    fn method_stats(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.implicit_stats()).ok()
+    }
+}
