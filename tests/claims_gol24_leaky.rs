@@ -246,3 +246,44 @@ fn neuron_balance_conserved_on_random_runs_and_weight_decay_caught() {
         .tests(8)
         .quickcheck(prop_balance as fn(u8, u8, u8, u64) -> TestResult);
 }
+
+/// With the energy integral `J` in the state (a claim that needs it is attached), the twin
+/// block moves one slot down; the twin claims read it through the layout and give the same
+/// verdicts, and the linear-network claim of paper 002 is not applicable on a leaky run.
+#[test]
+fn twin_claims_read_the_layout_with_the_energy_integral() {
+    let cfg = config(0.3, &[4], "half_mean", 4, 0.5);
+    let req = |id: &str| ClaimRequest {
+        id: id.into(),
+        params: json!({}),
+    };
+    let with = run_check(
+        &cfg,
+        &[
+            req("mc24.u8.energy_identity"),
+            req("gol24.sec2_8.scalars_closed_form"),
+            req("gol24.lemma7_1.int_deviation"),
+        ],
+        None,
+    )
+    .unwrap();
+    let without = run_check(
+        &cfg,
+        &[
+            req("gol24.sec2_8.scalars_closed_form"),
+            req("gol24.lemma7_1.int_deviation"),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(with.verdicts[0].verdict, Verdict::NotApplicable);
+    for (a, b) in with.verdicts[1..].iter().zip(&without.verdicts) {
+        assert_eq!(a.verdict, Verdict::Holds);
+        assert_eq!(b.verdict, Verdict::Holds);
+        let (x, y) = (a.last.unwrap(), b.last.unwrap());
+        assert!(
+            (x.lhs - y.lhs).abs() <= 1e-6 * (1.0 + y.lhs.abs()),
+            "{x:?} vs {y:?}"
+        );
+    }
+}
