@@ -46,6 +46,9 @@ pub enum ModelSpec {
         /// Integrate the linear twin and the comparison scalars jointly; default `false`.
         #[serde(default)]
         twin: bool,
+        /// Also integrate the sensitivity `V = ∂θ^ε/∂ε` (needs `twin`); default `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sensitivity: bool,
         /// Overrides of the bound's parameters (default: the run's own values).
         #[serde(default, skip_serializing_if = "is_default_bound")]
         bound: crate::flow::nearly_linear::BoundSpec,
@@ -85,6 +88,17 @@ impl ModelSpec {
     /// Whether the state carries the linear twin.
     pub fn twin(&self) -> bool {
         matches!(self, Self::LeakyRelu { twin: true, .. })
+    }
+    /// Whether the state carries the sensitivity `∂θ^ε/∂ε`.
+    pub fn sensitivity(&self) -> bool {
+        matches!(
+            self,
+            Self::LeakyRelu {
+                twin: true,
+                sensitivity: true,
+                ..
+            }
+        )
     }
 }
 

@@ -70,6 +70,7 @@ impl Problem {
             epsilon,
             twin,
             bound,
+            sensitivity,
             ..
         }) = &cfg.model
         {
@@ -82,6 +83,9 @@ impl Problem {
                     scalars,
                     lambda: 2.0 * cfg.loss.scale(data.n()) * data.n() as f64,
                 });
+            }
+            if *sensitivity {
+                flow.set_sensitivity()?;
             }
         }
         if let Some(p) = &cfg.perturbation {
@@ -238,10 +242,14 @@ fn expand_tol(
     shape: &Shape,
     extras: usize,
     twin: bool,
+    sensitivity: bool,
 ) -> Result<Vec<f64>, GradflowError> {
     let mut v = tol.expand(name, shape, extras)?;
     if twin {
         v.extend(tol.expand(name, shape, crate::flow::nearly_linear::NUM_SCALARS)?);
+    }
+    if sensitivity {
+        v.extend(tol.expand(name, shape, 0)?);
     }
     Ok(v)
 }
@@ -279,9 +287,10 @@ pub fn execute_problem(
     } = problem;
     let extras = flow.extra_states();
     let twin = flow.twin().is_some();
+    let sens = flow.layout().sensitivity;
     let mut tol = Tolerances {
-        rtol: expand_tol(&cfg.rtol, "rtol", &shape, extras, twin)?,
-        atol: expand_tol(&cfg.atol, "atol", &shape, extras, twin)?,
+        rtol: expand_tol(&cfg.rtol, "rtol", &shape, extras, twin, sens)?,
+        atol: expand_tol(&cfg.atol, "atol", &shape, extras, twin, sens)?,
     };
     if flow.energy_integral() {
         // 0 ≤ J(t) ≤ L(0) on the exact flow: L(0) is J's natural scale, so its absolute

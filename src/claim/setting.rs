@@ -59,7 +59,8 @@ impl Setting {
             row_basis,
             x_singular,
             eps: cfg.model.as_ref().map_or(0.0, |m| m.epsilon()),
-            layout: StateLayout::new(shape, cfg.model.as_ref().is_some_and(|m| m.twin())),
+            layout: StateLayout::new(shape, cfg.model.as_ref().is_some_and(|m| m.twin()))
+                .with_sensitivity(cfg.model.as_ref().is_some_and(|m| m.sensitivity())),
         }
     }
 

@@ -85,7 +85,17 @@ pub struct GradientFlow {
     leaky: Option<Box<super::leaky::LeakyWorkspace>>,
     /// The linear twin and its comparison scalars (paper 001), when integrated jointly.
     twin: Option<super::nearly_linear::TwinScalars>,
+    /// Buffers of the sensitivity `V = ∂θ^ε/∂ε` (workspace, scratch output, scratch residual).
+    sens: Option<Box<SensBuffers>>,
     energy_integral: bool,
+}
+
+/// Buffers of the sensitivity pass (paper 001's `V = ∂θ^ε/∂ε`).
+#[derive(Clone, Debug)]
+struct SensBuffers {
+    ws: super::leaky::LeakyWorkspace,
+    out: Vec<f64>,
+    resid: DMatrix<f64>,
 }
 
 /// Number of extra scalar states after the weights that every run carries (`∫‖R‖_F dt`).
@@ -127,6 +137,7 @@ impl GradientFlow {
             eps: 0.0,
             leaky: None,
             twin: None,
+            sens: None,
             energy_integral: false,
         })
     }
@@ -156,6 +167,23 @@ impl GradientFlow {
         self.twin = Some(twin);
     }
 
+    /// Also integrates the sensitivity `V = ∂θ^ε/∂ε` (needs the twin; see
+    /// [`super::nearly_linear`]); valid for any `ε ∈ [0, 1]` (at `ε = 0` it is `∂θ^τ/∂τ` at
+    /// `τ = 0`, the catalog's D1 measurement).
+    pub fn set_sensitivity(&mut self) -> Result<(), GradflowError> {
+        if self.twin.is_none() {
+            return Err(GradflowError::Config(
+                "sensitivity needs the twin (model leaky_relu with twin: true)".into(),
+            ));
+        }
+        self.sens = Some(Box::new(SensBuffers {
+            ws: super::leaky::LeakyWorkspace::new(&self.shape, self.x.nrows()),
+            out: vec![0.0; self.shape.num_params()],
+            resid: DMatrix::zeros(self.x.nrows(), self.shape.output()),
+        }));
+        Ok(())
+    }
+
     /// The activation level `ε`.
     pub fn epsilon(&self) -> f64 {
         self.eps
@@ -170,6 +198,7 @@ impl GradientFlow {
     pub fn layout(&self) -> super::nearly_linear::StateLayout {
         super::nearly_linear::StateLayout::new(&self.shape, self.twin.is_some())
             .with_extras(self.extra_states())
+            .with_sensitivity(self.sens.is_some())
     }
 
     /// The initial ODE state for weights `theta0`: `[θ(0), 0 (, 0)]` (the quadratures), and
@@ -180,6 +209,9 @@ impl GradientFlow {
         if let Some(tw) = &self.twin {
             y0.extend_from_slice(theta0);
             y0.extend_from_slice(&tw.scalars.initial());
+            if self.sens.is_some() {
+                y0.extend(std::iter::repeat_n(0.0, theta0.len()));
+            }
         }
         y0
     }
@@ -377,7 +409,7 @@ impl GradientFlow {
             super::leaky::mark_cached(lw, theta);
         }
         let lw = self.leaky.as_mut().expect("leaky workspace");
-        super::leaky::hvp(&self.shape, kappa, &self.x, theta, v, lw, out);
+        super::leaky::hvp(&self.shape, kappa, &self.x, theta, v, 0.0, lw, out);
     }
 
     /// `∇L(θ)` into `out`; returns the loss `L(θ)` in this problem's convention.
@@ -447,6 +479,38 @@ impl OdeSystem for GradientFlow {
             for v in &mut dy[sr] {
                 *v *= tw.lambda;
             }
+            if let (Some(vr), Some(sb)) = (lay.sensitivity_range(), self.sens.as_mut()) {
+                // dV/dt = −(∇²L·V + ∂_ε∇L) at θ^ε (the perturbation is not differentiated)
+                let kappa = self.loss.scale(self.x.nrows());
+                let SensBuffers { ws, out, resid } = &mut **sb;
+                let th = &y[..p];
+                super::leaky::forward(
+                    &self.shape,
+                    self.eps,
+                    kappa,
+                    &self.x,
+                    &self.y,
+                    th,
+                    ws,
+                    resid,
+                );
+                super::leaky::backprop(&self.shape, th, ws);
+                super::leaky::hvp(
+                    &self.shape,
+                    kappa,
+                    &self.x,
+                    th,
+                    &y[vr.clone()],
+                    1.0,
+                    ws,
+                    out,
+                );
+                for (d, o) in dy[vr].iter_mut().zip(out.iter()) {
+                    *d = -*o;
+                }
+                self.counters.gradients += 1;
+                self.counters.hvps += 1;
+            }
         }
         let r2 = self.gradient_scaled(&y[..p], -1.0, &mut dy[..p]);
         if self.energy_integral {
@@ -467,6 +531,11 @@ impl OdeSystem for GradientFlow {
         // back either (v starts at 0 with a large rate)
         if self.twin.is_some() {
             super::nearly_linear::NUM_SCALARS
+                + if self.sens.is_some() {
+                    self.shape.num_params()
+                } else {
+                    0
+                }
         } else {
             self.extra_states()
         }

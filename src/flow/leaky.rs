@@ -208,12 +208,19 @@ pub(crate) fn cached_at(ws: &LeakyWorkspace, theta: &[f64]) -> bool {
 
 /// `∇²L(θ)·v` at a fixed activation pattern (module docs), after [`forward`] and
 /// [`backprop`] at `theta` (the `G_l` must be current).
+///
+/// With `deps ≠ 0` the direction also moves the activation level, `ε → ε + deps·h`
+/// (`∂D_l/∂ε = −1[Z_l ≤ 0]`, so `δH_l += −deps·1[Z_l ≤ 0]⊙Z_l` and
+/// `δG_l += −deps·1[Z_l ≤ 0]⊙(G_{l+1}W_{l+1})`): the result is `∇²L·v + deps·∂_ε∇L`, the
+/// forcing of the sensitivity `V = ∂θ^ε/∂ε` (`dV/dt = −∇²L·V − ∂_ε∇L`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn hvp(
     shape: &Shape,
     kappa: f64,
     x: &DMatrix<f64>,
     theta: &[f64],
     v: &[f64],
+    deps: f64,
     ws: &mut LeakyWorkspace,
     out: &mut [f64],
 ) {
@@ -231,9 +238,17 @@ pub(crate) fn hvp(
                 &mut ws.dz[k - 1],
             );
         }
-        let (dz, gate) = (&ws.dz[k - 1], &ws.gate[k - 1]);
-        for ((dh, &dzv), &gv) in ws.dh[k - 1].iter_mut().zip(dz.iter()).zip(gate.iter()) {
+        let (dz, gate, z) = (&ws.dz[k - 1], &ws.gate[k - 1], &ws.z[k - 1]);
+        for (((dh, &dzv), &gv), &zv) in ws.dh[k - 1]
+            .iter_mut()
+            .zip(dz.iter())
+            .zip(gate.iter())
+            .zip(z.iter())
+        {
             *dh = gv * dzv;
+            if zv <= 0.0 {
+                *dh -= deps * zv;
+            }
         }
     }
     let hlast = if l == 1 { m(x) } else { m(&ws.h[l - 2]) };
@@ -272,6 +287,25 @@ pub(crate) fn hvp(
         );
         for (gv, &dv) in lo[k - 1].iter_mut().zip(ws.gate[k - 1].iter()) {
             *gv *= dv;
+        }
+        if deps != 0.0 {
+            // G_{l+1}W_{l+1} into the (no longer needed) δZ_l buffer
+            gemm_into(
+                1.0,
+                m(&ws.g[k]),
+                layer(shape, theta, k + 1),
+                0.0,
+                &mut ws.dz[k - 1],
+            );
+            for ((gv, &pv), &zv) in lo[k - 1]
+                .iter_mut()
+                .zip(ws.dz[k - 1].iter())
+                .zip(ws.z[k - 1].iter())
+            {
+                if zv <= 0.0 {
+                    *gv -= deps * pv;
+                }
+            }
         }
     }
     for k in 1..=l {

@@ -24,6 +24,11 @@
 //! - `dg₁/dτ = s̄² g₂^{L−1}`, `dg₂/dτ = g₁ g₂^{L−2}`, `g₁(0) = βs̄_ρ`, `g₂(0) = β` (eqs. (35)–(37),
 //!   (73)): `‖W_l(τ)‖ ≤ g₂(τ)` for `l ≥ 2`.
 //!
+//! Optionally (`sensitivity: true`) the state ends with `V = ∂θ^ε/∂ε` (`p` entries, `V(0) = 0`),
+//! `dV/dt = −∇²L(θ^ε)·V − ∂_ε∇L(θ^ε)` at the current activation pattern (catalog 001 §2.3's
+//! sensitivity ODE; switching/saltation terms across kinks are ignored, as in the paper), for
+//! Lemma 7.1's D1/D2 directly.
+//!
 //! `v` grows super-exponentially (`∝ e^{u^L/ŝ}`) and, for `L ≥ 3`, `u` blows up at
 //! `T_blow`; a scalar whose value reaches [`SCALAR_CAP`] is frozen there (its derivative is set
 //! to zero), and claims read a frozen bound as vacuous (`+∞`, not evaluated).
@@ -279,6 +284,8 @@ pub struct StateLayout {
     pub twin: bool,
     /// Quadrature states after the weights (`I`, and `J` when the energy integral is on).
     pub extras: usize,
+    /// Whether the state ends with the sensitivity `V = ∂θ^ε/∂ε` (`p` entries, needs the twin).
+    pub sensitivity: bool,
 }
 
 impl StateLayout {
@@ -288,16 +295,33 @@ impl StateLayout {
             params: shape.num_params(),
             twin,
             extras: crate::flow::gradient::EXTRA_STATES,
+            sensitivity: false,
         }
+    }
+    /// The same layout with (or without) the sensitivity block.
+    pub fn with_sensitivity(self, sensitivity: bool) -> Self {
+        Self {
+            sensitivity: sensitivity && self.twin,
+            ..self
+        }
+    }
+    /// Range of the sensitivity `V = ∂θ^ε/∂ε` (after the comparison scalars).
+    pub fn sensitivity_range(&self) -> Option<std::ops::Range<usize>> {
+        let a = 2 * self.params + self.extras + NUM_SCALARS;
+        self.sensitivity.then(|| a..a + self.params)
     }
     /// The same layout with `extras` quadrature states.
     pub fn with_extras(self, extras: usize) -> Self {
         Self { extras, ..self }
     }
-    /// Total state dimension: `p + extras`, or `2p + extras + NUM_SCALARS` with the twin.
+    /// Total state dimension: `p + extras`, or `2p + extras + NUM_SCALARS` with the twin
+    /// (`+ p` with the sensitivity).
     pub fn dim(&self) -> usize {
         if self.twin {
-            2 * self.params + self.extras + NUM_SCALARS
+            2 * self.params
+                + self.extras
+                + NUM_SCALARS
+                + if self.sensitivity { self.params } else { 0 }
         } else {
             self.params + self.extras
         }
@@ -318,6 +342,10 @@ impl StateLayout {
         std::iter::once(0..self.params)
             .chain(self.twin_range())
             .collect()
+    }
+    /// `V = ∂θ^ε/∂ε` of a state with the sensitivity block.
+    pub fn sensitivity<'a>(&self, y: &'a [f64]) -> Option<&'a [f64]> {
+        self.sensitivity_range().map(|r| &y[r])
     }
     /// `θ⁰` of a twin state.
     pub fn twin_theta<'a>(&self, y: &'a [f64]) -> Option<&'a [f64]> {

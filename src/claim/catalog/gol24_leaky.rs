@@ -122,6 +122,16 @@ pub fn entries() -> Vec<Entry> {
             build: |p| Deviation::build(DevKind::L71Int, true, p),
         },
         Entry {
+            id: "gol24.lemma7_1.d1_d2",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::D1D2, false, p),
+        },
+        Entry {
+            id: "gol24.lemma7_1.d1_d2_repaired",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::D1D2, true, p),
+        },
+        Entry {
             id: "gol24.lemma7_1.tight_g2",
             paper: PAPER,
             build: |p| {
@@ -270,6 +280,9 @@ pub enum DevKind {
     /// Lemma 7.1 integrated (catalog L7.1-int, derived from D1/D2):
     /// `max(max_l ‖W_l^ε − W_l⁰‖₂, ‖W_1^ε − W_1⁰‖_F) ≤ εv`.
     L71Int,
+    /// Lemma 7.1 (D1, D2) at `τ = ε`: `max(max_l ‖∂W_l/∂τ‖₂, ‖∂W_1/∂τ‖_F) ≤ v`, with the
+    /// integrated sensitivity `V = ∂θ^ε/∂ε`.
+    D1D2,
 }
 
 /// Deviation of the trained network from its twin-based proxy, against the bound of the paper
@@ -287,7 +300,10 @@ pub enum DevKind {
 ///   `w` the linear part of `f − g₂`) and
 ///   (27) `‖(I − X̃X̃⁺)Δ‖₂ ≤ 2(L−1)(1 + ρ(L−1))u^{L−1}v√n ε²`; both need `rank X̃ = d` (the
 ///   first-order term cancels through `X̃X̃⁺ = I_d`, catalog §5.3 scenario 3);
-/// - Lemma 7.1 integrated: `max(max_l ‖W_l^ε − W_l⁰‖₂, ‖W_1^ε − W_1⁰‖_F) ≤ εv`.
+/// - Lemma 7.1 integrated: `max(max_l ‖W_l^ε − W_l⁰‖₂, ‖W_1^ε − W_1⁰‖_F) ≤ εv`;
+/// - Lemma 7.1 (D1, D2) at `τ = ε` (model `sensitivity: true`):
+///   `max(max_l ‖V_l‖₂, ‖V_1‖_F) ≤ v`, `V = ∂θ^τ/∂τ` integrated in the state (at a
+///   fixed activation pattern; switching terms ignored as in the paper).
 ///
 /// `u, v` are the integrated comparison scalars at `τ = λt` (for `L ≥ 3` not evaluated once
 /// frozen near `T_blow`: vacuous). The statements rest on Lemma 7.1, i.e. on Assumption 5.1
@@ -315,6 +331,8 @@ impl Deviation {
             (DevKind::L73Train, _) => "gol24.lemma7_3.train",
             (DevKind::L71Int, false) => "gol24.lemma7_1.int_deviation",
             (DevKind::L71Int, true) => "gol24.lemma7_1.int_deviation_repaired",
+            (DevKind::D1D2, false) => "gol24.lemma7_1.d1_d2",
+            (DevKind::D1D2, true) => "gol24.lemma7_1.d1_d2_repaired",
         }
     }
     fn build(kind: DevKind, repaired: bool, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
@@ -436,6 +454,10 @@ impl Claim for Deviation {
                 "Lemma 7.1 (D1, D2) integrated over τ ∈ [0, ε] (catalog L7.1-int)",
                 "max(max_l ‖W_l^ε − W_l⁰‖₂, ‖W_1^ε − W_1⁰‖_F) ≤ ε v",
             ),
+            DevKind::D1D2 => (
+                "Lemma 7.1 (D1, D2)",
+                "max(max_l ‖∂W_l/∂τ‖₂, ‖∂W_1/∂τ‖_F) ≤ v at τ = ε (integrated sensitivity)",
+            ),
         };
         let vname = match self.v {
             VChoice::Printed => "v of eq. (10) as printed",
@@ -468,6 +490,12 @@ impl Claim for Deviation {
                 s.rank as f64,
                 Relation::Ge,
                 s.shape.input() as f64,
+            ));
+        }
+        if self.kind == DevKind::D1D2 {
+            h.push(Hypothesis::flag(
+                "the state carries ∂θ^ε/∂ε (model sensitivity: true)",
+                s.layout.sensitivity,
             ));
         }
         if self.v == VChoice::Repaired {
@@ -544,6 +572,11 @@ impl Claim for Deviation {
                     .map(|(a, b)| spectral_norm(&(a - b)))
                     .fold(0.0, f64::max);
                 (spec.max((&we[0] - &w0[0]).norm()), eps * v)
+            }
+            DevKind::D1D2 => {
+                let vs = layers(s, s.layout.sensitivity(p.y)?);
+                let spec = vs.iter().map(spectral_norm).fold(0.0, f64::max);
+                (spec.max(vs[0].norm()), v)
             }
         };
         let rhs = self.factor * bound;
