@@ -102,7 +102,8 @@ pub struct ClaimVerdict {
     pub verdict: Verdict,
     /// Hypotheses with their values.
     pub hypotheses: Vec<Hypothesis>,
-    /// Evaluation with the smallest slack.
+    /// The evaluation closest to failing (finite evaluations only): the smallest slack of an
+    /// inequality, the largest deviation `|lhs − rhs|` of an identity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_slack: Option<ExcerptRow>,
     /// First violation.
@@ -161,14 +162,14 @@ impl Checker {
         Ok(Self::with_claims(setting, claims))
     }
 
-    /// A checker for claims built by the caller (e.g. a statement being developed, not yet
-    /// registered), each with the parameters to report.
     /// Whether some claim reads the energy integral `J = ∫‖∇L‖² dt`
     /// ([`Claim::needs_energy_integral`]); the run must then integrate it.
     pub fn needs_energy_integral(&self) -> bool {
         self.tracked.iter().any(|t| t.claim.needs_energy_integral())
     }
 
+    /// A checker for claims built by the caller (e.g. a statement being developed, not yet
+    /// registered), each with the parameters to report.
     pub fn with_claims(setting: Setting, claims: Vec<(Box<dyn Claim>, Value)>) -> Self {
         let mut tracked = Vec::new();
         for (claim, params) in claims {
@@ -227,18 +228,30 @@ impl Checker {
         &self.setting
     }
 
-    /// Whether an evaluation fails its statement beyond the budget (NaN fails).
+    /// Whether an evaluation fails its statement beyond the budget. A non-finite evaluation
+    /// (NaN slack or budget) never fails: nothing was shown about the theorem there, and
+    /// the verdict becomes inconclusive.
     fn fails(form: Form, e: &Evaluation) -> bool {
         match form {
-            Form::Inequality => e.slack() < -e.budget || e.slack().is_nan(),
-            Form::Identity => e.slack().abs() > e.budget || e.slack().is_nan(),
+            Form::Inequality => e.slack() < -e.budget,
+            Form::Identity => e.slack().abs() > e.budget,
         }
     }
 
     fn record(tr: &mut Tracked, e: Evaluation, step: u64, t: f64) -> bool {
         let row = ExcerptRow::new(step, t, &e);
         tr.evaluations += 1;
-        if tr.min.is_none_or(|m| row.slack < m.slack) {
+        // the reported margin is the evaluation closest to failing: the smallest signed slack
+        // of an inequality, the largest deviation |lhs − rhs| of an identity
+        let margin = |r: &ExcerptRow| match tr.info.form {
+            Form::Inequality => r.slack,
+            Form::Identity => -r.slack.abs(),
+        };
+        if !row.slack.is_finite() || !row.budget.is_finite() {
+            if tr.note.is_empty() {
+                tr.note = format!("non-finite evaluation at t = {t:e} (step {step})");
+            }
+        } else if tr.min.is_none_or(|m| margin(&row) < margin(&m)) {
             tr.min = Some(row);
         }
         let clear = match tr.info.form {

@@ -364,6 +364,20 @@ impl RunConfig {
             if k == 0 {
                 return Err(GradflowError::Config("sharpness_k = 0: must be ≥ 1".into()));
             }
+            if self.sharpness_every.is_none() {
+                return Err(GradflowError::Config(
+                    "sharpness_k sets how many eigenvalues the sharpness monitor records; \
+                     turn the monitor on with sharpness_every (--sharpness-every N)"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(x) = self.loss_threshold {
+            if !x.is_finite() {
+                return Err(GradflowError::Config(format!(
+                    "loss_threshold = {x}: must be finite"
+                )));
+            }
         }
         if let Some(h) = self.h_max {
             if !(h.is_finite() && h > 0.0) {
@@ -404,7 +418,9 @@ impl RunConfig {
                 self.method.name()
             ))),
             (true, Some(0), _) => Err(GradflowError::Config("steps = 0: must be ≥ 1".into())),
-            (true, Some(n), Some(lr)) if self.t_end != n as f64 * lr => {
+            (true, Some(n), Some(lr))
+                if (self.t_end - n as f64 * lr).abs() > 1e-12 * self.t_end.abs() =>
+            {
                 Err(GradflowError::Config(format!(
                     "t_end = {} but steps·lr = {n}·{lr} = {}: give one of them",
                     self.t_end,
@@ -428,6 +444,11 @@ fn gd_time_span(v: &mut serde_json::Value) {
     let no_t_end = obj.get("t_end").is_none_or(|t| t.is_null());
     if let (true, Some(n), Some(lr), true) = (gd, steps, lr, no_t_end) {
         obj.insert("t_end".into(), serde_json::json!(n as f64 * lr));
+    } else if !gd && steps.is_some() && obj.get("t_end").is_some_and(|t| t.is_null()) {
+        // `--steps` without `--method gd`: drop the placeholder so that validation names the
+        // real problem (steps belong to gradient descent) instead of a null t_end
+        obj.remove("t_end");
+        obj.insert("t_end".into(), serde_json::json!(1.0));
     }
 }
 

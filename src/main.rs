@@ -105,16 +105,16 @@ struct RunArgs {
     #[arg(long)]
     method: Option<String>,
     /// Learning rate η of --method gd.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Number of gradient-descent steps N of --method gd (sets t_end = N·η).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     steps: Option<u64>,
     /// Record the sharpness λ_max(∇²L) and λ_min by Lanczos every N accepted steps.
-    #[arg(long = "sharpness-every")]
+    #[arg(long = "sharpness-every", allow_negative_numbers = true)]
     sharpness_every: Option<u64>,
     /// Number of top Hessian eigenvalues the sharpness monitor records (default 1).
-    #[arg(long = "sharpness-k")]
+    #[arg(long = "sharpness-k", allow_negative_numbers = true)]
     sharpness_k: Option<usize>,
     /// With --method gd: integrate the gradient flow alongside (DOP853, rtol 1e-10) and
     /// monitor the distance ‖θ_GD(jη) − θ_GF(jη)‖.
@@ -127,7 +127,7 @@ struct RunArgs {
     #[arg(long, allow_negative_numbers = true)]
     atol: Option<String>,
     /// Seed of the data and initialisation draws.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Output directory (default runs/<example or config name>).
     #[arg(long)]
@@ -136,10 +136,10 @@ struct RunArgs {
     #[arg(long)]
     trace: Option<String>,
     /// Largest number of trial steps.
-    #[arg(long = "max-steps")]
+    #[arg(long = "max-steps", allow_negative_numbers = true)]
     max_steps: Option<u64>,
     /// Record the first time the loss falls to this value.
-    #[arg(long = "loss-threshold")]
+    #[arg(long = "loss-threshold", allow_negative_numbers = true)]
     loss_threshold: Option<f64>,
 }
 
@@ -199,6 +199,9 @@ fn tol_value(flag: &str, s: &str) -> Result<Value> {
         .map(|p| p.trim().parse::<f64>())
         .collect::<Result<_, _>>()
         .with_context(|| format!("{flag} {s:?}: expected a number or a comma-separated list"))?;
+    if let Some(bad) = vals.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+        anyhow::bail!("{flag} {s:?}: {bad} is not allowed; tolerances must be finite and ≥ 0");
+    }
     Ok(if vals.len() == 1 {
         json!(vals[0])
     } else {
@@ -290,6 +293,9 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         set("max_steps", json!(n));
     }
     if let Some(x) = args.loss_threshold {
+        if !x.is_finite() {
+            anyhow::bail!("--loss-threshold {x}: must be finite");
+        }
         set("loss_threshold", json!(x));
     }
     if args.epsilon.is_some() || args.twin {
@@ -387,10 +393,13 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
             "{}: no scenario files (*.json)",
             dir.display()
         );
-        let (mut passed, mut failed) = (0usize, 0usize);
+        let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
         for f in &files {
             for r in gradflow::suite::run_scenario(f) {
                 let ok = r.passed();
+                if r.got.is_err() {
+                    broken += 1;
+                }
                 let got = match &r.got {
                     Ok(v) => v.to_string(),
                     Err(e) => format!("error: {e}"),
@@ -414,7 +423,12 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
             }
         }
         println!("{passed} passed, {failed} failed");
-        return Ok(if failed == 0 {
+        // 2 when some scenario could not be run at all (malformed file or configuration),
+        // after every other scenario has run; 1 for verdict mismatches
+        return Ok(if broken > 0 {
+            eprintln!("gradflow: {broken} scenario(s) could not be run (see the error lines)");
+            ExitCode::from(2)
+        } else if failed == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
@@ -482,11 +496,16 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     println!("wrote {}", out.join("verdicts.json").display());
+    let stopped = matches!(outcome.run.status, Status::Stopped(_));
     if let Status::Stopped(f) = &outcome.run.status {
-        eprintln!("gradflow: run stopped early: {f}");
+        eprintln!("gradflow: run stopped early: {f}; verdicts cover [0, t_stop] only");
     }
+    // 1: a violation (found before the stop, if the run stopped); 3: the run stopped early
+    // and nothing was violated up to there; 0: the run completed and nothing was violated
     Ok(if violated {
         ExitCode::from(1)
+    } else if stopped {
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })

@@ -304,6 +304,12 @@ pub fn execute_problem(
     let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);
     if let Some(every) = cfg.sharpness_every {
         let k = cfg.sharpness_k.unwrap_or(1);
+        if k > shape.num_params() {
+            return Err(GradflowError::Config(format!(
+                "sharpness_k = {k}: the Hessian has only {} eigenvalues (one per weight)",
+                shape.num_params()
+            )));
+        }
         monitors.push(Box::new(SharpnessMonitor::new(&flow, every, k, true)));
     }
     if cfg.gf_reference {

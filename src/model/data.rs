@@ -80,6 +80,13 @@ pub struct Dataset {
     pub population: Option<Population>,
 }
 
+/// Smallest largest-entry magnitude of `X` or `Y` that [`Dataset::validate`] accepts
+/// (nonzero data below it square to subnormals).
+pub const MIN_SCALE: f64 = 1e-100;
+/// Largest entry magnitude of `X` or `Y` that [`Dataset::validate`] accepts (squares and
+/// products with weights stay far from overflow).
+pub const MAX_SCALE: f64 = 1e100;
+
 impl Dataset {
     /// A data set from `X` (`n×d`) and `Y` (`n×q`), without population. Errors name the
     /// matrix and the problem: an empty dimension, mismatched row counts, or the first
@@ -144,6 +151,15 @@ impl Dataset {
             if let Some((i, j, v)) = first_non_finite(m) {
                 return Err(GradflowError::Data(format!(
                     "{name} entry ({i}, {j}) is {v} (0-based row, column); all entries must be finite"
+                )));
+            }
+            // products such as XᵀX and ‖XΘ − Y‖² square the entries: outside
+            // [MIN_SCALE, MAX_SCALE] they under- or overflow in f64
+            let amax = m.amax();
+            if amax > 0.0 && !(MIN_SCALE..=MAX_SCALE).contains(&amax) {
+                return Err(GradflowError::Data(format!(
+                    "{name}'s largest entry has magnitude {amax:e}, outside [{MIN_SCALE:e}, \
+                     {MAX_SCALE:e}]: its squares under- or overflow in f64; rescale the data"
                 )));
             }
         }
@@ -505,11 +521,18 @@ pub fn min_norm_solution(x: &DMatrix<f64>, y: &DMatrix<f64>) -> DMatrix<f64> {
         return DMatrix::zeros(d, y.ncols());
     }
     let qr = (x * &q).qr();
-    let z = qr
-        .r()
-        .solve_upper_triangular(&(qr.q().transpose() * y))
-        .expect("XQ has full column rank r");
-    &q * z
+    match qr.r().solve_upper_triangular(&(qr.q().transpose() * y)) {
+        Some(z) => &q * z,
+        // R₂ singular in floating point (rank at the tolerance's edge): the SVD's
+        // pseudo-inverse, which drops the offending directions
+        None => {
+            let svd = SVD::new(x.clone(), true, true);
+            let s_max = svd.singular_values.iter().cloned().fold(0.0, f64::max);
+            let tol = rank_tolerance(x.nrows(), d, s_max);
+            svd.solve(y, tol)
+                .unwrap_or_else(|_| DMatrix::zeros(d, y.ncols()))
+        }
+    }
 }
 
 /// Whitened inputs `X̃ = X Σ_X^{-1/2}` with `Σ_X = XᵀX/n` (paper 001 §2.2 in the row

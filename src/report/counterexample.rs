@@ -110,7 +110,9 @@ pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
             report["kind"]
         )));
     }
-    let cfg = RunConfig::from_value(report["config"].clone(), &origin)?;
+    let mut cfg = RunConfig::from_value(report["config"].clone(), &origin)?;
+    // a replay writes no files: the original run's trace (which changes no step) is dropped
+    cfg.trace = None;
     let claim = &report["claim"];
     let request = ClaimRequest {
         id: claim["info"]["id"]
@@ -124,6 +126,14 @@ pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
         return Err(GradflowError::Data(format!(
             "{origin}: the regenerated data differ from the report's (hashes {} vs {})",
             outcome.run.summary["data"], report["data"]
+        )));
+    }
+    if !report["init_sha256"].is_null()
+        && outcome.run.summary["init_sha256"] != report["init_sha256"]
+    {
+        return Err(GradflowError::Data(format!(
+            "{origin}: the regenerated initial weights differ from the report's (SHA-256 {} vs {})",
+            outcome.run.summary["init_sha256"], report["init_sha256"]
         )));
     }
     let got = serde_json::to_value(&outcome.verdicts[0]).expect("serialises");
