@@ -292,6 +292,18 @@ impl<S: OdeSystem> ImplicitRk<S> {
         }
     }
 
+    /// The next trial step size.
+    pub fn next_h(&self) -> f64 {
+        self.h
+    }
+
+    /// Whether the Newton iterations have a Jacobian model (the system offers
+    /// Jacobian-vector products and `rank > 0`); without one the stages are solved by
+    /// fixed-point iteration.
+    pub fn has_jacobian_model(&self) -> bool {
+        self.has_jvp
+    }
+
     /// The method.
     pub fn tableau(&self) -> &'static CollocationTableau {
         self.tab
