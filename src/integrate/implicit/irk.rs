@@ -42,8 +42,22 @@ pub struct ImplicitOptions {
     pub linear: LinearSolver,
     /// Newton iteration cap (RADAU5: 7).
     pub max_newton: u32,
-    /// Refresh the model after an accepted step whose contraction `Θ` exceeded this.
+    /// Refresh the model after an accepted step whose contraction `Θ` exceeded this …
     pub refresh_theta: f64,
+    /// … and exceeded `refresh_growth × (Θ_f/h_f) h`, `Θ_f/h_f` the contraction per unit step
+    /// of the last step taken with a fresh model: with a low-rank model `Θ ≈ c h μ_{k+1}`
+    /// grows with `h` whatever the model's age, and a refresh only helps when the model went
+    /// stale (RADAU5 keeps its Jacobian while `Θ ≤ 0.001`; here a refresh costs a Lanczos
+    /// run of `≈ 25` HVPs, so the low-rank translation of "refresh only when needed" is this
+    /// test). `0`: refresh whenever `Θ > refresh_theta`. Radau only (RADAU5's stopping
+    /// rule); Gauss stages iterated to round-off refresh whenever `Θ > refresh_theta`.
+    pub refresh_growth: f64,
+    /// Newton-limited step size: after a step with contraction `Θ` the next step is at most
+    /// `h · newton_step_theta/Θ` (never below `min(h, h_controller)`), so that the predicted
+    /// contraction `∝ h` stays below this. RADAU5 shrinks the step after a slow Newton
+    /// iteration (its `HHFAC` from `DYTH`); predicting it avoids most Newton failures when the
+    /// error controller asks for eightfold growth. `0`: off. Radau only, as above.
+    pub newton_step_theta: f64,
     /// Stage stopping rule; `None`: RADAU5's rule for Radau, round-off for Gauss.
     pub stage_tolerance: Option<StageTolerance>,
     /// RADAU5's tolerance transformation for methods whose error estimate has a lower order
@@ -79,6 +93,8 @@ impl Default for ImplicitOptions {
             linear: LinearSolver::LowRank,
             max_newton: 7,
             refresh_theta: 0.03,
+            refresh_growth: 1.5,
+            newton_step_theta: 0.3,
             stage_tolerance: None,
             transform_tolerances: true,
             stage_fraction: Some(3e-4),
@@ -153,6 +169,7 @@ pub struct ImplicitRk<S: OdeSystem> {
     y_prev: Vec<f64>,
     f: Vec<f64>,
     eta: f64,
+    fresh_rate: f64,
     stats: Stats,
     istats: ImplicitStats,
     trials: u64,
@@ -239,6 +256,7 @@ impl<S: OdeSystem> ImplicitRk<S> {
             y_prev: y0.to_vec(),
             f,
             eta: 1.0,
+            fresh_rate: 0.0,
             stats: Stats {
                 nfev: 1,
                 ..Stats::default()
@@ -530,10 +548,32 @@ impl<S: OdeSystem> ImplicitRk<S> {
         self.stats.accepted += 1;
         self.stats.max_h_lambda = self.stats.max_h_lambda.max(h_lambda);
         self.h_last = h;
-        self.h = h_new;
+        // the Newton-limited step and the staleness test are measured for RADAU5's stopping
+        // rule; Gauss stages iterated to round-off keep the plain rules
+        let controlled = matches!(self.newton.tolerance, StageTolerance::Controlled { .. });
+        let cap = if controlled {
+            self.iopts.newton_step_theta
+        } else {
+            0.0
+        };
+        self.h = if cap > 0.0 && nr.theta > 0.0 {
+            // Newton-limited step: the contraction grows like h (curvature the model leaves out)
+            h_new.min(h * cap / nr.theta).max(h.min(h_new))
+        } else {
+            h_new
+        };
         self.done = last;
+        if self.model_fresh && nr.theta > 0.0 {
+            self.fresh_rate = nr.theta / h;
+        }
         self.model_fresh = false;
-        if nr.theta > self.iopts.refresh_theta && self.has_jvp {
+        let growth = if controlled {
+            self.iopts.refresh_growth
+        } else {
+            0.0
+        };
+        let stale = growth <= 0.0 || nr.theta > growth * self.fresh_rate * h;
+        if nr.theta > self.iopts.refresh_theta && self.has_jvp && stale {
             self.need_refresh = true;
         }
         Ok(AcceptedStep {
