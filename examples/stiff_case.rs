@@ -19,13 +19,20 @@
 //! ```
 //!
 //! `auto` uses the default stiff method; `auto:rock4` and `auto:radau5` choose it.
+//!
+//! `-- --gauss` instead measures the Gauss–Legendre imbalance drift behind the round-off
+//! claim's calibration (`GAUSS_ROUNDOFF_C`): max relative drift of every `D_k` over `t = 200`
+//! and the ratio `drift / (ε S √(N+1))`, GL2/GL4/GL6 at rtol 1e-3 and 1e-8, on widths
+//! `[20, 20, 20, 20, 2]` and on the stiff case.
 
 use std::time::Instant;
 
 use gradflow::config::{Method, RunConfig};
+use gradflow::flow::GradientFlow;
 use gradflow::integrate::auto::StiffMethod;
 use gradflow::integrate::{Options, Tolerances};
 use gradflow::run::{make_stepper, Problem};
+use nalgebra::DMatrix;
 use serde_json::json;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -114,8 +121,81 @@ fn run(cfg: &RunConfig, problem: &Problem) -> Outcome {
     }
 }
 
+fn imbalances(gf: &GradientFlow, y: &[f64]) -> Vec<DMatrix<f64>> {
+    (1..gf.shape().depth())
+        .map(|k| {
+            let a = gf.layer(y, k + 1).into_owned();
+            let b = gf.layer(y, k).into_owned();
+            a.transpose() * &a - &b * b.transpose()
+        })
+        .collect()
+}
+
+/// The Gauss–Legendre imbalance drift over `t = 200`.
+fn gauss() {
+    let wide = RunConfig::from_value(
+        json!({
+            "data": {"kind": "gaussian", "n": 20, "d": 20, "q": 2,
+                     "spectrum": {"kind": "isotropic"}, "teacher": {"kind": "unit_frobenius"},
+                     "noise_std": 0.1},
+            "model": {"kind": "deep_linear", "hidden": [20, 20, 20]},
+            "init": {"kind": "gaussian", "std": [0.3]},
+            "loss": "half_sum", "t_end": 200.0, "rtol": 1e-3, "atol": 1e-5, "seed": 3
+        }),
+        "gauss target",
+    )
+    .expect("valid configuration");
+    let stiff = config(Method::Gl4, None, 1e-3, 1e-5, 200.0);
+    for (label, base) in [
+        ("widths [20, 20, 20, 20, 2]", wide),
+        ("the stiff case, widths [40, 30, 30, 1]", stiff),
+    ] {
+        println!("Gauss–Legendre imbalance drift over t = 200, {label}:");
+        let problem = Problem::build(&base).expect("problem");
+        for method in [Method::Gl2, Method::Gl4, Method::Gl6] {
+            for rtol in [1e-3, 1e-8] {
+                let mut cfg = base.clone();
+                cfg.method = method;
+                let flow = problem.flow.clone();
+                let mut y0 = problem.theta0.clone();
+                y0.extend(std::iter::repeat_n(0.0, flow.extra_states()));
+                let d0 = imbalances(&flow, &y0);
+                let tol = Tolerances::scalar(y0.len(), rtol, rtol * 1e-2);
+                let started = Instant::now();
+                let mut st = make_stepper(&cfg, flow, &y0, tol, Options::new(0.0, cfg.t_end))
+                    .expect("stepper");
+                let (mut worst, mut ratio) = (0.0f64, 0.0f64);
+                while let Some(acc) = st.step().expect("integration failed") {
+                    let (gf, y) = (st.system(), st.y());
+                    let (mut drift, mut s) = (0.0f64, 0.0f64);
+                    for (k, (dk, d0k)) in imbalances(gf, y).iter().zip(&d0).enumerate() {
+                        drift = drift.max((dk - d0k).norm());
+                        worst = worst.max((dk - d0k).norm() / d0k.norm());
+                        let (a, b) = (gf.layer(y, k + 2).norm(), gf.layer(y, k + 1).norm());
+                        s = s.max(a * a + b * b);
+                    }
+                    ratio = ratio.max(drift / (f64::EPSILON * s * ((acc.index + 1) as f64).sqrt()));
+                }
+                let c = st.system().counters();
+                println!(
+                    "  {} rtol {rtol:e}: max_k ‖D_k(t) − D_k(0)‖_F/‖D_k(0)‖_F = {worst:.3e}, drift/(ε S √(N+1)) ≤ {ratio:.3}  ({} steps, {} gradients, {} HVPs, {:.2} s)",
+                    method.name(),
+                    st.stats().accepted,
+                    c.gradients,
+                    c.hvps,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--gauss") {
+        gauss();
+        return;
+    }
     let num = |name: &str| arg(&args, name).map(|v| v.parse::<f64>().expect("a number"));
     let rtol = num("--rtol").unwrap_or(1e-10);
     let atol = num("--atol").unwrap_or(rtol * 1e-2);

@@ -37,10 +37,12 @@ use super::tableau::{dopri5::DOPRI5, Tableau};
 
 /// The method `auto` switches to while the explicit steps are stability-limited.
 ///
-/// The default is Radau IIA 5: on the stiff reference case (README, *Stiff flows*) `auto`
-/// with Radau needs a few thousand gradient-equivalents where `auto` with ROCK4 needs tens
-/// of thousands at the same tolerance, because Radau's steps are limited by accuracy alone
-/// while ROCK4's stage count grows like `√(hρ)`.
+/// The default is Radau IIA 5: on the stiff reference case (README, *Stiff flows*, one HVP
+/// counted as one gradient) `auto` with Radau needs 1,483 gradient-equivalents at rtol 1e-10
+/// (error 3.3e-13) and `auto` with ROCK4 45,122 (1.2e-11); at rtol 4e-9, 910 against 29,536.
+/// Radau's steps are limited by accuracy alone, ROCK4's cost per step grows like `√(hρ)`.
+/// ROCK4 remains the choice for systems without Jacobian-vector products (taken
+/// automatically).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StiffMethod {
