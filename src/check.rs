@@ -173,7 +173,19 @@ impl Checker {
         let mut tracked = Vec::new();
         for (claim, params) in claims {
             let info = claim.info();
-            let hyps = claim.hypotheses(&setting);
+            let mut hyps = claim.hypotheses(&setting);
+            // papers 000, 002, 003 and paper 001's linear-only statements are about deep
+            // linear networks: on a leaky-ReLU run they are out of scope
+            let linear_only = info.paper != "001"
+                || crate::claim::catalog::gol24::LINEAR_ONLY.contains(&info.id.as_str());
+            if setting.eps > 0.0 && linear_only {
+                hyps.push(Hypothesis::new(
+                    "deep linear network (activation ε = 0)",
+                    setting.eps,
+                    crate::claim::Relation::Le,
+                    0.0,
+                ));
+            }
             tracked.push(Tracked {
                 claim,
                 info,
@@ -190,7 +202,7 @@ impl Checker {
                 err: ErrorState::default(),
             });
         }
-        let n = setting.params() + crate::flow::gradient::EXTRA_STATES;
+        let n = setting.layout.dim();
         Self {
             setting,
             tracked,
@@ -203,6 +215,11 @@ impl Checker {
             yhat: vec![0.0; n],
             fhat: vec![0.0; n],
         }
+    }
+
+    /// Updates the state layout the claims read (after the flow gained the energy integral).
+    pub fn set_layout(&mut self, layout: crate::flow::nearly_linear::StateLayout) {
+        self.setting.layout = layout;
     }
 
     /// The run's setting.
@@ -436,17 +453,23 @@ impl StepObserver for Checker {
         // state error and growth are measured on the weights: the extra states (∫‖R‖,
         // ∫‖∇L‖²) are quadratures that do not feed back into the flow, and their one-way
         // coupling would inflate the growth estimate
-        let np = self.setting.params();
-        self.le_norm = le[..np].iter().map(|v| v * v).sum::<f64>().sqrt();
+        // (with the linear twin: both weight blocks; its comparison scalars are closed-form
+        // functions of t that do not feed back either)
+        let ranges = self.setting.layout.weight_ranges();
+        self.le_norm = ranges
+            .iter()
+            .flat_map(|r| le[r.clone()].iter())
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt();
         integ.system_mut().rhs(p.t, &self.yhat, &mut self.fhat);
         // growth of earlier errors over this step: exp(h·max(μ, 0)) with the logarithmic
         // norm estimate μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖² along the local error
         let mu = if self.le_norm > 0.0 {
-            let dot: f64 = p.f[..np]
+            let dot: f64 = ranges
                 .iter()
-                .zip(&self.fhat)
-                .zip(p.y[..np].iter().zip(&self.yhat))
-                .map(|((a, b), (y, yh))| (a - b) * (y - yh))
+                .flat_map(|r| r.clone())
+                .map(|i| (p.f[i] - self.fhat[i]) * (p.y[i] - self.yhat[i]))
                 .sum();
             dot / (self.le_norm * self.le_norm)
         } else {
@@ -509,6 +532,7 @@ pub fn run_check(
     let mut checker = Checker::new(setting, requests)?;
     if checker.needs_energy_integral() {
         problem.flow.set_energy_integral(true);
+        checker.set_layout(problem.flow.layout());
     }
     let run = crate::run::execute_problem(cfg, problem, out, Some(&mut checker))?;
     let verdicts = checker.verdicts();

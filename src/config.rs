@@ -31,6 +31,32 @@ pub enum ModelSpec {
         /// Hidden width `h`.
         hidden: usize,
     },
+    /// Paper 001's bias-free network `x ↦ W_L φ^ε(W_{L−1} ⋯ φ^ε(W_1 x))` with the leaky ReLU
+    /// `φ^ε(z) = z − ε·min(0, z)` (negative slope `1 − ε`, `ε ∈ [0, 1]`) on the hidden layers
+    /// (see [`crate::flow::leaky`]). `ε = 0` integrates exactly the [`ModelSpec::DeepLinear`]
+    /// flow. With `twin`, the state also carries the linear twin `θ⁰(t)` from the same `θ(0)`
+    /// and the comparison scalars `u, v, …` of Theorem 5.2 (see
+    /// [`crate::flow::nearly_linear`]), whose parameters `bound` may override.
+    /// JSON: `{"kind": "leaky_relu", "hidden": [64], "epsilon": 0.3, "twin": true}`.
+    LeakyRelu {
+        /// Hidden widths `m_1, …, m_{L−1}`.
+        hidden: Vec<usize>,
+        /// The nonlinearity level `ε ∈ [0, 1]`.
+        epsilon: f64,
+        /// Integrate the linear twin and the comparison scalars jointly; default `false`.
+        #[serde(default)]
+        twin: bool,
+        /// Also integrate the sensitivity `V = ∂θ^ε/∂ε` (needs `twin`); default `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sensitivity: bool,
+        /// Overrides of the bound's parameters (default: the run's own values).
+        #[serde(default, skip_serializing_if = "is_default_bound")]
+        bound: crate::flow::nearly_linear::BoundSpec,
+    },
+}
+
+fn is_default_bound(b: &crate::flow::nearly_linear::BoundSpec) -> bool {
+    *b == crate::flow::nearly_linear::BoundSpec::default()
 }
 
 impl ModelSpec {
@@ -44,7 +70,35 @@ impl ModelSpec {
                 Shape::new(w)
             }
             Self::TwoLayerUv { hidden } => Shape::two_layer_uv(d, *hidden, q),
+            Self::LeakyRelu { hidden, .. } => {
+                let mut w = vec![d];
+                w.extend(hidden);
+                w.push(q);
+                Shape::new(w)
+            }
         }
+    }
+    /// The activation level `ε` (0 for the linear models).
+    pub fn epsilon(&self) -> f64 {
+        match self {
+            Self::LeakyRelu { epsilon, .. } => *epsilon,
+            _ => 0.0,
+        }
+    }
+    /// Whether the state carries the linear twin.
+    pub fn twin(&self) -> bool {
+        matches!(self, Self::LeakyRelu { twin: true, .. })
+    }
+    /// Whether the state carries the sensitivity `∂θ^ε/∂ε`.
+    pub fn sensitivity(&self) -> bool {
+        matches!(
+            self,
+            Self::LeakyRelu {
+                twin: true,
+                sensitivity: true,
+                ..
+            }
+        )
     }
 }
 
@@ -302,6 +356,13 @@ impl RunConfig {
         if let (Tol::Scalar(r), Tol::Scalar(a)) = (&self.rtol, &self.atol) {
             if *r == 0.0 && *a == 0.0 {
                 return Err(GradflowError::Config("rtol and atol are both 0".into()));
+            }
+        }
+        if let Some(ModelSpec::LeakyRelu { epsilon, .. }) = &self.model {
+            if !(0.0..=1.0).contains(epsilon) {
+                return Err(GradflowError::Config(format!(
+                    "model.epsilon = {epsilon}: need 0 ≤ ε ≤ 1"
+                )));
             }
         }
         if let Some(n) = self.sharpness_every {

@@ -7,7 +7,7 @@ use crate::config::RunConfig;
 use crate::error::GradflowError;
 
 /// `(name, paper, description)` of every built-in example.
-pub const EXAMPLES: [(&str, &str, &str); 4] = [
+pub const EXAMPLES: [(&str, &str, &str); 5] = [
     (
         "cl22-spike",
         "000 Chatterji & Long",
@@ -17,6 +17,11 @@ pub const EXAMPLES: [(&str, &str, &str); 4] = [
         "golikov-saxe",
         "001 Golikov",
         "two-layer linear net on whitened data from the Saxe-aligned balanced rank-one init",
+    ),
+    (
+        "golikov",
+        "001 Golikov",
+        "two-layer leaky-ReLU net (ε = 0.001, width 64) with its linear twin, whitened d = 49 sign-label data, m = 20000, rescaled init β = 0.1 (the paper's §6 setting scaled down)",
     ),
     (
         "mc24-small-init",
@@ -50,6 +55,15 @@ pub fn example_json(name: &str) -> Result<Value, GradflowError> {
             "init": {"kind": "saxe", "beta": 0.1},
             "loss": "half_mean",
             "t_end": 20.0, "method": "dopri5", "rtol": 1e-9, "atol": 1e-12, "seed": 2
+        }),
+        "golikov" => json!({
+            "data": {"kind": "gaussian", "n": 20000, "d": 49, "q": 1,
+                     "spectrum": {"kind": "isotropic"}, "teacher": {"kind": "gaussian", "std": 0.3},
+                     "noise_std": 1.0, "whiten": true, "labels": "sign"},
+            "model": {"kind": "leaky_relu", "hidden": [64], "epsilon": 0.001, "twin": true},
+            "init": {"kind": "uniform_rescaled", "beta": 0.1},
+            "loss": "half_mean",
+            "t_end": 3.0, "method": "dopri5", "rtol": 1e-8, "atol": 1e-12, "seed": 1
         }),
         "mc24-small-init" => json!({
             "data": {"kind": "gaussian", "n": 20, "d": 10, "q": 1,

@@ -85,6 +85,13 @@ struct RunArgs {
     /// Hidden widths of a deep linear network, comma separated (e.g. 32,32).
     #[arg(long)]
     hidden: Option<String>,
+    /// Leaky-ReLU level ε ∈ [0, 1] of the hidden layers (paper 001; the model becomes
+    /// `leaky_relu` with the hidden widths of --hidden or of the configuration).
+    #[arg(long, allow_negative_numbers = true)]
+    epsilon: Option<f64>,
+    /// Integrate the linear twin and Theorem 5.2's comparison scalars with a leaky-ReLU model.
+    #[arg(long)]
+    twin: bool,
     /// Loss convention: sum, half_sum, mean or half_mean.
     #[arg(long)]
     loss: Option<String>,
@@ -292,6 +299,26 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
     }
     if let Some(x) = args.loss_threshold {
         set("loss_threshold", json!(x));
+    }
+    if args.epsilon.is_some() || args.twin {
+        let model = v.get("model").cloned().unwrap_or(Value::Null);
+        let hidden = model
+            .get("hidden")
+            .cloned()
+            .context("--epsilon/--twin need hidden widths (--hidden or a model in the config)")?;
+        let mut leaky = json!({"kind": "leaky_relu", "hidden": hidden});
+        let was_leaky = model.get("kind") == Some(&json!("leaky_relu"));
+        let eps = args
+            .epsilon
+            .map(|e| json!(e))
+            .or_else(|| was_leaky.then(|| model["epsilon"].clone()))
+            .unwrap_or(json!(0.0));
+        leaky["epsilon"] = eps;
+        leaky["twin"] = json!(args.twin || (was_leaky && model["twin"] == json!(true)));
+        if let Some(b) = model.get("bound").filter(|_| was_leaky) {
+            leaky["bound"] = b.clone();
+        }
+        v["model"] = leaky;
     }
     // t_end given as NaN/inf on the command line is not representable in JSON
     if let Some(t) = args.t_end {

@@ -66,6 +66,28 @@ impl Problem {
             )));
         }
         let mut flow = GradientFlow::new(shape.clone(), &data, cfg.loss)?;
+        if let Some(ModelSpec::LeakyRelu {
+            epsilon,
+            twin,
+            bound,
+            sensitivity,
+            ..
+        }) = &cfg.model
+        {
+            flow.set_activation(*epsilon)?;
+            if *twin {
+                let scalars = crate::flow::nearly_linear::run_scalars(
+                    &shape, &data.x, &data.y, &theta0, *epsilon, bound,
+                )?;
+                flow.set_twin(crate::flow::nearly_linear::TwinScalars {
+                    scalars,
+                    lambda: 2.0 * cfg.loss.scale(data.n()) * data.n() as f64,
+                });
+            }
+            if *sensitivity {
+                flow.set_sensitivity()?;
+            }
+        }
         if let Some(p) = &cfg.perturbation {
             flow.set_perturbation(p)?;
         }
@@ -214,6 +236,27 @@ pub fn make_stepper(
     }
 }
 
+/// Per-component tolerances of the state: the weights' per-layer values, the extra states'
+/// smallest value; with the twin, `θ⁰` gets the weights' values again and the comparison
+/// scalars the smallest.
+fn expand_tol(
+    tol: &crate::config::Tol,
+    name: &str,
+    shape: &Shape,
+    extras: usize,
+    twin: bool,
+    sensitivity: bool,
+) -> Result<Vec<f64>, GradflowError> {
+    let mut v = tol.expand(name, shape, extras)?;
+    if twin {
+        v.extend(tol.expand(name, shape, crate::flow::nearly_linear::NUM_SCALARS)?);
+    }
+    if sensitivity {
+        v.extend(tol.expand(name, shape, 0)?);
+    }
+    Ok(v)
+}
+
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
 /// `trace.jsonl` under `out`. Input errors are returned as `Err`; an integration that stops
 /// early is an `Ok` outcome with [`Status::Stopped`] (its files are written too).
@@ -246,9 +289,11 @@ pub fn execute_problem(
         mut flow,
     } = problem;
     let extras = flow.extra_states();
+    let twin = flow.twin().is_some();
+    let sens = flow.layout().sensitivity;
     let mut tol = Tolerances {
-        rtol: cfg.rtol.expand("rtol", &shape, extras)?,
-        atol: cfg.atol.expand("atol", &shape, extras)?,
+        rtol: expand_tol(&cfg.rtol, "rtol", &shape, extras, twin, sens)?,
+        atol: expand_tol(&cfg.atol, "atol", &shape, extras, twin, sens)?,
     };
     if flow.energy_integral() {
         // 0 ≤ J(t) ≤ L(0) on the exact flow: L(0) is J's natural scale, so its absolute
@@ -258,8 +303,7 @@ pub fn execute_problem(
         let l0 = flow.loss(&theta0);
         tol.atol[j] = tol.atol[j].max(tol.rtol[j] * l0);
     }
-    let mut y0 = theta0.clone();
-    y0.extend(std::iter::repeat_n(0.0, extras));
+    let y0 = flow.initial_state(&theta0);
     let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);
     if let Some(every) = cfg.sharpness_every {
         let k = cfg.sharpness_k.unwrap_or(1);

@@ -25,6 +25,7 @@ pub fn entries() -> Vec<Entry> {
     let mut v = Vec::new();
     v.extend(catalog::cl22::entries());
     v.extend(catalog::gol24::entries());
+    v.extend(catalog::gol24_leaky::entries());
     v.extend(catalog::mc24::entries());
     v.extend(catalog::mttvm21::entries());
     v.extend(catalog::common::entries());

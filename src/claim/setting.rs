@@ -4,6 +4,7 @@
 use nalgebra::DMatrix;
 
 use crate::config::RunConfig;
+use crate::flow::nearly_linear::StateLayout;
 use crate::flow::LossConvention;
 use crate::model::data::{min_norm_solution, row_space_basis, Dataset};
 use crate::model::net::{end_to_end, Shape};
@@ -32,6 +33,10 @@ pub struct Setting {
     pub theta_l2: DMatrix<f64>,
     /// `Θ(0)` (`d × q`).
     pub theta_e2e0: DMatrix<f64>,
+    /// Activation level `ε` of the run's hidden layers (0: linear network; paper 001).
+    pub eps: f64,
+    /// Where each block of the ODE state lives (the linear twin of paper 001, if any).
+    pub layout: StateLayout,
 }
 
 impl Setting {
@@ -53,6 +58,25 @@ impl Setting {
             rank,
             row_basis,
             x_singular,
+            eps: cfg.model.as_ref().map_or(0.0, |m| m.epsilon()),
+            layout: StateLayout::new(shape, cfg.model.as_ref().is_some_and(|m| m.twin()))
+                .with_sensitivity(cfg.model.as_ref().is_some_and(|m| m.sensitivity())),
+        }
+    }
+
+    /// The network outputs `f(X) ∈ R^{n×q}` at weights `theta` (the first `p` entries are
+    /// read): `XΘ` for the linear network, the leaky network's outputs for `ε > 0`.
+    pub fn outputs(&self, theta: &[f64]) -> DMatrix<f64> {
+        self.outputs_on(&theta[..self.params()], &self.data.x)
+    }
+
+    /// The run's network at weights `theta` applied to the rows of `x`.
+    pub fn outputs_on(&self, theta: &[f64], x: &DMatrix<f64>) -> DMatrix<f64> {
+        let theta = &theta[..self.params()];
+        if self.eps > 0.0 {
+            crate::flow::leaky::network_outputs(&self.shape, self.eps, theta, x)
+        } else {
+            x * end_to_end(&self.shape, theta)
         }
     }
 

@@ -79,7 +79,23 @@ pub struct GradientFlow {
     pub(crate) hvp_ws: Option<super::hvp::HvpWorkspace>,
     counters: Counters,
     perturbation: Option<super::perturb::Prepared>,
+    /// Activation level `ε` of the hidden layers (0: the linear network).
+    eps: f64,
+    /// Buffers of the leaky-ReLU passes (`ε > 0`).
+    leaky: Option<Box<super::leaky::LeakyWorkspace>>,
+    /// The linear twin and its comparison scalars (paper 001), when integrated jointly.
+    twin: Option<super::nearly_linear::TwinScalars>,
+    /// Buffers of the sensitivity `V = ∂θ^ε/∂ε` (workspace, scratch output, scratch residual).
+    sens: Option<Box<SensBuffers>>,
     energy_integral: bool,
+}
+
+/// Buffers of the sensitivity pass (paper 001's `V = ∂θ^ε/∂ε`).
+#[derive(Clone, Debug)]
+struct SensBuffers {
+    ws: super::leaky::LeakyWorkspace,
+    out: Vec<f64>,
+    resid: DMatrix<f64>,
 }
 
 /// Number of extra scalar states after the weights that every run carries (`∫‖R‖_F dt`).
@@ -118,8 +134,86 @@ impl GradientFlow {
             hvp_ws: None,
             counters: Counters::default(),
             perturbation: None,
+            eps: 0.0,
+            leaky: None,
+            twin: None,
+            sens: None,
             energy_integral: false,
         })
+    }
+
+    /// Uses the leaky-ReLU activation `φ^ε` on the hidden layers (paper 001, see
+    /// [`super::leaky`]); `ε = 0` keeps the linear network's code path (bit for bit).
+    pub fn set_activation(&mut self, eps: f64) -> Result<(), GradflowError> {
+        if !(0.0..=1.0).contains(&eps) {
+            return Err(GradflowError::Config(format!(
+                "activation ε = {eps}: need 0 ≤ ε ≤ 1"
+            )));
+        }
+        self.eps = eps;
+        self.leaky = (eps > 0.0).then(|| {
+            Box::new(super::leaky::LeakyWorkspace::new(
+                &self.shape,
+                self.x.nrows(),
+            ))
+        });
+        self.invalidate_hvp_cache();
+        Ok(())
+    }
+
+    /// Integrates the linear twin `θ⁰` and the comparison scalars jointly (state layout of
+    /// [`super::nearly_linear`]).
+    pub fn set_twin(&mut self, twin: super::nearly_linear::TwinScalars) {
+        self.twin = Some(twin);
+    }
+
+    /// Also integrates the sensitivity `V = ∂θ^ε/∂ε` (needs the twin; see
+    /// [`super::nearly_linear`]); valid for any `ε ∈ [0, 1]` (at `ε = 0` it is `∂θ^τ/∂τ` at
+    /// `τ = 0`, the catalog's D1 measurement).
+    pub fn set_sensitivity(&mut self) -> Result<(), GradflowError> {
+        if self.twin.is_none() {
+            return Err(GradflowError::Config(
+                "sensitivity needs the twin (model leaky_relu with twin: true)".into(),
+            ));
+        }
+        self.sens = Some(Box::new(SensBuffers {
+            ws: super::leaky::LeakyWorkspace::new(&self.shape, self.x.nrows()),
+            out: vec![0.0; self.shape.num_params()],
+            resid: DMatrix::zeros(self.x.nrows(), self.shape.output()),
+        }));
+        Ok(())
+    }
+
+    /// The activation level `ε`.
+    pub fn epsilon(&self) -> f64 {
+        self.eps
+    }
+
+    /// The twin's comparison system, if the state carries one.
+    pub fn twin(&self) -> Option<&super::nearly_linear::TwinScalars> {
+        self.twin.as_ref()
+    }
+
+    /// Where each block of this flow's state lives.
+    pub fn layout(&self) -> super::nearly_linear::StateLayout {
+        super::nearly_linear::StateLayout::new(&self.shape, self.twin.is_some())
+            .with_extras(self.extra_states())
+            .with_sensitivity(self.sens.is_some())
+    }
+
+    /// The initial ODE state for weights `theta0`: `[θ(0), 0 (, 0)]` (the quadratures), and
+    /// with the twin `[θ(0), 0 (, 0), θ(0), u(0), v(0), …]`.
+    pub fn initial_state(&self, theta0: &[f64]) -> Vec<f64> {
+        let mut y0 = theta0.to_vec();
+        y0.extend(std::iter::repeat_n(0.0, self.extra_states()));
+        if let Some(tw) = &self.twin {
+            y0.extend_from_slice(theta0);
+            y0.extend_from_slice(&tw.scalars.initial());
+            if self.sens.is_some() {
+                y0.extend(std::iter::repeat_n(0.0, theta0.len()));
+            }
+        }
+        y0
     }
 
     /// Adds a deliberate perturbation to the vector field (mutation tests; see
@@ -170,14 +264,35 @@ impl GradientFlow {
     pub fn extra_states(&self) -> usize {
         EXTRA_STATES + usize::from(self.energy_integral)
     }
-    /// Number of ODE states: weights plus [`GradientFlow::extra_states`].
+    /// Number of ODE states: weights plus [`GradientFlow::extra_states`] (plus the twin block).
     pub fn state_dim(&self) -> usize {
-        self.shape.num_params() + self.extra_states()
+        self.layout().dim()
     }
 
-    /// Forward pass at `theta`: fills the prefix products, the residual and `E`.
-    /// Returns `‖R‖_F²` (the `sum` loss).
+    /// Forward pass at `theta` of the run's network (the linear one for `ε = 0`, else
+    /// [`super::leaky::forward`]): fills the residual. Returns `‖R‖_F²` (the `sum` loss).
     pub(crate) fn forward(&mut self, theta: &[f64]) -> f64 {
+        if self.eps > 0.0 {
+            self.invalidate_hvp_cache();
+            let kappa = self.loss.scale(self.x.nrows());
+            let lw = self.leaky.as_mut().expect("leaky workspace");
+            return super::leaky::forward(
+                &self.shape,
+                self.eps,
+                kappa,
+                &self.x,
+                &self.y,
+                theta,
+                lw,
+                &mut self.ws.resid,
+            );
+        }
+        self.linear_forward(theta)
+    }
+
+    /// Forward pass of the linear network at `theta`: fills the prefix products, the
+    /// residual and `E`. Returns `‖R‖_F²`.
+    pub(crate) fn linear_forward(&mut self, theta: &[f64]) -> f64 {
         self.invalidate_hvp_cache();
         let l = self.shape.depth();
         let ws = &mut self.ws;
@@ -237,8 +352,23 @@ impl GradientFlow {
     /// Writes `alpha · ∇_{W_k} L` for every layer into `out` (flat layout) and returns the
     /// `sum` loss `‖R‖_F²` at `theta`.
     pub fn gradient_scaled(&mut self, theta: &[f64], alpha: f64, out: &mut [f64]) -> f64 {
+        if self.eps > 0.0 {
+            self.counters.gradients += 1;
+            let r2 = self.forward(theta);
+            let lw = self.leaky.as_mut().expect("leaky workspace");
+            super::leaky::backprop(&self.shape, theta, lw);
+            super::leaky::weight_gradients(&self.shape, &self.x, lw, alpha, out);
+            super::leaky::mark_cached(lw, theta);
+            return r2;
+        }
+        self.linear_gradient_scaled(theta, alpha, out)
+    }
+
+    /// [`Self::gradient_scaled`] of the linear network (`ε = 0`) whatever the activation: the
+    /// linear twin's field.
+    pub fn linear_gradient_scaled(&mut self, theta: &[f64], alpha: f64, out: &mut [f64]) -> f64 {
         self.counters.gradients += 1;
-        let r2 = self.forward(theta);
+        let r2 = self.linear_forward(theta);
         self.prepare_suffix_and_tmp(theta);
         let l = self.shape.depth();
         for k in 1..=l {
@@ -263,6 +393,25 @@ impl GradientFlow {
         r2
     }
 
+    /// The leaky network's exact Hessian-vector product at the activation pattern of `theta`
+    /// ([`super::leaky::hvp`]); the forward/backward pass at `theta` is cached.
+    pub(crate) fn leaky_hvp(&mut self, theta: &[f64], v: &[f64], out: &mut [f64]) {
+        self.count_hvp();
+        let kappa = self.loss.scale(self.x.nrows());
+        let cached = self
+            .leaky
+            .as_ref()
+            .is_some_and(|lw| super::leaky::cached_at(lw, theta));
+        if !cached {
+            self.forward(theta);
+            let lw = self.leaky.as_mut().expect("leaky workspace");
+            super::leaky::backprop(&self.shape, theta, lw);
+            super::leaky::mark_cached(lw, theta);
+        }
+        let lw = self.leaky.as_mut().expect("leaky workspace");
+        super::leaky::hvp(&self.shape, kappa, &self.x, theta, v, 0.0, lw, out);
+    }
+
     /// `∇L(θ)` into `out`; returns the loss `L(θ)` in this problem's convention.
     pub fn gradient(&mut self, theta: &[f64], out: &mut [f64]) -> f64 {
         let r2 = self.gradient_scaled(theta, 1.0, out);
@@ -275,9 +424,11 @@ impl GradientFlow {
         self.loss.scale(self.x.nrows()) * r2
     }
 
-    /// The end-to-end matrix `M = W_L ⋯ W_1 = Θᵀ` (`q × d`) at `theta` (one forward pass).
+    /// The end-to-end matrix `M = W_L ⋯ W_1 = Θᵀ` (`q × d`) at `theta` (one forward pass of
+    /// the linear network; for `ε > 0` this is the product of the weights, i.e. the linear
+    /// network with the same weights, and [`Self::residual`] is then the linear one).
     pub fn end_to_end_t(&mut self, theta: &[f64]) -> &DMatrix<f64> {
-        self.forward(theta);
+        self.linear_forward(theta);
         &self.ws.prefix[self.shape.depth() - 1]
     }
 
@@ -308,10 +459,59 @@ impl OdeSystem for GradientFlow {
         self.state_dim()
     }
 
-    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖XΘ − Y‖_F`, and
-    /// `dJ/dt = ‖∇L(θ)‖²` when the energy integral is on.
+    /// `dθ/dt = −∇L(θ)` (plus the perturbation, if one is set), `dI/dt = ‖R‖_F`, `dJ/dt = ‖∇L(θ)‖²` when the energy
+    /// integral is on; with the
+    /// twin also `dθ⁰/dt = −∇L⁰(θ⁰)` (the linear network's field, same perturbation) and the
+    /// comparison scalars' `λ·d/dτ` ([`super::nearly_linear`]).
     fn rhs(&mut self, _t: f64, y: &[f64], dy: &mut [f64]) {
         let p = self.shape.num_params();
+        if let Some(tw) = self.twin {
+            let lay = self.layout();
+            let (tr, sr) = (
+                lay.twin_range().expect("twin"),
+                lay.scalar_range().expect("twin"),
+            );
+            self.linear_gradient_scaled(&y[tr.clone()], -1.0, &mut dy[tr.clone()]);
+            if let Some(pert) = &self.perturbation {
+                pert.apply(&y[tr.clone()], &mut dy[tr]);
+            }
+            tw.scalars.derivatives(&y[sr.clone()], &mut dy[sr.clone()]);
+            for v in &mut dy[sr] {
+                *v *= tw.lambda;
+            }
+            if let (Some(vr), Some(sb)) = (lay.sensitivity_range(), self.sens.as_mut()) {
+                // dV/dt = −(∇²L·V + ∂_ε∇L) at θ^ε (the perturbation is not differentiated)
+                let kappa = self.loss.scale(self.x.nrows());
+                let SensBuffers { ws, out, resid } = &mut **sb;
+                let th = &y[..p];
+                super::leaky::forward(
+                    &self.shape,
+                    self.eps,
+                    kappa,
+                    &self.x,
+                    &self.y,
+                    th,
+                    ws,
+                    resid,
+                );
+                super::leaky::backprop(&self.shape, th, ws);
+                super::leaky::hvp(
+                    &self.shape,
+                    kappa,
+                    &self.x,
+                    th,
+                    &y[vr.clone()],
+                    1.0,
+                    ws,
+                    out,
+                );
+                for (d, o) in dy[vr].iter_mut().zip(out.iter()) {
+                    *d = -*o;
+                }
+                self.counters.gradients += 1;
+                self.counters.hvps += 1;
+            }
+        }
         let r2 = self.gradient_scaled(&y[..p], -1.0, &mut dy[..p]);
         if self.energy_integral {
             dy[p + ENERGY_STATE] = dy[..p].iter().map(|g| g * g).sum();
@@ -327,7 +527,18 @@ impl OdeSystem for GradientFlow {
     /// Jacobian are left out. The quadrature states do not feed back into the weights, so
     /// Newton iterations with this Jacobian still converge to the exact stage solution.
     fn quadrature_states(&self) -> usize {
-        self.extra_states()
+        // with the twin the trailing states are the comparison scalars, which do not feed
+        // back either (v starts at 0 with a large rate)
+        if self.twin.is_some() {
+            super::nearly_linear::NUM_SCALARS
+                + if self.sens.is_some() {
+                    self.shape.num_params()
+                } else {
+                    0
+                }
+        } else {
+            self.extra_states()
+        }
     }
 
     fn jvp(&mut self, _t: f64, y: &[f64], v: &[f64], out: &mut [f64]) -> bool {
@@ -338,6 +549,18 @@ impl OdeSystem for GradientFlow {
         }
         for o in &mut out[p..] {
             *o = 0.0;
+        }
+        if self.twin.is_some() {
+            // the twin's block: −∇²L⁰·v at θ⁰ (the comparison scalars' Jacobian is left out)
+            let tr = self.layout().twin_range().expect("twin");
+            let eps = self.eps;
+            self.eps = 0.0;
+            self.hvp(&y[tr.clone()], &v[tr.clone()], &mut out[tr.clone()]);
+            self.eps = eps;
+            self.invalidate_hvp_cache();
+            for o in &mut out[tr] {
+                *o = -*o;
+            }
         }
         true
     }

@@ -38,6 +38,10 @@ impl GradientFlow {
         let l = shape.depth();
         let p = shape.num_params();
         let (theta, v, out) = (&theta[..p], &v[..p], &mut out[..p]);
+        if self.epsilon() > 0.0 {
+            self.leaky_hvp(theta, v, out);
+            return;
+        }
         self.count_hvp();
         let mut hw = self.hvp_ws.take().unwrap_or_else(|| HvpWorkspace {
             at: Vec::new(),
@@ -48,7 +52,7 @@ impl GradientFlow {
             dtmp: self.ws.tmp.clone(),
         });
         if hw.at.as_slice() != theta {
-            self.forward(theta);
+            self.linear_forward(theta);
             self.prepare_suffix_and_tmp(theta);
             hw.at.clear();
             hw.at.extend_from_slice(theta);

@@ -3,8 +3,10 @@
 
 pub mod gradient;
 pub mod hvp;
+pub mod leaky;
 pub mod linalg;
 pub mod loss;
+pub mod nearly_linear;
 pub mod perturb;
 
 pub use gradient::GradientFlow;

@@ -569,6 +569,52 @@ pub(crate) fn check_nonneg(name: &str, v: f64) -> Result<(), GradflowError> {
     }
 }
 
+/// XOR-ed into the run seed (and a caller's stream index) for held-out samples.
+const HELD_OUT_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// `m` fresh samples from the population of a [`DataSpec::Gaussian`] training set (the same
+/// teacher `Θ*`, spectrum, noise level and label kind), independent of the training draws:
+/// `x = zΣ^{1/2}`, `y = xΘ* + σω` (or its sign). For whitened training data the inputs are
+/// whitened with the *population* `Σ` (paper 001 §5.1: inference input `x̃ = Σ^{-1/2}x`), i.e.
+/// `x̃ = z`. `stream` selects independent held-out sets. `None` for [`DataSpec::Npy`] (no
+/// population).
+pub fn held_out(
+    spec: &DataSpec,
+    seed: u64,
+    m: usize,
+    stream: u64,
+) -> Result<Option<Dataset>, GradflowError> {
+    let DataSpec::Gaussian {
+        d,
+        q,
+        spectrum,
+        teacher,
+        noise_std,
+        whiten,
+        labels,
+        ..
+    } = spec
+    else {
+        return Ok(None);
+    };
+    let (d, q) = (*d, *q);
+    let eigs = spectrum.eigenvalues(d)?;
+    let base = seed ^ HELD_OUT_STREAM ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let z = standard_normal_rows(&mut StdRng::seed_from_u64(base), m, d);
+    let mut x = z.clone();
+    for (j, l) in eigs.iter().enumerate() {
+        x.column_mut(j).scale_mut(l.sqrt());
+    }
+    let theta_star = teacher.draw(d, q, &mut StdRng::seed_from_u64(seed ^ TEACHER_STREAM))?;
+    let noise = standard_normal_rows(&mut StdRng::seed_from_u64(base ^ NOISE_STREAM), m, q);
+    let mut y = &x * &theta_star + noise * *noise_std;
+    if *labels == Labels::Sign {
+        y.apply(|v| *v = if *v >= 0.0 { 1.0 } else { -1.0 });
+    }
+    let x = if *whiten { z } else { x };
+    Ok(Some(Dataset::new(x, y)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,26 @@ pub fn imbalance(s: &Setting, y: &[f64], k: usize) -> DMatrix<f64> {
     a.transpose() * &a - &b * b.transpose()
 }
 
+/// `(max_k ‖D_k(y) − D_k(θ_0)‖_F, max_k ‖W_{k+1}‖_F² + ‖W_k‖_F²)` at state `y`; `d0` caches
+/// the initial imbalances (filled on first use). `None` for depth 1 (no imbalance).
+pub fn imbalance_drift(s: &Setting, y: &[f64], d0: &mut Vec<DMatrix<f64>>) -> Option<(f64, f64)> {
+    let l = s.shape.depth();
+    if l < 2 {
+        return None;
+    }
+    if d0.is_empty() {
+        *d0 = (1..l).map(|k| imbalance(s, &s.theta0, k)).collect();
+    }
+    let mut drift: f64 = 0.0;
+    let mut scale: f64 = 0.0;
+    for k in 1..l {
+        drift = drift.max((imbalance(s, y, k) - &d0[k - 1]).norm());
+        let (a, b) = (s.layer(y, k + 1).norm(), s.layer(y, k).norm());
+        scale = scale.max(a * a + b * b);
+    }
+    Some((drift, scale))
+}
+
 impl Claim for ImbalanceConserved {
     fn info(&self) -> ClaimInfo {
         ClaimInfo::new(
@@ -64,20 +84,7 @@ impl Claim for ImbalanceConserved {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        let l = s.shape.depth();
-        if l < 2 {
-            return None;
-        }
-        if self.d0.is_empty() {
-            self.d0 = (1..l).map(|k| imbalance(s, &s.theta0, k)).collect();
-        }
-        let mut drift: f64 = 0.0;
-        let mut scale: f64 = 0.0;
-        for k in 1..l {
-            drift = drift.max((imbalance(s, p.y, k) - &self.d0[k - 1]).norm());
-            let (a, b) = (s.layer(p.y, k + 1).norm(), s.layer(p.y, k).norm());
-            scale = scale.max(a * a + b * b);
-        }
+        let (drift, scale) = imbalance_drift(s, p.y, &mut self.d0)?;
         Some(Statement {
             lhs: drift,
             rhs: 0.0,
@@ -253,20 +260,7 @@ impl Claim for GaussImbalanceRoundOff {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        let l = s.shape.depth();
-        if l < 2 {
-            return None;
-        }
-        if self.d0.is_empty() {
-            self.d0 = (1..l).map(|k| imbalance(s, &s.theta0, k)).collect();
-        }
-        let mut drift: f64 = 0.0;
-        let mut scale: f64 = 0.0;
-        for k in 1..l {
-            drift = drift.max((imbalance(s, p.y, k) - &self.d0[k - 1]).norm());
-            let (a, b) = (s.layer(p.y, k + 1).norm(), s.layer(p.y, k).norm());
-            scale = scale.max(a * a + b * b);
-        }
+        let (drift, scale) = imbalance_drift(s, p.y, &mut self.d0)?;
         Some(Statement {
             lhs: drift,
             rhs: 0.0,

@@ -5,9 +5,7 @@
 use nalgebra::DMatrix;
 
 use super::common::{imbalance, Filing};
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Form, Hypothesis, Schedule, Setting, Statement};
 use crate::config::Method;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
@@ -84,7 +82,7 @@ impl Claim for GdImbalanceStep {
                 "the run is gradient descent (method gd)",
                 s.cfg.method == Method::Gd,
             ),
-            Hypothesis::new("depth L ≥ 2", s.shape.depth() as f64, Relation::Ge, 2.0),
+            super::hyp::depth_at_least(s, 2),
         ]
     }
     fn evaluate(

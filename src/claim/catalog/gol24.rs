@@ -50,6 +50,19 @@ pub const ALIGNED_TOL: f64 = 1e-10;
 /// integration of the scalar Saxe ODE for `L ≥ 3`.
 pub const SAXE_SUBSTEP: f64 = 1e-3;
 
+/// Paper 001 claims that are statements about the linear network only (the checker makes
+/// them not applicable on a leaky-ReLU run with `ε > 0`); the others hold for every `ε` or
+/// check `ε` themselves.
+pub const LINEAR_ONLY: &[&str] = &[
+    "gol24.a0.imbalance_conserved",
+    "gol24.thm5_2.printed_s_saxe_norms",
+    "gol24.eq14.printed_saxe_closed_form",
+    "gol24.eq15.learning_time",
+    "gol24.lemma7_2.rhs_via_c_star",
+    "gol24.lemma7_2.loss_via_c_star",
+    "gol24.sec5_3.limit_train_loss",
+];
+
 /// The registered claims of paper 001.
 pub fn entries() -> Vec<Entry> {
     vec![
@@ -77,8 +90,11 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.neuron_balance_conserved",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.a0.neuron_balance_conserved", p, &[])?;
-                Ok(Box::new(NeuronBalance::default()))
+                let pr = Params::new("gol24.a0.neuron_balance_conserved", p, &["trajectory"])?;
+                Ok(Box::new(NeuronBalance {
+                    c0: Vec::new(),
+                    twin: trajectory_is_twin(&pr)?,
+                }))
             },
         },
         Entry {
@@ -121,8 +137,13 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.saxe_norms",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.sec5_3.saxe_norms", p, &[])?;
-                Ok(Box::new(SaxeNorms::new(SaxeVariant::Corrected)))
+                let pr = Params::new("gol24.sec5_3.saxe_norms", p, &["trajectory"])?;
+                let c = SaxeNorms::new(SaxeVariant::Corrected);
+                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                    c.on_twin()
+                } else {
+                    c
+                }))
             },
         },
         Entry {
@@ -209,6 +230,35 @@ pub fn entries() -> Vec<Entry> {
             build: |p| Lemma71::build(NormBound::N2Tight, p),
         },
     ]
+}
+
+/// Parameter `trajectory`: `"trained"` (default; the run's network `θ^ε`) or `"twin"` (the
+/// linear twin `θ⁰` of a leaky-ReLU run with `twin: true`).
+pub fn trajectory_is_twin(pr: &Params<'_>) -> Result<bool, GradflowError> {
+    match pr.str("trajectory", "trained")? {
+        "trained" => Ok(false),
+        "twin" => Ok(true),
+        other => Err(GradflowError::Config(format!(
+            "trajectory = {other:?}: expected \"trained\" or \"twin\""
+        ))),
+    }
+}
+
+/// Hypothesis of a claim on the linear twin: the state carries it.
+pub fn h_twin(st: &Setting) -> Hypothesis {
+    Hypothesis::flag(
+        "the state carries the linear twin θ⁰ (model leaky_relu with twin: true)",
+        st.layout.twin,
+    )
+}
+
+/// The weights a claim reads: `θ` of the state, or the twin block `θ⁰`.
+fn trajectory<'a>(st: &Setting, y: &'a [f64], twin: bool) -> Option<&'a [f64]> {
+    if twin {
+        st.layout.twin_theta(y)
+    } else {
+        Some(y)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -446,74 +496,9 @@ pub fn saxe_time_potential(depth: usize, s: f64, u: f64) -> f64 {
     }
 }
 
-/// The scalars of Theorem 5.2 (§2.8 of the catalog) that Lemma 7.1's weight-norm bound uses,
-/// with the reconstructed linear `r` in `s̄_r` (equal to the printed `√r` when `ε = 0` or
-/// `ρ = 1`):
-/// `1̄ = 1 + ρβ^L`, `s̄_r = (1−ε)(s + ρβ^L) + ε r (L−1)(1 + ρβ^L)`, `s̄ = s̄_1`,
-/// `β̄ = β s̄_ρ/s̄_1`, and `u(τ) = β̄ e^{s̄τ}` (`L = 2`),
-/// `u(τ) = (β̄^{2−L} − (L−2)s̄τ)^{1/(2−L)}` (`L ≥ 3`, for `τ < T_blow = β̄^{2−L}/((L−2)s̄)`),
-/// the solution of `du/dτ = s̄u^{L−1}`, `u(0) = β̄` (eq. (9)).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BoundScalars {
-    /// Depth `L`.
-    pub depth: usize,
-    /// `s`.
-    pub s: f64,
-    /// `ρ`.
-    pub rho: f64,
-    /// `β`.
-    pub beta: f64,
-    /// `ε`.
-    pub eps: f64,
-    /// `s̄ = s̄_1`.
-    pub s_bar: f64,
-    /// `s̄_ρ`.
-    pub s_bar_rho: f64,
-    /// `β̄`.
-    pub beta_bar: f64,
-}
-
-impl BoundScalars {
-    /// The scalars for depth `L`, data scalar `s`, `ρ`, `β` and `ε`.
-    pub fn new(depth: usize, s: f64, rho: f64, beta: f64, eps: f64) -> Self {
-        let l = depth as f64;
-        let bl = beta.powi(depth as i32);
-        let s_r = |r: f64| (1.0 - eps) * (s + rho * bl) + eps * r * (l - 1.0) * (1.0 + rho * bl);
-        let s_bar = s_r(1.0);
-        let s_bar_rho = s_r(rho);
-        Self {
-            depth,
-            s,
-            rho,
-            beta,
-            eps,
-            s_bar,
-            s_bar_rho,
-            beta_bar: beta * s_bar_rho / s_bar,
-        }
-    }
-    /// `T_blow = β̄^{2−L}/((L−2)s̄)` (`+∞` for `L = 2`).
-    pub fn t_blow(&self) -> f64 {
-        if self.depth <= 2 {
-            f64::INFINITY
-        } else {
-            let l = self.depth as f64;
-            self.beta_bar.powf(2.0 - l) / ((l - 2.0) * self.s_bar)
-        }
-    }
-    /// `u(τ)`; `None` for `τ ≥ T_blow` (the bound is vacuous there).
-    pub fn u(&self, tau: f64) -> Option<f64> {
-        if self.depth <= 2 {
-            return Some(self.beta_bar * (self.s_bar * tau).exp());
-        }
-        if tau >= self.t_blow() {
-            return None;
-        }
-        let l = self.depth as f64;
-        let base = self.beta_bar.powf(2.0 - l) - (l - 2.0) * self.s_bar * tau;
-        Some(base.powf(1.0 / (2.0 - l)))
-    }
-}
+/// Theorem 5.2's scalars (moved to [`crate::flow::nearly_linear`], where the twin integration
+/// uses them).
+pub use crate::flow::nearly_linear::BoundScalars;
 
 // ---------------------------------------------------------------------------------------
 // A0: invariants
@@ -561,9 +546,11 @@ impl Claim for EnergyIdentity {
 /// `C_{l,i} = ‖W_l[i,:]‖² − ‖W_{l+1}[:,i]‖²` is conserved: `max_{l,i} |C_{l,i}(t) − C_{l,i}(0)| = 0`.
 /// (The diagonal of the matrix balance `W_lW_lᵀ − W_{l+1}ᵀW_{l+1}`; convention-free.)
 /// Budget: the accumulated local error of the drift, at scale `max_l ‖W_l‖_F² + ‖W_{l+1}‖_F²`.
+/// Parameter `trajectory = "twin"` checks the linear twin `θ⁰` of a leaky-ReLU run instead.
 #[derive(Default)]
 pub struct NeuronBalance {
     c0: Vec<Vec<f64>>,
+    twin: bool,
 }
 
 /// `C_{l,i}` for `l = 1..L−1` (outer index `l − 1`).
@@ -591,7 +578,11 @@ impl Claim for NeuronBalance {
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_depth(s)]
+        let mut h = vec![h_depth(s)];
+        if self.twin {
+            h.push(h_twin(s));
+        }
+        h
     }
     fn evaluate(
         &mut self,
@@ -605,13 +596,14 @@ impl Claim for NeuronBalance {
         if self.c0.is_empty() {
             self.c0 = neuron_balances(s, &s.theta0);
         }
-        let c = neuron_balances(s, p.y);
+        let y = trajectory(s, p.y, self.twin)?;
+        let c = neuron_balances(s, y);
         let drift = c
             .iter()
             .flatten()
             .zip(self.c0.iter().flatten())
             .fold(0.0, |a: f64, (x, y)| a.max((x - y).abs()));
-        let ws = layers(s, p.y);
+        let ws = layers(s, y);
         let scale = (1..ws.len())
             .map(|l| ws[l - 1].norm_squared() + ws[l].norm_squared())
             .fold(0.0, f64::max);
@@ -801,6 +793,7 @@ pub enum SaxeVariant {
 pub struct SaxeNorms {
     variant: SaxeVariant,
     cache: Option<(f64, f64)>,
+    twin: bool,
 }
 
 impl SaxeNorms {
@@ -809,7 +802,15 @@ impl SaxeNorms {
         Self {
             variant,
             cache: None,
+            twin: false,
         }
+    }
+
+    /// The same claim on the linear twin `θ⁰` of a leaky-ReLU run (`trajectory = "twin"`):
+    /// the integrated linear network of the joint system against the closed form.
+    pub fn on_twin(mut self) -> Self {
+        self.twin = true;
+        self
     }
 
     fn s_used(&self, st: &Setting) -> f64 {
@@ -879,6 +880,16 @@ impl Claim for SaxeNorms {
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let (mut hs, _) = saxe_hypotheses(s);
+        if self.twin {
+            hs.push(h_twin(s));
+        } else {
+            hs.push(Hypothesis::new(
+                "linear network ε = 0 (the closed form is the linear flow's)",
+                s.eps,
+                Relation::Le,
+                0.0,
+            ));
+        }
         if self.variant == SaxeVariant::PrintedEq14 {
             hs.push(Hypothesis::new(
                 "depth L = 2 (eq. (14))",
@@ -900,7 +911,7 @@ impl Claim for SaxeNorms {
         }
         let beta = spectral_norm(&s.layer(&s.theta0, 1));
         let ub = self.u_bar(s, beta, time_factor(s) * p.t);
-        let dev = layers(s, p.y)
+        let dev = layers(s, trajectory(s, p.y, self.twin)?)
             .iter()
             .map(|w| (spectral_norm(w) - ub).abs())
             .fold(0.0, f64::max);
@@ -1179,16 +1190,40 @@ impl Claim for LimitTrainLoss {
 fn lx_and_grad(st: &Setting, y: &[f64]) -> (f64, DMatrix<f64>) {
     let n = st.data.n() as f64;
     let x = &st.data.x;
-    let r = x * st.theta(y) - &st.data.y;
+    let r = st.outputs(y) - &st.data.y;
     let g = x.transpose() * r; // d×q
     let lx = g.norm_squared() / (2.0 * n);
     let grad = (x.transpose() * (x * &g) / n).transpose(); // q×d
     (lx, grad)
 }
 
-/// `𝓛_X` (see [`lx_and_grad`]).
+/// `𝓛_X` (see [`lx_and_grad`]); for `ε > 0` with the leaky network's outputs `f^ε(X̃)`.
 pub fn lx(st: &Setting, y: &[f64]) -> f64 {
     lx_and_grad(st, y).0
+}
+
+/// `d𝓛_X/dt = (1/n)⟨X̃ᵀR, X̃ᵀḞ⟩` along the integrated field `θ̇ = f` for the leaky network
+/// (`Ḟ = J_F θ̇` at the current activation pattern), with its scale `‖X̃ᵀR‖‖X̃ᵀḞ‖/n`.
+fn lx_rate_leaky(st: &Setting, y: &[f64], f: &[f64]) -> (f64, f64) {
+    let n = st.data.n() as f64;
+    let p = st.params();
+    let x = &st.data.x;
+    let r = st.outputs(y) - &st.data.y;
+    let fdot = crate::flow::leaky::output_jvp(&st.shape, st.eps, &y[..p], &f[..p], x);
+    let (a, b) = (x.transpose() * r, x.transpose() * fdot);
+    (a.dot(&b) / n, a.norm() * b.norm() / n)
+}
+
+/// Final hypothesis of the `ε > 0` statements that need Assumption 5.1: the running maximum
+/// of `𝓛_X(t)/𝓛_X(0)` along the run was `≤ 1` (catalog A5.1: the assumption can fail for
+/// whitened nonlinear nets, and the statement is then not applicable, never violated).
+pub fn h_assumption5_1(ratio_max: f64) -> Hypothesis {
+    Hypothesis::new(
+        "Assumption 5.1 along the run: max_t 𝓛_X(t)/𝓛_X(0)",
+        ratio_max,
+        Relation::Le,
+        1.0,
+    )
 }
 
 /// Assumption 5.1 (proven for ε = 0 in App. E): `‖(Y − f(X̃(t)))X̃ᵀ‖_F² ≤ ‖(Y − f(X̃(0)))X̃ᵀ‖_F²`,
@@ -1255,6 +1290,14 @@ impl Claim for LxNonIncreasing {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
+        if s.eps > 0.0 {
+            let (rate, scale) = lx_rate_leaky(s, p.y, p.f);
+            return Some(Statement {
+                lhs: rate,
+                rhs: 0.0,
+                budget: Budget::Propagated { scale },
+            });
+        }
         let (_, grad) = lx_and_grad(s, p.y);
         let mdot = end_to_end_velocity(s, p.y, p.f);
         let rate = grad.dot(&mdot);
@@ -1305,6 +1348,8 @@ fn optional_beta(pr: &Params<'_>) -> Result<Option<f64>, GradflowError> {
 pub struct Lemma74 {
     projected: bool,
     beta: Option<f64>,
+    lx0: f64,
+    lx_ratio_max: f64,
 }
 
 impl Lemma74 {
@@ -1313,6 +1358,8 @@ impl Lemma74 {
         Ok(Box::new(Self {
             projected,
             beta: optional_beta(&pr)?,
+            lx0: f64::NAN,
+            lx_ratio_max: 0.0,
         }))
     }
 }
@@ -1323,13 +1370,13 @@ impl Claim for Lemma74 {
             (
                 "gol24.lemma7_4.projected_residual",
                 "Lemma 7.4 (ii)",
-                "ε = 0: ‖ΞX̃ᵀ‖ = ‖X̃ᵀ(X̃Θ − Y)‖/n ≤ s + ρβ^L",
+                "‖ΞX̃ᵀ‖ = ‖X̃ᵀ(f(X̃) − Y)‖/n ≤ s + ρβ^L (ε > 0: under Assumption 5.1)",
             )
         } else {
             (
                 "gol24.lemma7_4.residual_norm",
                 "Lemma 7.4 (i)",
-                "ε = 0: ‖Ξ‖ = ‖X̃Θ − Y‖/n ≤ (1 + ρβ^L)/√n",
+                "‖Ξ‖ = ‖f(X̃) − Y‖/n ≤ (1 + ρβ^L)/√n",
             )
         };
         ClaimInfo {
@@ -1345,6 +1392,27 @@ impl Claim for Lemma74 {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lemma_hypotheses(s, self.beta).0
     }
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        _p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        // (ii) rests on Assumption 5.1, proven only for ε = 0 (App. E)
+        if self.projected && s.eps > 0.0 {
+            vec![h_assumption5_1(self.lx_ratio_max)]
+        } else {
+            Vec::new()
+        }
+    }
+    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
+        if self.projected && s.eps > 0.0 {
+            if self.lx0.is_nan() {
+                self.lx0 = lx(s, &s.theta0);
+            }
+            self.lx_ratio_max = self.lx_ratio_max.max(lx(s, p.y) / self.lx0);
+        }
+    }
     fn evaluate(
         &mut self,
         s: &Setting,
@@ -1354,7 +1422,7 @@ impl Claim for Lemma74 {
         let (_, beta, rho) = lemma_hypotheses(s, self.beta);
         let n = s.data.n() as f64;
         let bl = beta.powi(s.shape.depth() as i32);
-        let r = &s.data.x * s.theta(p.y) - &s.data.y;
+        let r = s.outputs(p.y) - &s.data.y;
         let (lhs, rhs) = if self.projected {
             (
                 (s.data.x.transpose() * r).norm() / n,
@@ -1388,8 +1456,11 @@ pub enum NormBound {
 /// `‖W_1(t)‖_F ≤ ρβ − β̄ + u(λt)`. For `L ≥ 3` only `τ < T_blow` is evaluated (beyond, `u = ∞`
 /// and the bound is vacuous). At `t = 0` the statements reduce to the hypothesis
 /// `‖W_l(0)‖ ≤ β` (an equality for the default `β`) and are not evaluated.
-/// Parameters: `eps` (default 0; `u` computed with ε-parameters bounds the ε = 0 trajectory by
-/// monotonicity in ε, catalog §6 item 9), `beta` (default `max_l ‖W_l(0)‖₂`) and `rho`
+/// For a leaky-ReLU run (`ε > 0`) the statements are Lemma 7.1 on the trained network and rest
+/// on Assumption 5.1: its running value is a final hypothesis (a failure makes the verdict
+/// not applicable).
+/// Parameters: `eps` (default: the run's ε, 0 for linear runs; `u` computed with ε-parameters
+/// bounds every trajectory of level `τ ≤ ε` by monotonicity in ε, catalog §6 item 9), `beta` (default `max_l ‖W_l(0)‖₂`) and `rho`
 /// (default `‖W_1(0)‖_F/‖W_1(0)‖₂`; a smaller value is the deliberately false variant of
 /// catalog §5.3 scenario 5, "ρ supplied as 1 for a full-rank W_1(0)").
 /// Budget: propagated.
@@ -1398,6 +1469,8 @@ pub struct Lemma71 {
     eps: f64,
     beta: Option<f64>,
     rho: Option<f64>,
+    lx0: f64,
+    lx_ratio_max: f64,
 }
 
 impl Lemma71 {
@@ -1411,8 +1484,8 @@ impl Lemma71 {
     fn build(which: NormBound, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
         let id = Self::id(which);
         let pr = Params::new(id, p, &["eps", "beta", "rho"])?;
-        let eps = pr.f64("eps", 0.0)?;
-        if !(0.0..=1.0).contains(&eps) {
+        let eps = pr.f64("eps", f64::NAN)?;
+        if !eps.is_nan() && !(0.0..=1.0).contains(&eps) {
             return Err(GradflowError::Config(format!(
                 "claim {id}: eps = {eps}: need 0 ≤ ε ≤ 1"
             )));
@@ -1423,12 +1496,15 @@ impl Lemma71 {
             eps,
             beta: optional_beta(&pr)?,
             rho: (!rho.is_nan()).then_some(rho),
+            lx0: f64::NAN,
+            lx_ratio_max: 0.0,
         }))
     }
     fn scalars(&self, s: &Setting) -> BoundScalars {
         let (_, beta, rho) = lemma_hypotheses(s, self.beta);
         let rho = self.rho.unwrap_or(rho);
-        BoundScalars::new(s.shape.depth(), data_scalar(s), rho, beta, self.eps)
+        let eps = if self.eps.is_nan() { s.eps } else { self.eps };
+        BoundScalars::new(s.shape.depth(), data_scalar(s), rho, beta, eps)
     }
 }
 
@@ -1447,8 +1523,12 @@ impl Claim for Lemma71 {
             paper: PAPER,
             result,
             statement: format!(
-                "linear twin, u of eq. (9) with ε = {}{}: {statement}, λ = 2κn",
-                self.eps,
+                "u of eq. (9) with ε = {}{}: {statement}, λ = 2κn",
+                if self.eps.is_nan() {
+                    "the run's ε".to_string()
+                } else {
+                    self.eps.to_string()
+                },
                 self.rho.map(|r| format!(", ρ = {r}")).unwrap_or_default()
             ),
             schedule: Schedule::Always,
@@ -1458,6 +1538,26 @@ impl Claim for Lemma71 {
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lemma_hypotheses(s, self.beta).0
+    }
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        _p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        if s.eps > 0.0 {
+            vec![h_assumption5_1(self.lx_ratio_max)]
+        } else {
+            Vec::new()
+        }
+    }
+    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
+        if s.eps > 0.0 {
+            if self.lx0.is_nan() {
+                self.lx0 = lx(s, &s.theta0);
+            }
+            self.lx_ratio_max = self.lx_ratio_max.max(lx(s, p.y) / self.lx0);
+        }
     }
     fn evaluate(
         &mut self,

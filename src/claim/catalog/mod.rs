@@ -6,6 +6,7 @@ pub mod cl22;
 pub mod common;
 pub mod discrete;
 pub mod gol24;
+pub mod gol24_leaky;
 pub mod mc24;
 pub mod mttvm21;
 

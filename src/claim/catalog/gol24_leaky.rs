@@ -1,0 +1,979 @@
+//! Paper 001 (Golikov 2024), the statements that need the leaky-ReLU network (`ε > 0`): the
+//! deviation of the trained network `f^ε_{θ^ε}` from the proxies built on its linear twin
+//! `θ⁰` (eqs. (20)–(21), Lemma 7.3), the integrated half of Lemma 7.1 (`‖W^ε − W⁰‖ ≤ εv`,
+//! catalog L7.1-int), the tight comparison bounds `g₂`, the comparison scalars against their
+//! closed forms, and Theorem 5.2's bound against the measured risk on held-out data.
+//!
+//! All of them read the joint state of a `leaky_relu` run with `twin: true`
+//! ([`crate::flow::nearly_linear`]): `θ^ε`, `θ⁰` and the scalars `u, v, v_printed, v_repaired,
+//! g₁, g₂` integrated as one ODE system, so the statements are evaluated at every accepted
+//! step with the adaptive error control covering all of it. The scalars are those of
+//! Theorem 5.2 (catalog §2.8) for the run's `ε`, `β = max_l ‖W_l(0)‖₂`, `ρ = ‖W_1(0)‖_F/‖W_1(0)‖₂`
+//! and `s` unless the model's `bound` overrides them.
+//!
+//! Conventions. Row samples (`X̃ ∈ R^{n×d}`, `X̃ᵀX̃ = nI_d`, `m = n`); every bound below is a
+//! statement about the current weights, so it is convention-free, and the comparison
+//! functions are evaluated at the paper's time `τ = λt`, `λ = 2κn` (the scalars' ODEs are
+//! integrated as `d/dt = λ d/dτ`). The network's `ε` multiplies the deviations; the scalars'
+//! `ε` (equal unless overridden) enters `u, v`.
+//!
+//! Paper error (catalog L7.1 FLAG, §6 item 11): eqs. (61)/(88) bound `‖W_1X̃‖_F` by `√m·u`
+//! instead of `√m·ρu`, so `v` (printed or as the ODE's solution) is too small by about `ρ`
+//! for `ρ > 1`; every statement using it is encoded as printed (with `printed_error`) and
+//! with the catalog's candidate repair `v_rep` (not re-derived term by term).
+
+use nalgebra::DMatrix;
+use serde_json::Value;
+
+use super::gol24::{h_assumption5_1, h_twin, init_beta_rho, lx, whitening_defect};
+use super::{spectral_norm, Params};
+use crate::claim::registry::Entry;
+use crate::claim::{
+    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
+};
+use crate::error::GradflowError;
+use crate::flow::nearly_linear::{BoundScalars, Scalar, SCALAR_CAP, U_CAP};
+use crate::flow::GradientFlow;
+use crate::model::data::{held_out, min_norm_solution};
+use crate::monitor::Point;
+
+const PAPER: &str = "001";
+
+/// Seed stream of the held-out batch of the pointwise deviation bounds.
+const DEVIATION_STREAM: u64 = 1;
+/// Seed stream of the Monte Carlo test set of Theorem 5.2.
+const RISK_STREAM: u64 = 2;
+
+/// Which `v` a statement uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VChoice {
+    /// Eq. (10) as printed (lower limit `w(β)`).
+    Printed,
+    /// The solution of eq. (88) with `v(0) = 0` (lower limit `w(β̄)`).
+    Ode,
+    /// The catalog's candidate repair (factor ρ restored).
+    Repaired,
+}
+
+impl VChoice {
+    fn parse(pr: &Params<'_>) -> Result<Self, GradflowError> {
+        match pr.str("v", "printed")? {
+            "printed" => Ok(Self::Printed),
+            "ode" => Ok(Self::Ode),
+            other => Err(GradflowError::Config(format!(
+                "v = {other:?}: expected \"printed\" or \"ode\""
+            ))),
+        }
+    }
+    fn scalar(self) -> Scalar {
+        match self {
+            Self::Printed => Scalar::VPrinted,
+            Self::Ode => Scalar::V,
+            Self::Repaired => Scalar::VRepaired,
+        }
+    }
+}
+
+const PRINTED_V_ERROR: &str = "eqs. (61)/(88) bound ‖W_1X̃‖_F by √m·u instead of √m·ρu, so v is \
+     too small by about ρ for ρ > 1 (catalog 001 L7.1 FLAG, §6 item 11); the `_repaired` claim \
+     uses the catalog's candidate repair";
+
+/// The registered claims of this module.
+pub fn entries() -> Vec<Entry> {
+    vec![
+        Entry {
+            id: "gol24.eq20.pointwise_deviation",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::Eq20, false, p),
+        },
+        Entry {
+            id: "gol24.eq20.pointwise_deviation_repaired",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::Eq20, true, p),
+        },
+        Entry {
+            id: "gol24.eq21.train_deviation",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::Eq21, false, p),
+        },
+        Entry {
+            id: "gol24.eq21.train_deviation_repaired",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::Eq21, true, p),
+        },
+        Entry {
+            id: "gol24.lemma7_3.pointwise",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::L73Pointwise, false, p),
+        },
+        Entry {
+            id: "gol24.lemma7_3.train",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::L73Train, false, p),
+        },
+        Entry {
+            id: "gol24.lemma7_1.int_deviation",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::L71Int, false, p),
+        },
+        Entry {
+            id: "gol24.lemma7_1.int_deviation_repaired",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::L71Int, true, p),
+        },
+        Entry {
+            id: "gol24.lemma7_1.d1_d2",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::D1D2, false, p),
+        },
+        Entry {
+            id: "gol24.lemma7_1.d1_d2_repaired",
+            paper: PAPER,
+            build: |p| Deviation::build(DevKind::D1D2, true, p),
+        },
+        Entry {
+            id: "gol24.lemma7_1.tight_g2",
+            paper: PAPER,
+            build: |p| {
+                let pr = Params::new("gol24.lemma7_1.tight_g2", p, &["factor"])?;
+                Ok(Box::new(TightG2 {
+                    factor: pr.f64("factor", 1.0)?,
+                    lx: LxTracker::default(),
+                }))
+            },
+        },
+        Entry {
+            id: "gol24.sec2_8.scalars_closed_form",
+            paper: PAPER,
+            build: |p| {
+                let pr = Params::new("gol24.sec2_8.scalars_closed_form", p, &["ode_lower"])?;
+                let swap = match pr.str("ode_lower", "beta_bar")? {
+                    "beta_bar" => false,
+                    "beta" => true,
+                    other => {
+                        return Err(GradflowError::Config(format!(
+                            "ode_lower = {other:?}: expected \"beta_bar\" or \"beta\""
+                        )))
+                    }
+                };
+                Ok(Box::new(ScalarsClosedForm { swap }))
+            },
+        },
+        Entry {
+            id: "gol24.thm5_2.bound",
+            paper: PAPER,
+            build: Theorem52::build,
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------------------
+
+/// Running maximum of `𝓛_X(t)/𝓛_X(0)` along the trained trajectory (Assumption 5.1).
+#[derive(Default)]
+struct LxTracker {
+    lx0: Option<f64>,
+    ratio_max: f64,
+}
+
+impl LxTracker {
+    fn advance(&mut self, s: &Setting, y: &[f64]) {
+        let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
+        self.ratio_max = self.ratio_max.max(lx(s, y) / lx0);
+    }
+    /// Assumption 5.1 as a final hypothesis, unless the bound is the assumption-free
+    /// App. A.1 variant (`bound.s_one`), for which it is not needed.
+    fn final_hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        if bound_s_one(s) {
+            Vec::new()
+        } else {
+            vec![h_assumption5_1(self.ratio_max)]
+        }
+    }
+}
+
+fn bound_s_one(s: &Setting) -> bool {
+    matches!(
+        &s.cfg.model,
+        Some(crate::config::ModelSpec::LeakyRelu { bound, .. }) if bound.s_one
+    )
+}
+
+/// The hypotheses every statement here shares: the twin state, whitened data, `y = ±1`,
+/// `q = 1`, `L ≥ 2`, and `max_l ‖W_l(0)‖₂ ≤ β` for the scalars' `β`.
+fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
+    let (b0, _) = init_beta_rho(s);
+    let label = s
+        .data
+        .y
+        .iter()
+        .fold(0.0, |a: f64, v| a.max((v.abs() - 1.0).abs()));
+    vec![
+        h_twin(s),
+        Hypothesis::new(
+            "whitened inputs (§5.1): ‖X̃ᵀX̃/n − I_d‖_F",
+            whitening_defect(s),
+            Relation::Le,
+            super::gol24::WHITENING_TOL,
+        ),
+        Hypothesis::new("labels y ∈ {−1, +1} (§5.1)", label, Relation::Le, 0.0),
+        Hypothesis::new(
+            "scalar output q = 1",
+            s.shape.output() as f64,
+            Relation::Le,
+            1.0,
+        ),
+        Hypothesis::new("depth L ≥ 2", s.shape.depth() as f64, Relation::Ge, 2.0),
+        // the default β is max_l ‖W_l(0)‖₂ itself (by another SVD: equal to round-off)
+        Hypothesis::new(
+            "max_l ‖W_l(0)‖₂ ≤ β (Theorem 5.2)",
+            b0,
+            Relation::Le,
+            sc.map_or(f64::NAN, |c| c.beta * (1.0 + 1e-12)),
+        ),
+        Hypothesis::new(
+            "scalars' ε ≥ network's ε (monotonicity in ε, catalog §6 item 9)",
+            sc.map_or(f64::NAN, |c| c.eps),
+            Relation::Ge,
+            s.eps,
+        ),
+    ]
+}
+
+/// The scalars the flow integrates (recomputed from the run for the hypotheses).
+fn run_scalars(s: &Setting) -> Option<BoundScalars> {
+    let Some(crate::config::ModelSpec::LeakyRelu { bound, .. }) = &s.cfg.model else {
+        return None;
+    };
+    crate::flow::nearly_linear::run_scalars(&s.shape, &s.data.x, &s.data.y, &s.theta0, s.eps, bound)
+        .ok()
+}
+
+/// A comparison scalar at a point, `None` once frozen (vacuous bound).
+fn scalar(s: &Setting, y: &[f64], which: Scalar) -> Option<f64> {
+    let v = s.layout.scalar(y, which)?;
+    let u = s.layout.scalar(y, Scalar::U)?;
+    (v.is_finite() && v.abs() < SCALAR_CAP && u.abs() < U_CAP).then_some(v)
+}
+
+fn layers(s: &Setting, theta: &[f64]) -> Vec<DMatrix<f64>> {
+    s.shape.unpack(&theta[..s.params()])
+}
+
+// ---------------------------------------------------------------------------------------
+// Deviation bounds: eqs. (20)–(21), Lemma 7.3, Lemma 7.1 (integrated)
+// ---------------------------------------------------------------------------------------
+
+/// Which deviation statement a [`Deviation`] claim checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevKind {
+    /// Eq. (20): `|f^ε_{θ^ε}(x) − f^ε_{θ⁰}(x)| ≤ εLu^{L−1}v‖x‖` for all `x`.
+    Eq20,
+    /// Eq. (21): `‖f^ε_{θ^ε}(X̃) − f^ε_{θ⁰}(X̃)‖₂ ≤ ε√m(1 + (L−1)ρ)u^{L−1}v`.
+    Eq21,
+    /// Lemma 7.3 (26): `|f^ε_{θ^ε}(x) − g₂(x)| ≤ (L−1)(L + 1 + ρ(L−1))u^{L−1}v‖x‖ε²`.
+    L73Pointwise,
+    /// Lemma 7.3 (27): `‖f^ε_{θ^ε}(X̃) − g₂(X̃)‖₂ ≤ 2(L−1)(1 + ρ(L−1))u^{L−1}v√m ε²`.
+    L73Train,
+    /// Lemma 7.1 integrated (catalog L7.1-int, derived from D1/D2):
+    /// `max(max_l ‖W_l^ε − W_l⁰‖₂, ‖W_1^ε − W_1⁰‖_F) ≤ εv`.
+    L71Int,
+    /// Lemma 7.1 (D1, D2) at `τ = ε`: `max(max_l ‖∂W_l/∂τ‖₂, ‖∂W_1/∂τ‖_F) ≤ v`, with the
+    /// integrated sensitivity `V = ∂θ^ε/∂ε`.
+    D1D2,
+}
+
+/// Deviation of the trained network from its twin-based proxy, against the bound of the paper
+/// (catalog 001 Eq20/Eq21, L7.3, L7.1-int), at every accepted step.
+///
+/// - Eq. (20) (Sec. 5, with Lemma 7.1): `max_x |f^ε_{θ^ε}(x) − f^ε_{θ⁰}(x)|/‖x‖ ≤ εLu^{L−1}v`,
+///   the maximum over the training inputs, a held-out batch (`test_points` fresh population
+///   samples, whitened with the population `Σ`; Gaussian directions when the data have no
+///   population) and `±w/‖w‖` with `wᵀ = W_L^ε⋯W_1^ε − W_L⁰⋯W_1⁰` (the maximiser of the
+///   difference's linear part; the supremum over all `x` is not computed);
+/// - Eq. (21): `‖f^ε_{θ^ε}(X̃) − f^ε_{θ⁰}(X̃)‖₂ ≤ ε√n(1 + (L−1)ρ)u^{L−1}v`;
+/// - Lemma 7.3, with the κ = 2 proxy `g₂(x) = f^ε_{θ⁰}(x) + x c_corrᵀ`,
+///   `c_corrᵀ = X̃⁺Δ`, `Δ = f^ε_{θ^ε}(X̃) − f^ε_{θ⁰}(X̃)` (eq. (25), row form):
+///   (26) `max_x |f^ε_{θ^ε}(x) − g₂(x)|/‖x‖ ≤ (L−1)(L + 1 + ρ(L−1))u^{L−1}vε²` (same points,
+///   `w` the linear part of `f − g₂`) and
+///   (27) `‖(I − X̃X̃⁺)Δ‖₂ ≤ 2(L−1)(1 + ρ(L−1))u^{L−1}v√n ε²`; both need `rank X̃ = d` (the
+///   first-order term cancels through `X̃X̃⁺ = I_d`, catalog §5.3 scenario 3);
+/// - Lemma 7.1 integrated: `max(max_l ‖W_l^ε − W_l⁰‖₂, ‖W_1^ε − W_1⁰‖_F) ≤ εv`;
+/// - Lemma 7.1 (D1, D2) at `τ = ε` (model `sensitivity: true`):
+///   `max(max_l ‖V_l‖₂, ‖V_1‖_F) ≤ v`, `V = ∂θ^τ/∂τ` integrated in the state (at a
+///   fixed activation pattern; switching terms ignored as in the paper).
+///
+/// `u, v` are the integrated comparison scalars at `τ = λt` (for `L ≥ 3` not evaluated once
+/// frozen near `T_blow`: vacuous). The statements rest on Lemma 7.1, i.e. on Assumption 5.1
+/// (a final hypothesis: its running value on `θ^ε`; not needed with `bound.s_one`).
+/// Parameters: `v` (`"printed"`, default, or `"ode"`; the `_repaired` ids use the candidate
+/// repair), `factor` (multiplies the bound; `< 1` is a deliberately false variant),
+/// `test_points` (held-out batch size, default 200). Budget: propagated, at the bound's scale.
+pub struct Deviation {
+    kind: DevKind,
+    v: VChoice,
+    factor: f64,
+    test_points: usize,
+    batch: Option<DMatrix<f64>>,
+    lx: LxTracker,
+}
+
+impl Deviation {
+    fn id(kind: DevKind, repaired: bool) -> &'static str {
+        match (kind, repaired) {
+            (DevKind::Eq20, false) => "gol24.eq20.pointwise_deviation",
+            (DevKind::Eq20, true) => "gol24.eq20.pointwise_deviation_repaired",
+            (DevKind::Eq21, false) => "gol24.eq21.train_deviation",
+            (DevKind::Eq21, true) => "gol24.eq21.train_deviation_repaired",
+            (DevKind::L73Pointwise, _) => "gol24.lemma7_3.pointwise",
+            (DevKind::L73Train, _) => "gol24.lemma7_3.train",
+            (DevKind::L71Int, false) => "gol24.lemma7_1.int_deviation",
+            (DevKind::L71Int, true) => "gol24.lemma7_1.int_deviation_repaired",
+            (DevKind::D1D2, false) => "gol24.lemma7_1.d1_d2",
+            (DevKind::D1D2, true) => "gol24.lemma7_1.d1_d2_repaired",
+        }
+    }
+    fn build(kind: DevKind, repaired: bool, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
+        let id = Self::id(kind, repaired);
+        let known: &[&str] = if repaired {
+            &["factor", "test_points"]
+        } else {
+            &["v", "factor", "test_points"]
+        };
+        let pr = Params::new(id, p, known)?;
+        let v = if repaired {
+            VChoice::Repaired
+        } else {
+            VChoice::parse(&pr)?
+        };
+        let tp = pr.f64("test_points", 200.0)?;
+        if !(tp >= 1.0 && tp.fract() == 0.0) {
+            return Err(GradflowError::Config(format!(
+                "claim {id}: test_points = {tp}: need a positive integer"
+            )));
+        }
+        Ok(Box::new(Self {
+            kind,
+            v,
+            factor: pr.f64("factor", 1.0)?,
+            test_points: tp as usize,
+            batch: None,
+            lx: LxTracker::default(),
+        }))
+    }
+
+    /// Training inputs stacked on the held-out batch.
+    fn batch(&mut self, s: &Setting) -> &DMatrix<f64> {
+        let tp = self.test_points;
+        self.batch.get_or_insert_with(|| {
+            let d = s.shape.input();
+            let test = held_out(&s.cfg.data, s.cfg.seed, tp, DEVIATION_STREAM)
+                .ok()
+                .flatten()
+                .map(|ds| ds.x)
+                .unwrap_or_else(|| {
+                    use rand::SeedableRng;
+                    crate::model::data::standard_normal_rows(
+                        &mut rand::rngs::StdRng::seed_from_u64(s.cfg.seed ^ 0x5EED),
+                        tp,
+                        d,
+                    )
+                });
+            let n = s.data.n();
+            DMatrix::from_fn(n + tp, d, |i, j| {
+                if i < n {
+                    s.data.x[(i, j)]
+                } else {
+                    test[(i - n, j)]
+                }
+            })
+        })
+    }
+}
+
+/// `x` with the two rows `±wᵀ/‖w‖` appended (`w` a `d×1` direction; skipped when zero).
+fn with_direction(x: &DMatrix<f64>, w: &DMatrix<f64>) -> DMatrix<f64> {
+    let nw = w.norm();
+    if nw == 0.0 {
+        return x.clone();
+    }
+    let (n, d) = x.shape();
+    DMatrix::from_fn(n + 2, d, |i, j| {
+        if i < n {
+            x[(i, j)]
+        } else if i == n {
+            w[(j, 0)] / nw
+        } else {
+            -w[(j, 0)] / nw
+        }
+    })
+}
+
+/// `(W_L ⋯ W_1)ᵀ` of a weight vector (`d × 1`): the linear part of the network.
+fn linear_part(s: &Setting, theta: &[f64]) -> DMatrix<f64> {
+    crate::model::net::end_to_end(&s.shape, &theta[..s.params()])
+}
+
+/// `max_i |a_i − b_i| / ‖x_i‖` over the rows.
+fn max_ratio(a: &DMatrix<f64>, b: &DMatrix<f64>, x: &DMatrix<f64>) -> f64 {
+    (0..x.nrows())
+        .map(|i| {
+            let nx = x.row(i).norm();
+            if nx > 0.0 {
+                (a[(i, 0)] - b[(i, 0)]).abs() / nx
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+impl Claim for Deviation {
+    fn info(&self) -> ClaimInfo {
+        let repaired = self.v == VChoice::Repaired;
+        let (result, statement) = match self.kind {
+            DevKind::Eq20 => (
+                "eq. (20) with Lemma 7.1",
+                "max_x |f^ε_{θ^ε}(x) − f^ε_{θ⁰}(x)|/‖x‖ ≤ εL u^{L−1} v (train + held-out x)",
+            ),
+            DevKind::Eq21 => (
+                "eq. (21) with Lemma 7.1",
+                "‖f^ε_{θ^ε}(X̃) − f^ε_{θ⁰}(X̃)‖₂ ≤ ε√n(1 + (L−1)ρ) u^{L−1} v",
+            ),
+            DevKind::L73Pointwise => (
+                "Lemma 7.3 (26)",
+                "max_x |f^ε_{θ^ε}(x) − g₂(x)|/‖x‖ ≤ (L−1)(L+1+ρ(L−1)) u^{L−1} v ε²",
+            ),
+            DevKind::L73Train => (
+                "Lemma 7.3 (27)",
+                "‖f^ε_{θ^ε}(X̃) − g₂(X̃)‖₂ = ‖(I − X̃X̃⁺)Δ‖ ≤ 2(L−1)(1+ρ(L−1)) u^{L−1} v √n ε²",
+            ),
+            DevKind::L71Int => (
+                "Lemma 7.1 (D1, D2) integrated over τ ∈ [0, ε] (catalog L7.1-int)",
+                "max(max_l ‖W_l^ε − W_l⁰‖₂, ‖W_1^ε − W_1⁰‖_F) ≤ ε v",
+            ),
+            DevKind::D1D2 => (
+                "Lemma 7.1 (D1, D2)",
+                "max(max_l ‖∂W_l/∂τ‖₂, ‖∂W_1/∂τ‖_F) ≤ v at τ = ε (integrated sensitivity)",
+            ),
+        };
+        let vname = match self.v {
+            VChoice::Printed => "v of eq. (10) as printed",
+            VChoice::Ode => "v = solution of eq. (88) with v(0) = 0",
+            VChoice::Repaired => "candidate repaired v (factor ρ restored)",
+        };
+        ClaimInfo {
+            id: Self::id(self.kind, repaired).into(),
+            paper: PAPER,
+            result,
+            statement: format!(
+                "{statement}{}; {vname}, u, v at τ = 2κn·t",
+                if self.factor == 1.0 {
+                    String::new()
+                } else {
+                    format!(" (bound × {})", self.factor)
+                }
+            ),
+            schedule: Schedule::Always,
+            form: Form::Inequality,
+            printed_error: (!repaired).then_some(PRINTED_V_ERROR),
+        }
+    }
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        let sc = run_scalars(s);
+        let mut h = common_hypotheses(s, sc.as_ref());
+        if matches!(self.kind, DevKind::L73Pointwise | DevKind::L73Train) {
+            h.push(Hypothesis::new(
+                "rank X̃ = d (X̃X̃⁺ = I_d, Lemma 7.3)",
+                s.rank as f64,
+                Relation::Ge,
+                s.shape.input() as f64,
+            ));
+        }
+        if self.kind == DevKind::D1D2 {
+            h.push(Hypothesis::flag(
+                "the state carries ∂θ^ε/∂ε (model sensitivity: true)",
+                s.layout.sensitivity,
+            ));
+        }
+        if self.v == VChoice::Repaired {
+            h.push(Hypothesis::new(
+                "depth L = 2 (the candidate repair is stated for L = 2)",
+                s.shape.depth() as f64,
+                Relation::Le,
+                2.0,
+            ));
+        }
+        h
+    }
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        _p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        self.lx.final_hypotheses(s)
+    }
+    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
+        self.lx.advance(s, p.y);
+    }
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        if p.step == 0 || s.shape.depth() < 2 || s.shape.output() != 1 {
+            return None;
+        }
+        let sc = gf.twin()?.scalars;
+        let theta0 = s.layout.twin_theta(p.y)?;
+        let u = scalar(s, p.y, Scalar::U)?;
+        let v = scalar(s, p.y, self.v.scalar())?;
+        let l = s.shape.depth() as f64;
+        let (eps, rho) = (s.eps, sc.rho);
+        let n = s.data.n() as f64;
+        let ul1 = u.powf(l - 1.0);
+        let (lhs, bound) = match self.kind {
+            DevKind::Eq20 => {
+                // the batch plus ±the direction maximising the linear part of the difference
+                let w = linear_part(s, p.y) - linear_part(s, theta0);
+                let x = with_direction(self.batch(s), &w);
+                let fe = s.outputs_on(p.y, &x);
+                let f0 = s.outputs_on(theta0, &x);
+                (max_ratio(&fe, &f0, &x), eps * l * ul1 * v)
+            }
+            DevKind::Eq21 => {
+                let d = s.outputs(p.y) - s.outputs(theta0);
+                (d.norm(), eps * n.sqrt() * (1.0 + (l - 1.0) * rho) * ul1 * v)
+            }
+            DevKind::L73Pointwise | DevKind::L73Train => {
+                let delta = s.outputs(p.y) - s.outputs(theta0);
+                let c = min_norm_solution(&s.data.x, &delta); // X̃⁺Δ (d×1)
+                if self.kind == DevKind::L73Train {
+                    let resid = &delta - &s.data.x * &c;
+                    (
+                        resid.norm(),
+                        2.0 * (l - 1.0) * (1.0 + rho * (l - 1.0)) * ul1 * v * n.sqrt() * eps * eps,
+                    )
+                } else {
+                    let w = linear_part(s, p.y) - linear_part(s, theta0) - &c;
+                    let x = with_direction(self.batch(s), &w);
+                    let fe = s.outputs_on(p.y, &x);
+                    let g2 = s.outputs_on(theta0, &x) + &x * &c;
+                    (
+                        max_ratio(&fe, &g2, &x),
+                        (l - 1.0) * (l + 1.0 + rho * (l - 1.0)) * ul1 * v * eps * eps,
+                    )
+                }
+            }
+            DevKind::L71Int => {
+                let (we, w0) = (layers(s, p.y), layers(s, theta0));
+                let spec = we
+                    .iter()
+                    .zip(&w0)
+                    .map(|(a, b)| spectral_norm(&(a - b)))
+                    .fold(0.0, f64::max);
+                (spec.max((&we[0] - &w0[0]).norm()), eps * v)
+            }
+            DevKind::D1D2 => {
+                let vs = layers(s, s.layout.sensitivity(p.y)?);
+                let spec = vs.iter().map(spectral_norm).fold(0.0, f64::max);
+                (spec.max(vs[0].norm()), v)
+            }
+        };
+        let rhs = self.factor * bound;
+        Some(Statement {
+            lhs,
+            rhs,
+            budget: Budget::Accumulated { scale: rhs },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tight comparison bounds (eqs. (35)–(37), (73), (80))
+// ---------------------------------------------------------------------------------------
+
+/// Lemma 7.1's tighter intermediate bounds (eqs. (37)/(39)/(80) and (73)): `‖W_1^ε(t)‖₂ ≤
+/// β − β̄ + u(τ)` and `‖W_l^ε(t)‖₂ ≤ g₂(τ)` for `l ∈ [2, L]`, with `g₁' = s̄²g₂^{L−1}`,
+/// `g₂' = g₁g₂^{L−2}`, `g₁(0) = βs̄_ρ`, `g₂(0) = β` integrated in the state. Encoded as
+/// `max_l (‖W_l‖ − b_l) ≤ 0` (`b_1 = factor·(β − β̄ + u)`, `b_l = factor·g₂`). Needs Assumption 5.1
+/// (final hypothesis). Budget: propagated at scale `u`.
+pub struct TightG2 {
+    factor: f64,
+    lx: LxTracker,
+}
+
+impl Claim for TightG2 {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "gol24.lemma7_1.tight_g2".into(),
+            paper: PAPER,
+            result: "Lemma 7.1 proof, eqs. (37), (39)/(80), (73)",
+            statement: format!(
+                "‖W_1^ε‖₂ ≤ β − β̄ + u(τ) and ‖W_l^ε‖₂ ≤ g₂(τ) (l ≥ 2), τ = 2κn·t{}",
+                if self.factor == 1.0 {
+                    String::new()
+                } else {
+                    format!(", bounds × {}", self.factor)
+                }
+            ),
+            schedule: Schedule::Always,
+            form: Form::Inequality,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        common_hypotheses(s, run_scalars(s).as_ref())
+    }
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        _p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        self.lx.final_hypotheses(s)
+    }
+    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
+        self.lx.advance(s, p.y);
+    }
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        if p.step == 0 || s.shape.depth() < 2 {
+            return None;
+        }
+        let sc = gf.twin()?.scalars;
+        let u = scalar(s, p.y, Scalar::U)?;
+        let g2 = scalar(s, p.y, Scalar::G2)?;
+        let ws = layers(s, p.y);
+        let mut worst = spectral_norm(&ws[0]) - self.factor * (sc.beta - sc.beta_bar + u);
+        for w in &ws[1..] {
+            worst = worst.max(spectral_norm(w) - self.factor * g2);
+        }
+        Some(Statement {
+            lhs: worst,
+            rhs: 0.0,
+            budget: Budget::Accumulated { scale: u },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The comparison scalars against their closed forms (§2.8)
+// ---------------------------------------------------------------------------------------
+
+/// Catalog §2.8 (eqs. (9)–(10), (88)): the integrated comparison scalars equal their closed
+/// forms, `u(τ) = β̄e^{s̄τ}` (`L = 2`) / `(β̄^{2−L} − (L−2)s̄τ)^{1/(2−L)}`,
+/// `v(τ) = ((L−1)/L)ŝ^{(2−L)/L}u^{L−1}[w(u) − w(β̄)]e^{u^L/ŝ}` (the ODE's solution, `v(0) = 0`) and
+/// `v_printed(τ)` = the same with `w(β)` (eq. (10) as printed), at `τ = 2κn·t`:
+/// `max(|u − u_cf|/u_cf, |v − v_cf|/v_cf, |v_p − v_p,cf|/v_p,cf) = 0`. An oracle for the joint
+/// integration (the ODE states are integrated with the network). The `v` parts are compared
+/// once `L s̄τ ≥ 1e-8` (the closed form is an integral over an interval of width `≈ L s̄τ` in
+/// `ln z`, relative round-off `ε_mach/(L s̄τ)`, which is the round-off scale). Budget:
+/// accumulated local error of the relative differences.
+/// Parameter `ode_lower = "beta"` compares the `v(0) = 0` solution with the closed form of
+/// lower limit `w(β)` instead (the false statement "printed eq. (10) solves eq. (88) from
+/// `v(0) = 0`", catalog §2.8: they differ when `β̄ ≠ β`, i.e. `ρ > 1` and `ε > 0`).
+pub struct ScalarsClosedForm {
+    swap: bool,
+}
+
+impl Claim for ScalarsClosedForm {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "gol24.sec2_8.scalars_closed_form".into(),
+            paper: PAPER,
+            result: "eqs. (9)–(10), (88) (catalog §2.8)",
+            statement: if self.swap {
+                "(false variant) integrated v with v(0) = 0 equals eq. (10) with lower limit w(β)"
+                    .into()
+            } else {
+                "integrated u, v (v(0) = 0) and printed v equal their closed forms \
+                 (relative difference 0)"
+                    .into()
+            },
+            schedule: Schedule::Always,
+            form: Form::Identity,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        vec![h_twin(s)]
+    }
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        let tw = *gf.twin()?;
+        let sc = tw.scalars;
+        let tau = tw.lambda * p.t;
+        let u_cf = sc.u(tau)?;
+        let rel = |a: f64, b: f64| {
+            if b == 0.0 {
+                a.abs()
+            } else {
+                ((a - b) / b).abs()
+            }
+        };
+        let u = scalar(s, p.y, Scalar::U)?;
+        let mut dev = rel(u, u_cf);
+        // the closed form of v integrates over [z(β̄), z(u)] in ln z; its width L ln(u/β̄) ≈
+        // L s̄τ carries a relative round-off ε_mach/(L s̄τ), which sets the round-off scale
+        let width = s.shape.depth() as f64 * sc.s_bar * tau;
+        let mut scale = 1.0;
+        if width >= 1e-8 {
+            scale += 1.0 / width;
+            let v = scalar(s, p.y, Scalar::V)?;
+            let vp = scalar(s, p.y, Scalar::VPrinted)?;
+            dev = dev
+                .max(rel(
+                    v,
+                    sc.v_closed(tau, if self.swap { sc.beta } else { sc.beta_bar })?,
+                ))
+                .max(rel(vp, sc.v_closed(tau, sc.beta)?));
+        }
+        Some(Statement {
+            lhs: dev,
+            rhs: 0.0,
+            budget: Budget::Accumulated { scale },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Theorem 5.2
+// ---------------------------------------------------------------------------------------
+
+/// Which estimate of the held-out risk is compared with the bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RiskSide {
+    Upper,
+    Point,
+}
+
+/// Theorem 5.2 at the final time `t` (catalog T5.2): with probability `≥ 1 − δ` over the
+/// sample, `R^ε(t) ≤ R̂^ε_γ(t) + Υ_κ + Δ_{κ,β}(t)ε^κ/γ`, where `R^ε(t) = P(y f^ε_{θ^ε(t)}(x̃) < 0)`
+/// (population risk, `x̃ = Σ^{-1/2}x`), `R̂_γ = (1/n)Σ_k 1[y_k f(x̃_k) < γ]` (train margin risk),
+/// `Υ_κ = sqrt((κ p d ln 2 + ln(1/δ))/(2n))`, `Δ_{κ,β} = Φ_κ v u^{L−1}` with
+/// `Φ_1 = L√d + 1 + (L−1)ρ`, `Φ_2 = (L−1)[(L + 1 + (L−1)ρ)√d + 2(1 + (L−1)ρ)]` and `u, v` of
+/// eqs. (9)–(10) at `τ = 2κ_loss n·t` (catalog §2.8).
+///
+/// The left-hand side is a Monte Carlo estimate on `test_points` fresh population samples
+/// (`stream` selects the set): by default the one-sided Wilson upper confidence limit at level
+/// `confidence` (normal quantile from `statrs`), so `holds` means the bound exceeds the risk
+/// with that confidence; `estimate = "point"` compares the plain frequency. The theorem's own
+/// probability `δ` is over the training sample and is not tested by one run (a sweep over
+/// seeds is). Hypotheses: the common ones, `rank X = d`, a known population (synthetic
+/// Gaussian data), `γ > 0`, and at the end Assumption 5.1 along the run (not needed with
+/// `bound.s_one`, App. A.1). For `L ≥ 3` past `T_blow` the bound is vacuous and not
+/// evaluated. Parameters: `kappa` (1 or 2, default 2), `gamma` (default 0.05), `delta`
+/// (0.05), `bits` (`p`, 32), `test_points` (20000), `confidence` (0.95), `estimate`,
+/// `factor` (multiplies the bound; `< 1` is a deliberately false variant), `v` (`"printed"` or
+/// `"ode"`). Budget: propagated at the bound's scale.
+pub struct Theorem52 {
+    kappa: u32,
+    gamma: f64,
+    delta: f64,
+    bits: f64,
+    test_points: usize,
+    confidence: f64,
+    side: RiskSide,
+    factor: f64,
+    v: VChoice,
+    test: Option<Option<crate::model::data::Dataset>>,
+    lx: LxTracker,
+}
+
+/// Margin risk `(1/n)Σ 1[y_k f_k < γ]` (`γ = 0`: the 0-1 risk with `ŷ = 0` counted correct).
+pub fn margin_risk(f: &DMatrix<f64>, y: &DMatrix<f64>, gamma: f64) -> f64 {
+    let n = f.nrows();
+    let bad = (0..n)
+        .filter(|&i| {
+            let m = y[(i, 0)] * f[(i, 0)];
+            if gamma == 0.0 {
+                m < 0.0
+            } else {
+                m < gamma
+            }
+        })
+        .count();
+    bad as f64 / n as f64
+}
+
+/// One-sided Wilson score upper limit of a binomial proportion `phat` from `m` trials at
+/// confidence `level` (normal quantile `z = Φ^{-1}(level)`).
+pub fn wilson_upper(phat: f64, m: usize, level: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    let z = Normal::standard().inverse_cdf(level);
+    let m = m as f64;
+    let z2 = z * z;
+    let centre = phat + z2 / (2.0 * m);
+    let half = z * (phat * (1.0 - phat) / m + z2 / (4.0 * m * m)).sqrt();
+    ((centre + half) / (1.0 + z2 / m)).min(1.0)
+}
+
+/// `Υ_κ = sqrt((κ p d ln 2 + ln(1/δ))/(2m))` (Theorem 5.2).
+pub fn upsilon(kappa: u32, bits: f64, d: usize, delta: f64, m: usize) -> f64 {
+    ((f64::from(kappa) * bits * d as f64 * std::f64::consts::LN_2 + (1.0 / delta).ln())
+        / (2.0 * m as f64))
+        .sqrt()
+}
+
+impl Theorem52 {
+    fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
+        let id = "gol24.thm5_2.bound";
+        let pr = Params::new(
+            id,
+            p,
+            &[
+                "kappa",
+                "gamma",
+                "delta",
+                "bits",
+                "test_points",
+                "confidence",
+                "estimate",
+                "factor",
+                "v",
+            ],
+        )?;
+        let kappa = pr.f64("kappa", 2.0)?;
+        if kappa != 1.0 && kappa != 2.0 {
+            return Err(GradflowError::Config(format!(
+                "claim {id}: kappa = {kappa}: expected 1 or 2"
+            )));
+        }
+        let tp = pr.f64("test_points", 20000.0)?;
+        if !(tp >= 1.0 && tp.fract() == 0.0) {
+            return Err(GradflowError::Config(format!(
+                "claim {id}: test_points = {tp}: need a positive integer"
+            )));
+        }
+        let confidence = pr.f64("confidence", 0.95)?;
+        let delta = pr.f64("delta", 0.05)?;
+        if !((0.5..1.0).contains(&confidence) && delta > 0.0 && delta < 1.0) {
+            return Err(GradflowError::Config(format!(
+                "claim {id}: need 0.5 ≤ confidence < 1 and 0 < δ < 1"
+            )));
+        }
+        let side = match pr.str("estimate", "upper")? {
+            "upper" => RiskSide::Upper,
+            "point" => RiskSide::Point,
+            other => {
+                return Err(GradflowError::Config(format!(
+                    "claim {id}: estimate = {other:?}: expected \"upper\" or \"point\""
+                )))
+            }
+        };
+        Ok(Box::new(Self {
+            kappa: kappa as u32,
+            gamma: pr.f64("gamma", 0.05)?,
+            delta,
+            bits: pr.f64("bits", 32.0)?,
+            test_points: tp as usize,
+            confidence,
+            side,
+            factor: pr.f64("factor", 1.0)?,
+            v: VChoice::parse(&pr)?,
+            test: None,
+            lx: LxTracker::default(),
+        }))
+    }
+
+    /// The bound's three terms `(R̂_γ, Υ_κ, Δε^κ/γ)` and the held-out risk estimate at a
+    /// point; `None` when the bound is vacuous or there is no population.
+    pub fn terms(&mut self, s: &Setting, gf: &GradientFlow, y: &[f64]) -> Option<[f64; 4]> {
+        let sc = gf.twin()?.scalars;
+        let u = scalar(s, y, Scalar::U)?;
+        let v = scalar(s, y, self.v.scalar())?;
+        let tp = self.test_points;
+        let test = self
+            .test
+            .get_or_insert_with(|| {
+                held_out(&s.cfg.data, s.cfg.seed, tp, RISK_STREAM)
+                    .ok()
+                    .flatten()
+            })
+            .as_ref()?;
+        let l = s.shape.depth() as f64;
+        let n = s.data.n();
+        let train = margin_risk(&s.outputs(y), &s.data.y, self.gamma);
+        let ups = upsilon(self.kappa, self.bits, s.shape.input(), self.delta, n);
+        let dev = sc.phi_kappa(self.kappa, s.shape.input())
+            * v
+            * u.powf(l - 1.0)
+            * s.eps.powi(self.kappa as i32)
+            / self.gamma;
+        let risk = margin_risk(&s.outputs_on(y, &test.x), &test.y, 0.0);
+        Some([train, ups, dev, risk])
+    }
+}
+
+impl Claim for Theorem52 {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "gol24.thm5_2.bound".into(),
+            paper: PAPER,
+            result: "Theorem 5.2",
+            statement: format!(
+                "R^ε(t) {} ≤ {}R̂_γ(t) + Υ_κ + Φ_κ v u^{{L−1}} ε^κ/γ at t = t_end; κ = {}, γ = {}, \
+                 δ = {}, p = {}, {} held-out samples",
+                match self.side {
+                    RiskSide::Upper => format!("(Wilson upper {} limit)", self.confidence),
+                    RiskSide::Point => "(Monte Carlo frequency)".to_string(),
+                },
+                if self.factor == 1.0 {
+                    String::new()
+                } else {
+                    format!("{} × ", self.factor)
+                },
+                self.kappa,
+                self.gamma,
+                self.delta,
+                self.bits,
+                self.test_points
+            ),
+            schedule: Schedule::AtEnd,
+            form: Form::Inequality,
+            printed_error: None,
+        }
+    }
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        let mut h = common_hypotheses(s, run_scalars(s).as_ref());
+        h.push(Hypothesis::new(
+            "rank X = d (§5.1)",
+            s.rank as f64,
+            Relation::Ge,
+            s.shape.input() as f64,
+        ));
+        h.push(Hypothesis::flag(
+            "known population for the held-out risk (synthetic Gaussian data)",
+            matches!(s.cfg.data, crate::model::data::DataSpec::Gaussian { .. }),
+        ));
+        h.push(Hypothesis::new(
+            "margin γ > 0",
+            self.gamma,
+            Relation::Gt,
+            0.0,
+        ));
+        h
+    }
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        _p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        self.lx.final_hypotheses(s)
+    }
+    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
+        self.lx.advance(s, p.y);
+    }
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        let [train, ups, dev, risk] = self.terms(s, gf, p.y)?;
+        let lhs = match self.side {
+            RiskSide::Upper => wilson_upper(risk, self.test_points, self.confidence),
+            RiskSide::Point => risk,
+        };
+        let rhs = self.factor * (train + ups + dev);
+        Some(Statement {
+            lhs,
+            rhs,
+            budget: Budget::Accumulated { scale: rhs },
+        })
+    }
+}
