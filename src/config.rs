@@ -124,7 +124,8 @@ pub enum Method {
     Gl6,
     /// Abdulle's stabilized explicit ROCK4 (order 4, stages from a spectral estimate).
     Rock4,
-    /// DOPRI5, switching to ROCK4 while the explicit steps are stability-limited.
+    /// DOPRI5, switching to a stiff method (Radau IIA 5 or ROCK4, `auto_stiff`) while the
+    /// explicit steps are stability-limited.
     Auto,
     /// Full-batch gradient descent `θ_{j+1} = θ_j − η∇L(θ_j)` with learning rate `lr`
     /// ([`crate::integrate::gd`]); not an integrator of the flow, its discretisation.
@@ -260,6 +261,10 @@ pub struct RunConfig {
     /// Integrator.
     #[serde(default)]
     pub method: Method,
+    /// The stiff method of `method = "auto"` (`"radau5"`, the default, or `"rock4"`;
+    /// [`crate::integrate::auto::StiffMethod`]); rejected with other methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_stiff: Option<crate::integrate::auto::StiffMethod>,
     /// Relative tolerance (required).
     pub rtol: Tol,
     /// Absolute tolerance (required).
@@ -324,6 +329,13 @@ impl RunConfig {
     /// Checks the values serde cannot (`t_end > 0`, tolerances, thresholds).
     pub fn validate(&self) -> Result<(), GradflowError> {
         self.validate_gd()?;
+        if let (Some(m), false) = (self.auto_stiff, self.method == Method::Auto) {
+            return Err(GradflowError::Config(format!(
+                "auto_stiff = {} chooses the stiff method of method auto; method {} has none",
+                m.name(),
+                self.method.name()
+            )));
+        }
         if !(self.t_end.is_finite() && self.t_end > 0.0) {
             return Err(GradflowError::Config(format!(
                 "t_end = {}: must be finite and > 0",

@@ -100,10 +100,14 @@ struct RunArgs {
     t_end: Option<f64>,
     /// Integrator: dopri5, tsit5, dop853 (explicit); radau5, gl2, gl4, gl6 (implicit, for
     /// stiff flows; Gauss–Legendre keeps the imbalance to round-off); rock4 (stabilized
-    /// explicit) or auto (dopri5, switching to rock4 while stability-limited); or gd
+    /// explicit) or auto (dopri5, switching to radau5 or rock4 — --auto-stiff — while
+    /// stability-limited); or gd
     /// (gradient descent, needs --lr).
     #[arg(long)]
     method: Option<String>,
+    /// Stiff method of --method auto: radau5 (default) or rock4.
+    #[arg(long = "auto-stiff")]
+    auto_stiff: Option<String>,
     /// Learning rate η of --method gd.
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
@@ -253,6 +257,10 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
     if let Some(m) = &args.method {
         let method: gradflow::config::Method = m.parse()?;
         set("method", json!(method));
+    }
+    if let Some(m) = &args.auto_stiff {
+        let stiff: gradflow::integrate::auto::StiffMethod = m.parse()?;
+        set("auto_stiff", json!(stiff));
     }
     if let Some(lr) = args.lr {
         if !(lr.is_finite() && lr > 0.0) {

@@ -211,7 +211,10 @@ pub fn make_stepper(
             y0,
             tol,
             opts,
-            AutoParams::default(),
+            AutoParams {
+                stiff: cfg.auto_stiff.unwrap_or_default(),
+                ..AutoParams::default()
+            },
         ))),
         Method::Gd => {
             let lr = cfg.lr.ok_or_else(|| {

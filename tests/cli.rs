@@ -223,6 +223,31 @@ fn non_positive_t_end_is_an_input_error() {
     }
 }
 
+/// `--auto-stiff` chooses the stiff method of `--method auto` only: with another method, or
+/// an unknown stiff method, the run is rejected before any work is done.
+#[test]
+fn auto_stiff_outside_auto_or_unknown_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    expect_input_error(
+        &["run", "--example", "golikov-saxe", "--auto-stiff", "rock4"],
+        dir.path(),
+        "auto_stiff",
+    );
+    expect_input_error(
+        &[
+            "run",
+            "--example",
+            "golikov-saxe",
+            "--method",
+            "auto",
+            "--auto-stiff",
+            "bdf",
+        ],
+        dir.path(),
+        "stiff method",
+    );
+}
+
 /// Data so large that the gradient overflows: the run stops at once with status
 /// `diverged`, exit 3, and still writes the summary and the last good (initial) weights.
 #[test]

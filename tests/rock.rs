@@ -1,4 +1,5 @@
-//! ROCK4 (Abdulle 2002) and the automatic DOPRI5/ROCK4 switch.
+//! ROCK4 (Abdulle 2002) and the automatic switch from DOPRI5 to a stiff method (ROCK4 or
+//! Radau IIA 5).
 //!
 //! * Every tabulated method (50 degrees, 5 … 152 stages) has order 4: applied with fixed `h`
 //!   to `y' = λy` it reproduces `exp(z)` to `O(z⁵)` (observed slope of `|R(z) − e^z|` ≈ 5 for
@@ -23,14 +24,16 @@
 //!   accuracy-limited (`hρ ≲ 1.4e3`) and the measured advantage is ≈ 20× (asserted ≥ 15×).
 //!   Final errors are within 10 × tol of the closed form (linear) or of a tight DOP853
 //!   reference (gradient flow).
-//! * `auto` switches to ROCK4 on the stiff problem and reproduces DOPRI5 exactly, without a
-//!   switch, on a non-stiff one.
+//! * `auto`, with either stiff method, switches on the stiff linear problem and on the stiff
+//!   gradient flow (to the method asked for; Radau's switch-back test uses the top eigenvalue
+//!   of its own Lanczos model) and stays within 10 × tol of the closed form / the reference,
+//!   and reproduces DOPRI5 exactly, without a switch, on a non-stiff problem.
 //!
 //! Work is asserted in evaluation counts, never in time.
 
 use gradflow::config::RunConfig;
 use gradflow::flow::GradientFlow;
-use gradflow::integrate::auto::{AutoParams, AutoSwitch};
+use gradflow::integrate::auto::{AutoParams, AutoSwitch, StiffMethod};
 use gradflow::integrate::rock::coefficients::MS;
 use gradflow::integrate::rock::{
     fixed_step, select_degree, stability_bound, stability_function, Rock4,
@@ -241,25 +244,34 @@ fn stiff_linear_problem_rock4_needs_50x_fewer_evaluations_than_dopri5() {
     // bounded by the accumulated local errors, each ≤ tol in the weighted norm
     assert!(err_rock <= 10.0 * tol, "rock4 error {err_rock:e}");
 
-    // auto switches to ROCK4 and stays accurate
-    let sys = Counted {
-        sys: LinearSystem { a },
-        jvps: 0,
-    };
-    let mut au = AutoSwitch::new(sys, &y0, tols(), opts, AutoParams::default());
-    while au.step().unwrap().is_some() {}
-    let sw = au.switches();
-    assert!(!sw.is_empty(), "auto never switched");
-    assert_eq!(
-        (sw[0].from.as_str(), sw[0].to.as_str()),
-        ("dopri5", "rock4")
-    );
-    assert_eq!(sw[0].reason, "stability_limited");
-    let err_auto = (DVector::from_column_slice(au.y()) - &exact).amax();
-    let au_evals = au.stats().nfev + au.system().jvps;
-    println!("auto {au_evals} evals, switches {sw:?}, err {err_auto:e}");
-    assert!(err_auto <= 10.0 * tol, "auto error {err_auto:e}");
-    assert!(dp_evals >= 20 * au_evals, "auto {au_evals}");
+    // auto switches to the stiff method and stays accurate
+    for stiff in [StiffMethod::Rock4, StiffMethod::Radau5] {
+        let sys = Counted {
+            sys: LinearSystem { a: a.clone() },
+            jvps: 0,
+        };
+        let params = AutoParams {
+            stiff,
+            ..AutoParams::default()
+        };
+        let mut au = AutoSwitch::new(sys, &y0, tols(), opts.clone(), params);
+        while au.step().unwrap().is_some() {}
+        let sw = au.switches();
+        assert!(!sw.is_empty(), "auto ({}) never switched", stiff.name());
+        assert_eq!(
+            (sw[0].from.as_str(), sw[0].to.as_str()),
+            ("dopri5", stiff.name())
+        );
+        assert_eq!(sw[0].reason, "stability_limited");
+        let err_auto = (DVector::from_column_slice(au.y()) - &exact).amax();
+        let au_evals = au.stats().nfev + au.system().jvps;
+        println!(
+            "auto ({}) {au_evals} evals, switches {sw:?}, err {err_auto:e}",
+            stiff.name()
+        );
+        assert!(err_auto <= 10.0 * tol, "auto error {err_auto:e}");
+        assert!(dp_evals >= 20 * au_evals, "auto {au_evals}");
+    }
 }
 
 #[test]
@@ -268,17 +280,23 @@ fn auto_reproduces_dopri5_without_switching_on_a_non_stiff_problem() {
     let tol = Tolerances::scalar(2, 1e-8, 1e-10);
     let mut dp = Integrator::new(LogisticCos, &DOPRI5, &[0.2, 0.5], tol.clone(), opts.clone());
     while dp.step().unwrap().is_some() {}
-    let mut au = AutoSwitch::new(LogisticCos, &[0.2, 0.5], tol, opts, AutoParams::default());
-    let mut steps = 0;
-    while au.step().unwrap().is_some() {
-        steps += 1;
+    for stiff in [StiffMethod::Rock4, StiffMethod::Radau5] {
+        let params = AutoParams {
+            stiff,
+            ..AutoParams::default()
+        };
+        let mut au = AutoSwitch::new(LogisticCos, &[0.2, 0.5], tol.clone(), opts.clone(), params);
+        let mut steps = 0;
+        while au.step().unwrap().is_some() {
+            steps += 1;
+        }
+        assert!(au.switches().is_empty());
+        assert_eq!(au.y(), dp.y());
+        assert_eq!(steps, dp.stats().accepted);
+        assert_eq!(au.stats().nfev, dp.stats().nfev);
+        let ex = logistic_cos_exact(6.0);
+        assert!((au.y()[0] - ex[0]).abs() < 1e-7 && (au.y()[1] - ex[1]).abs() < 1e-7);
     }
-    assert!(au.switches().is_empty());
-    assert_eq!(au.y(), dp.y());
-    assert_eq!(steps, dp.stats().accepted);
-    assert_eq!(au.stats().nfev, dp.stats().nfev);
-    let ex = logistic_cos_exact(6.0);
-    assert!((au.y()[0] - ex[0]).abs() < 1e-7 && (au.y()[1] - ex[1]).abs() < 1e-7);
 }
 
 /// The stiff reference case of the project (n = 20, d = 40, widths [40, 30, 30, 1], half_sum,
@@ -303,7 +321,7 @@ fn stiff_flow(t_end: f64) -> (GradientFlow, Vec<f64>) {
 }
 
 #[test]
-fn stiff_gradient_flow_rock4_needs_15x_fewer_gradient_evaluations_than_dopri5() {
+fn stiff_gradient_flow_rock4_needs_15x_fewer_gradient_evaluations_than_dopri5_and_auto_switches() {
     let t_end = 20.0;
     let (flow, y0) = stiff_flow(t_end);
     let n = y0.len();
@@ -323,6 +341,20 @@ fn stiff_gradient_flow_rock4_needs_15x_fewer_gradient_evaluations_than_dopri5() 
     while r.step().unwrap().is_some() {}
     let c = r.system().counters();
     let rock_work = c.gradients + c.hvps;
+
+    let autos: Vec<(StiffMethod, AutoSwitch<GradientFlow>)> =
+        [StiffMethod::Rock4, StiffMethod::Radau5]
+            .into_iter()
+            .map(|stiff| {
+                let params = AutoParams {
+                    stiff,
+                    ..AutoParams::default()
+                };
+                let mut au = AutoSwitch::new(flow.clone(), &y0, tols(), opts.clone(), params);
+                while au.step().unwrap().is_some() {}
+                (stiff, au)
+            })
+            .collect();
 
     let mut reference = Integrator::new(
         flow,
@@ -356,6 +388,25 @@ fn stiff_gradient_flow_rock4_needs_15x_fewer_gradient_evaluations_than_dopri5() 
         "dopri5 {dp_work} vs rock4 {rock_work}"
     );
     assert!(e_rock <= 10.0 * tol, "rock4 relative error {e_rock:e}");
+    for (stiff, au) in &autos {
+        let sw = au.switches();
+        let c = au.system().counters();
+        let e = dist(au.y()) / wnorm;
+        println!(
+            "auto ({}): {} gradients + {} HVPs, {} steps, switches {sw:?}, rel err {e:e}",
+            stiff.name(),
+            c.gradients,
+            c.hvps,
+            au.stats().accepted
+        );
+        assert!(!sw.is_empty(), "auto ({}) never switched", stiff.name());
+        assert_eq!(sw[0].to, stiff.name());
+        assert!(
+            e <= 10.0 * tol,
+            "auto ({}) relative error {e:e}",
+            stiff.name()
+        );
+    }
 }
 
 /// `gradflow run --method auto` on the stiff case: the switch is in summary.json
@@ -372,7 +423,12 @@ fn cli_auto_records_the_switch_in_summary_and_trace() {
         "loss": "half_sum", "rtol": 1e-6, "atol": 1e-8, "t_end": 2.0, "seed": 0
     });
     std::fs::write(dir.path().join("stiff.json"), cfg.to_string()).unwrap();
-    for method in ["auto", "rock4"] {
+    for (method, stiff, to) in [
+        ("auto", None, "radau5"),
+        ("auto", Some("rock4"), "rock4"),
+        ("rock4", None, ""),
+    ] {
+        let out_name = format!("{method}-{}", stiff.unwrap_or("default"));
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_gradflow"))
             .args([
                 "run",
@@ -381,14 +437,15 @@ fn cli_auto_records_the_switch_in_summary_and_trace() {
                 "--method",
                 method,
                 "--out",
-                method,
+                &out_name,
             ])
+            .args(stiff.map(|s| ["--auto-stiff", s]).iter().flatten())
             .args(["--trace", "every=1"])
             .current_dir(dir.path())
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let out = dir.path().join(method);
+        let out = dir.path().join(&out_name);
         let s: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
                 .unwrap();
@@ -404,7 +461,7 @@ fn cli_auto_records_the_switch_in_summary_and_trace() {
         if method == "auto" {
             assert!(!sw.is_empty(), "no switch recorded");
             assert_eq!(sw[0]["from"], "dopri5");
-            assert_eq!(sw[0]["to"], "rock4");
+            assert_eq!(sw[0]["to"], to);
             assert_eq!(events.len(), sw.len());
             assert_eq!(events[0]["event"], "method_switch");
             assert_eq!(events[0]["step"], sw[0]["step"]);
@@ -412,5 +469,97 @@ fn cli_auto_records_the_switch_in_summary_and_trace() {
         } else {
             assert!(sw.is_empty() && events.is_empty());
         }
+    }
+}
+
+/// `y_i' = −s(t) λ_i (y_i − cos t)`, `λ_i` log-spaced in `[1, 1e4]`, with a stiffness factor
+/// `s(t) = ε + (1 − ε)/(1 + e^{(t − 1)/w})` that fades from 1 to `ε = 1e-4` around `t = 1`;
+/// the forcing keeps the steps accuracy-limited once the stiffness is gone.
+struct FadingStiffness {
+    lam: Vec<f64>,
+}
+impl FadingStiffness {
+    fn s(t: f64) -> f64 {
+        let eps = 1e-4;
+        eps + (1.0 - eps) / (1.0 + ((t - 1.0) / 0.02).exp())
+    }
+}
+impl OdeSystem for FadingStiffness {
+    fn dim(&self) -> usize {
+        self.lam.len()
+    }
+    fn rhs(&mut self, t: f64, y: &[f64], dy: &mut [f64]) {
+        let (s, c) = (Self::s(t), t.cos());
+        for ((d, y), l) in dy.iter_mut().zip(y).zip(&self.lam) {
+            *d = -s * l * (y - c);
+        }
+    }
+    fn jvp(&mut self, t: f64, _y: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        let s = Self::s(t);
+        for ((o, v), l) in out.iter_mut().zip(v).zip(&self.lam) {
+            *o = -s * l * v;
+        }
+        true
+    }
+}
+
+/// The switch back: on a problem whose stiffness fades, `auto` goes DOPRI5 → stiff method →
+/// DOPRI5 (reason `not_stiff`, from ROCK4's refreshed `ρ` or the top eigenvalue of Radau's
+/// Lanczos model) and stays within 10 × tol of a tight DOP853 reference.
+#[test]
+fn auto_switches_back_to_dopri5_when_the_stiffness_fades() {
+    let n = 30;
+    let lam: Vec<f64> = (0..n)
+        .map(|i| 10f64.powf(4.0 * i as f64 / (n - 1) as f64))
+        .collect();
+    let (t_end, tol) = (4.0, 1e-6);
+    let y0 = vec![0.0; n];
+    let mut reference = Integrator::new(
+        FadingStiffness { lam: lam.clone() },
+        &DOP853,
+        &y0,
+        Tolerances::scalar(n, 1e-12, 1e-14),
+        Options::new(0.0, t_end),
+    );
+    while reference.step().unwrap().is_some() {}
+    for stiff in [StiffMethod::Rock4, StiffMethod::Radau5] {
+        let params = AutoParams {
+            stiff,
+            ..AutoParams::default()
+        };
+        let mut au = AutoSwitch::new(
+            FadingStiffness { lam: lam.clone() },
+            &y0,
+            Tolerances::scalar(n, tol, tol),
+            Options::new(0.0, t_end),
+            params,
+        );
+        while au.step().unwrap().is_some() {}
+        let sw: Vec<(&str, &str, &str)> = au
+            .switches()
+            .iter()
+            .map(|s| (s.from.as_str(), s.to.as_str(), s.reason.as_str()))
+            .collect();
+        let err = au
+            .y()
+            .iter()
+            .zip(reference.y())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        println!(
+            "auto ({}): {} RHS, {} steps, switches {:?}, err {err:e}",
+            stiff.name(),
+            au.stats().nfev,
+            au.stats().accepted,
+            au.switches()
+        );
+        assert!(sw.len() >= 2, "auto ({}): switches {sw:?}", stiff.name());
+        assert_eq!(sw[0], ("dopri5", stiff.name(), "stability_limited"));
+        assert_eq!(sw[1], (stiff.name(), "dopri5", "not_stiff"));
+        assert!(
+            au.switches()[1].t > 1.0,
+            "switched back before the stiffness faded"
+        );
+        assert!(err <= 10.0 * tol, "auto ({}) error {err:e}", stiff.name());
     }
 }

@@ -200,7 +200,7 @@ impl Claim for EnergyIdentity {
 
 /// Calibrated constant `C` of [`GaussImbalanceRoundOff`]: the imbalance drift of a
 /// Gauss–Legendre run stays below `C · ε · S · √(N + 1)`. Measured ratio
-/// `drift / (ε S √(N+1))` (`tests/implicit_rk.rs`, `examples/stiff_implicit.rs -- gauss`):
+/// `drift / (ε S √(N+1))` (`tests/implicit_rk.rs`, `examples/stiff_case.rs --gauss`):
 /// 0.15 … 0.40 over GL2/GL4/GL6 at rtol 1e-3 and 1e-8 over `t = 200` on widths
 /// `[20, 20, 20, 20, 2]` and on the stiff reference case `[40, 30, 30, 1]` (`h λ_max` up to
 /// ~10³); [`CALIBRATION_MEASURED`] rounds the largest up, and `C` leaves a factor 16 above it.
