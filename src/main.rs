@@ -120,7 +120,7 @@ struct RunArgs {
     /// Number of top Hessian eigenvalues the sharpness monitor records (default 1).
     #[arg(long = "sharpness-k", allow_negative_numbers = true)]
     sharpness_k: Option<usize>,
-    /// With --method gd: integrate the gradient flow alongside (DOP853, rtol 1e-10) and
+    /// With --method gd: integrate the gradient flow alongside (Radau IIA 5, rtol 1e-10) and
     /// monitor the distance ‖θ_GD(jη) − θ_GF(jη)‖.
     #[arg(long = "gf-reference")]
     gf_reference: bool,
@@ -464,6 +464,10 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| Path::new("runs").join(&name));
     let outcome = gradflow::check::run_check(&cfg, &requests, Some(&out))?;
+    let dynamics = gradflow::report::counterexample::dynamics(&cfg);
+    if dynamics != "gradient flow" {
+        println!("dynamics: {dynamics}");
+    }
     println!(
         "{:<48} {:<15} {:>12} {:>12} {:>10}",
         "claim", "verdict", "min slack", "at t", "budget"

@@ -349,3 +349,38 @@ fn unknown_claims_and_bad_parameters_are_rejected() {
     assert!(bad("cl22.lemma_b3.pl_core", json!({"factor": "x"})).contains("factor"));
     let _ = Relation::Le;
 }
+
+/// `L(t) ≥ NaN`: a statement whose evaluation is not a number proves nothing either way —
+/// the verdict is inconclusive with a note, never violated, and the reported margin only
+/// counts finite evaluations.
+struct NanStatement;
+
+impl Claim for NanStatement {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo::new("test.nan", "000", "test", "L(t) ≥ NaN")
+    }
+    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
+        Vec::new()
+    }
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
+        Some(Statement {
+            lhs: f64::NAN,
+            rhs: s.loss_value(p.f),
+            budget: Budget::RoundOff { scale: 1.0 },
+        })
+    }
+}
+
+#[test]
+fn a_non_finite_evaluation_is_inconclusive_not_violated() {
+    let v = check_claim(&saxe_config(), Box::new(NanStatement));
+    assert_eq!(v.verdict, Verdict::Inconclusive);
+    assert!(v.first_violation.is_none());
+    assert!(v.min_slack.is_none());
+    assert!(v.note.contains("non-finite"), "{}", v.note);
+}

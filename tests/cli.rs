@@ -248,14 +248,15 @@ fn auto_stiff_outside_auto_or_unknown_is_an_input_error() {
     );
 }
 
-/// Data so large that the gradient overflows: the run stops at once with status
+/// Initial weights so large that the loss overflows: the run stops at once with status
 /// `diverged`, exit 3, and still writes the summary and the last good (initial) weights.
+/// (Data that large are refused as input, see `data_whose_squares_overflow_is_an_input_error`.)
 #[test]
 fn diverging_run_keeps_the_last_good_state() {
     let dir = tempfile::tempdir().unwrap();
     write_problem(dir.path(), 6, 4, 5, 2);
-    let x = DMatrix::from_element(6, 4, 1e200);
-    write_matrix(&dir.path().join("data/X.npy"), &x).unwrap();
+    let w1 = DMatrix::from_element(5, 4, 1e200);
+    write_matrix(&dir.path().join("init/W1.npy"), &w1).unwrap();
     let mut args = vec!["run", "--data", "data", "--init", "init", "--out", "o"];
     args.extend(RUN_FLAGS);
     args.push("0");
@@ -324,4 +325,22 @@ fn trace_on_a_time_grid_uses_dense_output() {
     let last = rows.last().unwrap()["loss"].as_f64().unwrap();
     let fin = s["final_loss"].as_f64().unwrap();
     assert!((last - fin).abs() <= 1e-9 * fin.abs(), "{last} vs {fin}");
+}
+
+/// Data whose squares under- or overflow (entries 1e200 or 1e-300) are an input error naming
+/// the matrix and the admissible range, exit 2 — not a panic, not NaN verdicts.
+#[test]
+fn data_whose_squares_overflow_is_an_input_error() {
+    for scale in [1e200, 1e-300] {
+        let dir = tempfile::tempdir().unwrap();
+        write_problem(dir.path(), 6, 4, 5, 2);
+        let x = DMatrix::from_fn(6, 4, |i, j| scale * (1.0 + (i + j) as f64));
+        write_matrix(&dir.path().join("data/X.npy"), &x).unwrap();
+        let mut args = vec!["run", "--data", "data", "--init", "init", "--out", "o"];
+        args.extend(RUN_FLAGS);
+        args.push("0");
+        let o = gradflow(&args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("X's largest entry"), "{}", stderr(&o));
+    }
 }

@@ -120,3 +120,94 @@ fn suite_mismatch_exits_one_and_unknown_claim_exits_two() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cl22.nope"));
 }
+
+/// A run that stops early (step limit) with nothing violated exits 3, not 0: the verdicts
+/// cover only the part integrated.
+#[test]
+fn a_run_stopped_early_exits_three() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "c.json", r#", "max_steps": 5"#);
+    let o = gradflow(
+        &[
+            "check",
+            "--config",
+            "c.json",
+            "--claims",
+            "cl22.lemma5_4.null_space_conserved",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stopped early"));
+}
+
+/// A counterexample found by a traced check replays (the replay writes no trace).
+#[test]
+fn a_traced_violation_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        "c.json",
+        r#", "trace": {"every": 10}, "perturbation": {"kind": "null_space_leak", "eps": 1e-3}"#,
+    );
+    let o = gradflow(
+        &[
+            "check",
+            "--config",
+            "c.json",
+            "--claims",
+            "cl22.lemma5_4.null_space_conserved",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = gradflow(
+        &[
+            "replay",
+            "o/counterexamples/cl22.lemma5_4.null_space_conserved.json",
+        ],
+        dir.path(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+/// A suite with a malformed scenario runs the others, reports the broken one and exits 2;
+/// a scenario without claims is malformed.
+#[test]
+fn a_malformed_scenario_makes_the_suite_exit_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("suite");
+    std::fs::create_dir(&s).unwrap();
+    std::fs::write(
+        s.join("good.json"),
+        format!(
+            r#"{{"name": "g", "run": {{{SPIKE}}}, "claims": [{{"id": "cl22.lemma5_4.null_space_conserved", "expect": "holds"}}]}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(s.join("broken.json"), "{ not json").unwrap();
+    std::fs::write(
+        s.join("empty.json"),
+        format!(r#"{{"name": "e", "run": {{{SPIKE}}}, "claims": []}}"#),
+    )
+    .unwrap();
+    let o = gradflow(&["check", "--suite", "suite"], dir.path());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("1 passed, 2 failed"), "{stdout}");
+    assert!(stdout.contains("lists no claims"), "{stdout}");
+}

@@ -1,9 +1,11 @@
 //! Distance between gradient descent and the gradient flow at matching times: at the GD
 //! iterate `θ_j` (time `t_j = jη`) the monitor reports `‖θ_j − θ_GF(t_j)‖₂` over the weights,
-//! and the same relative to `‖θ_GF(t_j)‖₂`. The flow is integrated alongside by an explicit
-//! Runge–Kutta [`Integrator`] (DOP853 at `rtol = 1e-10`, `atol = 1e-12` by default) on a
-//! clone of the problem, advanced step by step as the GD time passes and read at `t_j` by
-//! its dense output, so nothing is stored.
+//! and the same relative to `‖θ_GF(t_j)‖₂`. The flow is integrated alongside on a clone of
+//! the problem — by Radau IIA 5 at `rtol = 1e-10`, `atol = 1e-12` by default (L-stable: a
+//! learning rate near `2/λ_max` means a sharp, stiff flow, on which an explicit reference
+//! would be stability-limited), or by an explicit pair ([`GdGfDistanceMonitor::with`]) —
+//! advanced step by step as the GD time passes and read at `t_j` by its dense output, so
+//! nothing is stored.
 //!
 //! Explicit Euler has global error `O(η)` on a fixed time interval (Hairer–Nørsett–Wanner I,
 //! Thm II.3.4), so the distance shrinks proportionally to `η`; the reference's own error is
@@ -13,8 +15,9 @@ use serde_json::{json, Value};
 
 use super::{Monitor, Point};
 use crate::flow::GradientFlow;
-use crate::integrate::tableau::{dop853::DOP853, Tableau};
-use crate::integrate::{Integrator, Options, Tolerances};
+use crate::integrate::implicit::{radau5::RADAU5, ImplicitOptions, ImplicitRk};
+use crate::integrate::tableau::Tableau;
+use crate::integrate::{Integrator, Options, Stepper, Tolerances};
 
 /// Relative tolerance of the reference flow.
 pub const REFERENCE_RTOL: f64 = 1e-10;
@@ -23,7 +26,7 @@ pub const REFERENCE_ATOL: f64 = 1e-12;
 
 /// The GD–GF distance monitor with its reference integrator.
 pub struct GdGfDistanceMonitor {
-    reference: Integrator<GradientFlow>,
+    reference: Box<dyn Stepper<GradientFlow>>,
     params: usize,
     buf: Vec<f64>,
     failure: Option<String>,
@@ -33,9 +36,35 @@ pub struct GdGfDistanceMonitor {
 
 impl GdGfDistanceMonitor {
     /// The reference flow from `y0` (the run's initial state) on a clone of `gf`, up to
-    /// `t_end`, by DOP853 at the default tolerances.
+    /// `t_end`, by Radau IIA 5 at the default tolerances.
     pub fn new(gf: &GradientFlow, y0: &[f64], t_end: f64) -> Self {
-        Self::with(gf, y0, t_end, &DOP853, REFERENCE_RTOL, REFERENCE_ATOL)
+        let n = y0.len();
+        let reference = ImplicitRk::new(
+            gf.clone(),
+            &RADAU5,
+            y0,
+            Tolerances::scalar(n, REFERENCE_RTOL, REFERENCE_ATOL),
+            Options::new(0.0, t_end),
+            ImplicitOptions::default(),
+        );
+        Self::from_stepper(Box::new(reference), gf, n, REFERENCE_RTOL, REFERENCE_ATOL)
+    }
+
+    fn from_stepper(
+        reference: Box<dyn Stepper<GradientFlow>>,
+        gf: &GradientFlow,
+        n: usize,
+        rtol: f64,
+        atol: f64,
+    ) -> Self {
+        Self {
+            reference,
+            params: gf.shape().num_params(),
+            buf: vec![0.0; n],
+            failure: None,
+            rtol,
+            atol,
+        }
     }
 
     /// The reference by the explicit pair `tab` at `rtol`, `atol`.
@@ -55,14 +84,7 @@ impl GdGfDistanceMonitor {
             Tolerances::scalar(n, rtol, atol),
             Options::new(0.0, t_end),
         );
-        Self {
-            reference,
-            params: gf.shape().num_params(),
-            buf: vec![0.0; n],
-            failure: None,
-            rtol,
-            atol,
-        }
+        Self::from_stepper(Box::new(reference), gf, n, rtol, atol)
     }
 
     /// Moves the reference to time `t` and writes its state there into the buffer; `false`
@@ -115,7 +137,7 @@ impl Monitor for GdGfDistanceMonitor {
         Some((
             "gf_reference",
             json!({
-                "method": self.reference.tableau().name,
+                "method": self.reference.method_name(),
                 "rtol": self.rtol,
                 "atol": self.atol,
                 "t": self.reference.t(),

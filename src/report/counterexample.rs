@@ -17,9 +17,24 @@ use crate::error::GradflowError;
 use crate::report::atomic::write_json_atomic;
 use crate::run::RunOutcome;
 
+/// What dynamics the run integrated: the gradient flow the theorems are about, or a
+/// deliberate departure from it (gradient descent, a perturbed vector field), under which a
+/// violated gradient-flow statement is a mutation test of the checker (e.g. catalog 000
+/// S8(iii)), not a counterexample to the theorem.
+pub fn dynamics(cfg: &RunConfig) -> &'static str {
+    if cfg.method == crate::config::Method::Gd {
+        "gradient descent (a discretisation of the flow: gradient-flow statements act as mutation tests)"
+    } else if cfg.perturbation.is_some() {
+        "perturbed gradient flow (a mutation test: gradient-flow statements are expected to fail)"
+    } else {
+        "gradient flow"
+    }
+}
+
 /// The fields of the run that identify it (hashes, version, method, tolerances).
 fn provenance(cfg: &RunConfig, run: &RunOutcome) -> Value {
     json!({
+        "dynamics": dynamics(cfg),
         "gradflow_version": env!("CARGO_PKG_VERSION"),
         "config": cfg,
         "data": run.summary["data"],
