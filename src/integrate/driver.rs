@@ -229,23 +229,13 @@ impl<S: OdeSystem> Integrator<S> {
         }
         let mut non_finite = 0u32;
         loop {
-            if self.trials >= self.opts.max_steps {
-                return Err(StepFailure::MaxSteps {
-                    t: self.t,
-                    steps: self.trials,
-                });
-            }
-            if 0.1 * self.h.abs() <= f64::EPSILON * self.t.abs() || self.h <= f64::MIN_POSITIVE {
-                return Err(StepFailure::StepSizeUnderflow {
-                    t: self.t,
-                    h: self.h,
-                });
-            }
-            let mut last = false;
-            if self.t + 1.01 * self.h - self.opts.t_end > 0.0 {
-                self.h = self.opts.t_end - self.t;
-                last = true;
-            }
+            let last = trial_guard(
+                self.t,
+                &mut self.h,
+                self.opts.t_end,
+                self.trials,
+                self.opts.max_steps,
+            )?;
             self.trials += 1;
             let h = self.h;
             let (evals, den) =
@@ -411,6 +401,30 @@ impl<S: OdeSystem> Integrator<S> {
     pub fn into_system(self) -> S {
         self.sys
     }
+}
+
+/// The checks before every trial step, shared by all adaptive steppers: the trial budget
+/// (`trials < max_steps`), step-size underflow (`0.1 h ≤ ε |t|`), and clipping the step to
+/// land on `t_end` (a step reaching within 1 % of `t_end` is stretched to it). Returns whether
+/// the trial is the last step; `h` is updated in place.
+pub(crate) fn trial_guard(
+    t: f64,
+    h: &mut f64,
+    t_end: f64,
+    trials: u64,
+    max_steps: u64,
+) -> Result<bool, StepFailure> {
+    if trials >= max_steps {
+        return Err(StepFailure::MaxSteps { t, steps: trials });
+    }
+    if 0.1 * h.abs() <= f64::EPSILON * t.abs() || *h <= f64::MIN_POSITIVE {
+        return Err(StepFailure::StepSizeUnderflow { t, h: *h });
+    }
+    if t + 1.01 * *h - t_end > 0.0 {
+        *h = t_end - t;
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 /// Initial step as in Hairer–Nørsett–Wanner (II.4) and the DOPRI codes:

@@ -12,6 +12,7 @@
 //! A failed Newton iteration first refreshes the Jacobian model at the step's start, then
 //! halves the step. Stiffness never aborts a run.
 
+use crate::integrate::driver::trial_guard;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -455,23 +456,13 @@ impl<S: OdeSystem> ImplicitRk<S> {
         }
         let mut non_finite = 0u32;
         loop {
-            if self.trials >= self.opts.max_steps {
-                return Err(StepFailure::MaxSteps {
-                    t: self.t,
-                    steps: self.trials,
-                });
-            }
-            if 0.1 * self.h.abs() <= f64::EPSILON * self.t.abs() || self.h <= f64::MIN_POSITIVE {
-                return Err(StepFailure::StepSizeUnderflow {
-                    t: self.t,
-                    h: self.h,
-                });
-            }
-            let mut last = false;
-            if self.t + 1.01 * self.h - self.opts.t_end > 0.0 {
-                self.h = self.opts.t_end - self.t;
-                last = true;
-            }
+            let last = trial_guard(
+                self.t,
+                &mut self.h,
+                self.opts.t_end,
+                self.trials,
+                self.opts.max_steps,
+            )?;
             if self.need_refresh && self.has_jvp {
                 self.refresh_model();
             }

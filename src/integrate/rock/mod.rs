@@ -33,6 +33,7 @@ pub mod coefficients;
 pub mod control;
 pub mod spectral;
 
+use crate::integrate::driver::trial_guard;
 use std::time::Instant;
 
 use super::driver::{AcceptedStep, Options, Stats, StepFailure, Tolerances};
@@ -293,23 +294,13 @@ impl<S: OdeSystem> Rock4<S> {
         }
         let mut non_finite = 0u32;
         loop {
-            if self.trials >= self.opts.max_steps {
-                return Err(StepFailure::MaxSteps {
-                    t: self.t,
-                    steps: self.trials,
-                });
-            }
-            if 0.1 * self.h.abs() <= f64::EPSILON * self.t.abs() || self.h <= f64::MIN_POSITIVE {
-                return Err(StepFailure::StepSizeUnderflow {
-                    t: self.t,
-                    h: self.h,
-                });
-            }
-            let mut last = false;
-            if self.t + 1.01 * self.h - self.opts.t_end > 0.0 {
-                self.h = self.opts.t_end - self.t;
-                last = true;
-            }
+            let mut last = trial_guard(
+                self.t,
+                &mut self.h,
+                self.opts.t_end,
+                self.trials,
+                self.opts.max_steps,
+            )?;
             if !self.rho_fresh {
                 self.rho = self.spec.estimate(&mut self.sys, self.t, &self.y, &self.f);
                 self.rho_fresh = true;
