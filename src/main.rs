@@ -370,6 +370,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         outcome.stats.wall_s,
         outcome.stats.stability_limited
     );
+    // most steps at the explicit stability boundary: the step tracked the sharpness, not the
+    // accuracy (design note §3)
+    if cfg.method.tableau().is_some()
+        && outcome.stats.accepted >= 100
+        && 2 * outcome.stats.stability_limited > outcome.stats.accepted
+    {
+        println!(
+            "  note: most steps were stability-limited (stiff flow); --method radau5 or \
+             --method auto takes far fewer gradient evaluations here"
+        );
+    }
     if let Some(sw) = s["method_switches"].as_array().filter(|a| !a.is_empty()) {
         let list: Vec<String> = sw
             .iter()
