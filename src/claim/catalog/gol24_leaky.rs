@@ -162,7 +162,12 @@ pub fn entries() -> Vec<Entry> {
         Entry {
             id: "gol24.thm5_2.bound",
             paper: PAPER,
-            build: Theorem52::build,
+            build: |p| Theorem52::build(p, Schedule::AtEnd),
+        },
+        Entry {
+            id: "gol24.thm5_2.bound_series",
+            paper: PAPER,
+            build: |p| Theorem52::build(p, Schedule::Always),
         },
     ]
 }
@@ -763,8 +768,15 @@ enum RiskSide {
 /// evaluated. Parameters: `kappa` (1 or 2, default 2), `gamma` (default 0.05), `delta`
 /// (0.05), `bits` (`p`, 32), `test_points` (20000), `confidence` (0.95), `estimate`,
 /// `factor` (multiplies the bound; `< 1` is a deliberately false variant), `v` (`"printed"` or
-/// `"ode"`). Budget: propagated at the bound's scale.
+/// `"ode"`). Budget: accumulated local error of the slack, at the bound's scale.
+///
+/// Two ids share this type: `gol24.thm5_2.bound` evaluates the statement once at `t_end`
+/// ([`Schedule::AtEnd`]); `gol24.thm5_2.bound_series` evaluates the same statement at every
+/// accepted step (catalog §5.1 item 8, the bound time series `B_κ(t)` against the held-out risk
+/// `R(t)`; each `t` separately is a `1 − δ` statement, so the series is a multiple-testing
+/// report, not a uniform-in-`t` guarantee).
 pub struct Theorem52 {
+    schedule: Schedule,
     kappa: u32,
     gamma: f64,
     delta: f64,
@@ -814,8 +826,14 @@ pub fn upsilon(kappa: u32, bits: f64, d: usize, delta: f64, m: usize) -> f64 {
 }
 
 impl Theorem52 {
-    fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let id = "gol24.thm5_2.bound";
+    fn id(schedule: Schedule) -> &'static str {
+        match schedule {
+            Schedule::AtEnd => "gol24.thm5_2.bound",
+            Schedule::Always => "gol24.thm5_2.bound_series",
+        }
+    }
+    fn build(p: &Value, schedule: Schedule) -> Result<Box<dyn Claim>, GradflowError> {
+        let id = Self::id(schedule);
         let pr = Params::new(
             id,
             p,
@@ -860,6 +878,7 @@ impl Theorem52 {
             }
         };
         Ok(Box::new(Self {
+            schedule,
             kappa: kappa as u32,
             gamma: pr.f64("gamma", 0.05)?,
             delta,
@@ -906,11 +925,14 @@ impl Theorem52 {
 impl Claim for Theorem52 {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
-            id: "gol24.thm5_2.bound".into(),
+            id: Self::id(self.schedule).into(),
             paper: PAPER,
-            result: "Theorem 5.2",
+            result: match self.schedule {
+                Schedule::AtEnd => "Theorem 5.2",
+                Schedule::Always => "Theorem 5.2, as a time series (catalog §5.1 item 8)",
+            },
             statement: format!(
-                "R^ε(t) {} ≤ {}R̂_γ(t) + Υ_κ + Φ_κ v u^{{L−1}} ε^κ/γ at t = t_end; κ = {}, γ = {}, \
+                "R^ε(t) {} ≤ {}R̂_γ(t) + Υ_κ + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
                  δ = {}, p = {}, {} held-out samples",
                 match self.side {
                     RiskSide::Upper => format!("(Wilson upper {} limit)", self.confidence),
@@ -921,13 +943,17 @@ impl Claim for Theorem52 {
                 } else {
                     format!("{} × ", self.factor)
                 },
+                match self.schedule {
+                    Schedule::AtEnd => "at t = t_end",
+                    Schedule::Always => "at every accepted step",
+                },
                 self.kappa,
                 self.gamma,
                 self.delta,
                 self.bits,
                 self.test_points
             ),
-            schedule: Schedule::AtEnd,
+            schedule: self.schedule,
             form: Form::Inequality,
             printed_error: None,
         }
