@@ -42,7 +42,7 @@ const PAPER: &str = "001";
 /// Seed stream of the held-out batch of the pointwise deviation bounds.
 const DEVIATION_STREAM: u64 = 1;
 /// Seed stream of the Monte Carlo test set of Theorem 5.2.
-const RISK_STREAM: u64 = 2;
+pub(crate) const RISK_STREAM: u64 = 2;
 
 /// Which `v` a statement uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub enum VChoice {
 }
 
 impl VChoice {
-    fn parse(pr: &Params<'_>) -> Result<Self, GradflowError> {
+    pub(crate) fn parse(pr: &Params<'_>) -> Result<Self, GradflowError> {
         match pr.str("v", "printed")? {
             "printed" => Ok(Self::Printed),
             "ode" => Ok(Self::Ode),
@@ -65,7 +65,7 @@ impl VChoice {
             ))),
         }
     }
-    fn scalar(self) -> Scalar {
+    pub(crate) fn scalar(self) -> Scalar {
         match self {
             Self::Printed => Scalar::VPrinted,
             Self::Ode => Scalar::V,
@@ -178,19 +178,19 @@ pub fn entries() -> Vec<Entry> {
 
 /// Running maximum of `𝓛_X(t)/𝓛_X(0)` along the trained trajectory (Assumption 5.1).
 #[derive(Default)]
-struct LxTracker {
+pub(crate) struct LxTracker {
     lx0: Option<f64>,
     ratio_max: f64,
 }
 
 impl LxTracker {
-    fn advance(&mut self, s: &Setting, y: &[f64]) {
+    pub(crate) fn advance(&mut self, s: &Setting, y: &[f64]) {
         let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
         self.ratio_max = self.ratio_max.max(lx(s, y) / lx0);
     }
     /// Assumption 5.1 as a final hypothesis, unless the bound is the assumption-free
     /// App. A.1 variant (`bound.s_one`), for which it is not needed.
-    fn final_hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+    pub(crate) fn final_hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         if bound_s_one(s) {
             Vec::new()
         } else {
@@ -208,7 +208,7 @@ fn bound_s_one(s: &Setting) -> bool {
 
 /// The hypotheses every statement here shares: the twin state, whitened data, `y = ±1`,
 /// `q = 1`, `L ≥ 2`, and `max_l ‖W_l(0)‖₂ ≤ β` for the scalars' `β`.
-fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
+pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
     let (b0, _) = init_beta_rho(s);
     let label = s
         .data
@@ -248,7 +248,7 @@ fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> 
 }
 
 /// The scalars the flow integrates (recomputed from the run for the hypotheses).
-fn run_scalars(s: &Setting) -> Option<BoundScalars> {
+pub(crate) fn run_scalars(s: &Setting) -> Option<BoundScalars> {
     let Some(crate::config::ModelSpec::LeakyRelu { bound, .. }) = &s.cfg.model else {
         return None;
     };
@@ -257,7 +257,7 @@ fn run_scalars(s: &Setting) -> Option<BoundScalars> {
 }
 
 /// A comparison scalar at a point, `None` once frozen (vacuous bound).
-fn scalar(s: &Setting, y: &[f64], which: Scalar) -> Option<f64> {
+pub(crate) fn scalar(s: &Setting, y: &[f64], which: Scalar) -> Option<f64> {
     let v = s.layout.scalar(y, which)?;
     let u = s.layout.scalar(y, Scalar::U)?;
     (v.is_finite() && v.abs() < SCALAR_CAP && u.abs() < U_CAP).then_some(v)
