@@ -40,52 +40,39 @@ impl Stream {
     }
 }
 
-struct Args {
+/// The sizes of the run.
+struct Sizes {
     steps: u64,
     d: usize,
     q: usize,
     n: usize,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        steps: 100_000,
-        d: 32,
-        q: 8,
-        n: 64,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let parse = |v: &str| {
-            v.parse::<usize>()
-                .map_err(|e| format!("{flag} {v}: {e}"))
-                .and_then(|x| {
-                    if x == 0 {
-                        Err(format!("{flag} must be ≥ 1"))
-                    } else {
-                        Ok(x)
-                    }
-                })
-        };
-        match flag.as_str() {
-            "--steps" => args.steps = parse(&value)? as u64,
-            "--d" => args.d = parse(&value)?,
-            "--q" => args.q = parse(&value)?,
-            "--n" => args.n = parse(&value)?,
-            other => return Err(format!("unknown flag {other}; use --steps, --d, --q, --n")),
-        }
-    }
-    Ok(args)
+/// Command-line flags.
+#[derive(clap::Parser, Debug)]
+#[command(about = "Peak memory of a long Dopri5 run (widths [d, 256, 256, 256, q])")]
+struct Args {
+    /// Accepted steps to take.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
+    /// Input width d.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    d: u64,
+    /// Output width q.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    q: u64,
+    /// Samples n.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    n: u64,
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("long_run: {e}");
-            return ExitCode::from(2);
-        }
+    let a = <Args as clap::Parser>::parse();
+    let args = Sizes {
+        steps: a.steps,
+        d: a.d as usize,
+        q: a.q as usize,
+        n: a.n as usize,
     };
     let mut widths = vec![args.d];
     widths.extend(std::iter::repeat_n(HIDDEN, DEPTH - 1));

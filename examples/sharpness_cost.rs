@@ -21,19 +21,25 @@ use gradflow::monitor::{Monitor, Point};
 use gradflow::run::Problem;
 use serde_json::json;
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// Command-line flags.
+#[derive(clap::Parser, Debug)]
+#[command(about = "HVPs per sharpness evaluation along a GD run, warm vs cold Lanczos starts")]
+struct Args {
+    /// Hidden width of both hidden layers.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    hidden: u64,
+    /// Gradient-descent steps.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
+    /// Sharpness evaluation every N steps.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    every: u64,
 }
 
 fn main() {
-    let hidden = arg("--hidden", 256);
-    let steps = arg("--steps", 200) as u64;
-    let every = arg("--every", 10) as u64;
+    let args = <Args as clap::Parser>::parse();
+    let hidden = args.hidden as usize;
+    let (steps, every) = (args.steps, args.every);
     let h = hidden as f64;
     let cfg = RunConfig::from_value(
         json!({

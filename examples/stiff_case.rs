@@ -35,10 +35,28 @@ use gradflow::run::{make_stepper, Problem};
 use nalgebra::DMatrix;
 use serde_json::json;
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+/// Command-line flags (see the module documentation).
+#[derive(clap::Parser, Debug)]
+#[command(about = "Work and accuracy of every method on the stiff reference case")]
+struct Args {
+    /// Relative tolerance of the measured runs.
+    #[arg(long, default_value_t = 1e-10)]
+    rtol: f64,
+    /// Absolute tolerance (default rtol/100).
+    #[arg(long)]
+    atol: Option<f64>,
+    /// Relative tolerance of the DOP853 reference.
+    #[arg(long = "ref-rtol", default_value_t = 1e-13)]
+    ref_rtol: f64,
+    /// Final time.
+    #[arg(long = "t-end", default_value_t = 50.0)]
+    t_end: f64,
+    /// Methods, comma separated (`auto:rock4` / `auto:radau5` choose auto's stiff method).
+    #[arg(long, default_value = "dopri5,dop853,rock4,auto,radau5,gl4,gl6")]
+    methods: String,
+    /// Measure the Gauss–Legendre imbalance drift instead.
+    #[arg(long)]
+    gauss: bool,
 }
 
 /// The reference case with `method` at `(rtol, atol)`.
@@ -191,18 +209,14 @@ fn gauss() {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--gauss") {
+    let args = <Args as clap::Parser>::parse();
+    if args.gauss {
         gauss();
         return;
     }
-    let num = |name: &str| arg(&args, name).map(|v| v.parse::<f64>().expect("a number"));
-    let rtol = num("--rtol").unwrap_or(1e-10);
-    let atol = num("--atol").unwrap_or(rtol * 1e-2);
-    let t_end = num("--t-end").unwrap_or(50.0);
-    let ref_rtol = num("--ref-rtol").unwrap_or(1e-13);
-    let methods =
-        arg(&args, "--methods").unwrap_or_else(|| "dopri5,dop853,rock4,auto,radau5,gl4,gl6".into());
+    let (rtol, t_end, ref_rtol) = (args.rtol, args.t_end, args.ref_rtol);
+    let atol = args.atol.unwrap_or(rtol * 1e-2);
+    let methods = args.methods;
     let methods: Vec<(String, Method, Option<StiffMethod>)> = methods
         .split(',')
         .map(|m| {

@@ -171,6 +171,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::Check(args) => check(*args),
         Cmd::Replay { report } => replay(&report),
         Cmd::Claims { paper } => {
+            if let Some(p) = paper.as_deref() {
+                anyhow::ensure!(
+                    ["000", "001", "002", "003"].contains(&p),
+                    "--paper {p:?}: the catalogued papers are 000, 001, 002 and 003"
+                );
+            }
             for e in gradflow::claim::registry::entries() {
                 if paper.as_deref().is_none_or(|p| p == e.paper) {
                     let c = (e.build)(&json!({}))?;

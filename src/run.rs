@@ -259,7 +259,10 @@ fn expand_tol(
 
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
 /// `trace.jsonl` under `out`. Input errors are returned as `Err`; an integration that stops
-/// early is an `Ok` outcome with [`Status::Stopped`] (its files are written too).
+/// early is an `Ok` outcome with [`Status::Stopped`] (its files are written too). A trace
+/// that cannot be written (disk full, …) is given up — its temporary file removed — while the
+/// run goes on; the summary (with `trace_error`) and weights are written, then the error is
+/// returned.
 pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, GradflowError> {
     execute_observed(cfg, out, None)
 }
@@ -359,6 +362,7 @@ pub fn execute_problem(
     // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
     let mut grid_k: u64 = 1;
     let mut switches_seen = 0usize;
+    let mut trace_error: Option<GradflowError> = None;
     let status = loop {
         match integ.step() {
             Ok(None) => break Status::Completed,
@@ -374,13 +378,19 @@ pub fn execute_problem(
                         let gf = integ.system_mut();
                         gf.rhs(tg, &ybuf, &mut fbuf);
                         let p = Point::in_step(&st, tg, &ybuf, &fbuf);
-                        tw.write(&p, monitors.measure(gf, &p))?;
+                        if let Err(e) = tw.write(&p, monitors.measure(gf, &p)) {
+                            trace_error = Some(e);
+                            break;
+                        }
                         grid_k += 1;
                     }
                 }
                 if let Some(tw) = trace.as_mut() {
                     for sw in &integ.switches()[switches_seen..] {
-                        tw.write_switch(sw)?;
+                        if let Err(e) = tw.write_switch(sw) {
+                            trace_error = Some(e);
+                            break;
+                        }
                     }
                 }
                 switches_seen = integ.switches().len();
@@ -393,7 +403,16 @@ pub fn execute_problem(
                 }
                 if let (Some(TracePolicy::Every(k)), Some(tw)) = (cfg.trace, trace.as_mut()) {
                     if st.index.is_multiple_of(k) || integ.finished() {
-                        tw.write(&p, monitors.values())?;
+                        if let Err(e) = tw.write(&p, monitors.values()) {
+                            trace_error = Some(e);
+                        }
+                    }
+                }
+                if trace_error.is_some() {
+                    // the trace cannot be written: give it up, keep integrating, and write
+                    // the summary and weights at the end before reporting the error
+                    if let Some(tw) = trace.take() {
+                        tw.abandon();
                     }
                 }
             }
@@ -466,12 +485,18 @@ pub fn execute_problem(
         }
         // the monitors' own sections (sharpness work, the gradient-flow reference of GD)
         obj.extend(monitors.reports());
+        if let Some(e) = &trace_error {
+            obj.insert("trace_error".into(), json!(e.to_string()));
+        }
     }
     if let Some(dir) = out {
         write_outputs(dir, cfg, &shape, &theta, &summary)?;
         if let Some(tw) = trace {
             tw.finish()?;
         }
+    }
+    if let Some(e) = trace_error {
+        return Err(e);
     }
     Ok(RunOutcome {
         summary,

@@ -188,7 +188,20 @@ impl<S: OdeSystem> Integrator<S> {
             Some(h) => h,
             None => {
                 stats.nfev += 1;
-                hinit(&mut sys, tab, &mut cache, opts.t0, y0, &tol, h_max)
+                let ErkCache {
+                    k, stage_arg, err, ..
+                } = &mut cache;
+                hairer_initial_step(
+                    &mut sys,
+                    u32::from(tab.order),
+                    opts.t0,
+                    y0,
+                    &k[0],
+                    &tol,
+                    h_max,
+                    stage_arg,
+                    err,
+                )
             }
         };
         Self {
@@ -427,18 +440,22 @@ pub(crate) fn trial_guard(
     Ok(false)
 }
 
-/// Initial step as in Hairer–Nørsett–Wanner (II.4) and the DOPRI codes:
-/// `h_0 = 0.01 sqrt(‖y0‖²/‖f0‖²)`, one Euler step, `h_1 = (0.01/max(‖f0‖, ‖f1 − f0‖/h_0))^{1/p}`,
-/// `h = min(100 h_0, h_1, h_max)`, norms weighted by `atol + rtol|y0|` over the dynamic
-/// components ([`OdeSystem::quadrature_states`] are left out).
-fn hinit<S: OdeSystem>(
+/// Initial step as in Hairer–Nørsett–Wanner (II.4) and the DOPRI codes, for a method of
+/// order `order`: `h_0 = 0.01 sqrt(‖y0‖²/‖f0‖²)`, one Euler step, `h_1 = (0.01/max(‖f0‖,
+/// ‖f1 − f0‖/h_0))^{1/order}`, `h = min(100 h_0, h_1, h_max)`, norms weighted by
+/// `atol + rtol|y0|` over the dynamic components ([`OdeSystem::quadrature_states`] are left
+/// out). `y1` and `f1` are work buffers of the state's length; one RHS evaluation.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn hairer_initial_step<S: OdeSystem>(
     sys: &mut S,
-    tab: &Tableau,
-    cache: &mut ErkCache,
+    order: u32,
     t0: f64,
     y0: &[f64],
+    f0: &[f64],
     tol: &Tolerances,
     h_max: f64,
+    y1: &mut [f64],
+    f1: &mut [f64],
 ) -> f64 {
     // norms over the dynamic components only (quadrature states excluded)
     let nd = y0.len() - sys.quadrature_states().min(y0.len());
@@ -448,7 +465,6 @@ fn hinit<S: OdeSystem>(
     let wnorm2 = |v: &mut dyn Iterator<Item = f64>| -> f64 {
         v.zip(&sk).map(|(x, s)| (x / s).powi(2)).sum()
     };
-    let f0 = &cache.k[0];
     let d0 = wnorm2(&mut y0.iter().copied());
     let d1 = wnorm2(&mut f0.iter().copied());
     let mut h0 = if d0 < 1e-10 || d1 < 1e-10 {
@@ -457,17 +473,17 @@ fn hinit<S: OdeSystem>(
         0.01 * (d0 / d1).sqrt()
     };
     h0 = h0.min(h_max);
-    for ((a, y), f) in cache.stage_arg.iter_mut().zip(y0).zip(f0) {
+    for ((a, y), f) in y1.iter_mut().zip(y0).zip(f0) {
         *a = y + h0 * f;
     }
-    sys.rhs(t0 + h0, &cache.stage_arg, &mut cache.err);
-    let d2 = wnorm2(&mut cache.err.iter().zip(&cache.k[0]).map(|(f1, f0)| f1 - f0));
+    sys.rhs(t0 + h0, y1, f1);
+    let d2 = wnorm2(&mut f1.iter().zip(f0).map(|(f1, f0)| f1 - f0));
     let d2 = d2.sqrt() / h0;
     let der = d1.sqrt().max(d2);
     let h1 = if der <= 1e-15 {
         (h0 * 1e-3).max(1e-6)
     } else {
-        (0.01 / der).powf(1.0 / f64::from(tab.order))
+        (0.01 / der).powf(1.0 / f64::from(order))
     };
     (100.0 * h0).min(h1).min(h_max)
 }

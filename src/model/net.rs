@@ -30,7 +30,12 @@ impl Shape {
         }
         if let Some(pos) = widths.iter().position(|&w| w == 0) {
             return Err(GradflowError::Config(format!(
-                "widths {widths:?}: width {pos} is zero"
+                "widths {widths:?}: {} is zero",
+                match pos {
+                    0 => "the input width d".to_string(),
+                    p if p == widths.len() - 1 => "the output width q".to_string(),
+                    p => format!("hidden width m_{p} (layer {p}'s output)"),
+                }
             )));
         }
         let mut offsets = Vec::with_capacity(widths.len());

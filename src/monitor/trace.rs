@@ -120,6 +120,12 @@ impl TraceWriter {
         self.rows
     }
 
+    /// Gives the trace up after a write error: removes the partial temporary file (the
+    /// destination is never touched, so an earlier complete trace there survives).
+    pub fn abandon(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+
     /// Flushes and moves the trace into place.
     pub fn finish(mut self) -> Result<PathBuf, GradflowError> {
         self.out

@@ -33,7 +33,7 @@ pub mod coefficients;
 pub mod control;
 pub mod spectral;
 
-use crate::integrate::driver::trial_guard;
+use crate::integrate::driver::{hairer_initial_step, trial_guard};
 use std::time::Instant;
 
 use super::driver::{AcceptedStep, Options, Stats, StepFailure, Tolerances};
@@ -253,7 +253,8 @@ impl<S: OdeSystem> Rock4<S> {
             Some(h) => h.min(h_max),
             None => {
                 stats.nfev += 1;
-                initial_step(&mut sys, opts.t0, y0, f0, &tol, h_max)
+                let (mut y1, mut f1) = (vec![0.0; n], vec![0.0; n]);
+                hairer_initial_step(&mut sys, 4, opts.t0, y0, f0, &tol, h_max, &mut y1, &mut f1)
             }
         };
         Self {
@@ -425,47 +426,6 @@ impl<S: OdeSystem> Rock4<S> {
     pub fn into_system(self) -> S {
         self.sys
     }
-}
-
-/// Initial step as in Hairer–Nørsett–Wanner (II.4) for order 4: `h_0 = 0.01 ‖y0‖/‖f0‖`, one
-/// Euler step, `h_1 = (0.01/max(‖f0‖, ‖f1 − f0‖/h_0))^{1/5}`, `h = min(100 h_0, h_1, h_max)`,
-/// norms weighted by `atol + rtol|y0|` over the dynamic components
-/// ([`OdeSystem::quadrature_states`] left out).
-fn initial_step<S: OdeSystem>(
-    sys: &mut S,
-    t0: f64,
-    y0: &[f64],
-    f0: &[f64],
-    tol: &Tolerances,
-    h_max: f64,
-) -> f64 {
-    // norms over the dynamic components only (quadrature states excluded, as in the driver)
-    let nd = y0.len() - sys.quadrature_states().min(y0.len());
-    let sk: Vec<f64> = (0..nd)
-        .map(|i| tol.atol[i] + tol.rtol[i] * y0[i].abs())
-        .collect();
-    let wn = |v: &mut dyn Iterator<Item = f64>| -> f64 {
-        v.zip(&sk).map(|(x, s)| (x / s).powi(2)).sum::<f64>().sqrt()
-    };
-    let d0 = wn(&mut y0.iter().copied());
-    let d1 = wn(&mut f0.iter().copied());
-    let h0 = if d0 < 1e-5 || d1 < 1e-5 {
-        1e-6
-    } else {
-        0.01 * d0 / d1
-    }
-    .min(h_max);
-    let y1: Vec<f64> = y0.iter().zip(f0).map(|(y, f)| y + h0 * f).collect();
-    let mut f1 = vec![0.0; y0.len()];
-    sys.rhs(t0 + h0, &y1, &mut f1);
-    let d2 = wn(&mut f1.iter().zip(f0).map(|(a, b)| a - b)) / h0;
-    let der = d1.max(d2);
-    let h1 = if der <= 1e-15 {
-        (h0 * 1e-3).max(1e-6)
-    } else {
-        (0.01 / der).powf(1.0 / 5.0)
-    };
-    (100.0 * h0).min(h1).min(h_max)
 }
 
 impl<S: OdeSystem> Stepper<S> for Rock4<S> {
