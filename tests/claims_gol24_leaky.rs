@@ -328,9 +328,18 @@ fn bound_series_shares_the_end_of_run_statement() {
     let y = displaced(&st, &y0, 0.3, 0.7);
     let params = json!({"test_points": 500, "kappa": 1});
     let a = eval("gol24.thm5_2.bound", params.clone(), &st, &mut gf, &y).unwrap();
-    let b = eval("gol24.thm5_2.bound_series", params.clone(), &st, &mut gf, &y).unwrap();
+    let b = eval(
+        "gol24.thm5_2.bound_series",
+        params.clone(),
+        &st,
+        &mut gf,
+        &y,
+    )
+    .unwrap();
     assert_eq!(a, b, "one statement, two schedules");
-    let end = registry::build("gol24.thm5_2.bound", &params).unwrap().info();
+    let end = registry::build("gol24.thm5_2.bound", &params)
+        .unwrap()
+        .info();
     let series = registry::build("gol24.thm5_2.bound_series", &params)
         .unwrap()
         .info();
@@ -375,8 +384,8 @@ fn proxy_claims_sides_match_hand_computation() {
         &y,
     )
     .unwrap();
-    let want = ramp_risk(&g2te, &test.y, gamma) + hoeffding(0.95, m)
-        - ramp_risk(&g2tr, &st.data.y, gamma);
+    let want =
+        ramp_risk(&g2te, &test.y, gamma) + hoeffding(0.95, m) - ramp_risk(&g2tr, &st.data.y, gamma);
     assert!((s.lhs - want).abs() < 1e-10, "{} vs {want}", s.lhs);
     assert!((s.rhs - upsilon(2, 32.0, 4, 0.05, 30)).abs() < 1e-15);
     let s = eval(
@@ -387,8 +396,8 @@ fn proxy_claims_sides_match_hand_computation() {
         &y,
     )
     .unwrap();
-    let want = ramp_risk(&g1te, &test.y, gamma) + hoeffding(0.95, m)
-        - ramp_risk(&g1tr, &st.data.y, gamma);
+    let want =
+        ramp_risk(&g1te, &test.y, gamma) + hoeffding(0.95, m) - ramp_risk(&g1tr, &st.data.y, gamma);
     assert!((s.lhs - want).abs() < 1e-12);
     assert!((s.rhs - (20f64.ln() / 60.0).sqrt()).abs() < 1e-15);
 
@@ -431,8 +440,7 @@ fn proxy_claims_sides_match_hand_computation() {
     .unwrap();
     let lin = gradflow::model::net::end_to_end(&st.shape, t0);
     let (ltr, lte) = (&st.data.x * &lin, &test.x * &lin);
-    let want = margin_risk(&ftr, &st.data.y, gamma)
-        + ramp_risk(&lte, &test.y, gamma)
+    let want = margin_risk(&ftr, &st.data.y, gamma) + ramp_risk(&lte, &test.y, gamma)
         - ramp_risk(&ltr, &st.data.y, gamma)
         + abs_dev_stats(&fte, &lte).0 / gamma
         + abs_dev_stats(&ftr, &ltr).0 / gamma;

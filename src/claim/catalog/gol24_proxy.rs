@@ -18,14 +18,11 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::gol24_leaky::{
-    common_hypotheses, margin_risk, run_scalars, scalar, upsilon, LxTracker, VChoice,
-    RISK_STREAM,
+    common_hypotheses, margin_risk, run_scalars, scalar, upsilon, LxTracker, VChoice, RISK_STREAM,
 };
 use super::Params;
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::nearly_linear::Scalar;
 use crate::flow::GradientFlow;
@@ -109,7 +106,10 @@ pub fn ramp(y: f64, yhat: f64, gamma: f64) -> f64 {
 /// Mean ramp risk `(1/n)Σ_k r^C_γ(y_k, g_k)` over the rows.
 pub fn ramp_risk(g: &DMatrix<f64>, y: &DMatrix<f64>, gamma: f64) -> f64 {
     let n = g.nrows();
-    (0..n).map(|i| ramp(y[(i, 0)], g[(i, 0)], gamma)).sum::<f64>() / n as f64
+    (0..n)
+        .map(|i| ramp(y[(i, 0)], g[(i, 0)], gamma))
+        .sum::<f64>()
+        / n as f64
 }
 
 /// Mean and sample standard deviation of `|a_i − b_i|` over the rows.
@@ -161,7 +161,11 @@ fn test_set<'a>(
     m: usize,
 ) -> Option<&'a Dataset> {
     cache
-        .get_or_insert_with(|| held_out(&s.cfg.data, s.cfg.seed, m, RISK_STREAM).ok().flatten())
+        .get_or_insert_with(|| {
+            held_out(&s.cfg.data, s.cfg.seed, m, RISK_STREAM)
+                .ok()
+                .flatten()
+        })
         .as_ref()
 }
 
@@ -181,7 +185,12 @@ fn h_rank(s: &Setting) -> Hypothesis {
     )
 }
 
-fn positive_count(pr: &Params<'_>, id: &str, key: &str, default: f64) -> Result<usize, GradflowError> {
+fn positive_count(
+    pr: &Params<'_>,
+    id: &str,
+    key: &str,
+    default: f64,
+) -> Result<usize, GradflowError> {
     let v = pr.f64(key, default)?;
     if v >= 1.0 && v.fract() == 0.0 {
         Ok(v as usize)
@@ -241,7 +250,16 @@ impl GenGap {
         let pr = Params::new(
             id,
             p,
-            &["proxy", "gamma", "delta", "bits", "test_points", "confidence", "union", "factor"],
+            &[
+                "proxy",
+                "gamma",
+                "delta",
+                "bits",
+                "test_points",
+                "confidence",
+                "union",
+                "factor",
+            ],
         )?;
         let delta = pr.f64("delta", 0.05)?;
         if !(delta > 0.0 && delta < 1.0) {
@@ -263,7 +281,13 @@ impl GenGap {
     fn upsilon(&self, s: &Setting) -> f64 {
         let n = s.data.n();
         if self.union {
-            upsilon(self.proxy.kappa(), self.bits, s.shape.input(), self.delta, n)
+            upsilon(
+                self.proxy.kappa(),
+                self.bits,
+                s.shape.input(),
+                self.delta,
+                n,
+            )
         } else {
             ((1.0 / self.delta).ln() / (2.0 * n as f64)).sqrt()
         }
@@ -303,10 +327,20 @@ impl Claim for GenGap {
         let mut h = common_hypotheses(s, run_scalars(s).as_ref());
         h.push(h_rank(s));
         h.push(h_population(s));
-        h.push(Hypothesis::new("margin γ > 0", self.gamma, Relation::Gt, 0.0));
+        h.push(Hypothesis::new(
+            "margin γ > 0",
+            self.gamma,
+            Relation::Gt,
+            0.0,
+        ));
         h
     }
-    fn evaluate(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
         let theta0 = s.layout.twin_theta(p.y)?;
         let (m, gamma, proxy) = (self.test_points, self.gamma, self.proxy);
         let test = test_set(&mut self.test, s, m)?;
@@ -353,7 +387,11 @@ pub struct DeviationTerms {
 impl DeviationTerms {
     fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
         let id = "gol24.thm5_2.deviation_terms";
-        let pr = Params::new(id, p, &["proxy", "v", "test_points", "confidence", "factor"])?;
+        let pr = Params::new(
+            id,
+            p,
+            &["proxy", "v", "test_points", "confidence", "factor"],
+        )?;
         Ok(Box::new(Self {
             proxy: Proxy::parse(&pr, id, false)?,
             v: VChoice::parse(&pr)?,
@@ -534,7 +572,12 @@ impl Claim for Optimistic {
             Hypothesis::new("margin γ > 0", self.gamma, Relation::Gt, 0.0),
         ]
     }
-    fn evaluate(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
         let [risk, train, gap, dte, dtr] = self.terms(s, p.y)?;
         let rhs = self.factor * (train + gap + dte + dtr);
         Some(Statement {
