@@ -285,3 +285,166 @@ fn twin_claims_read_the_layout_with_the_energy_integral() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Theorem 5.2 as a time series and its two halves (src/claim/catalog/gol24_proxy.rs)
+// ---------------------------------------------------------------------------------------
+
+use gradflow::claim::catalog::gol24_proxy::{abs_dev_stats, hoeffding, ramp, ramp_risk};
+use gradflow::claim::Schedule;
+use gradflow::model::data::held_out;
+
+/// The held-out set the Theorem 5.2 claims use (seed stream 2).
+fn risk_set(cfg: &RunConfig, m: usize) -> gradflow::model::data::Dataset {
+    held_out(&cfg.data, cfg.seed, m, 2).unwrap().unwrap()
+}
+
+#[test]
+fn ramp_risk_and_hoeffding_by_hand() {
+    // r^C_γ(y, ŷ) = 1[yŷ < 0] + (1 − yŷ/γ)1[0 ≤ yŷ ≤ γ], γ = 0.5
+    assert_eq!(ramp(1.0, -0.1, 0.5), 1.0);
+    assert_eq!(ramp(-1.0, 0.0, 0.5), 1.0);
+    assert!((ramp(-1.0, -0.2, 0.5) - 0.6).abs() < 1e-15);
+    assert_eq!(ramp(1.0, 0.7, 0.5), 0.0);
+    let g = DMatrix::from_column_slice(4, 1, &[-0.1, 0.25, 0.7, -0.2]);
+    let y = DMatrix::from_column_slice(4, 1, &[1.0, 1.0, 1.0, -1.0]);
+    assert!((ramp_risk(&g, &y, 0.5) - (1.0 + 0.5 + 0.0 + 0.6) / 4.0).abs() < 1e-15);
+    // sqrt(ln(1/0.05)/(2·100))
+    assert!((hoeffding(0.95, 100) - (20f64.ln() / 200.0).sqrt()).abs() < 1e-15);
+    let (m, sd) = abs_dev_stats(&g, &DMatrix::zeros(4, 1));
+    assert!((m - 0.3125).abs() < 1e-15);
+    let var = [0.1f64, 0.25, 0.7, 0.2]
+        .iter()
+        .map(|x| (x - 0.3125).powi(2))
+        .sum::<f64>()
+        / 3.0;
+    assert!((sd - var.sqrt()).abs() < 1e-15);
+}
+
+#[test]
+fn bound_series_shares_the_end_of_run_statement() {
+    let cfg = config(0.1, &[5], "half_mean", 4, 1.0);
+    let (st, mut gf, y0) = build(&cfg);
+    let y = displaced(&st, &y0, 0.3, 0.7);
+    let params = json!({"test_points": 500, "kappa": 1});
+    let a = eval("gol24.thm5_2.bound", params.clone(), &st, &mut gf, &y).unwrap();
+    let b = eval(
+        "gol24.thm5_2.bound_series",
+        params.clone(),
+        &st,
+        &mut gf,
+        &y,
+    )
+    .unwrap();
+    assert_eq!(a, b, "one statement, two schedules");
+    let end = registry::build("gol24.thm5_2.bound", &params)
+        .unwrap()
+        .info();
+    let series = registry::build("gol24.thm5_2.bound_series", &params)
+        .unwrap()
+        .info();
+    assert_eq!(end.schedule, Schedule::AtEnd);
+    assert_eq!(series.schedule, Schedule::Always);
+    // rhs = R̂_γ + Υ_1 + Φ_1 v u ε/γ with Φ_1 = 2√d + 1 + ρ (L = 2, d = 4)
+    let rho = gf.twin().unwrap().scalars.rho;
+    let train = margin_risk(&st.outputs(&y), &st.data.y, 0.05);
+    let want = train + upsilon(1, 32.0, 4, 0.05, 30) + (4.0 + 1.0 + rho) * 0.7 * 0.3 * 0.1 / 0.05;
+    assert!((b.rhs - want).abs() < 1e-12 * want, "{} vs {want}", b.rhs);
+}
+
+#[test]
+fn proxy_claims_sides_match_hand_computation() {
+    let cfg = config(0.3, &[5], "half_mean", 6, 1.0);
+    let (st, mut gf, y0) = build(&cfg);
+    let p = st.params();
+    let (u, v) = (0.4, 2.5);
+    let y = displaced(&st, &y0, u, v);
+    let (te, t0) = (&y[..p], &y[p + 1..2 * p + 1]);
+    let m = 300;
+    let test = risk_set(&cfg, m);
+    let (ftr, g1tr) = (
+        network_outputs(&st.shape, 0.3, te, &st.data.x),
+        network_outputs(&st.shape, 0.3, t0, &st.data.x),
+    );
+    let (fte, g1te) = (
+        network_outputs(&st.shape, 0.3, te, &test.x),
+        network_outputs(&st.shape, 0.3, t0, &test.x),
+    );
+    // g₂ = g₁ + x c, c = X̃⁺Δ = X̃ᵀΔ/n (whitened, n = 30)
+    let c = st.data.x.transpose() * (&ftr - &g1tr) / 30.0;
+    let (g2tr, g2te) = (&g1tr + &st.data.x * &c, &g1te + &test.x * &c);
+    let gamma = 0.05;
+
+    // eq. (24): Hoeffding upper limit of R^C_γ(g₂) minus R̂^C_γ(g₂) ≤ Υ_2
+    let s = eval(
+        "gol24.eq24.proxy_gen_gap",
+        json!({"test_points": m}),
+        &st,
+        &mut gf,
+        &y,
+    )
+    .unwrap();
+    let want =
+        ramp_risk(&g2te, &test.y, gamma) + hoeffding(0.95, m) - ramp_risk(&g2tr, &st.data.y, gamma);
+    assert!((s.lhs - want).abs() < 1e-10, "{} vs {want}", s.lhs);
+    assert!((s.rhs - upsilon(2, 32.0, 4, 0.05, 30)).abs() < 1e-15);
+    let s = eval(
+        "gol24.eq24.proxy_gen_gap",
+        json!({"test_points": m, "union": 0, "proxy": "g1"}),
+        &st,
+        &mut gf,
+        &y,
+    )
+    .unwrap();
+    let want =
+        ramp_risk(&g1te, &test.y, gamma) + hoeffding(0.95, m) - ramp_risk(&g1tr, &st.data.y, gamma);
+    assert!((s.lhs - want).abs() < 1e-12);
+    assert!((s.rhs - (20f64.ln() / 60.0).sqrt()).abs() < 1e-15);
+
+    // deviation terms, κ = 1: E|f − g₁| (normal upper limit) + Ê_train|f − g₁| ≤ Φ_1 u v ε
+    let s = eval(
+        "gol24.thm5_2.deviation_terms",
+        json!({"test_points": m, "proxy": "g1"}),
+        &st,
+        &mut gf,
+        &y,
+    )
+    .unwrap();
+    let (mte, sdte) = abs_dev_stats(&fte, &g1te);
+    let z = 1.644_853_626_951_472_2;
+    let want = mte + z * sdte / (m as f64).sqrt() + abs_dev_stats(&ftr, &g1tr).0;
+    assert!((s.lhs - want).abs() < 1e-9 * want, "{} vs {want}", s.lhs);
+    let rho = gf.twin().unwrap().scalars.rho;
+    let want = (2.0 * 2.0 + 1.0 + rho) * u * v * 0.3;
+    assert!((s.rhs - want).abs() < 1e-12 * want);
+    // κ = 2: Φ_2 = (3 + ρ)√d + 2(1 + ρ), ε²
+    let s = eval(
+        "gol24.thm5_2.deviation_terms",
+        json!({"test_points": m}),
+        &st,
+        &mut gf,
+        &y,
+    )
+    .unwrap();
+    let want = ((3.0 + rho) * 2.0 + 2.0 * (1.0 + rho)) * u * v * 0.09;
+    assert!((s.rhs - want).abs() < 1e-12 * want);
+
+    // eq. (41) with the linear proxy: terms by hand; deterministic, so it holds
+    let s = eval(
+        "gol24.eq41.optimistic_bound",
+        json!({"test_points": m, "proxy": "linear"}),
+        &st,
+        &mut gf,
+        &y,
+    )
+    .unwrap();
+    let lin = gradflow::model::net::end_to_end(&st.shape, t0);
+    let (ltr, lte) = (&st.data.x * &lin, &test.x * &lin);
+    let want = margin_risk(&ftr, &st.data.y, gamma) + ramp_risk(&lte, &test.y, gamma)
+        - ramp_risk(&ltr, &st.data.y, gamma)
+        + abs_dev_stats(&fte, &lte).0 / gamma
+        + abs_dev_stats(&ftr, &ltr).0 / gamma;
+    assert!((s.rhs - want).abs() < 1e-10 * want, "{} vs {want}", s.rhs);
+    assert_eq!(s.lhs, margin_risk(&fte, &test.y, 0.0));
+    assert!(s.lhs <= s.rhs);
+}

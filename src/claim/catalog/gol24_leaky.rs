@@ -42,7 +42,7 @@ const PAPER: &str = "001";
 /// Seed stream of the held-out batch of the pointwise deviation bounds.
 const DEVIATION_STREAM: u64 = 1;
 /// Seed stream of the Monte Carlo test set of Theorem 5.2.
-const RISK_STREAM: u64 = 2;
+pub(crate) const RISK_STREAM: u64 = 2;
 
 /// Which `v` a statement uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub enum VChoice {
 }
 
 impl VChoice {
-    fn parse(pr: &Params<'_>) -> Result<Self, GradflowError> {
+    pub(crate) fn parse(pr: &Params<'_>) -> Result<Self, GradflowError> {
         match pr.str("v", "printed")? {
             "printed" => Ok(Self::Printed),
             "ode" => Ok(Self::Ode),
@@ -65,7 +65,7 @@ impl VChoice {
             ))),
         }
     }
-    fn scalar(self) -> Scalar {
+    pub(crate) fn scalar(self) -> Scalar {
         match self {
             Self::Printed => Scalar::VPrinted,
             Self::Ode => Scalar::V,
@@ -162,7 +162,12 @@ pub fn entries() -> Vec<Entry> {
         Entry {
             id: "gol24.thm5_2.bound",
             paper: PAPER,
-            build: Theorem52::build,
+            build: |p| Theorem52::build(p, Schedule::AtEnd),
+        },
+        Entry {
+            id: "gol24.thm5_2.bound_series",
+            paper: PAPER,
+            build: |p| Theorem52::build(p, Schedule::Always),
         },
     ]
 }
@@ -173,19 +178,19 @@ pub fn entries() -> Vec<Entry> {
 
 /// Running maximum of `𝓛_X(t)/𝓛_X(0)` along the trained trajectory (Assumption 5.1).
 #[derive(Default)]
-struct LxTracker {
+pub(crate) struct LxTracker {
     lx0: Option<f64>,
     ratio_max: f64,
 }
 
 impl LxTracker {
-    fn advance(&mut self, s: &Setting, y: &[f64]) {
+    pub(crate) fn advance(&mut self, s: &Setting, y: &[f64]) {
         let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
         self.ratio_max = self.ratio_max.max(lx(s, y) / lx0);
     }
     /// Assumption 5.1 as a final hypothesis, unless the bound is the assumption-free
     /// App. A.1 variant (`bound.s_one`), for which it is not needed.
-    fn final_hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+    pub(crate) fn final_hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         if bound_s_one(s) {
             Vec::new()
         } else {
@@ -203,7 +208,7 @@ fn bound_s_one(s: &Setting) -> bool {
 
 /// The hypotheses every statement here shares: the twin state, whitened data, `y = ±1`,
 /// `q = 1`, `L ≥ 2`, and `max_l ‖W_l(0)‖₂ ≤ β` for the scalars' `β`.
-fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
+pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
     let (b0, _) = init_beta_rho(s);
     let label = s
         .data
@@ -243,7 +248,7 @@ fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> 
 }
 
 /// The scalars the flow integrates (recomputed from the run for the hypotheses).
-fn run_scalars(s: &Setting) -> Option<BoundScalars> {
+pub(crate) fn run_scalars(s: &Setting) -> Option<BoundScalars> {
     let Some(crate::config::ModelSpec::LeakyRelu { bound, .. }) = &s.cfg.model else {
         return None;
     };
@@ -252,7 +257,7 @@ fn run_scalars(s: &Setting) -> Option<BoundScalars> {
 }
 
 /// A comparison scalar at a point, `None` once frozen (vacuous bound).
-fn scalar(s: &Setting, y: &[f64], which: Scalar) -> Option<f64> {
+pub(crate) fn scalar(s: &Setting, y: &[f64], which: Scalar) -> Option<f64> {
     let v = s.layout.scalar(y, which)?;
     let u = s.layout.scalar(y, Scalar::U)?;
     (v.is_finite() && v.abs() < SCALAR_CAP && u.abs() < U_CAP).then_some(v)
@@ -763,8 +768,15 @@ enum RiskSide {
 /// evaluated. Parameters: `kappa` (1 or 2, default 2), `gamma` (default 0.05), `delta`
 /// (0.05), `bits` (`p`, 32), `test_points` (20000), `confidence` (0.95), `estimate`,
 /// `factor` (multiplies the bound; `< 1` is a deliberately false variant), `v` (`"printed"` or
-/// `"ode"`). Budget: propagated at the bound's scale.
+/// `"ode"`). Budget: accumulated local error of the slack, at the bound's scale.
+///
+/// Two ids share this type: `gol24.thm5_2.bound` evaluates the statement once at `t_end`
+/// ([`Schedule::AtEnd`]); `gol24.thm5_2.bound_series` evaluates the same statement at every
+/// accepted step (catalog §5.1 item 8, the bound time series `B_κ(t)` against the held-out risk
+/// `R(t)`; each `t` separately is a `1 − δ` statement, so the series is a multiple-testing
+/// report, not a uniform-in-`t` guarantee).
 pub struct Theorem52 {
+    schedule: Schedule,
     kappa: u32,
     gamma: f64,
     delta: f64,
@@ -814,8 +826,14 @@ pub fn upsilon(kappa: u32, bits: f64, d: usize, delta: f64, m: usize) -> f64 {
 }
 
 impl Theorem52 {
-    fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let id = "gol24.thm5_2.bound";
+    fn id(schedule: Schedule) -> &'static str {
+        match schedule {
+            Schedule::AtEnd => "gol24.thm5_2.bound",
+            Schedule::Always => "gol24.thm5_2.bound_series",
+        }
+    }
+    fn build(p: &Value, schedule: Schedule) -> Result<Box<dyn Claim>, GradflowError> {
+        let id = Self::id(schedule);
         let pr = Params::new(
             id,
             p,
@@ -860,6 +878,7 @@ impl Theorem52 {
             }
         };
         Ok(Box::new(Self {
+            schedule,
             kappa: kappa as u32,
             gamma: pr.f64("gamma", 0.05)?,
             delta,
@@ -906,11 +925,14 @@ impl Theorem52 {
 impl Claim for Theorem52 {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
-            id: "gol24.thm5_2.bound".into(),
+            id: Self::id(self.schedule).into(),
             paper: PAPER,
-            result: "Theorem 5.2",
+            result: match self.schedule {
+                Schedule::AtEnd => "Theorem 5.2",
+                Schedule::Always => "Theorem 5.2, as a time series (catalog §5.1 item 8)",
+            },
             statement: format!(
-                "R^ε(t) {} ≤ {}R̂_γ(t) + Υ_κ + Φ_κ v u^{{L−1}} ε^κ/γ at t = t_end; κ = {}, γ = {}, \
+                "R^ε(t) {} ≤ {}R̂_γ(t) + Υ_κ + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
                  δ = {}, p = {}, {} held-out samples",
                 match self.side {
                     RiskSide::Upper => format!("(Wilson upper {} limit)", self.confidence),
@@ -921,13 +943,17 @@ impl Claim for Theorem52 {
                 } else {
                     format!("{} × ", self.factor)
                 },
+                match self.schedule {
+                    Schedule::AtEnd => "at t = t_end",
+                    Schedule::Always => "at every accepted step",
+                },
                 self.kappa,
                 self.gamma,
                 self.delta,
                 self.bits,
                 self.test_points
             ),
-            schedule: Schedule::AtEnd,
+            schedule: self.schedule,
             form: Form::Inequality,
             printed_error: None,
         }

@@ -7,6 +7,7 @@ pub mod common;
 pub mod discrete;
 pub mod gol24;
 pub mod gol24_leaky;
+pub mod gol24_proxy;
 pub mod mc24;
 pub mod mttvm21;
 
