@@ -448,3 +448,72 @@ fn proxy_claims_sides_match_hand_computation() {
     assert_eq!(s.lhs, margin_risk(&fte, &test.y, 0.0));
     assert!(s.lhs <= s.rhs);
 }
+
+// ---------------------------------------------------------------------------------------
+// §5.3 / App. D.2 asymptotic formulas (src/claim/catalog/gol24_asymptotic.rs)
+// ---------------------------------------------------------------------------------------
+
+use gradflow::claim::catalog::gol24_asymptotic::{Asymptotic, Formula, Inputs};
+
+fn inputs(depth: usize, beta: f64) -> Inputs {
+    Inputs {
+        depth,
+        s: 0.6,
+        rho: 3.7,
+        eps: 0.01,
+        d: 49,
+        beta,
+    }
+}
+
+/// Eq. (19) reproduces the catalog's hand values (s = 0.6, ρ = 3.7, ε = 0.01, κ = 2, q = 10,
+/// r = 5, d = 49): Δε²/γ = 0.0848 (β = 0.1), 0.0529 (β = 10⁻²), limit 0.052678; the common
+/// ε^κ is not part of the compared values, so the values are ×10⁴.
+#[test]
+fn eq19_matches_catalog_values() {
+    let c = Asymptotic::from_params(Formula::Eq19, &json!({"r": 5})).unwrap();
+    let eps2 = 1e-4;
+    let at = |b: f64| c.values(&inputs(2, b), b).unwrap();
+    assert!((at(0.1).direct * eps2 - 0.0848).abs() < 5e-5);
+    assert!((at(0.01).direct * eps2 - 0.0529).abs() < 5e-5);
+    assert!((at(1e-4).asym * eps2 - 0.052678).abs() < 1e-6);
+    assert!((at(1e-4).direct / at(1e-4).asym - 1.0).abs() < 1e-6);
+}
+
+/// Eq. (16) is exact up to the factor [(1 − β²/s)/(1 − rβ^λ/s)]^{s̄/(2s)}.
+#[test]
+fn eq16_exact_factor() {
+    let c = Asymptotic::from_params(Formula::Eq16, &json!({"lambda": 1.5, "r": 3})).unwrap();
+    let b = 0.01;
+    let v = c.values(&inputs(2, b), b).unwrap();
+    let sb = gradflow::flow::nearly_linear::BoundScalars::new(2, 0.6, 3.7, b, 0.01).s_bar;
+    let factor = ((1.0 - b * b / 0.6) / (1.0 - 3.0 * b.powf(1.5) / 0.6)).powf(sb / 1.2);
+    assert!((v.direct / v.asym - factor).abs() < 1e-13);
+}
+
+/// Eq. (100) at L = 3, r = 2: the leading term β^{−1}(1 − 2^{−1/3})/s, relative error
+/// O(β³); the normalised-error ratio is ≈ 1 at the true order and ≈ 4 one order higher.
+#[test]
+fn eq100_order_and_false_order() {
+    let c = Asymptotic::from_params(Formula::Eq100, &json!({})).unwrap();
+    let b = 0.02;
+    let v = c.values(&inputs(3, b), b).unwrap();
+    assert!((v.asym - (1.0 - 2f64.powf(-1.0 / 3.0)) / (0.6 * b)).abs() < 1e-12 * v.asym);
+    let (_, _, ratio) = c.errors(&inputs(3, b)).unwrap();
+    assert!((ratio - 1.0).abs() < 0.01, "ratio {ratio}");
+    let wrong = Asymptotic::from_params(Formula::Eq100, &json!({"order": 4})).unwrap();
+    let (_, _, ratio) = wrong.errors(&inputs(3, b)).unwrap();
+    assert!((ratio - 4.0).abs() < 0.05, "ratio {ratio}");
+}
+
+/// B ≤ 0 (L = 3, large r): t*_α ≥ T_blow, u(t*_α) does not exist.
+#[test]
+fn eq101_undefined_when_b_nonpositive() {
+    let c = Asymptotic::from_params(Formula::Eq101, &json!({"r": 1e4})).unwrap();
+    let inp = Inputs {
+        eps: 0.3,
+        ..inputs(3, 0.02)
+    };
+    assert!(c.b_const(&inp, 0.02) <= 0.0);
+    assert!(c.values(&inp, 0.02).is_none());
+}

@@ -27,6 +27,7 @@ pub fn entries() -> Vec<Entry> {
     v.extend(catalog::gol24::entries());
     v.extend(catalog::gol24_leaky::entries());
     v.extend(catalog::gol24_proxy::entries());
+    v.extend(catalog::gol24_asymptotic::entries());
     v.extend(catalog::mc24::entries());
     v.extend(catalog::mttvm21::entries());
     v.extend(catalog::common::entries());

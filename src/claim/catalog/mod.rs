@@ -6,6 +6,7 @@ pub mod cl22;
 pub mod common;
 pub mod discrete;
 pub mod gol24;
+pub mod gol24_asymptotic;
 pub mod gol24_leaky;
 pub mod gol24_proxy;
 pub mod mc24;
