@@ -14,7 +14,7 @@
 //! | `sharpness` | `λ_max(∇²L)` at the last evaluation |
 //! | `sharpness_2` … `sharpness_k` | the next Ritz values (when `k > 1`) |
 //! | `sharpness_min` | `λ_min(∇²L)` (negative at a saddle) |
-//! | `h_sharpness` | `h · λ_max`, `h` the step that led to the point (0 at the start) |
+//! | `h_sharpness` | `h · λ_max`, `h` the step that led to the point (undefined, NaN, at the start) |
 //!
 //! Between two evaluations the columns hold the latest estimate, so their summaries' `max`
 //! and `t_max` are over the evaluations (`t_max` is the time of the evaluation). The
@@ -146,7 +146,13 @@ impl SharpnessMonitor {
 
     fn write(&self, p: &Point<'_>, out: &mut [f64]) {
         out[..=self.k].copy_from_slice(&self.latest);
-        out[self.k + 1] = p.h * self.latest[0];
+        // no step has led to the initial point: h·λ_max is undefined there (not 0, which
+        // would pin the summary's min and first)
+        out[self.k + 1] = if p.step == 0 {
+            f64::NAN
+        } else {
+            p.h * self.latest[0]
+        };
     }
 }
 
