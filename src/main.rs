@@ -233,6 +233,7 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
     let obj = v
         .as_object_mut()
         .context("the configuration must be a JSON object")?;
+    let base_model = obj.get("model").cloned();
     let mut set = |k: &str, val: Value| {
         obj.insert(k.to_string(), val);
     };
@@ -251,7 +252,17 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
                 .collect::<Result<_, _>>()
                 .with_context(|| format!("--hidden {h:?}: expected comma-separated widths"))?
         };
-        set("model", json!({"kind": "deep_linear", "hidden": hidden}));
+        // a leaky-ReLU model keeps its ε, twin, sensitivity and bound: only the widths change
+        let leaky = base_model
+            .clone()
+            .filter(|m| m.get("kind") == Some(&json!("leaky_relu")));
+        match leaky {
+            Some(mut m) => {
+                m["hidden"] = json!(hidden);
+                set("model", m);
+            }
+            None => set("model", json!({"kind": "deep_linear", "hidden": hidden})),
+        }
     }
     if let Some(l) = &args.loss {
         let conv: gradflow::flow::LossConvention = l.parse()?;
@@ -313,22 +324,37 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         set("loss_threshold", json!(x));
     }
     if args.epsilon.is_some() || args.twin {
+        if let Some(e) = args.epsilon {
+            anyhow::ensure!(
+                e.is_finite() && (0.0..=1.0).contains(&e),
+                "--epsilon {e}: need a finite ε with 0 ≤ ε ≤ 1"
+            );
+        }
         let model = v.get("model").cloned().unwrap_or(Value::Null);
+        let kind = model
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("deep_linear");
+        anyhow::ensure!(
+            matches!(kind, "deep_linear" | "leaky_relu"),
+            "--epsilon/--twin turn a deep_linear model into a leaky_relu one; the model is {kind}"
+        );
         let hidden = model
             .get("hidden")
+            .filter(|h| h.is_array())
             .cloned()
             .context("--epsilon/--twin need hidden widths (--hidden or a model in the config)")?;
-        let mut leaky = json!({"kind": "leaky_relu", "hidden": hidden});
-        let was_leaky = model.get("kind") == Some(&json!("leaky_relu"));
-        let eps = args
-            .epsilon
-            .map(|e| json!(e))
-            .or_else(|| was_leaky.then(|| model["epsilon"].clone()))
-            .unwrap_or(json!(0.0));
-        leaky["epsilon"] = eps;
-        leaky["twin"] = json!(args.twin || (was_leaky && model["twin"] == json!(true)));
-        if let Some(b) = model.get("bound").filter(|_| was_leaky) {
-            leaky["bound"] = b.clone();
+        // a leaky model keeps its other fields (sensitivity, bound); a linear one becomes leaky
+        let mut leaky = if kind == "leaky_relu" {
+            model.clone()
+        } else {
+            json!({"kind": "leaky_relu", "hidden": hidden, "epsilon": 0.0})
+        };
+        if let Some(e) = args.epsilon {
+            leaky["epsilon"] = json!(e);
+        }
+        if args.twin {
+            leaky["twin"] = json!(true);
         }
         v["model"] = leaky;
     }

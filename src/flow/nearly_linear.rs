@@ -396,6 +396,21 @@ pub fn run_scalars(
             "model.bound.epsilon = {be}: need 0 ≤ ε ≤ 1"
         )));
     }
+    if let Some(r) = spec.rho {
+        if !(r.is_finite() && r >= 1.0) {
+            return Err(GradflowError::Config(format!(
+                "model.bound.rho = {r}: need a finite ρ ≥ 1 (ρ bounds ‖W_1‖_F/‖W_1‖₂ ≥ 1)"
+            )));
+        }
+    }
+    if let Some(b) = spec.beta {
+        if !(b.is_finite() && b > 0.0 && b <= 1e3) {
+            return Err(GradflowError::Config(format!(
+                "model.bound.beta = {b}: need 0 < β ≤ 1e3 (β bounds the initial spectral norms; \
+                 the comparison scalars grow like e^{{β^L t}})"
+            )));
+        }
+    }
     let s = if spec.s_one { 1.0 } else { s_data };
     Ok(BoundScalars::with_reading(
         shape.depth(),

@@ -184,8 +184,10 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.limit_train_loss",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.sec5_3.limit_train_loss", p, &[])?;
-                Ok(Box::new(LimitTrainLoss))
+                let pr = Params::new("gol24.sec5_3.limit_train_loss", p, &["factor"])?;
+                Ok(Box::new(LimitTrainLoss {
+                    factor: pr.f64("factor", 1.0)?,
+                }))
             },
         },
         Entry {
@@ -1166,7 +1168,14 @@ impl Claim for LossViaCStar {
 /// round-off. Identity checked once at the end; hypotheses: whitened data, `y = ±1`, `q = 1`.
 /// Budget: round-off at scale `κn(1 + √d‖Θ‖)` (at a stable minimum the integration error
 /// contracts; the checker keeps no local errors for end-of-run claims).
-pub struct LimitTrainLoss;
+/// `factor` multiplies the limit `κn(1 − s²)` (a deliberately false variant when `≠ 1`).
+pub struct LimitTrainLoss {
+    factor: f64,
+}
+
+/// Relative rate `|dL/dt(T)|/max(L(0), κn)` below which a run's loss counts as converged
+/// for [`LimitTrainLoss`].
+pub const LIMIT_RATE_TOL: f64 = 1e-10;
 
 impl Claim for LimitTrainLoss {
     fn info(&self) -> ClaimInfo {
@@ -1174,13 +1183,38 @@ impl Claim for LimitTrainLoss {
             "gol24.sec5_3.limit_train_loss",
             PAPER,
             "§5.3 / App. B (limit of the linear twin's train loss)",
-            "ε = 0, whitened data, y = ±1: L(θ(T)) = κn(1 − s²) (paper: 𝓛 → (1 − s²)/2)",
+            format!(
+                "ε = 0, whitened data, y = ±1: L(θ(T)) = {}·κn(1 − s²) (paper: 𝓛 → (1 − s²)/2)",
+                self.factor
+            ),
         )
         .at_end()
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_whitened(s), h_sign_labels(s), h_scalar_output(s)]
+    }
+    /// The statement is about the limit: the loss must have stopped moving,
+    /// `|dL/dt(T)| = |⟨∇L(θ(T)), θ̇(T)⟩| ≤ LIMIT_RATE_TOL·max(L(0), κn)` along the run's own
+    /// field (where it converged is the claim's content: a perturbed flow whose loss settles
+    /// elsewhere violates it; the weights themselves may still drift along a level set).
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        let np = s.params();
+        let mut g = vec![0.0; np];
+        gf.gradient(&p.y[..np], &mut g);
+        let rate: f64 = g.iter().zip(&p.f[..np]).map(|(a, b)| a * b).sum();
+        let scale = gf.loss(&s.theta0).max(s.kappa * s.data.n() as f64);
+        vec![Hypothesis::new(
+            "the loss has converged: |dL/dt(T)|/max(L(0), κn)",
+            rate.abs() / scale,
+            Relation::Le,
+            LIMIT_RATE_TOL,
+        )]
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
@@ -1190,7 +1224,7 @@ impl Claim for LimitTrainLoss {
         let d = s.data.d() as f64;
         Some(Statement {
             lhs: loss,
-            rhs: kn * (1.0 - sv * sv),
+            rhs: self.factor * kn * (1.0 - sv * sv),
             budget: Budget::RoundOff {
                 scale: kn * (1.0 + d.sqrt() * s.theta(p.y).norm()),
             },

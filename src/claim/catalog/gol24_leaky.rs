@@ -209,7 +209,12 @@ fn bound_s_one(s: &Setting) -> bool {
 /// The hypotheses every statement here shares: the twin state, whitened data, `y = ±1`,
 /// `q = 1`, `L ≥ 2`, and `max_l ‖W_l(0)‖₂ ≤ β` for the scalars' `β`.
 pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
-    let (b0, _) = init_beta_rho(s);
+    let Some(sc) = sc else {
+        // without the twin's scalars only the missing twin is worth reporting
+        return vec![h_twin(s)];
+    };
+    let sc = Some(sc);
+    let (b0, rho0) = init_beta_rho(s);
     let label = s
         .data
         .y
@@ -237,6 +242,14 @@ pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<H
             b0,
             Relation::Le,
             sc.map_or(f64::NAN, |c| c.beta * (1.0 + 1e-12)),
+        ),
+        // a supplied ρ (model.bound.rho) below the init's ‖W_1(0)‖_F/‖W_1(0)‖₂ makes the
+        // bound's premise ‖W_1‖_F ≤ ρ‖W_1‖ false at t = 0
+        Hypothesis::new(
+            "‖W_1(0)‖_F/‖W_1(0)‖₂ ≤ ρ (Theorem 5.2)",
+            rho0,
+            Relation::Le,
+            sc.map_or(f64::NAN, |c| c.rho * (1.0 + 1e-12)),
         ),
         Hypothesis::new(
             "scalars' ε ≥ network's ε (monotonicity in ε, catalog §6 item 9)",
