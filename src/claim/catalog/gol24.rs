@@ -312,21 +312,11 @@ fn h_sign_labels(st: &Setting) -> Hypothesis {
 }
 
 fn h_scalar_output(st: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "scalar output q = 1 (§2.1)",
-        st.shape.output() as f64,
-        Relation::Le,
-        1.0,
-    )
+    super::hyp::single_output(st, "scalar output q = 1 (§2.1)")
 }
 
 fn h_depth(st: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "depth L ≥ 2 (§2.1)",
-        st.shape.depth() as f64,
-        Relation::Ge,
-        2.0,
-    )
+    super::hyp::depth_at_least(st, 2)
 }
 
 fn h_full_rank(st: &Setting) -> Hypothesis {

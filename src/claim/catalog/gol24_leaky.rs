@@ -229,13 +229,8 @@ pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<H
             super::gol24::WHITENING_TOL,
         ),
         Hypothesis::new("labels y ∈ {−1, +1} (§5.1)", label, Relation::Le, 0.0),
-        Hypothesis::new(
-            "scalar output q = 1",
-            s.shape.output() as f64,
-            Relation::Le,
-            1.0,
-        ),
-        Hypothesis::new("depth L ≥ 2", s.shape.depth() as f64, Relation::Ge, 2.0),
+        super::hyp::single_output(s, "scalar output q = 1"),
+        super::hyp::depth_at_least(s, 2),
         // the default β is max_l ‖W_l(0)‖₂ itself (by another SVD: equal to round-off)
         Hypothesis::new(
             "max_l ‖W_l(0)‖₂ ≤ β (Theorem 5.2)",
@@ -267,6 +262,24 @@ pub(crate) fn run_scalars(s: &Setting) -> Option<BoundScalars> {
     };
     crate::flow::nearly_linear::run_scalars(&s.shape, &s.data.x, &s.data.y, &s.theta0, s.eps, bound)
         .ok()
+}
+
+/// What the deviation bounds read at a twin state: Theorem 5.2's scalars, the linear twin's
+/// weights `θ⁰`, the integrated `u` and the chosen `v` (`None` without the twin).
+pub(crate) fn twin_inputs<'a>(
+    s: &Setting,
+    gf: &GradientFlow,
+    y: &'a [f64],
+    v: VChoice,
+) -> Option<(BoundScalars, &'a [f64], f64, f64)> {
+    let sc = gf.twin()?.scalars;
+    let theta0 = s.layout.twin_theta(y)?;
+    Some((
+        sc,
+        theta0,
+        scalar(s, y, Scalar::U)?,
+        scalar(s, y, v.scalar())?,
+    ))
 }
 
 /// A comparison scalar at a point, `None` once frozen (vacuous bound).
@@ -541,10 +554,7 @@ impl Claim for Deviation {
         if p.step == 0 || s.shape.depth() < 2 || s.shape.output() != 1 {
             return None;
         }
-        let sc = gf.twin()?.scalars;
-        let theta0 = s.layout.twin_theta(p.y)?;
-        let u = scalar(s, p.y, Scalar::U)?;
-        let v = scalar(s, p.y, self.v.scalar())?;
+        let (sc, theta0, u, v) = twin_inputs(s, gf, p.y, self.v)?;
         let l = s.shape.depth() as f64;
         let (eps, rho) = (s.eps, sc.rho);
         let n = s.data.n() as f64;

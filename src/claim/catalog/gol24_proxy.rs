@@ -18,13 +18,13 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::gol24_leaky::{
-    common_hypotheses, margin_risk, run_scalars, scalar, upsilon, LxTracker, VChoice, RISK_STREAM,
+    common_hypotheses, margin_risk, run_scalars, twin_inputs, upsilon, LxTracker, VChoice,
+    RISK_STREAM,
 };
 use super::Params;
 use crate::claim::registry::Entry;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
-use crate::flow::nearly_linear::Scalar;
 use crate::flow::GradientFlow;
 use crate::model::data::{held_out, min_norm_solution, Dataset};
 use crate::monitor::Point;
@@ -456,10 +456,7 @@ impl Claim for DeviationTerms {
         if p.step == 0 || s.shape.depth() < 2 || s.shape.output() != 1 {
             return None;
         }
-        let sc = gf.twin()?.scalars;
-        let theta0 = s.layout.twin_theta(p.y)?;
-        let u = scalar(s, p.y, Scalar::U)?;
-        let v = scalar(s, p.y, self.v.scalar())?;
+        let (sc, theta0, u, v) = twin_inputs(s, gf, p.y, self.v)?;
         let (m, proxy, level) = (self.test_points, self.proxy, self.confidence);
         let test = test_set(&mut self.test, s, m)?;
         let [ftr, gtr, fte, gte] = outputs(s, p.y, theta0, proxy, &test.x);
@@ -562,12 +559,7 @@ impl Claim for Optimistic {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![
             super::gol24::h_twin(s),
-            Hypothesis::new(
-                "scalar output q = 1",
-                s.shape.output() as f64,
-                Relation::Le,
-                1.0,
-            ),
+            super::hyp::single_output(s, "scalar output q = 1"),
             h_population(s),
             Hypothesis::new("margin γ > 0", self.gamma, Relation::Gt, 0.0),
         ]
