@@ -456,11 +456,6 @@ fn gd_time_span(v: &mut serde_json::Value) {
     let no_t_end = obj.get("t_end").is_none_or(|t| t.is_null());
     if let (true, Some(n), Some(lr), true) = (gd, steps, lr, no_t_end) {
         obj.insert("t_end".into(), serde_json::json!(n as f64 * lr));
-    } else if !gd && steps.is_some() && obj.get("t_end").is_some_and(|t| t.is_null()) {
-        // `--steps` without `--method gd`: drop the placeholder so that validation names the
-        // real problem (steps belong to gradient descent) instead of a null t_end
-        obj.remove("t_end");
-        obj.insert("t_end".into(), serde_json::json!(1.0));
     }
 }
 

@@ -234,6 +234,10 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         .as_object_mut()
         .context("the configuration must be a JSON object")?;
     let base_model = obj.get("model").cloned();
+    let gd = match &args.method {
+        Some(m) => m == "gd",
+        None => obj.get("method") == Some(&json!("gd")),
+    };
     let mut set = |k: &str, val: Value| {
         obj.insert(k.to_string(), val);
     };
@@ -286,6 +290,10 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         set("lr", json!(lr));
     }
     if let Some(n) = args.steps {
+        anyhow::ensure!(
+            gd,
+            "--steps {n} counts gradient-descent steps; give --method gd, or --t-end for a flow"
+        );
         set("steps", json!(n));
         // t_end = N·η is filled in by the configuration (unless --t-end is given too)
         if args.t_end.is_none() {
