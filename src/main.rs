@@ -516,7 +516,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| Path::new("runs").join(&name));
     let outcome = gradflow::check::run_check(&cfg, &requests, Some(&out))?;
     let dynamics = gradflow::report::counterexample::dynamics(&cfg);
-    if dynamics != "gradient flow" {
+    if dynamics != gradflow::report::counterexample::GRADIENT_FLOW {
         println!("dynamics: {dynamics}");
     }
     println!(

@@ -27,9 +27,12 @@ pub fn dynamics(cfg: &RunConfig) -> &'static str {
     } else if cfg.perturbation.is_some() {
         "perturbed gradient flow (a mutation test: gradient-flow statements are expected to fail)"
     } else {
-        "gradient flow"
+        GRADIENT_FLOW
     }
 }
+
+/// [`dynamics`] of an unperturbed gradient-flow run.
+pub const GRADIENT_FLOW: &str = "gradient flow";
 
 /// The fields of the run that identify it (hashes, version, method, tolerances).
 fn provenance(cfg: &RunConfig, run: &RunOutcome) -> Value {
