@@ -121,8 +121,11 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.s_le_one",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.sec5_3.s_le_one", p, &[])?;
-                Ok(Box::new(SLeOne { printed: false }))
+                let pr = Params::new("gol24.sec5_3.s_le_one", p, &["bound"])?;
+                Ok(Box::new(SLeOne {
+                    printed: false,
+                    bound: pr.f64("bound", 1.0)?,
+                }))
             },
         },
         Entry {
@@ -130,7 +133,10 @@ pub fn entries() -> Vec<Entry> {
             paper: PAPER,
             build: |p| {
                 Params::new("gol24.thm5_2.printed_s_le_one", p, &[])?;
-                Ok(Box::new(SLeOne { printed: true }))
+                Ok(Box::new(SLeOne {
+                    printed: true,
+                    bound: 1.0,
+                }))
             },
         },
         Entry {
@@ -668,9 +674,11 @@ impl Claim for WhiteningIdentities {
 /// of `X`, e.g. when `m = d`). The printed variant uses Theorem 5.2's definition
 /// `s = ‖YXᵀΣ_X^{-1/2}‖`, which is `n·s` and exceeds 1 as soon as `s > 1/n`.
 /// Hypotheses: `y ∈ {±1}`, `q = 1`, rank X = d. Evaluated once (at the end); budget: round-off
-/// at scale 1.
+/// at scale 1. Parameter (corrected claim): `bound` (default 1; a smaller value is a
+/// deliberately false variant).
 pub struct SLeOne {
     printed: bool,
+    bound: f64,
 }
 
 impl Claim for SLeOne {
@@ -694,11 +702,16 @@ impl Claim for SLeOne {
                 None,
             )
         };
+        let statement = if self.bound == 1.0 {
+            statement.to_string()
+        } else {
+            format!("{} (bound {} instead of 1)", statement, self.bound)
+        };
         ClaimInfo {
             id: id.into(),
             paper: PAPER,
             result,
-            statement: statement.into(),
+            statement,
             schedule: Schedule::AtEnd,
             form: Form::Inequality,
             printed_error: err,
@@ -721,7 +734,7 @@ impl Claim for SLeOne {
         };
         Some(Statement {
             lhs,
-            rhs: 1.0,
+            rhs: self.bound,
             budget: Budget::RoundOff { scale: 1.0 },
         })
     }
