@@ -70,20 +70,27 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.energy_identity",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.a0.energy_identity", p, &[])?;
-                Ok(Box::new(EnergyIdentity))
+                let pr = Params::new("gol24.a0.energy_identity", p, &["trajectory"])?;
+                Ok(Box::new(EnergyIdentity {
+                    twin: trajectory_is_twin(&pr)?,
+                }))
             },
         },
         Entry {
             id: "gol24.a0.loss_nonincreasing",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.a0.loss_nonincreasing", p, &[])?;
-                Ok(Box::new(LossNonIncreasing::new(Filing {
+                let pr = Params::new("gol24.a0.loss_nonincreasing", p, &["trajectory"])?;
+                let c = LossNonIncreasing::new(Filing {
                     id: "gol24.a0.loss_nonincreasing",
                     paper: PAPER,
                     result: "§2.3 gradient flow, used in the proof of Lemma 7.4 (catalog A0.1)",
-                })))
+                });
+                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                    c.on_twin()
+                } else {
+                    c
+                }))
             },
         },
         Entry {
@@ -200,16 +207,21 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.assumption5_1.lx_below_initial",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.assumption5_1.lx_below_initial", p, &[])?;
-                Ok(Box::new(LxBelowInitial::default()))
+                let pr = Params::new("gol24.assumption5_1.lx_below_initial", p, &["trajectory"])?;
+                Ok(Box::new(LxBelowInitial {
+                    lx0: None,
+                    twin: trajectory_is_twin(&pr)?,
+                }))
             },
         },
         Entry {
             id: "gol24.conj_e1.lx_nonincreasing",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.conj_e1.lx_nonincreasing", p, &[])?;
-                Ok(Box::new(LxNonIncreasing))
+                let pr = Params::new("gol24.conj_e1.lx_nonincreasing", p, &["trajectory"])?;
+                Ok(Box::new(LxNonIncreasing {
+                    twin: trajectory_is_twin(&pr)?,
+                }))
             },
         },
         Entry {
@@ -523,7 +535,11 @@ pub use crate::flow::nearly_linear::BoundScalars;
 /// `⟨∇L(θ), θ̇⟩ = −‖θ̇‖²` at every point, for the integrated field `θ̇` (any loss convention:
 /// both sides scale as `(2κn)²`). Holds to round-off when `θ̇ = −∇L`; any other field
 /// (a perturbed flow) breaks it. Budget: round-off at scale `‖∇L‖‖θ̇‖ + ‖θ̇‖²`.
-pub struct EnergyIdentity;
+/// Parameter `trajectory = "twin"`: the linear twin's identity `⟨∇L⁰(θ⁰), θ̇⁰⟩ = −‖θ̇⁰‖²`
+/// (catalog §5.1 item 1, both trajectories).
+pub struct EnergyIdentity {
+    twin: bool,
+}
 
 impl Claim for EnergyIdentity {
     fn info(&self) -> ClaimInfo {
@@ -531,18 +547,31 @@ impl Claim for EnergyIdentity {
             "gol24.a0.energy_identity",
             PAPER,
             "§2.3 gradient flow (catalog A0.1)",
-            "energy identity dL/dt = ⟨∇L, θ̇⟩ = −Σ_l ‖dW_l/dt‖_F²",
+            if self.twin {
+                "linear twin: dL⁰/dt = ⟨∇L⁰(θ⁰), θ̇⁰⟩ = −Σ_l ‖dW⁰_l/dt‖_F²"
+            } else {
+                "energy identity dL/dt = ⟨∇L, θ̇⟩ = −Σ_l ‖dW_l/dt‖_F²"
+            },
         )
         .identity()
     }
-    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
-        Vec::new()
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        if self.twin {
+            vec![h_twin(s)]
+        } else {
+            Vec::new()
+        }
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
         let mut g = vec![0.0; np];
-        gf.gradient(&p.y[..np], &mut g);
-        let f = &p.f[..np];
+        let y = trajectory(s, p.y, self.twin)?;
+        if self.twin {
+            gf.linear_gradient_scaled(&y[..np], 1.0, &mut g);
+        } else {
+            gf.gradient(&y[..np], &mut g);
+        }
+        let f = &trajectory(s, p.f, self.twin)?[..np];
         let dot: f64 = g.iter().zip(f).map(|(a, b)| a * b).sum();
         let ff: f64 = f.iter().map(|v| v * v).sum();
         let gg: f64 = g.iter().map(|v| v * v).sum();
@@ -1242,9 +1271,19 @@ impl Claim for LimitTrainLoss {
 /// `𝓛_X(θ) = (1/2m)‖(Y − f(X̃))X̃ᵀ‖²`, row form `(1/2n)‖X̃ᵀ(X̃Θ − Y)‖²` (Fig. 7's normalisation;
 /// convention-free), and its gradient in `M = Θᵀ`: `(1/n)(X̃ᵀX̃ X̃ᵀ(X̃Θ − Y))ᵀ`.
 fn lx_and_grad(st: &Setting, y: &[f64]) -> (f64, DMatrix<f64>) {
+    lx_and_grad_of(st, st.outputs(y))
+}
+
+/// [`lx_and_grad`] of the linear network `X̃Θ` at `y` whatever the activation (the linear
+/// twin's `𝓛_X`).
+fn lx_and_grad_linear(st: &Setting, y: &[f64]) -> (f64, DMatrix<f64>) {
+    lx_and_grad_of(st, &st.data.x * st.theta(y))
+}
+
+fn lx_and_grad_of(st: &Setting, outputs: DMatrix<f64>) -> (f64, DMatrix<f64>) {
     let n = st.data.n() as f64;
     let x = &st.data.x;
-    let r = st.outputs(y) - &st.data.y;
+    let r = outputs - &st.data.y;
     let g = x.transpose() * r; // d×q
     let lx = g.norm_squared() / (2.0 * n);
     let grad = (x.transpose() * (x * &g) / n).transpose(); // q×d
@@ -1283,10 +1322,22 @@ pub fn h_assumption5_1(ratio_max: f64) -> Hypothesis {
 /// Assumption 5.1 (proven for ε = 0 in App. E): `‖(Y − f(X̃(t)))X̃ᵀ‖_F² ≤ ‖(Y − f(X̃(0)))X̃ᵀ‖_F²`,
 /// i.e. `𝓛_X(t) ≤ 𝓛_X(0)` with `𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²` (convention-free; for whitened data
 /// `𝓛_X = (n/2)‖Θ − c*ᵀ‖²`). At `t = 0` the statement is an equality and is not evaluated.
-/// Hypotheses: whitened data, `q = 1` (the App. E proof). Budget: propagated.
-#[derive(Default)]
+/// Hypotheses: whitened data, `q = 1` (the App. E proof). Budget: propagated. On a leaky
+/// run the statement is evaluated for `θ^ε` (catalog §5.1 item 3: report-only there, it can
+/// fail — catalog §5.3 scenario 1); `trajectory = "twin"` evaluates it for the linear twin
+/// `θ⁰`, where App. E proves it.
 pub struct LxBelowInitial {
     lx0: Option<f64>,
+    twin: bool,
+}
+
+/// `𝓛_X` of the trained network (`twin = false`) or of the linear twin's block.
+fn lx_on(st: &Setting, y: &[f64], twin: bool) -> Option<f64> {
+    if twin {
+        Some(lx_and_grad_linear(st, st.layout.twin_theta(y)?).0)
+    } else {
+        Some(lx(st, y))
+    }
 }
 
 impl Claim for LxBelowInitial {
@@ -1295,11 +1346,19 @@ impl Claim for LxBelowInitial {
             "gol24.assumption5_1.lx_below_initial",
             PAPER,
             "Assumption 5.1 (proven for ε = 0, App. E)",
-            "ε = 0, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²",
+            if self.twin {
+                "linear twin θ⁰, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ⁰ − Y)‖²"
+            } else {
+                "ε = 0, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²"
+            },
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_whitened(s), h_scalar_output(s)]
+        let mut h = vec![h_whitened(s), h_scalar_output(s)];
+        if self.twin {
+            h.push(h_twin(s));
+        }
+        h
     }
     fn evaluate(
         &mut self,
@@ -1307,12 +1366,18 @@ impl Claim for LxBelowInitial {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
+        let lx0 = *self.lx0.get_or_insert_with(|| {
+            if self.twin {
+                lx_and_grad_linear(s, &s.theta0).0
+            } else {
+                lx(s, &s.theta0)
+            }
+        });
         if p.step == 0 {
             return None;
         }
         Some(Statement {
-            lhs: lx(s, p.y),
+            lhs: lx_on(s, p.y, self.twin)?,
             rhs: lx0,
             budget: Budget::Propagated { scale: lx0 },
         })
@@ -1323,8 +1388,11 @@ impl Claim for LxBelowInitial {
 /// `Σ_l tr[∇_l^X ∇_lᵀ] ≥ 0`, equivalently `d𝓛_X/dt ≤ 0` along gradient flow. Encoded on the
 /// integrated field: `d𝓛_X/dt = ⟨∂𝓛_X/∂M, Ṁ⟩ ≤ 0` with `Ṁ = Σ_l S_{l+1}Ẇ_lP_{l−1}`
 /// (convention-free sign). A gradient-ascent flow violates it. Hypotheses: whitened data,
-/// `q = 1`. Budget: propagated, scale `‖∂𝓛_X/∂M‖‖Ṁ‖`.
-pub struct LxNonIncreasing;
+/// `q = 1`. Budget: propagated, scale `‖∂𝓛_X/∂M‖‖Ṁ‖`. Parameter `trajectory = "twin"`: the
+/// linear twin's `d𝓛_X/dt` (proven there; catalog §5.1 item 3).
+pub struct LxNonIncreasing {
+    twin: bool,
+}
 
 impl Claim for LxNonIncreasing {
     fn info(&self) -> ClaimInfo {
@@ -1332,11 +1400,19 @@ impl Claim for LxNonIncreasing {
             "gol24.conj_e1.lx_nonincreasing",
             PAPER,
             "Conjecture E.1 (proven for ε = 0, App. E)",
-            "ε = 0, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0",
+            if self.twin {
+                "linear twin θ⁰, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0"
+            } else {
+                "ε = 0, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0"
+            },
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_whitened(s), h_scalar_output(s)]
+        let mut h = vec![h_whitened(s), h_scalar_output(s)];
+        if self.twin {
+            h.push(h_twin(s));
+        }
+        h
     }
     fn evaluate(
         &mut self,
@@ -1344,6 +1420,18 @@ impl Claim for LxNonIncreasing {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
+        if self.twin {
+            let (y, f) = (s.layout.twin_theta(p.y)?, s.layout.twin_theta(p.f)?);
+            let (_, grad) = lx_and_grad_linear(s, y);
+            let mdot = end_to_end_velocity(s, y, f);
+            return Some(Statement {
+                lhs: grad.dot(&mdot),
+                rhs: 0.0,
+                budget: Budget::Propagated {
+                    scale: grad.norm() * mdot.norm(),
+                },
+            });
+        }
         if s.eps > 0.0 {
             let (rate, scale) = lx_rate_leaky(s, p.y, p.f);
             return Some(Statement {
