@@ -1604,13 +1604,17 @@ pub enum NormBound {
 /// Parameters: `eps` (default: the run's ε, 0 for linear runs; `u` computed with ε-parameters
 /// bounds every trajectory of level `τ ≤ ε` by monotonicity in ε, catalog §6 item 9), `beta` (default `max_l ‖W_l(0)‖₂`) and `rho`
 /// (default `‖W_1(0)‖_F/‖W_1(0)‖₂`; a smaller value is the deliberately false variant of
-/// catalog §5.3 scenario 5, "ρ supplied as 1 for a full-rank W_1(0)").
+/// catalog §5.3 scenario 5, "ρ supplied as 1 for a full-rank W_1(0)"), `sqrt_rho` (1: the
+/// theorem's printed `ε√r` in `s̄_r`, catalog §5.3 scenario 8) and `s_one` (1: App. A.1's `s → 1`
+/// version, which needs no Assumption 5.1).
 /// Budget: propagated.
 pub struct Lemma71 {
     which: NormBound,
     eps: f64,
     beta: Option<f64>,
     rho: Option<f64>,
+    sqrt_rho: bool,
+    s_one: bool,
     lx0: f64,
     lx_ratio_max: f64,
 }
@@ -1625,7 +1629,7 @@ impl Lemma71 {
     }
     fn build(which: NormBound, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
         let id = Self::id(which);
-        let pr = Params::new(id, p, &["eps", "beta", "rho"])?;
+        let pr = Params::new(id, p, &["eps", "beta", "rho", "sqrt_rho", "s_one"])?;
         let eps = pr.f64("eps", f64::NAN)?;
         if !eps.is_nan() && !(0.0..=1.0).contains(&eps) {
             return Err(GradflowError::Config(format!(
@@ -1638,6 +1642,8 @@ impl Lemma71 {
             eps,
             beta: optional_beta(&pr)?,
             rho: (!rho.is_nan()).then_some(rho),
+            sqrt_rho: pr.f64("sqrt_rho", 0.0)? != 0.0,
+            s_one: pr.f64("s_one", 0.0)? != 0.0,
             lx0: f64::NAN,
             lx_ratio_max: 0.0,
         }))
@@ -1646,7 +1652,8 @@ impl Lemma71 {
         let (_, beta, rho) = lemma_hypotheses(s, self.beta);
         let rho = self.rho.unwrap_or(rho);
         let eps = if self.eps.is_nan() { s.eps } else { self.eps };
-        BoundScalars::new(s.shape.depth(), data_scalar(s), rho, beta, eps)
+        let sv = if self.s_one { 1.0 } else { data_scalar(s) };
+        BoundScalars::with_reading(s.shape.depth(), sv, rho, beta, eps, self.sqrt_rho)
     }
 }
 
@@ -1672,10 +1679,21 @@ impl Claim for Lemma71 {
                     self.eps.to_string()
                 },
                 self.rho.map(|r| format!(", ρ = {r}")).unwrap_or_default()
-            ),
+            ) + if self.sqrt_rho {
+                "; s̄_r with the printed ε√r(L−1)(1+ρβ^L) (√ρ reading)"
+            } else {
+                ""
+            } + if self.s_one {
+                "; s replaced by 1 (App. A.1, no Assumption 5.1)"
+            } else {
+                ""
+            },
             schedule: Schedule::Always,
             form: Form::Inequality,
-            printed_error: None,
+            printed_error: self.sqrt_rho.then_some(
+                "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
+                 linear factor r = ρ (catalog 001 §2.8, §6 item 2)",
+            ),
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1687,7 +1705,7 @@ impl Claim for Lemma71 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        if s.eps > 0.0 {
+        if s.eps > 0.0 && !self.s_one {
             vec![h_assumption5_1(self.lx_ratio_max)]
         } else {
             Vec::new()
