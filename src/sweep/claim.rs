@@ -57,6 +57,51 @@ pub struct SweepVerdict {
     pub note: String,
 }
 
+impl SweepVerdict {
+    /// A verdict with no statistic yet (NaN numbers, no points, no details).
+    pub fn empty(info: SweepClaimInfo, verdict: Verdict) -> Self {
+        Self {
+            info,
+            params: Value::Object(Default::default()),
+            verdict,
+            hypotheses: Vec::new(),
+            estimate: f64::NAN,
+            target: f64::NAN,
+            interval: [f64::NAN, f64::NAN],
+            slack: f64::NAN,
+            budget: f64::NAN,
+            points: 0,
+            details: Vec::new(),
+            note: String::new(),
+        }
+    }
+}
+
+/// A point's failing hypotheses as a sweep claim's (named with the point); a point that was
+/// not applicable without a failing hypothesis is reported as such.
+pub fn failed_hypotheses(at: &str, failing: &[super::store::FailedHypothesis]) -> Vec<Hypothesis> {
+    let mut v: Vec<Hypothesis> = failing
+        .iter()
+        .map(|h| {
+            let mut hyp = Hypothesis::new(
+                format!("{} (at {at})", h.name),
+                h.value,
+                h.relation,
+                h.threshold,
+            );
+            hyp.holds = false;
+            hyp
+        })
+        .collect();
+    if v.is_empty() {
+        v.push(Hypothesis::flag(
+            format!("the measured claim applies (at {at})"),
+            false,
+        ));
+    }
+    v
+}
+
 /// The per-point records of a sweep, in grid order.
 pub struct SweepTable<'a> {
     /// One record per grid point.
@@ -112,6 +157,7 @@ pub struct SweepEntry {
 pub fn entries() -> Vec<SweepEntry> {
     let mut v = Vec::new();
     v.extend(crate::claim::catalog::gol24_sweep::entries());
+    v.extend(super::generic::entries());
     v
 }
 

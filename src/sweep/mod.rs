@@ -29,6 +29,7 @@
 
 pub mod claim;
 pub mod frequency;
+pub mod generic;
 pub mod power_law;
 pub mod runner;
 pub mod stats;

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::claim::{judge_margin, SweepTable};
+use super::claim::{failed_hypotheses, judge_margin, SweepClaimInfo, SweepTable, SweepVerdict};
 use super::stats::{grouped_slope, SlopeFit};
 use super::store::{FailedHypothesis, PointStatus};
 use crate::check::ClaimRequest;
@@ -91,6 +91,78 @@ pub fn exponent_margin(fit: &SlopeFit, expected: f64, band: f64) -> (f64, f64, V
     let slack = band - (fit.slope - expected).abs();
     let half = (fit.interval[1] - fit.interval[0]) / 2.0;
     (slack, half, judge_margin(slack, half))
+}
+
+/// The verdict of `q ∝ x^exponent` from a fit: the margin of [`exponent_margin`], then
+/// `not_applicable` when the measured claim was not applicable at some point (its failing
+/// hypotheses reported), `inconclusive` when a point did not complete, had no usable
+/// measurement, or a measurement not above its evaluation budget. The note states the fit.
+pub fn verdict_of_fit(
+    info: SweepClaimInfo,
+    f: ExponentFit,
+    table: &SweepTable<'_>,
+    exponent: f64,
+    band: f64,
+    confidence: f64,
+) -> SweepVerdict {
+    let mut out = SweepVerdict::empty(info, Verdict::Inconclusive);
+    out.target = exponent;
+    out.details = f.rows;
+    let incomplete = table.incomplete();
+    let mut notes = incomplete.clone();
+    let below_budget: Vec<String> = out
+        .details
+        .iter()
+        .filter(|r| match (r["q"].as_f64(), r["budget"].as_f64()) {
+            (Some(q), Some(b)) => q <= b,
+            _ => false,
+        })
+        .map(|r| r["coords"].to_string())
+        .collect();
+    if !below_budget.is_empty() {
+        notes.push(format!(
+            "measurement not above its evaluation budget at {}",
+            below_budget.join(", ")
+        ));
+    }
+    if !f.unusable.is_empty() {
+        notes.push(format!(
+            "no positive finite measurement at [{}]",
+            f.unusable.join("], [")
+        ));
+    }
+    if let Some(fit) = f.fit {
+        out.estimate = fit.slope;
+        out.interval = fit.interval;
+        out.points = fit.points;
+        let (slack, half, v) = exponent_margin(&fit, exponent, band);
+        out.slack = slack;
+        out.budget = half;
+        out.verdict = v;
+        notes.push(format!(
+            "fitted exponent {:.4} ({} % interval [{:.4}, {:.4}], {} points, {} replicates, \
+             {} residual dof)",
+            fit.slope,
+            confidence * 100.0,
+            fit.interval[0],
+            fit.interval[1],
+            fit.points,
+            fit.groups,
+            fit.dof
+        ));
+    } else {
+        notes.push("no fit: fewer than two axis values with a usable measurement".into());
+    }
+    if let Some((at, failing)) = &f.not_applicable {
+        out.hypotheses = failed_hypotheses(at, failing);
+        out.verdict = Verdict::NotApplicable;
+    } else if out.verdict != Verdict::Inconclusive
+        && (!incomplete.is_empty() || !below_budget.is_empty() || !f.unusable.is_empty())
+    {
+        out.verdict = Verdict::Inconclusive;
+    }
+    out.note = notes.join("; ");
+    out
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@ use serde_json::{json, Value};
 
 use super::Params;
 use crate::check::ClaimRequest;
-use crate::claim::{Hypothesis, Verdict};
+use crate::claim::Verdict;
 use crate::error::GradflowError;
-use crate::sweep::claim::{SweepClaim, SweepClaimInfo, SweepEntry, SweepTable, SweepVerdict};
+use crate::sweep::claim::{
+    failed_hypotheses, SweepClaim, SweepClaimInfo, SweepEntry, SweepTable, SweepVerdict,
+};
 use crate::sweep::frequency;
-use crate::sweep::power_law::{exponent_margin, fit_exponent};
-use crate::sweep::store::FailedHypothesis;
+use crate::sweep::power_law::{fit_exponent, verdict_of_fit};
 
 const PAPER: &str = "001";
 
@@ -35,49 +36,6 @@ pub fn entries() -> Vec<SweepEntry> {
             build: ViolationFrequency::build,
         },
     ]
-}
-
-/// A verdict with the claim's info and no statistic yet (filled by the caller).
-fn verdict(info: SweepClaimInfo, verdict: Verdict, note: String) -> SweepVerdict {
-    SweepVerdict {
-        info,
-        params: json!({}),
-        verdict,
-        hypotheses: Vec::new(),
-        estimate: f64::NAN,
-        target: f64::NAN,
-        interval: [f64::NAN, f64::NAN],
-        slack: f64::NAN,
-        budget: f64::NAN,
-        points: 0,
-        details: Vec::new(),
-        note,
-    }
-}
-
-/// A point's failing hypotheses as the sweep claim's (named with the point); a point that
-/// was not applicable without a failing hypothesis is reported as such.
-fn failed_hypotheses(at: &str, failing: &[FailedHypothesis]) -> Vec<Hypothesis> {
-    let mut v: Vec<Hypothesis> = failing
-        .iter()
-        .map(|h| {
-            let mut hyp = Hypothesis::new(
-                format!("{} (at {at})", h.name),
-                h.value,
-                h.relation,
-                h.threshold,
-            );
-            hyp.holds = false;
-            hyp
-        })
-        .collect();
-    if v.is_empty() {
-        v.push(Hypothesis::flag(
-            format!("the measured claim applies (at {at})"),
-            false,
-        ));
-    }
-    v
 }
 
 /// The order in `ε` of the proxy deviation at a fixed time (catalog 001 §5.2 item 5; the
@@ -186,68 +144,14 @@ impl SweepClaim for DeviationOrder {
     }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
         let f = fit_exponent(table, &self.measured, &self.axis, self.confidence);
-        let mut out = verdict(self.info(), Verdict::Inconclusive, String::new());
-        out.target = self.exponent;
-        out.details = f.rows;
-        let mut notes = table.incomplete();
-        let below_budget: Vec<String> = out
-            .details
-            .iter()
-            .filter(|r| match (r["q"].as_f64(), r["budget"].as_f64()) {
-                (Some(q), Some(b)) => q <= b,
-                _ => false,
-            })
-            .map(|r| r["coords"].to_string())
-            .collect();
-        if !below_budget.is_empty() {
-            notes.push(format!(
-                "deviation not above its evaluation budget at {}",
-                below_budget.join(", ")
-            ));
-        }
-        if !f.unusable.is_empty() {
-            notes.push(format!(
-                "no positive finite deviation at [{}]",
-                f.unusable.join("], [")
-            ));
-        }
-        if let Some(fit) = f.fit {
-            out.estimate = fit.slope;
-            out.interval = fit.interval;
-            out.points = fit.points;
-            let (slack, half, v) = exponent_margin(&fit, self.exponent, self.band);
-            out.slack = slack;
-            out.budget = half;
-            out.verdict = v;
-            notes.push(format!(
-                "fitted exponent {:.4} ({} % interval [{:.4}, {:.4}], {} points, {} replicates, \
-                 {} residual dof)",
-                fit.slope,
-                self.confidence * 100.0,
-                fit.interval[0],
-                fit.interval[1],
-                fit.points,
-                fit.groups,
-                fit.dof
-            ));
-        } else {
-            notes.push(format!(
-                "no fit: fewer than two values of {} with a usable deviation",
-                self.axis
-            ));
-        }
-        if let Some((at, failing)) = &f.not_applicable {
-            out.hypotheses = failed_hypotheses(at, failing);
-            out.verdict = Verdict::NotApplicable;
-        } else if out.verdict != Verdict::Inconclusive
-            && (!table.incomplete().is_empty()
-                || !below_budget.is_empty()
-                || !f.unusable.is_empty())
-        {
-            out.verdict = Verdict::Inconclusive;
-        }
-        out.note = notes.join("; ");
-        out
+        verdict_of_fit(
+            self.info(),
+            f,
+            table,
+            self.exponent,
+            self.band,
+            self.confidence,
+        )
     }
 }
 
@@ -372,7 +276,7 @@ impl SweepClaim for ViolationFrequency {
             .collect()
     }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
-        let mut out = verdict(self.info(), Verdict::Holds, String::new());
+        let mut out = SweepVerdict::empty(self.info(), Verdict::Holds);
         let mut worst: Option<(f64, f64, f64, [f64; 2], usize)> = None;
         let mut any_violated = false;
         let mut all_hold = true;
