@@ -29,6 +29,9 @@ pub struct FrequencyCount {
     /// The point closest to violating the sure-hold check: `(coords, lhs, rhs)` of its last
     /// evaluation (the estimate's upper limit and the bound).
     pub tightest: Option<(String, f64, f64)>,
+    /// Range `[min, max]` over the points of the sure-hold check's left-hand side (the
+    /// estimate's upper limit) and right-hand side (the bound).
+    pub ranges: Option<([f64; 2], [f64; 2])>,
 }
 
 /// Classifies every completed point by the sure-violation check `lower` and the sure-hold
@@ -40,6 +43,7 @@ pub fn count(table: &SweepTable<'_>, lower: &ClaimRequest, upper: &ClaimRequest)
         ambiguous: 0,
         not_applicable: None,
         tightest: None,
+        ranges: None,
     };
     for r in table.records {
         if r.status != PointStatus::Completed {
@@ -67,6 +71,14 @@ pub fn count(table: &SweepTable<'_>, lower: &ClaimRequest, upper: &ClaimRequest)
             {
                 c.tightest = Some((super::coords_label(&r.coords), e.lhs, e.rhs));
             }
+            let ([a0, a1], [b0, b1]) = c.ranges.unwrap_or((
+                [f64::INFINITY, f64::NEG_INFINITY],
+                [f64::INFINITY, f64::NEG_INFINITY],
+            ));
+            c.ranges = Some((
+                [a0.min(e.lhs), a1.max(e.lhs)],
+                [b0.min(e.rhs), b1.max(e.rhs)],
+            ));
         }
         if lo.verdict == Verdict::Violated {
             c.violations += 1;
@@ -109,6 +121,8 @@ pub fn judge(c: &FrequencyCount, delta: f64, confidence: f64) -> (Verdict, f64, 
         "clopper_pearson": [lower, upper],
         "confidence": confidence,
         "verdict": verdict,
+        "risk_upper_range": c.ranges.map(|r| r.0),
+        "bound_range": c.ranges.map(|r| r.1),
         "tightest": c.tightest.as_ref().map(|(at, lhs, rhs)| json!({
             "coords": at, "risk_upper": lhs, "bound": rhs, "slack": rhs - lhs,
         })),
@@ -127,6 +141,7 @@ mod tests {
             ambiguous,
             not_applicable: None,
             tightest: None,
+            ranges: None,
         }
     }
 
