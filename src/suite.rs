@@ -231,7 +231,11 @@ fn run_sweep_scenario(file: &Path, text: &str) -> Vec<CaseResult> {
                         .filter(|h| !h.holds)
                         .map(|h| format!("; fails: {} ({:.3e} vs {:.3e})", h.name, h.value, h.threshold))
                         .collect::<String>()
-                ),
+                ) + &if v.note.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", v.note)
+                },
             })
             .collect(),
     }

@@ -154,10 +154,34 @@ fn bad_sweep_files_are_input_errors_before_anything_runs() {
     write_sweep(
         dir.path(),
         "bad_path.json",
-        r#"[{"path": "optimizer.lr", "values": [0.1]}]"#,
+        r#"[{"path": "model.epsilon", "values": [0.1, 0.01]}, {"path": "optimizer.lr", "values": [0.1]}]"#,
         ORDER,
     );
     write_sweep(dir.path(), "no_axes.json", "[]", ORDER);
+    write_sweep(
+        dir.path(),
+        "wrong_axis.json",
+        r#"[{"path": "seed", "values": [1, 2]}]"#,
+        ORDER,
+    );
+    write_sweep(
+        dir.path(),
+        "repeated.json",
+        r#"[{"path": "model.epsilon", "values": [0.1, 0.1]}]"#,
+        ORDER,
+    );
+    write_sweep(
+        dir.path(),
+        "freq_eps.json",
+        r#"[{"path": "model.epsilon", "values": [0.1, 0.01]}]"#,
+        r#"[{"id": "gol24.thm5_2.violation_frequency"}]"#,
+    );
+    write_sweep(
+        dir.path(),
+        "no_of.json",
+        r#"[{"path": "seed", "values": [1, 2]}]"#,
+        r#"[{"id": "sweep.power_law"}]"#,
+    );
     write_sweep(
         dir.path(),
         "bad_delta.json",
@@ -170,6 +194,10 @@ fn bad_sweep_files_are_input_errors_before_anything_runs() {
         ("bad_eps.json", "model.epsilon=2.0"),
         ("bad_path.json", "no \"optimizer\""),
         ("no_axes.json", "no axes"),
+        ("wrong_axis.json", "does not vary"),
+        ("repeated.json", "twice"),
+        ("freq_eps.json", "vary `seed` only"),
+        ("no_of.json", "give `of`"),
         ("bad_delta.json", "deltas"),
         ("missing.json", "missing.json"),
     ] {

@@ -134,6 +134,11 @@ pub trait SweepClaim: Send + Sync {
     fn info(&self) -> SweepClaimInfo;
     /// The trajectory claims it measures at every point.
     fn requests(&self) -> Vec<ClaimRequest>;
+    /// Checks the claim against the sweep's axes before anything runs (an axis it needs is
+    /// missing, or an axis it cannot interpret varies): an input error naming the problem.
+    fn validate(&self, _axes: &[String]) -> Result<(), GradflowError> {
+        Ok(())
+    }
     /// The verdict from the per-point records. Implementations report a point whose run
     /// did not complete as `inconclusive` (a dropped point can bias a frequency or a fit).
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict;

@@ -2,10 +2,13 @@
 //! fails over resampled training sets, with an exact binomial interval, compared with `δ`.
 //!
 //! Each point's statement compares a Monte Carlo estimate with a bound, so each point is
-//! classified with two checks of the same statement: one whose left-hand side is the
-//! estimate's *lower* confidence limit (its violation is a sure violation) and one with the
-//! *upper* limit (its holding is a sure hold). Points that are neither are ambiguous: they
-//! count as violations when deciding `holds` and as non-violations when deciding `violated`.
+//! classified with two checks of the same statement at a per-point confidence `c_pt`: one
+//! whose left-hand side is the estimate's *lower* confidence limit (its violation is a
+//! confident violation) and one with the *upper* limit (its holding is a confident hold).
+//! Points that are neither are ambiguous: they count as violations when deciding `holds` and
+//! as non-violations when deciding `violated`. A confident classification is still wrong with
+//! probability up to `e_pt = 1 − c_pt` per point, so the frequency test is shifted by `e_pt`
+//! ([`judge`]); keep `e_pt` well below the `δ` tested.
 
 use serde_json::{json, Value};
 
@@ -20,7 +23,7 @@ use crate::claim::Verdict;
 pub struct FrequencyCount {
     /// Completed points classified.
     pub n: usize,
-    /// Sure violations.
+    /// Confident violations.
     pub violations: usize,
     /// Ambiguous points (estimate's interval straddles the bound, or inside the budget).
     pub ambiguous: usize,
@@ -89,11 +92,19 @@ pub fn count(table: &SweepTable<'_>, lower: &ClaimRequest, upper: &ClaimRequest)
     c
 }
 
-/// The verdict of `P(violation) ≤ δ` from the counts at `confidence`: `holds` when the
-/// Clopper–Pearson upper limit of `(violations + ambiguous)/n` is at most `δ`, `violated`
-/// when the lower limit of `violations/n` exceeds `δ`, `inconclusive` otherwise. Returns the
-/// verdict, the point estimate `violations/n`, the interval `[lower, upper]` and a details row.
-pub fn judge(c: &FrequencyCount, delta: f64, confidence: f64) -> (Verdict, f64, [f64; 2], Value) {
+/// The verdict of `P(violation) ≤ δ` from the counts, with one-sided Clopper–Pearson limits
+/// at `confidence` and the per-point misclassification probability `point_error`: `holds`
+/// when the upper limit of `(violations + ambiguous)/n` plus `point_error` is at most `δ`
+/// (a confident hold is a violation with probability ≤ `point_error`), `violated` when the
+/// lower limit of `violations/n` exceeds `δ + point_error` (a confident violation is false
+/// with probability ≤ `point_error`), `inconclusive` otherwise. Returns the verdict, the
+/// estimate `violations/n`, the interval `[lower, upper]` and a details row.
+pub fn judge(
+    c: &FrequencyCount,
+    delta: f64,
+    confidence: f64,
+    point_error: f64,
+) -> (Verdict, f64, [f64; 2], Value) {
     if c.n == 0 {
         return (
             Verdict::Inconclusive,
@@ -104,9 +115,9 @@ pub fn judge(c: &FrequencyCount, delta: f64, confidence: f64) -> (Verdict, f64, 
     }
     let lower = clopper_pearson(c.violations, c.n, confidence)[0];
     let upper = clopper_pearson(c.violations + c.ambiguous, c.n, confidence)[1];
-    let verdict = if upper <= delta {
+    let verdict = if upper + point_error <= delta {
         Verdict::Holds
-    } else if lower > delta {
+    } else if lower > delta + point_error {
         Verdict::Violated
     } else {
         Verdict::Inconclusive
@@ -120,6 +131,7 @@ pub fn judge(c: &FrequencyCount, delta: f64, confidence: f64) -> (Verdict, f64, 
         "frequency": phat,
         "clopper_pearson": [lower, upper],
         "confidence": confidence,
+        "point_error": point_error,
         "verdict": verdict,
         "risk_upper_range": c.ranges.map(|r| r.0),
         "bound_range": c.ranges.map(|r| r.1),
@@ -148,23 +160,23 @@ mod tests {
     #[test]
     fn zero_violations_hold_only_with_enough_points() {
         // 0 of 59: upper limit 1 − 0.05^{1/59} = 0.0495 ≤ 0.05; 0 of 30: 0.095 > 0.05
-        assert_eq!(judge(&counts(59, 0, 0), 0.05, 0.95).0, Verdict::Holds);
-        assert_eq!(
-            judge(&counts(30, 0, 0), 0.05, 0.95).0,
-            Verdict::Inconclusive
-        );
-        assert_eq!(judge(&counts(30, 0, 0), 0.2, 0.95).0, Verdict::Holds);
+        let v = |c, d, e| judge(&c, d, 0.95, e).0;
+        assert_eq!(v(counts(59, 0, 0), 0.05, 0.0), Verdict::Holds);
+        assert_eq!(v(counts(30, 0, 0), 0.05, 0.0), Verdict::Inconclusive);
+        assert_eq!(v(counts(30, 0, 0), 0.2, 0.0), Verdict::Holds);
+        // the per-point error moves the threshold: 0.0495 + 0.001 > 0.05
+        assert_eq!(v(counts(59, 0, 0), 0.05, 1e-3), Verdict::Inconclusive);
     }
 
     #[test]
     fn ambiguous_points_count_against_holding_but_not_for_violating() {
-        assert_eq!(
-            judge(&counts(30, 0, 10), 0.2, 0.95).0,
-            Verdict::Inconclusive
-        );
-        assert_eq!(judge(&counts(30, 25, 0), 0.5, 0.95).0, Verdict::Violated);
-        // 12 sure of 30 (0.4): lower limit 0.25 > 0.2 → violated, whatever the ambiguous
-        assert_eq!(judge(&counts(30, 12, 18), 0.2, 0.95).0, Verdict::Violated);
-        assert_eq!(judge(&counts(0, 0, 0), 0.2, 0.95).0, Verdict::Inconclusive);
+        let v = |c, d, e| judge(&c, d, 0.95, e).0;
+        assert_eq!(v(counts(30, 0, 10), 0.2, 0.0), Verdict::Inconclusive);
+        assert_eq!(v(counts(30, 25, 0), 0.5, 0.0), Verdict::Violated);
+        // 12 of 30 (0.4): lower limit 0.25 > 0.2 → violated, whatever the ambiguous …
+        assert_eq!(v(counts(30, 12, 18), 0.2, 0.0), Verdict::Violated);
+        // … but not if each classification may be wrong with probability 0.1
+        assert_eq!(v(counts(30, 12, 18), 0.2, 0.1), Verdict::Inconclusive);
+        assert_eq!(v(counts(0, 0, 0), 0.2, 0.0), Verdict::Inconclusive);
     }
 }

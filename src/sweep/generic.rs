@@ -120,6 +120,15 @@ impl SweepClaim for PowerLaw {
     fn requests(&self) -> Vec<ClaimRequest> {
         vec![self.of.clone()]
     }
+    fn validate(&self, axes: &[String]) -> Result<(), GradflowError> {
+        if self.of.id == "<of>" || self.exponent.is_nan() {
+            return Err(GradflowError::Config(format!(
+                "sweep claim {}: give `of` (the measured claim), `axis` and `exponent`",
+                Self::ID
+            )));
+        }
+        super::power_law::require_axis(Self::ID, &self.axis, axes)
+    }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
         let rhs_table: Vec<_>;
         let table = if self.quantity == Quantity::Rhs {

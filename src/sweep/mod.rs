@@ -150,6 +150,28 @@ impl SweepSpec {
     /// The grid points, each configuration validated (an invalid point is an error naming
     /// its coordinates, before anything runs).
     pub fn points(&self, origin: &str) -> Result<Vec<GridPoint>, GradflowError> {
+        let cfg_err = |m: String| GradflowError::Config(format!("{origin}: {m}"));
+        for (i, a) in self.vary.iter().enumerate() {
+            for b in &self.vary[..i] {
+                let nested = |x: &str, y: &str| x.starts_with(&format!("{y}."));
+                if a.path == b.path || nested(&a.path, &b.path) || nested(&b.path, &a.path) {
+                    return Err(cfg_err(format!(
+                        "sweep axes {:?} and {:?} write the same configuration field",
+                        b.path, a.path
+                    )));
+                }
+            }
+            let vals = a.resolved()?;
+            for (k, v) in vals.iter().enumerate() {
+                if vals[..k].contains(v) {
+                    return Err(cfg_err(format!(
+                        "sweep axis {:?} lists {v} twice (a repeated point is one run, not a \
+                         replicate: vary the seed instead)",
+                        a.path
+                    )));
+                }
+            }
+        }
         let axes: Vec<(String, Vec<Value>)> = self
             .vary
             .iter()
@@ -241,6 +263,35 @@ mod tests {
         let e = set_path(&mut v, "seed.x", json!(3)).unwrap_err();
         assert!(e.contains("not an object"), "{e}");
         assert!(set_path(&mut v, "a..b", json!(1)).is_err());
+    }
+
+    #[test]
+    fn repeated_values_and_overlapping_axes_are_rejected() {
+        let spec = |vary: Value| SweepSpec {
+            name: "t".into(),
+            description: String::new(),
+            run: json!({}),
+            vary: serde_json::from_value(vary).unwrap(),
+            claims: vec![],
+        };
+        let e = spec(json!([{"path": "seed", "values": [1, 2, 1]}]))
+            .points("f")
+            .unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
+        let e = spec(json!([
+            {"path": "model.epsilon", "values": [0.1]},
+            {"path": "model.epsilon", "values": [0.2]}
+        ]))
+        .points("f")
+        .unwrap_err();
+        assert!(e.to_string().contains("same configuration field"), "{e}");
+        let e = spec(json!([
+            {"path": "model", "values": [{}]},
+            {"path": "model.epsilon", "values": [0.2]}
+        ]))
+        .points("f")
+        .unwrap_err();
+        assert!(e.to_string().contains("same configuration field"), "{e}");
     }
 
     #[test]

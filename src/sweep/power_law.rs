@@ -9,6 +9,7 @@ use super::stats::{grouped_slope, SlopeFit};
 use super::store::{FailedHypothesis, PointStatus};
 use crate::check::ClaimRequest;
 use crate::claim::Verdict;
+use crate::error::GradflowError;
 
 /// The outcome of fitting an exponent.
 pub struct ExponentFit {
@@ -81,6 +82,18 @@ pub fn fit_exponent(
         rows,
         not_applicable,
         unusable,
+    }
+}
+
+/// The fitted axis must be one of the sweep's axes.
+pub fn require_axis(id: &str, axis: &str, axes: &[String]) -> Result<(), GradflowError> {
+    if axes.iter().any(|a| a == axis) {
+        Ok(())
+    } else {
+        Err(GradflowError::Config(format!(
+            "sweep claim {id}: fits against axis {axis:?}, which the sweep does not vary \
+             (its axes: {axes:?})"
+        )))
     }
 }
 
@@ -168,8 +181,7 @@ pub fn verdict_of_fit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::ExcerptRow;
-    use crate::sweep::store::{Measured, PointRecord};
+    use crate::sweep::store::{Measured, PointRecord, Row};
 
     fn rec(eps: f64, seed: u64, q: f64, req: &ClaimRequest) -> PointRecord {
         PointRecord {
@@ -187,12 +199,10 @@ mod tests {
                 request: req.clone(),
                 verdict: Verdict::Holds,
                 failing: vec![],
-                last: Some(ExcerptRow {
-                    step: 1,
+                last: Some(Row {
                     t: 1.0,
                     lhs: q,
                     rhs: 1.0,
-                    slack: 1.0 - q,
                     budget: 1e-12,
                 }),
                 min_slack: None,

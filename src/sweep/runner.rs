@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::claim::{build, SweepClaim, SweepTable, SweepVerdict};
-use super::store::{point_key, Measured, PointRecord, PointStatus, PointStore};
+use super::store::{build_id, point_key, Measured, PointRecord, PointStatus, PointStore};
 use super::{coords_label, GridPoint, SweepSpec};
 use crate::check::{run_check, ClaimRequest};
 use crate::error::GradflowError;
@@ -113,6 +113,11 @@ pub fn run_sweep(
         .iter()
         .map(|c| build(&c.id, &c.params))
         .collect::<Result<_, _>>()?;
+    let axes: Vec<String> = spec.vary.iter().map(|a| a.path.clone()).collect();
+    for c in &claims {
+        c.validate(&axes)
+            .map_err(|e| GradflowError::Config(format!("{origin}: {e}")))?;
+    }
     let requests = union_requests(&claims);
     // every trajectory claim must exist before any point runs
     for r in &requests {
@@ -120,16 +125,32 @@ pub fn run_sweep(
     }
     let points = spec.points(origin)?;
     let store = opts.out.map(PointStore::new);
+    let build = build_id();
     let keys: Vec<String> = points
         .iter()
-        .map(|p| point_key(&p.config, &requests))
+        .map(|p| point_key(&build, &p.config, &requests))
         .collect();
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(j) = keys[..i].iter().position(|o| o == k) {
+            return Err(GradflowError::Config(format!(
+                "{origin}: the points [{}] and [{}] are the same run",
+                coords_label(&points[j].coords),
+                coords_label(&points[i].coords)
+            )));
+        }
+    }
     let mut slots: Vec<Option<PointRecord>> = vec![None; points.len()];
     let mut resumed = 0;
     if let Some(store) = &store {
-        for (slot, key) in slots.iter_mut().zip(&keys) {
+        for ((slot, key), p) in slots.iter_mut().zip(&keys).zip(&points) {
             match store.load(key) {
-                Ok(Some(r)) => {
+                // a point that could not be run at all is retried (its cause, e.g. a
+                // missing data file, may be fixed)
+                Ok(Some(r)) if matches!(r.status, PointStatus::Failed { .. }) => {}
+                Ok(Some(mut r)) => {
+                    // the key fixes the run; position and labels follow this grid
+                    r.index = p.index;
+                    r.coords = p.coords.clone();
                     *slot = Some(r);
                     resumed += 1;
                 }
@@ -139,6 +160,19 @@ pub fn run_sweep(
         }
     }
     let todo: Vec<usize> = (0..points.len()).filter(|&i| slots[i].is_none()).collect();
+    if let (Some(store), true) = (&store, opts.progress) {
+        let foreign = store.foreign(&keys);
+        if foreign > 0 {
+            eprintln!(
+                "gradflow: sweep: {foreign} stored record(s) in {} belong to other \
+                 configurations, measurements or builds of gradflow and are not used",
+                opts.out
+                    .expect("store has a directory")
+                    .join("points")
+                    .display()
+            );
+        }
+    }
     if opts.progress {
         eprintln!(
             "gradflow: sweep {:?}: {} points ({} stored, {} to run)",

@@ -52,8 +52,14 @@ pub fn grouped_slope(points: &[(usize, f64, f64)], confidence: f64) -> Option<Sl
                 .map(move |p| (p.1 - mx, p.2 - my))
         })
         .collect();
+    // some replicate must have two distinct values of x (compared as given: the centred
+    // values of a constant axis are rounding noise, not spread)
+    let varies = groups.iter().any(|&g| {
+        let mut xs = points.iter().filter(|p| p.0 == g).map(|p| p.1);
+        xs.next().is_some_and(|x0| xs.any(|x| x != x0))
+    });
     let sxx: f64 = centred.iter().map(|(x, _)| x * x).sum();
-    if sxx.is_nan() || sxx <= 0.0 {
+    if !varies || sxx.is_nan() || sxx <= 0.0 {
         return None;
     }
     let sxy: f64 = centred.iter().map(|(x, y)| x * y).sum();
@@ -146,6 +152,12 @@ mod tests {
         assert_eq!(f.slope, 2.0);
         assert!(f.interval[0] == f64::NEG_INFINITY && f.interval[1] == f64::INFINITY);
         assert!(grouped_slope(&[(0, 1.0, 1.0), (1, 2.0, 3.0)], 0.95).is_none());
+        // a constant axis whose centred values are rounding noise: no fit
+        let x = 0.03f64.ln();
+        let constant: Vec<_> = (0..3)
+            .flat_map(|g| (0..3).map(move |k| (g, x, (g + k) as f64)))
+            .collect();
+        assert!(grouped_slope(&constant, 0.95).is_none());
     }
 
     #[test]

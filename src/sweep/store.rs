@@ -13,17 +13,89 @@ use crate::claim::{Relation, Verdict};
 use crate::error::GradflowError;
 use crate::report::atomic::write_json_atomic;
 
+/// JSON numbers that may be non-finite: JSON has no NaN or ±∞, so they are written as the
+/// strings `"NaN"`, `"inf"`, `"-inf"` (serde_json would write `null`, which does not read
+/// back as a number — a record with a vacuous bound could then never be resumed).
+pub mod nonfinite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a finite value as a number, a non-finite one as a string.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    /// Reads a number or one of the strings `"NaN"`, `"inf"`, `"-inf"`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Num {
+            N(f64),
+            S(String),
+        }
+        match Num::deserialize(d)? {
+            Num::N(v) => Ok(v),
+            Num::S(s) => match s.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a number, \"NaN\", \"inf\" or \"-inf\", got {other:?}"
+                ))),
+            },
+        }
+    }
+}
+
 /// A hypothesis that failed at a point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailedHypothesis {
     /// What is assumed.
     pub name: String,
     /// Its measured value.
+    #[serde(with = "nonfinite")]
     pub value: f64,
     /// Relation of the value to the threshold.
     pub relation: Relation,
     /// Its threshold.
+    #[serde(with = "nonfinite")]
     pub threshold: f64,
+}
+
+/// One recorded evaluation of a statement (an [`ExcerptRow`] whose numbers may be
+/// non-finite in the record).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Time.
+    #[serde(with = "nonfinite")]
+    pub t: f64,
+    /// Left-hand side.
+    #[serde(with = "nonfinite")]
+    pub lhs: f64,
+    /// Right-hand side.
+    #[serde(with = "nonfinite")]
+    pub rhs: f64,
+    /// Error budget.
+    #[serde(with = "nonfinite")]
+    pub budget: f64,
+}
+
+impl From<ExcerptRow> for Row {
+    fn from(e: ExcerptRow) -> Self {
+        Self {
+            t: e.t,
+            lhs: e.lhs,
+            rhs: e.rhs,
+            budget: e.budget,
+        }
+    }
 }
 
 /// What one trajectory claim gave at one point.
@@ -36,9 +108,9 @@ pub struct Measured {
     /// The hypotheses that failed (why `not_applicable`).
     pub failing: Vec<FailedHypothesis>,
     /// Its last evaluation (at `t_end` for a completed run).
-    pub last: Option<ExcerptRow>,
+    pub last: Option<Row>,
     /// Its evaluation closest to failing.
-    pub min_slack: Option<ExcerptRow>,
+    pub min_slack: Option<Row>,
     /// The checker's remark.
     #[serde(default)]
     pub note: String,
@@ -61,8 +133,8 @@ impl Measured {
                     threshold: h.threshold,
                 })
                 .collect(),
-            last: v.last,
-            min_slack: v.min_slack,
+            last: v.last.map(Row::from),
+            min_slack: v.min_slack.map(Row::from),
             note: v.note.clone(),
         }
     }
@@ -99,6 +171,7 @@ pub struct PointRecord {
     #[serde(flatten)]
     pub status: PointStatus,
     /// Time reached.
+    #[serde(with = "nonfinite")]
     pub t: f64,
     /// Accepted steps.
     pub steps: u64,
@@ -115,15 +188,35 @@ impl PointRecord {
     }
 }
 
-/// Hex SHA-256 of the point's configuration, its requests and the crate version: a record
-/// is reused only for exactly the same run and measurements.
-pub fn point_key(config: &Value, requests: &[ClaimRequest]) -> String {
-    let text = serde_json::to_string(&(env!("CARGO_PKG_VERSION"), config, requests))
-        .expect("JSON values always serialise");
+/// Hex SHA-256 of the point's configuration, its requests and the build (`build`, e.g.
+/// [`build_id`]): a record is reused only for exactly the same run and measurements by the
+/// same program.
+pub fn point_key(build: &str, config: &Value, requests: &[ClaimRequest]) -> String {
+    let text =
+        serde_json::to_string(&(build, config, requests)).expect("JSON values always serialise");
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The identity of the running program: the crate version and the SHA-256 of the executable
+/// (any rebuild that changes the code changes it, so records computed by other code are not
+/// reused); the version alone when the executable cannot be read.
+pub fn build_id() -> String {
+    let exe = std::env::current_exe().and_then(std::fs::read);
+    match exe {
+        Ok(bytes) => format!(
+            "{}+{}",
+            env!("CARGO_PKG_VERSION"),
+            Sha256::digest(&bytes)
+                .iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+        Err(_) => env!("CARGO_PKG_VERSION").to_string(),
+    }
 }
 
 /// The directory of point records of one sweep output directory.
@@ -141,6 +234,23 @@ impl PointStore {
 
     fn path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{}.json", &key[..16]))
+    }
+
+    /// Number of record files whose name matches none of `keys` (records of other
+    /// configurations, measurements or builds).
+    pub fn foreign(&self, keys: &[String]) -> usize {
+        let names: std::collections::HashSet<String> =
+            keys.iter().map(|k| format!("{}.json", &k[..16])).collect();
+        std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        n.ends_with(".json") && !n.starts_with('.') && !names.contains(&n)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
     }
 
     /// The stored record with this key, if there is a readable one. A file that does not
@@ -183,18 +293,41 @@ mod tests {
             t: 0.5,
             steps: 10,
             rhs_evaluations: 61,
-            measured: vec![],
+            measured: vec![Measured {
+                request: ClaimRequest {
+                    id: "x".into(),
+                    params: json!({}),
+                },
+                verdict: Verdict::Inconclusive,
+                failing: vec![FailedHypothesis {
+                    name: "h".into(),
+                    value: f64::NAN,
+                    relation: Relation::Le,
+                    threshold: f64::INFINITY,
+                }],
+                last: Some(Row {
+                    t: 0.5,
+                    lhs: f64::NEG_INFINITY,
+                    rhs: f64::INFINITY,
+                    budget: 0.0,
+                }),
+                min_slack: None,
+                note: String::new(),
+            }],
         }
     }
 
     #[test]
-    fn records_round_trip_and_foreign_or_broken_files_are_reported_not_used() {
+    fn records_round_trip_with_non_finite_numbers_and_foreign_or_broken_files_are_not_used() {
         let dir = tempfile::tempdir().unwrap();
         let store = PointStore::new(dir.path());
-        let key = point_key(&json!({"seed": 4}), &[]);
+        let key = point_key("b", &json!({"seed": 4}), &[]);
         assert_eq!(store.load(&key).unwrap(), None);
         store.save(&record(&key)).unwrap();
-        assert_eq!(store.load(&key).unwrap(), Some(record(&key)));
+        // non-finite numbers read back (NaN ≠ NaN, so compare the rendering)
+        let back = store.load(&key).unwrap().unwrap();
+        assert_eq!(format!("{back:?}"), format!("{:?}", record(&key)));
+        assert!(back.measured[0].failing[0].value.is_nan());
         // same 16-character prefix, different key: not this point's record
         let other = format!("{}{}", &key[..16], "0".repeat(48));
         assert!(store.load(&other).unwrap_err().contains("another point"));
@@ -208,9 +341,10 @@ mod tests {
             id: "a".into(),
             params: json!({}),
         };
-        let k1 = point_key(&json!({"seed": 1}), &[]);
-        assert_ne!(k1, point_key(&json!({"seed": 2}), &[]));
-        assert_ne!(k1, point_key(&json!({"seed": 1}), &[r]));
-        assert_eq!(k1, point_key(&json!({"seed": 1}), &[]));
+        let k1 = point_key("b", &json!({"seed": 1}), &[]);
+        assert_ne!(k1, point_key("b", &json!({"seed": 2}), &[]));
+        assert_ne!(k1, point_key("b", &json!({"seed": 1}), &[r]));
+        assert_ne!(k1, point_key("other build", &json!({"seed": 1}), &[]));
+        assert_eq!(k1, point_key("b", &json!({"seed": 1}), &[]));
     }
 }

@@ -142,6 +142,9 @@ impl SweepClaim for DeviationOrder {
     fn requests(&self) -> Vec<ClaimRequest> {
         vec![self.measured.clone()]
     }
+    fn validate(&self, axes: &[String]) -> Result<(), GradflowError> {
+        crate::sweep::power_law::require_axis(Self::id(self.kappa), &self.axis, axes)
+    }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
         let f = fit_exponent(table, &self.measured, &self.axis, self.confidence);
         verdict_of_fit(
@@ -156,23 +159,29 @@ impl SweepClaim for DeviationOrder {
 }
 
 /// Theorem 5.2 over resampled training sets (catalog 001 §5.2 item 1, the T5.2 Monte Carlo
-/// protocol): for each `δ`, the frequency over the grid's points (seeds: independent samples
+/// protocol): for each `δ`, the frequency over the sweep's seeds (independent samples
 /// `(X, Y)` with a data-independent init) of `R^ε(t) > R̂_γ(t) + Υ_κ + Δ ε^κ/γ` is at most `δ`.
+/// The sweep must vary `seed` only (any other axis would make the points something other
+/// than independent draws of the same statement).
 ///
 /// Each point checks `gol24.thm5_2.bound` twice per `δ`: with the held-out risk's Wilson
-/// lower limit (a violation there is a sure violation) and its upper limit (holding there is
-/// a sure hold); see [`frequency`] for the classification and the Clopper–Pearson verdict at
-/// `confidence`. When the teacher is drawn from the seed the population changes with the
-/// seed too; the statement still applies (`P(violation) = E_D P(violation | D) ≤ δ`).
-/// The verdict is `violated` if some `δ` is, `holds` if every `δ` holds, `inconclusive`
-/// otherwise; the reported statistic is that of the worst `δ` (largest `p̂ − δ`).
+/// lower limit at `point_confidence` (a violation there is a confident violation) and its
+/// upper limit (holding there is a confident hold); see [`frequency`] for the classification
+/// and the Clopper–Pearson verdict, which is shifted by `1 − point_confidence`. The
+/// Clopper–Pearson limits are at `1 − (1 − confidence)/k` for `k` values of `δ` (Bonferroni).
+/// When the teacher is drawn from the seed the population changes with the seed too; the
+/// statement still applies (`P(violation) = E_D P(violation | D) ≤ δ`). The verdict is
+/// `violated` if some `δ` is, `holds` if every `δ` holds, `inconclusive` otherwise; the
+/// headline numbers are those of the `δ` that decided it (the most clearly violated one, the
+/// least clearly holding one, or the first undecided one).
 /// Parameters: `deltas` (default `[0.05]`), `kappa`, `gamma`, `bits`, `test_points`, `v`,
 /// `factor`, `union` (passed to the bound; `union: 0` is the single-function Hoeffding
 /// variant, not a valid bound, whose failures show that the union bound matters),
-/// `confidence` (0.95, for both the per-point Wilson limits and the Clopper–Pearson limits).
+/// `confidence` (0.95), `point_confidence` (0.999).
 pub struct ViolationFrequency {
     deltas: Vec<f64>,
     confidence: f64,
+    point_confidence: f64,
     /// Per `δ`: the (lower, upper) requests.
     checks: Vec<(ClaimRequest, ClaimRequest)>,
     union: bool,
@@ -191,41 +200,37 @@ impl ViolationFrequency {
     ];
 
     fn build(p: &Value) -> Result<Box<dyn SweepClaim>, GradflowError> {
-        let mut known = vec!["deltas", "confidence"];
+        let mut known = vec!["deltas", "confidence", "point_confidence"];
         known.extend(Self::PASSED);
-        Params::new(Self::ID, p, &known)?;
+        let pr = Params::new(Self::ID, p, &known)?;
+        let err = |m: String| GradflowError::Config(format!("sweep claim {}: {m}", Self::ID));
         let deltas: Vec<f64> = match p.get("deltas") {
             None => vec![0.05],
             Some(v) => v
                 .as_array()
                 .and_then(|a| a.iter().map(Value::as_f64).collect::<Option<Vec<_>>>())
-                .ok_or_else(|| {
-                    GradflowError::Config(format!(
-                        "sweep claim {}: deltas must be an array of numbers",
-                        Self::ID
-                    ))
-                })?,
+                .ok_or_else(|| err("deltas must be an array of numbers".into()))?,
         };
         if deltas.is_empty() || deltas.iter().any(|d| !(*d > 0.0 && *d < 1.0)) {
-            return Err(GradflowError::Config(format!(
-                "sweep claim {}: deltas = {deltas:?}: need a non-empty list in (0, 1)",
-                Self::ID
+            return Err(err(format!(
+                "deltas = {deltas:?}: need a non-empty list in (0, 1)"
             )));
         }
-        let confidence = p.get("confidence").and_then(Value::as_f64).unwrap_or(0.95);
-        if !(0.5..1.0).contains(&confidence) {
-            return Err(GradflowError::Config(format!(
-                "sweep claim {}: confidence = {confidence}: need 0.5 ≤ confidence < 1",
-                Self::ID
+        let confidence = pr.f64("confidence", 0.95)?;
+        let point_confidence = pr.f64("point_confidence", 0.999)?;
+        if !((0.5..1.0).contains(&confidence) && (0.5..1.0).contains(&point_confidence)) {
+            return Err(err(format!(
+                "confidence = {confidence}, point_confidence = {point_confidence}: need both \
+                 in [0.5, 1)"
             )));
         }
-        let mut base = json!({"confidence": confidence});
+        let mut base = json!({"confidence": point_confidence});
         for k in Self::PASSED {
             if let Some(v) = p.get(k) {
                 base[k] = v.clone();
             }
         }
-        let union = p.get("union").and_then(Value::as_f64).unwrap_or(1.0) != 0.0;
+        let union = pr.f64("union", 1.0)? != 0.0;
         let checks = deltas
             .iter()
             .map(|&d| {
@@ -244,11 +249,20 @@ impl ViolationFrequency {
         Ok(Box::new(Self {
             deltas,
             confidence,
+            point_confidence,
             checks,
             union,
         }))
     }
+
+    /// Clopper–Pearson confidence per `δ` (Bonferroni over the `δ`s).
+    fn cp_confidence(&self) -> f64 {
+        1.0 - (1.0 - self.confidence) / self.deltas.len() as f64
+    }
 }
+
+/// One `δ`'s outcome: verdict, estimate, `δ`, interval, points.
+type DeltaOutcome = (Verdict, f64, f64, [f64; 2], usize);
 
 impl SweepClaim for ViolationFrequency {
     fn info(&self) -> SweepClaimInfo {
@@ -258,14 +272,16 @@ impl SweepClaim for ViolationFrequency {
             result: "Theorem 5.2, Monte Carlo over samples (catalog §5.2 item 1)",
             statement: format!(
                 "P_sample(R^ε(t) > R̂_γ(t) + {} + Δε^κ/γ) ≤ δ for δ ∈ {:?}: violation \
-                 frequency over the grid's samples, Clopper–Pearson {} % limits",
+                 frequency over the sweep's seeds, Clopper–Pearson limits at {} % jointly, \
+                 per-point Wilson limits at {} %",
                 if self.union {
                     "Υ_κ"
                 } else {
                     "sqrt(ln(1/δ)/(2n)) (no union bound: not a valid bound)"
                 },
                 self.deltas,
-                self.confidence * 100.0
+                self.confidence * 100.0,
+                self.point_confidence * 100.0
             ),
         }
     }
@@ -275,11 +291,20 @@ impl SweepClaim for ViolationFrequency {
             .flat_map(|(lo, hi)| [lo.clone(), hi.clone()])
             .collect()
     }
+    fn validate(&self, axes: &[String]) -> Result<(), GradflowError> {
+        if axes != ["seed"] {
+            return Err(GradflowError::Config(format!(
+                "sweep claim {}: the sweep must vary `seed` only (each point an independent \
+                 training set of the same statement); its axes are {axes:?}",
+                Self::ID
+            )));
+        }
+        Ok(())
+    }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
         let mut out = SweepVerdict::empty(self.info(), Verdict::Holds);
-        let mut worst: Option<(f64, f64, f64, [f64; 2], usize)> = None;
-        let mut any_violated = false;
-        let mut all_hold = true;
+        let e_pt = 1.0 - self.point_confidence;
+        let mut per_delta: Vec<DeltaOutcome> = Vec::new();
         for (&delta, (lo, hi)) in self.deltas.iter().zip(&self.checks) {
             let c = frequency::count(table, lo, hi);
             if let Some((at, failing)) = &c.not_applicable {
@@ -287,25 +312,37 @@ impl SweepClaim for ViolationFrequency {
                     out.hypotheses = failed_hypotheses(at, failing);
                 }
             }
-            let (v, phat, ci, row) = frequency::judge(&c, delta, self.confidence);
-            any_violated |= v == Verdict::Violated;
-            all_hold &= v == Verdict::Holds;
+            let (v, phat, ci, row) = frequency::judge(&c, delta, self.cp_confidence(), e_pt);
             out.details.push(row);
-            let excess = phat - delta;
-            if worst.is_none_or(|w| excess > w.0 || w.0.is_nan()) {
-                worst = Some((excess, phat, delta, ci, c.n));
-            }
+            per_delta.push((v, phat, delta, ci, c.n));
         }
-        if let Some((_, phat, delta, ci, n)) = worst {
+        let any_violated = per_delta.iter().any(|d| d.0 == Verdict::Violated);
+        let all_hold = per_delta.iter().all(|d| d.0 == Verdict::Holds);
+        // the δ that decided the verdict
+        let by = |f: &dyn Fn(&DeltaOutcome) -> f64, want: Verdict| {
+            per_delta
+                .iter()
+                .filter(|d| d.0 == want)
+                .max_by(|a, b| f(a).total_cmp(&f(b)))
+                .copied()
+        };
+        let decisive = if any_violated {
+            by(&|d| d.3[0] - d.2, Verdict::Violated)
+        } else if all_hold {
+            by(&|d| d.3[1] - d.2, Verdict::Holds)
+        } else {
+            per_delta.iter().find(|d| d.0 != Verdict::Holds).copied()
+        };
+        if let Some((_, phat, delta, ci, n)) = decisive {
             out.estimate = phat;
             out.target = delta;
             out.interval = ci;
             out.slack = delta - phat;
-            // the side of the interval the verdict was decided on
-            out.budget = if phat <= delta {
-                ci[1] - phat
+            // the side of the interval the verdict is decided on, plus the per-point error
+            out.budget = if any_violated {
+                phat - ci[0] + e_pt
             } else {
-                phat - ci[0]
+                ci[1] - phat + e_pt
             };
             out.points = n;
         }
@@ -323,9 +360,13 @@ impl SweepClaim for ViolationFrequency {
         };
         let mut notes = incomplete;
         for r in &out.details {
+            if r["points"] == 0 {
+                notes.push(format!("δ = {}: no applicable point", r["delta"]));
+                continue;
+            }
             let tight = &r["tightest"];
             notes.push(format!(
-                "δ = {}: {} sure violations and {} ambiguous of {} points, frequency {}, \
+                "δ = {}: {} confident violations and {} ambiguous of {} points, frequency {}, \
                  interval {} → {} (tightest point {}: risk upper limit {} vs bound {})",
                 r["delta"],
                 r["violations"],
