@@ -283,7 +283,8 @@ pub struct RunConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_step: Option<f64>,
     /// What an adaptive explicit pair does on detected chattering (`"stop"`, the default;
-    /// `"fixed_step"`; `"ignore"`); [`crate::integrate::chatter`].
+    /// `"fixed_step"`; `"ignore"`; method auto's explicit phase: `"stop"` or `"ignore"`);
+    /// [`crate::integrate::chatter`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_chatter: Option<crate::integrate::chatter::OnChatter>,
     /// Thresholds of the chattering detector and the fallback's length and step.
@@ -436,10 +437,14 @@ impl RunConfig {
                 ));
             }
         }
-        if chatter_set && !explicit {
+        // method auto's explicit phase is the same driver: it detects (and stops on, or
+        // ignores) chattering, but its own switch record has no place for fallbacks
+        let auto = self.method == Method::Auto;
+        let fallback = self.on_chatter == Some(crate::integrate::chatter::OnChatter::FixedStep);
+        if chatter_set && !explicit && !(auto && !fallback) {
             return Err(GradflowError::Config(format!(
                 "on_chatter/chatter configure the adaptive explicit pairs (dopri5, tsit5, \
-                 dop853); method {} has none",
+                 dop853; method auto takes on_chatter stop or ignore); method {} has none",
                 self.method.name()
             )));
         }

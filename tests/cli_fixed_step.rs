@@ -2,7 +2,8 @@
 //! `proofs_check/001/saxe_twin_oracle.json` with seed 3 stops with a chattering error by
 //! default (exit 3) and completes with the fallback, whose switches and step counts are in
 //! `summary.json`; fixed steps take `⌈T/h⌉` steps and `1 + 6·N` DOPRI5 evaluations; the
-//! options are rejected where they do not apply (exit 2).
+//! options are rejected where they do not apply (exit 2); method auto's explicit phase
+//! detects chattering too and takes `--on-chatter ignore`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -86,6 +87,33 @@ fn sliding_run_stops_on_chattering_and_completes_with_the_fallback() {
 }
 
 #[test]
+fn method_auto_stops_on_chattering_unless_told_to_ignore_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = saxe_config(dir.path());
+    let base = ["run", "--config", &cfg, "--seed", "3", "--method", "auto"];
+    let mut args = base.to_vec();
+    args.extend(["--out", "stop"]);
+    let o = gradflow(&args, dir.path());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(summary(&dir.path().join("stop"))["status"], "chattering");
+    let mut args = base.to_vec();
+    args.extend([
+        "--on-chatter",
+        "ignore",
+        "--max-steps",
+        "2000",
+        "--out",
+        "ignore",
+    ]);
+    let o = gradflow(&args, dir.path());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // the crawl: the step limit at t ≈ 0.87, just after the collapse
+    let s = summary(&dir.path().join("ignore"));
+    assert_eq!(s["status"], "max_steps");
+    assert!(s["final_time"].as_f64().unwrap() < 0.9);
+}
+
+#[test]
 fn fixed_step_flag_takes_ceil_t_over_h_steps() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = saxe_config(dir.path());
@@ -133,6 +161,10 @@ fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
         (
             &["--on-chatter", "sometimes"][..],
             "expected stop, fixed_step or ignore",
+        ),
+        (
+            &["--on-chatter", "fixed_step", "--method", "auto"][..],
+            "method auto has none",
         ),
     ] {
         let mut args = vec!["run", "--config", &cfg, "--out", "bad"];
