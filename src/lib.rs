@@ -14,5 +14,6 @@ pub mod monitor;
 pub mod report;
 pub mod run;
 pub mod suite;
+pub mod sweep;
 
 pub use error::{GradflowError, Result};

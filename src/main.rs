@@ -37,6 +37,12 @@ enum Cmd {
         /// The report (`DIR/counterexamples/<id>.json`).
         report: PathBuf,
     },
+    /// Run a sweep (a run configuration over a grid of values × seeds) and judge its sweep
+    /// claims (fitted exponents, violation frequencies). Point records go to
+    /// `OUT/points/` as points finish; rerunning the same command resumes. Exit status 0:
+    /// nothing violated; 1: a sweep claim violated (or not the expected verdict); 2: usage
+    /// or input error; 3: some point's run failed or stopped early.
+    Sweep(SweepArgs),
     /// List the encoded claims.
     Claims {
         /// Only this paper (000 … 003).
@@ -49,6 +55,22 @@ enum Cmd {
         #[arg(long)]
         show: Option<String>,
     },
+}
+
+/// The sweep file and where its results go.
+#[derive(Args)]
+struct SweepArgs {
+    /// The sweep file (JSON: `run`, `vary`, `claims`).
+    spec: PathBuf,
+    /// Output directory (default runs/sweeps/<file stem>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, allow_negative_numbers = true)]
+    jobs: Option<usize>,
+    /// Discard stored point records and rerun every point.
+    #[arg(long)]
+    fresh: bool,
 }
 
 /// Claim selection plus the run flags.
@@ -177,6 +199,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::Run(args) => run(*args),
         Cmd::Check(args) => check(*args),
         Cmd::Replay { report } => replay(&report),
+        Cmd::Sweep(args) => sweep(&args),
         Cmd::Claims { paper } => {
             if let Some(p) = paper.as_deref() {
                 anyhow::ensure!(
@@ -190,6 +213,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     let info = c.info();
                     println!(
                         "{:<48} {:<4} {:<28} {}",
+                        e.id, e.paper, info.result, info.statement
+                    );
+                }
+            }
+            for e in gradflow::sweep::claim::entries() {
+                if paper.as_deref().is_none_or(|p| p == e.paper) {
+                    let info = (e.build)(&json!({}))?.info();
+                    println!(
+                        "{:<48} {:<4} {:<28} [sweep] {}",
                         e.id, e.paper, info.result, info.statement
                     );
                 }
@@ -582,6 +614,87 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     Ok(if violated {
         ExitCode::from(1)
     } else if stopped {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn sweep(args: &SweepArgs) -> Result<ExitCode> {
+    use gradflow::claim::Verdict;
+    use gradflow::sweep::runner::SweepOptions;
+    let origin = args.spec.display().to_string();
+    let text = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {origin}"))?;
+    let spec = gradflow::sweep::SweepSpec::parse(&text, &origin)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .spec
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sweep".into());
+        Path::new("runs").join("sweeps").join(stem)
+    });
+    if args.fresh {
+        let points = out.join("points");
+        if points.exists() {
+            std::fs::remove_dir_all(&points)
+                .with_context(|| format!("removing {}", points.display()))?;
+        }
+    }
+    let outcome = gradflow::sweep::run_sweep(
+        &spec,
+        &origin,
+        &SweepOptions {
+            out: Some(&out),
+            jobs: args.jobs,
+            progress: true,
+        },
+    )?;
+    println!(
+        "{:<40} {:<15} {:>10} {:>24} {:>8} {:>10} {:>10}",
+        "sweep claim", "verdict", "estimate", "interval", "target", "slack", "budget"
+    );
+    let mut bad = false;
+    for (v, req) in outcome.verdicts.iter().zip(&spec.claims) {
+        bad |= v.verdict == Verdict::Violated || req.expect.is_some_and(|e| e != v.verdict);
+        println!(
+            "{:<40} {:<15} {:>10.4} {:>24} {:>8} {:>10.3e} {:>10.3e}",
+            v.info.id,
+            v.verdict.to_string(),
+            v.estimate,
+            format!("[{:.4}, {:.4}]", v.interval[0], v.interval[1]),
+            v.target,
+            v.slack,
+            v.budget
+        );
+        if let Some(e) = req.expect.filter(|e| *e != v.verdict) {
+            println!("    expected {e}");
+        }
+        for h in v.hypotheses.iter().filter(|h| !h.holds) {
+            println!(
+                "    hypothesis fails: {} ({} vs {})",
+                h.name, h.value, h.threshold
+            );
+        }
+        if !v.note.is_empty() {
+            println!("    {}", v.note);
+        }
+    }
+    println!(
+        "{} points ({} from stored records); wrote {}",
+        outcome.records.len(),
+        outcome.resumed,
+        out.join("sweep_verdicts.json").display()
+    );
+    let incomplete = outcome
+        .records
+        .iter()
+        .filter(|r| r.status != gradflow::sweep::store::PointStatus::Completed)
+        .count();
+    Ok(if bad {
+        ExitCode::from(1)
+    } else if incomplete > 0 {
+        eprintln!("gradflow: {incomplete} point(s) did not complete (see sweep_verdicts.json)");
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS

@@ -16,6 +16,9 @@
 //!
 //! Each (scenario, claim) pair passes when the checker's verdict equals `expect`. A
 //! scenario that cannot be read or run counts as one failure and the suite goes on.
+//!
+//! A file with a `vary` key is a sweep ([`crate::sweep`]): its `claims` are sweep claims,
+//! each with its `expect`; the sweep runs in memory (no point records are written).
 
 use std::path::{Path, PathBuf};
 
@@ -118,6 +121,9 @@ pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
+    if serde_json::from_str::<Value>(&text).is_ok_and(|v| v.get("vary").is_some()) {
+        return run_sweep_scenario(file, &text);
+    }
     let sc: Scenario = match serde_json::from_str(&text) {
         Ok(s) => s,
         Err(e) => return fail(format!("malformed scenario: {e}")),
@@ -171,6 +177,61 @@ pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
                     ),
                     _ => v.note.clone(),
                 },
+            })
+            .collect(),
+    }
+}
+
+/// Runs a sweep scenario: one case per sweep claim.
+fn run_sweep_scenario(file: &Path, text: &str) -> Vec<CaseResult> {
+    let origin = file.display().to_string();
+    let fail = |msg: String| {
+        vec![CaseResult {
+            file: file.to_path_buf(),
+            claim: "-".into(),
+            expected: None,
+            got: Err(msg),
+            detail: String::new(),
+        }]
+    };
+    let spec = match crate::sweep::SweepSpec::parse(text, &origin) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    if let Some(c) = spec.claims.iter().find(|c| c.expect.is_none()) {
+        return fail(format!("sweep claim {} has no `expect`", c.id));
+    }
+    let opts = crate::sweep::runner::SweepOptions {
+        out: None,
+        jobs: None,
+        progress: false,
+    };
+    match crate::sweep::run_sweep(&spec, &origin, &opts) {
+        Err(e) => fail(e.to_string()),
+        Ok(out) => spec
+            .claims
+            .iter()
+            .zip(&out.verdicts)
+            .map(|(c, v)| CaseResult {
+                file: file.to_path_buf(),
+                claim: c.id.clone(),
+                expected: c.expect,
+                got: Ok(v.verdict),
+                detail: format!(
+                    "estimate {:.4} in [{:.4}, {:.4}] vs {} (slack {:.3e}, budget {:.3e}, {} points){}",
+                    v.estimate,
+                    v.interval[0],
+                    v.interval[1],
+                    v.target,
+                    v.slack,
+                    v.budget,
+                    v.points,
+                    v.hypotheses
+                        .iter()
+                        .filter(|h| !h.holds)
+                        .map(|h| format!("; fails: {} ({:.3e} vs {:.3e})", h.name, h.value, h.threshold))
+                        .collect::<String>()
+                ),
             })
             .collect(),
     }

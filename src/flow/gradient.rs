@@ -418,6 +418,13 @@ impl GradientFlow {
         self.loss.scale(self.x.nrows()) * r2
     }
 
+    /// The linear network's loss `L⁰(θ) = κ‖XΘ − Y‖_F²` whatever the activation (the linear
+    /// twin's loss; counts as no gradient evaluation).
+    pub fn linear_loss(&mut self, theta: &[f64]) -> f64 {
+        let r2 = self.linear_forward(theta);
+        self.loss.scale(self.x.nrows()) * r2
+    }
+
     /// The loss `L(θ) = κ‖XΘ − Y‖_F²` (counts as no gradient evaluation).
     pub fn loss(&mut self, theta: &[f64]) -> f64 {
         let r2 = self.forward(theta);

@@ -97,16 +97,36 @@ impl Claim for ImbalanceConserved {
 /// non-increasing (`dL/dt = −‖∇L‖² ≤ 0`). Budget: the local model (`y_i` is the exact flow
 /// from `y_{i−1}` plus this step's local error, which alone enters the comparison), plus
 /// round-off at the loss's scale.
+///
+/// [`LossNonIncreasing::on_twin`] checks the linear twin `θ⁰` of a leaky-ReLU run (paper 001)
+/// with the linear network's loss `L⁰(θ⁰)` instead.
 pub struct LossNonIncreasing {
     /// Filing.
     pub filing: Filing,
     prev: Option<f64>,
+    twin: bool,
 }
 
 impl LossNonIncreasing {
     /// The claim filed under `filing`.
     pub fn new(filing: Filing) -> Self {
-        Self { filing, prev: None }
+        Self {
+            filing,
+            prev: None,
+            twin: false,
+        }
+    }
+    /// The same statement for the linear twin's loss `L⁰(θ⁰(t))`.
+    pub fn on_twin(mut self) -> Self {
+        self.twin = true;
+        self
+    }
+    fn loss(&self, s: &Setting, gf: &mut GradientFlow, y: &[f64]) -> Option<f64> {
+        if self.twin {
+            Some(gf.linear_loss(s.layout.twin_theta(y)?))
+        } else {
+            Some(gf.loss(&y[..s.params()]))
+        }
     }
 }
 
@@ -116,16 +136,26 @@ impl Claim for LossNonIncreasing {
             self.filing.id,
             self.filing.paper,
             self.filing.result,
-            "the loss is non-increasing along the flow: L(t_i) ≤ L(t_{i−1}) at \
-                        consecutive accepted steps",
+            format!(
+                "the {}loss is non-increasing along the flow: L(t_i) ≤ L(t_{{i−1}}) at \
+                 consecutive accepted steps",
+                if self.twin { "linear twin's " } else { "" }
+            ),
         )
     }
-    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
-        Vec::new()
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        if self.twin {
+            vec![Hypothesis::flag(
+                "the state carries the linear twin θ⁰ (model leaky_relu with twin: true)",
+                s.layout.twin,
+            )]
+        } else {
+            Vec::new()
+        }
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let prev = self.prev?;
-        let loss = gf.loss(&p.y[..s.params()]);
+        let loss = self.loss(s, gf, p.y)?;
         // equal losses (a critical point) sit exactly at the boundary: the statement is ≤
         Some(Statement {
             lhs: loss,
@@ -134,7 +164,7 @@ impl Claim for LossNonIncreasing {
         })
     }
     fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
-        self.prev = Some(gf.loss(&p.y[..s.params()]));
+        self.prev = self.loss(s, gf, p.y);
     }
 }
 

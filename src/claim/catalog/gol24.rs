@@ -70,20 +70,27 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.energy_identity",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.a0.energy_identity", p, &[])?;
-                Ok(Box::new(EnergyIdentity))
+                let pr = Params::new("gol24.a0.energy_identity", p, &["trajectory"])?;
+                Ok(Box::new(EnergyIdentity {
+                    twin: trajectory_is_twin(&pr)?,
+                }))
             },
         },
         Entry {
             id: "gol24.a0.loss_nonincreasing",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.a0.loss_nonincreasing", p, &[])?;
-                Ok(Box::new(LossNonIncreasing::new(Filing {
+                let pr = Params::new("gol24.a0.loss_nonincreasing", p, &["trajectory"])?;
+                let c = LossNonIncreasing::new(Filing {
                     id: "gol24.a0.loss_nonincreasing",
                     paper: PAPER,
                     result: "§2.3 gradient flow, used in the proof of Lemma 7.4 (catalog A0.1)",
-                })))
+                });
+                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                    c.on_twin()
+                } else {
+                    c
+                }))
             },
         },
         Entry {
@@ -121,8 +128,11 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.s_le_one",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.sec5_3.s_le_one", p, &[])?;
-                Ok(Box::new(SLeOne { printed: false }))
+                let pr = Params::new("gol24.sec5_3.s_le_one", p, &["bound"])?;
+                Ok(Box::new(SLeOne {
+                    printed: false,
+                    bound: pr.f64("bound", 1.0)?,
+                }))
             },
         },
         Entry {
@@ -130,7 +140,10 @@ pub fn entries() -> Vec<Entry> {
             paper: PAPER,
             build: |p| {
                 Params::new("gol24.thm5_2.printed_s_le_one", p, &[])?;
-                Ok(Box::new(SLeOne { printed: true }))
+                Ok(Box::new(SLeOne {
+                    printed: true,
+                    bound: 1.0,
+                }))
             },
         },
         Entry {
@@ -194,16 +207,21 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.assumption5_1.lx_below_initial",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.assumption5_1.lx_below_initial", p, &[])?;
-                Ok(Box::new(LxBelowInitial::default()))
+                let pr = Params::new("gol24.assumption5_1.lx_below_initial", p, &["trajectory"])?;
+                Ok(Box::new(LxBelowInitial {
+                    lx0: None,
+                    twin: trajectory_is_twin(&pr)?,
+                }))
             },
         },
         Entry {
             id: "gol24.conj_e1.lx_nonincreasing",
             paper: PAPER,
             build: |p| {
-                Params::new("gol24.conj_e1.lx_nonincreasing", p, &[])?;
-                Ok(Box::new(LxNonIncreasing))
+                let pr = Params::new("gol24.conj_e1.lx_nonincreasing", p, &["trajectory"])?;
+                Ok(Box::new(LxNonIncreasing {
+                    twin: trajectory_is_twin(&pr)?,
+                }))
             },
         },
         Entry {
@@ -517,7 +535,11 @@ pub use crate::flow::nearly_linear::BoundScalars;
 /// `⟨∇L(θ), θ̇⟩ = −‖θ̇‖²` at every point, for the integrated field `θ̇` (any loss convention:
 /// both sides scale as `(2κn)²`). Holds to round-off when `θ̇ = −∇L`; any other field
 /// (a perturbed flow) breaks it. Budget: round-off at scale `‖∇L‖‖θ̇‖ + ‖θ̇‖²`.
-pub struct EnergyIdentity;
+/// Parameter `trajectory = "twin"`: the linear twin's identity `⟨∇L⁰(θ⁰), θ̇⁰⟩ = −‖θ̇⁰‖²`
+/// (catalog §5.1 item 1, both trajectories).
+pub struct EnergyIdentity {
+    twin: bool,
+}
 
 impl Claim for EnergyIdentity {
     fn info(&self) -> ClaimInfo {
@@ -525,18 +547,31 @@ impl Claim for EnergyIdentity {
             "gol24.a0.energy_identity",
             PAPER,
             "§2.3 gradient flow (catalog A0.1)",
-            "energy identity dL/dt = ⟨∇L, θ̇⟩ = −Σ_l ‖dW_l/dt‖_F²",
+            if self.twin {
+                "linear twin: dL⁰/dt = ⟨∇L⁰(θ⁰), θ̇⁰⟩ = −Σ_l ‖dW⁰_l/dt‖_F²"
+            } else {
+                "energy identity dL/dt = ⟨∇L, θ̇⟩ = −Σ_l ‖dW_l/dt‖_F²"
+            },
         )
         .identity()
     }
-    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
-        Vec::new()
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        if self.twin {
+            vec![h_twin(s)]
+        } else {
+            Vec::new()
+        }
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
         let mut g = vec![0.0; np];
-        gf.gradient(&p.y[..np], &mut g);
-        let f = &p.f[..np];
+        let y = trajectory(s, p.y, self.twin)?;
+        if self.twin {
+            gf.linear_gradient_scaled(&y[..np], 1.0, &mut g);
+        } else {
+            gf.gradient(&y[..np], &mut g);
+        }
+        let f = &trajectory(s, p.f, self.twin)?[..np];
         let dot: f64 = g.iter().zip(f).map(|(a, b)| a * b).sum();
         let ff: f64 = f.iter().map(|v| v * v).sum();
         let gg: f64 = g.iter().map(|v| v * v).sum();
@@ -668,9 +703,11 @@ impl Claim for WhiteningIdentities {
 /// of `X`, e.g. when `m = d`). The printed variant uses Theorem 5.2's definition
 /// `s = ‖YXᵀΣ_X^{-1/2}‖`, which is `n·s` and exceeds 1 as soon as `s > 1/n`.
 /// Hypotheses: `y ∈ {±1}`, `q = 1`, rank X = d. Evaluated once (at the end); budget: round-off
-/// at scale 1.
+/// at scale 1. Parameter (corrected claim): `bound` (default 1; a smaller value is a
+/// deliberately false variant).
 pub struct SLeOne {
     printed: bool,
+    bound: f64,
 }
 
 impl Claim for SLeOne {
@@ -694,11 +731,16 @@ impl Claim for SLeOne {
                 None,
             )
         };
+        let statement = if self.bound == 1.0 {
+            statement.to_string()
+        } else {
+            format!("{} (bound {} instead of 1)", statement, self.bound)
+        };
         ClaimInfo {
             id: id.into(),
             paper: PAPER,
             result,
-            statement: statement.into(),
+            statement,
             schedule: Schedule::AtEnd,
             form: Form::Inequality,
             printed_error: err,
@@ -721,7 +763,7 @@ impl Claim for SLeOne {
         };
         Some(Statement {
             lhs,
-            rhs: 1.0,
+            rhs: self.bound,
             budget: Budget::RoundOff { scale: 1.0 },
         })
     }
@@ -1229,9 +1271,19 @@ impl Claim for LimitTrainLoss {
 /// `𝓛_X(θ) = (1/2m)‖(Y − f(X̃))X̃ᵀ‖²`, row form `(1/2n)‖X̃ᵀ(X̃Θ − Y)‖²` (Fig. 7's normalisation;
 /// convention-free), and its gradient in `M = Θᵀ`: `(1/n)(X̃ᵀX̃ X̃ᵀ(X̃Θ − Y))ᵀ`.
 fn lx_and_grad(st: &Setting, y: &[f64]) -> (f64, DMatrix<f64>) {
+    lx_and_grad_of(st, st.outputs(y))
+}
+
+/// [`lx_and_grad`] of the linear network `X̃Θ` at `y` whatever the activation (the linear
+/// twin's `𝓛_X`).
+fn lx_and_grad_linear(st: &Setting, y: &[f64]) -> (f64, DMatrix<f64>) {
+    lx_and_grad_of(st, &st.data.x * st.theta(y))
+}
+
+fn lx_and_grad_of(st: &Setting, outputs: DMatrix<f64>) -> (f64, DMatrix<f64>) {
     let n = st.data.n() as f64;
     let x = &st.data.x;
-    let r = st.outputs(y) - &st.data.y;
+    let r = outputs - &st.data.y;
     let g = x.transpose() * r; // d×q
     let lx = g.norm_squared() / (2.0 * n);
     let grad = (x.transpose() * (x * &g) / n).transpose(); // q×d
@@ -1270,10 +1322,22 @@ pub fn h_assumption5_1(ratio_max: f64) -> Hypothesis {
 /// Assumption 5.1 (proven for ε = 0 in App. E): `‖(Y − f(X̃(t)))X̃ᵀ‖_F² ≤ ‖(Y − f(X̃(0)))X̃ᵀ‖_F²`,
 /// i.e. `𝓛_X(t) ≤ 𝓛_X(0)` with `𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²` (convention-free; for whitened data
 /// `𝓛_X = (n/2)‖Θ − c*ᵀ‖²`). At `t = 0` the statement is an equality and is not evaluated.
-/// Hypotheses: whitened data, `q = 1` (the App. E proof). Budget: propagated.
-#[derive(Default)]
+/// Hypotheses: whitened data, `q = 1` (the App. E proof). Budget: propagated. On a leaky
+/// run the statement is evaluated for `θ^ε` (catalog §5.1 item 3: report-only there, it can
+/// fail — catalog §5.3 scenario 1); `trajectory = "twin"` evaluates it for the linear twin
+/// `θ⁰`, where App. E proves it.
 pub struct LxBelowInitial {
     lx0: Option<f64>,
+    twin: bool,
+}
+
+/// `𝓛_X` of the trained network (`twin = false`) or of the linear twin's block.
+fn lx_on(st: &Setting, y: &[f64], twin: bool) -> Option<f64> {
+    if twin {
+        Some(lx_and_grad_linear(st, st.layout.twin_theta(y)?).0)
+    } else {
+        Some(lx(st, y))
+    }
 }
 
 impl Claim for LxBelowInitial {
@@ -1282,11 +1346,19 @@ impl Claim for LxBelowInitial {
             "gol24.assumption5_1.lx_below_initial",
             PAPER,
             "Assumption 5.1 (proven for ε = 0, App. E)",
-            "ε = 0, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²",
+            if self.twin {
+                "linear twin θ⁰, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ⁰ − Y)‖²"
+            } else {
+                "ε = 0, whitened data: 𝓛_X(t) ≤ 𝓛_X(0), 𝓛_X = (1/2n)‖X̃ᵀ(X̃Θ − Y)‖²"
+            },
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_whitened(s), h_scalar_output(s)]
+        let mut h = vec![h_whitened(s), h_scalar_output(s)];
+        if self.twin {
+            h.push(h_twin(s));
+        }
+        h
     }
     fn evaluate(
         &mut self,
@@ -1294,12 +1366,18 @@ impl Claim for LxBelowInitial {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
+        let lx0 = *self.lx0.get_or_insert_with(|| {
+            if self.twin {
+                lx_and_grad_linear(s, &s.theta0).0
+            } else {
+                lx(s, &s.theta0)
+            }
+        });
         if p.step == 0 {
             return None;
         }
         Some(Statement {
-            lhs: lx(s, p.y),
+            lhs: lx_on(s, p.y, self.twin)?,
             rhs: lx0,
             budget: Budget::Propagated { scale: lx0 },
         })
@@ -1310,8 +1388,11 @@ impl Claim for LxBelowInitial {
 /// `Σ_l tr[∇_l^X ∇_lᵀ] ≥ 0`, equivalently `d𝓛_X/dt ≤ 0` along gradient flow. Encoded on the
 /// integrated field: `d𝓛_X/dt = ⟨∂𝓛_X/∂M, Ṁ⟩ ≤ 0` with `Ṁ = Σ_l S_{l+1}Ẇ_lP_{l−1}`
 /// (convention-free sign). A gradient-ascent flow violates it. Hypotheses: whitened data,
-/// `q = 1`. Budget: propagated, scale `‖∂𝓛_X/∂M‖‖Ṁ‖`.
-pub struct LxNonIncreasing;
+/// `q = 1`. Budget: propagated, scale `‖∂𝓛_X/∂M‖‖Ṁ‖`. Parameter `trajectory = "twin"`: the
+/// linear twin's `d𝓛_X/dt` (proven there; catalog §5.1 item 3).
+pub struct LxNonIncreasing {
+    twin: bool,
+}
 
 impl Claim for LxNonIncreasing {
     fn info(&self) -> ClaimInfo {
@@ -1319,11 +1400,19 @@ impl Claim for LxNonIncreasing {
             "gol24.conj_e1.lx_nonincreasing",
             PAPER,
             "Conjecture E.1 (proven for ε = 0, App. E)",
-            "ε = 0, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0",
+            if self.twin {
+                "linear twin θ⁰, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0"
+            } else {
+                "ε = 0, whitened data: d𝓛_X/dt = −Σ_l tr[∇_l^X ∇_lᵀ] ≤ 0"
+            },
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_whitened(s), h_scalar_output(s)]
+        let mut h = vec![h_whitened(s), h_scalar_output(s)];
+        if self.twin {
+            h.push(h_twin(s));
+        }
+        h
     }
     fn evaluate(
         &mut self,
@@ -1331,6 +1420,18 @@ impl Claim for LxNonIncreasing {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
+        if self.twin {
+            let (y, f) = (s.layout.twin_theta(p.y)?, s.layout.twin_theta(p.f)?);
+            let (_, grad) = lx_and_grad_linear(s, y);
+            let mdot = end_to_end_velocity(s, y, f);
+            return Some(Statement {
+                lhs: grad.dot(&mdot),
+                rhs: 0.0,
+                budget: Budget::Propagated {
+                    scale: grad.norm() * mdot.norm(),
+                },
+            });
+        }
         if s.eps > 0.0 {
             let (rate, scale) = lx_rate_leaky(s, p.y, p.f);
             return Some(Statement {
@@ -1503,13 +1604,17 @@ pub enum NormBound {
 /// Parameters: `eps` (default: the run's ε, 0 for linear runs; `u` computed with ε-parameters
 /// bounds every trajectory of level `τ ≤ ε` by monotonicity in ε, catalog §6 item 9), `beta` (default `max_l ‖W_l(0)‖₂`) and `rho`
 /// (default `‖W_1(0)‖_F/‖W_1(0)‖₂`; a smaller value is the deliberately false variant of
-/// catalog §5.3 scenario 5, "ρ supplied as 1 for a full-rank W_1(0)").
+/// catalog §5.3 scenario 5, "ρ supplied as 1 for a full-rank W_1(0)"), `sqrt_rho` (1: the
+/// theorem's printed `ε√r` in `s̄_r`, catalog §5.3 scenario 8) and `s_one` (1: App. A.1's `s → 1`
+/// version, which needs no Assumption 5.1).
 /// Budget: propagated.
 pub struct Lemma71 {
     which: NormBound,
     eps: f64,
     beta: Option<f64>,
     rho: Option<f64>,
+    sqrt_rho: bool,
+    s_one: bool,
     lx0: f64,
     lx_ratio_max: f64,
 }
@@ -1524,7 +1629,7 @@ impl Lemma71 {
     }
     fn build(which: NormBound, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
         let id = Self::id(which);
-        let pr = Params::new(id, p, &["eps", "beta", "rho"])?;
+        let pr = Params::new(id, p, &["eps", "beta", "rho", "sqrt_rho", "s_one"])?;
         let eps = pr.f64("eps", f64::NAN)?;
         if !eps.is_nan() && !(0.0..=1.0).contains(&eps) {
             return Err(GradflowError::Config(format!(
@@ -1537,6 +1642,8 @@ impl Lemma71 {
             eps,
             beta: optional_beta(&pr)?,
             rho: (!rho.is_nan()).then_some(rho),
+            sqrt_rho: pr.f64("sqrt_rho", 0.0)? != 0.0,
+            s_one: pr.f64("s_one", 0.0)? != 0.0,
             lx0: f64::NAN,
             lx_ratio_max: 0.0,
         }))
@@ -1545,7 +1652,8 @@ impl Lemma71 {
         let (_, beta, rho) = lemma_hypotheses(s, self.beta);
         let rho = self.rho.unwrap_or(rho);
         let eps = if self.eps.is_nan() { s.eps } else { self.eps };
-        BoundScalars::new(s.shape.depth(), data_scalar(s), rho, beta, eps)
+        let sv = if self.s_one { 1.0 } else { data_scalar(s) };
+        BoundScalars::with_reading(s.shape.depth(), sv, rho, beta, eps, self.sqrt_rho)
     }
 }
 
@@ -1571,10 +1679,21 @@ impl Claim for Lemma71 {
                     self.eps.to_string()
                 },
                 self.rho.map(|r| format!(", ρ = {r}")).unwrap_or_default()
-            ),
+            ) + if self.sqrt_rho {
+                "; s̄_r with the printed ε√r(L−1)(1+ρβ^L) (√ρ reading)"
+            } else {
+                ""
+            } + if self.s_one {
+                "; s replaced by 1 (App. A.1, no Assumption 5.1)"
+            } else {
+                ""
+            },
             schedule: Schedule::Always,
             form: Form::Inequality,
-            printed_error: None,
+            printed_error: self.sqrt_rho.then_some(
+                "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
+                 linear factor r = ρ (catalog 001 §2.8, §6 item 2)",
+            ),
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1586,7 +1705,7 @@ impl Claim for Lemma71 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        if s.eps > 0.0 {
+        if s.eps > 0.0 && !self.s_one {
             vec![h_assumption5_1(self.lx_ratio_max)]
         } else {
             Vec::new()

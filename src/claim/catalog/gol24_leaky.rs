@@ -770,6 +770,7 @@ impl Claim for ScalarsClosedForm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RiskSide {
     Upper,
+    Lower,
     Point,
 }
 
@@ -789,9 +790,12 @@ enum RiskSide {
 /// Gaussian data), `γ > 0`, and at the end Assumption 5.1 along the run (not needed with
 /// `bound.s_one`, App. A.1). For `L ≥ 3` past `T_blow` the bound is vacuous and not
 /// evaluated. Parameters: `kappa` (1 or 2, default 2), `gamma` (default 0.05), `delta`
-/// (0.05), `bits` (`p`, 32), `test_points` (20000), `confidence` (0.95), `estimate`,
-/// `factor` (multiplies the bound; `< 1` is a deliberately false variant), `v` (`"printed"` or
-/// `"ode"`). Budget: accumulated local error of the slack, at the bound's scale.
+/// (0.05), `bits` (`p`, 32), `test_points` (20000), `confidence` (0.95), `estimate`
+/// (`"upper"`, `"lower"` — the Wilson lower limit, so `violated` is a sure violation — or
+/// `"point"`), `factor` (multiplies the bound; `< 1` is a deliberately false variant), `v`
+/// (`"printed"` or `"ode"`), `union` (1, default; 0 replaces `Υ_κ` by the single-function
+/// Hoeffding term `sqrt(ln(1/δ)/(2n))`, which ignores that the proxy depends on the sample:
+/// the catalog's "more sensitive but not guaranteed" variant). Budget: accumulated local error of the slack, at the bound's scale.
 ///
 /// Two ids share this type: `gol24.thm5_2.bound` evaluates the statement once at `t_end`
 /// ([`Schedule::AtEnd`]); `gol24.thm5_2.bound_series` evaluates the same statement at every
@@ -809,6 +813,7 @@ pub struct Theorem52 {
     side: RiskSide,
     factor: f64,
     v: VChoice,
+    union: bool,
     test: Option<Option<crate::model::data::Dataset>>,
     lx: LxTracker,
 }
@@ -832,13 +837,22 @@ pub fn margin_risk(f: &DMatrix<f64>, y: &DMatrix<f64>, gamma: f64) -> f64 {
 /// One-sided Wilson score upper limit of a binomial proportion `phat` from `m` trials at
 /// confidence `level` (normal quantile `z = Φ^{-1}(level)`).
 pub fn wilson_upper(phat: f64, m: usize, level: f64) -> f64 {
+    wilson(phat, m, level, 1.0).min(1.0)
+}
+
+/// One-sided Wilson score lower limit (the mirror of [`wilson_upper`]).
+pub fn wilson_lower(phat: f64, m: usize, level: f64) -> f64 {
+    wilson(phat, m, level, -1.0).max(0.0)
+}
+
+fn wilson(phat: f64, m: usize, level: f64, side: f64) -> f64 {
     use statrs::distribution::{ContinuousCDF, Normal};
     let z = Normal::standard().inverse_cdf(level);
     let m = m as f64;
     let z2 = z * z;
     let centre = phat + z2 / (2.0 * m);
     let half = z * (phat * (1.0 - phat) / m + z2 / (4.0 * m * m)).sqrt();
-    ((centre + half) / (1.0 + z2 / m)).min(1.0)
+    (centre + side * half) / (1.0 + z2 / m)
 }
 
 /// `Υ_κ = sqrt((κ p d ln 2 + ln(1/δ))/(2m))` (Theorem 5.2).
@@ -870,6 +884,7 @@ impl Theorem52 {
                 "estimate",
                 "factor",
                 "v",
+                "union",
             ],
         )?;
         let kappa = pr.f64("kappa", 2.0)?;
@@ -893,10 +908,11 @@ impl Theorem52 {
         }
         let side = match pr.str("estimate", "upper")? {
             "upper" => RiskSide::Upper,
+            "lower" => RiskSide::Lower,
             "point" => RiskSide::Point,
             other => {
                 return Err(GradflowError::Config(format!(
-                    "claim {id}: estimate = {other:?}: expected \"upper\" or \"point\""
+                    "claim {id}: estimate = {other:?}: expected \"upper\", \"lower\" or \"point\""
                 )))
             }
         };
@@ -911,6 +927,7 @@ impl Theorem52 {
             side,
             factor: pr.f64("factor", 1.0)?,
             v: VChoice::parse(&pr)?,
+            union: pr.f64("union", 1.0)? != 0.0,
             test: None,
             lx: LxTracker::default(),
         }))
@@ -934,7 +951,11 @@ impl Theorem52 {
         let l = s.shape.depth() as f64;
         let n = s.data.n();
         let train = margin_risk(&s.outputs(y), &s.data.y, self.gamma);
-        let ups = upsilon(self.kappa, self.bits, s.shape.input(), self.delta, n);
+        let ups = if self.union {
+            upsilon(self.kappa, self.bits, s.shape.input(), self.delta, n)
+        } else {
+            super::gol24_proxy::hoeffding(1.0 - self.delta, n)
+        };
         let dev = sc.phi_kappa(self.kappa, s.shape.input())
             * v
             * u.powf(l - 1.0)
@@ -955,16 +976,22 @@ impl Claim for Theorem52 {
                 Schedule::Always => "Theorem 5.2, as a time series (catalog §5.1 item 8)",
             },
             statement: format!(
-                "R^ε(t) {} ≤ {}R̂_γ(t) + Υ_κ + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
+                "R^ε(t) {} ≤ {}R̂_γ(t) + {} + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
                  δ = {}, p = {}, {} held-out samples",
                 match self.side {
                     RiskSide::Upper => format!("(Wilson upper {} limit)", self.confidence),
+                    RiskSide::Lower => format!("(Wilson lower {} limit)", self.confidence),
                     RiskSide::Point => "(Monte Carlo frequency)".to_string(),
                 },
                 if self.factor == 1.0 {
                     String::new()
                 } else {
                     format!("{} × ", self.factor)
+                },
+                if self.union {
+                    "Υ_κ"
+                } else {
+                    "sqrt(ln(1/δ)/(2n)) (single function, no union bound: not a valid bound)"
                 },
                 match self.schedule {
                     Schedule::AtEnd => "at t = t_end",
@@ -1016,6 +1043,7 @@ impl Claim for Theorem52 {
         let [train, ups, dev, risk] = self.terms(s, gf, p.y)?;
         let lhs = match self.side {
             RiskSide::Upper => wilson_upper(risk, self.test_points, self.confidence),
+            RiskSide::Lower => wilson_lower(risk, self.test_points, self.confidence),
             RiskSide::Point => risk,
         };
         let rhs = self.factor * (train + ups + dev);

@@ -9,6 +9,7 @@ pub mod gol24;
 pub mod gol24_asymptotic;
 pub mod gol24_leaky;
 pub mod gol24_proxy;
+pub mod gol24_sweep;
 pub mod mc24;
 pub mod mttvm21;
 

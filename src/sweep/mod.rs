@@ -1,0 +1,257 @@
+//! Sweeps: one run configuration over a grid of parameter values × seeds, with claims about
+//! the whole family (fitted exponents, violation frequencies) judged from the per-run
+//! measurements.
+//!
+//! A sweep file (for `gradflow sweep FILE`, or a scenario under `proofs_check/` when it has a
+//! `vary` key):
+//!
+//! ```json
+//! {
+//!   "name": "gol24 §5.2 item 5: |f − g₂| ∝ ε²",
+//!   "run": { …a run configuration… },
+//!   "vary": [
+//!     {"path": "model.epsilon", "values": [0.1, 0.03, 0.01, 0.003]},
+//!     {"path": "seed", "from": 1, "count": 4}
+//!   ],
+//!   "claims": [
+//!     {"id": "gol24.lemma7_3.deviation_order", "expect": "holds"}
+//!   ]
+//! }
+//! ```
+//!
+//! The grid is the Cartesian product of the axes (the last axis varies fastest). Each point's
+//! configuration is the base `run` with the axis values written at their dotted paths; every
+//! point is validated before anything runs. A sweep claim ([`SweepClaim`]) names the
+//! trajectory claims it measures at each point; the runner checks them along each point's run
+//! ([`crate::check::run_check`]) and the sweep claim turns the table into a verdict.
+//! [`store::PointStore`] keeps one atomically written record per finished point, so an
+//! interrupted sweep resumes where it stopped.
+
+pub mod claim;
+pub mod frequency;
+pub mod generic;
+pub mod power_law;
+pub mod runner;
+pub mod stats;
+pub mod store;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::claim::Verdict;
+use crate::config::RunConfig;
+use crate::error::GradflowError;
+
+pub use claim::{SweepClaim, SweepVerdict};
+pub use runner::{run_sweep, SweepOutcome};
+
+/// One axis of the grid: a dotted path into the run configuration and its values.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Axis {
+    /// Dotted path, e.g. `model.epsilon`, `data.n`, `seed`.
+    pub path: String,
+    /// The values, in order.
+    #[serde(default)]
+    pub values: Vec<Value>,
+    /// Integer range start (with `count`): the values `from, from + 1, …`.
+    #[serde(default)]
+    pub from: Option<u64>,
+    /// Integer range length.
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+impl Axis {
+    /// The axis values (the explicit list, or the integer range).
+    pub fn resolved(&self) -> Result<Vec<Value>, GradflowError> {
+        let err = |m: &str| GradflowError::Config(format!("sweep axis {:?}: {m}", self.path));
+        match (self.values.is_empty(), self.from, self.count) {
+            (false, None, None) => Ok(self.values.clone()),
+            (true, Some(f), Some(c)) if c > 0 => Ok((f..f + c).map(Value::from).collect()),
+            (true, None, None) => Err(err("give `values` or `from` and `count`")),
+            (true, Some(_), Some(_)) => Err(err("count must be positive")),
+            _ => Err(err("give either `values` or `from` and `count`, not both")),
+        }
+    }
+}
+
+/// A claim about the sweep, with the verdict a scenario expects.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRequest {
+    /// Sweep claim id.
+    pub id: String,
+    /// Its parameters.
+    #[serde(default = "empty_object")]
+    pub params: Value,
+    /// Expected verdict (required in a suite, optional for `gradflow sweep`).
+    #[serde(default)]
+    pub expect: Option<Verdict>,
+    /// Why this verdict is expected.
+    #[serde(default)]
+    pub why: String,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// A sweep file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Short name.
+    pub name: String,
+    /// Longer description.
+    #[serde(default)]
+    pub description: String,
+    /// The base run configuration.
+    pub run: Value,
+    /// The grid axes.
+    pub vary: Vec<Axis>,
+    /// The sweep claims.
+    pub claims: Vec<SweepRequest>,
+}
+
+/// One grid point: its coordinates and its run configuration.
+#[derive(Clone, Debug)]
+pub struct GridPoint {
+    /// Position in the grid (row-major, last axis fastest).
+    pub index: usize,
+    /// `(path, value)` for each axis.
+    pub coords: Vec<(String, Value)>,
+    /// The run configuration as JSON (base with the coordinates written in).
+    pub config: Value,
+    /// The parsed configuration.
+    pub cfg: RunConfig,
+}
+
+impl SweepSpec {
+    /// Parses a sweep from JSON text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, GradflowError> {
+        let spec: SweepSpec = serde_json::from_str(text).map_err(|e| GradflowError::Json {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        if spec.vary.is_empty() {
+            return Err(GradflowError::Config(format!(
+                "{origin}: the sweep has no axes (`vary` is empty)"
+            )));
+        }
+        if spec.claims.is_empty() {
+            return Err(GradflowError::Config(format!(
+                "{origin}: the sweep lists no claims"
+            )));
+        }
+        Ok(spec)
+    }
+
+    /// The grid points, each configuration validated (an invalid point is an error naming
+    /// its coordinates, before anything runs).
+    pub fn points(&self, origin: &str) -> Result<Vec<GridPoint>, GradflowError> {
+        let axes: Vec<(String, Vec<Value>)> = self
+            .vary
+            .iter()
+            .map(|a| Ok((a.path.clone(), a.resolved()?)))
+            .collect::<Result<_, GradflowError>>()?;
+        let total: usize = axes.iter().map(|a| a.1.len()).product();
+        let mut out = Vec::with_capacity(total);
+        for index in 0..total {
+            let mut rem = index;
+            let mut coords = vec![(String::new(), Value::Null); axes.len()];
+            for (k, (path, vals)) in axes.iter().enumerate().rev() {
+                coords[k] = (path.clone(), vals[rem % vals.len()].clone());
+                rem /= vals.len();
+            }
+            let mut config = self.run.clone();
+            for (path, v) in &coords {
+                set_path(&mut config, path, v.clone())
+                    .map_err(|m| GradflowError::Config(format!("{origin}: {m}")))?;
+            }
+            let label = coords_label(&coords);
+            let cfg = RunConfig::from_value(config.clone(), "run")
+                .map_err(|e| GradflowError::Config(format!("{origin}: the point {label}: {e}")))?;
+            out.push(GridPoint {
+                index,
+                coords,
+                config,
+                cfg,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// `path=value, …` for messages.
+pub fn coords_label(coords: &[(String, Value)]) -> String {
+    coords
+        .iter()
+        .map(|(p, v)| format!("{p}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes `value` at the dotted `path` of `root`: every parent must be an existing object;
+/// the leaf may be new.
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("sweep axis path {path:?} is malformed"));
+    }
+    let mut cur = root;
+    for (i, part) in parts.iter().enumerate() {
+        let obj = cur.as_object_mut().ok_or_else(|| {
+            format!(
+                "sweep axis {path:?}: {:?} is not an object",
+                parts[..i].join(".")
+            )
+        })?;
+        if i + 1 == parts.len() {
+            obj.insert((*part).to_string(), value);
+            return Ok(());
+        }
+        cur = obj.get_mut(*part).ok_or_else(|| {
+            format!(
+                "sweep axis {path:?}: the run configuration has no {:?}",
+                parts[..=i].join(".")
+            )
+        })?;
+    }
+    unreachable!("a non-empty path ends at its leaf")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_path_writes_nested_leaves_and_names_missing_parents() {
+        let mut v = json!({"model": {"epsilon": 0.1}, "seed": 1});
+        set_path(&mut v, "model.epsilon", json!(0.01)).unwrap();
+        set_path(&mut v, "seed", json!(7)).unwrap();
+        set_path(&mut v, "model.twin", json!(true)).unwrap();
+        assert_eq!(
+            v,
+            json!({"model": {"epsilon": 0.01, "twin": true}, "seed": 7})
+        );
+        let e = set_path(&mut v, "data.n", json!(3)).unwrap_err();
+        assert!(e.contains("no \"data\""), "{e}");
+        let e = set_path(&mut v, "seed.x", json!(3)).unwrap_err();
+        assert!(e.contains("not an object"), "{e}");
+        assert!(set_path(&mut v, "a..b", json!(1)).is_err());
+    }
+
+    #[test]
+    fn axis_values_or_range_but_not_both() {
+        let a: Axis =
+            serde_json::from_value(json!({"path": "seed", "from": 3, "count": 2})).unwrap();
+        assert_eq!(a.resolved().unwrap(), vec![json!(3), json!(4)]);
+        let b: Axis =
+            serde_json::from_value(json!({"path": "seed", "values": [1], "count": 2})).unwrap();
+        assert!(b.resolved().is_err());
+        let c: Axis = serde_json::from_value(json!({"path": "seed"})).unwrap();
+        assert!(c.resolved().is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! Power laws across a sweep: `q ∝ x^b` for a measured quantity `q` (a trajectory claim's
+//! left-hand side at `t_end`) against one axis `x` of the grid, the other axes (seeds,
+//! widths) acting as replicates with their own prefactor.
+
+use serde_json::{json, Value};
+
+use super::claim::{failed_hypotheses, judge_margin, SweepClaimInfo, SweepTable, SweepVerdict};
+use super::stats::{grouped_slope, SlopeFit};
+use super::store::{FailedHypothesis, PointStatus};
+use crate::check::ClaimRequest;
+use crate::claim::Verdict;
+
+/// The outcome of fitting an exponent.
+pub struct ExponentFit {
+    /// The fit (`None` when fewer than two distinct axis values had a positive measurement).
+    pub fit: Option<SlopeFit>,
+    /// One row per point: coordinates, axis value, measured quantity, its budget.
+    pub rows: Vec<Value>,
+    /// The failing hypotheses of the first point where the measured claim was not applicable.
+    pub not_applicable: Option<(String, Vec<FailedHypothesis>)>,
+    /// Points whose quantity was not positive and finite (cannot enter a log-log fit).
+    pub unusable: Vec<String>,
+}
+
+/// Fits `ln q = a_g + b ln x` where `x` is the value of axis `axis` and `q` the last
+/// left-hand side of `request` at each completed point.
+pub fn fit_exponent(
+    table: &SweepTable<'_>,
+    request: &ClaimRequest,
+    axis: &str,
+    confidence: f64,
+) -> ExponentFit {
+    let mut groups: Vec<String> = Vec::new();
+    let mut pts = Vec::new();
+    let mut rows = Vec::new();
+    let mut not_applicable = None;
+    let mut unusable = Vec::new();
+    for r in table.records {
+        if r.status != PointStatus::Completed {
+            continue;
+        }
+        let label = super::coords_label(&r.coords);
+        let x = r
+            .coords
+            .iter()
+            .find(|(p, _)| p == axis)
+            .and_then(|(_, v)| v.as_f64());
+        let m = r.get(request);
+        let q = m.and_then(|m| m.last).map(|e| e.lhs);
+        if let Some(m) = m {
+            if m.verdict == Verdict::NotApplicable && not_applicable.is_none() {
+                not_applicable = Some((label.clone(), m.failing.clone()));
+            }
+        }
+        rows.push(json!({
+            "coords": r.coords,
+            "x": x,
+            "q": q,
+            "budget": m.and_then(|m| m.last).map(|e| e.budget),
+        }));
+        match (x, q) {
+            (Some(x), Some(q)) if x > 0.0 && q > 0.0 && q.is_finite() => {
+                let rest = super::coords_label(
+                    &r.coords
+                        .iter()
+                        .filter(|(p, _)| p != axis)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+                let g = groups.iter().position(|s| *s == rest).unwrap_or_else(|| {
+                    groups.push(rest);
+                    groups.len() - 1
+                });
+                pts.push((g, x.ln(), q.ln()));
+            }
+            _ => unusable.push(label),
+        }
+    }
+    ExponentFit {
+        fit: grouped_slope(&pts, confidence),
+        rows,
+        not_applicable,
+        unusable,
+    }
+}
+
+/// The margin of `|b̂ − b| ≤ band`: `slack = band − |b̂ − b|`, judged against the
+/// interval's half-width (holds: the whole interval lies within `b ± band`; violated: it
+/// lies wholly outside).
+pub fn exponent_margin(fit: &SlopeFit, expected: f64, band: f64) -> (f64, f64, Verdict) {
+    let slack = band - (fit.slope - expected).abs();
+    let half = (fit.interval[1] - fit.interval[0]) / 2.0;
+    (slack, half, judge_margin(slack, half))
+}
+
+/// The verdict of `q ∝ x^exponent` from a fit: the margin of [`exponent_margin`], then
+/// `not_applicable` when the measured claim was not applicable at some point (its failing
+/// hypotheses reported), `inconclusive` when a point did not complete, had no usable
+/// measurement, or a measurement not above its evaluation budget. The note states the fit.
+pub fn verdict_of_fit(
+    info: SweepClaimInfo,
+    f: ExponentFit,
+    table: &SweepTable<'_>,
+    exponent: f64,
+    band: f64,
+    confidence: f64,
+) -> SweepVerdict {
+    let mut out = SweepVerdict::empty(info, Verdict::Inconclusive);
+    out.target = exponent;
+    out.details = f.rows;
+    let incomplete = table.incomplete();
+    let mut notes = incomplete.clone();
+    let below_budget: Vec<String> = out
+        .details
+        .iter()
+        .filter(|r| match (r["q"].as_f64(), r["budget"].as_f64()) {
+            (Some(q), Some(b)) => q <= b,
+            _ => false,
+        })
+        .map(|r| r["coords"].to_string())
+        .collect();
+    if !below_budget.is_empty() {
+        notes.push(format!(
+            "measurement not above its evaluation budget at {}",
+            below_budget.join(", ")
+        ));
+    }
+    if !f.unusable.is_empty() {
+        notes.push(format!(
+            "no positive finite measurement at [{}]",
+            f.unusable.join("], [")
+        ));
+    }
+    if let Some(fit) = f.fit {
+        out.estimate = fit.slope;
+        out.interval = fit.interval;
+        out.points = fit.points;
+        let (slack, half, v) = exponent_margin(&fit, exponent, band);
+        out.slack = slack;
+        out.budget = half;
+        out.verdict = v;
+        notes.push(format!(
+            "fitted exponent {:.4} ({} % interval [{:.4}, {:.4}], {} points, {} replicates, \
+             {} residual dof)",
+            fit.slope,
+            confidence * 100.0,
+            fit.interval[0],
+            fit.interval[1],
+            fit.points,
+            fit.groups,
+            fit.dof
+        ));
+    } else {
+        notes.push("no fit: fewer than two axis values with a usable measurement".into());
+    }
+    if let Some((at, failing)) = &f.not_applicable {
+        out.hypotheses = failed_hypotheses(at, failing);
+        out.verdict = Verdict::NotApplicable;
+    } else if out.verdict != Verdict::Inconclusive
+        && (!incomplete.is_empty() || !below_budget.is_empty() || !f.unusable.is_empty())
+    {
+        out.verdict = Verdict::Inconclusive;
+    }
+    out.note = notes.join("; ");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::ExcerptRow;
+    use crate::sweep::store::{Measured, PointRecord};
+
+    fn rec(eps: f64, seed: u64, q: f64, req: &ClaimRequest) -> PointRecord {
+        PointRecord {
+            key: format!("{eps}-{seed}"),
+            index: 0,
+            coords: vec![
+                ("model.epsilon".into(), json!(eps)),
+                ("seed".into(), json!(seed)),
+            ],
+            status: PointStatus::Completed,
+            t: 1.0,
+            steps: 1,
+            rhs_evaluations: 1,
+            measured: vec![Measured {
+                request: req.clone(),
+                verdict: Verdict::Holds,
+                failing: vec![],
+                last: Some(ExcerptRow {
+                    step: 1,
+                    t: 1.0,
+                    lhs: q,
+                    rhs: 1.0,
+                    slack: 1.0 - q,
+                    budget: 1e-12,
+                }),
+                min_slack: None,
+                note: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn recovers_exponent_across_seeds_and_judges_the_band() {
+        let req = ClaimRequest {
+            id: "x".into(),
+            params: json!({}),
+        };
+        // q = c_seed ε² (1 + small seed-dependent wobble)
+        let mut recs = Vec::new();
+        for seed in 1..=3u64 {
+            for (i, eps) in [0.1, 0.03, 0.01, 0.003].into_iter().enumerate() {
+                let wobble = 1.0 + 0.01 * ((seed as f64) * (i as f64)).sin();
+                recs.push(rec(eps, seed, seed as f64 * eps * eps * wobble, &req));
+            }
+        }
+        let t = SweepTable { records: &recs };
+        let f = fit_exponent(&t, &req, "model.epsilon", 0.95);
+        let fit = f.fit.unwrap();
+        assert_eq!(fit.groups, 3);
+        assert!((fit.slope - 2.0).abs() < 0.01, "{fit:?}");
+        assert_eq!(exponent_margin(&fit, 2.0, 0.25).2, Verdict::Holds);
+        assert_eq!(exponent_margin(&fit, 1.0, 0.25).2, Verdict::Violated);
+        assert_eq!(exponent_margin(&fit, 3.0, 0.25).2, Verdict::Violated);
+    }
+
+    #[test]
+    fn non_positive_measurements_are_listed_not_fitted() {
+        let req = ClaimRequest {
+            id: "x".into(),
+            params: json!({}),
+        };
+        let recs = vec![rec(0.1, 1, 0.0, &req), rec(0.01, 1, 1e-4, &req)];
+        let f = fit_exponent(&SweepTable { records: &recs }, &req, "model.epsilon", 0.95);
+        assert!(f.fit.is_none());
+        assert_eq!(f.unusable.len(), 1);
+    }
+}

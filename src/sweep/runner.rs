@@ -1,0 +1,234 @@
+//! Runs a sweep: builds its claims, checks the trajectory claims they need at every grid
+//! point (in parallel, resuming from stored records), then judges the sweep claims.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+use super::claim::{build, SweepClaim, SweepTable, SweepVerdict};
+use super::store::{point_key, Measured, PointRecord, PointStatus, PointStore};
+use super::{coords_label, GridPoint, SweepSpec};
+use crate::check::{run_check, ClaimRequest};
+use crate::error::GradflowError;
+use crate::report::atomic::write_json_atomic;
+use crate::run::Status;
+
+/// Where a sweep writes and how it reports progress.
+pub struct SweepOptions<'a> {
+    /// Output directory (`points/`, `sweep_verdicts.json`); `None` keeps everything in
+    /// memory (the scenario suite).
+    pub out: Option<&'a Path>,
+    /// Worker threads (`None`: rayon's default, one per core).
+    pub jobs: Option<usize>,
+    /// Print one line per finished point on stderr.
+    pub progress: bool,
+}
+
+/// A finished sweep.
+pub struct SweepOutcome {
+    /// One record per grid point, in grid order.
+    pub records: Vec<PointRecord>,
+    /// One verdict per sweep claim, in request order.
+    pub verdicts: Vec<SweepVerdict>,
+    /// Points taken from stored records instead of being rerun.
+    pub resumed: usize,
+}
+
+/// The union of the trajectory claims `claims` measure, first occurrence first.
+fn union_requests(claims: &[Box<dyn SweepClaim>]) -> Vec<ClaimRequest> {
+    let mut all: Vec<ClaimRequest> = Vec::new();
+    for c in claims {
+        for r in c.requests() {
+            if !all.contains(&r) {
+                all.push(r);
+            }
+        }
+    }
+    all
+}
+
+/// Runs one point and returns its record (an error of the point is recorded, not raised).
+fn run_point(p: &GridPoint, requests: &[ClaimRequest], key: String) -> PointRecord {
+    let mut cfg = p.cfg.clone();
+    // a sweep writes no per-run trace (and a trace changes no step)
+    cfg.trace = None;
+    let base = |status, t, steps, rhs, measured| PointRecord {
+        key: key.clone(),
+        index: p.index,
+        coords: p.coords.clone(),
+        status,
+        t,
+        steps,
+        rhs_evaluations: rhs,
+        measured,
+    };
+    match run_check(&cfg, requests, None) {
+        Err(e) => base(
+            PointStatus::Failed {
+                error: e.to_string(),
+            },
+            0.0,
+            0,
+            0,
+            vec![],
+        ),
+        Ok(out) => {
+            let status = match &out.run.status {
+                Status::Completed => PointStatus::Completed,
+                Status::Stopped(f) => PointStatus::Stopped {
+                    reason: f.to_string(),
+                },
+            };
+            let measured = requests
+                .iter()
+                .zip(&out.verdicts)
+                .map(|(r, v)| Measured::from_verdict(r.clone(), v))
+                .collect();
+            base(
+                status,
+                out.run.t,
+                out.run.stats.accepted,
+                out.run.stats.nfev,
+                measured,
+            )
+        }
+    }
+}
+
+/// Runs `spec` (read from `origin`): every grid point not already stored under
+/// `opts.out`, then the sweep claims. Records are written as points finish, and
+/// `sweep_verdicts.json` at the end, both atomically. Errors before anything runs (an
+/// unknown claim, an invalid point configuration) are returned; a point that fails or
+/// stops early is recorded and makes the claims that need it inconclusive.
+pub fn run_sweep(
+    spec: &SweepSpec,
+    origin: &str,
+    opts: &SweepOptions<'_>,
+) -> Result<SweepOutcome, GradflowError> {
+    let claims: Vec<Box<dyn SweepClaim>> = spec
+        .claims
+        .iter()
+        .map(|c| build(&c.id, &c.params))
+        .collect::<Result<_, _>>()?;
+    let requests = union_requests(&claims);
+    // every trajectory claim must exist before any point runs
+    for r in &requests {
+        crate::claim::registry::build(&r.id, &r.params)?;
+    }
+    let points = spec.points(origin)?;
+    let store = opts.out.map(PointStore::new);
+    let keys: Vec<String> = points
+        .iter()
+        .map(|p| point_key(&p.config, &requests))
+        .collect();
+    let mut slots: Vec<Option<PointRecord>> = vec![None; points.len()];
+    let mut resumed = 0;
+    if let Some(store) = &store {
+        for (slot, key) in slots.iter_mut().zip(&keys) {
+            match store.load(key) {
+                Ok(Some(r)) => {
+                    *slot = Some(r);
+                    resumed += 1;
+                }
+                Ok(None) => {}
+                Err(msg) => eprintln!("gradflow: sweep: {msg}; recomputing that point"),
+            }
+        }
+    }
+    let todo: Vec<usize> = (0..points.len()).filter(|&i| slots[i].is_none()).collect();
+    if opts.progress {
+        eprintln!(
+            "gradflow: sweep {:?}: {} points ({} stored, {} to run)",
+            spec.name,
+            points.len(),
+            resumed,
+            todo.len()
+        );
+    }
+    let done = AtomicUsize::new(0);
+    let work = || -> Result<Vec<(usize, PointRecord)>, GradflowError> {
+        todo.par_iter()
+            .map(|&i| {
+                let start = Instant::now();
+                let rec = run_point(&points[i], &requests, keys[i].clone());
+                if let Some(store) = &store {
+                    store.save(&rec)?;
+                }
+                let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if opts.progress {
+                    let how = match &rec.status {
+                        PointStatus::Completed => "completed".to_string(),
+                        PointStatus::Stopped { reason } => format!("stopped: {reason}"),
+                        PointStatus::Failed { error } => format!("failed: {error}"),
+                    };
+                    eprintln!(
+                        "  [{k}/{}] {}: {how} ({} steps, {:.2} s)",
+                        todo.len(),
+                        coords_label(&rec.coords),
+                        rec.steps,
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+                Ok((i, rec))
+            })
+            .collect()
+    };
+    let ran = match opts.jobs {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| GradflowError::Config(format!("sweep: worker pool: {e}")))?
+            .install(work)?,
+        None => work()?,
+    };
+    for (i, r) in ran {
+        slots[i] = Some(r);
+    }
+    let records: Vec<PointRecord> = slots
+        .into_iter()
+        .map(|r| r.expect("every point ran or was stored"))
+        .collect();
+    let table = SweepTable { records: &records };
+    let verdicts: Vec<SweepVerdict> = claims
+        .iter()
+        .zip(&spec.claims)
+        .map(|(c, req)| {
+            let mut v = c.judge(&table);
+            v.params = req.params.clone();
+            v
+        })
+        .collect();
+    if let Some(out) = opts.out {
+        write_json_atomic(
+            &out.join("sweep_verdicts.json"),
+            &verdicts_json(spec, &records, &verdicts),
+        )?;
+    }
+    Ok(SweepOutcome {
+        records,
+        verdicts,
+        resumed,
+    })
+}
+
+/// `sweep_verdicts.json`: the sweep's name, its points' status and work, and the verdicts.
+pub fn verdicts_json(
+    spec: &SweepSpec,
+    records: &[PointRecord],
+    verdicts: &[SweepVerdict],
+) -> Value {
+    json!({
+        "sweep": spec.name,
+        "points": records.iter().map(|r| json!({
+            "coords": r.coords,
+            "status": r.status,
+            "t": r.t,
+            "steps": r.steps,
+            "rhs_evaluations": r.rhs_evaluations,
+        })).collect::<Vec<_>>(),
+        "verdicts": verdicts,
+    })
+}
