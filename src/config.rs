@@ -439,9 +439,9 @@ impl RunConfig {
         }
         // method auto's explicit phase is the same driver: it detects (and stops on, or
         // ignores) chattering, but its own switch record has no place for fallbacks
-        let auto = self.method == Method::Auto;
-        let fallback = self.on_chatter == Some(crate::integrate::chatter::OnChatter::FixedStep);
-        if chatter_set && !explicit && !(auto && !fallback) {
+        let auto_ok = self.method == Method::Auto
+            && self.on_chatter != Some(crate::integrate::chatter::OnChatter::FixedStep);
+        if chatter_set && !explicit && !auto_ok {
             return Err(GradflowError::Config(format!(
                 "on_chatter/chatter configure the adaptive explicit pairs (dopri5, tsit5, \
                  dop853; method auto takes on_chatter stop or ignore); method {} has none",

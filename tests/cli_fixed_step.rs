@@ -73,7 +73,7 @@ fn sliding_run_stops_on_chattering_and_completes_with_the_fallback() {
     assert_eq!(s["status"], "completed");
     assert_eq!(s["final_time"].as_f64(), Some(6.0));
     let m = &s["stats"]["method"];
-    // measured: two detections (t = 0.867 and 2.378), 2 × 32 fixed steps, 5136 steps in all
+    // measured: two detections (t = 0.867 and 2.378), 2 × 32 fixed steps, 5150 steps in all
     // (674k without the fallback)
     let detections = m["chatter_detections"].as_u64().unwrap();
     assert!(detections >= 1);
