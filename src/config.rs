@@ -278,6 +278,18 @@ pub struct RunConfig {
     /// Largest step size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub h_max: Option<f64>,
+    /// Fixed step size of an explicit pair (no error control, no rejections; the last step
+    /// is truncated to `t_end`); [`crate::integrate::driver`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_step: Option<f64>,
+    /// What an adaptive explicit pair does on detected chattering (`"stop"`, the default;
+    /// `"fixed_step"`; `"ignore"`; method auto's explicit phase: `"stop"` or `"ignore"`);
+    /// [`crate::integrate::chatter`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_chatter: Option<crate::integrate::chatter::OnChatter>,
+    /// Thresholds of the chattering detector and the fallback's length and step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chatter: Option<crate::integrate::chatter::ChatterParams>,
     /// Streamed trace policy (`{"every": N}` or `{"dt": X}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TracePolicy>,
@@ -395,6 +407,49 @@ impl RunConfig {
             if !(h.is_finite() && h > 0.0) {
                 return Err(GradflowError::Config(format!("h_max = {h}: must be > 0")));
             }
+        }
+        self.validate_fixed_step()
+    }
+
+    /// `fixed_step`, `on_chatter` and `chatter` belong to the explicit pairs; `fixed_step`
+    /// is finite and `> 0` and excludes the chattering options (fixed steps never reject).
+    fn validate_fixed_step(&self) -> Result<(), GradflowError> {
+        let explicit = self.method.tableau().is_some();
+        let chatter_set = self.on_chatter.is_some() || self.chatter.is_some();
+        if let Some(h) = self.fixed_step {
+            if !explicit {
+                return Err(GradflowError::Config(format!(
+                    "fixed_step is a mode of the explicit pairs (dopri5, tsit5, dop853); \
+                     method {} has none",
+                    self.method.name()
+                )));
+            }
+            if !(h.is_finite() && h > 0.0) {
+                return Err(GradflowError::Config(format!(
+                    "fixed_step = {h}: must be finite and > 0"
+                )));
+            }
+            if chatter_set {
+                return Err(GradflowError::Config(
+                    "on_chatter/chatter configure adaptive control; fixed_step has none \
+                     (give one or the other)"
+                        .into(),
+                ));
+            }
+        }
+        // method auto's explicit phase is the same driver: it detects (and stops on, or
+        // ignores) chattering, but its own switch record has no place for fallbacks
+        let auto_ok = self.method == Method::Auto
+            && self.on_chatter != Some(crate::integrate::chatter::OnChatter::FixedStep);
+        if chatter_set && !explicit && !auto_ok {
+            return Err(GradflowError::Config(format!(
+                "on_chatter/chatter configure the adaptive explicit pairs (dopri5, tsit5, \
+                 dop853; method auto takes on_chatter stop or ignore); method {} has none",
+                self.method.name()
+            )));
+        }
+        if let Some(p) = &self.chatter {
+            p.validate()?;
         }
         Ok(())
     }

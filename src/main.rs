@@ -164,6 +164,13 @@ struct RunArgs {
     /// Largest number of trial steps.
     #[arg(long = "max-steps", allow_negative_numbers = true)]
     max_steps: Option<u64>,
+    /// Fixed step size H of an explicit pair: no error control, no rejections.
+    #[arg(long = "fixed-step", allow_negative_numbers = true)]
+    fixed_step: Option<f64>,
+    /// On detected chattering at a kink: stop (default), fixed_step (fall back to fixed
+    /// steps for a while) or ignore.
+    #[arg(long = "on-chatter")]
+    on_chatter: Option<String>,
     /// Record the first time the loss falls to this value.
     #[arg(long = "loss-threshold", allow_negative_numbers = true)]
     loss_threshold: Option<f64>,
@@ -356,6 +363,13 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
     }
     if let Some(n) = args.max_steps {
         set("max_steps", json!(n));
+    }
+    if let Some(h) = args.fixed_step {
+        set("fixed_step", json!(h));
+    }
+    if let Some(m) = &args.on_chatter {
+        let policy: gradflow::integrate::chatter::OnChatter = m.parse()?;
+        set("on_chatter", json!(policy));
     }
     if let Some(x) = args.loss_threshold {
         if !x.is_finite() {

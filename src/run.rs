@@ -331,6 +331,9 @@ pub fn execute_problem(
     if let Some(n) = cfg.max_steps {
         opts.max_steps = n;
     }
+    opts.fixed_step = cfg.fixed_step;
+    opts.on_chatter = cfg.on_chatter.unwrap_or_default();
+    opts.chatter = cfg.chatter.unwrap_or_default();
     let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;
     let mut trace = match (cfg.trace, out) {
         (Some(_), Some(dir)) => Some(TraceWriter::create(
@@ -439,6 +442,7 @@ pub fn execute_problem(
                 StepFailure::Diverged { .. } => "diverged",
                 StepFailure::StepSizeUnderflow { .. } => "step_size_underflow",
                 StepFailure::MaxSteps { .. } => "max_steps",
+                StepFailure::Chattering { .. } => "chattering",
             },
             f.to_string(),
         ),

@@ -8,14 +8,34 @@
 //! `h‖k_i − k_j‖/‖Y_i − Y_j‖` for two stages with the same node) is recorded, and steps whose
 //! estimate exceeds 95 % of the method's real-axis stability boundary are counted as
 //! stability-limited (3.14 for DOPRI5, 6.07 for DOP853; Hairer's codes use 3.25 and 6.1).
+//!
+//! Two departures from adaptive control, both for right-hand sides that are discontinuous
+//! across a surface (the leaky-ReLU flow at its kinks):
+//! - **fixed-step mode** ([`Options::fixed_step`]): every step has the given size `h`
+//!   except the last, truncated to land on `t_end` (`⌈(t_end − t0)/h⌉` steps); nothing is
+//!   rejected. The embedded estimate is still computed every step and is what
+//!   [`Integrator::local_error`] returns, so downstream error budgets see the actual local
+//!   error; on a non-smooth field it is `O(h)` (not `O(h^{p+1})`) on steps that cross a
+//!   switching surface, and the global error of a sliding motion is `O(h)` as well.
+//! - **chattering detection** ([`super::chatter`], [`Options::on_chatter`]): a sustained
+//!   collapse of the adaptive step with many rejections either stops the run
+//!   ([`StepFailure::Chattering`]) or switches to [`ChatterParams::fixed_steps`] fixed steps
+//!   of the pre-collapse size, then back to adaptive control; the switches are recorded as
+//!   [`MethodSwitch`]es.
+//!
+//! A non-finite state, derivative or error estimate stops fixed steps with
+//! [`StepFailure::Diverged`].
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use super::chatter::{ChatterDetector, ChatterParams, Collapse, OnChatter};
 use super::controller::{ControllerParams, Decision, PiController};
 use super::dense;
 use super::erk::{error_norm, sq_dist, trial_step, ErkCache};
+use super::stepper::MethodSwitch;
 use super::system::OdeSystem;
 use super::tableau::Tableau;
 
@@ -57,6 +77,13 @@ pub struct Options {
     pub max_steps: u64,
     /// Controller knobs (default: Hairer's for the method).
     pub controller: Option<ControllerParams>,
+    /// Fixed step size: no error control, no rejections (explicit pairs only; see the
+    /// module documentation). `None` (the default) is adaptive control.
+    pub fixed_step: Option<f64>,
+    /// What adaptive control does on detected chattering (default: stop the run).
+    pub on_chatter: OnChatter,
+    /// Thresholds of the chattering detector and the fallback's length.
+    pub chatter: ChatterParams,
 }
 
 impl Options {
@@ -69,6 +96,9 @@ impl Options {
             h_max: None,
             max_steps: 10_000_000,
             controller: None,
+            fixed_step: None,
+            on_chatter: OnChatter::default(),
+            chatter: ChatterParams::default(),
         }
     }
 }
@@ -109,6 +139,27 @@ pub enum StepFailure {
         /// Step size.
         h: f64,
     },
+    /// Adaptive control collapsed at a switching surface of a non-smooth field
+    /// ([`super::chatter`]); the state is the last accepted one.
+    #[error(
+        "chattering at a switching surface of a non-smooth right-hand side (t = {t}): over \
+         {accepted} accepted steps the median step size stayed at or below {median_h:e}, \
+         against {h_ref:e} before the collapse, with {rejected} rejected steps; integrate \
+         with fixed steps (--fixed-step H, \"fixed_step\": H) or let the driver fall back to \
+         them (--on-chatter fixed_step)"
+    )]
+    Chattering {
+        /// Time of the last accepted step.
+        t: f64,
+        /// Median step size before the collapse.
+        h_ref: f64,
+        /// Largest window median during the collapse.
+        median_h: f64,
+        /// Accepted steps in the collapse.
+        accepted: u64,
+        /// Rejected trial steps in the collapse.
+        rejected: u64,
+    },
     /// More trial steps than `max_steps`.
     #[error("maximal number of steps ({steps}) reached at t = {t}")]
     MaxSteps {
@@ -130,13 +181,32 @@ pub struct AcceptedStep {
     pub t: f64,
     /// Step size.
     pub h: f64,
-    /// Scaled error norm (≤ 1).
+    /// Scaled error norm (≤ 1 for an adaptive step; any value for a fixed step).
     pub err: f64,
     /// Stiffness estimate `h|λ|` of this step.
     pub h_lambda: f64,
 }
 
-/// An adaptive explicit Runge–Kutta integrator over one system.
+/// How the next step's size is chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// Error control by the PI controller.
+    Adaptive,
+    /// Fixed-step mode over the whole run: step `k` ends at `t0 + k h`, step `n` at `t_end`.
+    Fixed { h: f64, n: u64 },
+    /// Fixed steps of size `h` after detected chattering; `remaining` more, then adaptive.
+    Fallback { h: f64, remaining: u64 },
+}
+
+/// The chattering record of a run (for the summary).
+#[derive(Clone, Debug, Default)]
+struct ChatterLog {
+    detections: u64,
+    fallback_steps: u64,
+    events: Vec<serde_json::Value>,
+}
+
+/// An adaptive (or fixed-step) explicit Runge–Kutta integrator over one system.
 pub struct Integrator<S: OdeSystem> {
     sys: S,
     tab: &'static Tableau,
@@ -157,6 +227,12 @@ pub struct Integrator<S: OdeSystem> {
     trials: u64,
     started: Instant,
     done: bool,
+    mode: Mode,
+    detector: Option<ChatterDetector>,
+    pending: Option<Collapse>,
+    h_lambda_last: f64,
+    switches: Vec<MethodSwitch>,
+    chatter: ChatterLog,
 }
 
 impl<S: OdeSystem> Integrator<S> {
@@ -184,9 +260,9 @@ impl<S: OdeSystem> Integrator<S> {
             .controller
             .unwrap_or_else(|| ControllerParams::hairer(tab));
         let ctrl = PiController::new(params, tab.error_order, h_max);
-        let h = match opts.h0 {
-            Some(h) => h,
-            None => {
+        let h = match (opts.fixed_step, opts.h0) {
+            (Some(h), _) | (None, Some(h)) => h,
+            (None, None) => {
                 stats.nfev += 1;
                 let ErkCache {
                     k, stage_arg, err, ..
@@ -204,7 +280,25 @@ impl<S: OdeSystem> Integrator<S> {
                 )
             }
         };
+        let mode = match opts.fixed_step {
+            Some(h) => {
+                assert!(h.is_finite() && h > 0.0, "fixed step {h} must be > 0");
+                Mode::Fixed {
+                    h,
+                    n: fixed_step_count(opts.t_end - opts.t0, h),
+                }
+            }
+            None => Mode::Adaptive,
+        };
+        let detector = (opts.fixed_step.is_none() && opts.on_chatter != OnChatter::Ignore)
+            .then(|| ChatterDetector::new(opts.chatter, 0));
         Self {
+            mode,
+            detector,
+            pending: None,
+            h_lambda_last: 0.0,
+            switches: Vec::new(),
+            chatter: ChatterLog::default(),
             dense_w: vec![0.0; tab.dense_stages()],
             sys,
             tab,
@@ -240,6 +334,172 @@ impl<S: OdeSystem> Integrator<S> {
         if self.stats.accepted == 0 && !self.cache.k[0].iter().all(|v| v.is_finite()) {
             return Err(StepFailure::Diverged { t: self.t });
         }
+        if let Some(c) = self.pending.take() {
+            self.on_collapse(c)?;
+        }
+        match self.mode {
+            Mode::Adaptive => self.adaptive_step().map(Some),
+            Mode::Fixed { h, n } => {
+                if self.trials >= self.opts.max_steps {
+                    return Err(StepFailure::MaxSteps {
+                        t: self.t,
+                        steps: self.trials,
+                    });
+                }
+                let k = self.stats.accepted + 1;
+                let last = k >= n;
+                let t_new = if last {
+                    self.opts.t_end
+                } else {
+                    self.opts.t0 + k as f64 * h
+                };
+                self.fixed_step(t_new - self.t, t_new, last).map(Some)
+            }
+            Mode::Fallback {
+                h: h_fix,
+                remaining,
+            } => {
+                let mut h = h_fix;
+                let last = trial_guard(
+                    self.t,
+                    &mut h,
+                    self.opts.t_end,
+                    self.trials,
+                    self.opts.max_steps,
+                )?;
+                let t_new = if last { self.opts.t_end } else { self.t + h };
+                let st = self.fixed_step(h, t_new, last)?;
+                self.chatter.fallback_steps += 1;
+                if remaining <= 1 {
+                    self.mode = Mode::Adaptive;
+                    self.h = h_fix;
+                    if let Some(d) = self.detector.as_mut() {
+                        d.restart(self.stats.rejected);
+                    }
+                    if !self.done {
+                        self.record_switch(true, "fallback_done");
+                    }
+                } else {
+                    self.mode = Mode::Fallback {
+                        h: h_fix,
+                        remaining: remaining - 1,
+                    };
+                }
+                Ok(Some(st))
+            }
+        }
+    }
+
+    /// One fixed step of size `h` to `t_new`: accepted whatever its error estimate; a
+    /// non-finite candidate or estimate stops the run.
+    fn fixed_step(&mut self, h: f64, t_new: f64, last: bool) -> Result<AcceptedStep, StepFailure> {
+        self.trials += 1;
+        let (evals, den) = trial_step(&mut self.sys, self.tab, &mut self.cache, self.t, &self.y, h);
+        self.stats.nfev += evals;
+        let err = error_norm(
+            self.tab,
+            &self.cache,
+            &self.y,
+            &self.tol.rtol,
+            &self.tol.atol,
+            h,
+        );
+        if !err.is_finite() || !self.cache.y_new.iter().all(|v| v.is_finite()) {
+            return Err(StepFailure::Diverged { t: self.t });
+        }
+        // the next step is the nominal one (this one may be the truncated last step)
+        let nominal = match self.mode {
+            Mode::Fixed { h: n, .. } | Mode::Fallback { h: n, .. } => n,
+            Mode::Adaptive => h,
+        };
+        self.accept(h, err, nominal, t_new, last, den)
+    }
+
+    /// Acts on a detected collapse: stops the run, or starts a fixed-step fallback.
+    fn on_collapse(&mut self, c: Collapse) -> Result<(), StepFailure> {
+        self.chatter.detections += 1;
+        let params = self.opts.chatter;
+        let h_max = self.opts.h_max.unwrap_or(self.opts.t_end - self.opts.t0);
+        let h_fix = params.h.unwrap_or(c.h_ref).min(h_max);
+        self.chatter.events.push(json!({
+            "step": self.stats.accepted,
+            "t": self.t,
+            "h_ref": c.h_ref,
+            "median_h": c.median_h,
+            "accepted": c.accepted,
+            "rejected": c.rejected,
+            "action": self.opts.on_chatter,
+            "h_fixed": (self.opts.on_chatter == OnChatter::FixedStep).then_some(h_fix),
+        }));
+        match self.opts.on_chatter {
+            OnChatter::FixedStep => {
+                self.mode = Mode::Fallback {
+                    h: h_fix,
+                    remaining: params.fixed_steps,
+                };
+                self.record_switch(false, "chattering");
+                Ok(())
+            }
+            // (with `Ignore` there is no detector, so no collapse to act on)
+            OnChatter::Stop | OnChatter::Ignore => Err(StepFailure::Chattering {
+                t: self.t,
+                h_ref: c.h_ref,
+                median_h: c.median_h,
+                accepted: c.accepted,
+                rejected: c.rejected,
+            }),
+        }
+    }
+
+    fn record_switch(&mut self, to_adaptive: bool, reason: &str) {
+        let (adaptive, fixed) = (self.tab.name.to_string(), self.fixed_name());
+        let (from, to) = if to_adaptive {
+            (fixed, adaptive)
+        } else {
+            (adaptive, fixed)
+        };
+        self.switches.push(MethodSwitch {
+            step: self.stats.accepted,
+            t: self.t,
+            from,
+            to,
+            reason: reason.to_string(),
+            h_lambda: self.h_lambda_last,
+        });
+    }
+
+    fn fixed_name(&self) -> String {
+        format!("{}_fixed_step", self.tab.name)
+    }
+
+    /// Chattering switches so far (fixed-step fallbacks and returns to adaptive control).
+    pub fn switches(&self) -> &[MethodSwitch] {
+        &self.switches
+    }
+
+    /// The fixed-step and chattering record for the run summary: `None` for an adaptive run
+    /// with the default chattering policy in which nothing was detected.
+    pub fn method_stats(&self) -> Option<serde_json::Value> {
+        let fixed = match self.mode {
+            Mode::Fixed { h, .. } => Some(h),
+            _ => None,
+        };
+        if fixed.is_none()
+            && self.chatter.detections == 0
+            && self.opts.on_chatter == OnChatter::default()
+        {
+            return None;
+        }
+        Some(json!({
+            "fixed_step": fixed,
+            "on_chatter": self.opts.on_chatter,
+            "chatter_detections": self.chatter.detections,
+            "fallback_steps": self.chatter.fallback_steps,
+            "chatter_events": self.chatter.events,
+        }))
+    }
+
+    fn adaptive_step(&mut self) -> Result<AcceptedStep, StepFailure> {
         let mut non_finite = 0u32;
         loop {
             let last = trial_guard(
@@ -276,7 +536,12 @@ impl<S: OdeSystem> Integrator<S> {
                     self.h = h_next;
                 }
                 Decision::Accept { h_next } => {
-                    return self.accept(h, err, h_next, last, den).map(Some);
+                    let t_new = if last { self.opts.t_end } else { self.t + h };
+                    let st = self.accept(h, err, h_next, t_new, last, den)?;
+                    if let (Some(d), false) = (self.detector.as_mut(), last) {
+                        self.pending = d.observe(h, self.stats.rejected);
+                    }
+                    return Ok(st);
                 }
             }
         }
@@ -287,6 +552,7 @@ impl<S: OdeSystem> Integrator<S> {
         h: f64,
         err: f64,
         h_next: f64,
+        t_new: f64,
         last: bool,
         den: Option<f64>,
     ) -> Result<AcceptedStep, StepFailure> {
@@ -294,7 +560,7 @@ impl<S: OdeSystem> Integrator<S> {
         std::mem::swap(&mut self.y_prev, &mut self.y);
         std::mem::swap(&mut self.y, &mut self.cache.y_new);
         self.t_prev = self.t;
-        self.t = if last { self.opts.t_end } else { self.t + h };
+        self.t = t_new;
         self.f_slot = if self.tab.fsal { s - 1 } else { s };
         if !self.tab.fsal {
             let (_, rest) = self.cache.k.split_at_mut(s);
@@ -321,6 +587,7 @@ impl<S: OdeSystem> Integrator<S> {
             self.stats.stability_limited += 1;
         }
         self.h_last = h;
+        self.h_lambda_last = h_lambda;
         self.h = h_next;
         self.extras_ready = false;
         self.done = last;
@@ -413,6 +680,18 @@ impl<S: OdeSystem> Integrator<S> {
     /// Consumes the integrator, returning the system.
     pub fn into_system(self) -> S {
         self.sys
+    }
+}
+
+/// Number of steps of size `h` over a span `T`: `⌈T/h⌉`, where a ratio within `10⁻⁹` of an
+/// integer counts as that integer (so `T = 1, h = 0.1` takes 10 steps, not 11).
+pub fn fixed_step_count(span: f64, h: f64) -> u64 {
+    let r = span / h;
+    let n = r.round();
+    if n >= 1.0 && (r - n).abs() <= 1e-9 * n {
+        n as u64
+    } else {
+        r.ceil().max(1.0) as u64
     }
 }
 

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::driver::{AcceptedStep, Integrator, Stats, StepFailure};
 use super::system::OdeSystem;
 
-/// A change of method inside one run (the automatic choice, [`super::auto::AutoSwitch`]): the
-/// step after accepted step `step` (at time `t`) is taken by `to` instead of `from`.
+/// A change of method inside one run (the automatic choice, [`super::auto::AutoSwitch`], or
+/// an explicit pair's fixed-step fallback on chattering, [`super::chatter`]): the step after
+/// accepted step `step` (at time `t`) is taken by `to` instead of `from`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MethodSwitch {
     /// Index of the last accepted step of the old method.
@@ -23,7 +24,9 @@ pub struct MethodSwitch {
     /// Method after.
     pub to: String,
     /// Why (`stability_limited`: explicit steps at the stability boundary; `not_stiff`: the
-    /// stabilized method's `hρ` well inside the explicit boundary).
+    /// stabilized method's `hρ` well inside the explicit boundary; `chattering`: the adaptive
+    /// step collapsed at a switching surface; `fallback_done`: the fixed steps of a
+    /// fallback are done).
     pub reason: String,
     /// The `h|λ|` (explicit) or `hρ` (stabilized) value of the deciding step.
     pub h_lambda: f64,
@@ -57,7 +60,7 @@ pub trait Stepper<S: OdeSystem> {
     fn system_mut(&mut self) -> &mut S;
     /// Short method name (`dopri5`, `radau5`, …) as used on the command line.
     fn method_name(&self) -> &'static str;
-    /// Method switches so far (only the automatic choice switches).
+    /// Method switches so far (the automatic choice, and chattering fallbacks).
     fn switches(&self) -> &[MethodSwitch] {
         &[]
     }
@@ -104,5 +107,11 @@ impl<S: OdeSystem> Stepper<S> for Integrator<S> {
     }
     fn method_name(&self) -> &'static str {
         self.tableau().name
+    }
+    fn switches(&self) -> &[MethodSwitch] {
+        Integrator::switches(self)
+    }
+    fn method_stats(&self) -> Option<serde_json::Value> {
+        Integrator::method_stats(self)
     }
 }

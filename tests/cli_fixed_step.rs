@@ -1,0 +1,176 @@
+//! `--fixed-step` and `--on-chatter` on the command line: the sliding leaky-ReLU run of
+//! `proofs_check/001/saxe_twin_oracle.json` with seed 3 stops with a chattering error by
+//! default (exit 3) and completes with the fallback, whose switches and step counts are in
+//! `summary.json`; fixed steps take `⌈T/h⌉` steps and `1 + 6·N` DOPRI5 evaluations; the
+//! options are rejected where they do not apply (exit 2); method auto's explicit phase
+//! detects chattering too and takes `--on-chatter ignore`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn gradflow(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradflow"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run gradflow")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Writes the run of `saxe_twin_oracle.json` (Gaussian data: no files needed) to `dir`.
+fn saxe_config(dir: &Path) -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("proofs_check/001/saxe_twin_oracle.json"),
+    )
+    .unwrap();
+    let scenario: Value = serde_json::from_str(&text).unwrap();
+    let path = dir.join("saxe.json");
+    std::fs::write(&path, scenario["run"].to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn sliding_run_stops_on_chattering_and_completes_with_the_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = saxe_config(dir.path());
+    let o = gradflow(
+        &["run", "--config", &cfg, "--seed", "3", "--out", "stop"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("chattering"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--fixed-step"), "{}", stderr(&o));
+    let s = summary(&dir.path().join("stop"));
+    assert_eq!(s["status"], "chattering");
+    assert!(s["final_time"].as_f64().unwrap() < 1.0);
+    assert_eq!(s["stats"]["method"]["chatter_detections"], 1);
+
+    let o = gradflow(
+        &[
+            "run",
+            "--config",
+            &cfg,
+            "--seed",
+            "3",
+            "--on-chatter",
+            "fixed_step",
+            "--out",
+            "fallback",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&dir.path().join("fallback"));
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["final_time"].as_f64(), Some(6.0));
+    let m = &s["stats"]["method"];
+    // measured: two detections (t = 0.867 and 2.378), 2 × 32 fixed steps, 5150 steps in all
+    // (674k without the fallback)
+    let detections = m["chatter_detections"].as_u64().unwrap();
+    assert!(detections >= 1);
+    assert_eq!(m["fallback_steps"].as_u64(), Some(32 * detections));
+    assert!(s["stats"]["accepted"].as_u64().unwrap() < 20_000);
+    let sw = s["method_switches"].as_array().unwrap();
+    assert_eq!(sw[0]["reason"], "chattering");
+    assert_eq!(sw[0]["from"], "dopri5");
+    assert_eq!(sw[0]["to"], "dopri5_fixed_step");
+    assert_eq!(sw[1]["reason"], "fallback_done");
+}
+
+#[test]
+fn method_auto_stops_on_chattering_unless_told_to_ignore_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = saxe_config(dir.path());
+    let base = ["run", "--config", &cfg, "--seed", "3", "--method", "auto"];
+    let mut args = base.to_vec();
+    args.extend(["--out", "stop"]);
+    let o = gradflow(&args, dir.path());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(summary(&dir.path().join("stop"))["status"], "chattering");
+    let mut args = base.to_vec();
+    args.extend([
+        "--on-chatter",
+        "ignore",
+        "--max-steps",
+        "2000",
+        "--out",
+        "ignore",
+    ]);
+    let o = gradflow(&args, dir.path());
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // the crawl: the step limit at t ≈ 0.87, just after the collapse
+    let s = summary(&dir.path().join("ignore"));
+    assert_eq!(s["status"], "max_steps");
+    assert!(s["final_time"].as_f64().unwrap() < 0.9);
+}
+
+#[test]
+fn fixed_step_flag_takes_ceil_t_over_h_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = saxe_config(dir.path());
+    let o = gradflow(
+        &[
+            "run",
+            "--config",
+            &cfg,
+            "--t-end",
+            "1",
+            "--fixed-step",
+            "0.03",
+            "--out",
+            "fixed",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&dir.path().join("fixed"));
+    assert_eq!(s["stats"]["accepted"], 34);
+    assert_eq!(s["stats"]["rejected"], 0);
+    assert_eq!(s["stats"]["nfev"], 1 + 6 * 34);
+    assert_eq!(s["stats"]["method"]["fixed_step"].as_f64(), Some(0.03));
+    assert_eq!(s["final_time"].as_f64(), Some(1.0));
+}
+
+#[test]
+fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = saxe_config(dir.path());
+    for (extra, needle) in [
+        (
+            &["--fixed-step", "0.01", "--method", "radau5"][..],
+            "explicit pairs",
+        ),
+        (&["--fixed-step", "0"][..], "fixed_step = 0"),
+        (
+            &["--fixed-step", "0.01", "--on-chatter", "fixed_step"][..],
+            "fixed_step has none",
+        ),
+        (
+            &["--on-chatter", "fixed_step", "--method", "rock4"][..],
+            "method rock4 has none",
+        ),
+        (
+            &["--on-chatter", "sometimes"][..],
+            "expected stop, fixed_step or ignore",
+        ),
+        (
+            &["--on-chatter", "fixed_step", "--method", "auto"][..],
+            "method auto has none",
+        ),
+    ] {
+        let mut args = vec!["run", "--config", &cfg, "--out", "bad"];
+        args.extend_from_slice(extra);
+        let o = gradflow(&args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+    }
+}
