@@ -11,7 +11,10 @@
 //! - `holds` — every evaluation has `slack > b`;
 //! - for identities (`Form::Identity`) the budget is the identity's tolerance: violated when
 //!   `|lhs − rhs| > b` somewhere, holds otherwise;
-//! - `inconclusive` — otherwise (some `|slack| ≤ b`, or the statement was never evaluated).
+//! - `inconclusive` — otherwise (some `|slack| ≤ b`, or the statement was never evaluated),
+//!   and for a violation found at or after an accepted step whose error estimate exceeded
+//!   the tolerance (`err > 1`: a fixed step, `fixed_step` or the chattering fallback), where
+//!   the budget no longer bounds the error.
 
 use std::collections::VecDeque;
 
@@ -142,6 +145,9 @@ struct Tracked {
 pub struct Checker {
     setting: Setting,
     tracked: Vec<Tracked>,
+    /// The first accepted step whose error estimate exceeded the tolerance (`err > 1`, a
+    /// fixed step): `(t, err)`. From there on the budgets do not bound the error.
+    uncontrolled: Option<(f64, f64)>,
     steps: u64,
     state_error: f64,
     le_norm: f64,
@@ -207,6 +213,7 @@ impl Checker {
         Self {
             setting,
             tracked,
+            uncontrolled: None,
             steps: 0,
             state_error: 0.0,
             le_norm: 0.0,
@@ -399,8 +406,27 @@ impl Checker {
             .map(|tr| {
                 let applicable = tr.hyps.iter().all(|h| h.holds);
                 let mut note = tr.note.clone();
+                // a violation found after a step outside error control may be the step's
+                // error, which no budget bounds
+                let after_uncontrolled = match (&tr.violation, self.uncontrolled) {
+                    (Some(v), Some((t, err))) if t <= v.t_bracket[1] => Some((v.t, t, err)),
+                    _ => None,
+                };
                 let verdict = if !applicable {
                     Verdict::NotApplicable
+                } else if let Some((tv, t, err)) = after_uncontrolled {
+                    note = format!(
+                        "violated as computed at t = {tv:e}, but at t = {t:e} the run accepted a \
+                         step whose error estimate exceeded the tolerance ({err:.3e} > 1, fixed \
+                         steps): the budget does not bound the error from there, so this is not \
+                         a counterexample; rerun with adaptive control{}",
+                        if note.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {note}")
+                        }
+                    );
+                    Verdict::Inconclusive
                 } else if tr.violation.is_some() {
                     Verdict::Violated
                 } else if tr.evaluations == 0 {
@@ -459,6 +485,9 @@ impl StepObserver for Checker {
         p: &Point<'_>,
     ) -> Result<(), GradflowError> {
         self.steps += 1;
+        if st.err > 1.0 && self.uncontrolled.is_none() {
+            self.uncontrolled = Some((st.t, st.err));
+        }
         let le = integ.local_error();
         for ((h, y), e) in self.yhat.iter_mut().zip(p.y).zip(le) {
             *h = y - e;

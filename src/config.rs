@@ -450,6 +450,30 @@ impl RunConfig {
         }
         if let Some(p) = &self.chatter {
             p.validate()?;
+            use crate::integrate::chatter::{ChatterParams, OnChatter};
+            let action = self.on_chatter.unwrap_or_default();
+            if action == OnChatter::Ignore {
+                return Err(GradflowError::Config(
+                    "chatter: on_chatter ignore runs no detector, so its knobs have no effect"
+                        .into(),
+                ));
+            }
+            let fallback_knobs =
+                p.h.is_some() || p.fixed_steps != ChatterParams::default().fixed_steps;
+            if fallback_knobs && action != OnChatter::FixedStep {
+                return Err(GradflowError::Config(
+                    "chatter: h and fixed_steps configure the fallback of on_chatter fixed_step, \
+                     which this run does not take"
+                        .into(),
+                ));
+            }
+        }
+        if self.fixed_step.is_some() && self.h_max.is_some() {
+            return Err(GradflowError::Config(
+                "h_max has no effect with fixed_step (every step is the fixed one); give one \
+                 or the other"
+                    .into(),
+            ));
         }
         Ok(())
     }

@@ -365,6 +365,9 @@ fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         set("max_steps", json!(n));
     }
     if let Some(h) = args.fixed_step {
+        if !(h.is_finite() && h > 0.0) {
+            anyhow::bail!("--fixed-step {h}: must be finite and > 0");
+        }
         set("fixed_step", json!(h));
     }
     if let Some(m) = &args.on_chatter {

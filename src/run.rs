@@ -443,6 +443,7 @@ pub fn execute_problem(
                 StepFailure::StepSizeUnderflow { .. } => "step_size_underflow",
                 StepFailure::MaxSteps { .. } => "max_steps",
                 StepFailure::Chattering { .. } => "chattering",
+                StepFailure::FixedStepUnstable { .. } => "fixed_step_unstable",
             },
             f.to_string(),
         ),

@@ -149,7 +149,7 @@ fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
             &["--fixed-step", "0.01", "--method", "radau5"][..],
             "explicit pairs",
         ),
-        (&["--fixed-step", "0"][..], "fixed_step = 0"),
+        (&["--fixed-step", "0"][..], "--fixed-step 0: must be finite"),
         (
             &["--fixed-step", "0.01", "--on-chatter", "fixed_step"][..],
             "fixed_step has none",
@@ -172,5 +172,99 @@ fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
         let o = gradflow(&args, dir.path());
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+    }
+}
+
+/// Fixed steps across kinks of the leaky flow accept steps far outside the tolerance: a
+/// violation the checker finds after such a step is not a counterexample (no budget bounds
+/// that step's error), so the verdict is inconclusive with the reason, and no report is
+/// written; a fixed step beyond the stability boundary stops the run (exit 3).
+#[test]
+fn violations_after_steps_outside_error_control_are_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = saxe_config(dir.path());
+    let o = gradflow(
+        &[
+            "check",
+            "--config",
+            &cfg,
+            "--claims",
+            "gol24.a0.neuron_balance_conserved",
+            "--fixed-step",
+            "0.012",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unstable"), "{}", stderr(&o));
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/verdicts.json")).unwrap())
+            .unwrap();
+    let c = &v["verdicts"][0];
+    assert_eq!(c["verdict"], "inconclusive", "{c}");
+    assert!(
+        c["note"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded the tolerance"),
+        "{c}"
+    );
+    assert!(!dir.path().join("o/counterexamples").exists());
+    let s = summary(&dir.path().join("o"));
+    assert_eq!(s["status"], "fixed_step_unstable");
+}
+
+/// Knobs that would do nothing are rejected by name.
+#[test]
+fn options_without_effect_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = saxe_config(dir.path());
+    let base: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let cases = [
+        (
+            serde_json::json!({"fixed_step": 0.01, "h_max": 0.001}),
+            "h_max has no effect",
+        ),
+        (
+            serde_json::json!({"on_chatter": "ignore", "chatter": {"window": 8}}),
+            "runs no detector",
+        ),
+        (
+            serde_json::json!({"chatter": {"h": 0.01}}),
+            "configure the fallback",
+        ),
+        (
+            serde_json::json!({"chatter": {"window": 1u64 << 40}}),
+            "2^20",
+        ),
+    ];
+    for (i, (extra, needle)) in cases.iter().enumerate() {
+        let mut c = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        let p = dir.path().join(format!("c{i}.json"));
+        std::fs::write(&p, c.to_string()).unwrap();
+        let o = gradflow(
+            &["run", "--config", p.to_str().unwrap(), "--out", "x"],
+            dir.path(),
+        );
+        assert_eq!(o.status.code(), Some(2), "{extra}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{extra}: {}", stderr(&o));
+    }
+    for bad in ["nan", "inf", "0", "-1"] {
+        let o = gradflow(
+            &["run", "--config", &cfg, "--fixed-step", bad, "--out", "x"],
+            dir.path(),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "--fixed-step {bad}: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("--fixed-step"), "{}", stderr(&o));
     }
 }

@@ -345,3 +345,77 @@ fn a_finite_time_blow_up_is_not_chattering() {
         );
     }
 }
+
+/// A smooth flow that turns stiff: `u' = −λ(v)(u − cos v)`, `v' = 1`, with `λ` rising from
+/// 1 to 10⁶ around `v = 1` (width 10⁻³). The step collapses 10⁴-fold at the stability
+/// boundary — stiffness, not chattering: the detector must stay quiet and the run complete
+/// (on the slow manifold `u ≈ cos v`).
+fn stiff_onset(_t: f64, y: &[f64], dy: &mut [f64]) {
+    let lambda = 1.0 + 1e6 * 0.5 * (1.0 + ((y[1] - 1.0) / 1e-3).tanh());
+    dy[0] = -lambda * (y[0] - y[1].cos());
+    dy[1] = 1.0;
+}
+
+#[test]
+fn a_smooth_stiffness_onset_is_not_chattering() {
+    for rtol in [1e-6, 1e-9] {
+        let mut integ = Integrator::new(
+            counted(2, stiff_onset as Rhs),
+            &DOPRI5,
+            &[1.0, 0.0],
+            Tolerances::scalar(2, rtol, rtol * 1e-2),
+            Options::new(0.0, 1.2),
+        );
+        while integ
+            .step()
+            .unwrap_or_else(|e| panic!("rtol {rtol}: {e}"))
+            .is_some()
+        {}
+        assert!(integ.method_stats().is_none(), "rtol {rtol}: flagged");
+        let y = integ.y();
+        assert!((y[0] - y[1].cos()).abs() < 1e-4, "rtol {rtol}: {y:?}");
+        assert!(integ.stats().stability_limited > 1000);
+    }
+}
+
+/// `y' = −1000 y` at a fixed step of 0.01 has `h|λ| = 10`, beyond DOPRI5's stability
+/// boundary (≈ 3.3): the run stops with a typed error at the last good state instead of
+/// returning amplified numbers; at 0.002 (`h|λ| = 2`) it completes.
+#[test]
+fn a_fixed_step_beyond_the_stability_boundary_is_an_error() {
+    let decay = |_t: f64, y: &[f64], dy: &mut [f64]| dy[0] = -1000.0 * y[0];
+    let run = |h: f64| {
+        let mut integ = Integrator::new(
+            counted(1, decay),
+            &DOPRI5,
+            &[1.0],
+            Tolerances::scalar(1, 1e-6, 1e-9),
+            fixed(0.1, h),
+        );
+        loop {
+            match integ.step() {
+                Ok(Some(_)) => {}
+                Ok(None) => return (Ok(()), integ.t(), integ.y()[0]),
+                Err(e) => return (Err(e), integ.t(), integ.y()[0]),
+            }
+        }
+    };
+    let (res, t, y) = run(0.01);
+    let err = res.expect_err("unstable fixed steps must not complete");
+    let StepFailure::FixedStepUnstable {
+        h_lambda, boundary, ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(
+        h_lambda > boundary && (h_lambda - 10.0).abs() < 1.0,
+        "{h_lambda}"
+    );
+    assert_eq!(t, 0.0, "the state is the last good one");
+    assert_eq!(y, 1.0);
+    let (res, t, y) = run(0.002);
+    res.unwrap();
+    assert_eq!(t, 0.1);
+    assert!(y.abs() < 1e-10, "{y}");
+}

@@ -119,6 +119,13 @@ impl ChatterParams {
         if self.window == 0 || self.windows == 0 || self.fixed_steps == 0 {
             return bad("window, windows and fixed_steps must be ≥ 1".into());
         }
+        if self.window > 1 << 20 || self.windows > 1 << 20 {
+            return bad(format!(
+                "window = {}, windows = {}: each must be ≤ 2^20 (the detector keeps a window \
+                 of step sizes)",
+                self.window, self.windows
+            ));
+        }
         if !(self.collapse > 0.0 && self.collapse < 1.0) {
             return bad(format!(
                 "collapse = {}: need 0 < collapse < 1",
@@ -165,6 +172,8 @@ pub struct ChatterDetector {
     run_rejected: u64,
     run_median: f64,
     skip: bool,
+    /// Stability-limited steps in the current window.
+    limited: usize,
 }
 
 impl ChatterDetector {
@@ -180,6 +189,7 @@ impl ChatterDetector {
             run_rejected: 0,
             run_median: 0.0,
             skip: false,
+            limited: 0,
         }
     }
 
@@ -194,13 +204,19 @@ impl ChatterDetector {
     }
 
     /// Feeds one accepted step of size `h`; `rejected` is the run's rejection count after
-    /// it. Returns the collapse once [`ChatterParams::windows`] consecutive windows were
-    /// collapsed (and starts counting afresh).
-    pub fn observe(&mut self, h: f64, rejected: u64) -> Option<Collapse> {
+    /// it; `stability_limited` whether its `h|λ|` estimate was at the stability boundary.
+    /// Returns the collapse once [`ChatterParams::windows`] consecutive windows were
+    /// collapsed (and starts counting afresh). A window where at least half the steps were
+    /// stability-limited is never collapsed: a smooth flow turning stiff shrinks the step
+    /// the same way, but at `h|λ|` on the boundary (a sliding motion's steps have
+    /// `h|λ| ≪ 1`, e.g. 0.09 on the seed-3 Saxe run).
+    pub fn observe(&mut self, h: f64, rejected: u64, stability_limited: bool) -> Option<Collapse> {
         self.hs.push(h);
+        self.limited += usize::from(stability_limited);
         if self.hs.len() < self.params.window {
             return None;
         }
+        let limited = std::mem::take(&mut self.limited);
         let w = self.params.window;
         self.scratch.copy_from_slice(&self.hs);
         self.hs.clear();
@@ -212,7 +228,8 @@ impl ChatterDetector {
             return None;
         }
         let collapsed = self.h_ref.is_some_and(|r| med < self.params.collapse * r)
-            && rej as f64 >= self.params.reject_rate * w as f64;
+            && rej as f64 >= self.params.reject_rate * w as f64
+            && 2 * limited < w;
         if !collapsed {
             self.h_ref = Some(med);
             self.run = 0;
@@ -245,6 +262,7 @@ impl ChatterDetector {
     pub fn restart(&mut self, rejected: u64) {
         self.skip = true;
         self.hs.clear();
+        self.limited = 0;
         self.rejected_start = rejected;
         self.run = 0;
         self.run_rejected = 0;
@@ -255,6 +273,27 @@ impl ChatterDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stability_limited_collapse_is_stiffness_not_chattering() {
+        let p = ChatterParams::default();
+        let mut d = ChatterDetector::new(p, 0);
+        for _ in 0..p.window {
+            d.observe(1.0, 0, false);
+        }
+        // the step drops 10⁴-fold at the stability boundary (a smooth flow turning stiff)
+        let stiff = (0..p.window * p.windows * 2)
+            .filter_map(|_| d.observe(1e-4, 0, true))
+            .count();
+        assert_eq!(stiff, 0);
+        // the stiff step became the reference; a further collapse away from the boundary
+        // is chattering
+        assert_eq!(d.reference(), Some(1e-4));
+        let chatter = (0..p.window * p.windows)
+            .filter_map(|_| d.observe(1e-7, 0, false))
+            .count();
+        assert_eq!(chatter, 1);
+    }
 
     fn params() -> ChatterParams {
         ChatterParams {
@@ -269,13 +308,13 @@ mod tests {
         let mut d = ChatterDetector::new(params(), 0);
         let mut rej = 0;
         for _ in 0..4 {
-            assert!(d.observe(1.0, rej).is_none());
+            assert!(d.observe(1.0, rej, false).is_none());
         }
         assert_eq!(d.reference(), Some(1.0));
         let mut found = None;
         for i in 0..8 {
             rej += 1;
-            if let Some(c) = d.observe(1e-4, rej) {
+            if let Some(c) = d.observe(1e-4, rej, false) {
                 found = Some((i, c));
                 break;
             }
@@ -294,7 +333,7 @@ mod tests {
         let mut h = 1.0;
         for _ in 0..400 {
             h *= 0.7;
-            assert!(d.observe(h, 0).is_none());
+            assert!(d.observe(h, 0, false).is_none());
         }
         assert!(d.reference().unwrap() < 1e-50);
     }
@@ -307,10 +346,10 @@ mod tests {
         };
         let mut d = ChatterDetector::new(p, 0);
         for _ in 0..4 {
-            d.observe(1.0, 0);
+            d.observe(1.0, 0, false);
         }
         for _ in 0..40 {
-            assert!(d.observe(1e-6, 0).is_none());
+            assert!(d.observe(1e-6, 0, false).is_none());
         }
         assert_eq!(d.reference(), Some(1e-6));
     }
@@ -319,15 +358,15 @@ mod tests {
     fn after_a_restart_the_first_window_is_not_judged_and_the_reference_is_kept() {
         let mut d = ChatterDetector::new(params(), 0);
         for _ in 0..4 {
-            d.observe(1.0, 0);
+            d.observe(1.0, 0, false);
         }
         d.restart(0);
         // a half-collapsed first window would otherwise become the reference
         for h in [0.5, 0.5, 0.5, 1e-6] {
-            assert!(d.observe(h, 0).is_none());
+            assert!(d.observe(h, 0, false).is_none());
         }
         assert_eq!(d.reference(), Some(1.0));
-        let hits = (0..8).filter_map(|_| d.observe(1e-6, 0)).count();
+        let hits = (0..8).filter_map(|_| d.observe(1e-6, 0, false)).count();
         assert_eq!(hits, 1);
     }
 
@@ -335,7 +374,7 @@ mod tests {
     fn rejections_at_an_unchanged_step_size_are_not_a_collapse() {
         let mut d = ChatterDetector::new(params(), 0);
         for i in 0..100 {
-            assert!(d.observe(1e-3, 3 * i).is_none());
+            assert!(d.observe(1e-3, 3 * i, false).is_none());
         }
     }
 }

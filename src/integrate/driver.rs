@@ -16,11 +16,15 @@
 //!   rejected. The embedded estimate is still computed every step and is what
 //!   [`Integrator::local_error`] returns, so downstream error budgets see the actual local
 //!   error; on a non-smooth field it is `O(h)` (not `O(h^{p+1})`) on steps that cross a
-//!   switching surface, and the global error of a sliding motion is `O(h)` as well.
+//!   switching surface, and the global error of a sliding motion is `O(h)` as well. A fixed
+//!   step whose `h|λ|` estimate exceeds the stability boundary stops the run
+//!   ([`StepFailure::FixedStepUnstable`], at the last good state).
 //! - **chattering detection** ([`super::chatter`], [`Options::on_chatter`]): a sustained
-//!   collapse of the adaptive step with many rejections either stops the run
-//!   ([`StepFailure::Chattering`]) or switches to [`ChatterParams::fixed_steps`] fixed steps
-//!   of the pre-collapse size, then back to adaptive control; the switches are recorded as
+//!   collapse of the adaptive step that is not stability-limited (rejections are not
+//!   required by default) either stops the run ([`StepFailure::Chattering`]) or switches to
+//!   [`ChatterParams::fixed_steps`] fixed steps of the pre-collapse size (capped at half the
+//!   stability boundary over the last `|λ|` estimate; a fallback step at the boundary ends
+//!   the fallback), then back to adaptive control; the switches are recorded as
 //!   [`MethodSwitch`]es.
 //!
 //! A non-finite state, derivative or error estimate stops fixed steps with
@@ -145,8 +149,8 @@ pub enum StepFailure {
         "chattering at a switching surface of a non-smooth right-hand side (t = {t}): over \
          {accepted} accepted steps the median step size stayed at or below {median_h:e}, \
          against {h_ref:e} before the collapse, with {rejected} rejected steps; integrate \
-         with fixed steps (--fixed-step H, \"fixed_step\": H) or let the driver fall back to \
-         them (--on-chatter fixed_step)"
+         with an explicit pair (dopri5, tsit5, dop853) and fixed steps (--fixed-step H, \
+         \"fixed_step\": H), or let it fall back to them (--on-chatter fixed_step)"
     )]
     Chattering {
         /// Time of the last accepted step.
@@ -159,6 +163,24 @@ pub enum StepFailure {
         accepted: u64,
         /// Rejected trial steps in the collapse.
         rejected: u64,
+    },
+    /// A fixed step (`fixed_step: H`) beyond the method's stability boundary: `h|λ|`
+    /// estimated from the step's stages exceeds the boundary on the negative real axis, so
+    /// the method amplifies errors; the state is the last good one.
+    #[error(
+        "fixed step h = {h} is unstable after t = {t}: h|λ| ≈ {h_lambda:.3} exceeds the method's \
+         stability boundary {boundary}; take a smaller fixed step (h|λ| ≤ {boundary}) or \
+         adaptive control"
+    )]
+    FixedStepUnstable {
+        /// Last good time.
+        t: f64,
+        /// The fixed step.
+        h: f64,
+        /// Estimated `h|λ|` of the rejected step.
+        h_lambda: f64,
+        /// The method's stability boundary.
+        boundary: f64,
     },
     /// More trial steps than `max_steps`.
     #[error("maximal number of steps ({steps}) reached at t = {t}")]
@@ -203,6 +225,8 @@ enum Mode {
 struct ChatterLog {
     detections: u64,
     fallback_steps: u64,
+    /// Fallbacks ended early because a fixed step reached the stability boundary.
+    unstable_exits: u64,
     events: Vec<serde_json::Value>,
 }
 
@@ -370,7 +394,11 @@ impl<S: OdeSystem> Integrator<S> {
                 let t_new = if last { self.opts.t_end } else { self.t + h };
                 let st = self.fixed_step(h, t_new, last)?;
                 self.chatter.fallback_steps += 1;
-                if remaining <= 1 {
+                let unstable = st.h_lambda > STABILITY_FRACTION * self.tab.stability_boundary;
+                if unstable {
+                    self.chatter.unstable_exits += 1;
+                }
+                if remaining <= 1 || unstable {
                     self.mode = Mode::Adaptive;
                     self.h = h_fix;
                     if let Some(d) = self.detector.as_mut() {
@@ -412,7 +440,23 @@ impl<S: OdeSystem> Integrator<S> {
             Mode::Fixed { h: n, .. } | Mode::Fallback { h: n, .. } => n,
             Mode::Adaptive => h,
         };
-        self.accept(h, err, nominal, t_new, last, den)
+        let st = self.accept(h, err, nominal, t_new, last, den)?;
+        if matches!(self.mode, Mode::Fixed { .. }) && st.h_lambda > self.tab.stability_boundary {
+            // beyond the stability boundary the method amplifies errors by |R(hλ)| > 1,
+            // which no error budget of the exact flow accounts for: stop at the last good
+            // state rather than report numbers that look accurate
+            std::mem::swap(&mut self.y, &mut self.y_prev);
+            self.t = self.t_prev;
+            self.stats.accepted -= 1;
+            self.done = false;
+            return Err(StepFailure::FixedStepUnstable {
+                t: self.t,
+                h,
+                h_lambda: st.h_lambda,
+                boundary: self.tab.stability_boundary,
+            });
+        }
+        Ok(st)
     }
 
     /// Acts on a detected collapse: stops the run, or starts a fixed-step fallback.
@@ -420,7 +464,19 @@ impl<S: OdeSystem> Integrator<S> {
         self.chatter.detections += 1;
         let params = self.opts.chatter;
         let h_max = self.opts.h_max.unwrap_or(self.opts.t_end - self.opts.t0);
-        let h_fix = params.h.unwrap_or(c.h_ref).min(h_max);
+        // inside the stability region at the last step's |λ| estimate (the pre-collapse
+        // step may be far too long for the stiffness met since)
+        let lambda = if self.h_last > 0.0 {
+            self.h_lambda_last / self.h_last
+        } else {
+            0.0
+        };
+        let h_safe = if lambda > 0.0 {
+            0.5 * self.tab.stability_boundary / lambda
+        } else {
+            f64::INFINITY
+        };
+        let h_fix = params.h.unwrap_or(c.h_ref).min(h_max).min(h_safe);
         self.chatter.events.push(json!({
             "step": self.stats.accepted,
             "t": self.t,
@@ -495,6 +551,7 @@ impl<S: OdeSystem> Integrator<S> {
             "on_chatter": self.opts.on_chatter,
             "chatter_detections": self.chatter.detections,
             "fallback_steps": self.chatter.fallback_steps,
+            "fallback_unstable_exits": self.chatter.unstable_exits,
             "chatter_events": self.chatter.events,
         }))
     }
@@ -538,8 +595,9 @@ impl<S: OdeSystem> Integrator<S> {
                 Decision::Accept { h_next } => {
                     let t_new = if last { self.opts.t_end } else { self.t + h };
                     let st = self.accept(h, err, h_next, t_new, last, den)?;
+                    let limited = st.h_lambda > STABILITY_FRACTION * self.tab.stability_boundary;
                     if let (Some(d), false) = (self.detector.as_mut(), last) {
-                        self.pending = d.observe(h, self.stats.rejected);
+                        self.pending = d.observe(h, self.stats.rejected, limited);
                     }
                     return Ok(st);
                 }
@@ -683,12 +741,13 @@ impl<S: OdeSystem> Integrator<S> {
     }
 }
 
-/// Number of steps of size `h` over a span `T`: `⌈T/h⌉`, where a ratio within `10⁻⁹` of an
-/// integer counts as that integer (so `T = 1, h = 0.1` takes 10 steps, not 11).
+/// Number of steps of size `h` over a span `T`: `⌈T/h⌉`, where a ratio within round-off
+/// (`16 ε n`) of an integer `n` counts as that integer (so `T = 1, h = 0.1` takes 10 steps,
+/// not 11); the last step is then at most `(1 + 16 ε n) h`.
 pub fn fixed_step_count(span: f64, h: f64) -> u64 {
     let r = span / h;
     let n = r.round();
-    if n >= 1.0 && (r - n).abs() <= 1e-9 * n {
+    if n >= 1.0 && (r - n).abs() <= 16.0 * f64::EPSILON * n {
         n as u64
     } else {
         r.ceil().max(1.0) as u64
