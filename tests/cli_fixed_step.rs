@@ -95,7 +95,14 @@ fn method_auto_stops_on_chattering_unless_told_to_ignore_it() {
     args.extend(["--out", "stop"]);
     let o = gradflow(&args, dir.path());
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert_eq!(summary(&dir.path().join("stop"))["status"], "chattering");
+    let s = summary(&dir.path().join("stop"));
+    assert_eq!(s["status"], "chattering");
+    // the explicit phase's evidence reaches summary.json
+    assert_eq!(
+        s["stats"]["method"]["chatter_detections"], 1,
+        "{}",
+        s["stats"]
+    );
     let mut args = base.to_vec();
     args.extend([
         "--on-chatter",

@@ -332,4 +332,12 @@ impl<S: OdeSystem> Stepper<S> for AutoSwitch<S> {
     fn switches(&self) -> &[MethodSwitch] {
         &self.switches
     }
+    /// The explicit phase's own statistics (its chattering detections and their evidence)
+    /// while it is the active method; `None` otherwise.
+    fn method_stats(&self) -> Option<serde_json::Value> {
+        match &self.active {
+            Active::Explicit(i) => i.method_stats(),
+            _ => None,
+        }
+    }
 }
