@@ -106,17 +106,20 @@ pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, GradflowError> {
     Ok(out)
 }
 
+/// The one case of a scenario that could not be read or run.
+fn scenario_failed(file: &Path, msg: String) -> Vec<CaseResult> {
+    vec![CaseResult {
+        file: file.to_path_buf(),
+        claim: "-".into(),
+        expected: None,
+        got: Err(msg),
+        detail: String::new(),
+    }]
+}
+
 /// Runs one scenario file.
 pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
-    let fail = |msg: String| {
-        vec![CaseResult {
-            file: file.to_path_buf(),
-            claim: "-".into(),
-            expected: None,
-            got: Err(msg),
-            detail: String::new(),
-        }]
-    };
+    let fail = |msg: String| scenario_failed(file, msg);
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
@@ -185,15 +188,7 @@ pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
 /// Runs a sweep scenario: one case per sweep claim.
 fn run_sweep_scenario(file: &Path, text: &str) -> Vec<CaseResult> {
     let origin = file.display().to_string();
-    let fail = |msg: String| {
-        vec![CaseResult {
-            file: file.to_path_buf(),
-            claim: "-".into(),
-            expected: None,
-            got: Err(msg),
-            detail: String::new(),
-        }]
-    };
+    let fail = |msg: String| scenario_failed(file, msg);
     let spec = match crate::sweep::SweepSpec::parse(text, &origin) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),

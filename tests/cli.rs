@@ -3,19 +3,14 @@
 //! and a message naming the problem.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::gradflow;
 
 use gradflow::model::npy::write_matrix;
 use nalgebra::DMatrix;
 use serde_json::Value;
-
-fn gradflow(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradflow"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run gradflow")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -3,15 +3,9 @@
 //! 0 (nothing violated), 1 (a violation or a suite mismatch), 2 (input error).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn gradflow(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradflow"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run gradflow")
-}
+mod common;
+use common::gradflow;
 
 const SPIKE: &str = r#""data": {"kind": "gaussian", "n": 20, "d": 40, "q": 2, "spectrum": {"kind": "spike", "k": 5, "eps": 0.01}, "teacher": {"kind": "unit_frobenius"}, "noise_std": 0.1}, "model": {"kind": "deep_linear", "hidden": [24, 24]}, "init": {"kind": "chatterji_long", "alpha": 0.1, "beta": 1.0, "convention": "paper"}, "loss": "half_sum", "method": "dopri5", "rtol": 1e-8, "atol": 1e-10, "seed": 1, "t_end": 0.2"#;
 

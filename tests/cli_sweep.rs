@@ -4,15 +4,10 @@
 //! errors (exit 2) caught before any point runs.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn gradflow(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradflow"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run gradflow")
-}
+mod common;
+use common::gradflow;
 
 fn text(o: &Output) -> String {
     format!(

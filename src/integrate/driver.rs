@@ -418,9 +418,9 @@ impl<S: OdeSystem> Integrator<S> {
         }
     }
 
-    /// One fixed step of size `h` to `t_new`: accepted whatever its error estimate; a
-    /// non-finite candidate or estimate stops the run.
-    fn fixed_step(&mut self, h: f64, t_new: f64, last: bool) -> Result<AcceptedStep, StepFailure> {
+    /// One trial step of size `h` from the current state (counted in the trial budget and
+    /// in `nfev`): the stiffness denominator of [`trial_step`] and the error norm.
+    fn trial(&mut self, h: f64) -> (Option<f64>, f64) {
         self.trials += 1;
         let (evals, den) = trial_step(&mut self.sys, self.tab, &mut self.cache, self.t, &self.y, h);
         self.stats.nfev += evals;
@@ -432,6 +432,13 @@ impl<S: OdeSystem> Integrator<S> {
             &self.tol.atol,
             h,
         );
+        (den, err)
+    }
+
+    /// One fixed step of size `h` to `t_new`: accepted whatever its error estimate; a
+    /// non-finite candidate or estimate stops the run.
+    fn fixed_step(&mut self, h: f64, t_new: f64, last: bool) -> Result<AcceptedStep, StepFailure> {
+        let (den, err) = self.trial(h);
         if !err.is_finite() || !self.cache.y_new.iter().all(|v| v.is_finite()) {
             return Err(StepFailure::Diverged { t: self.t });
         }
@@ -566,19 +573,8 @@ impl<S: OdeSystem> Integrator<S> {
                 self.trials,
                 self.opts.max_steps,
             )?;
-            self.trials += 1;
             let h = self.h;
-            let (evals, den) =
-                trial_step(&mut self.sys, self.tab, &mut self.cache, self.t, &self.y, h);
-            self.stats.nfev += evals;
-            let err = error_norm(
-                self.tab,
-                &self.cache,
-                &self.y,
-                &self.tol.rtol,
-                &self.tol.atol,
-                h,
-            );
+            let (den, err) = self.trial(h);
             if !err.is_finite() {
                 non_finite += 1;
                 if non_finite > 40 {

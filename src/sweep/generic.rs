@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::claim::{SweepClaim, SweepClaimInfo, SweepEntry, SweepTable, SweepVerdict};
-use super::power_law::fit_exponent;
+use super::power_law::{fit_exponent, verdict_of_fit, Side};
 use crate::check::ClaimRequest;
 use crate::claim::catalog::Params;
 use crate::error::GradflowError;
@@ -16,13 +16,6 @@ pub fn entries() -> Vec<SweepEntry> {
         paper: "any",
         build: PowerLaw::build,
     }]
-}
-
-/// Which number of a trajectory claim's last evaluation is fitted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Quantity {
-    Lhs,
-    Rhs,
 }
 
 /// `q ∝ x^b` across the grid, for `q` the last left- (or right-) hand side of any trajectory
@@ -42,7 +35,7 @@ pub struct PowerLaw {
     exponent: f64,
     band: f64,
     confidence: f64,
-    quantity: Quantity,
+    quantity: Side,
 }
 
 impl PowerLaw {
@@ -68,8 +61,8 @@ impl PowerLaw {
             })?,
         };
         let quantity = match pr.str("quantity", "lhs")? {
-            "lhs" => Quantity::Lhs,
-            "rhs" => Quantity::Rhs,
+            "lhs" => Side::Lhs,
+            "rhs" => Side::Rhs,
             other => {
                 return Err(err(&format!(
                     "quantity = {other:?}: expected \"lhs\" or \"rhs\""
@@ -104,7 +97,7 @@ impl SweepClaim for PowerLaw {
             result: "fitted exponent of a claim's measurement",
             statement: format!(
                 "{} of {} ∝ {}^{} at t_end: fitted exponent within ± {} ({} % interval)",
-                if self.quantity == Quantity::Lhs {
+                if self.quantity == Side::Lhs {
                     "lhs"
                 } else {
                     "rhs"
@@ -130,36 +123,11 @@ impl SweepClaim for PowerLaw {
         super::power_law::require_axis(Self::ID, &self.axis, axes)
     }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
-        let rhs_table: Vec<_>;
-        let table = if self.quantity == Quantity::Rhs {
-            // fit the right-hand side: swap the sides of the recorded evaluations
-            rhs_table = table
-                .records
-                .iter()
-                .map(|r| {
-                    let mut r = r.clone();
-                    for m in &mut r.measured {
-                        if let Some(e) = &mut m.last {
-                            std::mem::swap(&mut e.lhs, &mut e.rhs);
-                            e.budget = 0.0;
-                        }
-                    }
-                    r
-                })
-                .collect();
-            SweepTable {
-                records: &rhs_table,
-            }
-        } else {
-            SweepTable {
-                records: table.records,
-            }
-        };
-        let f = fit_exponent(&table, &self.of, &self.axis, self.confidence);
-        super::power_law::verdict_of_fit(
+        let f = fit_exponent(table, &self.of, &self.axis, self.confidence, self.quantity);
+        verdict_of_fit(
             self.info(),
             f,
-            &table,
+            table,
             self.exponent,
             self.band,
             self.confidence,

@@ -23,13 +23,23 @@ pub struct ExponentFit {
     pub unusable: Vec<String>,
 }
 
+/// Which side of a measured statement's last evaluation is fitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The left-hand side (recorded with the statement's budget).
+    Lhs,
+    /// The right-hand side (the statement's budget says nothing about it: none recorded).
+    Rhs,
+}
+
 /// Fits `ln q = a_g + b ln x` where `x` is the value of axis `axis` and `q` the last
-/// left-hand side of `request` at each completed point.
+/// left- or right-hand side (`side`) of `request` at each completed point.
 pub fn fit_exponent(
     table: &SweepTable<'_>,
     request: &ClaimRequest,
     axis: &str,
     confidence: f64,
+    side: Side,
 ) -> ExponentFit {
     let mut groups: Vec<String> = Vec::new();
     let mut pts = Vec::new();
@@ -47,7 +57,9 @@ pub fn fit_exponent(
             .find(|(p, _)| p == axis)
             .and_then(|(_, v)| v.as_f64());
         let m = r.get(request);
-        let q = m.and_then(|m| m.last).map(|e| e.lhs);
+        let last = m.and_then(|m| m.last);
+        let q = last.map(|e| if side == Side::Lhs { e.lhs } else { e.rhs });
+        let budget = last.filter(|_| side == Side::Lhs).map(|e| e.budget);
         if let Some(m) = m {
             if m.verdict == Verdict::NotApplicable && not_applicable.is_none() {
                 not_applicable = Some((label.clone(), m.failing.clone()));
@@ -57,7 +69,7 @@ pub fn fit_exponent(
             "coords": r.coords,
             "x": x,
             "q": q,
-            "budget": m.and_then(|m| m.last).map(|e| e.budget),
+            "budget": budget,
         }));
         match (x, q) {
             (Some(x), Some(q)) if x > 0.0 && q > 0.0 && q.is_finite() => {
@@ -226,7 +238,7 @@ mod tests {
             }
         }
         let t = SweepTable { records: &recs };
-        let f = fit_exponent(&t, &req, "model.epsilon", 0.95);
+        let f = fit_exponent(&t, &req, "model.epsilon", 0.95, Side::Lhs);
         let fit = f.fit.unwrap();
         assert_eq!(fit.groups, 3);
         assert!((fit.slope - 2.0).abs() < 0.01, "{fit:?}");
@@ -242,7 +254,13 @@ mod tests {
             params: json!({}),
         };
         let recs = vec![rec(0.1, 1, 0.0, &req), rec(0.01, 1, 1e-4, &req)];
-        let f = fit_exponent(&SweepTable { records: &recs }, &req, "model.epsilon", 0.95);
+        let f = fit_exponent(
+            &SweepTable { records: &recs },
+            &req,
+            "model.epsilon",
+            0.95,
+            Side::Lhs,
+        );
         assert!(f.fit.is_none());
         assert_eq!(f.unusable.len(), 1);
     }

@@ -145,10 +145,7 @@ impl Claim for LossNonIncreasing {
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         if self.twin {
-            vec![Hypothesis::flag(
-                "the state carries the linear twin θ⁰ (model leaky_relu with twin: true)",
-                s.layout.twin,
-            )]
+            vec![super::hyp::twin(s)]
         } else {
             Vec::new()
         }

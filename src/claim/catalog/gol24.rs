@@ -264,14 +264,6 @@ pub fn trajectory_is_twin(pr: &Params<'_>) -> Result<bool, GradflowError> {
     }
 }
 
-/// Hypothesis of a claim on the linear twin: the state carries it.
-pub fn h_twin(st: &Setting) -> Hypothesis {
-    Hypothesis::flag(
-        "the state carries the linear twin θ⁰ (model leaky_relu with twin: true)",
-        st.layout.twin,
-    )
-}
-
 /// The weights a claim reads: `θ` of the state, or the twin block `θ⁰`.
 fn trajectory<'a>(st: &Setting, y: &'a [f64], twin: bool) -> Option<&'a [f64]> {
     if twin {
@@ -557,7 +549,7 @@ impl Claim for EnergyIdentity {
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         if self.twin {
-            vec![h_twin(s)]
+            vec![super::hyp::twin(s)]
         } else {
             Vec::new()
         }
@@ -624,7 +616,7 @@ impl Claim for NeuronBalance {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let mut h = vec![h_depth(s)];
         if self.twin {
-            h.push(h_twin(s));
+            h.push(super::hyp::twin(s));
         }
         h
     }
@@ -932,7 +924,7 @@ impl Claim for SaxeNorms {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let (mut hs, _) = saxe_hypotheses(s);
         if self.twin {
-            hs.push(h_twin(s));
+            hs.push(super::hyp::twin(s));
         } else {
             hs.push(Hypothesis::new(
                 "linear network ε = 0 (the closed form is the linear flow's)",
@@ -1331,12 +1323,13 @@ pub struct LxBelowInitial {
     twin: bool,
 }
 
-/// `𝓛_X` of the trained network (`twin = false`) or of the linear twin's block.
-fn lx_on(st: &Setting, y: &[f64], twin: bool) -> Option<f64> {
-    if twin {
-        Some(lx_and_grad_linear(st, st.layout.twin_theta(y)?).0)
+/// `𝓛_X` at weights `theta`: of the run's network, or (`linear`) of the linear network
+/// with these weights (the twin's).
+fn lx_of(st: &Setting, theta: &[f64], linear: bool) -> f64 {
+    if linear {
+        lx_and_grad_linear(st, theta).0
     } else {
-        Some(lx(st, y))
+        lx(st, theta)
     }
 }
 
@@ -1356,7 +1349,7 @@ impl Claim for LxBelowInitial {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let mut h = vec![h_whitened(s), h_scalar_output(s)];
         if self.twin {
-            h.push(h_twin(s));
+            h.push(super::hyp::twin(s));
         }
         h
     }
@@ -1366,18 +1359,14 @@ impl Claim for LxBelowInitial {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        let lx0 = *self.lx0.get_or_insert_with(|| {
-            if self.twin {
-                lx_and_grad_linear(s, &s.theta0).0
-            } else {
-                lx(s, &s.theta0)
-            }
-        });
+        let lx0 = *self
+            .lx0
+            .get_or_insert_with(|| lx_of(s, &s.theta0, self.twin));
         if p.step == 0 {
             return None;
         }
         Some(Statement {
-            lhs: lx_on(s, p.y, self.twin)?,
+            lhs: lx_of(s, trajectory(s, p.y, self.twin)?, self.twin),
             rhs: lx0,
             budget: Budget::Propagated { scale: lx0 },
         })
@@ -1410,7 +1399,7 @@ impl Claim for LxNonIncreasing {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let mut h = vec![h_whitened(s), h_scalar_output(s)];
         if self.twin {
-            h.push(h_twin(s));
+            h.push(super::hyp::twin(s));
         }
         h
     }

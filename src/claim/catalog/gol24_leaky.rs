@@ -25,7 +25,7 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-use super::gol24::{h_assumption5_1, h_twin, init_beta_rho, lx, whitening_defect};
+use super::gol24::{h_assumption5_1, init_beta_rho, lx, whitening_defect};
 use super::{spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
@@ -211,7 +211,7 @@ fn bound_s_one(s: &Setting) -> bool {
 pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
     let Some(sc) = sc else {
         // without the twin's scalars only the missing twin is worth reporting
-        return vec![h_twin(s)];
+        return vec![super::hyp::twin(s)];
     };
     let sc = Some(sc);
     let (b0, rho0) = init_beta_rho(s);
@@ -221,7 +221,7 @@ pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<H
         .iter()
         .fold(0.0, |a: f64, v| a.max((v.abs() - 1.0).abs()));
     vec![
-        h_twin(s),
+        super::hyp::twin(s),
         Hypothesis::new(
             "whitened inputs (§5.1): ‖X̃ᵀX̃/n − I_d‖_F",
             whitening_defect(s),
@@ -723,7 +723,7 @@ impl Claim for ScalarsClosedForm {
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_twin(s)]
+        vec![super::hyp::twin(s)]
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let tw = *gf.twin()?;

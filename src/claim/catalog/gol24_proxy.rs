@@ -558,7 +558,7 @@ impl Claim for Optimistic {
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![
-            super::gol24::h_twin(s),
+            super::hyp::twin(s),
             super::hyp::single_output(s, "scalar output q = 1"),
             h_population(s),
             Hypothesis::new("margin γ > 0", self.gamma, Relation::Gt, 0.0),

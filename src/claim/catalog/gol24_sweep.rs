@@ -13,7 +13,7 @@ use crate::sweep::claim::{
     failed_hypotheses, SweepClaim, SweepClaimInfo, SweepEntry, SweepTable, SweepVerdict,
 };
 use crate::sweep::frequency;
-use crate::sweep::power_law::{fit_exponent, verdict_of_fit};
+use crate::sweep::power_law::{fit_exponent, verdict_of_fit, Side};
 
 const PAPER: &str = "001";
 
@@ -146,7 +146,13 @@ impl SweepClaim for DeviationOrder {
         crate::sweep::power_law::require_axis(Self::id(self.kappa), &self.axis, axes)
     }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
-        let f = fit_exponent(table, &self.measured, &self.axis, self.confidence);
+        let f = fit_exponent(
+            table,
+            &self.measured,
+            &self.axis,
+            self.confidence,
+            Side::Lhs,
+        );
         verdict_of_fit(
             self.info(),
             f,

@@ -133,4 +133,12 @@ pub mod hyp {
     pub fn full_row_rank(s: &Setting, what: &str) -> Hypothesis {
         Hypothesis::new(what, s.rank as f64, Relation::Ge, s.data.n() as f64)
     }
+    /// The state carries the linear twin `θ⁰` (paper 001: a `leaky_relu` model with
+    /// `twin: true`), for statements about the twin.
+    pub fn twin(s: &Setting) -> Hypothesis {
+        Hypothesis::flag(
+            "the state carries the linear twin θ⁰ (model leaky_relu with twin: true)",
+            s.layout.twin,
+        )
+    }
 }
