@@ -35,6 +35,13 @@ use crate::run::{Status, StepObserver};
 /// Rows of trajectory excerpt kept before and after a violation.
 pub const EXCERPT_ROWS: usize = 4;
 
+/// A later failing evaluation becomes a candidate first violation when its excess over the
+/// budget is this many times the previous candidate's.
+pub const CANDIDATE_GROWTH: f64 = 4.0;
+
+/// Candidate violations kept after the first.
+pub const MAX_CANDIDATES: usize = 16;
+
 /// A claim to check: its id and parameters (for deliberately false variants).
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ClaimRequest {
@@ -109,9 +116,25 @@ pub struct ClaimVerdict {
     /// inequality, the largest deviation `|lhs − rhs|` of an identity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_slack: Option<ExcerptRow>,
-    /// First violation.
+    /// First violation (after confirmation: the first one the confirmation runs reproduce).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_violation: Option<Violation>,
+    /// The failing evaluation with the largest excess over its budget (`−slack − budget`
+    /// for an inequality, `|slack| − budget` for an identity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_violation: Option<Violation>,
+    /// Failing evaluations after the first whose excess grew by [`CANDIDATE_GROWTH`]
+    /// (candidates for the genuine first violation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub later_candidates: Vec<Violation>,
+    /// Whether the statement compares consecutive accepted states (its slack is a one-step
+    /// difference, proportional to the step; the worst violation is the one with the
+    /// largest excess per unit time).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub per_step: bool,
+    /// The confirmation of a violation by re-integration ([`crate::confirm`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<crate::confirm::Confirmation>,
     /// Last evaluation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<ExcerptRow>,
@@ -132,6 +155,20 @@ struct Tracked {
     min: Option<ExcerptRow>,
     all_clear: bool,
     violation: Option<Violation>,
+    /// Later failing evaluations whose excess over the budget grew by [`CANDIDATE_GROWTH`]
+    /// over the previous candidate's (at most [`MAX_CANDIDATES`]): where the genuine first
+    /// violation is when the first one is not confirmed.
+    later: Vec<Violation>,
+    /// The failing evaluation with the largest excess over its budget.
+    worst: Option<Violation>,
+    /// Whether the statement compares consecutive accepted states (a [`Budget::Local`]
+    /// statement, such as a monotone loss): its slack scales with the step.
+    ///
+    /// [`Budget::Local`]: crate::claim::Budget::Local
+    per_step: bool,
+    /// The claim is evaluated at accepted steps that start before this time (and at the
+    /// end, for end-of-run claims): a confirmation run's window for this claim.
+    until: f64,
     last: Option<ExcerptRow>,
     evaluations: u64,
     before: VecDeque<ExcerptRow>,
@@ -148,6 +185,9 @@ pub struct Checker {
     /// The first accepted step whose error estimate exceeded the tolerance (`err > 1`, a
     /// fixed step): `(t, err)`. From there on the budgets do not bound the error.
     uncontrolled: Option<(f64, f64)>,
+    /// Whether the final-state hypotheses are evaluated at the end (not when a confirmation
+    /// run stops short of `t_end`, where "converged" means nothing).
+    final_hypotheses: bool,
     steps: u64,
     state_error: f64,
     le_norm: f64,
@@ -161,11 +201,10 @@ pub struct Checker {
 impl Checker {
     /// Builds the claims of `requests` for `setting`.
     pub fn new(setting: Setting, requests: &[ClaimRequest]) -> Result<Self, GradflowError> {
-        let claims = requests
-            .iter()
-            .map(|r| Ok((registry::build(&r.id, &r.params)?, r.params.clone())))
-            .collect::<Result<Vec<_>, GradflowError>>()?;
-        Ok(Self::with_claims(setting, claims))
+        Ok(Self::with_claims(
+            setting,
+            build_claims(requests, &registered)?,
+        ))
     }
 
     /// Whether some claim reads the energy integral `J = ∫‖∇L‖² dt`
@@ -201,6 +240,10 @@ impl Checker {
                 min: None,
                 all_clear: true,
                 violation: None,
+                later: Vec::new(),
+                worst: None,
+                per_step: false,
+                until: f64::INFINITY,
                 last: None,
                 evaluations: 0,
                 before: VecDeque::with_capacity(EXCERPT_ROWS + 1),
@@ -214,6 +257,7 @@ impl Checker {
             setting,
             tracked,
             uncontrolled: None,
+            final_hypotheses: true,
             steps: 0,
             state_error: 0.0,
             le_norm: 0.0,
@@ -228,6 +272,19 @@ impl Checker {
     /// Updates the state layout the claims read (after the flow gained the energy integral).
     pub fn set_layout(&mut self, layout: crate::flow::nearly_linear::StateLayout) {
         self.setting.layout = layout;
+    }
+
+    /// Limits claim `i`'s evaluations at accepted steps to those that start before `until`
+    /// (the step that crosses it is the last one): a confirmation run's window for a claim
+    /// whose violation lies early in a longer run.
+    pub fn set_window(&mut self, i: usize, until: f64) {
+        self.tracked[i].until = until;
+    }
+
+    /// Skips the final-state hypotheses ([`Claim::final_hypotheses`]) at the end of the run:
+    /// for a confirmation run that stops before the original `t_end`.
+    pub fn skip_final_hypotheses(&mut self) {
+        self.final_hypotheses = false;
     }
 
     /// The run's setting.
@@ -245,6 +302,7 @@ impl Checker {
         }
     }
 
+    /// Records an evaluation (margin, excerpt, last row); returns whether it fails.
     fn record(tr: &mut Tracked, e: Evaluation, step: u64, t: f64) -> bool {
         let row = ExcerptRow::new(step, t, &e);
         tr.evaluations += 1;
@@ -279,7 +337,74 @@ impl Checker {
                 tr.before.pop_front();
             }
         }
-        tr.violation.is_none() && Self::fails(tr.info.form, &e)
+        Self::fails(tr.info.form, &e)
+    }
+
+    /// How far an evaluation fails beyond its budget (positive: it fails): `−slack − budget`
+    /// for an inequality, `|slack| − budget` for an identity.
+    pub fn excess(form: Form, row: &ExcerptRow) -> f64 {
+        match form {
+            Form::Inequality => -row.slack - row.budget,
+            Form::Identity => row.slack.abs() - row.budget,
+        }
+    }
+
+    /// Files a failing evaluation at accepted step `p` (bracketed by the previous accepted
+    /// time `bracket`): the first violation (root-found on the dense output), a later
+    /// candidate, the worst.
+    fn file_failure(
+        &mut self,
+        i: usize,
+        integ: &mut dyn Stepper<GradientFlow>,
+        p: &Point<'_>,
+        bracket: Option<f64>,
+        e: &Evaluation,
+    ) {
+        let at_step = ExcerptRow::new(p.step, p.t, e);
+        let form = self.tracked[i].info.form;
+        let t0 = bracket.unwrap_or(p.t);
+        // a one-step difference is compared per unit time (it scales with the step)
+        let per_step = self.tracked[i].per_step;
+        let per = |v: &Violation| {
+            let h = v.t_bracket[1] - v.t_bracket[0];
+            let x = Self::excess(form, &v.at_step);
+            if per_step && h > 0.0 {
+                x / h
+            } else {
+                x
+            }
+        };
+        let plain = Violation {
+            t: p.t,
+            t_bracket: [t0, p.t],
+            step: p.step,
+            at_root: at_step,
+            at_step,
+        };
+        let excess = per(&plain);
+        let tr = &self.tracked[i];
+        let first = tr.violation.is_none();
+        let candidate = !first
+            && tr.later.len() < MAX_CANDIDATES
+            && excess
+                > CANDIDATE_GROWTH * per(tr.later.last().or(tr.violation.as_ref()).expect("first"));
+        let worst = tr.worst.as_ref().is_none_or(|w| excess > per(w));
+        if first {
+            let (t_root, at_root) = match bracket {
+                Some(t0) if t0 < p.t => self.locate(i, integ, t0, p, at_step),
+                _ => (p.t, at_step),
+            };
+            self.tracked[i].violation = Some(Violation {
+                t: t_root,
+                at_root,
+                ..plain.clone()
+            });
+        } else if candidate {
+            self.tracked[i].later.push(plain.clone());
+        }
+        if worst {
+            self.tracked[i].worst = Some(plain);
+        }
     }
 
     /// Evaluates every scheduled claim at `p`; accumulates the local error of each slack
@@ -297,10 +422,14 @@ impl Checker {
             if self.tracked[i].info.schedule != schedule {
                 continue;
             }
+            if bracket.is_some_and(|t0| t0 >= self.tracked[i].until) {
+                continue;
+            }
             let tr = &mut self.tracked[i];
             let Some(st) = tr.claim.evaluate(&self.setting, integ.system_mut(), p) else {
                 continue;
             };
+            tr.per_step |= matches!(st.budget, crate::claim::Budget::Local { .. });
             if embedded {
                 tr.err.steps = self.steps;
                 tr.err.state_error = self.state_error;
@@ -327,18 +456,7 @@ impl Checker {
             }
             let e = self.judge(i, &st);
             if Self::record(&mut self.tracked[i], e, p.step, p.t) {
-                let at_step = ExcerptRow::new(p.step, p.t, &e);
-                let (t_root, at_root) = match bracket {
-                    Some(t0) if t0 < p.t => self.locate(i, integ, t0, p, at_step),
-                    _ => (p.t, at_step),
-                };
-                self.tracked[i].violation = Some(Violation {
-                    t: t_root,
-                    t_bracket: [bracket.unwrap_or(p.t), p.t],
-                    step: p.step,
-                    at_root,
-                    at_step,
-                });
+                self.file_failure(i, integ, p, bracket, &e);
             }
         }
     }
@@ -448,6 +566,10 @@ impl Checker {
                     hypotheses: tr.hyps.clone(),
                     min_slack: tr.min,
                     first_violation: tr.violation.clone(),
+                    worst_violation: tr.worst.clone(),
+                    later_candidates: tr.later.clone(),
+                    per_step: tr.per_step,
+                    confirmation: None,
                     last: tr.last,
                     evaluations: tr.evaluations,
                     excerpt,
@@ -540,7 +662,7 @@ impl StepObserver for Checker {
             }
         }
         // hypotheses on the final state, for every claim, before the end-of-run statements
-        for tr in &mut self.tracked {
+        for tr in self.tracked.iter_mut().filter(|_| self.final_hypotheses) {
             let extra = tr
                 .claim
                 .final_hypotheses(&self.setting, integ.system_mut(), p);
@@ -564,20 +686,78 @@ pub struct CheckOutcome {
 
 /// Integrates `cfg` with the claims `requests` attached. Writes the run's outputs, and
 /// `verdicts.json` plus `counterexamples/<id>.json` for each violated claim, under `out`.
+///
+/// Every violation is confirmed by re-integration before it is reported
+/// ([`crate::confirm`]); [`run_check_with`] chooses otherwise.
 pub fn run_check(
     cfg: &crate::config::RunConfig,
     requests: &[ClaimRequest],
     out: Option<&std::path::Path>,
 ) -> Result<CheckOutcome, GradflowError> {
+    run_check_with(cfg, requests, out, &crate::confirm::ConfirmMode::Auto)
+}
+
+/// [`run_check`] with the confirmation of violations chosen by `confirm`.
+pub fn run_check_with(
+    cfg: &crate::config::RunConfig,
+    requests: &[ClaimRequest],
+    out: Option<&std::path::Path>,
+    confirm: &crate::confirm::ConfirmMode,
+) -> Result<CheckOutcome, GradflowError> {
+    run_check_claims(cfg, requests, &registered, out, confirm)
+}
+
+/// Builds the claim a request names, with the request's parameters.
+pub type ClaimFactory<'a> = dyn Fn(&ClaimRequest) -> Result<Box<dyn Claim>, GradflowError> + 'a;
+
+/// The factory of registered claims ([`registry::build`]).
+pub fn registered(r: &ClaimRequest) -> Result<Box<dyn Claim>, GradflowError> {
+    registry::build(&r.id, &r.params)
+}
+
+/// A built claim with the parameters to report.
+pub type ParamClaim = (Box<dyn Claim>, Value);
+
+/// Builds one claim per request.
+pub fn build_claims(
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+) -> Result<Vec<ParamClaim>, GradflowError> {
+    requests
+        .iter()
+        .map(|r| Ok((factory(r)?, r.params.clone())))
+        .collect()
+}
+
+/// [`run_check_with`] on claims built by `factory` (claims being developed, not yet
+/// registered, are checked and confirmed like registered ones).
+pub fn run_check_claims(
+    cfg: &crate::config::RunConfig,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+    out: Option<&std::path::Path>,
+    confirm: &crate::confirm::ConfirmMode,
+) -> Result<CheckOutcome, GradflowError> {
     let mut problem = crate::run::Problem::build(cfg)?;
     let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
-    let mut checker = Checker::new(setting, requests)?;
+    let mut checker = Checker::with_claims(setting, build_claims(requests, factory)?);
     if checker.needs_energy_integral() {
         problem.flow.set_energy_integral(true);
         checker.set_layout(problem.flow.layout());
     }
+    let energy = checker.needs_energy_integral();
     let run = crate::run::execute_problem(cfg, problem, out, Some(&mut checker))?;
-    let verdicts = checker.verdicts();
+    let mut verdicts = checker.verdicts();
+    let trials = run.stats.accepted + run.stats.rejected;
+    crate::confirm::confirm(
+        cfg,
+        requests,
+        factory,
+        &mut verdicts,
+        trials,
+        energy,
+        confirm,
+    );
     if let Some(dir) = out {
         crate::report::counterexample::write_reports(dir, cfg, &run, &verdicts)?;
     }

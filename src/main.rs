@@ -606,6 +606,9 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
                 gradflow::report::counterexample::report_path(&out, &v.info.id).display()
             );
         }
+        if let Some(c) = &v.confirmation {
+            println!("    {}", c.reason);
+        }
     }
     println!("wrote {}", out.join("verdicts.json").display());
     let stopped = matches!(outcome.run.status, Status::Stopped(_));
@@ -720,6 +723,9 @@ fn replay(report: &Path) -> Result<ExitCode> {
             fv["at_root"]["slack"],
             fv["at_root"]["budget"]
         );
+    }
+    if let Some(c) = v.get("confirmation") {
+        println!("  confirmation: {}", c["reason"].as_str().unwrap_or("-"));
     }
     if r.reproduced() {
         println!("reproduced bit for bit");

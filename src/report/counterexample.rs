@@ -99,8 +99,9 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Whether the verdict, first violation, minimum slack and hypotheses agree bit for bit
-    /// (JSON numbers round-trip `f64` exactly).
+    /// Whether the verdict, first, worst and candidate violations, minimum slack,
+    /// hypotheses and the confirmation runs (their plan, slacks, budgets and work) agree bit
+    /// for bit (JSON numbers round-trip `f64` exactly).
     pub fn reproduced(&self) -> bool {
         [
             "verdict",
@@ -108,6 +109,9 @@ impl Replay {
             "min_slack",
             "hypotheses",
             "evaluations",
+            "worst_violation",
+            "later_candidates",
+            "confirmation",
         ]
         .iter()
         .all(|k| self.expected.get(*k) == self.got.get(*k))
@@ -139,7 +143,17 @@ pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
             .to_string(),
         params: claim.get("params").cloned().unwrap_or(json!({})),
     };
-    let outcome = crate::check::run_check(&cfg, std::slice::from_ref(&request), None)?;
+    // the confirmation runs follow the report's plan (made for every violated claim of the
+    // original check, which may have integrated more than this claim needs)
+    let mode = match claim.pointer("/confirmation/plan") {
+        Some(p) => {
+            crate::confirm::ConfirmMode::Plan(serde_json::from_value(p.clone()).map_err(|e| {
+                GradflowError::Config(format!("{origin}: claim.confirmation.plan: {e}"))
+            })?)
+        }
+        None => crate::confirm::ConfirmMode::Auto,
+    };
+    let outcome = crate::check::run_check_with(&cfg, std::slice::from_ref(&request), None, &mode)?;
     if outcome.run.summary["data"] != report["data"] {
         return Err(GradflowError::Data(format!(
             "{origin}: the regenerated data differ from the report's (hashes {} vs {})",

@@ -1,0 +1,953 @@
+//! Confirmation of violations by re-integration: a `violated` verdict is never a numerical
+//! artifact.
+//!
+//! A violation found on a run says "the statement fails on the computed trajectory by more
+//! than the error budget". The budget is an estimate, so before a violation is reported, the
+//! same configuration is integrated again from `t = 0` to just past the violation
+//! ([`Plan::t_stop`]) on a ladder of more accurate runs ([`Plan::rungs`]):
+//!
+//! - the same method at `rtol·10⁻²` and `rtol·10⁻⁴` (absolute tolerances scaled alike, each
+//!   value clamped at [`RTOL_FLOOR`]; a rung that is not at least 3× tighter than the one
+//!   before is dropped), and
+//! - a second method family at `rtol·10⁻²`: Radau IIA 5 for the explicit pairs, ROCK4 and
+//!   `auto`; DOP853 for the implicit methods ([`second_family`]).
+//!
+//! Each confirmation run is a full check of the violated claims (same data, weights,
+//! perturbation, claim parameters; the claims see the original `t_end`), with its own,
+//! tighter, error budget. Write `v` for the size of the worst violation of a run (`−slack`
+//! of an inequality, `|lhs − rhs|` of an identity, at its largest excess over the budget)
+//! and `b` for the budget there. A genuine violation's `v` converges to a positive limit as
+//! the tolerance shrinks; an artifact's `v` shrinks with the tolerance. The rule
+//! ([`decide`]): the violation is **confirmed** when
+//!
+//! 1. at least two confirmation runs reached `t_stop` with the claim's hypotheses holding
+//!    (a run that stops early, hits its work limit or fails is listed, not counted);
+//! 2. every one of them is itself violated beyond its own budget (`v > b`);
+//! 3. their sizes agree: `max v / min v ≤` [`AGREEMENT`] over the confirmation runs (an
+//!    artifact shrinks by about the tolerance ratio, 100, between two rungs);
+//! 4. the limit `v∞` of the same-method rungs, fitted as `v(τ) = v∞ + c·τ` through the two
+//!    tightest (when their tolerances differ by ≥ 10×), exceeds the tightest run's budget.
+//!
+//! Otherwise the verdict is `inconclusive`, with the reason and every run's slack and
+//! budget. Gradient descent is not re-integrated: its iterates are the statement's object,
+//! exact up to round-off. A confirmed violation's reported first violation is the earliest
+//! candidate of the original run ([`crate::check::ClaimVerdict::later_candidates`]) that is
+//! not earlier than the tightest same-method run's own first violation, so a round-off-sized
+//! early failure that the accurate run does not reproduce is not reported as the first one.
+//!
+//! Cost: nothing for runs without a violation; with violations, one run per rung (three in
+//! general) over `[0, t_stop]`, each bounded by [`WORK_FACTOR`] × the original run's trial
+//! steps + [`WORK_MIN`] trial steps. The plan is recorded in the verdict, so that `replay`
+//! repeats exactly the same confirmation runs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::{ClaimFactory, ClaimRequest, ClaimVerdict, Violation};
+use crate::claim::{Form, Setting, Verdict};
+use crate::config::{Method, RunConfig, Tol};
+use crate::error::GradflowError;
+use crate::run::{Problem, Status};
+
+/// Tightening factors of the same-method rungs.
+pub const TIGHTEN: [f64; 2] = [1e-2, 1e-4];
+/// The factors each same-method rung retries with after a step-size underflow.
+pub const RETRY: [f64; 2] = [1e-1, 1e-3];
+/// Smallest relative (and scaled absolute) tolerance a confirmation run uses.
+pub const RTOL_FLOOR: f64 = 1e-13;
+/// Largest ratio between the violation sizes of the confirmation runs.
+pub const AGREEMENT: f64 = 2.0;
+/// Trial-step limit of a confirmation run, per trial step of the original run.
+pub const WORK_FACTOR: u64 = 20;
+/// Trial steps every confirmation run may take beyond `WORK_FACTOR ×` the original's.
+pub const WORK_MIN: u64 = 5_000;
+/// The default trial-step limit of a run (as the drivers' own default).
+const MAX_STEPS_CAP: u64 = 10_000_000;
+
+/// Why a rung is in the ladder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RungKind {
+    /// The original method at a tighter tolerance.
+    Tightened,
+    /// Another method family.
+    SecondFamily,
+}
+
+/// One confirmation run's method and tolerances.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rung {
+    /// Same method, tighter, or another family.
+    pub kind: RungKind,
+    /// Method.
+    pub method: Method,
+    /// 1: run for every violation; 2: run only when the first stage did not settle it.
+    pub stage: u8,
+    /// `(rtol, atol)` pairs, tightest first: the next is tried when a run stops with a
+    /// step-size underflow (the tolerance is below what round-off lets the method reach).
+    pub tolerances: Vec<(Tol, Tol)>,
+}
+
+/// The confirmation runs of one checked run (shared by its violated claims).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Every confirmation run integrates `[0, t_stop]`.
+    pub t_stop: f64,
+    /// Trial-step limit of each confirmation run.
+    pub max_steps: u64,
+    /// Whether the runs integrate the energy integral `J` (as the original did).
+    pub energy_integral: bool,
+    /// The runs.
+    pub rungs: Vec<Rung>,
+}
+
+/// What one confirmation run found for one claim.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RungResult {
+    /// Same method, tighter, or another family.
+    pub kind: RungKind,
+    /// Method.
+    pub method: Method,
+    /// Relative tolerance (largest per-layer value).
+    pub rtol: f64,
+    /// `completed`, or why the run did not reach `t_stop`.
+    pub status: String,
+    /// Whether the claim's hypotheses on the configuration hold under this run.
+    pub applicable: bool,
+    /// Whether the claim is violated on this run beyond its budget.
+    pub violated: bool,
+    /// Size `v` of the run's worst violation (or of its closest approach, when it holds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<f64>,
+    /// The budget at that evaluation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<f64>,
+    /// Where that evaluation is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_t: Option<f64>,
+    /// The run's first violation time (root-found), when violated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_violation_t: Option<f64>,
+    /// Accepted steps.
+    pub steps: u64,
+    /// Right-hand-side evaluations.
+    pub nfev: u64,
+}
+
+impl RungResult {
+    fn counts(&self) -> bool {
+        self.status == "completed" && self.applicable && self.size.is_some()
+    }
+}
+
+/// The confirmation of one violated claim.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// Whether the violation is confirmed.
+    pub confirmed: bool,
+    /// Why (or why not), in words.
+    pub reason: String,
+    /// Size of the original run's worst violation.
+    pub original_size: f64,
+    /// Its budget.
+    pub original_budget: f64,
+    /// The fitted limit `v∞` of the violation size as the tolerance → 0 (same-method rungs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    /// Every confirmation run.
+    pub runs: Vec<RungResult>,
+    /// The plan the runs followed (none for a violation at the initial point).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+}
+
+/// How [`crate::check::run_check_with`] treats violations.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ConfirmMode {
+    /// Confirm every violation by the plan [`plan`] makes (the default).
+    #[default]
+    Auto,
+    /// Confirm by a given plan (replay of a report).
+    Plan(Plan),
+    /// Report violations as found (no re-integration).
+    Off,
+}
+
+/// The second method family of a confirmation: Radau IIA 5 for explicit and stabilized
+/// methods (and `auto`, whose explicit phase is DOPRI5), DOP853 for the implicit ones;
+/// `None` for gradient descent.
+pub fn second_family(m: Method) -> Option<Method> {
+    match m {
+        Method::Gd => None,
+        Method::Radau5 | Method::Gl2 | Method::Gl4 | Method::Gl6 => Some(Method::Dop853),
+        _ => Some(Method::Radau5),
+    }
+}
+
+fn rtol_max(t: &Tol) -> f64 {
+    match t {
+        Tol::Scalar(v) => *v,
+        Tol::PerLayer(v) => v.iter().copied().fold(0.0, f64::max),
+    }
+}
+
+/// Scales a relative tolerance by `factor`, clamped at [`RTOL_FLOOR`], and the absolute
+/// tolerance by the same achieved ratio.
+fn tighten(rtol: &Tol, atol: &Tol, factor: f64) -> (Tol, Tol) {
+    let r0 = rtol_max(rtol);
+    let r = (r0 * factor).max(RTOL_FLOOR.min(r0));
+    let achieved = if r0 > 0.0 { r / r0 } else { factor };
+    let relative = |v: f64| (v * achieved).max(RTOL_FLOOR.min(v));
+    let rtol = match rtol {
+        Tol::Scalar(v) => Tol::Scalar(relative(*v)),
+        Tol::PerLayer(v) => Tol::PerLayer(v.iter().map(|x| relative(*x)).collect()),
+    };
+    let atol = match atol {
+        Tol::Scalar(v) => Tol::Scalar(v * achieved),
+        Tol::PerLayer(v) => Tol::PerLayer(v.iter().map(|x| x * achieved).collect()),
+    };
+    (rtol, atol)
+}
+
+/// The time a confirmation run must reach for claim `v`: one bracket width past its worst
+/// violation, or `t_end` for an end-of-run claim.
+pub fn window(cfg: &RunConfig, v: &ClaimVerdict) -> f64 {
+    let w = v.worst_violation.as_ref().or(v.first_violation.as_ref());
+    let end = match (v.info.schedule, w) {
+        (crate::claim::Schedule::Always, Some(w)) => {
+            w.t_bracket[1] + (w.t_bracket[1] - w.t_bracket[0])
+        }
+        _ => cfg.t_end,
+    };
+    end.min(cfg.t_end)
+}
+
+/// Whether a violation is at the initial point, where nothing has been integrated: the
+/// statement evaluated at `θ(0)` is the same at any tolerance and its round-off budget
+/// decides.
+pub fn at_initial_point(v: &ClaimVerdict) -> bool {
+    v.first_violation.as_ref().is_some_and(|f| f.step == 0)
+}
+
+/// The confirmation plan of a run whose claims in `violated` were found violated:
+/// `t_stop` just past the latest worst violation (one bracket width on), or `t_end` when an
+/// end-of-run claim is among them; `None` for gradient descent.
+pub fn plan(
+    cfg: &RunConfig,
+    violated: &[&ClaimVerdict],
+    original_trials: u64,
+    energy_integral: bool,
+) -> Option<Plan> {
+    let second = second_family(cfg.method)?;
+    let t_stop = violated.iter().map(|v| window(cfg, v)).fold(0.0, f64::max);
+    let ladder = |factors: &[f64]| -> Vec<(Tol, Tol)> {
+        let mut v: Vec<(Tol, Tol)> = Vec::new();
+        for f in factors {
+            let t = tighten(&cfg.rtol, &cfg.atol, *f);
+            if !v.contains(&t) {
+                v.push(t);
+            }
+        }
+        v
+    };
+    let mut tightened: Vec<Vec<(Tol, Tol)>> = Vec::new();
+    let mut last = rtol_max(&cfg.rtol);
+    for (f, retry) in TIGHTEN.iter().zip(RETRY) {
+        let tolerances = ladder(&[*f, retry]);
+        let r = rtol_max(&tolerances[0].0);
+        if r <= last / 3.0 {
+            last = r;
+            tightened.push(tolerances);
+        }
+    }
+    let second_at = |f: f64, stage: u8| Rung {
+        kind: RungKind::SecondFamily,
+        method: second,
+        stage,
+        tolerances: ladder(&[f, f * 10.0, 1.0]),
+    };
+    let mut rungs: Vec<Rung> = Vec::new();
+    let mut tightened = tightened.into_iter();
+    if let Some(tolerances) = tightened.next() {
+        rungs.push(Rung {
+            kind: RungKind::Tightened,
+            method: cfg.method,
+            stage: 1,
+            tolerances,
+        });
+    }
+    rungs.push(second_at(TIGHTEN[0], 1));
+    match tightened.next() {
+        Some(tolerances) => rungs.push(Rung {
+            kind: RungKind::Tightened,
+            method: cfg.method,
+            stage: 2,
+            tolerances,
+        }),
+        // the tolerance is near the floor: the second family at the second factor too
+        None => {
+            let extra = second_at(TIGHTEN[1], 2);
+            if !rungs
+                .iter()
+                .any(|r| r.tolerances == extra.tolerances && r.method == second)
+            {
+                rungs.push(extra);
+            }
+        }
+    }
+    let max_steps = original_trials
+        .saturating_mul(WORK_FACTOR)
+        .saturating_add(WORK_MIN)
+        .min(MAX_STEPS_CAP);
+    Some(Plan {
+        t_stop,
+        max_steps,
+        energy_integral,
+        rungs,
+    })
+}
+
+/// The run configuration of one rung: the original with the rung's method and tolerances,
+/// `t_end = t_stop`, the work limit, adaptive control (no fixed step), no trace or extra
+/// monitors.
+fn rung_config(cfg: &RunConfig, plan: &Plan, rung: &Rung, tol: &(Tol, Tol)) -> RunConfig {
+    let mut c = cfg.clone();
+    c.method = rung.method;
+    c.rtol = tol.0.clone();
+    c.atol = tol.1.clone();
+    c.t_end = plan.t_stop;
+    c.max_steps = Some(plan.max_steps);
+    c.fixed_step = None;
+    c.trace = None;
+    c.loss_threshold = None;
+    c.sharpness_every = None;
+    c.gf_reference = false;
+    let explicit = rung.method.tableau().is_some();
+    if rung.method != Method::Auto {
+        c.auto_stiff = None;
+    }
+    if !explicit && rung.method != Method::Auto {
+        c.on_chatter = None;
+        c.chatter = None;
+    }
+    c
+}
+
+/// Runs one rung for `requests`; one result per request.
+fn run_rung(
+    cfg: &RunConfig,
+    plan: &Plan,
+    rung: &Rung,
+    requests: &[ClaimRequest],
+    windows: &[f64],
+    factory: &ClaimFactory<'_>,
+) -> Vec<RungResult> {
+    let mut results = Vec::new();
+    for tol in &rung.tolerances {
+        results = run_rung_at(cfg, plan, rung, tol, requests, windows, factory);
+        let underflow = results
+            .first()
+            .is_some_and(|r| r.status.contains("step size underflow"));
+        if !underflow {
+            break;
+        }
+    }
+    results
+}
+
+/// One rung at one tolerance pair.
+fn run_rung_at(
+    cfg: &RunConfig,
+    plan: &Plan,
+    rung: &Rung,
+    tol: &(Tol, Tol),
+    requests: &[ClaimRequest],
+    windows: &[f64],
+    factory: &ClaimFactory<'_>,
+) -> Vec<RungResult> {
+    let c = rung_config(cfg, plan, rung, tol);
+    let rtol = rtol_max(&tol.0);
+    let failed = |status: String| {
+        requests
+            .iter()
+            .map(|_| RungResult {
+                kind: rung.kind,
+                method: rung.method,
+                rtol,
+                status: status.clone(),
+                applicable: false,
+                violated: false,
+                size: None,
+                budget: None,
+                at_t: None,
+                first_violation_t: None,
+                steps: 0,
+                nfev: 0,
+            })
+            .collect()
+    };
+    let outcome = (|| -> Result<_, GradflowError> {
+        let mut problem = Problem::build(&c)?;
+        // the claims see the original end time (and the rung's method and tolerances)
+        let mut seen = c.clone();
+        seen.t_end = cfg.t_end;
+        let setting = Setting::new(&seen, &problem.shape, &problem.data, &problem.theta0);
+        let claims = crate::check::build_claims(requests, factory)?;
+        let mut checker = crate::check::Checker::with_claims(setting, claims);
+        for (i, until) in windows.iter().enumerate() {
+            checker.set_window(i, *until);
+        }
+        if plan.energy_integral || checker.needs_energy_integral() {
+            problem.flow.set_energy_integral(true);
+            checker.set_layout(problem.flow.layout());
+        }
+        if plan.t_stop < cfg.t_end {
+            checker.skip_final_hypotheses();
+        }
+        let run = crate::run::execute_problem(&c, problem, None, Some(&mut checker))?;
+        Ok((run, checker.verdicts()))
+    })();
+    let (run, verdicts) = match outcome {
+        Ok(o) => o,
+        Err(e) => return failed(format!("error: {e}")),
+    };
+    let status = match &run.status {
+        Status::Completed => "completed".to_string(),
+        Status::Stopped(f) => format!("stopped: {f}"),
+    };
+    verdicts
+        .iter()
+        .map(|v| {
+            let (row, h) = match &v.worst_violation {
+                Some(w) => (Some(w.at_step), w.t_bracket[1] - w.t_bracket[0]),
+                None => (v.min_slack, 0.0),
+            };
+            let per = per_unit_time(v.per_step, h);
+            RungResult {
+                kind: rung.kind,
+                method: rung.method,
+                rtol,
+                status: status.clone(),
+                applicable: v.hypotheses.iter().all(|h| h.holds),
+                violated: v.first_violation.is_some(),
+                size: row.map(|r| size(v.info.form, r.slack) * per),
+                budget: row.map(|r| r.budget * per),
+                at_t: row.map(|r| r.t),
+                first_violation_t: v.first_violation.as_ref().map(|f| f.t),
+                steps: run.stats.accepted,
+                nfev: run.stats.nfev,
+            }
+        })
+        .collect()
+}
+
+/// The factor `1/h` that makes a one-step difference (over a step of length `h`) a rate,
+/// comparable between runs with different steps; 1 for other statements.
+fn per_unit_time(per_step: bool, h: f64) -> f64 {
+    if per_step && h > 0.0 {
+        1.0 / h
+    } else {
+        1.0
+    }
+}
+
+/// Size of a violation: `−slack` of an inequality, `|slack|` of an identity.
+fn size(form: Form, slack: f64) -> f64 {
+    match form {
+        Form::Inequality => -slack,
+        Form::Identity => slack.abs(),
+    }
+}
+
+/// The original run's worst violation, as a point of the tolerance ladder.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Original {
+    /// Relative tolerance (largest per-layer value).
+    pub rtol: f64,
+    /// Size `v` of its worst violation.
+    pub size: f64,
+    /// Budget there.
+    pub budget: f64,
+}
+
+fn describe(r: &RungResult) -> String {
+    format!(
+        "{} rtol {:.0e}: v = {:.3e}, budget {:.3e}",
+        method_name(r.method),
+        r.rtol,
+        r.size.unwrap_or(f64::NAN),
+        r.budget.unwrap_or(f64::NAN)
+    )
+}
+
+/// `v∞` of the line `v(τ) = v∞ + c·τ` through `(τ_a, v_a)` and `(τ_b, v_b)`, `τ_a > τ_b`.
+fn limit_through(a: (f64, f64), b: (f64, f64)) -> f64 {
+    b.1 - (a.1 - b.1) * b.0 / (a.0 - b.0)
+}
+
+/// Whether sizes agree within [`AGREEMENT`] (NaN never agrees).
+fn agree(sizes: &[f64]) -> bool {
+    let (lo, hi) = sizes
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+    let ok = hi <= AGREEMENT * lo && sizes.iter().all(|v| v.is_finite());
+    ok
+}
+
+/// The outcome of [`decide`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Confirmed (why; the fitted limit).
+    Confirmed(String, Option<f64>),
+    /// Not confirmed (why; the fitted limit, if any).
+    NotConfirmed(String, Option<f64>),
+    /// The first stage did not settle it: run the second-stage rungs.
+    Unsettled,
+}
+
+/// The confirmation rule (module documentation) on one claim's runs so far. `final_stage`:
+/// every rung of the plan has been run.
+pub fn decide(original: Original, runs: &[RungResult], final_stage: bool) -> Decision {
+    let counted: Vec<&RungResult> = runs.iter().filter(|r| r.counts()).collect();
+    if let Some(r) = counted.iter().find(|r| !r.violated) {
+        return Decision::NotConfirmed(
+            format!(
+                "not confirmed: not reproduced by the more accurate run ({}): a numerical \
+                 artifact of the original run",
+                describe(r)
+            ),
+            None,
+        );
+    }
+    let mut same: Vec<&RungResult> = counted
+        .iter()
+        .copied()
+        .filter(|r| r.kind == RungKind::Tightened)
+        .collect();
+    same.sort_by(|a, b| b.rtol.total_cmp(&a.rtol));
+    let sizes: Vec<f64> = counted.iter().map(|r| r.size.unwrap_or(f64::NAN)).collect();
+    let all = || {
+        counted
+            .iter()
+            .map(|r| describe(r))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !final_stage {
+        // stage 1: the original and both first rungs agree, and the line through the
+        // original and the same-method rung stays beyond that rung's budget
+        let [a] = same.as_slice() else {
+            return Decision::Unsettled;
+        };
+        if counted.len() < 2 || original.rtol < 10.0 * a.rtol {
+            return Decision::Unsettled;
+        }
+        let mut with_original = sizes.clone();
+        with_original.push(original.size);
+        let (va, ba) = (a.size.unwrap_or(f64::NAN), a.budget.unwrap_or(f64::NAN));
+        let limit = limit_through((original.rtol, original.size), (a.rtol, va));
+        return if agree(&with_original) && limit > ba {
+            Decision::Confirmed(
+                format!(
+                    "confirmed by {} more accurate runs (original v = {:.3e}; {}); limit v∞ = \
+                     {limit:.3e}",
+                    counted.len(),
+                    original.size,
+                    all()
+                ),
+                Some(limit),
+            )
+        } else {
+            Decision::Unsettled
+        };
+    }
+    // final stage: the confirmation runs alone
+    let limit = match same.as_slice() {
+        [.., a, b] if a.rtol >= 10.0 * b.rtol => Some(limit_through(
+            (a.rtol, a.size.unwrap_or(f64::NAN)),
+            (b.rtol, b.size.unwrap_or(f64::NAN)),
+        )),
+        _ => None,
+    };
+    if counted.len() < runs.len() || counted.len() < 2 {
+        let why: Vec<String> = runs
+            .iter()
+            .filter(|r| !r.counts())
+            .map(|r| {
+                format!(
+                    "{} rtol {:.0e}: {}",
+                    method_name(r.method),
+                    r.rtol,
+                    if r.status != "completed" {
+                        r.status.clone()
+                    } else if !r.applicable {
+                        "a hypothesis fails under this method".into()
+                    } else {
+                        "never evaluated".into()
+                    }
+                )
+            })
+            .collect();
+        return Decision::NotConfirmed(
+            format!(
+                "not confirmed: {} of {} confirmation runs usable ({})",
+                counted.len(),
+                runs.len(),
+                why.join("; ")
+            ),
+            limit,
+        );
+    }
+    if !agree(&sizes) {
+        return Decision::NotConfirmed(
+            format!(
+                "not confirmed: the violation's size changes with the tolerance by more than \
+                 {AGREEMENT}× (original v = {:.3e}; {}), as a numerical error does",
+                original.size,
+                all()
+            ),
+            limit,
+        );
+    }
+    match (limit, same.last()) {
+        (Some(l), Some(b)) => {
+            let bt = b.budget.unwrap_or(f64::NAN);
+            let beyond = l > bt;
+            if beyond {
+                Decision::Confirmed(
+                    format!(
+                        "confirmed by {} more accurate runs ({}); limit v∞ = {l:.3e}",
+                        counted.len(),
+                        all()
+                    ),
+                    limit,
+                )
+            } else {
+                Decision::NotConfirmed(
+                    format!(
+                        "not confirmed: the violation's size extrapolates to {l:.3e} as the \
+                         tolerance → 0, within the tightest run's budget {bt:.3e}"
+                    ),
+                    limit,
+                )
+            }
+        }
+        _ => {
+            // no same-method pair 10× apart (the tolerance is near the floor): the runs and
+            // the original agree and every one exceeds its budget by the agreement factor
+            let mut with_original = sizes.clone();
+            with_original.push(original.size);
+            let clear = counted
+                .iter()
+                .all(|r| r.size.unwrap_or(f64::NAN) > AGREEMENT * r.budget.unwrap_or(f64::NAN));
+            if agree(&with_original) && clear {
+                Decision::Confirmed(
+                    format!(
+                        "confirmed by {} runs near the tolerance floor (original v = {:.3e}; {}), \
+                         each beyond {AGREEMENT}× its budget",
+                        counted.len(),
+                        original.size,
+                        all()
+                    ),
+                    None,
+                )
+            } else {
+                Decision::NotConfirmed(
+                    format!(
+                        "not confirmed: near the tolerance floor the runs do not agree within \
+                         {AGREEMENT}× or stay within {AGREEMENT}× their budgets (original v = \
+                         {:.3e}; {})",
+                        original.size,
+                        all()
+                    ),
+                    None,
+                )
+            }
+        }
+    }
+}
+
+fn method_name(m: Method) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Confirms the violated verdicts among `verdicts` (of a check of `requests` on `cfg`) by
+/// re-integration under `mode`: a confirmed one stays `violated` (its first violation
+/// possibly moved to a later candidate, see the module documentation), an unconfirmed one
+/// becomes `inconclusive`; both carry the [`Confirmation`].
+pub fn confirm(
+    cfg: &RunConfig,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+    verdicts: &mut [ClaimVerdict],
+    original_trials: u64,
+    energy_integral: bool,
+    mode: &ConfirmMode,
+) {
+    if matches!(mode, ConfirmMode::Off) {
+        return;
+    }
+    // violations at the initial point need no re-integration
+    for v in verdicts
+        .iter_mut()
+        .filter(|v| v.verdict == Verdict::Violated && at_initial_point(v))
+    {
+        v.confirmation = Some(Confirmation {
+            confirmed: true,
+            reason: "confirmed at the initial point (t = 0), where nothing has been \
+                     integrated: the statement at θ(0) is the same at any tolerance, judged \
+                     against its round-off budget"
+                .into(),
+            original_size: v
+                .first_violation
+                .as_ref()
+                .map_or(f64::NAN, |f| size(v.info.form, f.at_step.slack)),
+            original_budget: v
+                .first_violation
+                .as_ref()
+                .map_or(f64::NAN, |f| f.at_step.budget),
+            limit: None,
+            runs: Vec::new(),
+            plan: None,
+        });
+    }
+    let idx: Vec<usize> = verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.verdict == Verdict::Violated && v.confirmation.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if idx.is_empty() {
+        return;
+    }
+    let plan = match mode {
+        ConfirmMode::Plan(p) => Some(p.clone()),
+        _ => {
+            let vs: Vec<&ClaimVerdict> = idx.iter().map(|i| &verdicts[*i]).collect();
+            plan(cfg, &vs, original_trials, energy_integral)
+        }
+    };
+    let Some(plan) = plan else {
+        return;
+    };
+    let sub: Vec<ClaimRequest> = idx.iter().map(|i| requests[*i].clone()).collect();
+    let windows: Vec<f64> = idx.iter().map(|i| window(cfg, &verdicts[*i])).collect();
+    let run_stage = |stage: u8, claims: &[usize]| -> Vec<Vec<RungResult>> {
+        let reqs: Vec<ClaimRequest> = claims.iter().map(|k| sub[*k].clone()).collect();
+        let wins: Vec<f64> = claims.iter().map(|k| windows[*k]).collect();
+        plan.rungs
+            .iter()
+            .filter(|r| r.stage == stage)
+            .map(|r| run_rung(cfg, &plan, r, &reqs, &wins, factory))
+            .collect()
+    };
+    let originals: Vec<Original> = idx
+        .iter()
+        .map(|i| {
+            let v = &verdicts[*i];
+            let worst = v.worst_violation.as_ref().or(v.first_violation.as_ref());
+            let per = per_unit_time(
+                v.per_step,
+                worst.map_or(0.0, |w| w.t_bracket[1] - w.t_bracket[0]),
+            );
+            Original {
+                rtol: rtol_max(&cfg.rtol),
+                size: worst.map_or(f64::NAN, |w| size(v.info.form, w.at_step.slack) * per),
+                budget: worst.map_or(f64::NAN, |w| w.at_step.budget * per),
+            }
+        })
+        .collect();
+    // stage 1 for every claim, stage 2 for those it did not settle
+    let all: Vec<usize> = (0..idx.len()).collect();
+    let first = run_stage(1, &all);
+    let mut runs: Vec<Vec<RungResult>> = all
+        .iter()
+        .map(|k| first.iter().map(|r| r[*k].clone()).collect())
+        .collect();
+    let mut decisions: Vec<Decision> = all
+        .iter()
+        .map(|k| decide(originals[*k], &runs[*k], false))
+        .collect();
+    let unsettled: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|k| decisions[*k] == Decision::Unsettled)
+        .collect();
+    if !unsettled.is_empty() {
+        let second = run_stage(2, &unsettled);
+        for (j, k) in unsettled.iter().enumerate() {
+            runs[*k].extend(second.iter().map(|r| r[j].clone()));
+            decisions[*k] = decide(originals[*k], &runs[*k], true);
+        }
+    }
+    for (k, &i) in idx.iter().enumerate() {
+        let runs = std::mem::take(&mut runs[k]);
+        let (confirmed, reason, limit) = match decisions[k].clone() {
+            Decision::Confirmed(why, l) => (true, why, l),
+            Decision::NotConfirmed(why, l) => (false, why, l),
+            // (the final stage always decides; kept total for safety)
+            Decision::Unsettled => (
+                false,
+                "not confirmed: the ladder did not settle".into(),
+                None,
+            ),
+        };
+        let v = &mut verdicts[i];
+        if confirmed {
+            // the first violation: the earliest candidate not earlier than the tightest
+            // same-method run's own first violation
+            let genuine_from = runs
+                .iter()
+                .filter(|r| r.kind == RungKind::Tightened && r.counts())
+                .min_by(|a, b| a.rtol.total_cmp(&b.rtol))
+                .and_then(|r| r.first_violation_t);
+            if let (Some(t), Some(first)) = (genuine_from, v.first_violation.clone()) {
+                if first.t_bracket[1] < t {
+                    let later: Option<Violation> = v
+                        .later_candidates
+                        .iter()
+                        .chain(v.worst_violation.iter())
+                        .filter(|c| c.t_bracket[1] >= t)
+                        .min_by(|a, b| a.t.total_cmp(&b.t))
+                        .cloned();
+                    if let Some(c) = later {
+                        v.note = join(
+                            &v.note,
+                            &format!(
+                                "an earlier failure at t = {:e} (slack {:.3e}, budget {:.3e}) \
+                                 is not reproduced by the most accurate run, whose first \
+                                 violation is at t = {t:e}",
+                                first.t, first.at_root.slack, first.at_root.budget
+                            ),
+                        );
+                        v.first_violation = Some(c);
+                    }
+                }
+            }
+        } else {
+            v.verdict = Verdict::Inconclusive;
+            v.note = join(
+                &v.note,
+                &format!("violated as computed, but the violation is {reason}"),
+            );
+        }
+        v.confirmation = Some(Confirmation {
+            confirmed,
+            reason,
+            original_size: originals[k].size,
+            original_budget: originals[k].budget,
+            limit,
+            runs,
+            plan: Some(plan.clone()),
+        });
+    }
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}; {b}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(kind: RungKind, rtol: f64, violated: bool, size: f64, budget: f64) -> RungResult {
+        RungResult {
+            kind,
+            method: Method::Dopri5,
+            rtol,
+            status: "completed".into(),
+            applicable: true,
+            violated,
+            size: Some(size),
+            budget: Some(budget),
+            at_t: Some(1.0),
+            first_violation_t: violated.then_some(1.0),
+            steps: 10,
+            nfev: 60,
+        }
+    }
+
+    fn original(size: f64) -> Original {
+        Original {
+            rtol: 1e-6,
+            size,
+            budget: 1e-7,
+        }
+    }
+
+    #[test]
+    fn a_stable_violation_is_confirmed_by_the_first_stage() {
+        let runs = [
+            run(RungKind::Tightened, 1e-8, true, 0.1001, 1e-9),
+            run(RungKind::SecondFamily, 1e-8, true, 0.1, 1e-9),
+        ];
+        match decide(original(0.1002), &runs, false) {
+            Decision::Confirmed(_, Some(l)) => assert!((l - 0.1001).abs() < 1e-4),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn a_violation_that_shrinks_with_the_tolerance_is_an_artifact() {
+        // the budget model misses the error source: still violated, but 100× smaller
+        let first = [
+            run(RungKind::Tightened, 1e-8, true, 1e-12, 1e-14),
+            run(RungKind::SecondFamily, 1e-8, true, 2e-13, 1e-14),
+        ];
+        assert_eq!(decide(original(1e-10), &first, false), Decision::Unsettled);
+        let mut all = first.to_vec();
+        all.push(run(RungKind::Tightened, 1e-10, true, 1e-14, 1e-16));
+        match decide(original(1e-10), &all, true) {
+            Decision::NotConfirmed(why, _) => assert!(why.contains("changes with"), "{why}"),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn a_violation_not_reproduced_is_not_confirmed() {
+        let runs = [
+            run(RungKind::Tightened, 1e-8, false, -1e-3, 1e-9),
+            run(RungKind::SecondFamily, 1e-8, true, 0.1, 1e-9),
+        ];
+        match decide(original(0.1), &runs, false) {
+            Decision::NotConfirmed(why, _) => assert!(why.contains("not reproduced"), "{why}"),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn a_run_that_cannot_finish_is_not_a_confirmation() {
+        let mut stopped = run(RungKind::Tightened, 1e-10, true, 0.1, 1e-11);
+        stopped.status = "stopped: step limit".into();
+        let mut na = run(RungKind::SecondFamily, 1e-8, true, 0.1, 1e-11);
+        na.applicable = false;
+        let runs = [run(RungKind::Tightened, 1e-8, true, 0.1, 1e-9), na, stopped];
+        assert_eq!(
+            decide(original(0.3), &runs[..2], false),
+            Decision::Unsettled
+        );
+        match decide(original(0.3), &runs, true) {
+            Decision::NotConfirmed(why, _) => assert!(why.contains("1 of 3"), "{why}"),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn the_ladder_tightens_and_clamps_at_the_floor() {
+        let (r, a) = tighten(&Tol::Scalar(1e-8), &Tol::Scalar(1e-10), 1e-2);
+        assert_eq!(r, Tol::Scalar(1e-10));
+        assert!(matches!(a, Tol::Scalar(v) if (v - 1e-12).abs() < 1e-25));
+        let (r, _) = tighten(&Tol::Scalar(1e-11), &Tol::Scalar(1e-13), 1e-4);
+        assert_eq!(r, Tol::Scalar(RTOL_FLOOR));
+        assert_eq!(second_family(Method::Dopri5), Some(Method::Radau5));
+        assert_eq!(second_family(Method::Radau5), Some(Method::Dop853));
+        assert_eq!(second_family(Method::Gd), None);
+    }
+}
