@@ -651,12 +651,50 @@ impl Claim for NeuronBalance {
     }
 }
 
-/// §5.1 / catalog A0.4 (the whitening identities the proofs use): `X̃X̃ᵀ = mI_d`, in row form
-/// `X̃ᵀX̃ = nI_d`, i.e. `‖X̃ᵀX̃/n − I_d‖_F = 0` (equivalently `‖X̃‖ = √n`, `X̃⁺ = X̃ᵀ/n`,
-/// `‖WX̃ᵀ‖_F = √n‖W‖_F`). Checked once at the end; a run on unwhitened data violates it
-/// (catalog §5.3 scenario 6, mis-whitening). Hypothesis: rank X = d (otherwise no whitening
-/// exists). Budget: round-off at scale `n√d` (Gram entries are length-`n` dot products).
+/// §5.1 / catalog A0.4 (the whitening identities the proofs use). For whitened inputs
+/// `X̃X̃ᵀ = mI_d` (row form `X̃ᵀX̃ = nI_d`) the proofs use three consequences: every singular
+/// value of `X̃` is `√n` (`‖X̃‖ = √m`), `X̃⁺ = X̃ᵀ/n` (`‖X̃⁺‖ = 1/√m`), and
+/// `‖WX̃ᵀ‖_F = √n‖W‖_F` for every `W` (here `W_1(T)`, "(1/√m)‖W_1X̃‖_F = ‖W_1‖_F").
+///
+/// §5.1 assumes whitened inputs and says nothing about other data: the whitening defect
+/// `δ = ‖X̃ᵀX̃/n − I_d‖_F` is a hypothesis (`δ ≤` [`WHITENING_TOL`], as for every statement of
+/// the paper that needs whitening), so unwhitened data are not applicable, never a violation.
+/// Under it the identities hold up to `δ` in exact arithmetic (`G = X̃ᵀX̃/n = I + E`,
+/// `‖E‖₂ ≤ δ`): `|σ_i²/n − 1| ≤ δ`, `|‖WX̃ᵀ‖_F²/(n‖W‖_F²) − 1| = |tr(WEWᵀ)|/‖W‖_F² ≤ δ`, and
+/// `√n‖X̃⁺ − X̃ᵀ/n‖₂ = √n‖(G⁻¹ − I)X̃ᵀ/n‖₂ ≤ δ√(1 + δ)/(1 − δ)`. The statement (identity,
+/// checked once at the end) is that no identity exceeds its bound:
+/// `max(0, max_k (defect_k − bound_k)) = 0`. `X̃⁺ = R⁻¹Qᵀ` comes from a QR factorisation
+/// (`X̃ = QR`, so `√n‖X̃⁺ − X̃ᵀ/n‖₂ = √n‖R⁻¹ − Rᵀ/n‖₂`), not from the Gram matrix, and the
+/// singular values from `R`. Hypotheses: rank X = d, whitened inputs. Budget: round-off at
+/// the operands' scale `n√d` (Gram and QR entries are length-`n` dot products), never at
+/// the defects' own (zero) scale.
 pub struct WhiteningIdentities;
+
+/// The three whitening identities' defects, each minus the bound the whitening defect `δ`
+/// implies for it (see [`WhiteningIdentities`]): `[singular values, pseudo-inverse,
+/// ‖W_1X̃ᵀ‖_F]`. `None` when `X̃` has fewer rows than columns or `W_1 = 0`.
+pub fn whitening_excess(st: &Setting, w1: &DMatrix<f64>) -> Option<[f64; 3]> {
+    let (n, d) = st.data.x.shape();
+    if n < d || d == 0 {
+        return None;
+    }
+    let nf = n as f64;
+    let delta = whitening_defect(st);
+    let qr = st.data.x.clone().qr();
+    let r = qr.r();
+    let sv = r.clone().singular_values();
+    let sing = sv.iter().fold(0.0, |a: f64, s| a.max((s * s / nf - 1.0).abs()));
+    let rinv = r.clone().try_inverse()?;
+    let pinv = nf.sqrt() * spectral_norm(&(rinv - r.transpose() / nf));
+    let pinv_bound = delta * (1.0 + delta).sqrt() / (1.0 - delta).max(f64::MIN_POSITIVE);
+    let wn = w1.norm_squared();
+    let frob = if wn > 0.0 {
+        ((w1 * st.data.x.transpose()).norm_squared() / (nf * wn) - 1.0).abs()
+    } else {
+        0.0
+    };
+    Some([sing - delta, pinv - pinv_bound, frob - delta])
+}
 
 impl Claim for WhiteningIdentities {
     fn info(&self) -> ClaimInfo {
@@ -664,24 +702,27 @@ impl Claim for WhiteningIdentities {
             "gol24.sec5_1.whitening_identities",
             PAPER,
             "§5.1 whitened data (catalog A0.4)",
-            "whitened inputs: ‖X̃ᵀX̃/n − I_d‖_F = 0 (paper: X̃X̃ᵀ = mI_d)",
+            "whitened inputs (‖X̃ᵀX̃/n − I_d‖_F = δ ≤ tol): σ_i(X̃)² = n, X̃⁺ = X̃ᵀ/n and \
+             ‖W_1X̃ᵀ‖_F = √n‖W_1‖_F, each up to its bound in δ (paper: X̃X̃ᵀ = mI_d, ‖X̃‖ = √m, \
+             X̃⁺ = X̃ᵀ/m, (1/√m)‖W_1X̃‖_F = ‖W_1‖_F)",
         )
         .at_end()
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_full_rank(s)]
+        vec![h_full_rank(s), h_whitened(s)]
     }
     fn evaluate(
         &mut self,
         s: &Setting,
         _gf: &mut GradientFlow,
-        _p: &Point<'_>,
+        p: &Point<'_>,
     ) -> Option<Statement> {
         let n = s.data.n() as f64;
         let d = s.data.d() as f64;
+        let excess = whitening_excess(s, &s.layer(p.y, 1))?;
         Some(Statement {
-            lhs: whitening_defect(s),
+            lhs: excess.iter().fold(0.0, |a: f64, e| a.max(*e)),
             rhs: 0.0,
             budget: Budget::RoundOff {
                 scale: n * d.sqrt(),
