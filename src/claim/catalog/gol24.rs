@@ -526,7 +526,8 @@ pub use crate::flow::nearly_linear::BoundScalars;
 /// Catalog A0.1 (energy identity of gradient flow, §2.3): `d𝓛/dt = −Σ_l ‖dW_l/dt‖_F²`, i.e.
 /// `⟨∇L(θ), θ̇⟩ = −‖θ̇‖²` at every point, for the integrated field `θ̇` (any loss convention:
 /// both sides scale as `(2κn)²`). Holds to round-off when `θ̇ = −∇L`; any other field
-/// (a perturbed flow) breaks it. Budget: round-off at scale `‖∇L‖‖θ̇‖ + ‖θ̇‖²`.
+/// (a perturbed flow) breaks it. Budget: round-off at scale `(‖∇L‖ + G)‖θ̇‖ + ‖θ̇‖²`, `G` the
+/// gradient's operand scale ([`super::gradient_operand_scale`]).
 /// Parameter `trajectory = "twin"`: the linear twin's identity `⟨∇L⁰(θ⁰), θ̇⁰⟩ = −‖θ̇⁰‖²`
 /// (catalog §5.1 item 1, both trajectories).
 pub struct EnergyIdentity {
@@ -567,11 +568,14 @@ impl Claim for EnergyIdentity {
         let dot: f64 = g.iter().zip(f).map(|(a, b)| a * b).sum();
         let ff: f64 = f.iter().map(|v| v * v).sum();
         let gg: f64 = g.iter().map(|v| v * v).sum();
+        // ⟨g, θ̇⟩ and ‖θ̇‖² at the scale of their factors, and the gradient's own round-off
+        // at its operands' scale (both sides vanish at a critical point)
+        let gop = super::gradient_operand_scale(s, y);
         Some(Statement {
             lhs: dot,
             rhs: -ff,
             budget: Budget::RoundOff {
-                scale: gg.sqrt() * ff.sqrt() + ff,
+                scale: (gg.sqrt() + gop) * ff.sqrt() + ff,
             },
         })
     }
@@ -683,7 +687,9 @@ pub fn whitening_excess(st: &Setting, w1: &DMatrix<f64>) -> Option<[f64; 3]> {
     let qr = st.data.x.clone().qr();
     let r = qr.r();
     let sv = r.clone().singular_values();
-    let sing = sv.iter().fold(0.0, |a: f64, s| a.max((s * s / nf - 1.0).abs()));
+    let sing = sv
+        .iter()
+        .fold(0.0, |a: f64, s| a.max((s * s / nf - 1.0).abs()));
     let rinv = r.clone().try_inverse()?;
     let pinv = nf.sqrt() * spectral_norm(&(rinv - r.transpose() / nf));
     let pinv_bound = delta * (1.0 + delta).sqrt() / (1.0 - delta).max(f64::MIN_POSITIVE);
@@ -995,14 +1001,17 @@ impl Claim for SaxeNorms {
         }
         let beta = spectral_norm(&s.layer(&s.theta0, 1));
         let ub = self.u_bar(s, beta, time_factor(s) * p.t);
-        let dev = layers(s, trajectory(s, p.y, self.twin)?)
+        let ws = layers(s, trajectory(s, p.y, self.twin)?);
+        let dev = ws
             .iter()
             .map(|w| (spectral_norm(w) - ub).abs())
             .fold(0.0, f64::max);
+        // operands: the norms and ū (eq. (14) as printed compares ‖W‖ ≈ β with ū² ≈ β²)
+        let norms = ws.iter().map(|w| w.norm()).fold(0.0, f64::max);
         Some(Statement {
             lhs: dev,
             rhs: 0.0,
-            budget: Budget::Accumulated { scale: ub },
+            budget: Budget::Accumulated { scale: norms + ub },
         })
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
@@ -1336,8 +1345,21 @@ fn lx_rate_leaky(st: &Setting, y: &[f64], f: &[f64]) -> (f64, f64) {
     let x = &st.data.x;
     let r = st.outputs(y) - &st.data.y;
     let fdot = crate::flow::leaky::output_jvp(&st.shape, st.eps, &y[..p], &f[..p], x);
+    let op = x.norm() * (st.outputs(y).norm() + st.data.y.norm());
     let (a, b) = (x.transpose() * r, x.transpose() * fdot);
-    (a.dot(&b) / n, a.norm() * b.norm() / n)
+    (a.dot(&b) / n, (a.norm() + op) * b.norm() / n)
+}
+
+/// `n` as a float.
+fn n_of(st: &Setting) -> f64 {
+    st.data.n() as f64
+}
+
+/// The operand scale of `∂𝓛_X/∂M = (X̃ᵀX̃X̃ᵀ(F − Y))ᵀ/n` for outputs `F`:
+/// `‖X̃‖_F³(‖F‖ + ‖Y‖)/n` (the gradient itself vanishes at `c*`).
+fn lx_grad_operands(st: &Setting, outputs: &DMatrix<f64>) -> f64 {
+    let xf = st.data.x.norm();
+    xf * xf * xf * (outputs.norm() + st.data.y.norm()) / n_of(st)
 }
 
 /// Final hypothesis of the `ε > 0` statements that need Assumption 5.1: the running maximum
@@ -1406,10 +1428,20 @@ impl Claim for LxBelowInitial {
         if p.step == 0 {
             return None;
         }
+        let theta = trajectory(s, p.y, self.twin)?;
+        // 𝓛_X = ‖X̃ᵀ(f − Y)‖²/2n: round-off at the scale of the residual's operands
+        let out = if self.twin {
+            &s.data.x * s.theta(theta)
+        } else {
+            s.outputs(theta)
+        };
+        let operands = (s.data.x.norm() * (out.norm() + s.data.y.norm())).powi(2) / (2.0 * n_of(s));
         Some(Statement {
-            lhs: lx_of(s, trajectory(s, p.y, self.twin)?, self.twin),
+            lhs: lx_of(s, theta, self.twin),
             rhs: lx0,
-            budget: Budget::Propagated { scale: lx0 },
+            budget: Budget::Propagated {
+                scale: lx0.max(operands),
+            },
         })
     }
 }
@@ -1454,11 +1486,12 @@ impl Claim for LxNonIncreasing {
             let (y, f) = (s.layout.twin_theta(p.y)?, s.layout.twin_theta(p.f)?);
             let (_, grad) = lx_and_grad_linear(s, y);
             let mdot = end_to_end_velocity(s, y, f);
+            let op = lx_grad_operands(s, &(&s.data.x * s.theta(y)));
             return Some(Statement {
                 lhs: grad.dot(&mdot),
                 rhs: 0.0,
                 budget: Budget::Propagated {
-                    scale: grad.norm() * mdot.norm(),
+                    scale: (grad.norm() + op) * mdot.norm(),
                 },
             });
         }
@@ -1473,11 +1506,12 @@ impl Claim for LxNonIncreasing {
         let (_, grad) = lx_and_grad(s, p.y);
         let mdot = end_to_end_velocity(s, p.y, p.f);
         let rate = grad.dot(&mdot);
+        let op = lx_grad_operands(s, &s.outputs(p.y));
         Some(Statement {
             lhs: rate,
             rhs: 0.0,
             budget: Budget::Propagated {
-                scale: grad.norm() * mdot.norm(),
+                scale: (grad.norm() + op) * mdot.norm(),
             },
         })
     }
@@ -1594,19 +1628,25 @@ impl Claim for Lemma74 {
         let (_, beta, rho) = lemma_hypotheses(s, self.beta);
         let n = s.data.n() as f64;
         let bl = beta.powi(s.shape.depth() as i32);
-        let r = s.outputs(p.y) - &s.data.y;
-        let (lhs, rhs) = if self.projected {
+        let out = s.outputs(p.y);
+        // operands of the residual f(X̃) − Y
+        let operands = (out.norm() + s.data.y.norm()) / n;
+        let r = out - &s.data.y;
+        let (lhs, rhs, operands) = if self.projected {
             (
                 (s.data.x.transpose() * r).norm() / n,
                 data_scalar(s) + rho * bl,
+                operands * s.data.x.norm(),
             )
         } else {
-            (r.norm() / n, (1.0 + rho * bl) / n.sqrt())
+            (r.norm() / n, (1.0 + rho * bl) / n.sqrt(), operands)
         };
         Some(Statement {
             lhs,
             rhs,
-            budget: Budget::Propagated { scale: rhs },
+            budget: Budget::Propagated {
+                scale: rhs.max(operands),
+            },
         })
     }
 }

@@ -87,6 +87,32 @@ pub fn spectral_norm(a: &DMatrix<f64>) -> f64 {
         .sqrt()
 }
 
+/// The scale of the operands of the gradient `∇_l L = 2κ S_{l+1}ᵀ Rᵀ X P_{l−1}ᵀ` at weights
+/// `theta` (the first `p` entries are read): `2κ‖X‖_F(‖X‖_F Π_k‖W_k‖_F + ‖Y‖_F) Σ_l Π_{k≠l}‖W_k‖_F`
+/// (φ^ε is 1-Lipschitz, so the same bound serves the leaky network). The round-off of a
+/// computed gradient is relative to this, not to `‖∇L‖`, which vanishes at a critical point.
+pub fn gradient_operand_scale(s: &crate::claim::Setting, theta: &[f64]) -> f64 {
+    let norms: Vec<f64> = s
+        .shape
+        .unpack(&theta[..s.params()])
+        .iter()
+        .map(|w| w.norm())
+        .collect();
+    let prod: f64 = norms.iter().product();
+    let others: f64 = (0..norms.len())
+        .map(|l| {
+            norms
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != l)
+                .map(|(_, v)| *v)
+                .product::<f64>()
+        })
+        .sum();
+    let xf = s.data.x.norm();
+    2.0 * s.kappa * xf * (xf * prod + s.data.y.norm()) * others
+}
+
 /// Prefix products `[P_0, …, P_L]`, `P_k = W_k ⋯ W_1` (`m_k × d`), `P_0 = I_d`.
 pub fn prefixes(ws: &[DMatrix<f64>], d: usize) -> Vec<DMatrix<f64>> {
     let mut out = vec![DMatrix::identity(d, d)];
