@@ -222,3 +222,45 @@ fn closed_form_quadrature_is_accurate() {
         );
     }
 }
+
+/// Class 4: the converged hypothesis of the limit loss. Depth 5 from the Saxe init with
+/// β = 0.03 rests on the saddle plateau at Θ ≈ 0 (`L = κn`) with `|dL/dt| ≈ 0`: the rate
+/// hypothesis alone let `L = 0.500` be compared with `κn(1 − s²) = 0.16` (violated). The
+/// second-order test (λ_min/λ_max ≈ −4 there) and the gap bound make it not applicable. On a
+/// tsit5 run that has nearly converged (gap 4.3e-13 left, against a round-off budget of
+/// 3.0e-13) the gap bound `|dL/dt|/(4κn‖W_L⋯W_2‖²)` = 8.7e-13 is above round-off: not
+/// applicable rather than violated. A converged run still holds.
+#[test]
+fn limit_train_loss_needs_a_minimum() {
+    let base = |hidden: Value, beta: f64, n: usize, d: usize, std: f64, loss: &str, t: f64| {
+        json!({
+            "data": {"kind": "gaussian", "n": n, "d": d, "q": 1, "spectrum": {"kind": "isotropic"},
+                     "teacher": {"kind": "gaussian", "std": std}, "noise_std": 0.1,
+                     "whiten": true, "labels": "sign"},
+            "init": {"kind": "saxe", "beta": beta}, "loss": loss, "method": "tsit5",
+            "model": {"kind": "deep_linear", "hidden": hidden},
+            "rtol": 1e-7, "atol": 1e-12, "seed": if n == 200 && d == 10 && t > 4.0 { 37 } else { 3 },
+            "t_end": t
+        })
+    };
+    let id = "gol24.sec5_3.limit_train_loss";
+    let saddle = base(json!([4, 4, 4, 4]), 0.03, 200, 10, 0.3, "half_mean", 2.0);
+    let v = &check(&cfg(saddle), &[req(id, json!({}))])[0];
+    assert_eq!(v.verdict, Verdict::NotApplicable, "{:?}", v.hypotheses);
+    let curv = v
+        .hypotheses
+        .iter()
+        .find(|h| h.name.contains("not a saddle"))
+        .unwrap();
+    assert!(!curv.holds && curv.value < -1.0, "{curv:?}");
+    let nearly = base(json!([16]), 0.3, 200, 10, 0.3, "mean", 5.0);
+    let v = &check(&cfg(nearly), &[req(id, json!({}))])[0];
+    assert_ne!(v.verdict, Verdict::Violated, "{:?}", v.min_slack);
+    let converged = base(json!([16]), 0.1, 200, 10, 0.3, "half_mean", 20.0);
+    let v = &check(
+        &cfg(converged),
+        &[req(id, json!({})), req(id, json!({"factor": 0.9}))],
+    );
+    assert_eq!(v[0].verdict, Verdict::Holds, "{:?}", v[0].hypotheses);
+    assert_eq!(v[1].verdict, Verdict::Violated);
+}

@@ -1239,12 +1239,24 @@ impl Claim for LossViaCStar {
 /// §5.3 / §2.6 (and catalog §5.2 item 3): the linear twin converges to `c*` and its train
 /// loss to the optimal linear loss `𝓛 → (1 − s²)/2`; in the run's convention
 /// `L(θ(T)) = κn(1 − s²)` at the end of a run long enough for the gap `κn‖Θ − c*ᵀ‖²` to reach
-/// round-off. Identity checked once at the end; hypotheses: whitened data, `y = ±1`, `q = 1`.
+/// round-off. Identity checked once at the end; hypotheses: whitened data, `y = ±1`, `q = 1`,
+/// and at the end that the run has converged: `|dL/dt|` small, a minimum (not a saddle
+/// plateau), and the gap `L(T) − κn(1 − s²) ≤ |dL/dt|/(4κn‖W_L⋯W_2‖²)` below round-off (a
+/// smaller `|dL/dt|` threshold alone admitted gaps of 4e-13 against a round-off budget of
+/// 3e-13).
 /// Budget: round-off at scale `κn(1 + √d‖Θ‖)` (at a stable minimum the integration error
 /// contracts; the checker keeps no local errors for end-of-run claims).
 /// `factor` multiplies the limit `κn(1 − s²)` (a deliberately false variant when `≠ 1`).
 pub struct LimitTrainLoss {
     factor: f64,
+}
+
+impl LimitTrainLoss {
+    /// Round-off scale of the statement, `κn(1 + √d‖Θ‖)`.
+    fn roundoff_scale(&self, s: &Setting, y: &[f64]) -> f64 {
+        let kn = s.kappa * s.data.n() as f64;
+        kn * (1.0 + (s.data.d() as f64).sqrt() * s.theta(y).norm())
+    }
 }
 
 /// Relative rate `|dL/dt(T)|/max(L(0), κn)` below which a run's loss counts as converged
@@ -1271,7 +1283,9 @@ impl Claim for LimitTrainLoss {
     /// The statement is about the limit: the loss must have stopped moving,
     /// `|dL/dt(T)| = |⟨∇L(θ(T)), θ̇(T)⟩| ≤ LIMIT_RATE_TOL·max(L(0), κn)` along the run's own
     /// field (where it converged is the claim's content: a perturbed flow whose loss settles
-    /// elsewhere violates it; the weights themselves may still drift along a level set).
+    /// elsewhere violates it; the weights themselves may still drift along a level set), and
+    /// at a minimum, not on a saddle plateau ([`super::second_order_hypothesis`]: from a
+    /// small init a deep network rests near `Θ = 0` with `|dL/dt| ≈ 0` and `L = κn`).
     fn final_hypotheses(
         &self,
         s: &Setting,
@@ -1283,24 +1297,45 @@ impl Claim for LimitTrainLoss {
         gf.gradient(&p.y[..np], &mut g);
         let rate: f64 = g.iter().zip(&p.f[..np]).map(|(a, b)| a * b).sum();
         let scale = gf.loss(&s.theta0).max(s.kappa * s.data.n() as f64);
-        vec![Hypothesis::new(
-            "the loss has converged: |dL/dt(T)|/max(L(0), κn)",
-            rate.abs() / scale,
-            Relation::Le,
-            LIMIT_RATE_TOL,
-        )]
+        // L − κn(1 − s²) = κn‖Θ − c*ᵀ‖² ≤ |dL/dt|/(4κn‖W_L⋯W_2‖²) (whitened, q = 1: the
+        // first layer's gradient alone is ‖W_L⋯W_2‖·2κn‖Θ − c*ᵀ‖): the identity is checked
+        // to round-off, so the gap left must be below its round-off floor
+        let ws = layers(s, p.y);
+        let s2 = suffixes(&ws, s.shape.output())[1].norm_squared();
+        let kn = s.kappa * s.data.n() as f64;
+        let gap = if s2 > 0.0 {
+            rate.abs() / (4.0 * kn * s2)
+        } else {
+            f64::INFINITY
+        };
+        let floor = crate::claim::budget::C_ROUNDOFF * f64::EPSILON * self.roundoff_scale(s, p.y);
+        vec![
+            Hypothesis::new(
+                "the loss has converged: |dL/dt(T)|/max(L(0), κn)",
+                rate.abs() / scale,
+                Relation::Le,
+                LIMIT_RATE_TOL,
+            ),
+            super::second_order_hypothesis(gf, p.y, "the loss has converged"),
+            Hypothesis::new(
+                "the gap left is below round-off: |dL/dt(T)|/(4κn‖W_L⋯W_2‖²) ≥ \
+                 L(T) − κn(1 − s²), against 64ε·κn(1 + √d‖Θ‖)",
+                gap,
+                Relation::Le,
+                floor,
+            ),
+        ]
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
         let loss = gf.loss(&p.y[..np]);
         let sv = data_scalar(s);
         let kn = s.kappa * s.data.n() as f64;
-        let d = s.data.d() as f64;
         Some(Statement {
             lhs: loss,
             rhs: self.factor * kn * (1.0 - sv * sv),
             budget: Budget::RoundOff {
-                scale: kn * (1.0 + d.sqrt() * s.theta(p.y).norm()),
+                scale: self.roundoff_scale(s, p.y),
             },
         })
     }

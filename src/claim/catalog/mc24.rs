@@ -1984,16 +1984,20 @@ impl Claim for CurvatureClaim {
                 let mut g0 = vec![0.0; np];
                 gf.gradient(&s.theta0[..np], &mut g0);
                 let g0n = g0.iter().map(|v| v * v).sum::<f64>().sqrt();
-                vec![Hypothesis::new(
-                    "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",
-                    match (g0n > 0.0, gn > 0.0) {
-                        (true, _) => gn / g0n,
-                        (false, false) => 0.0,
-                        (false, true) => f64::INFINITY,
-                    },
-                    Relation::Le,
-                    self.grad_tol,
-                )]
+                vec![
+                    Hypothesis::new(
+                        "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",
+                        match (g0n > 0.0, gn > 0.0) {
+                            (true, _) => gn / g0n,
+                            (false, false) => 0.0,
+                            (false, true) => f64::INFINITY,
+                        },
+                        Relation::Le,
+                        self.grad_tol,
+                    ),
+                    // a small gradient also holds on a saddle plateau, which GD leaves
+                    super::second_order_hypothesis(gf, &p.y[..np], "GD has converged"),
+                ]
             }
             Curv::Sharpening => {
                 let q = Quantities::new(s);
