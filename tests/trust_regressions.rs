@@ -264,3 +264,53 @@ fn limit_train_loss_needs_a_minimum() {
     assert_eq!(v[0].verdict, Verdict::Holds, "{:?}", v[0].hypotheses);
     assert_eq!(v[1].verdict, Verdict::Violated);
 }
+
+/// Class 6: the first violation of a genuinely false statement is located where its slack is
+/// genuinely negative. Theorem 5.2's printed `s` (`n` times §5.3's) in the Saxe ODE is false
+/// for every `t > 0`; bisection finds where `slack + budget` crosses 0, and with the
+/// round-off floor at the scale of `ū` alone (β = 0.05 here) it stopped at t ≈ 1.3e-15 with a
+/// slack of 45 unit round-offs of the operands. With the floor at the operands' scale
+/// (`‖W_l‖_F + ū`), the reported slack is at least `C_ROUNDOFF` unit round-offs of the
+/// operands, and it is the exact deviation `|ū_p(λt) − ū(λt)|` of the two closed forms there,
+/// not round-off.
+#[test]
+fn printed_s_first_violation_is_genuine() {
+    use gradflow::claim::budget::C_ROUNDOFF;
+    use gradflow::claim::catalog::gol24::{data_scalar, saxe_u, time_factor};
+    use gradflow::claim::Setting;
+    use gradflow::run::Problem;
+    let c = cfg(json!({
+        "data": {"kind": "gaussian", "n": 200, "d": 2, "q": 1, "spectrum": {"kind": "isotropic"},
+                 "teacher": {"kind": "gaussian", "std": 1.0}, "noise_std": 0.1,
+                 "whiten": true, "labels": "sign"},
+        "init": {"kind": "saxe", "beta": 0.05}, "loss": "mean", "method": "tsit5",
+        "model": {"kind": "deep_linear", "hidden": [16, 16]},
+        "rtol": 1e-7, "atol": 1e-12, "seed": 1, "t_end": 1.0
+    }));
+    let v = &check(&c, &[req("gol24.thm5_2.printed_s_saxe_norms", json!({}))])[0];
+    assert_eq!(v.verdict, Verdict::Violated);
+    let root = v.first_violation.as_ref().unwrap().at_root;
+    let pb = Problem::build(&c).unwrap();
+    let st = Setting::new(&c, &pb.shape, &pb.data, &pb.theta0);
+    let beta = 0.05;
+    let operands = (1..=3)
+        .map(|k| st.layer(&st.theta0, k).norm())
+        .fold(0.0, f64::max)
+        + beta;
+    assert!(
+        -root.slack >= C_ROUNDOFF * f64::EPSILON * operands,
+        "slack {} at t = {} is within {} unit round-offs of the operands",
+        root.slack,
+        root.t,
+        C_ROUNDOFF
+    );
+    let s = data_scalar(&st);
+    let tau = time_factor(&st) * root.t;
+    let exact = (saxe_u(3, 200.0 * s, beta, tau) - saxe_u(3, s, beta, tau)).abs();
+    assert!(
+        exact >= 0.5 * root.lhs,
+        "at t = {} the exact deviation {exact} is not the reported {}",
+        root.t,
+        root.lhs
+    );
+}
