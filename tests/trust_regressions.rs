@@ -94,7 +94,7 @@ fn no_claim_has_a_zero_budget_on_generic_runs() {
     for (i, r) in runs.into_iter().enumerate() {
         for v in check(&cfg(r), &all) {
             for row in rows(&v) {
-                if !(row.budget > 0.0) {
+                if row.budget.is_nan() || row.budget <= 0.0 {
                     zero.push(format!(
                         "run {i}: {} budget {} at t = {} (lhs {}, rhs {})",
                         v.info.id, row.budget, row.t, row.lhs, row.rhs
