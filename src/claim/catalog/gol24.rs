@@ -526,7 +526,8 @@ pub use crate::flow::nearly_linear::BoundScalars;
 /// Catalog A0.1 (energy identity of gradient flow, §2.3): `d𝓛/dt = −Σ_l ‖dW_l/dt‖_F²`, i.e.
 /// `⟨∇L(θ), θ̇⟩ = −‖θ̇‖²` at every point, for the integrated field `θ̇` (any loss convention:
 /// both sides scale as `(2κn)²`). Holds to round-off when `θ̇ = −∇L`; any other field
-/// (a perturbed flow) breaks it. Budget: round-off at scale `‖∇L‖‖θ̇‖ + ‖θ̇‖²`.
+/// (a perturbed flow) breaks it. Budget: round-off at scale `(‖∇L‖ + G)‖θ̇‖ + ‖θ̇‖²`, `G` the
+/// gradient's operand scale ([`super::gradient_operand_scale`]).
 /// Parameter `trajectory = "twin"`: the linear twin's identity `⟨∇L⁰(θ⁰), θ̇⁰⟩ = −‖θ̇⁰‖²`
 /// (catalog §5.1 item 1, both trajectories).
 pub struct EnergyIdentity {
@@ -567,11 +568,14 @@ impl Claim for EnergyIdentity {
         let dot: f64 = g.iter().zip(f).map(|(a, b)| a * b).sum();
         let ff: f64 = f.iter().map(|v| v * v).sum();
         let gg: f64 = g.iter().map(|v| v * v).sum();
+        // ⟨g, θ̇⟩ and ‖θ̇‖² at the scale of their factors, and the gradient's own round-off
+        // at its operands' scale (both sides vanish at a critical point)
+        let gop = super::gradient_operand_scale(s, y);
         Some(Statement {
             lhs: dot,
             rhs: -ff,
             budget: Budget::RoundOff {
-                scale: gg.sqrt() * ff.sqrt() + ff,
+                scale: (gg.sqrt() + gop) * ff.sqrt() + ff,
             },
         })
     }
@@ -651,12 +655,52 @@ impl Claim for NeuronBalance {
     }
 }
 
-/// §5.1 / catalog A0.4 (the whitening identities the proofs use): `X̃X̃ᵀ = mI_d`, in row form
-/// `X̃ᵀX̃ = nI_d`, i.e. `‖X̃ᵀX̃/n − I_d‖_F = 0` (equivalently `‖X̃‖ = √n`, `X̃⁺ = X̃ᵀ/n`,
-/// `‖WX̃ᵀ‖_F = √n‖W‖_F`). Checked once at the end; a run on unwhitened data violates it
-/// (catalog §5.3 scenario 6, mis-whitening). Hypothesis: rank X = d (otherwise no whitening
-/// exists). Budget: round-off at scale `n√d` (Gram entries are length-`n` dot products).
+/// §5.1 / catalog A0.4 (the whitening identities the proofs use). For whitened inputs
+/// `X̃X̃ᵀ = mI_d` (row form `X̃ᵀX̃ = nI_d`) the proofs use three consequences: every singular
+/// value of `X̃` is `√n` (`‖X̃‖ = √m`), `X̃⁺ = X̃ᵀ/n` (`‖X̃⁺‖ = 1/√m`), and
+/// `‖WX̃ᵀ‖_F = √n‖W‖_F` for every `W` (here `W_1(T)`, "(1/√m)‖W_1X̃‖_F = ‖W_1‖_F").
+///
+/// §5.1 assumes whitened inputs and says nothing about other data: the whitening defect
+/// `δ = ‖X̃ᵀX̃/n − I_d‖_F` is a hypothesis (`δ ≤` [`WHITENING_TOL`], as for every statement of
+/// the paper that needs whitening), so unwhitened data are not applicable, never a violation.
+/// Under it the identities hold up to `δ` in exact arithmetic (`G = X̃ᵀX̃/n = I + E`,
+/// `‖E‖₂ ≤ δ`): `|σ_i²/n − 1| ≤ δ`, `|‖WX̃ᵀ‖_F²/(n‖W‖_F²) − 1| = |tr(WEWᵀ)|/‖W‖_F² ≤ δ`, and
+/// `√n‖X̃⁺ − X̃ᵀ/n‖₂ = √n‖(G⁻¹ − I)X̃ᵀ/n‖₂ ≤ δ√(1 + δ)/(1 − δ)`. The statement (identity,
+/// checked once at the end) is that no identity exceeds its bound:
+/// `max(0, max_k (defect_k − bound_k)) = 0`. `X̃⁺ = R⁻¹Qᵀ` comes from a QR factorisation
+/// (`X̃ = QR`, so `√n‖X̃⁺ − X̃ᵀ/n‖₂ = √n‖R⁻¹ − Rᵀ/n‖₂`), not from the Gram matrix, and the
+/// singular values from `R`. Hypotheses: rank X = d, whitened inputs. Budget: round-off at
+/// the operands' scale `n√d` (Gram and QR entries are length-`n` dot products), never at
+/// the defects' own (zero) scale.
 pub struct WhiteningIdentities;
+
+/// The three whitening identities' defects, each minus the bound the whitening defect `δ`
+/// implies for it (see [`WhiteningIdentities`]): `[singular values, pseudo-inverse,
+/// ‖W_1X̃ᵀ‖_F]`. `None` when `X̃` has fewer rows than columns or `W_1 = 0`.
+pub fn whitening_excess(st: &Setting, w1: &DMatrix<f64>) -> Option<[f64; 3]> {
+    let (n, d) = st.data.x.shape();
+    if n < d || d == 0 {
+        return None;
+    }
+    let nf = n as f64;
+    let delta = whitening_defect(st);
+    let qr = st.data.x.clone().qr();
+    let r = qr.r();
+    let sv = r.clone().singular_values();
+    let sing = sv
+        .iter()
+        .fold(0.0, |a: f64, s| a.max((s * s / nf - 1.0).abs()));
+    let rinv = r.clone().try_inverse()?;
+    let pinv = nf.sqrt() * spectral_norm(&(rinv - r.transpose() / nf));
+    let pinv_bound = delta * (1.0 + delta).sqrt() / (1.0 - delta).max(f64::MIN_POSITIVE);
+    let wn = w1.norm_squared();
+    let frob = if wn > 0.0 {
+        ((w1 * st.data.x.transpose()).norm_squared() / (nf * wn) - 1.0).abs()
+    } else {
+        0.0
+    };
+    Some([sing - delta, pinv - pinv_bound, frob - delta])
+}
 
 impl Claim for WhiteningIdentities {
     fn info(&self) -> ClaimInfo {
@@ -664,24 +708,27 @@ impl Claim for WhiteningIdentities {
             "gol24.sec5_1.whitening_identities",
             PAPER,
             "§5.1 whitened data (catalog A0.4)",
-            "whitened inputs: ‖X̃ᵀX̃/n − I_d‖_F = 0 (paper: X̃X̃ᵀ = mI_d)",
+            "whitened inputs (‖X̃ᵀX̃/n − I_d‖_F = δ ≤ tol): σ_i(X̃)² = n, X̃⁺ = X̃ᵀ/n and \
+             ‖W_1X̃ᵀ‖_F = √n‖W_1‖_F, each up to its bound in δ (paper: X̃X̃ᵀ = mI_d, ‖X̃‖ = √m, \
+             X̃⁺ = X̃ᵀ/m, (1/√m)‖W_1X̃‖_F = ‖W_1‖_F)",
         )
         .at_end()
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![h_full_rank(s)]
+        vec![h_full_rank(s), h_whitened(s)]
     }
     fn evaluate(
         &mut self,
         s: &Setting,
         _gf: &mut GradientFlow,
-        _p: &Point<'_>,
+        p: &Point<'_>,
     ) -> Option<Statement> {
         let n = s.data.n() as f64;
         let d = s.data.d() as f64;
+        let excess = whitening_excess(s, &s.layer(p.y, 1))?;
         Some(Statement {
-            lhs: whitening_defect(s),
+            lhs: excess.iter().fold(0.0, |a: f64, e| a.max(*e)),
             rhs: 0.0,
             budget: Budget::RoundOff {
                 scale: n * d.sqrt(),
@@ -954,14 +1001,17 @@ impl Claim for SaxeNorms {
         }
         let beta = spectral_norm(&s.layer(&s.theta0, 1));
         let ub = self.u_bar(s, beta, time_factor(s) * p.t);
-        let dev = layers(s, trajectory(s, p.y, self.twin)?)
+        let ws = layers(s, trajectory(s, p.y, self.twin)?);
+        let dev = ws
             .iter()
             .map(|w| (spectral_norm(w) - ub).abs())
             .fold(0.0, f64::max);
+        // operands: the norms and ū (eq. (14) as printed compares ‖W‖ ≈ β with ū² ≈ β²)
+        let norms = ws.iter().map(|w| w.norm()).fold(0.0, f64::max);
         Some(Statement {
             lhs: dev,
             rhs: 0.0,
-            budget: Budget::Accumulated { scale: ub },
+            budget: Budget::Accumulated { scale: norms + ub },
         })
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
@@ -1189,12 +1239,24 @@ impl Claim for LossViaCStar {
 /// §5.3 / §2.6 (and catalog §5.2 item 3): the linear twin converges to `c*` and its train
 /// loss to the optimal linear loss `𝓛 → (1 − s²)/2`; in the run's convention
 /// `L(θ(T)) = κn(1 − s²)` at the end of a run long enough for the gap `κn‖Θ − c*ᵀ‖²` to reach
-/// round-off. Identity checked once at the end; hypotheses: whitened data, `y = ±1`, `q = 1`.
+/// round-off. Identity checked once at the end; hypotheses: whitened data, `y = ±1`, `q = 1`,
+/// and at the end that the run has converged: `|dL/dt|` small, a minimum (not a saddle
+/// plateau), and the gap `L(T) − κn(1 − s²) ≤ |dL/dt|/(4κn‖W_L⋯W_2‖²)` below round-off (a
+/// smaller `|dL/dt|` threshold alone admitted gaps of 4e-13 against a round-off budget of
+/// 3e-13).
 /// Budget: round-off at scale `κn(1 + √d‖Θ‖)` (at a stable minimum the integration error
 /// contracts; the checker keeps no local errors for end-of-run claims).
 /// `factor` multiplies the limit `κn(1 − s²)` (a deliberately false variant when `≠ 1`).
 pub struct LimitTrainLoss {
     factor: f64,
+}
+
+impl LimitTrainLoss {
+    /// Round-off scale of the statement, `κn(1 + √d‖Θ‖)`.
+    fn roundoff_scale(&self, s: &Setting, y: &[f64]) -> f64 {
+        let kn = s.kappa * s.data.n() as f64;
+        kn * (1.0 + (s.data.d() as f64).sqrt() * s.theta(y).norm())
+    }
 }
 
 /// Relative rate `|dL/dt(T)|/max(L(0), κn)` below which a run's loss counts as converged
@@ -1221,7 +1283,9 @@ impl Claim for LimitTrainLoss {
     /// The statement is about the limit: the loss must have stopped moving,
     /// `|dL/dt(T)| = |⟨∇L(θ(T)), θ̇(T)⟩| ≤ LIMIT_RATE_TOL·max(L(0), κn)` along the run's own
     /// field (where it converged is the claim's content: a perturbed flow whose loss settles
-    /// elsewhere violates it; the weights themselves may still drift along a level set).
+    /// elsewhere violates it; the weights themselves may still drift along a level set), and
+    /// at a minimum, not on a saddle plateau ([`super::second_order_hypothesis`]: from a
+    /// small init a deep network rests near `Θ = 0` with `|dL/dt| ≈ 0` and `L = κn`).
     fn final_hypotheses(
         &self,
         s: &Setting,
@@ -1233,24 +1297,45 @@ impl Claim for LimitTrainLoss {
         gf.gradient(&p.y[..np], &mut g);
         let rate: f64 = g.iter().zip(&p.f[..np]).map(|(a, b)| a * b).sum();
         let scale = gf.loss(&s.theta0).max(s.kappa * s.data.n() as f64);
-        vec![Hypothesis::new(
-            "the loss has converged: |dL/dt(T)|/max(L(0), κn)",
-            rate.abs() / scale,
-            Relation::Le,
-            LIMIT_RATE_TOL,
-        )]
+        // L − κn(1 − s²) = κn‖Θ − c*ᵀ‖² ≤ |dL/dt|/(4κn‖W_L⋯W_2‖²) (whitened, q = 1: the
+        // first layer's gradient alone is ‖W_L⋯W_2‖·2κn‖Θ − c*ᵀ‖): the identity is checked
+        // to round-off, so the gap left must be below its round-off floor
+        let ws = layers(s, p.y);
+        let s2 = suffixes(&ws, s.shape.output())[1].norm_squared();
+        let kn = s.kappa * s.data.n() as f64;
+        let gap = if s2 > 0.0 {
+            rate.abs() / (4.0 * kn * s2)
+        } else {
+            f64::INFINITY
+        };
+        let floor = crate::claim::budget::C_ROUNDOFF * f64::EPSILON * self.roundoff_scale(s, p.y);
+        vec![
+            Hypothesis::new(
+                "the loss has converged: |dL/dt(T)|/max(L(0), κn)",
+                rate.abs() / scale,
+                Relation::Le,
+                LIMIT_RATE_TOL,
+            ),
+            super::second_order_hypothesis(gf, p.y, "the loss has converged"),
+            Hypothesis::new(
+                "the gap left is below round-off: |dL/dt(T)|/(4κn‖W_L⋯W_2‖²) ≥ \
+                 L(T) − κn(1 − s²), against 64ε·κn(1 + √d‖Θ‖)",
+                gap,
+                Relation::Le,
+                floor,
+            ),
+        ]
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
         let loss = gf.loss(&p.y[..np]);
         let sv = data_scalar(s);
         let kn = s.kappa * s.data.n() as f64;
-        let d = s.data.d() as f64;
         Some(Statement {
             lhs: loss,
             rhs: self.factor * kn * (1.0 - sv * sv),
             budget: Budget::RoundOff {
-                scale: kn * (1.0 + d.sqrt() * s.theta(p.y).norm()),
+                scale: self.roundoff_scale(s, p.y),
             },
         })
     }
@@ -1295,8 +1380,21 @@ fn lx_rate_leaky(st: &Setting, y: &[f64], f: &[f64]) -> (f64, f64) {
     let x = &st.data.x;
     let r = st.outputs(y) - &st.data.y;
     let fdot = crate::flow::leaky::output_jvp(&st.shape, st.eps, &y[..p], &f[..p], x);
+    let op = x.norm() * (st.outputs(y).norm() + st.data.y.norm());
     let (a, b) = (x.transpose() * r, x.transpose() * fdot);
-    (a.dot(&b) / n, a.norm() * b.norm() / n)
+    (a.dot(&b) / n, (a.norm() + op) * b.norm() / n)
+}
+
+/// `n` as a float.
+fn n_of(st: &Setting) -> f64 {
+    st.data.n() as f64
+}
+
+/// The operand scale of `∂𝓛_X/∂M = (X̃ᵀX̃X̃ᵀ(F − Y))ᵀ/n` for outputs `F`:
+/// `‖X̃‖_F³(‖F‖ + ‖Y‖)/n` (the gradient itself vanishes at `c*`).
+fn lx_grad_operands(st: &Setting, outputs: &DMatrix<f64>) -> f64 {
+    let xf = st.data.x.norm();
+    xf * xf * xf * (outputs.norm() + st.data.y.norm()) / n_of(st)
 }
 
 /// Final hypothesis of the `ε > 0` statements that need Assumption 5.1: the running maximum
@@ -1365,10 +1463,20 @@ impl Claim for LxBelowInitial {
         if p.step == 0 {
             return None;
         }
+        let theta = trajectory(s, p.y, self.twin)?;
+        // 𝓛_X = ‖X̃ᵀ(f − Y)‖²/2n: round-off at the scale of the residual's operands
+        let out = if self.twin {
+            &s.data.x * s.theta(theta)
+        } else {
+            s.outputs(theta)
+        };
+        let operands = (s.data.x.norm() * (out.norm() + s.data.y.norm())).powi(2) / (2.0 * n_of(s));
         Some(Statement {
-            lhs: lx_of(s, trajectory(s, p.y, self.twin)?, self.twin),
+            lhs: lx_of(s, theta, self.twin),
             rhs: lx0,
-            budget: Budget::Propagated { scale: lx0 },
+            budget: Budget::Propagated {
+                scale: lx0.max(operands),
+            },
         })
     }
 }
@@ -1413,11 +1521,12 @@ impl Claim for LxNonIncreasing {
             let (y, f) = (s.layout.twin_theta(p.y)?, s.layout.twin_theta(p.f)?);
             let (_, grad) = lx_and_grad_linear(s, y);
             let mdot = end_to_end_velocity(s, y, f);
+            let op = lx_grad_operands(s, &(&s.data.x * s.theta(y)));
             return Some(Statement {
                 lhs: grad.dot(&mdot),
                 rhs: 0.0,
                 budget: Budget::Propagated {
-                    scale: grad.norm() * mdot.norm(),
+                    scale: (grad.norm() + op) * mdot.norm(),
                 },
             });
         }
@@ -1432,11 +1541,12 @@ impl Claim for LxNonIncreasing {
         let (_, grad) = lx_and_grad(s, p.y);
         let mdot = end_to_end_velocity(s, p.y, p.f);
         let rate = grad.dot(&mdot);
+        let op = lx_grad_operands(s, &s.outputs(p.y));
         Some(Statement {
             lhs: rate,
             rhs: 0.0,
             budget: Budget::Propagated {
-                scale: grad.norm() * mdot.norm(),
+                scale: (grad.norm() + op) * mdot.norm(),
             },
         })
     }
@@ -1553,19 +1663,25 @@ impl Claim for Lemma74 {
         let (_, beta, rho) = lemma_hypotheses(s, self.beta);
         let n = s.data.n() as f64;
         let bl = beta.powi(s.shape.depth() as i32);
-        let r = s.outputs(p.y) - &s.data.y;
-        let (lhs, rhs) = if self.projected {
+        let out = s.outputs(p.y);
+        // operands of the residual f(X̃) − Y
+        let operands = (out.norm() + s.data.y.norm()) / n;
+        let r = out - &s.data.y;
+        let (lhs, rhs, operands) = if self.projected {
             (
                 (s.data.x.transpose() * r).norm() / n,
                 data_scalar(s) + rho * bl,
+                operands * s.data.x.norm(),
             )
         } else {
-            (r.norm() / n, (1.0 + rho * bl) / n.sqrt())
+            (r.norm() / n, (1.0 + rho * bl) / n.sqrt(), operands)
         };
         Some(Statement {
             lhs,
             rhs,
-            budget: Budget::Propagated { scale: rhs },
+            budget: Budget::Propagated {
+                scale: rhs.max(operands),
+            },
         })
     }
 }

@@ -341,7 +341,9 @@ pub enum DevKind {
 /// (a final hypothesis: its running value on `θ^ε`; not needed with `bound.s_one`).
 /// Parameters: `v` (`"printed"`, default, or `"ode"`; the `_repaired` ids use the candidate
 /// repair), `factor` (multiplies the bound; `< 1` is a deliberately false variant),
-/// `test_points` (held-out batch size, default 200). Budget: propagated, at the bound's scale.
+/// `test_points` (held-out batch size, default 200). Budget: accumulated, with round-off at
+/// the larger of the bound and the operands of the difference (the norms of the two outputs
+/// or weights subtracted; at `ε = 0` the difference and the bound are both 0).
 pub struct Deviation {
     kind: DevKind,
     v: VChoice,
@@ -559,27 +561,41 @@ impl Claim for Deviation {
         let (eps, rho) = (s.eps, sc.rho);
         let n = s.data.n() as f64;
         let ul1 = u.powf(l - 1.0);
-        let (lhs, bound) = match self.kind {
+        // each lhs is the norm of a difference (θ^ε's outputs or weights minus θ⁰'s): its
+        // round-off is at the scale of the two things subtracted (`operands`), not of the
+        // difference, which is 0 at ε = 0 (θ^ε = θ⁰ exactly)
+        let (lhs, bound, operands) = match self.kind {
             DevKind::Eq20 => {
                 // the batch plus ±the direction maximising the linear part of the difference
                 let w = linear_part(s, p.y) - linear_part(s, theta0);
                 let x = with_direction(self.batch(s), &w);
                 let fe = s.outputs_on(p.y, &x);
                 let f0 = s.outputs_on(theta0, &x);
-                (max_ratio(&fe, &f0, &x), eps * l * ul1 * v)
+                (
+                    max_ratio(&fe, &f0, &x),
+                    eps * l * ul1 * v,
+                    max_ratio_sum(&fe, &f0, &x),
+                )
             }
             DevKind::Eq21 => {
-                let d = s.outputs(p.y) - s.outputs(theta0);
-                (d.norm(), eps * n.sqrt() * (1.0 + (l - 1.0) * rho) * ul1 * v)
+                let (fe, f0) = (s.outputs(p.y), s.outputs(theta0));
+                (
+                    (&fe - &f0).norm(),
+                    eps * n.sqrt() * (1.0 + (l - 1.0) * rho) * ul1 * v,
+                    fe.norm() + f0.norm(),
+                )
             }
             DevKind::L73Pointwise | DevKind::L73Train => {
-                let delta = s.outputs(p.y) - s.outputs(theta0);
+                let (fe, f0) = (s.outputs(p.y), s.outputs(theta0));
+                let delta = &fe - &f0;
                 let c = min_norm_solution(&s.data.x, &delta); // X̃⁺Δ (d×1)
+                let train_scale = fe.norm() + f0.norm();
                 if self.kind == DevKind::L73Train {
                     let resid = &delta - &s.data.x * &c;
                     (
                         resid.norm(),
                         2.0 * (l - 1.0) * (1.0 + rho * (l - 1.0)) * ul1 * v * n.sqrt() * eps * eps,
+                        train_scale,
                     )
                 } else {
                     let w = linear_part(s, p.y) - linear_part(s, theta0) - &c;
@@ -589,6 +605,7 @@ impl Claim for Deviation {
                     (
                         max_ratio(&fe, &g2, &x),
                         (l - 1.0) * (l + 1.0 + rho * (l - 1.0)) * ul1 * v * eps * eps,
+                        max_ratio_sum(&fe, &g2, &x) + train_scale / n.sqrt(),
                     )
                 }
             }
@@ -599,21 +616,43 @@ impl Claim for Deviation {
                     .zip(&w0)
                     .map(|(a, b)| spectral_norm(&(a - b)))
                     .fold(0.0, f64::max);
-                (spec.max((&we[0] - &w0[0]).norm()), eps * v)
+                let operands = we
+                    .iter()
+                    .zip(&w0)
+                    .map(|(a, b)| a.norm() + b.norm())
+                    .fold(0.0, f64::max);
+                (spec.max((&we[0] - &w0[0]).norm()), eps * v, operands)
             }
             DevKind::D1D2 => {
                 let vs = layers(s, s.layout.sensitivity(p.y)?);
                 let spec = vs.iter().map(spectral_norm).fold(0.0, f64::max);
-                (spec.max(vs[0].norm()), v)
+                let lhs = spec.max(vs[0].norm());
+                (lhs, v, lhs)
             }
         };
         let rhs = self.factor * bound;
         Some(Statement {
             lhs,
             rhs,
-            budget: Budget::Accumulated { scale: rhs },
+            budget: Budget::Accumulated {
+                scale: rhs.abs().max(operands),
+            },
         })
     }
+}
+
+/// `max_i (|a_i| + |b_i|) / ‖x_i‖` over the rows: the operand scale of [`max_ratio`].
+fn max_ratio_sum(a: &DMatrix<f64>, b: &DMatrix<f64>, x: &DMatrix<f64>) -> f64 {
+    (0..x.nrows())
+        .map(|i| {
+            let nx = x.row(i).norm();
+            if nx > 0.0 {
+                (a[(i, 0)].abs() + b[(i, 0)].abs()) / nx
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -624,7 +663,8 @@ impl Claim for Deviation {
 /// β − β̄ + u(τ)` and `‖W_l^ε(t)‖₂ ≤ g₂(τ)` for `l ∈ [2, L]`, with `g₁' = s̄²g₂^{L−1}`,
 /// `g₂' = g₁g₂^{L−2}`, `g₁(0) = βs̄_ρ`, `g₂(0) = β` integrated in the state. Encoded as
 /// `max_l (‖W_l‖ − b_l) ≤ 0` (`b_1 = factor·(β − β̄ + u)`, `b_l = factor·g₂`). Needs Assumption 5.1
-/// (final hypothesis). Budget: propagated at scale `u`.
+/// (final hypothesis). Budget: accumulated, round-off at the scale of the norms and bounds
+/// subtracted.
 pub struct TightG2 {
     factor: f64,
     lx: LxTracker,
@@ -675,10 +715,14 @@ impl Claim for TightG2 {
         for w in &ws[1..] {
             worst = worst.max(spectral_norm(w) - self.factor * g2);
         }
+        // operands: the norms and the bounds subtracted from them
+        let norms = ws.iter().map(|w| w.norm()).fold(0.0, f64::max);
         Some(Statement {
             lhs: worst,
             rhs: 0.0,
-            budget: Budget::Accumulated { scale: u },
+            budget: Budget::Accumulated {
+                scale: norms + self.factor.abs() * (u + g2.abs() + sc.beta + sc.beta_bar),
+            },
         })
     }
 }
@@ -689,18 +733,105 @@ impl Claim for TightG2 {
 
 /// Catalog §2.8 (eqs. (9)–(10), (88)): the integrated comparison scalars equal their closed
 /// forms, `u(τ) = β̄e^{s̄τ}` (`L = 2`) / `(β̄^{2−L} − (L−2)s̄τ)^{1/(2−L)}`,
-/// `v(τ) = ((L−1)/L)ŝ^{(2−L)/L}u^{L−1}[w(u) − w(β̄)]e^{u^L/ŝ}` (the ODE's solution, `v(0) = 0`) and
-/// `v_printed(τ)` = the same with `w(β)` (eq. (10) as printed), at `τ = 2κn·t`:
-/// `max(|u − u_cf|/u_cf, |v − v_cf|/v_cf, |v_p − v_p,cf|/v_p,cf) = 0`. An oracle for the joint
-/// integration (the ODE states are integrated with the network). The `v` parts are compared
-/// once `L s̄τ ≥ 1e-8` (the closed form is an integral over an interval of width `≈ L s̄τ` in
-/// `ln z`, relative round-off `ε_mach/(L s̄τ)`, which is the round-off scale). Budget:
-/// accumulated local error of the relative differences.
+/// `v = G(u) = ((L−1)/L)ŝ^{(2−L)/L}u^{L−1}[w(u) − w(β̄)]e^{u^L/ŝ}` (the ODE's solution, `v(0) = 0`)
+/// and `v_printed = G_p(u)`, the same with `w(β)` (eq. (10) as printed), at `τ = 2κn·t`. An
+/// oracle for the joint integration (the ODE states are integrated with the network).
+///
+/// The identity is checked in the coordinates the comparison ODEs conserve, so that the
+/// checker's accumulated model (a sum of the slack's local errors) is the right error model.
+/// A relative difference `u/u_cf − 1` is not conserved: `du/dτ = s̄u^{L−1}` carries a local
+/// error `δu` forward as a time lag `δu/u'`, i.e. a relative error growing like `(u/β̄)^{L−2}`
+/// towards `T_blow`, and `v ∝ e^{u^L/ŝ}` turns it into `(Lu^L/ŝ)·δu/u` in `v` — an expansion
+/// the checker's growth factor (measured on the weights) does not see. The conserved forms:
+/// - `e_u = s̄β̄^{L−2}(T(u) − τ)`, `T(u)` the closed form's time to reach `u` (`L = 2`:
+///   `e_u = ln(u/β̄) − s̄τ`; `L ≥ 3`: `(1 − (β̄/u)^{L−2})/(L−2) − s̄β̄^{L−2}τ`): a time lag, which
+///   the flow of `u` keeps, in units of the initial e-folding time (= `u/u_cf − 1` at first);
+/// - `e_v = (v − G(u))/G(u)` and `e_p = (v_p − G_p(u))/G_p(u)` with the *integrated* `u`: the
+///   part of `v`'s error transverse to the solution curve `v = G(u)`, which
+///   `dv/dτ = av + f(u)` multiplies by `e^{∫a}` while `G` grows at least as fast, so
+///   `|e_v|` does not grow.
+///
+/// The statement (identity) is the largest of them, signed: `max(|e_u|, |e_v|, |e_p|) = 0`.
+/// `G` is evaluated with an independent, accurate quadrature (composite 8-point
+/// Gauss–Legendre in `ln t`, [`w_diff_accurate`]; the flow's own Simpson rule is off by up
+/// to ~1e-12 relative for `L ≥ 3`). The `v` parts are compared once the log-interval
+/// `L ln(u/β̄)` is at least 1e-8. Budget: accumulated, with round-off at the operands' scale:
+/// `ln z_u − ln z_a` (`z = x^L/ŝ`) is a difference of logarithms of size `|ln z|`, so its
+/// relative round-off is `ε(|ln z_a| + |ln z_u|)/(ln z_u − ln z_a)`, not `ε/(ln z_u − ln z_a)`;
+/// `e^{u^L/ŝ}` adds `u^L/ŝ`; `e_u` is a difference of `ln u`, `ln β̄` and `s̄τ`.
 /// Parameter `ode_lower = "beta"` compares the `v(0) = 0` solution with the closed form of
 /// lower limit `w(β)` instead (the false statement "printed eq. (10) solves eq. (88) from
 /// `v(0) = 0`", catalog §2.8: they differ when `β̄ ≠ β`, i.e. `ρ > 1` and `ε > 0`).
 pub struct ScalarsClosedForm {
     swap: bool,
+}
+
+/// 8-point Gauss–Legendre nodes (positive half) and weights on `[−1, 1]`.
+const GL8: [(f64, f64); 4] = [
+    (0.183_434_642_495_649_8, 0.362_683_783_378_362),
+    (0.525_532_409_916_329, 0.313_706_645_877_887_3),
+    (0.796_666_477_413_626_7, 0.222_381_034_453_374_5),
+    (0.960_289_856_497_536_3, 0.101_228_536_290_376_26),
+];
+
+/// `w(b) − w(a)` of eq. (10) (see [`BoundScalars::w_diff`]) by composite 8-point
+/// Gauss–Legendre in `σ = ln t` on panels of width ≤ 1/4 (the integrand
+/// `(c₁e^{a₁σ} + c₂e^{a₂σ})e^{−e^σ}` varies on scales ≥ 1 in `σ`, so the rule is exact to
+/// round-off), with the relative round-off scale of the result,
+/// `(|ln z_a| + |ln z_b|)/|ln z_b − ln z_a|`.
+pub fn w_diff_accurate(sc: &BoundScalars, a: f64, b: f64) -> (f64, f64) {
+    let l = sc.depth as f64;
+    let sh = sc.s_hat();
+    let (za, zb) = (a.powf(l) / sh, b.powf(l) / sh);
+    if !(za > 0.0 && zb > 0.0) || za == zb {
+        return (0.0, f64::INFINITY);
+    }
+    let (a1, a2) = ((2.0 - l) / l, 2.0 / l);
+    let (c1, c2) = (sc.one_bar() / sc.s_bar, sc.rho * sh / sc.s_bar);
+    let (la, lb) = (za.ln(), zb.ln());
+    let f = |sg: f64| (c1 * (a1 * sg).exp() + c2 * (a2 * sg).exp()) * (-sg.exp()).exp();
+    let panels = ((lb - la).abs() * 4.0).ceil().max(1.0) as usize;
+    let h = (lb - la) / panels as f64;
+    let mut acc = 0.0;
+    for k in 0..panels {
+        let mid = la + (k as f64 + 0.5) * h;
+        for (x, w) in GL8 {
+            acc += w * (f(mid + 0.5 * h * x) + f(mid - 0.5 * h * x));
+        }
+    }
+    (acc * 0.5 * h, (la.abs() + lb.abs()) / (lb - la).abs())
+}
+
+/// Eq. (10) as a function of `u`, `G(u) = ((L−1)/L)ŝ^{(2−L)/L}u^{L−1}[w(u) − w(lower)]e^{u^L/ŝ}`,
+/// with its relative round-off scale (see [`w_diff_accurate`], plus `u^L/ŝ` for the
+/// exponential).
+pub fn v_of_u(sc: &BoundScalars, u: f64, lower: f64) -> (f64, f64) {
+    let l = sc.depth as f64;
+    let sh = sc.s_hat();
+    let (w, rel) = w_diff_accurate(sc, lower, u);
+    let ul = u.powf(l) / sh;
+    (
+        (l - 1.0) / l * sh.powf((2.0 - l) / l) * u.powf(l - 1.0) * w * ul.exp(),
+        2.0 + rel + ul,
+    )
+}
+
+/// The time lag `e_u = s̄β̄^{L−2}(T(u) − τ)` of an integrated `u` (see [`ScalarsClosedForm`])
+/// with its round-off scale.
+pub fn u_time_lag(sc: &BoundScalars, u: f64, tau: f64) -> (f64, f64) {
+    let l = sc.depth as f64;
+    let rate = sc.s_bar * sc.beta_bar.powf(l - 2.0);
+    if sc.depth <= 2 {
+        let lag = (u / sc.beta_bar).ln() - rate * tau;
+        (
+            lag,
+            1.0 + u.ln().abs() + sc.beta_bar.ln().abs() + rate * tau,
+        )
+    } else {
+        let q = (sc.beta_bar / u).powf(l - 2.0);
+        let lag = (1.0 - q) / (l - 2.0) - rate * tau;
+        (lag, (1.0 + q) / (l - 2.0) + rate * tau)
+    }
 }
 
 impl Claim for ScalarsClosedForm {
@@ -713,8 +844,8 @@ impl Claim for ScalarsClosedForm {
                 "(false variant) integrated v with v(0) = 0 equals eq. (10) with lower limit w(β)"
                     .into()
             } else {
-                "integrated u, v (v(0) = 0) and printed v equal their closed forms \
-                 (relative difference 0)"
+                "integrated u, v (v(0) = 0) and printed v equal their closed forms: time lag of \
+                 u and relative distance of v, v_p from eq. (10) at the integrated u are 0"
                     .into()
             },
             schedule: Schedule::Always,
@@ -729,30 +860,22 @@ impl Claim for ScalarsClosedForm {
         let tw = *gf.twin()?;
         let sc = tw.scalars;
         let tau = tw.lambda * p.t;
-        let u_cf = sc.u(tau)?;
-        let rel = |a: f64, b: f64| {
-            if b == 0.0 {
-                a.abs()
-            } else {
-                ((a - b) / b).abs()
-            }
-        };
+        sc.u(tau)?;
         let u = scalar(s, p.y, Scalar::U)?;
-        let mut dev = rel(u, u_cf);
-        // the closed form of v integrates over [z(β̄), z(u)] in ln z; its width L ln(u/β̄) ≈
-        // L s̄τ carries a relative round-off ε_mach/(L s̄τ), which sets the round-off scale
-        let width = s.shape.depth() as f64 * sc.s_bar * tau;
-        let mut scale = 1.0;
+        let (lag, mut scale) = u_time_lag(&sc, u, tau);
+        let mut dev = lag;
+        let width = s.shape.depth() as f64 * (u / sc.beta_bar).ln().abs();
         if width >= 1e-8 {
-            scale += 1.0 / width;
             let v = scalar(s, p.y, Scalar::V)?;
             let vp = scalar(s, p.y, Scalar::VPrinted)?;
-            dev = dev
-                .max(rel(
-                    v,
-                    sc.v_closed(tau, if self.swap { sc.beta } else { sc.beta_bar })?,
-                ))
-                .max(rel(vp, sc.v_closed(tau, sc.beta)?));
+            let lower = if self.swap { sc.beta } else { sc.beta_bar };
+            for (x, (g, sg)) in [(v, v_of_u(&sc, u, lower)), (vp, v_of_u(&sc, u, sc.beta))] {
+                let e = if g == 0.0 { x } else { (x - g) / g };
+                if e.abs() > dev.abs() {
+                    dev = e;
+                }
+                scale = scale.max(sg);
+            }
         }
         Some(Statement {
             lhs: dev,

@@ -373,7 +373,9 @@ impl Claim for GenGap {
 /// needed with `bound.s_one`), and its printed `v` inherits the catalog's L7.1 flag (too small
 /// by about `ρ` for `ρ > 1`). Parameters: `proxy` (`"g1"`, `"g2"` default), `v` (`"printed"`
 /// default, `"ode"`), `test_points` (20000), `confidence` (0.95), `factor` (multiplies the
-/// bound; `< 1` is a deliberately false variant). Budget: accumulated, at the bound's scale.
+/// bound; `< 1` is a deliberately false variant). Budget: accumulated, round-off at the larger
+/// of the bound and the mean `|f| + |g|` (the operands of the deviations; at `ε = 0` both sides
+/// are 0).
 pub struct DeviationTerms {
     proxy: Proxy,
     v: VChoice,
@@ -474,10 +476,21 @@ impl Claim for DeviationTerms {
             * u.powf(l - 1.0)
             * v
             * s.eps.powi(k as i32);
+        // round-off at the scale of the outputs subtracted (both sides are 0 at ε = 0)
+        let mean_abs = |a: &DMatrix<f64>, b: &DMatrix<f64>| {
+            a.iter()
+                .zip(b.iter())
+                .map(|(x, y)| x.abs() + y.abs())
+                .sum::<f64>()
+                / a.nrows().max(1) as f64
+        };
+        let operands = mean_abs(&fte, &gte) * (1.0 + z / (m as f64).sqrt()) + mean_abs(&ftr, &gtr);
         Some(Statement {
             lhs,
             rhs,
-            budget: Budget::Accumulated { scale: rhs },
+            budget: Budget::Accumulated {
+                scale: rhs.abs().max(operands),
+            },
         })
     }
 }

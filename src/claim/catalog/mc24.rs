@@ -1190,7 +1190,7 @@ impl Claim for StepClaim {
                 }
                 let approx = &tops[0].v * coef;
                 let w = s.theta(y).column(0).into_owned();
-                let lhs = (&w - approx).norm();
+                let lhs = (&w - &approx).norm();
                 let sum: f64 = (0..l)
                     .map(|k| {
                         (0..l)
@@ -1200,11 +1200,13 @@ impl Claim for StepClaim {
                     })
                     .sum();
                 let rhs = f * q.eps.sqrt() * sum;
+                // operands: the product, its rank-one approximation and the σ-products of
+                // the bound (all of w, ∏σ vanish while one layer is 0)
                 Some(Statement {
                     lhs,
                     rhs,
                     budget: Budget::Accumulated {
-                        scale: w.norm() + prod,
+                        scale: w.norm() + approx.norm() + prod + sum,
                     },
                 })
             }
@@ -1215,6 +1217,9 @@ impl Claim for StepClaim {
                 let g2 = Self::stable_layer_grads(s, &q, y, &pre, &suf);
                 let gap = q.gap(s, &s.theta(y));
                 let mut best: Option<(f64, f64)> = None;
+                // operands: every layer's gradient and bound (the closest pair can be 0 = 0
+                // while one layer is 0)
+                let mut operands = 0.0;
                 for k in 1..=l {
                     let (lhs, rhs) = if self.kind == Step::Thm5Lower {
                         let b = f
@@ -1235,6 +1240,7 @@ impl Claim for StepClaim {
                             * gap;
                         (g2[k - 1], b)
                     };
+                    operands += lhs.abs() + rhs.abs();
                     if best.is_none_or(|(bl, br)| rhs - lhs < br - bl) {
                         best = Some((lhs, rhs));
                     }
@@ -1243,7 +1249,7 @@ impl Claim for StepClaim {
                 Some(Statement {
                     lhs,
                     rhs,
-                    budget: Budget::Propagated { scale: lhs + rhs },
+                    budget: Budget::Propagated { scale: operands },
                 })
             }
             Step::Lemma9 => {
@@ -1978,16 +1984,20 @@ impl Claim for CurvatureClaim {
                 let mut g0 = vec![0.0; np];
                 gf.gradient(&s.theta0[..np], &mut g0);
                 let g0n = g0.iter().map(|v| v * v).sum::<f64>().sqrt();
-                vec![Hypothesis::new(
-                    "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",
-                    match (g0n > 0.0, gn > 0.0) {
-                        (true, _) => gn / g0n,
-                        (false, false) => 0.0,
-                        (false, true) => f64::INFINITY,
-                    },
-                    Relation::Le,
-                    self.grad_tol,
-                )]
+                vec![
+                    Hypothesis::new(
+                        "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",
+                        match (g0n > 0.0, gn > 0.0) {
+                            (true, _) => gn / g0n,
+                            (false, false) => 0.0,
+                            (false, true) => f64::INFINITY,
+                        },
+                        Relation::Le,
+                        self.grad_tol,
+                    ),
+                    // a small gradient also holds on a saddle plateau, which GD leaves
+                    super::second_order_hypothesis(gf, &p.y[..np], "GD has converged"),
+                ]
             }
             Curv::Sharpening => {
                 let q = Quantities::new(s);

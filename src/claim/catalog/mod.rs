@@ -87,6 +87,83 @@ pub fn spectral_norm(a: &DMatrix<f64>) -> f64 {
         .sqrt()
 }
 
+/// The scale of the operands of the gradient `∇_l L = 2κ S_{l+1}ᵀ Rᵀ X P_{l−1}ᵀ` at weights
+/// `theta` (the first `p` entries are read): `2κ‖X‖_F(‖X‖_F Π_k‖W_k‖_F + ‖Y‖_F) Σ_l Π_{k≠l}‖W_k‖_F`
+/// (φ^ε is 1-Lipschitz, so the same bound serves the leaky network). The round-off of a
+/// computed gradient is relative to this, not to `‖∇L‖`, which vanishes at a critical point.
+pub fn gradient_operand_scale(s: &crate::claim::Setting, theta: &[f64]) -> f64 {
+    let norms: Vec<f64> = s
+        .shape
+        .unpack(&theta[..s.params()])
+        .iter()
+        .map(|w| w.norm())
+        .collect();
+    let prod: f64 = norms.iter().product();
+    let others: f64 = (0..norms.len())
+        .map(|l| {
+            norms
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != l)
+                .map(|(_, v)| *v)
+                .product::<f64>()
+        })
+        .sum();
+    let xf = s.data.x.norm();
+    2.0 * s.kappa * xf * (xf * prod + s.data.y.norm()) * others
+}
+
+/// Relative tolerance of [`second_order_hypothesis`]: a point counts as a minimum when
+/// `λ_min(∇²L) ≥ −SECOND_ORDER_TOL · λ_max(∇²L)`.
+pub const SECOND_ORDER_TOL: f64 = 1e-3;
+
+/// The second-order half of "the run has converged": a small gradient also holds on a saddle
+/// plateau (a deep linear network from a small init rests near `Θ = 0` for a long time), so a
+/// statement about the limit of the flow also needs `∇²L(θ_T)` to have no direction of
+/// negative curvature beyond the tolerance, `λ_min ≥ −SECOND_ORDER_TOL · λ_max` (extreme
+/// eigenvalues by Lanczos on the exact HVP, [`crate::curvature::hessian_extremes`]). At the
+/// strict saddles of these losses the spectrum is nearly symmetric (`λ_min/λ_max ≈ −1`); at a
+/// minimum `λ_min` is 0 (the rescaling symmetries) up to the Lanczos tolerance and the
+/// distance to the minimum manifold. The value reported is `λ_min/λ_max` (0 when the Hessian
+/// vanishes, `−∞` when it is negative semidefinite and nonzero).
+pub fn second_order_hypothesis(
+    gf: &mut crate::flow::GradientFlow,
+    theta: &[f64],
+    what: &str,
+) -> crate::claim::Hypothesis {
+    use crate::curvature::{hessian_extremes, LanczosOptions, Which};
+    let p = gf.shape().num_params();
+    let ev = hessian_extremes(
+        gf,
+        &theta[..p],
+        None,
+        &LanczosOptions {
+            k: 1,
+            which: Which::Both,
+            max_iter: p.min(400),
+            tol: 1e-10,
+            ..LanczosOptions::default()
+        },
+    );
+    let (lmin, lmax) = (ev.min(), ev.max());
+    let ratio = if lmax > 0.0 {
+        lmin / lmax
+    } else if lmin < 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        0.0
+    };
+    crate::claim::Hypothesis::new(
+        format!(
+            "{what}: a minimum, not a saddle: λ_min(∇²L)/λ_max(∇²L) at the final point \
+             (λ_min = {lmin:.3e}, λ_max = {lmax:.3e})"
+        ),
+        ratio,
+        crate::claim::Relation::Ge,
+        -SECOND_ORDER_TOL,
+    )
+}
+
 /// Prefix products `[P_0, …, P_L]`, `P_k = W_k ⋯ W_1` (`m_k × d`), `P_0 = I_d`.
 pub fn prefixes(ws: &[DMatrix<f64>], d: usize) -> Vec<DMatrix<f64>> {
     let mut out = vec![DMatrix::identity(d, d)];
