@@ -507,17 +507,36 @@ pub enum Decision {
 /// The confirmation rule (module documentation) on one claim's runs so far. `final_stage`:
 /// every rung of the plan has been run.
 pub fn decide(original: Original, runs: &[RungResult], final_stage: bool) -> Decision {
-    let counted: Vec<&RungResult> = runs.iter().filter(|r| r.counts()).collect();
-    if let Some(r) = counted.iter().find(|r| !r.violated) {
+    // a completed run with the claim applicable either reproduces the violation (counted),
+    // or shows it absent: it holds there, or its budget was fine enough to see the original
+    // violation and it did not (against); otherwise its budget is too coarse to tell
+    // (ignored, as is a run under which the claim is not applicable)
+    let evaluated = |r: &&RungResult| r.counts();
+    let against = runs.iter().filter(evaluated).find(|r| {
+        let (v, b) = (r.size.unwrap_or(f64::NAN), r.budget.unwrap_or(f64::NAN));
+        !r.violated && (v < -b || AGREEMENT * b < original.size)
+    });
+    if let Some(r) = against {
         return Decision::NotConfirmed(
             format!(
                 "not confirmed: not reproduced by the more accurate run ({}): a numerical \
-                 artifact of the original run",
-                describe(r)
+                 artifact of the original run (original v = {:.3e}, budget {:.3e})",
+                describe(r),
+                original.size,
+                original.budget
             ),
             None,
         );
     }
+    let counted: Vec<&RungResult> = runs
+        .iter()
+        .filter(evaluated)
+        .filter(|r| r.violated)
+        .collect();
+    let unfinished: Vec<&RungResult> = runs
+        .iter()
+        .filter(|r| r.status != "completed" && (r.applicable || r.status.starts_with("error")))
+        .collect();
     let mut same: Vec<&RungResult> = counted
         .iter()
         .copied()
@@ -568,10 +587,10 @@ pub fn decide(original: Original, runs: &[RungResult], final_stage: bool) -> Dec
         )),
         _ => None,
     };
-    if counted.len() < runs.len() || counted.len() < 2 {
+    if !unfinished.is_empty() || counted.len() < 2 {
         let why: Vec<String> = runs
             .iter()
-            .filter(|r| !r.counts())
+            .filter(|r| !(r.counts() && r.violated))
             .map(|r| {
                 format!(
                     "{} rtol {:.0e}: {}",
@@ -581,17 +600,25 @@ pub fn decide(original: Original, runs: &[RungResult], final_stage: bool) -> Dec
                         r.status.clone()
                     } else if !r.applicable {
                         "a hypothesis fails under this method".into()
-                    } else {
+                    } else if r.size.is_none() {
                         "never evaluated".into()
+                    } else {
+                        format!(
+                            "within its budget (v = {:.3e}, budget {:.3e})",
+                            r.size.unwrap_or(f64::NAN),
+                            r.budget.unwrap_or(f64::NAN)
+                        )
                     }
                 )
             })
             .collect();
         return Decision::NotConfirmed(
             format!(
-                "not confirmed: {} of {} confirmation runs usable ({})",
+                "not confirmed: {} of {} confirmation runs reproduce the violation, {} could \
+                 not finish ({})",
                 counted.len(),
                 runs.len(),
+                unfinished.len(),
                 why.join("; ")
             ),
             limit,
@@ -923,6 +950,28 @@ mod tests {
     }
 
     #[test]
+    fn a_run_whose_budget_is_too_coarse_neither_confirms_nor_refutes() {
+        // the second family's budget exceeds the violation: it cannot tell
+        let coarse = run(RungKind::SecondFamily, 1e-8, false, 0.09, 0.5);
+        let a = run(RungKind::Tightened, 1e-8, true, 0.1, 1e-9);
+        assert_eq!(
+            decide(original(0.1), &[a.clone(), coarse.clone()], false),
+            Decision::Unsettled
+        );
+        let b = run(RungKind::Tightened, 1e-10, true, 0.1, 1e-11);
+        assert!(matches!(
+            decide(original(0.1), &[a.clone(), coarse, b], true),
+            Decision::Confirmed(..)
+        ));
+        // a run fine enough to see the violation that does not is evidence against it
+        let fine = run(RungKind::SecondFamily, 1e-8, false, 1e-4, 1e-3);
+        assert!(matches!(
+            decide(original(0.1), &[a, fine], false),
+            Decision::NotConfirmed(..)
+        ));
+    }
+
+    #[test]
     fn a_run_that_cannot_finish_is_not_a_confirmation() {
         let mut stopped = run(RungKind::Tightened, 1e-10, true, 0.1, 1e-11);
         stopped.status = "stopped: step limit".into();
@@ -934,7 +983,7 @@ mod tests {
             Decision::Unsettled
         );
         match decide(original(0.3), &runs, true) {
-            Decision::NotConfirmed(why, _) => assert!(why.contains("1 of 3"), "{why}"),
+            Decision::NotConfirmed(why, _) => assert!(why.contains("could not finish"), "{why}"),
             d => panic!("{d:?}"),
         }
     }
