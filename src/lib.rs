@@ -5,6 +5,7 @@ pub mod check;
 pub mod claim;
 pub mod config;
 pub mod confirm;
+pub mod corpus;
 pub mod curvature;
 pub mod error;
 pub mod examples;

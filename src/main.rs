@@ -43,6 +43,12 @@ enum Cmd {
     /// nothing violated; 1: a sweep claim violated (or not the expected verdict); 2: usage
     /// or input error; 3: some point's run failed or stopped early.
     Sweep(SweepArgs),
+    /// Generate random hypothesis-satisfying runs from a seed, check each with every claim,
+    /// and mutation-test the verdicts (shifted statements, perturbed flows). Prints one line
+    /// per run and a summary. Exit status 0: no unexplained violation and every
+    /// non-degenerate mutation caught; 1: otherwise (or a run could not be checked); 2: usage
+    /// error.
+    Corpus(CorpusArgs),
     /// List the encoded claims.
     Claims {
         /// Only this paper (000 … 003).
@@ -71,6 +77,26 @@ struct SweepArgs {
     /// Discard stored point records and rerun every point.
     #[arg(long)]
     fresh: bool,
+}
+
+/// How many corpus runs, from which seed, where the report goes.
+#[derive(Args)]
+struct CorpusArgs {
+    /// Number of runs.
+    #[arg(long)]
+    runs: usize,
+    /// Corpus seed (run i is generated from the seed and i).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Write DIR/corpus_report.json and the configurations of flagged runs to DIR/runs/.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Only the baseline check (no shifted statements, no perturbed flows).
+    #[arg(long = "no-mutations")]
+    no_mutations: bool,
 }
 
 /// Claim selection plus the run flags.
@@ -200,6 +226,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::Check(args) => check(*args),
         Cmd::Replay { report } => replay(&report),
         Cmd::Sweep(args) => sweep(&args),
+        Cmd::Corpus(args) => corpus(&args),
         Cmd::Claims { paper } => {
             if let Some(p) = paper.as_deref() {
                 anyhow::ensure!(
@@ -702,6 +729,31 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
     } else if incomplete > 0 {
         eprintln!("gradflow: {incomplete} point(s) did not complete (see sweep_verdicts.json)");
         ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn corpus(args: &CorpusArgs) -> Result<ExitCode> {
+    use gradflow::corpus::{run_corpus, summary_text, write_report, CorpusOptions};
+    anyhow::ensure!(args.runs > 0, "--runs {}: must be ≥ 1", args.runs);
+    anyhow::ensure!(args.jobs != Some(0), "--jobs 0: must be ≥ 1");
+    let report = run_corpus(&CorpusOptions {
+        runs: args.runs,
+        seed: args.seed,
+        jobs: args.jobs,
+        progress: true,
+        mutations: !args.no_mutations,
+    })?;
+    if let Some(dir) = &args.out {
+        write_report(&report, dir)?;
+    }
+    print!("{}", summary_text(&report, args.out.as_deref()));
+    if let Some(dir) = &args.out {
+        println!("wrote {}", dir.join("corpus_report.json").display());
+    }
+    Ok(if report.failed() {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
