@@ -6,7 +6,7 @@
 //! same configuration is integrated again from `t = 0` to just past the violation
 //! ([`Plan::t_stop`]) on a ladder of more accurate runs ([`Plan::rungs`]):
 //!
-//! - the same method at `rtol·10⁻²` and `rtol·10⁻⁴` (absolute tolerances scaled alike, each
+//! - the same method at `rtol·10⁻²` and `rtol·10⁻³` (absolute tolerances scaled alike, each
 //!   value clamped at [`RTOL_FLOOR`]; a rung that is not at least 3× tighter than the one
 //!   before is dropped), and
 //! - a second method family at `rtol·10⁻²`: Radau IIA 5 for the explicit pairs, ROCK4 and
@@ -49,9 +49,9 @@ use crate::error::GradflowError;
 use crate::run::{Problem, Status};
 
 /// Tightening factors of the same-method rungs.
-pub const TIGHTEN: [f64; 2] = [1e-2, 1e-4];
+pub const TIGHTEN: [f64; 2] = [1e-2, 1e-3];
 /// The factors each same-method rung retries with after a step-size underflow.
-pub const RETRY: [f64; 2] = [1e-1, 1e-3];
+pub const RETRY: [f64; 2] = [1e-1, 3e-3];
 /// Smallest relative (and scaled absolute) tolerance a confirmation run uses.
 pub const RTOL_FLOOR: f64 = 1e-13;
 /// Largest ratio between the violation sizes of the confirmation runs.
@@ -121,6 +121,10 @@ pub struct RungResult {
     /// The budget at that evaluation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<f64>,
+    /// For a one-step statement: the length of the step the worst violation spans (sizes
+    /// are also compared per unit time, `v/h`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
     /// Where that evaluation is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_t: Option<f64>,
@@ -378,6 +382,7 @@ fn run_rung_at(
                 violated: false,
                 size: None,
                 budget: None,
+                step: None,
                 at_t: None,
                 first_violation_t: None,
                 steps: 0,
@@ -421,7 +426,6 @@ fn run_rung_at(
                 Some(w) => (Some(w.at_step), w.t_bracket[1] - w.t_bracket[0]),
                 None => (v.min_slack, 0.0),
             };
-            let per = per_unit_time(v.per_step, h);
             RungResult {
                 kind: rung.kind,
                 method: rung.method,
@@ -429,8 +433,9 @@ fn run_rung_at(
                 status: status.clone(),
                 applicable: v.hypotheses.iter().all(|h| h.holds),
                 violated: v.first_violation.is_some(),
-                size: row.map(|r| size(v.info.form, r.slack) * per),
-                budget: row.map(|r| r.budget * per),
+                size: row.map(|r| size(v.info.form, r.slack)),
+                budget: row.map(|r| r.budget),
+                step: (v.per_step && h > 0.0).then_some(h),
                 at_t: row.map(|r| r.t),
                 first_violation_t: v.first_violation.as_ref().map(|f| f.t),
                 steps: run.stats.accepted,
@@ -438,16 +443,6 @@ fn run_rung_at(
             }
         })
         .collect()
-}
-
-/// The factor `1/h` that makes a one-step difference (over a step of length `h`) a rate,
-/// comparable between runs with different steps; 1 for other statements.
-fn per_unit_time(per_step: bool, h: f64) -> f64 {
-    if per_step && h > 0.0 {
-        1.0 / h
-    } else {
-        1.0
-    }
 }
 
 /// Size of a violation: `−slack` of an inequality, `|slack|` of an identity.
@@ -467,6 +462,32 @@ pub struct Original {
     pub size: f64,
     /// Budget there.
     pub budget: f64,
+    /// For a one-step statement: the length of the step it spans.
+    pub step: Option<f64>,
+}
+
+impl Original {
+    /// Per unit time (a one-step statement's slack scales with the step).
+    fn per_time(self) -> Self {
+        let h = self.step.unwrap_or(1.0);
+        Self {
+            size: self.size / h,
+            budget: self.budget / h,
+            ..self
+        }
+    }
+}
+
+impl RungResult {
+    /// Size and budget per unit time.
+    fn per_time(&self) -> Self {
+        let h = self.step.unwrap_or(1.0);
+        Self {
+            size: self.size.map(|v| v / h),
+            budget: self.budget.map(|b| b / h),
+            ..self.clone()
+        }
+    }
 }
 
 fn describe(r: &RungResult) -> String {
@@ -505,8 +526,24 @@ pub enum Decision {
 }
 
 /// The confirmation rule (module documentation) on one claim's runs so far. `final_stage`:
-/// every rung of the plan has been run.
+/// every rung of the plan has been run. A one-step statement (its runs carry the step
+/// length) is confirmed when its sizes agree either as they are (a constant offset) or per
+/// unit time (a rate: the one-step slack of a wrong sign of `dL/dt` scales with the step);
+/// an artifact shrinks with the tolerance either way.
 pub fn decide(original: Original, runs: &[RungResult], final_stage: bool) -> Decision {
+    let raw = decide_sizes(original, runs, final_stage);
+    if original.step.is_none() || matches!(raw, Decision::Confirmed(..)) {
+        return raw;
+    }
+    let rates: Vec<RungResult> = runs.iter().map(RungResult::per_time).collect();
+    match decide_sizes(original.per_time(), &rates, final_stage) {
+        Decision::Confirmed(why, l) => Decision::Confirmed(format!("{why} (per unit time)"), l),
+        Decision::Unsettled => Decision::Unsettled,
+        Decision::NotConfirmed(..) => raw,
+    }
+}
+
+fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> Decision {
     // a completed run with the claim applicable either reproduces the violation (counted),
     // or shows it absent: it holds there, or its budget was fine enough to see the original
     // violation and it did not (against); otherwise its budget is too coarse to tell
@@ -775,14 +812,12 @@ pub fn confirm(
         .map(|i| {
             let v = &verdicts[*i];
             let worst = v.worst_violation.as_ref().or(v.first_violation.as_ref());
-            let per = per_unit_time(
-                v.per_step,
-                worst.map_or(0.0, |w| w.t_bracket[1] - w.t_bracket[0]),
-            );
+            let h = worst.map_or(0.0, |w| w.t_bracket[1] - w.t_bracket[0]);
             Original {
                 rtol: rtol_max(&cfg.rtol),
-                size: worst.map_or(f64::NAN, |w| size(v.info.form, w.at_step.slack) * per),
-                budget: worst.map_or(f64::NAN, |w| w.at_step.budget * per),
+                size: worst.map_or(f64::NAN, |w| size(v.info.form, w.at_step.slack)),
+                budget: worst.map_or(f64::NAN, |w| w.at_step.budget),
+                step: (v.per_step && h > 0.0).then_some(h),
             }
         })
         .collect();
@@ -894,6 +929,7 @@ mod tests {
             violated,
             size: Some(size),
             budget: Some(budget),
+            step: None,
             at_t: Some(1.0),
             first_violation_t: violated.then_some(1.0),
             steps: 10,
@@ -906,6 +942,7 @@ mod tests {
             rtol: 1e-6,
             size,
             budget: 1e-7,
+            step: None,
         }
     }
 

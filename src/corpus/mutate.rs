@@ -34,7 +34,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::check::{run_check, CheckOutcome, Checker, ClaimRequest, ClaimVerdict};
+use crate::check::{run_check, CheckOutcome, Checker, ClaimFactory, ClaimRequest, ClaimVerdict};
 use crate::claim::{
     registry, Budget, Claim, ClaimInfo, Form, Hypothesis, Setting, Statement, Verdict,
 };
@@ -168,20 +168,38 @@ impl Claim for Shifted {
 /// ones; `energy` turns on the energy integral `J` even when none of `claims` reads it (so
 /// that the trajectory is the one a check with all claims integrates: `J` is an ODE state
 /// under error control and changes the step sequence).
+///
+/// Violations are confirmed by re-integration as [`run_check`] confirms them
+/// ([`crate::confirm`]), the confirmation runs building the claims of `requests` by
+/// `factory`: a false variant counts as caught only when the whole verdict pipeline reports
+/// it `violated`.
 pub fn check_claims(
     cfg: &RunConfig,
-    claims: Vec<(Box<dyn Claim>, Value)>,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
     energy: bool,
 ) -> Result<CheckOutcome, GradflowError> {
     let mut problem = crate::run::Problem::build(cfg)?;
     let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
+    let claims = crate::check::build_claims(requests, factory)?;
     let mut checker = Checker::with_claims(setting, claims);
-    if energy || checker.needs_energy_integral() {
+    let energy = energy || checker.needs_energy_integral();
+    if energy {
         problem.flow.set_energy_integral(true);
         checker.set_layout(problem.flow.layout());
     }
     let run = crate::run::execute_problem(cfg, problem, None, Some(&mut checker))?;
-    let verdicts = checker.verdicts();
+    let mut verdicts = checker.verdicts();
+    let trials = run.stats.accepted + run.stats.rejected;
+    crate::confirm::confirm(
+        cfg,
+        requests,
+        factory,
+        &mut verdicts,
+        trials,
+        energy,
+        &crate::confirm::ConfirmMode::Auto,
+    );
     Ok(CheckOutcome { run, verdicts })
 }
 
@@ -228,6 +246,9 @@ pub struct MutationCase {
     pub non_degenerate: bool,
     /// The variant's verdict.
     pub verdict: Verdict,
+    /// The checker's note on it (e.g. why a violation as computed was not confirmed).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
     /// `verdict == violated`.
     pub caught: bool,
     /// The variant's tightest evaluation (budget included).
@@ -236,18 +257,22 @@ pub struct MutationCase {
 }
 
 /// Builds and checks the shifted variants of every inequality claim of `baseline` that
-/// holds, on `cfg` (one run for all of them). `energy`: whether the baseline integrated the
+/// holds (one-step statements excepted), on `cfg` (one run for all of them). `energy`: whether
+/// the baseline integrated the
 /// energy integral.
 pub fn shifted_variants(
     cfg: &RunConfig,
     baseline: &[ClaimVerdict],
     energy: bool,
 ) -> Result<Vec<MutationCase>, GradflowError> {
-    let mut claims: Vec<(Box<dyn Claim>, Value)> = Vec::new();
+    let mut requests: Vec<ClaimRequest> = Vec::new();
+    let mut shifts: Vec<f64> = Vec::new();
     let mut cases = Vec::new();
     let mut probes = Vec::new();
     for v in baseline {
-        if v.verdict != Verdict::Holds || v.info.form != Form::Inequality {
+        // a one-step difference (monotone loss) scales with the step: a constant shift of it
+        // is a statement about the step sequence, not about the flow
+        if v.verdict != Verdict::Holds || v.info.form != Form::Inequality || v.per_step {
             continue;
         }
         let Some(m) = v.min_slack else { continue };
@@ -256,13 +281,12 @@ pub fn shifted_variants(
         }
         let mag = m.lhs.abs().max(m.rhs.abs());
         let shift = m.slack + SHIFT_MARGIN * mag;
-        let probe = Rc::new(RefCell::new(Probe::default()));
-        let inner = registry::build(&v.info.id, &v.params)?;
-        claims.push((
-            Box::new(Shifted::new(inner, shift, probe.clone())),
-            v.params.clone(),
-        ));
-        probes.push(probe);
+        requests.push(ClaimRequest {
+            id: v.info.id.clone(),
+            params: v.params.clone(),
+        });
+        shifts.push(shift);
+        probes.push(Rc::new(RefCell::new(Probe::default())));
         cases.push(MutationCase {
             claim: v.info.id.clone(),
             params: v.params.clone(),
@@ -279,12 +303,34 @@ pub fn shifted_variants(
             verdict: Verdict::Inconclusive,
             caught: false,
             variant_tightest: None,
+            note: String::new(),
         });
     }
-    if claims.is_empty() {
+    if requests.is_empty() {
         return Ok(cases);
     }
-    let out = check_claims(cfg, claims, energy)?;
+    // the checked run's claims record their tightest point in `probes`; the confirmation
+    // runs build fresh ones
+    let built = std::cell::Cell::new(0usize);
+    let factory = |r: &ClaimRequest| -> Result<Box<dyn Claim>, GradflowError> {
+        let k = requests
+            .iter()
+            .position(|q| q == r)
+            .ok_or_else(|| GradflowError::Config(format!("no shifted variant of {}", r.id)))?;
+        let n = built.get();
+        built.set(n + 1);
+        let probe = if n < requests.len() {
+            probes[k].clone()
+        } else {
+            Rc::new(RefCell::new(Probe::default()))
+        };
+        Ok(Box::new(Shifted::new(
+            registry::build(&r.id, &r.params)?,
+            shifts[k],
+            probe,
+        )))
+    };
+    let out = check_claims(cfg, &requests, &factory, energy)?;
     for ((case, v), probe) in cases.iter_mut().zip(&out.verdicts).zip(&probes) {
         let p = *probe.borrow();
         let (lhs, rhs) = (case.tightest.lhs, case.tightest.rhs);
@@ -299,6 +345,7 @@ pub fn shifted_variants(
             && lhs.abs() > DEGENERATE_REL * operand
             && rhs.abs() > DEGENERATE_REL * operand;
         case.verdict = v.verdict;
+        case.note = v.note.clone();
         case.caught = v.verdict == Verdict::Violated;
         case.variant_tightest = v.min_slack.map(|r| Point4 {
             t: r.t,
