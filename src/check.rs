@@ -434,22 +434,50 @@ impl Checker {
                 tr.err.steps = self.steps;
                 tr.err.state_error = self.state_error;
                 if st.budget.needs_local_error() {
-                    let q = Point {
-                        y: &self.yhat,
-                        f: &self.fhat,
-                        ..*p
+                    let phi = st.rhs - st.lhs;
+                    let setting = &self.setting;
+                    // |φ(y) − φ(q)|: the slack's change when the state moves to q (NaN when
+                    // the statement is not evaluated there)
+                    let change = |claim: &mut Box<dyn Claim>,
+                                  gf: &mut GradientFlow,
+                                  y: &[f64],
+                                  f: &[f64]| {
+                        let q = Point { y, f, ..*p };
+                        claim
+                            .evaluate(setting, gf, &q)
+                            .map_or(f64::NAN, |sq| (phi - (sq.rhs - sq.lhs)).abs())
                     };
-                    if let Some(sh) = tr.claim.evaluate(&self.setting, integ.system_mut(), &q) {
-                        let d = ((st.rhs - st.lhs) - (sh.rhs - sh.lhs)).abs();
-                        if d.is_finite() {
-                            tr.err.slack_error = tr.err.slack_error * self.growth + d;
-                            tr.err.step_slack_error = d;
-                            // a local error below the state's last digit makes ŷ round to
-                            // y: keep the previous sensitivity rather than report 0
-                            let resolved = d > 4.0 * f64::EPSILON * (st.lhs.abs() + st.rhs.abs());
-                            if self.le_norm > 0.0 && resolved {
-                                tr.err.sensitivity = d / self.le_norm;
+                    // the slack's local error: its change under the embedded solution ŷ
+                    let d_trunc = change(&mut tr.claim, integ.system_mut(), &self.yhat, &self.fhat);
+                    if d_trunc.is_finite() {
+                        // the models that read the slack's own error also take its change
+                        // under the local error without its direction (and one rounding of
+                        // the state) and under the stepper's stage error, each evaluated
+                        // apart (budget::undirected_state, budget::stage_state); f(y) stands
+                        // in for f there (those statements are functions of the state)
+                        let mut d_other = 0.0;
+                        if st.budget.reads_slack_error() {
+                            crate::claim::budget::undirected_state(p.y, &self.yhat, &mut self.ybuf);
+                            let du = change(&mut tr.claim, integ.system_mut(), &self.ybuf, p.f);
+                            if du.is_finite() {
+                                d_other += du;
                             }
+                            if let Some(stage) = integ.stage_error() {
+                                crate::claim::budget::stage_state(p.y, stage, &mut self.ybuf);
+                                let ds = change(&mut tr.claim, integ.system_mut(), &self.ybuf, p.f);
+                                if ds.is_finite() {
+                                    d_other += ds;
+                                }
+                            }
+                        }
+                        let d = d_trunc + d_other;
+                        tr.err.slack_error = tr.err.slack_error * self.growth + d;
+                        tr.err.step_slack_error = d;
+                        // a local error below the state's last digit makes ŷ round to y:
+                        // keep the previous sensitivity rather than report 0
+                        let resolved = d_trunc > 4.0 * f64::EPSILON * (st.lhs.abs() + st.rhs.abs());
+                        if self.le_norm > 0.0 && resolved {
+                            tr.err.sensitivity = d_trunc / self.le_norm;
                         }
                     }
                 }
@@ -626,6 +654,9 @@ impl StepObserver for Checker {
             .map(|v| v * v)
             .sum::<f64>()
             .sqrt();
+        // the step's error beyond truncation (stage error, rounding of the state) adds to
+        // the state error; the slacks get it in evaluate_all
+        let other = crate::claim::budget::nontruncation_norm(p.y, integ.stage_error(), &ranges);
         integ.system_mut().rhs(p.t, &self.yhat, &mut self.fhat);
         // growth of earlier errors over this step: exp(h·max(μ, 0)) with the logarithmic
         // norm estimate μ = ⟨f(y) − f(ŷ), y − ŷ⟩ / ‖y − ŷ‖² along the local error
@@ -644,7 +675,7 @@ impl StepObserver for Checker {
         } else {
             1.0
         };
-        self.state_error = self.state_error * self.growth + self.le_norm;
+        self.state_error = self.state_error * self.growth + self.le_norm + other;
         self.evaluate_all(integ, p, Schedule::Always, Some(st.t_prev), true);
         self.advance_all(integ.system_mut(), p);
         Ok(())

@@ -177,13 +177,49 @@ fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
     }
 }
 
-/// Fixed steps across kinks of the leaky flow accept steps far outside the tolerance: a
-/// violation the checker finds after such a step is not a counterexample (no budget bounds
-/// that step's error), so the verdict is inconclusive with the reason, and no report is
-/// written; a fixed step beyond the stability boundary stops the run (exit 3).
+/// Fixed steps accept steps far outside the tolerance: a violation the checker finds after
+/// such a step is not a counterexample (no budget bounds that step's error), so the verdict
+/// is inconclusive with the reason, and no report is written — here fixed steps of 0.01 on
+/// the `mttvm21-wide` example (first step's estimate 1e6 × the tolerance), where the
+/// per-neuron balance drifts past its budget at the first step; a fixed step beyond the
+/// stability boundary stops the run (exit 3), on the leaky run across its kinks (the seed-4
+/// Saxe run at 0.012, whose kink-crossing step at t = 0.768 has an estimate 3.6e3 × the
+/// tolerance: the budget takes that estimate's size, and the balance stays within it).
 #[test]
 fn violations_after_steps_outside_error_control_are_inconclusive() {
     let dir = tempfile::tempdir().unwrap();
+    let o = gradflow(
+        &[
+            "check",
+            "--example",
+            "mttvm21-wide",
+            "--t-end",
+            "1",
+            "--claims",
+            "gol24.a0.neuron_balance_conserved",
+            "--fixed-step",
+            "0.01",
+            "--out",
+            "wide",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("wide/verdicts.json")).unwrap(),
+    )
+    .unwrap();
+    let c = &v["verdicts"][0];
+    assert_eq!(c["verdict"], "inconclusive", "{c}");
+    assert!(
+        c["note"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded the tolerance"),
+        "{c}"
+    );
+    assert!(!dir.path().join("wide/counterexamples").exists());
+
     let cfg = saxe_config(dir.path());
     let o = gradflow(
         &[
@@ -206,13 +242,6 @@ fn violations_after_steps_outside_error_control_are_inconclusive() {
             .unwrap();
     let c = &v["verdicts"][0];
     assert_eq!(c["verdict"], "inconclusive", "{c}");
-    assert!(
-        c["note"]
-            .as_str()
-            .unwrap()
-            .contains("exceeded the tolerance"),
-        "{c}"
-    );
     assert!(!dir.path().join("o/counterexamples").exists());
     let s = summary(&dir.path().join("o"));
     assert_eq!(s["status"], "fixed_step_unstable");

@@ -308,6 +308,9 @@ impl<S: OdeSystem> Stepper<S> for AutoSwitch<S> {
     fn local_error(&self) -> &[f64] {
         self.cur().local_error()
     }
+    fn stage_error(&self) -> Option<&[f64]> {
+        self.cur().stage_error()
+    }
     fn dense(&mut self, t: f64, out: &mut [f64]) {
         self.cur_mut().dense(t, out)
     }

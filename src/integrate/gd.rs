@@ -11,10 +11,12 @@
 //! - the run ends at `t_end`; when `t_end` is not a multiple of `η` the last step is
 //!   shortened to end there (a run configured with `steps = N` has `t_end = N·η` and no
 //!   short step);
-//! - gradient descent has **no error estimate**: [`Stepper::local_error`] is zero, so the
-//!   checker's integration budgets reduce to round-off and a claim about the gradient
-//!   *flow* is judged on the iterates as they are (GD is not an approximation the checker
-//!   forgives);
+//! - gradient descent has **no error estimate**: [`Stepper::local_error`] is zero and
+//!   [`Stepper::stage_error`] `None`, so the checker's integration budgets reduce to
+//!   round-off — the claim's own, and one rounding of the iterate carried into the slack
+//!   (`crate::claim::budget::undirected_state`, its dominant error) — and a claim about the
+//!   gradient *flow* is judged on the iterates as they are (GD is not an approximation the
+//!   checker forgives);
 //! - dense output is the linear interpolation `y(t_j + s) = y_j + s f(t_j, y_j)`,
 //!   `0 ≤ s ≤ h`, which is itself one gradient-descent step of length `s` from `y_j`;
 //! - the step's stiffness estimate `h|λ|` is 0 (not measured; the sharpness monitor gives

@@ -48,6 +48,17 @@ pub trait Stepper<S: OdeSystem> {
     /// Local error estimate of the last accepted step (absolute, per component); zero for
     /// methods without one (discrete gradient descent).
     fn local_error(&self) -> &[f64];
+    /// Estimate of the error of the last accepted state that [`Stepper::local_error`] does
+    /// not contain (absolute, per component, signed like `local_error`: the computed state
+    /// minus the state the method defines): for the implicit methods the error the stopped
+    /// stage (Newton) iteration leaves in `y_{n+1}`, which on the gradient flow can exceed
+    /// the truncation estimate. `None` (the default) for methods whose error is truncation
+    /// alone (the explicit pairs and ROCK4, whose embedded estimates cover their stages;
+    /// gradient descent, which has none). Round-off of the state is not included: the
+    /// checker adds it for every method.
+    fn stage_error(&self) -> Option<&[f64]> {
+        None
+    }
     /// Dense output at `t ∈ [t_prev, t]` of the last accepted step, written into `out`.
     fn dense(&mut self, t: f64, out: &mut [f64]);
     /// Whether the end time has been reached.

@@ -73,6 +73,8 @@ pub struct NewtonResult {
     pub theta: f64,
     /// Last `η`.
     pub eta: f64,
+    /// Tolerance-scaled RMS norm of the last increment `ΔZ` (left in [`NewtonWork::dz`]).
+    pub last_increment: f64,
 }
 
 /// Buffers of the stage iteration (allocated once).
@@ -141,69 +143,20 @@ pub fn solve_stages<S: OdeSystem>(
     let mut prev = f64::NAN;
     let mut prev_rel = f64::INFINITY;
     for it in 0..set.max_iter {
-        // stage derivatives and residual R = h (A⊗I) F − Z
-        for i in 0..s {
-            for ((a, y), z) in work.arg.iter_mut().zip(y0).zip(&work.z[i * n..(i + 1) * n]) {
-                *a = y + z;
-            }
-            sys.rhs(
-                t0 + tab.c[i] * h,
-                &work.arg,
-                &mut work.fz[i * n..(i + 1) * n],
-            );
-        }
-        res.rhs += s as u64;
-        for i in 0..s {
-            let dzi = &mut work.dz[i * n..(i + 1) * n];
-            for (d, z) in dzi.iter_mut().zip(&work.z[i * n..(i + 1) * n]) {
-                *d = -z;
-            }
-            for j in 0..s {
-                let c = h * tab.a[(i, j)];
-                if c != 0.0 {
-                    for (d, f) in dzi.iter_mut().zip(&work.fz[j * n..(j + 1) * n]) {
-                        *d += c * f;
-                    }
-                }
-            }
-        }
-        if work.dz.iter().any(|v| !v.is_finite()) {
+        if !increment(
+            sys,
+            tab,
+            model,
+            gmres.as_deref_mut(),
+            work,
+            t0,
+            y0,
+            h,
+            set.linear,
+            &mut res,
+        ) {
             res.iterations = it + 1;
             return res;
-        }
-        // ΔZ
-        match (set.linear, gmres.as_deref_mut()) {
-            (LinearSolver::Gmres { rtol, max_iter }, Some(g)) => {
-                work.rhs_copy.copy_from_slice(&work.dz);
-                let jv = &mut work.jv;
-                let mut jvps = 0u64;
-                let r = g.solve(
-                    |v, out| {
-                        for j in 0..s {
-                            sys.jvp(t0, y0, &v[j * n..(j + 1) * n], &mut jv[j * n..(j + 1) * n]);
-                        }
-                        jvps += s as u64;
-                        for i in 0..s {
-                            let oi = &mut out[i * n..(i + 1) * n];
-                            oi.copy_from_slice(&v[i * n..(i + 1) * n]);
-                            for j in 0..s {
-                                let c = h * tab.a[(i, j)];
-                                for (o, w) in oi.iter_mut().zip(&jv[j * n..(j + 1) * n]) {
-                                    *o -= c * w;
-                                }
-                            }
-                        }
-                    },
-                    |v| model.solve_stages(v, s),
-                    &work.rhs_copy,
-                    &mut work.dz,
-                    rtol,
-                    max_iter,
-                );
-                res.jvps += jvps;
-                res.krylov += r.iterations as u64;
-            }
-            _ => model.solve_stages(&mut work.dz, s),
         }
         // increment norms: tolerance-scaled (RMS) and relative
         let mut sum = 0.0;
@@ -225,6 +178,7 @@ pub fn solve_stages<S: OdeSystem>(
         let dnorm = (sum / (s * n) as f64).sqrt();
         let rel = (sum_rel / (s * n) as f64).sqrt();
         res.iterations = it + 1;
+        res.last_increment = dnorm;
         if !dnorm.is_finite() {
             return res;
         }
@@ -265,4 +219,125 @@ pub fn solve_stages<S: OdeSystem>(
         prev = dnorm;
     }
     res
+}
+
+/// One further increment at the stages `work.z` the iteration stopped with, not applied:
+/// `ΔZ_{k+1}` into `work.dz` (`work.z` unchanged, so the step is not altered), its
+/// tolerance-scaled RMS norm in `last_increment`, the work (`s` RHS, GMRES's JVPs) in the
+/// counters; `converged` is `false` when the residual is not finite. With the contraction
+/// `Θ` the stage error `Z* − Z` is `≈ ΔZ_{k+1}/(1 − Θ)`: a measurement where the contraction
+/// estimate of the iteration is not representative (see [`super::irk`]'s stage error).
+#[allow(clippy::too_many_arguments)]
+pub fn probe_increment<S: OdeSystem>(
+    sys: &mut S,
+    tab: &CollocationTableau,
+    model: &mut LowRankJacobian,
+    gmres: Option<&mut Gmres>,
+    work: &mut NewtonWork,
+    t0: f64,
+    y0: &[f64],
+    h: f64,
+    sk: &[f64],
+    linear: LinearSolver,
+) -> NewtonResult {
+    model.prepare(&tab.a, h, tab.gamma0);
+    let mut res = NewtonResult::default();
+    if !increment(sys, tab, model, gmres, work, t0, y0, h, linear, &mut res) {
+        return res;
+    }
+    let n = y0.len();
+    let sum: f64 = work
+        .dz
+        .iter()
+        .enumerate()
+        .map(|(k, d)| (d / sk[k % n]).powi(2))
+        .sum();
+    res.last_increment = (sum / work.dz.len() as f64).sqrt();
+    res.converged = res.last_increment.is_finite();
+    res
+}
+
+/// One Newton increment at the current stages `work.z`: the `s` stage derivatives (`s` RHS),
+/// the residual `R = h(A⊗I)F − Z` and `ΔZ = (I − hA⊗J)⁻¹R` (low-rank model or GMRES) into
+/// `work.dz`; `work.z` is left as it is. Counts the work in `res`; `false` when the residual
+/// is not finite.
+#[allow(clippy::too_many_arguments)]
+fn increment<S: OdeSystem>(
+    sys: &mut S,
+    tab: &CollocationTableau,
+    model: &mut LowRankJacobian,
+    gmres: Option<&mut Gmres>,
+    work: &mut NewtonWork,
+    t0: f64,
+    y0: &[f64],
+    h: f64,
+    linear: LinearSolver,
+    res: &mut NewtonResult,
+) -> bool {
+    let s = tab.s;
+    let n = y0.len();
+    // stage derivatives and residual R = h (A⊗I) F − Z
+    for i in 0..s {
+        for ((a, y), z) in work.arg.iter_mut().zip(y0).zip(&work.z[i * n..(i + 1) * n]) {
+            *a = y + z;
+        }
+        sys.rhs(
+            t0 + tab.c[i] * h,
+            &work.arg,
+            &mut work.fz[i * n..(i + 1) * n],
+        );
+    }
+    res.rhs += s as u64;
+    for i in 0..s {
+        let dzi = &mut work.dz[i * n..(i + 1) * n];
+        for (d, z) in dzi.iter_mut().zip(&work.z[i * n..(i + 1) * n]) {
+            *d = -z;
+        }
+        for j in 0..s {
+            let c = h * tab.a[(i, j)];
+            if c != 0.0 {
+                for (d, f) in dzi.iter_mut().zip(&work.fz[j * n..(j + 1) * n]) {
+                    *d += c * f;
+                }
+            }
+        }
+    }
+    if work.dz.iter().any(|v| !v.is_finite()) {
+        return false;
+    }
+    // ΔZ
+    match (linear, gmres) {
+        (LinearSolver::Gmres { rtol, max_iter }, Some(g)) => {
+            work.rhs_copy.copy_from_slice(&work.dz);
+            let jv = &mut work.jv;
+            let mut jvps = 0u64;
+            let r = g.solve(
+                |v, out| {
+                    for j in 0..s {
+                        sys.jvp(t0, y0, &v[j * n..(j + 1) * n], &mut jv[j * n..(j + 1) * n]);
+                    }
+                    jvps += s as u64;
+                    for i in 0..s {
+                        let oi = &mut out[i * n..(i + 1) * n];
+                        oi.copy_from_slice(&v[i * n..(i + 1) * n]);
+                        for j in 0..s {
+                            let c = h * tab.a[(i, j)];
+                            for (o, w) in oi.iter_mut().zip(&jv[j * n..(j + 1) * n]) {
+                                *o -= c * w;
+                            }
+                        }
+                    }
+                },
+                |v| model.solve_stages(v, s),
+                &work.rhs_copy,
+                &mut work.dz,
+                rtol,
+                max_iter,
+            );
+            res.jvps += jvps;
+            res.krylov += r.iterations as u64;
+        }
+        _ => model.solve_stages(&mut work.dz, s),
+    }
+    true
 }

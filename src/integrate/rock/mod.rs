@@ -444,6 +444,11 @@ impl<S: OdeSystem> Stepper<S> for Rock4<S> {
     fn y_prev(&self) -> &[f64] {
         &self.y_prev
     }
+    /// The embedded difference of the last step. ROCK4 reports no
+    /// [`Stepper::stage_error`]: its stages are explicit and the embedded estimate covers
+    /// them: the conserved quantities' drift stayed at ≤ 0.125 of the budget on 400 random
+    /// problems before the undirected term (0.062 with it) and ≤ 0.053 on the stiff
+    /// reference case with up to 152 stages (`src/claim/budget.rs`).
     fn local_error(&self) -> &[f64] {
         &self.err
     }
