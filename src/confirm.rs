@@ -115,7 +115,8 @@ pub struct RungResult {
     pub applicable: bool,
     /// Whether the claim is violated on this run beyond its budget.
     pub violated: bool,
-    /// Size `v` of the run's worst violation (or of its closest approach, when it holds).
+    /// Size `v` of the run's largest violation (`−slack` at the minimum slack, `|lhs − rhs|`
+    /// at its largest; a one-step statement's at its largest excess per unit time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<f64>,
     /// The budget at that evaluation.
@@ -422,10 +423,7 @@ fn run_rung_at(
     verdicts
         .iter()
         .map(|v| {
-            let (row, h) = match &v.worst_violation {
-                Some(w) => (Some(w.at_step), w.t_bracket[1] - w.t_bracket[0]),
-                None => (v.min_slack, 0.0),
-            };
+            let (row, h) = compared(v);
             RungResult {
                 kind: rung.kind,
                 method: rung.method,
@@ -443,6 +441,17 @@ fn run_rung_at(
             }
         })
         .collect()
+}
+
+/// The evaluation whose size runs are compared by, and the step it spans: the largest
+/// violation size (the minimum slack, or the largest `|lhs − rhs|`), which is a property of
+/// the trajectory, not of the run's budget; for a one-step statement the failing evaluation
+/// with the largest excess per unit time.
+fn compared(v: &ClaimVerdict) -> (Option<crate::check::ExcerptRow>, f64) {
+    match (&v.worst_violation, v.per_step) {
+        (Some(w), true) => (Some(w.at_step), w.t_bracket[1] - w.t_bracket[0]),
+        _ => (v.min_slack, 0.0),
+    }
 }
 
 /// Size of a violation: `−slack` of an inequality, `|slack|` of an identity.
@@ -811,12 +820,11 @@ pub fn confirm(
         .iter()
         .map(|i| {
             let v = &verdicts[*i];
-            let worst = v.worst_violation.as_ref().or(v.first_violation.as_ref());
-            let h = worst.map_or(0.0, |w| w.t_bracket[1] - w.t_bracket[0]);
+            let (row, h) = compared(v);
             Original {
                 rtol: rtol_max(&cfg.rtol),
-                size: worst.map_or(f64::NAN, |w| size(v.info.form, w.at_step.slack)),
-                budget: worst.map_or(f64::NAN, |w| w.at_step.budget),
+                size: row.map_or(f64::NAN, |r| size(v.info.form, r.slack)),
+                budget: row.map_or(f64::NAN, |r| r.budget),
                 step: (v.per_step && h > 0.0).then_some(h),
             }
         })
