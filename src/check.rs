@@ -735,7 +735,7 @@ pub fn run_check_with(
     out: Option<&std::path::Path>,
     confirm: &crate::confirm::ConfirmMode,
 ) -> Result<CheckOutcome, GradflowError> {
-    run_check_claims(cfg, requests, &registered, out, confirm)
+    run_check_claims(cfg, requests, &registered, out, confirm, false)
 }
 
 /// Builds the claim a request names, with the request's parameters.
@@ -761,22 +761,26 @@ pub fn build_claims(
 }
 
 /// [`run_check_with`] on claims built by `factory` (claims being developed, not yet
-/// registered, are checked and confirmed like registered ones).
+/// registered, are checked and confirmed like registered ones). `energy` integrates the
+/// energy integral `J` even when none of the claims reads it: `J` is an ODE state under
+/// error control, so this follows the trajectory of a check with more claims (the corpus's
+/// false variants, checked apart from the claims they vary).
 pub fn run_check_claims(
     cfg: &crate::config::RunConfig,
     requests: &[ClaimRequest],
     factory: &ClaimFactory<'_>,
     out: Option<&std::path::Path>,
     confirm: &crate::confirm::ConfirmMode,
+    energy: bool,
 ) -> Result<CheckOutcome, GradflowError> {
     let mut problem = crate::run::Problem::build(cfg)?;
     let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
     let mut checker = Checker::with_claims(setting, build_claims(requests, factory)?);
-    if checker.needs_energy_integral() {
+    let energy = energy || checker.needs_energy_integral();
+    if energy {
         problem.flow.set_energy_integral(true);
         checker.set_layout(problem.flow.layout());
     }
-    let energy = checker.needs_energy_integral();
     let run = crate::run::execute_problem(cfg, problem, out, Some(&mut checker))?;
     let mut verdicts = checker.verdicts();
     let trials = run.stats.accepted + run.stats.rejected;

@@ -109,7 +109,7 @@ fn check(cfg: &RunConfig, id: &str, mode: &ConfirmMode) -> ClaimVerdict {
         id: id.into(),
         params: json!({}),
     }];
-    run_check_claims(cfg, &req, &factory, None, mode)
+    run_check_claims(cfg, &req, &factory, None, mode, false)
         .unwrap()
         .verdicts
         .remove(0)
@@ -280,7 +280,7 @@ fn tsit5_early_step_underestimate_is_not_reported_as_a_counterexample() {
             params: json!({}),
         })
         .collect();
-    let raw = run_check_claims(&cfg, &req, &factory, None, &ConfirmMode::Off).unwrap();
+    let raw = run_check_claims(&cfg, &req, &factory, None, &ConfirmMode::Off, false).unwrap();
     let out = run_check(&cfg, &req, None).unwrap();
     for (r, v) in raw.verdicts.iter().zip(&out.verdicts) {
         assert_ne!(v.verdict, Verdict::Violated, "{}: {}", v.info.id, v.note);

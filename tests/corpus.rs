@@ -9,11 +9,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use gradflow::check::{run_check, ClaimRequest};
+use gradflow::check::{run_check, run_check_claims, ClaimRequest};
 use gradflow::claim::registry;
 use gradflow::config::{ModelSpec, RunConfig};
+use gradflow::confirm::ConfirmMode;
 use gradflow::corpus::generate::{self, generate, run_seed, Setting};
-use gradflow::corpus::mutate::{check_claims, needs_energy, Probe, Shifted};
+use gradflow::corpus::mutate::{needs_energy, Probe, Shifted};
 use gradflow::corpus::{run_corpus, summary_text, CorpusOptions, CorpusReport};
 use gradflow::model::data::DataSpec;
 use serde_json::json;
@@ -159,10 +160,12 @@ fn shift_zero_wrapper_reproduces_every_verdict() {
             let probe = std::rc::Rc::new(std::cell::RefCell::new(Probe::default()));
             Ok(Box::new(Shifted::new(inner, 0.0, probe)))
         };
-    let wrapped = check_claims(
+    let wrapped = run_check_claims(
         &g.cfg,
         &requests,
         &factory,
+        None,
+        &ConfirmMode::Auto,
         needs_energy(&requests).unwrap(),
     )
     .unwrap();

@@ -34,7 +34,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::check::{run_check, CheckOutcome, Checker, ClaimFactory, ClaimRequest, ClaimVerdict};
+use crate::check::{run_check, ClaimRequest, ClaimVerdict};
 use crate::claim::{
     registry, Budget, Claim, ClaimInfo, Form, Hypothesis, Setting, Statement, Verdict,
 };
@@ -164,45 +164,6 @@ impl Claim for Shifted {
     }
 }
 
-/// Integrates `cfg` with claims built by the caller, as [`run_check`] does with registered
-/// ones; `energy` turns on the energy integral `J` even when none of `claims` reads it (so
-/// that the trajectory is the one a check with all claims integrates: `J` is an ODE state
-/// under error control and changes the step sequence).
-///
-/// Violations are confirmed by re-integration as [`run_check`] confirms them
-/// ([`crate::confirm`]), the confirmation runs building the claims of `requests` by
-/// `factory`: a false variant counts as caught only when the whole verdict pipeline reports
-/// it `violated`.
-pub fn check_claims(
-    cfg: &RunConfig,
-    requests: &[ClaimRequest],
-    factory: &ClaimFactory<'_>,
-    energy: bool,
-) -> Result<CheckOutcome, GradflowError> {
-    let mut problem = crate::run::Problem::build(cfg)?;
-    let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
-    let claims = crate::check::build_claims(requests, factory)?;
-    let mut checker = Checker::with_claims(setting, claims);
-    let energy = energy || checker.needs_energy_integral();
-    if energy {
-        problem.flow.set_energy_integral(true);
-        checker.set_layout(problem.flow.layout());
-    }
-    let run = crate::run::execute_problem(cfg, problem, None, Some(&mut checker))?;
-    let mut verdicts = checker.verdicts();
-    let trials = run.stats.accepted + run.stats.rejected;
-    crate::confirm::confirm(
-        cfg,
-        requests,
-        factory,
-        &mut verdicts,
-        trials,
-        energy,
-        &crate::confirm::ConfirmMode::Auto,
-    );
-    Ok(CheckOutcome { run, verdicts })
-}
-
 /// Whether some claim of `requests` reads the energy integral.
 pub fn needs_energy(requests: &[ClaimRequest]) -> Result<bool, GradflowError> {
     for r in requests {
@@ -330,7 +291,14 @@ pub fn shifted_variants(
             probe,
         )))
     };
-    let out = check_claims(cfg, &requests, &factory, energy)?;
+    let out = crate::check::run_check_claims(
+        cfg,
+        &requests,
+        &factory,
+        None,
+        &crate::confirm::ConfirmMode::Auto,
+        energy,
+    )?;
     for ((case, v), probe) in cases.iter_mut().zip(&out.verdicts).zip(&probes) {
         let p = *probe.borrow();
         let (lhs, rhs) = (case.tightest.lhs, case.tightest.rhs);
