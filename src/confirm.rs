@@ -6,27 +6,35 @@
 //! same configuration is integrated again from `t = 0` to just past the violation
 //! ([`Plan::t_stop`]) on a ladder of more accurate runs ([`Plan::rungs`]):
 //!
-//! - the same method at `rtol·10⁻²` and `rtol·10⁻³` (absolute tolerances scaled alike, each
-//!   value clamped at [`RTOL_FLOOR`]; a rung that is not at least 3× tighter than the one
-//!   before is dropped), and
-//! - a second method family at `rtol·10⁻²`: Radau IIA 5 for the explicit pairs, ROCK4 and
-//!   `auto`; DOP853 for the implicit methods ([`second_family`]).
+//! - stage 1: the same method at `rtol·10⁻²` and a second method family at `rtol·10⁻²`
+//!   (Radau IIA 5 for the explicit pairs, ROCK4 and `auto`; DOP853 for the implicit methods,
+//!   [`second_family`]);
+//! - stage 2, only for the claims stage 1 did not settle: the same method at `rtol·10⁻³`
+//!   (absolute tolerances scale alike; values are clamped at [`RTOL_FLOOR`], a same-method
+//!   rung that is not 3× tighter than the one before is dropped, and a run that underflows
+//!   its step retries at a looser factor).
 //!
 //! Each confirmation run is a full check of the violated claims (same data, weights,
-//! perturbation, claim parameters; the claims see the original `t_end`), with its own,
-//! tighter, error budget. Write `v` for the size of the worst violation of a run (`−slack`
-//! of an inequality, `|lhs − rhs|` of an identity, at its largest excess over the budget)
+//! perturbation, claim parameters; the claims see the original `t_end`; each claim is
+//! evaluated only in its own window), with its own, tighter, error budget. Write `v` for the
+//! size of a run's largest violation (`−slack` at the minimum slack of an inequality,
+//! `|lhs − rhs|` at its largest for an identity; for a one-step statement the failing
+//! evaluation with the largest excess per unit time, compared as it is and per unit time)
 //! and `b` for the budget there. A genuine violation's `v` converges to a positive limit as
 //! the tolerance shrinks; an artifact's `v` shrinks with the tolerance. The rule
-//! ([`decide`]): the violation is **confirmed** when
+//! ([`decide`]):
 //!
-//! 1. at least two confirmation runs reached `t_stop` with the claim's hypotheses holding
-//!    (a run that stops early, hits its work limit or fails is listed, not counted);
-//! 2. every one of them is itself violated beyond its own budget (`v > b`);
-//! 3. their sizes agree: `max v / min v ≤` [`AGREEMENT`] over the confirmation runs (an
-//!    artifact shrinks by about the tolerance ratio, 100, between two rungs);
-//! 4. the limit `v∞` of the same-method rungs, fitted as `v(τ) = v∞ + c·τ` through the two
-//!    tightest (when their tolerances differ by ≥ 10×), exceeds the tightest run's budget.
+//! - a completed run with the claim applicable either reproduces the violation (violated
+//!   beyond its own budget: counted), or refutes it (it holds, or its budget is fine enough,
+//!   `AGREEMENT · b < v_original`, and it is not violated), or cannot tell (ignored, as is a
+//!   run under which a hypothesis fails); a refutation is never confirmed;
+//! - stage 1 confirms when both runs are counted, the sizes of the original and both runs
+//!   agree within [`AGREEMENT`], and the limit `v∞` of `v(τ) = v∞ + c·τ` through the
+//!   original and the same-method run exceeds that run's budget;
+//! - stage 2 confirms when no applicable run failed to finish, at least two are counted,
+//!   their sizes agree within [`AGREEMENT`], and `v∞` through the two same-method runs
+//!   (≥ 10× apart in tolerance) exceeds the tightest budget; without such a pair (near the
+//!   floor) the runs and the original must agree and each exceed `AGREEMENT ×` its budget.
 //!
 //! Otherwise the verdict is `inconclusive`, with the reason and every run's slack and
 //! budget. Gradient descent is not re-integrated: its iterates are the statement's object,
@@ -35,8 +43,10 @@
 //! not earlier than the tightest same-method run's own first violation, so a round-off-sized
 //! early failure that the accurate run does not reproduce is not reported as the first one.
 //!
-//! Cost: nothing for runs without a violation; with violations, one run per rung (three in
-//! general) over `[0, t_stop]`, each bounded by [`WORK_FACTOR`] × the original run's trial
+//! Violations at the initial point are confirmed without re-integration ([`at_initial_point`]).
+//!
+//! Cost: nothing for runs without a violation; with violations, two runs over `[0, t_stop]`
+//! (three when stage 2 is needed), each bounded by [`WORK_FACTOR`] × the original run's trial
 //! steps + [`WORK_MIN`] trial steps. The plan is recorded in the verdict, so that `replay`
 //! repeats exactly the same confirmation runs.
 
