@@ -31,8 +31,9 @@ enum Cmd {
     /// Exit status 0: nothing violated (or every suite case as expected); 1: a claim was
     /// violated (or a suite case mismatched); 2: usage or input error.
     Check(Box<CheckArgs>),
-    /// Rerun a counterexample report and compare verdict and numbers bit for bit
-    /// (exit 0 reproduced, 1 differs).
+    /// Rerun a counterexample report, regenerate it, and compare every number, string and
+    /// key of the report bit for bit (exit 0 reproduced, 1 differs: each difference is
+    /// listed as a JSON pointer with both values).
     Replay {
         /// The report (`DIR/counterexamples/<id>.json`).
         report: PathBuf,
@@ -779,11 +780,26 @@ fn replay(report: &Path) -> Result<ExitCode> {
     if let Some(c) = v.get("confirmation") {
         println!("  confirmation: {}", c["reason"].as_str().unwrap_or("-"));
     }
+    if let Some(v) = &r.other_version {
+        println!(
+            "  note: the report was written by gradflow {v}, this is {}",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
     if r.reproduced() {
-        println!("reproduced bit for bit");
+        println!("reproduced bit for bit (every number of the report)");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("NOT reproduced: the rerun differs from the report");
+        println!(
+            "NOT reproduced: the rerun differs from the report in {} place(s):",
+            r.differences.len()
+        );
+        for d in r.differences.iter().take(10) {
+            println!("  {d}");
+        }
+        if r.differences.len() > 10 {
+            println!("  … and {} more", r.differences.len() - 10);
+        }
         Ok(ExitCode::from(1))
     }
 }

@@ -327,6 +327,48 @@ fn counterexample_report_replays_bit_for_bit() {
         .reproduced());
 }
 
+/// Replay compares every number the report states, not only the verdict's headline fields:
+/// an edited trajectory-excerpt value, the run's final time, or an added field are each
+/// reported as a difference naming its JSON pointer.
+#[test]
+fn replay_detects_an_edit_anywhere_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, req) = pl_false_variant();
+    run_check(&cfg, &req, Some(dir.path())).unwrap();
+    let report = gradflow::report::counterexample::report_path(dir.path(), &req[0].id);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let lhs = r["claim"]["excerpt"][1]["lhs"].as_f64().unwrap();
+    let final_time = r["final_time"].as_f64().unwrap();
+    let edits: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 3] = [
+        (
+            "/claim/excerpt/1/lhs",
+            Box::new(move |t| t["claim"]["excerpt"][1]["lhs"] = json!(lhs * (1.0 + 1e-15))),
+        ),
+        (
+            "/final_time",
+            Box::new(move |t| t["final_time"] = json!(final_time * 0.5)),
+        ),
+        (
+            "/note_added",
+            Box::new(|t| t["note_added"] = json!("edited")),
+        ),
+    ];
+    for (pointer, edit) in edits {
+        let mut t = r.clone();
+        edit(&mut t);
+        let tampered = dir.path().join("tampered.json");
+        std::fs::write(&tampered, serde_json::to_string(&t).unwrap()).unwrap();
+        let replay = gradflow::report::counterexample::replay(&tampered).unwrap();
+        assert_eq!(replay.differences.len(), 1, "{:?}", replay.differences);
+        assert!(
+            replay.differences[0].starts_with(pointer),
+            "{:?}",
+            replay.differences
+        );
+    }
+}
+
 /// Unknown claim ids and malformed parameters are input errors naming the claim.
 #[test]
 fn unknown_claims_and_bad_parameters_are_rejected() {

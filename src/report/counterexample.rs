@@ -87,38 +87,91 @@ pub fn write_reports(
     write_json_atomic(&dir.join("verdicts.json"), &all)
 }
 
-/// What a replay compares: the verdict and the first violation, exactly.
+/// What a replay compares: the whole counterexample report, regenerated from its
+/// configuration, against the stored one — every number, string and key, at every depth
+/// (JSON numbers round-trip `f64` exactly, so equal means bit for bit). The one field not
+/// compared is `gradflow_version` (a report replayed by another version is judged on its
+/// numbers; a differing version is shown as a note).
 #[derive(Debug)]
 pub struct Replay {
     /// The claim replayed.
     pub request: ClaimRequest,
-    /// The report's verdict entry.
+    /// The report's verdict entry (`claim`).
     pub expected: Value,
     /// The rerun's verdict entry.
     pub got: Value,
+    /// Every place where the stored report and the regenerated one differ, as a JSON pointer
+    /// with both values (`/claim/excerpt/1/lhs: report 0.5, rerun 0.25`); empty when the
+    /// report is reproduced.
+    pub differences: Vec<String>,
+    /// The version that wrote the report, when it is not this one.
+    pub other_version: Option<String>,
 }
 
 impl Replay {
-    /// Whether the verdict, first, worst and candidate violations, minimum slack,
-    /// hypotheses and the confirmation runs (their plan, slacks, budgets and work) agree bit
-    /// for bit (JSON numbers round-trip `f64` exactly).
+    /// Whether every number, string and key of the report (apart from `gradflow_version`)
+    /// is reproduced bit for bit: verdict, hypotheses, first, worst and candidate
+    /// violations, minimum slack, the trajectory excerpt, the confirmation runs (plan,
+    /// sizes, budgets, work), the run's provenance (data and initial-weight hashes, status,
+    /// final time) and the configuration.
     pub fn reproduced(&self) -> bool {
-        [
-            "verdict",
-            "first_violation",
-            "min_slack",
-            "hypotheses",
-            "evaluations",
-            "worst_violation",
-            "later_candidates",
-            "confirmation",
-        ]
-        .iter()
-        .all(|k| self.expected.get(*k) == self.got.get(*k))
+        self.differences.is_empty()
     }
 }
 
-/// Reruns the violation of a counterexample report.
+/// The places where `expected` and `got` differ, as JSON pointers below `at`, each with both
+/// values; object keys present on one side only are differences too.
+pub fn json_differences(at: &str, expected: &Value, got: &Value, out: &mut Vec<String>) {
+    match (expected, got) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, va) in a {
+                let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                match b.get(k) {
+                    Some(vb) => json_differences(&here, va, vb, out),
+                    None => out.push(format!(
+                        "{here}: report {}, rerun has no such field",
+                        brief(va)
+                    )),
+                }
+            }
+            for (k, vb) in b {
+                if !a.contains_key(k) {
+                    let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    out.push(format!(
+                        "{here}: report has no such field, rerun {}",
+                        brief(vb)
+                    ));
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                out.push(format!(
+                    "{at}: report has {} entries, rerun {}",
+                    a.len(),
+                    b.len()
+                ));
+            }
+            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
+                json_differences(&format!("{at}/{i}"), va, vb, out);
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => out.push(format!("{at}: report {}, rerun {}", brief(a), brief(b))),
+    }
+}
+
+/// A value short enough for a one-line message.
+fn brief(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Reruns the violation of a counterexample report and regenerates the whole report.
 pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
     let text = std::fs::read_to_string(path).map_err(|e| GradflowError::io(path, e))?;
     let report: Value = serde_json::from_str(&text).map_err(|e| GradflowError::Json {
@@ -132,8 +185,9 @@ pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
             report["kind"]
         )));
     }
-    let mut cfg = RunConfig::from_value(report["config"].clone(), &origin)?;
+    let original = RunConfig::from_value(report["config"].clone(), &origin)?;
     // a replay writes no files: the original run's trace (which changes no step) is dropped
+    let mut cfg = original.clone();
     cfg.trace = None;
     let claim = &report["claim"];
     let request = ClaimRequest {
@@ -168,10 +222,69 @@ pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
             outcome.run.summary["init_sha256"], report["init_sha256"]
         )));
     }
-    let got = serde_json::to_value(&outcome.verdicts[0]).expect("serialises");
+    let verdict = &outcome.verdicts[0];
+    let got = serde_json::to_value(verdict).expect("serialises");
+    // the report as this rerun would have written it, under the original configuration
+    let mut regenerated = counterexample(&original, &outcome.run, verdict);
+    let version = "gradflow_version";
+    let other_version = match report.get(version) {
+        Some(v) if *v != regenerated[version] => Some(brief(v)),
+        _ => None,
+    };
+    if let (Some(r), Some(g)) = (report.get(version), regenerated.as_object_mut()) {
+        g.insert(version.into(), r.clone());
+    }
+    let mut differences = Vec::new();
+    json_differences("", &report, &regenerated, &mut differences);
     Ok(Replay {
         request,
         expected: claim.clone(),
         got,
+        differences,
+        other_version,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Changing any single leaf of a report (a number by one ulp, a string, a boolean) is
+    /// found as exactly one difference at that leaf's JSON pointer.
+    #[test]
+    fn every_leaf_edit_is_one_difference_at_its_pointer() {
+        let report = json!({"a": 1.0, "b": [0.5, {"c": "x", "d/e": true}], "f": {"g": [1e-300]}});
+        let mut leaves = Vec::new();
+        fn collect(at: String, v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => m
+                    .iter()
+                    .for_each(|(k, v)| collect(format!("{at}/{}", k.replace('/', "~1")), v, out)),
+                Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, v)| collect(format!("{at}/{i}"), v, out)),
+                _ => out.push(at),
+            }
+        }
+        collect(String::new(), &report, &mut leaves);
+        assert_eq!(leaves.len(), 5);
+        for leaf in leaves {
+            let mut t = report.clone();
+            let v = t.pointer_mut(&leaf).unwrap();
+            *v = match v {
+                Value::Number(n) => json!(f64::from_bits(n.as_f64().unwrap().to_bits() + 1)),
+                Value::String(_) => json!("y"),
+                Value::Bool(b) => json!(!*b),
+                _ => unreachable!(),
+            };
+            let mut d = Vec::new();
+            json_differences("", &t, &report, &mut d);
+            assert_eq!(d.len(), 1, "{leaf}: {d:?}");
+            assert!(d[0].starts_with(&format!("{leaf}:")), "{leaf}: {d:?}");
+        }
+        let mut d = Vec::new();
+        json_differences("", &report, &report, &mut d);
+        assert!(d.is_empty());
+    }
 }
