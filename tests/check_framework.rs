@@ -340,7 +340,8 @@ fn replay_detects_an_edit_anywhere_in_the_report() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let lhs = r["claim"]["excerpt"][1]["lhs"].as_f64().unwrap();
     let final_time = r["final_time"].as_f64().unwrap();
-    let edits: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 3] = [
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: [(&str, Edit); 3] = [
         (
             "/claim/excerpt/1/lhs",
             Box::new(move |t| t["claim"]["excerpt"][1]["lhs"] = json!(lhs * (1.0 + 1e-15))),
