@@ -28,13 +28,16 @@
 //!   beyond its own budget: counted), or refutes it (it holds, or its budget is fine enough,
 //!   `AGREEMENT · b < v_original`, and it is not violated), or cannot tell (ignored, as is a
 //!   run under which a hypothesis fails); a refutation is never confirmed;
-//! - stage 1 confirms when both runs are counted, the sizes of the original and both runs
-//!   agree within [`AGREEMENT`], and the limit `v∞` of `v(τ) = v∞ + c·τ` through the
+//! - stage 1 confirms when both runs are counted, the violation holds up as the tolerance
+//!   tightens (no run's size is below `1/AGREEMENT` of a less accurate run's, the original
+//!   included: an artifact shrinks, a genuine violation may also grow when the accurate runs
+//!   evaluate it at points where it is larger), and the limit `v∞` of `v(τ) = v∞ + c·τ` through the
 //!   original and the same-method run exceeds that run's budget;
 //! - stage 2 confirms when no applicable run failed to finish, at least two are counted,
-//!   their sizes agree within [`AGREEMENT`], and `v∞` through the two same-method runs
+//!   the violation holds up among them, and `v∞` through the two same-method runs
 //!   (≥ 10× apart in tolerance) exceeds the tightest budget; without such a pair (near the
-//!   floor) the runs and the original must agree and each exceed `AGREEMENT ×` its budget.
+//!   floor) it must hold up among the runs and the original, and each run must exceed
+//!   `AGREEMENT ×` its budget.
 //!
 //! Otherwise the verdict is `inconclusive`, with the reason and every run's slack and
 //! budget. Gradient descent is not re-integrated: its iterates are the statement's object,
@@ -524,13 +527,20 @@ fn limit_through(a: (f64, f64), b: (f64, f64)) -> f64 {
     b.1 - (a.1 - b.1) * b.0 / (a.0 - b.0)
 }
 
-/// Whether sizes agree within [`AGREEMENT`] (NaN never agrees).
-fn agree(sizes: &[f64]) -> bool {
-    let (lo, hi) = sizes
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
-    let ok = hi <= AGREEMENT * lo && sizes.iter().all(|v| v.is_finite());
-    ok
+/// Whether the violation holds up as the tolerance tightens: for every pair of runs
+/// `(rtol, v)` where one is strictly more accurate, its size is at least `1/AGREEMENT` of
+/// the less accurate one's (NaN never holds up). An artifact's size shrinks with the
+/// tolerance; a genuine violation's converges to its limit from either side — it may grow,
+/// when a more accurate run evaluates the statement at points (earlier, or more of them)
+/// where it is violated by more. Runs of equal tolerance (two methods) are not compared
+/// with each other: their accepted points differ.
+fn holds_up(runs: &[(f64, f64)]) -> bool {
+    runs.iter().all(|(_, v)| v.is_finite())
+        && runs.iter().all(|&(ra, va)| {
+            runs.iter()
+                .filter(|(rb, _)| *rb < ra)
+                .all(|&(_, vb)| AGREEMENT * vb >= va)
+        })
 }
 
 /// The outcome of [`decide`].
@@ -546,7 +556,7 @@ pub enum Decision {
 
 /// The confirmation rule (module documentation) on one claim's runs so far. `final_stage`:
 /// every rung of the plan has been run. A one-step statement (its runs carry the step
-/// length) is confirmed when its sizes agree either as they are (a constant offset) or per
+/// length) is confirmed when its sizes hold up either as they are (a constant offset) or per
 /// unit time (a rate: the one-step slack of a wrong sign of `dL/dt` scales with the step);
 /// an artifact shrinks with the tolerance either way.
 pub fn decide(original: Original, runs: &[RungResult], final_stage: bool) -> Decision {
@@ -599,7 +609,10 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
         .filter(|r| r.kind == RungKind::Tightened)
         .collect();
     same.sort_by(|a, b| b.rtol.total_cmp(&a.rtol));
-    let sizes: Vec<f64> = counted.iter().map(|r| r.size.unwrap_or(f64::NAN)).collect();
+    let sized: Vec<(f64, f64)> = counted
+        .iter()
+        .map(|r| (r.rtol, r.size.unwrap_or(f64::NAN)))
+        .collect();
     let all = || {
         counted
             .iter()
@@ -608,7 +621,7 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
             .join("; ")
     };
     if !final_stage {
-        // stage 1: the original and both first rungs agree, and the line through the
+        // stage 1: the violation holds up from the original to both first rungs, and the line through the
         // original and the same-method rung stays beyond that rung's budget
         let [a] = same.as_slice() else {
             return Decision::Unsettled;
@@ -616,11 +629,11 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
         if counted.len() < 2 || original.rtol < 10.0 * a.rtol {
             return Decision::Unsettled;
         }
-        let mut with_original = sizes.clone();
-        with_original.push(original.size);
+        let mut with_original = sized.clone();
+        with_original.push((original.rtol, original.size));
         let (va, ba) = (a.size.unwrap_or(f64::NAN), a.budget.unwrap_or(f64::NAN));
         let limit = limit_through((original.rtol, original.size), (a.rtol, va));
-        return if agree(&with_original) && limit > ba {
+        return if holds_up(&with_original) && limit > ba {
             Decision::Confirmed(
                 format!(
                     "confirmed by {} more accurate runs (original v = {:.3e}; {}); limit v∞ = \
@@ -680,11 +693,12 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
             limit,
         );
     }
-    if !agree(&sizes) {
+    if !holds_up(&sized) {
         return Decision::NotConfirmed(
             format!(
-                "not confirmed: the violation's size changes with the tolerance by more than \
-                 {AGREEMENT}× (original v = {:.3e}; {}), as a numerical error does",
+                "not confirmed: the violation's size changes with the tolerance (it shrinks \
+                 by more than {AGREEMENT}× as the tolerance tightens: original v = {:.3e}; \
+                 {}), as a numerical error does",
                 original.size,
                 all()
             ),
@@ -716,13 +730,13 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
         }
         _ => {
             // no same-method pair 10× apart (the tolerance is near the floor): the runs and
-            // the original agree and every one exceeds its budget by the agreement factor
-            let mut with_original = sizes.clone();
-            with_original.push(original.size);
+            // the original hold up and every one exceeds its budget by the agreement factor
+            let mut with_original = sized.clone();
+            with_original.push((original.rtol, original.size));
             let clear = counted
                 .iter()
                 .all(|r| r.size.unwrap_or(f64::NAN) > AGREEMENT * r.budget.unwrap_or(f64::NAN));
-            if agree(&with_original) && clear {
+            if holds_up(&with_original) && clear {
                 Decision::Confirmed(
                     format!(
                         "confirmed by {} runs near the tolerance floor (original v = {:.3e}; {}), \
@@ -736,8 +750,9 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
             } else {
                 Decision::NotConfirmed(
                     format!(
-                        "not confirmed: near the tolerance floor the runs do not agree within \
-                         {AGREEMENT}× or stay within {AGREEMENT}× their budgets (original v = \
+                        "not confirmed: near the tolerance floor the violation shrinks by more \
+                         than {AGREEMENT}× with the tolerance or stays within {AGREEMENT}× the \
+                         budgets (original v = \
                          {:.3e}; {})",
                         original.size,
                         all()
@@ -990,6 +1005,29 @@ mod tests {
             Decision::NotConfirmed(why, _) => assert!(why.contains("changes with"), "{why}"),
             d => panic!("{d:?}"),
         }
+    }
+
+    /// A false statement evaluated at accepted points: the accurate runs take smaller first
+    /// steps and see the violation where it is larger (5×, 8×); it holds up, the limit is
+    /// beyond the budget: confirmed. The same sizes in reverse order (shrinking) are not.
+    #[test]
+    fn a_violation_that_grows_as_the_tolerance_tightens_is_confirmed() {
+        let runs = [
+            run(RungKind::Tightened, 1e-8, true, 5e-3, 1e-9),
+            run(RungKind::SecondFamily, 1e-8, true, 8e-3, 1e-9),
+        ];
+        match decide(original(1e-3), &runs, false) {
+            Decision::Confirmed(_, Some(l)) => assert!(l > 5e-3, "{l}"),
+            d => panic!("{d:?}"),
+        }
+        let shrinking = [
+            run(RungKind::Tightened, 1e-8, true, 1e-4, 1e-9),
+            run(RungKind::SecondFamily, 1e-8, true, 1e-4, 1e-9),
+        ];
+        assert_eq!(
+            decide(original(1e-3), &shrinking, false),
+            Decision::Unsettled
+        );
     }
 
     #[test]

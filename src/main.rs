@@ -637,6 +637,9 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         if let Some(c) = &v.confirmation {
             println!("    {}", c.reason);
         }
+        if let (Verdict::Violated, Some(e)) = (v.verdict, v.info.empirical) {
+            println!("    note: {e}");
+        }
     }
     println!("wrote {}", out.join("verdicts.json").display());
     let stopped = matches!(outcome.run.status, Status::Stopped(_));

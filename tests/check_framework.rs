@@ -30,6 +30,7 @@ impl Claim for LossAbove {
             statement: format!("L(t) ≥ {}", self.c),
             schedule: Schedule::Always,
             form: Form::Inequality,
+            empirical: None,
             printed_error: None,
         }
     }
@@ -67,6 +68,7 @@ impl Claim for LossAboveIfConverged {
             statement: format!("L(t) ≥ {}", self.c),
             schedule: self.schedule,
             form: Form::Inequality,
+            empirical: None,
             printed_error: None,
         }
     }

@@ -60,6 +60,12 @@ pub struct ClaimInfo {
     /// (the corrected statement is a separate claim).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub printed_error: Option<&'static str>,
+    /// For an experimental observation (a figure's trend), not a theorem: why a violation
+    /// can be a true counterexample to the observation on a setting the paper did not show.
+    /// The checker judges it like any statement; the random-run corpus counts its
+    /// violations as explained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empirical: Option<&'static str>,
 }
 
 impl ClaimInfo {
@@ -78,6 +84,7 @@ impl ClaimInfo {
             statement: statement.into(),
             schedule: Schedule::Always,
             form: Form::Inequality,
+            empirical: None,
             printed_error: None,
         }
     }

@@ -8,7 +8,9 @@
 //! 1. **Baseline**: the run is checked with every registered claim
 //!    (`registry::select("all")`, [`run_check`]). On the unperturbed gradient flow no verdict
 //!    may be `violated`, except for claims whose [`ClaimInfo::printed_error`] is set (the
-//!    catalog's known-wrong printed statements: *explained*). On a gradient-descent run the
+//!    catalog's known-wrong printed statements) or whose [`ClaimInfo::empirical`] is set (a
+//!    figure's trend, which a setting the paper did not show can truly contradict): those
+//!    are *explained*. On a gradient-descent run the
 //!    gradient-flow statements are not about the dynamics (GD does not conserve the
 //!    imbalance, say); there only the claims about GD (a hypothesis "method gd") count.
 //!    Every other `violated` is **unexplained**, reported with the configuration, claim,
@@ -24,6 +26,7 @@
 //! [`CorpusReport::failed`] is what `gradflow corpus` turns into exit status 1.
 //!
 //! [`ClaimInfo::printed_error`]: crate::claim::ClaimInfo::printed_error
+//! [`ClaimInfo::empirical`]: crate::claim::ClaimInfo::empirical
 //! [`run_check`]: crate::check::run_check
 
 pub mod generate;
@@ -66,7 +69,8 @@ pub struct CorpusOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationClass {
-    /// The claim is a statement as printed that the catalog marks wrong.
+    /// The claim is a statement as printed that the catalog marks wrong, or an experimental
+    /// observation that a setting the paper did not show truly contradicts.
     Explained,
     /// A gradient-flow statement on a gradient-descent run.
     Discrete,
@@ -230,7 +234,7 @@ pub struct Summary {
     pub verdicts: Counts,
     /// `holds + violated`: applicable verdicts decided either way.
     pub decided: usize,
-    /// Violations marked `printed_error`.
+    /// Violations of statements marked `printed_error` or `empirical`.
     pub explained: usize,
     /// Gradient-flow statements violated on gradient-descent runs.
     pub discrete: usize,
@@ -329,7 +333,7 @@ pub fn classify(cfg: &crate::config::RunConfig, verdicts: &[ClaimVerdict]) -> Ve
         .filter(|v| v.verdict == Verdict::Violated)
         .filter_map(|v| {
             let fv = v.first_violation.as_ref()?;
-            let class = if v.info.printed_error.is_some() {
+            let class = if v.info.printed_error.is_some() || v.info.empirical.is_some() {
                 ViolationClass::Explained
             } else if gd && !about_gd(v) {
                 ViolationClass::Discrete
@@ -622,7 +626,7 @@ pub fn summary_text(report: &CorpusReport, out: Option<&Path>) -> String {
         s.decided
     );
     t += &format!(
-        "violated: {} = {} explained (printed_error) + {} gradient-flow statements on GD runs + {} unexplained\n",
+        "violated: {} = {} explained (printed_error or empirical) + {} gradient-flow statements on GD runs + {} unexplained\n",
         s.verdicts.violated, s.explained, s.discrete, s.unexplained
     );
     t += &format!(

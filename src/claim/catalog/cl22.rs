@@ -1202,6 +1202,7 @@ impl Claim for PrintedProp52 {
             statement: st,
             schedule: Schedule::Always,
             form: Form::Inequality,
+            empirical: None,
             printed_error: Some(err),
         }
     }
@@ -1646,6 +1647,7 @@ impl Claim for RiskBound {
             ),
             schedule: Schedule::AtEnd,
             form: Form::Inequality,
+            empirical: None,
             printed_error: None,
         }
     }

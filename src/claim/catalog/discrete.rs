@@ -73,6 +73,7 @@ impl Claim for GdImbalanceStep {
             ),
             schedule: Schedule::Always,
             form: Form::Identity,
+            empirical: None,
             printed_error: None,
         }
     }

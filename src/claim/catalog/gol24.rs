@@ -782,6 +782,7 @@ impl Claim for SLeOne {
             statement,
             schedule: Schedule::AtEnd,
             form: Form::Inequality,
+            empirical: None,
             printed_error: err,
         }
     }
@@ -965,6 +966,7 @@ impl Claim for SaxeNorms {
             statement: statement.into(),
             schedule: Schedule::Always,
             form: Form::Identity,
+            empirical: None,
             printed_error: err,
         }
     }
@@ -1627,6 +1629,7 @@ impl Claim for Lemma74 {
             statement: statement.into(),
             schedule: Schedule::Always,
             form: Form::Inequality,
+            empirical: None,
             printed_error: None,
         }
     }
@@ -1795,6 +1798,7 @@ impl Claim for Lemma71 {
             },
             schedule: Schedule::Always,
             form: Form::Inequality,
+            empirical: None,
             printed_error: self.sqrt_rho.then_some(
                 "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
                  linear factor r = ρ (catalog 001 §2.8, §6 item 2)",

@@ -511,6 +511,7 @@ impl Claim for Deviation {
             ),
             schedule: Schedule::Always,
             form: Form::Inequality,
+            empirical: None,
             printed_error: (!repaired).then_some(PRINTED_V_ERROR),
         }
     }
@@ -686,6 +687,7 @@ impl Claim for TightG2 {
             ),
             schedule: Schedule::Always,
             form: Form::Inequality,
+            empirical: None,
             printed_error: None,
         }
     }
@@ -850,6 +852,7 @@ impl Claim for ScalarsClosedForm {
             },
             schedule: Schedule::Always,
             form: Form::Identity,
+            empirical: None,
             printed_error: None,
         }
     }
@@ -1128,6 +1131,7 @@ impl Claim for Theorem52 {
             ),
             schedule: self.schedule,
             form: Form::Inequality,
+            empirical: None,
             printed_error: None,
         }
     }

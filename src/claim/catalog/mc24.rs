@@ -939,6 +939,7 @@ impl Claim for StepClaim {
             statement: self.statement(),
             schedule: Schedule::Always,
             form: self.kind.form(),
+            empirical: None,
             printed_error: None,
         }
     }
@@ -1611,6 +1612,7 @@ impl Claim for EndClaim {
             statement: self.statement(),
             schedule: Schedule::AtEnd,
             form: self.kind.form(),
+            empirical: None,
             printed_error: (self.kind == End::T2aPrinted).then_some(
                 "the right-hand side depends on a minimizer W, and as a bound on S_min it fails \
                  for unbalanced minimizers (a small ‖W_k‖_F makes it exceed S(W^bal) ≥ S_min); \
@@ -1842,6 +1844,15 @@ pub struct CurvatureClaim {
     q: Option<Quantities>,
 }
 
+/// Why `mc24.fig1d.eos_plateau` is an observation, not a theorem (catalog 002 §4, Fig. 1b/1d:
+/// the plateau of the final sharpness at `2/η` is a trend of averaged runs). GD started above
+/// the stability line (`ηS(θ_0) > 2`) is thrown out of the sharp region (a catapult) and may
+/// settle in a flatter basin far below the line: random runs with `ηS(θ_0) = 2.08` and `2.45`
+/// ended at `ηS(θ_T) = 1.54` and `1.07`, each reproduced step by step — true counterexamples
+/// to the observation, not numerical artefacts.
+pub const EOS_EMPIRICAL: &str = "an experimental trend of Fig. 1b/1d, not a theorem: GD started \
+    above the stability line can catapult into a flatter basin and end with ηS well below 2";
+
 /// Default half-width of the band around `ηS = 2` of `mc24.fig1d.eos_plateau`.
 pub const EOS_BAND: f64 = 0.05;
 
@@ -1945,6 +1956,7 @@ impl Claim for CurvatureClaim {
             statement,
             schedule: Schedule::AtEnd,
             form: Form::Inequality,
+            empirical: (self.kind == Curv::EosPlateau).then_some(EOS_EMPIRICAL),
             printed_error: None,
         }
     }

@@ -748,6 +748,7 @@ impl Claim for Mttvm21Claim {
             statement: self.statement_text(),
             schedule: self.item.schedule(),
             form: self.item.form(),
+            empirical: None,
             printed_error,
         }
     }
