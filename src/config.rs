@@ -272,7 +272,9 @@ pub struct RunConfig {
     /// Seed of the data and initialisation draws.
     #[serde(default)]
     pub seed: u64,
-    /// Largest number of trial steps.
+    /// Largest number of trial steps (gradient-descent steps for `method = "gd"`); default
+    /// the work limit [`crate::limits::Limits::max_steps`] (one million). A run that reaches
+    /// it stops early with status `max_steps`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<u64>,
     /// Largest step size.
@@ -408,7 +410,52 @@ impl RunConfig {
                 return Err(GradflowError::Config(format!("h_max = {h}: must be > 0")));
             }
         }
+        self.validate_limits()?;
         self.validate_fixed_step()
+    }
+
+    /// The sizes the configuration asks for against [`crate::limits::current`]: the rows of a
+    /// `dt` trace (`t_end/dt`, a finite `dt > 0`; `every ≥ 1`), `max_steps ≥ 1`, and the
+    /// steps of gradient descent (`t_end/lr`) against the default work limit when the
+    /// configuration sets no `max_steps` (a known step count over the limit is refused
+    /// before the run instead of stopping it there).
+    fn validate_limits(&self) -> Result<(), GradflowError> {
+        let limits = crate::limits::current();
+        match self.trace {
+            Some(TracePolicy::Dt(dt)) => {
+                if !(dt.is_finite() && dt > 0.0) {
+                    return Err(GradflowError::Config(format!(
+                        "trace.dt = {dt}: must be finite and > 0"
+                    )));
+                }
+                crate::limits::check_trace_rows(self.t_end, dt, limits.max_trace_rows)?;
+            }
+            Some(TracePolicy::Every(0)) => {
+                return Err(GradflowError::Config("trace.every = 0: must be ≥ 1".into()));
+            }
+            _ => {}
+        }
+        if self.max_steps == Some(0) {
+            return Err(GradflowError::Config("max_steps = 0: must be ≥ 1".into()));
+        }
+        if let (Method::Gd, Some(lr), None) = (self.method, self.lr, self.max_steps) {
+            // the steps gradient descent takes to reach t_end (the last one may be shorter)
+            let steps = (self.t_end / lr * (1.0 - 4.0 * f64::EPSILON)).ceil();
+            // t_end and lr are finite and > 0 here, so is their quotient or it is +∞
+            if steps > limits.max_steps as f64 {
+                let field = match self.steps {
+                    Some(n) => format!("steps = {n}"),
+                    None => format!("t_end/lr = {}/{lr} = {steps:e} steps", self.t_end),
+                };
+                return Err(GradflowError::Config(format!(
+                    "{field}: more than the default work limit of {} steps; raise it with \
+                     {} (max_steps in the configuration)",
+                    limits.max_steps,
+                    crate::limits::MAX_STEPS_FLAG
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// `fixed_step`, `on_chatter` and `chatter` belong to the explicit pairs; `fixed_step`

@@ -11,6 +11,7 @@ pub mod error;
 pub mod examples;
 pub mod flow;
 pub mod integrate;
+pub mod limits;
 pub mod model;
 pub mod monitor;
 pub mod report;

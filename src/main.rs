@@ -21,6 +21,16 @@ use gradflow::run::{execute, Status};
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Largest estimated memory of one run (bytes, or with a suffix: 512M, 16G; default 8G).
+    /// A run over it is refused before anything is allocated.
+    #[arg(long = "max-memory", global = true, value_name = "SIZE")]
+    max_memory: Option<String>,
+    /// Largest number of rows a --trace dt=X trace may have (t_end/dt; default 10000000).
+    #[arg(long = "max-trace-rows", global = true, value_name = "N")]
+    max_trace_rows: Option<u64>,
+    /// Largest number of points of a sweep grid (default 100000).
+    #[arg(long = "max-sweep-points", global = true, value_name = "N")]
+    max_sweep_points: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -222,6 +232,19 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let mut limits = gradflow::limits::Limits::default();
+    if let Some(s) = &cli.max_memory {
+        limits.max_memory = gradflow::limits::parse_size(s)?;
+    }
+    if let Some(n) = cli.max_trace_rows {
+        anyhow::ensure!(n >= 1, "--max-trace-rows 0: must be ≥ 1");
+        limits.max_trace_rows = n;
+    }
+    if let Some(n) = cli.max_sweep_points {
+        anyhow::ensure!(n >= 1, "--max-sweep-points 0: must be ≥ 1");
+        limits.max_sweep_points = n;
+    }
+    gradflow::limits::set(limits);
     match cli.cmd {
         Cmd::Run(args) => run(*args),
         Cmd::Check(args) => check(*args),

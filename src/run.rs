@@ -44,14 +44,34 @@ pub struct Problem {
 
 impl Problem {
     /// Builds data, shape and initial weights from `cfg` (deterministic in `cfg.seed`).
+    ///
+    /// The run's memory ([`crate::limits::Footprint`]) is checked against the limit in force
+    /// before anything of that size is allocated: from the specification before Gaussian
+    /// data are generated, and again with the sizes of the `.npy` data and layer files once
+    /// they are read (their size is bounded by the files), before the flow is built.
     pub fn build(cfg: &RunConfig) -> Result<Self, GradflowError> {
+        use crate::limits::{current, Footprint};
+        let max_memory = current().max_memory;
+        if let Some(f) = Footprint::from_config(cfg, None, None) {
+            f.check(max_memory)?;
+        }
         let data = generate(&cfg.data, cfg.seed)?;
+        let sizes = Some((data.n(), data.d(), data.q()));
         let shape =
             match (&cfg.model, &cfg.init) {
-                (Some(m), _) => m.shape(data.d(), data.q())?,
+                (Some(m), _) => {
+                    if let Some(f) = Footprint::from_config(cfg, sizes, None) {
+                        f.check(max_memory)?;
+                    }
+                    m.shape(data.d(), data.q())?
+                }
                 (None, InitSpec::Npy { dir }) => {
                     let layers = read_layers(dir)?;
-                    Shape::from_layers(&layers)?
+                    let shape = Shape::from_layers(&layers)?;
+                    if let Some(f) = Footprint::from_config(cfg, sizes, Some(shape.widths())) {
+                        f.check(max_memory)?;
+                    }
+                    shape
                 }
                 (None, _) => return Err(GradflowError::Config(
                     "model: missing (give the hidden widths, or initial weights with --init DIR)"
@@ -100,20 +120,18 @@ impl Problem {
     }
 }
 
-/// Reads `W1.npy, W2.npy, …` (W1 first) from `dir` until the next file is missing.
+/// Reads the layer files `W1.npy, …, WL.npy` (W1 first) of `dir`. The directory's
+/// `W<k>.npy` names must be exactly these ([`crate::model::init::layer_files`]): a gap
+/// (`W1, W2, W4`) or an ambiguous name (`W0.npy`, `W01.npy`) is an input error naming the
+/// files, as is a directory without `W1.npy`.
 pub fn read_layers(dir: &Path) -> Result<Vec<DMatrix<f64>>, GradflowError> {
-    let mut layers = Vec::new();
-    loop {
-        let p = dir.join(format!("W{}.npy", layers.len() + 1));
-        if !p.exists() {
-            break;
-        }
-        layers.push(npy::read_matrix(&p)?);
-    }
-    if layers.is_empty() {
+    let depth = crate::model::init::layer_files(dir)?;
+    if depth == 0 {
         return Err(GradflowError::io(dir.join("W1.npy"), "no such file"));
     }
-    Ok(layers)
+    (1..=depth)
+        .map(|k| npy::read_matrix(&dir.join(format!("W{k}.npy"))))
+        .collect()
 }
 
 /// How a run ended.

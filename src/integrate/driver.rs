@@ -77,7 +77,8 @@ pub struct Options {
     pub h0: Option<f64>,
     /// Largest step (default `t_end − t0`).
     pub h_max: Option<f64>,
-    /// Maximal number of trial steps before giving up.
+    /// Maximal number of trial steps before giving up (default: the work limit in force,
+    /// [`crate::limits::Limits::max_steps`], one million unless changed).
     pub max_steps: u64,
     /// Controller knobs (default: Hairer's for the method).
     pub controller: Option<ControllerParams>,
@@ -98,7 +99,7 @@ impl Options {
             t_end,
             h0: None,
             h_max: None,
-            max_steps: 10_000_000,
+            max_steps: crate::limits::current().max_steps,
             controller: None,
             fixed_step: None,
             on_chatter: OnChatter::default(),

@@ -423,6 +423,17 @@ pub fn generate(spec: &DataSpec, seed: u64) -> Result<Dataset, GradflowError> {
         }
     }
     check_nonneg("gaussian data: noise_std", noise_std)?;
+    // every matrix below is n×d, n×q or d×q: their sizes are checked before any is allocated
+    crate::limits::check_data_size(
+        &format!("gaussian data (data.n = {n}, data.d = {d}, data.q = {q}): X and Y"),
+        n,
+        d.saturating_add(q),
+    )?;
+    crate::limits::check_data_size(
+        &format!("gaussian data (data.d = {d}, data.q = {q}): the teacher Θ*"),
+        d,
+        q,
+    )?;
     if whiten_x && n < d {
         return Err(GradflowError::Config(format!(
             "gaussian data: whiten needs n ≥ d so that Σ_X = XᵀX/n is invertible; got n = {n}, d = {d}"
@@ -570,8 +581,16 @@ pub fn whiten(x: &DMatrix<f64>) -> Result<DMatrix<f64>, GradflowError> {
     Ok(u * v_t * (n as f64).sqrt())
 }
 
-/// An `rows×cols` matrix of i.i.d. `N(0, 1)` draws, filled row by row.
+/// An `rows×cols` matrix of i.i.d. `N(0, 1)` draws, filled row by row. The size must have
+/// been checked against the memory limit (an overflowing `rows·cols` panics here instead of
+/// allocating a short matrix).
 pub(crate) fn standard_normal_rows(rng: &mut StdRng, rows: usize, cols: usize) -> DMatrix<f64> {
+    assert!(
+        rows.checked_mul(cols)
+            .and_then(|e| e.checked_mul(8))
+            .is_some(),
+        "a {rows}×{cols} matrix does not fit in memory; its size must be checked before"
+    );
     let mut m = DMatrix::zeros(rows, cols);
     for i in 0..rows {
         for j in 0..cols {
@@ -621,6 +640,16 @@ pub fn held_out(
         return Ok(None);
     };
     let (d, q) = (*d, *q);
+    crate::limits::check_data_size(
+        &format!("{m} held-out samples (data.d = {d}, data.q = {q})"),
+        m,
+        d.saturating_add(q),
+    )?;
+    crate::limits::check_data_size(
+        &format!("held-out samples: the teacher Θ* (data.d = {d}, data.q = {q})"),
+        d,
+        q,
+    )?;
     let eigs = spectrum.eigenvalues(d)?;
     let base = seed ^ HELD_OUT_STREAM ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
     let z = standard_normal_rows(&mut StdRng::seed_from_u64(base), m, d);

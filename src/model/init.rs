@@ -54,8 +54,9 @@ pub enum ScaleConvention {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum InitSpec {
     /// Weights read from `dir/W1.npy`, …, `dir/WL.npy` (`W1` = first layer, `m_1×d`); each
-    /// must have exactly the shape of its layer and finite entries, and `dir` must not hold a
-    /// `W{L+1}.npy` (a deeper network's weights).
+    /// must have exactly the shape of its layer and finite entries, and the `W<k>.npy` files
+    /// of `dir` must be exactly these (no `W{L+1}.npy` of a deeper network, no gap, no
+    /// `W0.npy` or `W01.npy`; see [`layer_files`]).
     Npy {
         /// Directory holding the layer files.
         dir: PathBuf,
@@ -227,10 +228,10 @@ pub fn initialize(
 ) -> Result<Vec<f64>, GradflowError> {
     if data.d() != shape.input() || data.q() != shape.output() {
         return Err(GradflowError::Shape(format!(
-            "data have d = {}, q = {} but the network widths {:?} need d = {}, q = {}",
+            "data have d = {}, q = {} but the network widths {} need d = {}, q = {}",
             data.d(),
             data.q(),
-            shape.widths(),
+            shape.widths_label(),
             shape.input(),
             shape.output()
         )));
@@ -279,13 +280,25 @@ pub fn initialize(
 
 fn read_layers(dir: &Path, shape: &Shape) -> Result<Vec<DMatrix<f64>>, GradflowError> {
     let depth = shape.depth();
-    let extra = dir.join(format!("W{}.npy", depth + 1));
-    if extra.exists() {
+    let found = layer_files(dir)?;
+    if found > depth {
         return Err(GradflowError::Config(format!(
-            "init npy: {} exists but the network has depth {depth} (widths {:?})",
-            extra.display(),
-            shape.widths()
+            "init npy: {} exists but the network has depth {depth} (widths {}); remove \
+             W{}.npy … W{found}.npy or give the model of the deeper network",
+            shown(&dir.join(format!("W{}.npy", depth + 1))),
+            shape.widths_label(),
+            depth + 1
         )));
+    }
+    if found < depth {
+        return Err(GradflowError::io(
+            dir.join(format!("W{}.npy", found + 1)),
+            format!(
+                "no such file; the network has depth {depth} (widths {}), so W1.npy … \
+                 W{depth}.npy are needed",
+                shape.widths_label()
+            ),
+        ));
     }
     (1..=depth)
         .map(|k| {
@@ -294,11 +307,11 @@ fn read_layers(dir: &Path, shape: &Shape) -> Result<Vec<DMatrix<f64>>, GradflowE
             let want = shape.layer_shape(k);
             if w.shape() != want {
                 return Err(GradflowError::Shape(format!(
-                    "{}: W{k} is {}×{}, but the network (widths {:?}) needs {}×{}",
+                    "{}: W{k} is {}×{}, but the network (widths {}) needs {}×{}",
                     path.display(),
                     w.nrows(),
                     w.ncols(),
-                    shape.widths(),
+                    shape.widths_label(),
                     want.0,
                     want.1
                 )));
@@ -306,6 +319,87 @@ fn read_layers(dir: &Path, shape: &Shape) -> Result<Vec<DMatrix<f64>>, GradflowE
             Ok(w)
         })
         .collect()
+}
+
+/// A path for a message: at most 200 characters, control characters replaced.
+fn shown(p: &Path) -> String {
+    crate::limits::shorten(&p.display().to_string(), 200)
+}
+
+/// The number `L` of layer files `W1.npy … WL.npy` in `dir`, checking the directory's
+/// `W<k>.npy` names: they must be exactly `W1.npy, …, WL.npy` (`L = 0` when there is none).
+/// A gap (`W1, W2, W4` without `W3`: the files after the gap would be ignored) and
+/// ambiguous names (`W0.npy`, leading zeros as in `W01.npy`) are input errors naming the
+/// files. Other files (`X.npy`, `U.npy`, `notes.txt`) are not looked at.
+pub fn layer_files(dir: &Path) -> Result<usize, GradflowError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| GradflowError::io(dir, e))?;
+    let mut ks: Vec<u64> = Vec::new();
+    let mut beyond_u64: Vec<String> = Vec::new();
+    let mut ambiguous: Vec<String> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| GradflowError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(mid) = name
+            .strip_prefix('W')
+            .and_then(|r| r.strip_suffix(".npy"))
+            .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if mid.starts_with('0') {
+            ambiguous.push(name.to_string());
+        } else {
+            match mid.parse::<u64>() {
+                Ok(k) => ks.push(k),
+                Err(_) => beyond_u64.push(name.to_string()),
+            }
+        }
+    }
+    let list = |names: &[String]| {
+        let more = names.len().saturating_sub(5);
+        let mut shown: Vec<String> = names.iter().take(5).map(|n| shorten_name(n)).collect();
+        if more > 0 {
+            shown.push(format!("and {more} more"));
+        }
+        shown.join(", ")
+    };
+    ambiguous.sort();
+    if !ambiguous.is_empty() {
+        return Err(GradflowError::Config(format!(
+            "init npy: {}: {}: layer files are named W1.npy, W2.npy, … (no W0.npy, no leading \
+             zeros); rename or remove these",
+            shown(dir),
+            list(&ambiguous)
+        )));
+    }
+    ks.sort_unstable();
+    let mut depth: u64 = 0;
+    while ks.get(depth as usize) == Some(&(depth + 1)) {
+        depth += 1;
+    }
+    let mut extra: Vec<String> = ks[depth as usize..]
+        .iter()
+        .map(|k| format!("W{k}.npy"))
+        .collect();
+    beyond_u64.sort();
+    extra.extend(beyond_u64);
+    if !extra.is_empty() {
+        return Err(GradflowError::Config(format!(
+            "init npy: {}: {} after a gap (no W{}.npy): the layers must be W1.npy … WL.npy \
+             without gaps; add the missing layer or remove the files after the gap",
+            shown(dir),
+            list(&extra),
+            depth + 1
+        )));
+    }
+    Ok(depth as usize)
+}
+
+fn shorten_name(name: &str) -> String {
+    crate::limits::shorten(name, 40)
 }
 
 /// `values` as one value per item (`len` items): one value is repeated, `len` values are
@@ -371,8 +465,8 @@ fn require_depth_two(scheme: &str, shape: &Shape) -> Result<(), GradflowError> {
     } else {
         Err(GradflowError::Shape(format!(
             "init {scheme} is for two-layer networks (W_1 = Uᵀ, W_2 = V; paper 003), \
-             but widths {:?} have depth {}",
-            shape.widths(),
+             but widths {} have depth {}",
+            shape.widths_label(),
             shape.depth()
         )))
     }
@@ -405,8 +499,8 @@ fn chatterji_long(
     let depth = shape.depth();
     if depth < 2 {
         return Err(GradflowError::Shape(format!(
-            "init chatterji_long needs depth L ≥ 2; widths {:?} have depth {depth}",
-            shape.widths()
+            "init chatterji_long needs depth L ≥ 2; widths {} have depth {depth}",
+            shape.widths_label()
         )));
     }
     for k in 2..depth {
@@ -414,8 +508,8 @@ fn chatterji_long(
         if r != c {
             return Err(GradflowError::Shape(format!(
                 "init chatterji_long sets the middle layers to the identity, but W{k} is {r}×{c} \
-                 (widths {:?}); all hidden widths must be equal",
-                shape.widths()
+                 (widths {}); all hidden widths must be equal",
+                shape.widths_label()
             )));
         }
     }
@@ -478,8 +572,8 @@ fn residual(rng: &mut StdRng, shape: &Shape, s: f64) -> Result<Vec<DMatrix<f64>>
         if r != c {
             return Err(GradflowError::Shape(format!(
                 "init residual (W_k = I_d + (s/√(L d)) N_k) needs every layer square, but W{k} \
-                 is {r}×{c} (widths {:?})",
-                shape.widths()
+                 is {r}×{c} (widths {})",
+                shape.widths_label()
             )));
         }
     }
@@ -1373,6 +1467,58 @@ mod tests {
         npy::write_matrix(&dir.path().join("W3.npy"), &DMatrix::zeros(2, 2)).unwrap();
         let msg = initialize(&spec, &shape, &ds, 0).unwrap_err().to_string();
         assert!(msg.contains("W3.npy") && msg.contains("depth 2"), "{msg}");
+    }
+
+    #[test]
+    fn layer_files_must_be_contiguous_from_w1_with_unambiguous_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let touch = |name: &str| std::fs::write(dir.path().join(name), b"").unwrap();
+        assert_eq!(layer_files(dir.path()).unwrap(), 0);
+        for name in [
+            "W1.npy",
+            "W2.npy",
+            "X.npy",
+            "U.npy",
+            "W.npy",
+            "W2a.npy",
+            "notes.txt",
+        ] {
+            touch(name);
+        }
+        assert_eq!(layer_files(dir.path()).unwrap(), 2);
+        touch("W4.npy");
+        touch("W10.npy");
+        let msg = layer_files(dir.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("W4.npy, W10.npy") && msg.contains("no W3.npy"),
+            "{msg}"
+        );
+        touch("W3.npy");
+        let msg = layer_files(dir.path()).unwrap_err().to_string();
+        assert!(
+            msg.contains("W10.npy") && msg.contains("no W5.npy"),
+            "{msg}"
+        );
+        touch("W02.npy");
+        let msg = layer_files(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("W02.npy") && msg.contains("leading"), "{msg}");
+        std::fs::remove_file(dir.path().join("W02.npy")).unwrap();
+        touch("W99999999999999999999999.npy");
+        let msg = layer_files(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("W99999999999999999999999.npy"), "{msg}");
+    }
+
+    #[test]
+    fn shapes_whose_weight_count_overflows_are_rejected() {
+        let err = Shape::new(vec![usize::MAX, 2, 1]).unwrap_err().to_string();
+        assert!(err.contains("overflows at layer 1"), "{err}");
+        let err = Shape::new(vec![1 << 40, 1 << 30, 1])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overflows"), "{err}");
+        let long: Vec<usize> = (0..1000).map(|_| 0).collect();
+        let err = Shape::new(long).unwrap_err().to_string();
+        assert!(err.contains("(1000 widths)") && err.len() < 200, "{err}");
     }
 
     #[test]

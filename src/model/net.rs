@@ -21,16 +21,20 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// A network with the given widths `[d, m_1, …, q]`; needs depth ≥ 1 and every width ≥ 1.
+    /// A network with the given widths `[d, m_1, …, q]`; needs depth ≥ 1, every width ≥ 1,
+    /// and a number of weights `Σ_k m_k m_{k−1}` that fits in `usize` (checked arithmetic;
+    /// the memory limit of a run is checked before, by [`crate::limits::Footprint`]).
     pub fn new(widths: Vec<usize>) -> Result<Self, GradflowError> {
         if widths.len() < 2 {
             return Err(GradflowError::Config(format!(
-                "widths {widths:?}: need at least [d, q] (depth ≥ 1)"
+                "widths {}: need at least [d, q] (depth ≥ 1)",
+                show_widths(&widths)
             )));
         }
         if let Some(pos) = widths.iter().position(|&w| w == 0) {
             return Err(GradflowError::Config(format!(
-                "widths {widths:?}: {} is zero",
+                "widths {}: {} is zero",
+                show_widths(&widths),
                 match pos {
                     0 => "the input width d".to_string(),
                     p if p == widths.len() - 1 => "the output width q".to_string(),
@@ -39,10 +43,20 @@ impl Shape {
             )));
         }
         let mut offsets = Vec::with_capacity(widths.len());
-        let mut off = 0;
+        let mut off: usize = 0;
         offsets.push(0);
         for k in 1..widths.len() {
-            off += widths[k] * widths[k - 1];
+            off = widths[k]
+                .checked_mul(widths[k - 1])
+                .and_then(|layer| off.checked_add(layer))
+                .ok_or_else(|| {
+                    GradflowError::Config(format!(
+                        "widths {}: the number of weights Σ m_k·m_(k−1) overflows at layer {k}                          ({}×{})",
+                        show_widths(&widths),
+                        widths[k],
+                        widths[k - 1]
+                    ))
+                })?;
             offsets.push(off);
         }
         Ok(Self { widths, offsets })
@@ -69,6 +83,10 @@ impl Shape {
     /// All widths `[d, m_1, …, q]`.
     pub fn widths(&self) -> &[usize] {
         &self.widths
+    }
+    /// The widths for a message: all of them up to 12, else the first and last few.
+    pub fn widths_label(&self) -> String {
+        show_widths(&self.widths)
     }
     /// `(rows, cols)` of `W_k`, `k ∈ 1..=L`.
     pub fn layer_shape(&self, k: usize) -> (usize, usize) {
@@ -145,6 +163,24 @@ impl Shape {
         }
         Self::new(widths)
     }
+}
+
+/// The widths for a message: all of them up to 12, else the first and last few.
+fn show_widths(widths: &[usize]) -> String {
+    if widths.len() <= 12 {
+        return format!("{widths:?}");
+    }
+    let head: Vec<String> = widths[..6].iter().map(|w| w.to_string()).collect();
+    let tail: Vec<String> = widths[widths.len() - 3..]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    format!(
+        "[{}, …, {}] ({} widths)",
+        head.join(", "),
+        tail.join(", "),
+        widths.len()
+    )
 }
 
 /// End-to-end matrix `Θ = (W_L ⋯ W_1)ᵀ ∈ R^{d×q}` (allocates; not for the hot path).

@@ -14,6 +14,7 @@ use nalgebra::DMatrix;
 use npyz::{DType, NpyFile, NpyHeader, Order, WriterBuilder};
 
 use crate::error::GradflowError;
+use crate::limits::shorten;
 use crate::report::atomic::write_atomic;
 
 /// The `.npy` type strings accepted by [`read_matrix`]: IEEE-754 binary64, either byte order
@@ -26,24 +27,47 @@ const ACCEPTED_DTYPES: [&str; 2] = ["<f8", ">f8"];
 /// `(r, c)` (read as an `r×c` matrix) or `(n,)` (read as an `n×1` column). The matrix entry
 /// `(i, j)` is the NumPy element `a[i, j]` whatever the storage order.
 ///
-/// Errors (each message names the file):
+/// Errors (each message names the file and is one line: the parser's diagnostic is
+/// summarised, the header text never echoed, long values cut):
+/// - [`GradflowError::Config`]: the file is larger than the memory limit
+///   ([`crate::limits::Limits::max_memory`]; it is not read);
 /// - [`GradflowError::Io`]: the file cannot be read, is not an `.npy` file, has a malformed
-///   header, or holds fewer or more data bytes than its header declares (truncated file);
+///   header (or a header length past the end of the file), or holds fewer or more data
+///   bytes than its header declares (truncated file);
 /// - [`GradflowError::Data`]: a dtype other than `float64` (the message quotes the dtype), a 0-D
 ///   or more-than-2-D array (the message gives the shape), an empty array (zero rows or
 ///   columns), or a NaN/±Inf entry (the message gives the first offending 0-based `(row, col)`
 ///   in row-major order and its value).
 pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>, GradflowError> {
-    let bytes = std::fs::read(path).map_err(|e| GradflowError::io(path, e))?;
+    let shown = shown_path(path);
+    let io = |message: String| GradflowError::Io {
+        path: shown.clone(),
+        message: shorten(&message, 300),
+    };
+    // the file is read whole: its size is checked against the memory limit first
+    let limit = crate::limits::current().max_memory;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > limit {
+            return Err(GradflowError::Config(format!(
+                "{shown}: the file has {}, more than the memory limit of {}; raise the limit \
+                 with {}",
+                crate::limits::format_bytes(u128::from(meta.len())),
+                crate::limits::format_bytes(u128::from(limit)),
+                crate::limits::MEMORY_FLAG
+            )));
+        }
+    }
+    let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
+    check_preamble(&bytes).map_err(|m| io(format!("not a valid .npy file: {m}")))?;
     let mut cursor = Cursor::new(bytes.as_slice());
     let header = NpyHeader::from_reader(&mut cursor).map_err(|e| {
-        GradflowError::io(
-            path,
-            format!("not a valid .npy file (bad magic or header): {e}"),
-        )
+        io(format!(
+            "not a valid .npy file (bad magic or header): {}",
+            one_line(&e.to_string())
+        ))
     })?;
     let data_start = usize::try_from(cursor.position())
-        .map_err(|_| GradflowError::io(path, "header offset does not fit in memory"))?;
+        .map_err(|_| io("header offset does not fit in memory".into()))?;
 
     let dtype = header.dtype();
     let type_str = match &dtype {
@@ -52,9 +76,9 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>, GradflowError> {
     };
     if !ACCEPTED_DTYPES.contains(&type_str.as_str()) {
         return Err(GradflowError::Data(format!(
-            "{}: dtype '{type_str}' is not supported; expected float64 ('<f8'), \
+            "{shown}: dtype '{}' is not supported; expected float64 ('<f8'), \
              e.g. save with numpy.save(path, a.astype(numpy.float64))",
-            path.display()
+            shorten(&type_str, 40)
         )));
     }
 
@@ -64,19 +88,19 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>, GradflowError> {
         [r, c] => (*r, *c),
         _ => {
             return Err(GradflowError::Data(format!(
-                "{}: array has {} dimensions (shape {shape:?}); expected a 1-D or 2-D array",
-                path.display(),
-                shape.len()
+                "{shown}: array has {} dimensions (shape {}); expected a 1-D or 2-D array",
+                shape.len(),
+                show_shape(&shape)
             )))
         }
     };
     if rows == 0 || cols == 0 {
         return Err(GradflowError::Data(format!(
-            "{}: array is empty (shape {shape:?}); need at least one row and one column",
-            path.display()
+            "{shown}: array is empty (shape {}); need at least one row and one column",
+            show_shape(&shape)
         )));
     }
-    let too_big = || GradflowError::io(path, format!("shape {shape:?} is too large"));
+    let too_big = || io(format!("shape {} is too large", show_shape(&shape)));
     let rows = usize::try_from(rows).map_err(|_| too_big())?;
     let cols = usize::try_from(cols).map_err(|_| too_big())?;
     let n_values = rows.checked_mul(cols).ok_or_else(too_big)?;
@@ -84,29 +108,28 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>, GradflowError> {
 
     let available = bytes.len() - data_start;
     if available < n_bytes {
-        return Err(GradflowError::io(
-            path,
-            format!(
-                "truncated .npy file: header declares shape {shape:?} ({n_values} float64 \
-                 values, {n_bytes} bytes) but only {available} data bytes follow"
-            ),
-        ));
+        return Err(io(format!(
+            "truncated .npy file: header declares shape {} ({n_values} float64 values, \
+             {n_bytes} bytes) but only {available} data bytes follow",
+            show_shape(&shape)
+        )));
     }
     if available > n_bytes {
-        return Err(GradflowError::io(
-            path,
-            format!(
-                "malformed .npy file: header declares shape {shape:?} ({n_bytes} data bytes) \
-                 but {available} data bytes follow"
-            ),
-        ));
+        return Err(io(format!(
+            "malformed .npy file: header declares shape {} ({n_bytes} data bytes) but \
+             {available} data bytes follow",
+            show_shape(&shape)
+        )));
     }
 
     let order = header.order();
     let npy = NpyFile::with_header(header, &bytes[data_start..]);
-    let values: Vec<f64> = npy
-        .into_vec()
-        .map_err(|e| GradflowError::io(path, format!("cannot decode float64 data: {e}")))?;
+    let values: Vec<f64> = npy.into_vec().map_err(|e| {
+        io(format!(
+            "cannot decode float64 data: {}",
+            one_line(&e.to_string())
+        ))
+    })?;
 
     let m = match order {
         Order::C => DMatrix::from_row_slice(rows, cols, &values),
@@ -114,11 +137,82 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>, GradflowError> {
     };
     if let Some((i, j, v)) = first_non_finite(&m) {
         return Err(GradflowError::Data(format!(
-            "{}: entry ({i}, {j}) is {v} (0-based row, column); all entries must be finite",
-            path.display()
+            "{shown}: entry ({i}, {j}) is {v} (0-based row, column); all entries must be finite"
         )));
     }
     Ok(m)
+}
+
+/// The magic string, version and header length of an `.npy` file, checked before the header
+/// is parsed: the header length must fit in the file (the parser would otherwise allocate
+/// the declared length, up to 4 GiB, before noticing).
+fn check_preamble(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("the magic string \\x93NUMPY is missing".into());
+    }
+    let (major, minor) = (bytes[6], bytes[7]);
+    let (len_bytes, header_len) = match major {
+        1 => (2, usize::from(u16::from_le_bytes([bytes[8], bytes[9]]))),
+        2 | 3 if bytes.len() >= 12 => (
+            4,
+            usize::try_from(u32::from_le_bytes([
+                bytes[8], bytes[9], bytes[10], bytes[11],
+            ]))
+            .unwrap_or(usize::MAX),
+        ),
+        2 | 3 => return Err("the file ends inside the header length".into()),
+        _ => return Err(format!("unsupported format version {major}.{minor}")),
+    };
+    let rest = bytes.len() - 8 - len_bytes;
+    if header_len > rest {
+        return Err(format!(
+            "the header length is {header_len} bytes but only {rest} bytes follow"
+        ));
+    }
+    Ok(())
+}
+
+/// A path for a message: at most 300 characters, control characters replaced (an error
+/// message is one line).
+fn shown_path(path: &Path) -> String {
+    shorten(&path.display().to_string(), 300)
+}
+
+/// A shape for a message: up to four axes, else the first ones and the count.
+fn show_shape(shape: &[u64]) -> String {
+    if shape.len() <= 4 {
+        return format!("{shape:?}");
+    }
+    let head: Vec<String> = shape[..3].iter().map(|s| s.to_string()).collect();
+    format!("[{}, …] ({} axes)", head.join(", "), shape.len())
+}
+
+/// The parser's (possibly multi-line) message as one short line: the source excerpt lines
+/// of a syntax error (which echo the header) are dropped, the position and the expectation
+/// kept, everything cut to 200 characters.
+fn one_line(msg: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in msg.lines() {
+        let t = line.trim();
+        // pest's excerpt: `  |`, `1 | {'descr': …`, `  |   ^---`
+        let gutter = t
+            .split_once('|')
+            .is_some_and(|(before, _)| before.trim().bytes().all(|b| b.is_ascii_digit()));
+        if t.is_empty() || gutter {
+            continue;
+        }
+        let t = match t.split_once("-->") {
+            Some((before, pos)) => {
+                format!("{} at header line:column {}", before.trim(), pos.trim())
+            }
+            None => match t.strip_prefix("= ") {
+                Some(expect) => format!("({expect})"),
+                None => t.to_string(),
+            },
+        };
+        parts.push(t);
+    }
+    shorten(&parts.join(" ").replace(": at header", " at header"), 200)
 }
 
 /// The first non-finite entry of `m` in row-major order, as `(row, col, value)` (0-based).
@@ -342,6 +436,37 @@ mod tests {
             msg.contains("head.npy") && msg.contains("not a valid .npy"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_malformed_header_is_reported_on_one_line_without_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let dict = format!(
+            "{{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'x': {}}}",
+            "Z".repeat(5000)
+        );
+        let p = write_raw(dir.path(), "junk.npy", &handmade_npy(&dict, &[0u8; 48]));
+        let msg = read_matrix(&p).unwrap_err().to_string();
+        assert!(!msg.contains('\n') && !msg.contains("ZZZZ"), "{msg}");
+        assert!(
+            msg.contains("junk.npy") && msg.contains("not a valid .npy"),
+            "{msg}"
+        );
+        assert!(msg.len() < 500, "{msg}");
+    }
+
+    #[test]
+    fn a_header_length_past_the_end_of_the_file_is_rejected_before_allocating_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = b"\x93NUMPY\x03\x00".to_vec();
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.extend_from_slice(b"{'descr': '<f8'");
+        let p = write_raw(dir.path(), "long_header.npy", &bytes);
+        let msg = read_matrix(&p).unwrap_err().to_string();
+        assert!(msg.contains("header length"), "{msg}");
+        let p = write_raw(dir.path(), "v9.npy", b"\x93NUMPY\x09\x00\x10\x00");
+        let msg = read_matrix(&p).unwrap_err().to_string();
+        assert!(msg.contains("version 9.0"), "{msg}");
     }
 
     #[test]

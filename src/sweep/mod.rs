@@ -63,15 +63,48 @@ pub struct Axis {
 }
 
 impl Axis {
-    /// The axis values (the explicit list, or the integer range).
-    pub fn resolved(&self) -> Result<Vec<Value>, GradflowError> {
-        let err = |m: &str| GradflowError::Config(format!("sweep axis {:?}: {m}", self.path));
+    /// The number of values of the axis, checked before anything is allocated: the range
+    /// `from, …, from + count − 1` must stay within `u64` and `count` within the sweep-point
+    /// limit ([`crate::limits::Limits::max_sweep_points`]).
+    pub fn value_count(&self) -> Result<u64, GradflowError> {
+        let err = |m: &str| {
+            GradflowError::Config(format!(
+                "sweep axis {:?}: {m}",
+                crate::limits::shorten(&self.path, 80)
+            ))
+        };
         match (self.values.is_empty(), self.from, self.count) {
-            (false, None, None) => Ok(self.values.clone()),
-            (true, Some(f), Some(c)) if c > 0 => Ok((f..f + c).map(Value::from).collect()),
+            (false, None, None) => Ok(self.values.len() as u64),
+            (true, Some(f), Some(c)) if c > 0 => {
+                if f.checked_add(c - 1).is_none() {
+                    return Err(err(&format!(
+                        "from = {f}, count = {c}: the range goes past the largest integer \
+                         {}",
+                        u64::MAX
+                    )));
+                }
+                let max = crate::limits::current().max_sweep_points;
+                crate::limits::check_sweep_points(
+                    &format!("sweep axis {:?}", crate::limits::shorten(&self.path, 80)),
+                    Some(u128::from(c)),
+                    &format!("count = {c}"),
+                    max,
+                )?;
+                Ok(c)
+            }
             (true, None, None) => Err(err("give `values` or `from` and `count`")),
             (true, Some(_), Some(_)) => Err(err("count must be positive")),
             _ => Err(err("give either `values` or `from` and `count`, not both")),
+        }
+    }
+
+    /// The axis values (the explicit list, or the integer range), after [`Axis::value_count`]'s
+    /// checks.
+    pub fn resolved(&self) -> Result<Vec<Value>, GradflowError> {
+        let len = self.value_count()?;
+        match (self.from, self.count) {
+            (Some(f), Some(_)) => Ok((0..len).map(|i| Value::from(f + i)).collect()),
+            _ => Ok(self.values.clone()),
         }
     }
 }
@@ -151,6 +184,23 @@ impl SweepSpec {
     /// its coordinates, before anything runs).
     pub fn points(&self, origin: &str) -> Result<Vec<GridPoint>, GradflowError> {
         let cfg_err = |m: String| GradflowError::Config(format!("{origin}: {m}"));
+        // the grid's size, with checked arithmetic, before any axis or point is built
+        let mut total: Option<u128> = Some(1);
+        let mut lens = Vec::with_capacity(self.vary.len());
+        for a in &self.vary {
+            let n = a.value_count().map_err(|e| match e {
+                GradflowError::Config(m) => cfg_err(m),
+                other => other,
+            })?;
+            lens.push(format!("{n}"));
+            total = total.and_then(|t| t.checked_mul(u128::from(n)));
+        }
+        crate::limits::check_sweep_points(
+            origin,
+            total,
+            &format!("axes of {} values", lens.join(" × ")),
+            crate::limits::current().max_sweep_points,
+        )?;
         for (i, a) in self.vary.iter().enumerate() {
             for b in &self.vary[..i] {
                 let nested = |x: &str, y: &str| x.starts_with(&format!("{y}."));
@@ -161,9 +211,10 @@ impl SweepSpec {
                     )));
                 }
             }
-            let vals = a.resolved()?;
-            for (k, v) in vals.iter().enumerate() {
-                if vals[..k].contains(v) {
+            // an integer range has no repeats; a list is compared through its JSON text
+            let mut seen = std::collections::HashSet::with_capacity(a.values.len());
+            for v in &a.values {
+                if !seen.insert(v.to_string()) {
                     return Err(cfg_err(format!(
                         "sweep axis {:?} lists {v} twice (a repeated point is one run, not a \
                          replicate: vary the seed instead)",
