@@ -716,7 +716,11 @@ pub struct CheckOutcome {
 }
 
 /// Integrates `cfg` with the claims `requests` attached. Writes the run's outputs, and
-/// `verdicts.json` plus `counterexamples/<id>.json` for each violated claim, under `out`.
+/// `verdicts.json` plus `counterexamples/<id>.json` for each violated claim, under `out`,
+/// as one output set ([`crate::report::output_set::OutputSet`]): `out` is replaced as a
+/// whole, with a `manifest.json`, once every file is written — on an error before that it
+/// is left as it was. A trace that cannot be written is given up: the other files are
+/// written and committed, then the trace's error is returned.
 ///
 /// Every violation is confirmed by re-integration before it is reported
 /// ([`crate::confirm`]); [`run_check_with`] chooses otherwise.
@@ -773,6 +777,7 @@ pub fn run_check_claims(
     confirm: &crate::confirm::ConfirmMode,
     energy: bool,
 ) -> Result<CheckOutcome, GradflowError> {
+    crate::run::verify_run_inputs(cfg)?;
     let mut problem = crate::run::Problem::build(cfg)?;
     let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
     let mut checker = Checker::with_claims(setting, build_claims(requests, factory)?);
@@ -781,7 +786,11 @@ pub fn run_check_claims(
         problem.flow.set_energy_integral(true);
         checker.set_layout(problem.flow.layout());
     }
-    let run = crate::run::execute_problem(cfg, problem, out, Some(&mut checker))?;
+    let set = out
+        .map(|o| crate::report::output_set::OutputSet::begin(o, "check"))
+        .transpose()?;
+    let (run, trace_error) =
+        crate::run::execute_staged(cfg, problem, set.as_ref(), Some(&mut checker))?;
     let mut verdicts = checker.verdicts();
     let trials = run.stats.accepted + run.stats.rejected;
     crate::confirm::confirm(
@@ -793,8 +802,13 @@ pub fn run_check_claims(
         energy,
         confirm,
     );
-    if let Some(dir) = out {
-        crate::report::counterexample::write_reports(dir, cfg, &run, &verdicts)?;
+    if let Some(set) = set {
+        crate::report::counterexample::write_reports(set.dir(), cfg, &run, &verdicts)
+            .map_err(|e| set.remap(e))?;
+        set.commit()?;
     }
-    Ok(CheckOutcome { run, verdicts })
+    match trace_error {
+        Some(e) => Err(e),
+        None => Ok(CheckOutcome { run, verdicts }),
+    }
 }

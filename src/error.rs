@@ -1,4 +1,5 @@
-//! Typed errors of the library. The CLI turns them into one-line messages and exit status 2.
+//! Typed errors of the library. The CLI turns them into one-line messages and exit status 2,
+//! or 4 for [`GradflowError::Write`] (an output that could not be written).
 
 use thiserror::Error;
 
@@ -16,7 +17,8 @@ pub enum GradflowError {
     /// Non-finite or otherwise invalid numbers in input data or weights.
     #[error("invalid data: {0}")]
     Data(String),
-    /// A file that could not be read or written.
+    /// A file that could not be read (an input; outputs that cannot be written are
+    /// [`GradflowError::Write`]).
     #[error("{path}: {message}")]
     Io {
         /// The file concerned.
@@ -30,6 +32,25 @@ pub enum GradflowError {
         /// The file concerned.
         path: String,
         /// The parser's message (with line and column).
+        message: String,
+    },
+    /// An output file or directory that could not be written (disk full, no permission,
+    /// read-only file system). `path` is the final name of the output (e.g.
+    /// `out/summary.json`), never a temporary or staging name.
+    #[error("{path}: cannot write: {message}")]
+    Write {
+        /// The output concerned (its final name).
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// An output directory that may not be replaced (not a gradflow output set), or a file
+    /// of an output set that differs from what its `manifest.json` records.
+    #[error("{path}: {message}")]
+    OutputSet {
+        /// The directory or file concerned.
+        path: String,
+        /// What is wrong with it.
         message: String,
     },
     /// The integration could not continue (divergence, step-size underflow, step limit).
@@ -48,6 +69,22 @@ impl GradflowError {
         Self::Io {
             path: path.as_ref().display().to_string(),
             message: err.to_string(),
+        }
+    }
+
+    /// A failure to write the output `path`.
+    pub fn write(path: impl AsRef<std::path::Path>, err: impl std::fmt::Display) -> Self {
+        Self::Write {
+            path: path.as_ref().display().to_string(),
+            message: err.to_string(),
+        }
+    }
+
+    /// An output-set problem with `path`.
+    pub fn output_set(path: impl AsRef<std::path::Path>, message: impl Into<String>) -> Self {
+        Self::OutputSet {
+            path: path.as_ref().display().to_string(),
+            message: message.into(),
         }
     }
 }

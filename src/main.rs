@@ -1,5 +1,10 @@
-//! The `gradflow` command line. Exit status: 0 success, 2 usage or input error, 3 the
-//! integration stopped before `t_end` (its results are still written).
+//! The `gradflow` command line. Exit status: 0 success; 1 a claim violated (check, sweep,
+//! corpus) or a replay that differs; 2 usage or input error (including an input file that
+//! is missing or malformed, an `--out` directory that is not a gradflow output set, and a
+//! file modified after the run that wrote it); 3 the integration stopped before `t_end`
+//! (its results are still written); 4 an output could not be written (disk full, no
+//! permission, read-only file system) — the message names the final file, and the output
+//! directory keeps its previous contents.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,15 +40,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Integrate a gradient flow and write summary.json, weights/ and (optionally) trace.jsonl.
+    /// Integrate a gradient flow and write summary.json, weights/ and (optionally) trace.jsonl
+    /// with a manifest.json; the output directory is replaced as a whole. Exit status 0:
+    /// completed; 2: usage or input error; 3: stopped early (results written); 4: an output
+    /// could not be written (disk full, permissions).
     Run(Box<RunArgs>),
     /// Check claims along a run (`--claims`, `--paper`) or run a scenario suite (`--suite`).
     /// Exit status 0: nothing violated (or every suite case as expected); 1: a claim was
-    /// violated (or a suite case mismatched); 2: usage or input error.
+    /// violated (or a suite case mismatched); 2: usage or input error; 3: the run stopped
+    /// early; 4: an output could not be written (disk full, permissions).
     Check(Box<CheckArgs>),
     /// Rerun a counterexample report, regenerate it, and compare every number, string and
-    /// key of the report bit for bit (exit 0 reproduced, 1 differs: each difference is
-    /// listed as a JSON pointer with both values).
+    /// key of the report bit for bit (exit 0 reproduced; 1 differs: each difference is
+    /// listed as a JSON pointer with both values; 2 the report was modified after the run
+    /// per its output set's manifest.json, or is no report).
     Replay {
         /// The report (`DIR/counterexamples/<id>.json`).
         report: PathBuf,
@@ -52,13 +62,14 @@ enum Cmd {
     /// claims (fitted exponents, violation frequencies). Point records go to
     /// `OUT/points/` as points finish; rerunning the same command resumes. Exit status 0:
     /// nothing violated; 1: a sweep claim violated (or not the expected verdict); 2: usage
-    /// or input error; 3: some point's run failed or stopped early.
+    /// or input error; 3: some point's run failed or stopped early; 4: an output could not
+    /// be written.
     Sweep(SweepArgs),
     /// Generate random hypothesis-satisfying runs from a seed, check each with every claim,
     /// and mutation-test the verdicts (shifted statements, perturbed flows). Prints one line
     /// per run and a summary. Exit status 0: no unexplained violation and every
     /// non-degenerate mutation caught; 1: otherwise (or a run could not be checked); 2: usage
-    /// error.
+    /// error; 4: the report could not be written.
     Corpus(CorpusArgs),
     /// List the encoded claims.
     Claims {
@@ -226,7 +237,15 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("gradflow: error: {e:#}");
-            ExitCode::from(2)
+            // 4: an output could not be written (disk full, permissions); 2: anything else
+            // (usage, input files, configuration)
+            let write = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<gradflow::GradflowError>(),
+                    Some(gradflow::GradflowError::Write { .. })
+                )
+            });
+            ExitCode::from(if write { 4 } else { 2 })
         }
     }
 }
@@ -787,6 +806,23 @@ fn corpus(args: &CorpusArgs) -> Result<ExitCode> {
 }
 
 fn replay(report: &Path) -> Result<ExitCode> {
+    use gradflow::report::output_set::{vouch, Vouch};
+    match vouch(report)? {
+        Vouch::Listed { manifest } => println!(
+            "{}: as written by its run (SHA-256 listed in {})",
+            report.display(),
+            manifest.display()
+        ),
+        Vouch::NotListed { manifest } => eprintln!(
+            "gradflow: note: {} is not listed in {}: not vouched for by the run",
+            report.display(),
+            manifest.display()
+        ),
+        Vouch::NoManifest => eprintln!(
+            "gradflow: note: {} is in no output set with a manifest.json: not vouched for",
+            report.display()
+        ),
+    }
     let r = gradflow::report::counterexample::replay(report)?;
     let v = &r.got;
     println!(

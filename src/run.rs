@@ -2,6 +2,11 @@
 //! step by step, feed every accepted step to the monitors (and the trace), and write
 //! `summary.json` and the final weights. A run that stops early (divergence, step-size
 //! underflow, step limit) still writes everything it computed, for the last good state.
+//!
+//! The files of a run go into one output set ([`crate::report::output_set`]): written into
+//! a staging directory and put in place of the output directory as a whole, with a
+//! `manifest.json` of every file's SHA-256, so the directory holds either the complete
+//! previous run or the complete new one.
 
 use std::path::Path;
 
@@ -29,6 +34,7 @@ use crate::monitor::sharpness::SharpnessMonitor;
 use crate::monitor::trace::{TracePolicy, TraceWriter};
 use crate::monitor::{quantities, MonitorSet, Point};
 use crate::report::atomic::write_json_atomic;
+use crate::report::output_set::OutputSet;
 
 /// The problem a configuration describes, ready to integrate.
 pub struct Problem {
@@ -276,13 +282,27 @@ fn expand_tol(
 }
 
 /// Integrates the run described by `cfg`; writes `summary.json`, `weights/` and (when asked)
-/// `trace.jsonl` under `out`. Input errors are returned as `Err`; an integration that stops
+/// `trace.jsonl` under `out`, as one output set: `out` is replaced as a whole, with a
+/// `manifest.json` listing every file's SHA-256, only once every file is written
+/// ([`OutputSet`]; an `out` that is neither empty nor a gradflow output set is refused).
+/// Input errors are returned as `Err`, and leave `out` unchanged; an integration that stops
 /// early is an `Ok` outcome with [`Status::Stopped`] (its files are written too). A trace
-/// that cannot be written (disk full, …) is given up — its temporary file removed — while the
-/// run goes on; the summary (with `trace_error`) and weights are written, then the error is
-/// returned.
+/// that cannot be written (disk full, …) is given up while the run goes on; the summary
+/// (with `trace_error`) and weights are written and committed without a trace, then the
+/// error ([`GradflowError::Write`] naming `out/trace.jsonl`) is returned. Initial weights
+/// read from a previous run's output set (`init: npy`) are checked against its manifest.
 pub fn execute(cfg: &RunConfig, out: Option<&Path>) -> Result<RunOutcome, GradflowError> {
     execute_observed(cfg, out, None)
+}
+
+/// Checks input files that come from a previous run's output set (the initial weights of
+/// `init: npy`) against that set's `manifest.json`: a listed file whose SHA-256 differs is
+/// an error naming it. Files in no output set are not checked.
+pub fn verify_run_inputs(cfg: &RunConfig) -> Result<(), GradflowError> {
+    if let crate::model::init::InitSpec::Npy { dir } = &cfg.init {
+        crate::report::output_set::verify_inputs_under(dir)?;
+    }
+    Ok(())
 }
 
 /// [`execute`] with an extra observer called at the initial point, every accepted step and
@@ -292,17 +312,55 @@ pub fn execute_observed(
     out: Option<&Path>,
     observer: Option<&mut dyn StepObserver>,
 ) -> Result<RunOutcome, GradflowError> {
+    verify_run_inputs(cfg)?;
     execute_problem(cfg, Problem::build(cfg)?, out, observer)
 }
 
 /// [`execute_observed`] on a problem already built from `cfg` (by [`Problem::build`]), so a
 /// caller that needs the data or initial weights first (the claim checker) builds them once.
+/// The output set (as for [`execute`]) is begun here, before the integration starts.
 pub fn execute_problem(
     cfg: &RunConfig,
     problem: Problem,
     out: Option<&Path>,
-    mut observer: Option<&mut dyn StepObserver>,
+    observer: Option<&mut dyn StepObserver>,
 ) -> Result<RunOutcome, GradflowError> {
+    let set = out.map(|o| OutputSet::begin(o, "run")).transpose()?;
+    let (outcome, trace_error) = execute_staged(cfg, problem, set.as_ref(), observer)?;
+    if let Some(set) = set {
+        set.commit()?;
+    }
+    match trace_error {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+/// The run of [`execute_problem`], writing its files into the staging directory of `set`
+/// without committing it: the caller adds its own files (the checker's verdicts) and
+/// commits. Returns the outcome and the trace's write error, if the trace was given up
+/// (the summary records it as `trace_error`). Errors name final paths (under the output
+/// directory), not staging ones.
+pub(crate) fn execute_staged(
+    cfg: &RunConfig,
+    problem: Problem,
+    set: Option<&OutputSet>,
+    observer: Option<&mut dyn StepObserver>,
+) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
+    let remap = |e: GradflowError| match set {
+        Some(s) => s.remap(e),
+        None => e,
+    };
+    execute_in(cfg, problem, set.map(OutputSet::dir), observer, &remap).map_err(remap)
+}
+
+fn execute_in(
+    cfg: &RunConfig,
+    problem: Problem,
+    out: Option<&Path>,
+    mut observer: Option<&mut dyn StepObserver>,
+    remap: &dyn Fn(GradflowError) -> GradflowError,
+) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
     let Problem {
         data,
         shape,
@@ -508,27 +566,31 @@ pub fn execute_problem(
         }
         // the monitors' own sections (sharpness work, the gradient-flow reference of GD)
         obj.extend(monitors.reports());
-        if let Some(e) = &trace_error {
+    }
+    let mut trace_error = trace_error.map(remap);
+    if let Some(dir) = out {
+        if let Some(tw) = trace {
+            // a trace that cannot be finished is given up like one that cannot be written
+            if let Err(e) = tw.finish() {
+                trace_error = Some(remap(e));
+            }
+        }
+        if let (Some(e), Some(obj)) = (&trace_error, summary.as_object_mut()) {
             obj.insert("trace_error".into(), json!(e.to_string()));
         }
-    }
-    if let Some(dir) = out {
         write_outputs(dir, cfg, &shape, &theta, &summary)?;
-        if let Some(tw) = trace {
-            tw.finish()?;
-        }
     }
-    if let Some(e) = trace_error {
-        return Err(e);
-    }
-    Ok(RunOutcome {
-        summary,
-        status,
-        theta,
-        t,
-        stats,
-        monitors,
-    })
+    Ok((
+        RunOutcome {
+            summary,
+            status,
+            theta,
+            t,
+            stats,
+            monitors,
+        },
+        trace_error,
+    ))
 }
 
 fn write_outputs(

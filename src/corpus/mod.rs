@@ -771,20 +771,31 @@ pub fn run_file(r: &RunRecord) -> String {
 
 /// Writes `DIR/corpus_report.json` (summary, per-claim counts, every run) and
 /// `DIR/runs/run_NNNNN.json` (the configuration) for every run with an unexplained
-/// violation, an uncaught mutation or an error.
+/// violation, an uncaught mutation or an error, as one output set
+/// ([`crate::report::output_set::OutputSet`]): `DIR` is replaced as a whole, with a
+/// `manifest.json`, once every file is written. A `DIR` that is neither empty nor a gradflow
+/// output set is refused and left alone.
 pub fn write_report(report: &CorpusReport, dir: &Path) -> Result<(), GradflowError> {
-    std::fs::create_dir_all(dir.join("runs")).map_err(|e| GradflowError::io(dir, e))?;
-    let v = serde_json::to_value(report)
-        .map_err(|e| GradflowError::Config(format!("corpus report: {e}")))?;
-    write_json_atomic(&dir.join("corpus_report.json"), &v)?;
-    for r in &report.runs {
-        let flagged = r.error.is_some()
-            || r.unexplained().next().is_some()
-            || r.uncaught_mutations().next().is_some()
-            || r.uncaught_perturbations().next().is_some();
-        if flagged && !r.config.is_null() {
-            write_json_atomic(&dir.join("runs").join(run_file(r)), &r.config)?;
+    let set = crate::report::output_set::OutputSet::begin(dir, "corpus")?;
+    let stage = set.dir();
+    let write = || -> Result<(), GradflowError> {
+        std::fs::create_dir_all(stage.join("runs"))
+            .map_err(|e| GradflowError::write(stage.join("runs"), e))?;
+        let v = serde_json::to_value(report)
+            .map_err(|e| GradflowError::Config(format!("corpus report: {e}")))?;
+        write_json_atomic(&stage.join("corpus_report.json"), &v)?;
+        for r in &report.runs {
+            let flagged = r.error.is_some()
+                || r.unexplained().next().is_some()
+                || r.uncaught_mutations().next().is_some()
+                || r.uncaught_perturbations().next().is_some();
+            if flagged && !r.config.is_null() {
+                write_json_atomic(&stage.join("runs").join(run_file(r)), &r.config)?;
+            }
         }
-    }
+        Ok(())
+    };
+    write().map_err(|e| set.remap(e))?;
+    set.commit()?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Streamed JSONL trace: one JSON object per line with the step, time, step size and every
 //! monitor column. Rows go through a buffered writer to a temporary file that is renamed
 //! into place when the run ends (also when it ends early), so the trace never holds the
-//! trajectory in memory and a reader never sees a half-written file.
+//! trajectory in memory and a reader never sees a half-written file. Errors name the
+//! trace's final path, never the temporary.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::Point;
 use crate::error::GradflowError;
 use crate::integrate::MethodSwitch;
+use crate::report::output_set::write_boundary;
 
 /// When to write a trace row.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,13 +60,16 @@ pub struct TraceWriter {
 }
 
 impl TraceWriter {
-    /// Starts a trace at `path` with the given monitor columns.
+    /// Starts a trace at `path` with the given monitor columns (written to the temporary
+    /// `path.tmpPID` until [`Self::finish`]). Write errors are [`GradflowError::Write`]
+    /// naming `path`.
     pub fn create(path: &Path, names: &[String]) -> Result<Self, GradflowError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| GradflowError::io(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| GradflowError::write(path, e))?;
         }
         let tmp = path.with_extension(format!("jsonl.tmp{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| GradflowError::io(&tmp, e))?;
+        let file = File::create(&tmp).map_err(|e| GradflowError::write(path, e))?;
+        write_boundary();
         Ok(Self {
             out: BufWriter::with_capacity(1 << 16, file),
             tmp,
@@ -88,7 +93,7 @@ impl TraceWriter {
             self.out.write_all(b"}\n")
         })();
         self.rows += 1;
-        res.map_err(|e| GradflowError::io(&self.tmp, e))
+        res.map_err(|e| GradflowError::write(&self.path, e))
     }
 
     /// Writes an event row for a method switch (`--method auto`):
@@ -112,7 +117,7 @@ impl TraceWriter {
             num(&mut self.out, s.h_lambda)?;
             self.out.write_all(b"}\n")
         })();
-        res.map_err(|e| GradflowError::io(&self.tmp, e))
+        res.map_err(|e| GradflowError::write(&self.path, e))
     }
 
     /// Rows written so far.
@@ -126,13 +131,22 @@ impl TraceWriter {
         let _ = std::fs::remove_file(&self.tmp);
     }
 
-    /// Flushes and moves the trace into place.
+    /// Flushes the trace to disk and moves it into place. On an error the temporary file is
+    /// removed and the destination is unchanged.
     pub fn finish(mut self) -> Result<PathBuf, GradflowError> {
-        self.out
+        let res = self
+            .out
             .flush()
             .and_then(|_| self.out.get_ref().sync_all())
-            .map_err(|e| GradflowError::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| GradflowError::io(&self.path, e))?;
+            .and_then(|_| {
+                write_boundary();
+                std::fs::rename(&self.tmp, &self.path)
+            });
+        if let Err(e) = res {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Err(GradflowError::write(&self.path, e));
+        }
+        write_boundary();
         Ok(self.path)
     }
 }

@@ -69,7 +69,8 @@ pub fn report_path(dir: &Path, id: &str) -> PathBuf {
     dir.join("counterexamples").join(format!("{id}.json"))
 }
 
-/// Writes `verdicts.json` and one counterexample report per violated claim.
+/// Writes `verdicts.json` and one counterexample report per violated claim into `dir` (the
+/// staging directory of a check's output set, committed by the caller).
 pub fn write_reports(
     dir: &Path,
     cfg: &RunConfig,
@@ -171,8 +172,11 @@ fn brief(v: &Value) -> String {
     }
 }
 
-/// Reruns the violation of a counterexample report and regenerates the whole report.
+/// Reruns the violation of a counterexample report and regenerates the whole report. A
+/// report inside an output set must be the file the run wrote: one its `manifest.json` lists
+/// with another SHA-256 is an error ([`crate::report::output_set::vouch`]).
 pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
+    crate::report::output_set::vouch(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| GradflowError::io(path, e))?;
     let report: Value = serde_json::from_str(&text).map_err(|e| GradflowError::Json {
         path: path.display().to_string(),

@@ -1,4 +1,5 @@
-//! Output files: atomic writes, run summaries.
+//! Output files: atomic writes, output sets consistent as a whole, run summaries.
 
 pub mod atomic;
 pub mod counterexample;
+pub mod output_set;

@@ -1,5 +1,12 @@
 //! Runs a sweep: builds its claims, checks the trajectory claims they need at every grid
 //! point (in parallel, resuming from stored records), then judges the sweep claims.
+//!
+//! The output directory is not replaced as a whole (its point records are what a rerun
+//! resumes from): each record is written atomically and carries its key. `manifest.json`
+//! is removed when a sweep starts and written when it ends, after `sweep_verdicts.json`:
+//! it vouches for `sweep_verdicts.json` and the point records it was computed from
+//! ([`crate::report::output_set`], `"complete": false`), and a directory without it holds
+//! a sweep that did not finish.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +21,7 @@ use super::{coords_label, GridPoint, SweepSpec};
 use crate::check::{run_check, ClaimRequest};
 use crate::error::GradflowError;
 use crate::report::atomic::write_json_atomic;
+use crate::report::output_set::{self, MANIFEST};
 use crate::run::Status;
 
 /// Where a sweep writes and how it reports progress.
@@ -100,9 +108,12 @@ fn run_point(p: &GridPoint, requests: &[ClaimRequest], key: String) -> PointReco
 
 /// Runs `spec` (read from `origin`): every grid point not already stored under
 /// `opts.out`, then the sweep claims. Records are written as points finish, and
-/// `sweep_verdicts.json` at the end, both atomically. Errors before anything runs (an
-/// unknown claim, an invalid point configuration) are returned; a point that fails or
-/// stops early is recorded and makes the claims that need it inconclusive.
+/// `sweep_verdicts.json` at the end, both atomically, then `manifest.json` over
+/// `sweep_verdicts.json` and the records used. Errors before anything runs (an unknown
+/// claim, an invalid point configuration, an output directory holding another command's
+/// output set or a foreign `manifest.json`) are returned; a point that fails or stops early
+/// is recorded and makes the claims that need it inconclusive. Temporary files of killed
+/// sweeps are removed at the start.
 pub fn run_sweep(
     spec: &SweepSpec,
     origin: &str,
@@ -137,6 +148,22 @@ pub fn run_sweep(
                 coords_label(&points[j].coords),
                 coords_label(&points[i].coords)
             )));
+        }
+    }
+    if let Some(out) = opts.out {
+        check_sweep_dir(out)?;
+        for dir in [out.to_path_buf(), out.join("points")] {
+            output_set::clean_stale_temporaries(&dir);
+        }
+        // from here until the end the directory is not vouched for: records and
+        // sweep_verdicts.json are rewritten
+        let manifest = out.join(MANIFEST);
+        match std::fs::remove_file(&manifest) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(GradflowError::write(&manifest, e))
+            }
+            Err(_) => {}
+            Ok(()) => output_set::write_boundary(),
         }
     }
     let mut slots: Vec<Option<PointRecord>> = vec![None; points.len()];
@@ -235,17 +262,47 @@ pub fn run_sweep(
             v
         })
         .collect();
-    if let Some(out) = opts.out {
+    if let (Some(out), Some(store)) = (opts.out, &store) {
         write_json_atomic(
             &out.join("sweep_verdicts.json"),
             &verdicts_json(spec, &records, &verdicts),
         )?;
+        let mut files = vec!["sweep_verdicts.json".to_string()];
+        files.extend(
+            keys.iter()
+                .map(|k| format!("points/{}", store.file_name(k)))
+                .filter(|f| out.join(f).is_file()),
+        );
+        output_set::write_manifest(out, "sweep", Some(&files), false)?;
     }
     Ok(SweepOutcome {
         records,
         verdicts,
         resumed,
     })
+}
+
+/// Refuses a sweep output directory that holds a complete output set of another command
+/// (a run, check or corpus directory, replaced as a whole by those commands) or a
+/// `manifest.json` that is not gradflow's.
+fn check_sweep_dir(out: &Path) -> Result<(), GradflowError> {
+    let m = output_set::read_manifest(out).map_err(|e| {
+        GradflowError::output_set(
+            out,
+            format!("cannot hold a sweep: {e}; give the sweep its own directory as --out"),
+        )
+    })?;
+    match m {
+        Some(m) if m.complete => Err(GradflowError::output_set(
+            out,
+            format!(
+                "holds the output set of a gradflow {}; give the sweep its own directory as \
+                 --out",
+                m.command
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `sweep_verdicts.json`: the sweep's name, its points' status and work, and the verdicts.

@@ -233,7 +233,12 @@ impl PointStore {
     }
 
     fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{}.json", &key[..16]))
+        self.dir.join(self.file_name(key))
+    }
+
+    /// The file name (in `points/`) of the record with this key.
+    pub fn file_name(&self, key: &str) -> String {
+        format!("{}.json", &key[..16])
     }
 
     /// Number of record files whose name matches none of `keys` (records of other
