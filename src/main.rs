@@ -232,11 +232,27 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // help and version go to stdout as clap prints them; a usage error is one line
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("usage error");
+            eprintln!(
+                "gradflow: error: {} (see gradflow --help)",
+                gradflow::error::one_line(first.trim_start_matches("error: "))
+            );
+            return ExitCode::from(2);
+        }
+    };
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("gradflow: error: {e:#}");
+            eprintln!(
+                "gradflow: error: {}",
+                gradflow::error::one_line(&format!("{e:#}"))
+            );
             // 4: an output could not be written (disk full, permissions); 2: anything else
             // (usage, input files, configuration)
             let write = e.chain().any(|c| {

@@ -106,6 +106,38 @@ pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, GradflowError> {
     Ok(out)
 }
 
+/// Reads a (non-sweep) scenario from its JSON `text` and checks everything that can be
+/// checked before running it: the schema, at least one claim, the run configuration
+/// ([`RunConfig::from_value`]) and every claim id with its parameters. `origin` names the
+/// file in errors; the scenario's trace (which changes no step) is dropped, as a suite
+/// writes no run files.
+pub fn read_scenario(
+    text: &str,
+    origin: &str,
+) -> Result<(Scenario, RunConfig, Vec<ClaimRequest>), GradflowError> {
+    let sc: Scenario = serde_json::from_str(text)
+        .map_err(|e| GradflowError::Config(format!("{origin}: malformed scenario: {e}")))?;
+    if sc.claims.is_empty() {
+        return Err(GradflowError::Config(format!(
+            "{origin}: the scenario lists no claims"
+        )));
+    }
+    let mut cfg = RunConfig::from_value(sc.run.clone(), origin)?;
+    cfg.trace = None;
+    let requests: Vec<ClaimRequest> = sc
+        .claims
+        .iter()
+        .map(|c| ClaimRequest {
+            id: c.id.clone(),
+            params: c.params.clone(),
+        })
+        .collect();
+    for r in &requests {
+        crate::check::registered(r)?;
+    }
+    Ok((sc, cfg, requests))
+}
+
 /// The one case of a scenario that could not be read or run.
 fn scenario_failed(file: &Path, msg: String) -> Vec<CaseResult> {
     vec![CaseResult {
@@ -127,28 +159,10 @@ pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
     if serde_json::from_str::<Value>(&text).is_ok_and(|v| v.get("vary").is_some()) {
         return run_sweep_scenario(file, &text);
     }
-    let sc: Scenario = match serde_json::from_str(&text) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("malformed scenario: {e}")),
-    };
-    if sc.claims.is_empty() {
-        return fail("the scenario lists no claims".into());
-    }
-    let origin = file.display().to_string();
-    let mut cfg = match RunConfig::from_value(sc.run.clone(), &origin) {
-        Ok(c) => c,
+    let (sc, cfg, requests) = match read_scenario(&text, &file.display().to_string()) {
+        Ok(r) => r,
         Err(e) => return fail(e.to_string()),
     };
-    // a suite writes no run files: a trace in the scenario (which changes no step) is dropped
-    cfg.trace = None;
-    let requests: Vec<ClaimRequest> = sc
-        .claims
-        .iter()
-        .map(|c| ClaimRequest {
-            id: c.id.clone(),
-            params: c.params.clone(),
-        })
-        .collect();
     match run_check(&cfg, &requests, None) {
         Err(e) => fail(e.to_string()),
         Ok(out) => sc
