@@ -243,6 +243,9 @@ impl Tol {
     }
 }
 
+/// Most `tstops` a configuration may give (each is at least one accepted step).
+pub const MAX_TSTOPS: usize = 100_000;
+
 /// Everything a run needs; serialised into `summary.json` as the config echo.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -318,6 +321,11 @@ pub struct RunConfig {
     /// monitor `‖θ_GD(jη) − θ_GF(jη)‖` ([`crate::monitor::gd_gf`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gf_reference: bool,
+    /// Times in `(0, t_end)` the adaptive integrators step to exactly, so that monitors and
+    /// claims are evaluated there (the confirmation runs of a violation land on the original
+    /// run's violation times); fixed steps and gradient descent ignore them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tstops: Option<Vec<f64>>,
 }
 
 impl RunConfig {
@@ -411,6 +419,23 @@ impl RunConfig {
             }
         }
         self.validate_limits()?;
+        if let Some(stops) = &self.tstops {
+            if stops.len() > MAX_TSTOPS {
+                return Err(GradflowError::Config(format!(
+                    "tstops: {} times; at most {MAX_TSTOPS}",
+                    stops.len()
+                )));
+            }
+            if let Some(bad) = stops
+                .iter()
+                .find(|t| !(t.is_finite() && **t > 0.0 && **t < self.t_end))
+            {
+                return Err(GradflowError::Config(format!(
+                    "tstops: {bad} is not inside (0, t_end = {})",
+                    self.t_end
+                )));
+            }
+        }
         self.validate_fixed_step()
     }
 

@@ -111,6 +111,38 @@ pub struct Plan {
     pub energy_integral: bool,
     /// The runs.
     pub rungs: Vec<Rung>,
+    /// Times every run steps to exactly ([`RunConfig::tstops`]): where the original run
+    /// evaluated its violations (first, worst, the later candidates and the smallest slack
+    /// of each pointwise claim), so that a confirmation run judges the statement at the same
+    /// times — a statement false only near one time is reproduced there, and an artifact is
+    /// refuted there — instead of at its own accepted points only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stops: Vec<f64>,
+}
+
+/// Most [`Plan::stops`] a plan records.
+pub const MAX_STOPS: usize = 256;
+
+/// The times where the original run evaluated the violations of the pointwise claims in
+/// `violated`, inside `(0, t_stop)`, sorted, at most [`MAX_STOPS`].
+fn stops(violated: &[&ClaimVerdict], t_stop: f64) -> Vec<f64> {
+    let mut t: Vec<f64> = violated
+        .iter()
+        .filter(|v| v.info.schedule == crate::claim::Schedule::Always)
+        .flat_map(|v| {
+            v.first_violation
+                .iter()
+                .chain(v.worst_violation.iter())
+                .chain(v.later_candidates.iter())
+                .map(|w| w.at_step.t)
+                .chain(v.min_slack.iter().map(|m| m.t))
+        })
+        .filter(|t| t.is_finite() && *t > 0.0 && *t < t_stop)
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t.dedup();
+    t.truncate(MAX_STOPS);
+    t
 }
 
 /// What one confirmation run found for one claim.
@@ -321,6 +353,7 @@ pub fn plan(
         max_steps,
         energy_integral,
         rungs,
+        stops: stops(violated, t_stop),
     })
 }
 
@@ -334,6 +367,15 @@ fn rung_config(cfg: &RunConfig, plan: &Plan, rung: &Rung, tol: &(Tol, Tol)) -> R
     c.atol = tol.1.clone();
     c.t_end = plan.t_stop;
     c.max_steps = Some(plan.max_steps);
+    let stops: Vec<f64> = plan
+        .stops
+        .iter()
+        .chain(cfg.tstops.iter().flatten())
+        .copied()
+        .filter(|t| t.is_finite() && *t > 0.0 && *t < plan.t_stop)
+        .take(crate::config::MAX_TSTOPS)
+        .collect();
+    c.tstops = (!stops.is_empty()).then_some(stops);
     c.fixed_step = None;
     c.trace = None;
     c.loss_threshold = None;

@@ -408,6 +408,11 @@ fn execute_in(
         opts.max_steps = n;
     }
     opts.fixed_step = cfg.fixed_step;
+    if let Some(stops) = &cfg.tstops {
+        opts.tstops = stops.clone();
+        opts.tstops.sort_by(f64::total_cmp);
+        opts.tstops.dedup();
+    }
     opts.on_chatter = cfg.on_chatter.unwrap_or_default();
     opts.chatter = cfg.chatter.unwrap_or_default();
     let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;

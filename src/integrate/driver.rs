@@ -89,6 +89,11 @@ pub struct Options {
     pub on_chatter: OnChatter,
     /// Thresholds of the chattering detector and the fallback's length.
     pub chatter: ChatterParams,
+    /// Times in `(t0, t_end)` the adaptive steppers step to exactly (sorted, ascending): a
+    /// trial step that would pass one is shortened to end on it (stretched when within 1 %),
+    /// so an accepted step — and every monitor and claim evaluation — falls there
+    /// (OrdinaryDiffEq's `tstops`). Fixed steps ignore them.
+    pub tstops: Vec<f64>,
 }
 
 impl Options {
@@ -104,6 +109,7 @@ impl Options {
             fixed_step: None,
             on_chatter: OnChatter::default(),
             chatter: ChatterParams::default(),
+            tstops: Vec::new(),
         }
     }
 }
@@ -389,6 +395,7 @@ impl<S: OdeSystem> Integrator<S> {
                     self.t,
                     &mut h,
                     self.opts.t_end,
+                    &self.opts.tstops,
                     self.trials,
                     self.opts.max_steps,
                 )?;
@@ -571,6 +578,7 @@ impl<S: OdeSystem> Integrator<S> {
                 self.t,
                 &mut self.h,
                 self.opts.t_end,
+                &self.opts.tstops,
                 self.trials,
                 self.opts.max_steps,
             )?;
@@ -752,13 +760,15 @@ pub fn fixed_step_count(span: f64, h: f64) -> u64 {
 }
 
 /// The checks before every trial step, shared by all adaptive steppers: the trial budget
-/// (`trials < max_steps`), step-size underflow (`0.1 h ≤ ε |t|`), and clipping the step to
-/// land on `t_end` (a step reaching within 1 % of `t_end` is stretched to it). Returns whether
-/// the trial is the last step; `h` is updated in place.
+/// (`trials < max_steps`), step-size underflow (`0.1 h ≤ ε |t|`), clipping the step to land
+/// on `t_end` (a step reaching within 1 % of `t_end` is stretched to it), and to land on the
+/// next of the sorted `tstops` ahead of `t` in the same way. Returns whether the trial is the
+/// last step; `h` is updated in place.
 pub(crate) fn trial_guard(
     t: f64,
     h: &mut f64,
     t_end: f64,
+    tstops: &[f64],
     trials: u64,
     max_steps: u64,
 ) -> Result<bool, StepFailure> {
@@ -767,6 +777,16 @@ pub(crate) fn trial_guard(
     }
     if 0.1 * h.abs() <= f64::EPSILON * t.abs() || *h <= f64::MIN_POSITIVE {
         return Err(StepFailure::StepSizeUnderflow { t, h: *h });
+    }
+    // the next stop strictly ahead: a step that landed on a stop as `t + h` may sit a few
+    // ulps short of it, and must not be asked to take an ulp-sized step to it
+    let ahead = t + 8.0 * f64::EPSILON * t.abs().max(f64::MIN_POSITIVE);
+    let i = tstops.partition_point(|s| *s <= ahead);
+    if let Some(&stop) = tstops.get(i).filter(|s| **s < t_end) {
+        if t + 1.01 * *h > stop {
+            *h = stop - t;
+            return Ok(false);
+        }
     }
     if t + 1.01 * *h - t_end > 0.0 {
         *h = t_end - t;

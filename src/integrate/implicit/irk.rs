@@ -538,6 +538,7 @@ impl<S: OdeSystem> ImplicitRk<S> {
                 self.t,
                 &mut self.h,
                 self.opts.t_end,
+                &self.opts.tstops,
                 self.trials,
                 self.opts.max_steps,
             )?;

@@ -299,6 +299,7 @@ impl<S: OdeSystem> Rock4<S> {
                 self.t,
                 &mut self.h,
                 self.opts.t_end,
+                &self.opts.tstops,
                 self.trials,
                 self.opts.max_steps,
             )?;

@@ -1,0 +1,103 @@
+//! `tstops`: the adaptive integrators step to the given times exactly, so monitors and
+//! claims are evaluated there; the confirmation runs of a violation use them to judge a
+//! statement at the times where the original run found it false.
+
+use gradflow::check::run_check;
+use gradflow::claim::Verdict;
+use gradflow::config::RunConfig;
+use serde_json::{json, Value};
+
+/// A small saxe-init run on whitened data (paper 001's setting, three layers).
+fn base(method: &str) -> Value {
+    json!({
+        "data": {"kind": "gaussian", "n": 34, "d": 5, "q": 1, "spectrum": {"kind": "isotropic"},
+                 "teacher": {"kind": "gaussian", "std": 1.0}, "noise_std": 0.1,
+                 "whiten": true, "labels": "sign"},
+        "model": {"kind": "deep_linear", "hidden": [10, 3]},
+        "init": {"kind": "saxe", "beta": 0.05}, "loss": "mean", "method": method,
+        "rtol": 1.3e-10, "atol": 1.3e-12, "seed": 2304818141u64, "t_end": 5.8
+    })
+}
+
+/// Every adaptive method (explicit pairs, ROCK4, the implicit methods, the automatic switch)
+/// has an accepted step within a few ulps of each stop, and the stops change the end state
+/// only within the tolerance.
+#[test]
+fn every_adaptive_method_lands_on_each_stop() {
+    let stops = [0.0119, 0.5, 1.7, 5.79];
+    for method in [
+        "dopri5", "tsit5", "dop853", "rock4", "radau5", "gl2", "gl4", "gl6", "auto",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = base(method);
+        v["rtol"] = json!(1e-8);
+        v["atol"] = json!(1e-10);
+        v["tstops"] = json!(stops);
+        v["trace"] = json!({"every": 1});
+        let cfg = RunConfig::from_value(v.clone(), "test").unwrap();
+        let with = gradflow::run::execute(&cfg, Some(dir.path())).unwrap();
+        let trace = std::fs::read_to_string(dir.path().join("trace.jsonl")).unwrap();
+        let times: Vec<f64> = trace
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|r| r["t"].as_f64())
+            .collect();
+        for s in stops {
+            assert!(
+                times
+                    .iter()
+                    .any(|t| (t - s).abs() <= 8.0 * f64::EPSILON * s),
+                "{method}: no accepted step at {s}"
+            );
+        }
+        v.as_object_mut().unwrap().remove("tstops");
+        v.as_object_mut().unwrap().remove("trace");
+        let without =
+            gradflow::run::execute(&RunConfig::from_value(v, "test").unwrap(), None).unwrap();
+        let diff = with
+            .theta
+            .iter()
+            .zip(&without.theta)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(diff < 1e-5, "{method}: end states differ by {diff}");
+    }
+}
+
+/// Stops outside `(0, t_end)`, non-finite ones, and too many are input errors.
+#[test]
+fn stops_outside_the_run_are_rejected() {
+    for bad in [json!([0.0]), json!([5.8]), json!([-1.0]), json!([1e300])] {
+        let mut v = base("dopri5");
+        v["tstops"] = bad.clone();
+        let e = RunConfig::from_value(v, "test").unwrap_err().to_string();
+        assert!(e.contains("tstops"), "{bad}: {e}");
+    }
+    let mut v = base("dopri5");
+    v["tstops"] = json!(vec![1.0; gradflow::config::MAX_TSTOPS + 1]);
+    assert!(RunConfig::from_value(v, "test").is_err());
+}
+
+/// A statement false only near one early time (Lemma B.5's drift surrogate with its
+/// right-hand side lowered by a constant: violated where `t ≲ 0.016`). The original gl4 run
+/// finds it at its first accepted step (t = 0.0119); the DOP853 confirmation run's own first
+/// step is at t = 0.034, where the lowered statement holds — without landing on 0.0119 it
+/// refuted a true violation. With the plan's stops it judges the statement at 0.0119 too,
+/// and the violation is confirmed (the deliberately false variant is caught).
+#[test]
+fn a_violation_near_one_time_is_confirmed_at_that_time() {
+    let cfg = RunConfig::from_value(base("gl4"), "test").unwrap();
+    let req = [gradflow::check::ClaimRequest {
+        id: "cl22.lemma_b5.drift_surrogate".into(),
+        params: json!({}),
+    }];
+    let baseline = run_check(&cfg, &req, None).unwrap();
+    assert_eq!(baseline.verdicts[0].verdict, Verdict::Holds);
+    let cases =
+        gradflow::corpus::mutate::shifted_variants(&cfg, &baseline.verdicts, false).unwrap();
+    assert_eq!(cases.len(), 1);
+    let c = &cases[0];
+    assert!(c.non_degenerate, "{c:?}");
+    assert!((c.tightest.t - 0.011876).abs() < 1e-5, "{c:?}");
+    assert_eq!(c.verdict, Verdict::Violated, "{}", c.note);
+}
