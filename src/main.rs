@@ -733,7 +733,7 @@ fn sweep(args: &SweepArgs) -> Result<ExitCode> {
         let points = out.join("points");
         if points.exists() {
             std::fs::remove_dir_all(&points)
-                .with_context(|| format!("removing {}", points.display()))?;
+                .map_err(|e| gradflow::GradflowError::write(&points, e))?;
         }
     }
     let outcome = gradflow::sweep::run_sweep(
@@ -800,6 +800,10 @@ fn corpus(args: &CorpusArgs) -> Result<ExitCode> {
     use gradflow::corpus::{run_corpus, summary_text, write_report, CorpusOptions};
     anyhow::ensure!(args.runs > 0, "--runs {}: must be ≥ 1", args.runs);
     anyhow::ensure!(args.jobs != Some(0), "--jobs 0: must be ≥ 1");
+    if let Some(dir) = &args.out {
+        // refuse an output directory that may not be replaced before the runs, not after
+        drop(gradflow::report::output_set::OutputSet::begin(dir, "corpus")?);
+    }
     let report = run_corpus(&CorpusOptions {
         runs: args.runs,
         seed: args.seed,
