@@ -49,7 +49,7 @@
 //! Violations at the initial point are confirmed without re-integration ([`at_initial_point`]).
 //!
 //! Cost: nothing for runs without a violation; with violations, two runs over `[0, t_stop]`
-//! (three when stage 2 is needed), each bounded by [`WORK_FACTOR`] × the original run's trial
+//! (three when stage 2 is needed), each bounded by [`work_factor`] × the original run's trial
 //! steps + [`WORK_MIN`] trial steps. The plan is recorded in the verdict, so that `replay`
 //! repeats exactly the same confirmation runs.
 
@@ -71,6 +71,22 @@ pub const RTOL_FLOOR: f64 = 1e-13;
 pub const AGREEMENT: f64 = 2.0;
 /// Trial-step limit of a confirmation run, per trial step of the original run.
 pub const WORK_FACTOR: u64 = 20;
+/// The trial-step factor of a method's confirmation runs: [`WORK_FACTOR`], or more for a
+/// low-order method, whose steps grow like `tol^{−1/q}` (`q` the power of `h` its error
+/// estimate scales with): three times the growth at the tightest factor of [`TIGHTEN`]
+/// (95× for GL2, whose estimate is second order; 20× for the methods of order ≥ 4).
+pub fn work_factor(method: Method) -> u64 {
+    let q = if let Some(t) = method.tableau() {
+        f64::from(t.error_order)
+    } else if let Some(c) = method.collocation() {
+        f64::from(c.est_order) + 1.0
+    } else {
+        4.0
+    };
+    let growth = (1.0 / TIGHTEN[1]).powf(1.0 / q);
+    WORK_FACTOR.max((3.0 * growth).ceil() as u64)
+}
+
 /// Trial steps every confirmation run may take beyond `WORK_FACTOR ×` the original's.
 pub const WORK_MIN: u64 = 5_000;
 /// The default trial-step limit of a run (as the drivers' own default).
@@ -345,7 +361,7 @@ pub fn plan(
         }
     }
     let max_steps = original_trials
-        .saturating_mul(WORK_FACTOR)
+        .saturating_mul(work_factor(cfg.method))
         .saturating_add(WORK_MIN)
         .min(MAX_STEPS_CAP);
     Some(Plan {
@@ -1070,6 +1086,23 @@ mod tests {
             decide(original(1e-3), &shrinking, false),
             Decision::Unsettled
         );
+    }
+
+    /// Low-order methods get more confirmation work (their steps grow faster as the
+    /// tolerance tightens); order ≥ 4 keeps the base factor.
+    #[test]
+    fn the_work_factor_follows_the_error_order() {
+        assert_eq!(work_factor(Method::Gl2), 95);
+        assert_eq!(work_factor(Method::Gl4), 30);
+        for m in [
+            Method::Dopri5,
+            Method::Dop853,
+            Method::Radau5,
+            Method::Gl6,
+            Method::Rock4,
+        ] {
+            assert_eq!(work_factor(m), WORK_FACTOR, "{m:?}");
+        }
     }
 
     #[test]

@@ -802,7 +802,9 @@ fn corpus(args: &CorpusArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.jobs != Some(0), "--jobs 0: must be ≥ 1");
     if let Some(dir) = &args.out {
         // refuse an output directory that may not be replaced before the runs, not after
-        drop(gradflow::report::output_set::OutputSet::begin(dir, "corpus")?);
+        drop(gradflow::report::output_set::OutputSet::begin(
+            dir, "corpus",
+        )?);
     }
     let report = run_corpus(&CorpusOptions {
         runs: args.runs,
