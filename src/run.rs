@@ -522,7 +522,7 @@ fn execute_in(
             match f {
                 StepFailure::Diverged { .. } => "diverged",
                 StepFailure::StepSizeUnderflow { .. } => "step_size_underflow",
-                StepFailure::MaxSteps { .. } => "max_steps",
+                StepFailure::MaxSteps { .. } | StepFailure::PaceTooSlow { .. } => "max_steps",
                 StepFailure::Chattering { .. } => "chattering",
                 StepFailure::FixedStepUnstable { .. } => "fixed_step_unstable",
             },

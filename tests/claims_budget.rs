@@ -502,7 +502,7 @@ fn radau_stage_error_is_the_error_of_the_stopped_newton_iteration() {
     }
 }
 
-/// The stiff reference case of the README (*Stiff flows*: n = 20, d = 40, widths
+/// The stiff reference case of docs/measurements.md (*Stiff flows*: n = 20, d = 40, widths
 /// [40, 30, 30, 1], `chatterji_long` α = 0.1, β = 1, `half_sum`, seed 1, λ_max = 4.3e3),
 /// here to `t = 10`, with the largest `|slack| / budget` of the conserved-quantity claims
 /// per method: ROCK4 takes up to 152 stages here, Radau's Newton iteration works with the

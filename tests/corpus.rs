@@ -2,7 +2,7 @@
 //! convention and depth of the papers' settings; a fixed portion (20 runs, seed 13) runs end
 //! to end with every claim, its shifted statements and perturbed flows; the shifted-statement
 //! wrapper is transparent when the shift is 0. The long corpus is
-//! `cargo run --release -- corpus --runs 1000 --jobs 2` (README, "Random-run corpus").
+//! `cargo run --release -- corpus --runs 1000 --jobs 2` (docs/guide/checking.md, "Random-run corpus").
 
 mod common;
 

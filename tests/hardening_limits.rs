@@ -284,7 +284,9 @@ fn a_sweep_grid_over_the_point_limit_is_refused_before_it_is_built() {
 }
 
 /// noise_std 1.8e19 makes the run stability-limited at t ≈ 1e-16: it used to run for
-/// ever; now the default work limit (one million trial steps) stops it as an early stop.
+/// ever; now the default work limit (one million trial steps) stops it as an early stop —
+/// after a tenth of the limit, since its pace could not meet the limit by a factor of more
+/// than a thousand (`StepFailure::PaceTooSlow`, status `max_steps`).
 #[test]
 fn a_run_that_cannot_advance_stops_at_the_default_work_limit() {
     let dir = tempfile::tempdir().unwrap();
@@ -305,15 +307,18 @@ fn a_run_that_cannot_advance_stops_at_the_default_work_limit() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/summary.json")).unwrap())
             .unwrap();
     assert_eq!(s["status"], "max_steps");
-    assert!(s["message"].as_str().unwrap().contains("(1000000)"), "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("maximal number of steps (1000000) cannot be met"),
+        "{s}"
+    );
     // the configuration sets no limit: the default applied
     assert!(s["config"].get("max_steps").is_none());
     let trials =
         s["stats"]["accepted"].as_u64().unwrap() + s["stats"]["rejected"].as_u64().unwrap();
-    assert!(
-        (990_000..=1_000_000).contains(&trials),
-        "{trials} trial steps"
-    );
+    assert!((99_000..=100_000).contains(&trials), "{trials} trial steps");
     assert!(s["final_time"].as_f64().unwrap() < 1e-6);
     assert!(dir.path().join("o/weights/W1.npy").exists());
 }

@@ -38,7 +38,7 @@
 //!   also for gradient descent, which has no estimate);
 //! - `δ_s` ([`crate::integrate::Stepper::stage_error`], [`stage_state`]): the error the
 //!   stopped Newton iteration of the implicit methods leaves in `y_{n+1}` — on the gradient
-//!   flow Radau's global error is set by it, not by truncation (README, *Implicit methods*),
+//!   flow Radau's global error is set by it, not by truncation (docs/guide/stiff.md, *Implicit methods*),
 //!   and RADAU5's stopping rule at the zero-start first step leaves errors ~100× its own
 //!   estimate.
 //!
@@ -80,7 +80,7 @@
 //! top of `C_a = 10`. The price is looser budgets in the typical case: the geometric mean of
 //! the ratios fell from 1.9e-2 to 3.4e-3 (DOPRI5), 7.5e-4 to 1.9e-4 (Radau), 1.1e-4 to
 //! 4.0e-5 (DOP853); every perturbed flow of `proofs_check/` is still violated. On the
-//! README's stiff reference case (to `t = 10`, rtol 1e-6/1e-8/1e-10, ROCK4 with up to 152
+//! stiff reference case of docs/measurements.md (to `t = 10`, rtol 1e-6/1e-8/1e-10, ROCK4 with up to 152
 //! stages) the largest ratio is 0.12 (DOPRI5), 0.052 (ROCK4), 0.019 (Radau): ROCK4's
 //! embedded estimate covers its stages, it reports no stage error. Measure with
 //!

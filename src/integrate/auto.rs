@@ -37,7 +37,7 @@ use super::tableau::{dopri5::DOPRI5, Tableau};
 
 /// The method `auto` switches to while the explicit steps are stability-limited.
 ///
-/// The default is Radau IIA 5: on the stiff reference case (README, *Stiff flows*, one HVP
+/// The default is Radau IIA 5: on the stiff reference case (docs/guide/stiff.md, *Stiff flows*, one HVP
 /// counted as one gradient) `auto` with Radau needs 1,483 gradient-equivalents at rtol 1e-10
 /// (error 3.3e-13) and `auto` with ROCK4 45,122 (1.2e-11); at rtol 4e-9, 910 against 29,536.
 /// Radau's steps are limited by accuracy alone, ROCK4's cost per step grows like `√(hρ)`.

@@ -197,7 +197,31 @@ pub enum StepFailure {
         /// Steps taken.
         steps: u64,
     },
+    /// The step limit cannot be met: after [`PACE_CHECK`] of `max_steps` trial steps, the
+    /// pace so far would need more than [`PACE_FACTOR`] × `max_steps` steps to reach
+    /// `t_end` (a run stability-limited at a step size far below its time span). Reported
+    /// with the status of the step limit.
+    #[error(
+        "maximal number of steps ({max_steps}) cannot be met: {steps} trial steps reached only \
+         t = {t}, a pace that needs about {projected:.1e} steps to t_end"
+    )]
+    PaceTooSlow {
+        /// Current time.
+        t: f64,
+        /// Trial steps taken.
+        steps: u64,
+        /// The step limit.
+        max_steps: u64,
+        /// Steps to `t_end` at the pace so far.
+        projected: f64,
+    },
 }
+
+/// Share of `max_steps` (1/10, at least 1,000 trial steps) after which the adaptive steppers
+/// project the pace of the run ([`StepFailure::PaceTooSlow`]).
+pub const PACE_CHECK: u64 = 10;
+/// How many times over the step limit the projected step count must be to stop early.
+pub const PACE_FACTOR: f64 = 1000.0;
 
 /// What an accepted step reports to its caller.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -392,6 +416,7 @@ impl<S: OdeSystem> Integrator<S> {
             } => {
                 let mut h = h_fix;
                 let last = trial_guard(
+                    self.opts.t0,
                     self.t,
                     &mut h,
                     self.opts.t_end,
@@ -575,6 +600,7 @@ impl<S: OdeSystem> Integrator<S> {
         let mut non_finite = 0u32;
         loop {
             let last = trial_guard(
+                self.opts.t0,
                 self.t,
                 &mut self.h,
                 self.opts.t_end,
@@ -760,11 +786,13 @@ pub fn fixed_step_count(span: f64, h: f64) -> u64 {
 }
 
 /// The checks before every trial step, shared by all adaptive steppers: the trial budget
-/// (`trials < max_steps`), step-size underflow (`0.1 h ≤ ε |t|`), clipping the step to land
+/// (`trials < max_steps`, and a pace that can meet it: [`StepFailure::PaceTooSlow`]), step-size underflow (`0.1 h ≤ ε |t|`), clipping the step to land
 /// on `t_end` (a step reaching within 1 % of `t_end` is stretched to it), and to land on the
 /// next of the sorted `tstops` ahead of `t` in the same way. Returns whether the trial is the
 /// last step; `h` is updated in place.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn trial_guard(
+    t0: f64,
     t: f64,
     h: &mut f64,
     t_end: f64,
@@ -774,6 +802,19 @@ pub(crate) fn trial_guard(
 ) -> Result<bool, StepFailure> {
     if trials >= max_steps {
         return Err(StepFailure::MaxSteps { t, steps: trials });
+    }
+    if trials >= (max_steps / PACE_CHECK).max(1000) {
+        // the share of the span covered against the share of the budget used
+        let done = (t - t0) / (t_end - t0);
+        let used = trials as f64 / max_steps as f64;
+        if done * PACE_FACTOR < used {
+            return Err(StepFailure::PaceTooSlow {
+                t,
+                steps: trials,
+                max_steps,
+                projected: trials as f64 / done,
+            });
+        }
     }
     if 0.1 * h.abs() <= f64::EPSILON * t.abs() || *h <= f64::MIN_POSITIVE {
         return Err(StepFailure::StepSizeUnderflow { t, h: *h });

@@ -76,7 +76,7 @@ pub struct ImplicitOptions {
     /// `≈ 0.03 rtol` per step, which on the stiff gradient flow accumulate into the global
     /// error (simplified Newton leaves them in the same direction step after step): at
     /// `FNEWT` alone Radau needs 1,932 gradient-equivalents for the final-weights error
-    /// 4.7e-12 of the reference case, with `c = 3·10⁻⁴` 1,313 for 4.0e-12 (README, *Implicit
+    /// 4.7e-12 of the reference case, with `c = 3·10⁻⁴` 1,313 for 4.0e-12 (docs/guide/stiff.md, *Implicit
     /// methods*).
     pub stage_fraction: Option<f64>,
 }
@@ -535,6 +535,7 @@ impl<S: OdeSystem> ImplicitRk<S> {
         let mut non_finite = 0u32;
         loop {
             let last = trial_guard(
+                self.opts.t0,
                 self.t,
                 &mut self.h,
                 self.opts.t_end,
@@ -705,7 +706,7 @@ impl<S: OdeSystem> Stepper<S> for ImplicitRk<S> {
     }
     /// The stage error left in `y_1` by the stopped Newton iteration
     /// ([`ImplicitRk::stage_error`]): RADAU5's stopping rule leaves stage errors that, on
-    /// the gradient flow, set the global error rather than truncation (README, *Implicit
+    /// the gradient flow, set the global error rather than truncation (docs/guide/stiff.md, *Implicit
     /// methods*).
     fn stage_error(&self) -> Option<&[f64]> {
         Some(ImplicitRk::stage_error(self))

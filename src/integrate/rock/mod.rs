@@ -296,6 +296,7 @@ impl<S: OdeSystem> Rock4<S> {
         let mut non_finite = 0u32;
         loop {
             let mut last = trial_guard(
+                self.opts.t0,
                 self.t,
                 &mut self.h,
                 self.opts.t_end,
