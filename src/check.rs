@@ -609,6 +609,12 @@ impl Checker {
 }
 
 impl StepObserver for Checker {
+    fn stops(&self) -> Vec<f64> {
+        self.tracked
+            .iter()
+            .flat_map(|t| t.claim.stops(&self.setting))
+            .collect()
+    }
     fn on_start(
         &mut self,
         integ: &mut dyn Stepper<GradientFlow>,

@@ -203,6 +203,11 @@ pub trait StepObserver {
         p: &Point<'_>,
         status: &Status,
     ) -> Result<(), GradflowError>;
+    /// Times the observer needs an accepted step at (added to the run's `tstops`; asked
+    /// once, before the first step). Default: none.
+    fn stops(&self) -> Vec<f64> {
+        Vec::new()
+    }
 }
 
 /// The stepper for `cfg.method` over the gradient flow, started at `y0`: an adaptive
@@ -408,11 +413,14 @@ fn execute_in(
         opts.max_steps = n;
     }
     opts.fixed_step = cfg.fixed_step;
-    if let Some(stops) = &cfg.tstops {
-        opts.tstops = stops.clone();
-        opts.tstops.sort_by(f64::total_cmp);
-        opts.tstops.dedup();
+    opts.tstops = cfg.tstops.clone().unwrap_or_default();
+    if let Some(obs) = observer.as_deref() {
+        opts.tstops.extend(obs.stops());
     }
+    opts.tstops
+        .retain(|t| t.is_finite() && *t > 0.0 && *t < cfg.t_end);
+    opts.tstops.sort_by(f64::total_cmp);
+    opts.tstops.dedup();
     opts.on_chatter = cfg.on_chatter.unwrap_or_default();
     opts.chatter = cfg.chatter.unwrap_or_default();
     let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;

@@ -259,6 +259,12 @@ pub trait Claim {
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement>;
     /// Updates running state after an accepted step (default: nothing).
     fn advance(&mut self, _s: &Setting, _gf: &mut GradientFlow, _p: &Point<'_>) {}
+    /// Times the statement is anchored at (Theorem 3's `t_0`, say): the run steps to each
+    /// exactly, so the claim's value is a property of the trajectory and not of where the
+    /// accepted steps happened to fall. Default: none.
+    fn stops(&self, _s: &Setting) -> Vec<f64> {
+        Vec::new()
+    }
     /// Whether the claim reads the energy integral `J = ∫‖∇L‖² dt` (state index
     /// `p + ENERGY_STATE`); the checker then has the run integrate it.
     fn needs_energy_integral(&self) -> bool {

@@ -162,6 +162,9 @@ impl Claim for Shifted {
     fn needs_energy_integral(&self) -> bool {
         self.inner.needs_energy_integral()
     }
+    fn stops(&self, s: &Setting) -> Vec<f64> {
+        self.inner.stops(s)
+    }
 }
 
 /// Whether some claim of `requests` reads the energy integral.

@@ -825,7 +825,15 @@ pub(crate) fn trial_guard(
     let i = tstops.partition_point(|s| *s <= ahead);
     if let Some(&stop) = tstops.get(i).filter(|s| **s < t_end) {
         if t + 1.01 * *h > stop {
+            // a step that ends exactly on the stop: `t + h == stop` in floating point
             *h = stop - t;
+            for _ in 0..4 {
+                match (t + *h).total_cmp(&stop) {
+                    std::cmp::Ordering::Less => *h = h.next_up(),
+                    std::cmp::Ordering::Greater => *h = h.next_down(),
+                    std::cmp::Ordering::Equal => break,
+                }
+            }
             return Ok(false);
         }
     }

@@ -580,7 +580,8 @@ fn hyp_square(s: &Setting) -> Hypothesis {
 ///
 /// The time `t_0` (parameter `t0`, run time) defaults to `1/ρ`, the paper's `t = 1`; the
 /// proof of Theorem 3 holds for any `t_0 > 0` with `W(t_0)` in place of `W(1)`, taken at the
-/// first accepted step at or after `t0`.
+/// first accepted step at or after `t0` — which is `t0` itself: the claim asks the run to
+/// step there ([`Claim::stops`]).
 pub struct StepClaim {
     kind: Step,
     factor: f64,
@@ -1282,6 +1283,14 @@ impl Claim for StepClaim {
                 })
             }
         }
+    }
+
+    fn stops(&self, s: &Setting) -> Vec<f64> {
+        if !self.kind.uses_anchor() {
+            return Vec::new();
+        }
+        // the anchor t_0 is a step of every run, so W(t_0) does not depend on the steps
+        vec![self.t0.unwrap_or_else(|| 1.0 / Quantities::new(s).rho)]
     }
 
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
