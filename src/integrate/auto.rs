@@ -28,10 +28,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::driver::STABILITY_FRACTION;
-use super::driver::{AcceptedStep, Integrator, Options, Stats, StepFailure, Tolerances};
+use super::driver::{Integrator, Options, Tolerances};
 use super::implicit::{radau5::RADAU5, ImplicitOptions, ImplicitRk};
 use super::rock::Rock4;
-use super::stepper::{MethodSwitch, Stepper};
+use super::step::MethodSwitch;
+use super::step::{AcceptedStep, Stats, StepFailure};
+use super::stepper::Stepper;
 use super::system::OdeSystem;
 use super::tableau::{dopri5::DOPRI5, Tableau};
 

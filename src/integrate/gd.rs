@@ -26,7 +26,7 @@
 
 use std::time::Instant;
 
-use super::driver::{AcceptedStep, Stats, StepFailure};
+use super::step::{AcceptedStep, Stats, StepFailure};
 use super::stepper::Stepper;
 use super::system::OdeSystem;
 

@@ -1,6 +1,7 @@
 //! Integrators, one object per concern (as in diffrax and OrdinaryDiffEq): tableaux as
 //! data ([`tableau`]), one trial step with preallocated stages ([`erk`]), step-size control
-//! ([`controller`]), dense output ([`dense`]), the driver that yields accepted steps
+//! ([`controller`]), dense output ([`dense`]), the step types every method shares
+//! ([`step`]), the driver that yields accepted steps
 //! ([`driver`]) with its fixed-step mode and chattering fallback ([`chatter`]), and the
 //! [`Stepper`] interface every method offers the run loop ([`stepper`]);
 //! the implicit collocation methods for the stiff flow ([`implicit`]), the stabilized explicit
@@ -16,11 +17,13 @@ pub mod erk;
 pub mod gd;
 pub mod implicit;
 pub mod rock;
+pub mod step;
 pub mod stepper;
 pub mod system;
 pub mod tableau;
 
-pub use driver::{AcceptedStep, Integrator, Options, Stats, StepFailure, Tolerances};
+pub use driver::{Integrator, Options, Tolerances};
 pub use gd::GradientDescent;
-pub use stepper::{MethodSwitch, Stepper};
+pub use step::{AcceptedStep, MethodSwitch, Stats, StepFailure};
+pub use stepper::Stepper;
 pub use system::OdeSystem;

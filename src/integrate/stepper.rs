@@ -5,32 +5,9 @@
 //! local error estimate of the step and a dense output inside it. Nothing stores the
 //! trajectory.
 
-use serde::{Deserialize, Serialize};
-
-use super::driver::{AcceptedStep, Integrator, Stats, StepFailure};
+use super::driver::Integrator;
+use super::step::{AcceptedStep, MethodSwitch, Stats, StepFailure};
 use super::system::OdeSystem;
-
-/// A change of method inside one run (the automatic choice, [`super::auto::AutoSwitch`], or
-/// an explicit pair's fixed-step fallback on chattering, [`super::chatter`]): the step after
-/// accepted step `step` (at time `t`) is taken by `to` instead of `from`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MethodSwitch {
-    /// Index of the last accepted step of the old method.
-    pub step: u64,
-    /// Time of the switch.
-    pub t: f64,
-    /// Method before.
-    pub from: String,
-    /// Method after.
-    pub to: String,
-    /// Why (`stability_limited`: explicit steps at the stability boundary; `not_stiff`: the
-    /// stabilized method's `hρ` well inside the explicit boundary; `chattering`: the adaptive
-    /// step collapsed at a switching surface; `fallback_done`: the fixed steps of a
-    /// fallback are done).
-    pub reason: String,
-    /// The `h|λ|` (explicit) or `hρ` (stabilized) value of the deciding step.
-    pub h_lambda: f64,
-}
 
 /// A time stepper over the system `S`, driven one accepted step at a time.
 pub trait Stepper<S: OdeSystem> {

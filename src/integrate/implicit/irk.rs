@@ -26,7 +26,8 @@ use super::newton::{
 };
 use super::tableau::CollocationTableau;
 use crate::curvature::LanczosOptions;
-use crate::integrate::driver::{AcceptedStep, Options, Stats, StepFailure, Tolerances};
+use crate::integrate::driver::{Options, Tolerances};
+use crate::integrate::step::{AcceptedStep, Stats, StepFailure};
 use crate::integrate::stepper::Stepper;
 use crate::integrate::system::OdeSystem;
 

@@ -36,7 +36,8 @@ pub mod spectral;
 use crate::integrate::driver::{hairer_initial_step, trial_guard};
 use std::time::Instant;
 
-use super::driver::{AcceptedStep, Options, Stats, StepFailure, Tolerances};
+use super::driver::{Options, Tolerances};
+use super::step::{AcceptedStep, Stats, StepFailure};
 use super::stepper::Stepper;
 use super::system::OdeSystem;
 use coefficients::{recf_start, FPA, FPB, FPBE, MS, RECF};
