@@ -163,6 +163,10 @@ pub struct RunOutcome {
     pub stats: Stats,
     /// The monitors with their summaries.
     pub monitors: MonitorSet,
+    /// The times the run stepped to exactly: the configuration's `tstops` and those its
+    /// observer asked for ([`StepObserver::stops`]); a rerun with these as `tstops` takes
+    /// the same steps.
+    pub tstops: Vec<f64>,
 }
 
 /// SHA-256 of a matrix's entries (column-major, little-endian f64), hex.
@@ -421,6 +425,7 @@ fn execute_in(
         .retain(|t| t.is_finite() && *t > 0.0 && *t < cfg.t_end);
     opts.tstops.sort_by(f64::total_cmp);
     opts.tstops.dedup();
+    let tstops = opts.tstops.clone();
     opts.on_chatter = cfg.on_chatter.unwrap_or_default();
     opts.chatter = cfg.chatter.unwrap_or_default();
     let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;
@@ -601,6 +606,7 @@ fn execute_in(
             t,
             stats,
             monitors,
+            tstops,
         },
         trace_error,
     ))

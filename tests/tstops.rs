@@ -143,3 +143,42 @@ fn anchored_claims_anchor_at_exactly_t0() {
         );
     }
 }
+
+/// A shifted variant is judged on the baseline's trajectory: the baseline's claims asked the
+/// run to step to Theorem 3's anchor `t_0 = 1/ρ` (here 0.0625, inside `[0, 0.12]`), where the
+/// drift surrogate has its tightest point; a variant run without that stop never evaluates
+/// there and the 5 %-false variant "holds" (corpus seed 1, run 135). With the baseline's
+/// stops the variant run takes the same steps and the variant is violated.
+#[test]
+fn shifted_variants_take_the_baselines_steps() {
+    let cfg = RunConfig::from_value(
+        json!({"data": {"kind": "gaussian", "n": 16, "d": 3, "q": 1, "labels": "sign",
+                        "noise_std": 1.0, "spectrum": {"kind": "isotropic"},
+                        "teacher": {"kind": "gaussian", "std": 0.3}, "whiten": true},
+               "model": {"kind": "deep_linear", "hidden": [7, 10, 7]},
+               "init": {"kind": "uniform_rescaled", "beta": 0.05, "rank_one_first": false},
+               "loss": "sum", "method": "radau5", "rtol": 3.3e-8, "atol": 3.3e-10,
+               "seed": 1812830321u64, "t_end": 0.12, "max_steps": 20000}),
+        "test",
+    )
+    .unwrap();
+    let req = [
+        gradflow::check::ClaimRequest {
+            id: "cl22.lemma_b5.drift_surrogate".into(),
+            params: json!({}),
+        },
+        gradflow::check::ClaimRequest {
+            id: "mc24.lemma7.rate".into(),
+            params: json!({}),
+        },
+    ];
+    let baseline = run_check(&cfg, &req, None).unwrap();
+    assert!(!baseline.run.tstops.is_empty(), "the anchor is a stop");
+    let drift = std::slice::from_ref(&baseline.verdicts[0]);
+    assert_eq!(drift[0].verdict, Verdict::Holds);
+    let mut same = cfg.clone();
+    same.tstops = Some(baseline.run.tstops.clone());
+    let cases = gradflow::corpus::mutate::shifted_variants(&same, drift, false).unwrap();
+    assert!(cases[0].non_degenerate, "{:?}", cases[0]);
+    assert_eq!(cases[0].verdict, Verdict::Violated, "{}", cases[0].note);
+}

@@ -449,7 +449,11 @@ fn check_run(
         return Ok(());
     }
     let energy = mutate::needs_energy(&requests)?;
-    rec.mutations = mutate::shifted_variants(&run.cfg, &out.verdicts, energy)?;
+    // the variants are judged on the baseline's trajectory: the same steps, including those
+    // the baseline's claims asked for (Theorem 3's anchor, say)
+    let mut same_steps = run.cfg.clone();
+    same_steps.tstops = (!out.run.tstops.is_empty()).then(|| out.run.tstops.clone());
+    rec.mutations = mutate::shifted_variants(&same_steps, &out.verdicts, energy)?;
     let deficient = generate::rank_deficient(&run.cfg)?;
     let perturbations = mutate::perturbations(&run.cfg, run.gen_seed, deficient);
     rec.perturbations = mutate::perturbed_cases(&run.cfg, &out.verdicts, &perturbations)?;
