@@ -87,6 +87,48 @@ impl CaseResult {
     }
 }
 
+/// The counts of a suite run ([`run_suite`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SuiteTotals {
+    /// Cases whose verdict was the expected one.
+    pub passed: usize,
+    /// Cases with another verdict, or that could not be run.
+    pub failed: usize,
+    /// Of the failed: scenarios that could not be read or run at all.
+    pub broken: usize,
+}
+
+/// Runs every scenario file under `dir` ([`scenario_files`], [`run_scenario`]), calling
+/// `on_case` with each case as it finishes; a scenario that cannot be run counts as one
+/// broken case and the suite goes on. Errors: `dir` unreadable, or holding no `*.json`.
+pub fn run_suite(
+    dir: &Path,
+    mut on_case: impl FnMut(&CaseResult),
+) -> Result<SuiteTotals, GradflowError> {
+    let files = scenario_files(dir)?;
+    if files.is_empty() {
+        return Err(GradflowError::Config(format!(
+            "{}: no scenario files (*.json)",
+            dir.display()
+        )));
+    }
+    let mut totals = SuiteTotals::default();
+    for f in &files {
+        for r in run_scenario(f) {
+            if r.got.is_err() {
+                totals.broken += 1;
+            }
+            if r.passed() {
+                totals.passed += 1;
+            } else {
+                totals.failed += 1;
+            }
+            on_case(&r);
+        }
+    }
+    Ok(totals)
+}
+
 /// All scenario files under `dir` (recursively, sorted).
 pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, GradflowError> {
     let mut out = Vec::new();

@@ -1,0 +1,213 @@
+//! The command-line arguments (clap): the subcommands and the run flags. Each run flag
+//! overrides the same field of `--config` / `--example` ([`crate::overlay`]).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "gradflow",
+    version,
+    about = "Gradient flow of deep linear networks as an ODE, with per-step monitors"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) cmd: Cmd,
+    /// Largest estimated memory of one run (bytes, or with a suffix: 512M, 16G; default 8G).
+    /// A run over it is refused before anything is allocated.
+    #[arg(long = "max-memory", global = true, value_name = "SIZE")]
+    pub(crate) max_memory: Option<String>,
+    /// Largest number of rows a --trace dt=X trace may have (t_end/dt; default 10000000).
+    #[arg(long = "max-trace-rows", global = true, value_name = "N")]
+    pub(crate) max_trace_rows: Option<u64>,
+    /// Largest number of points of a sweep grid (default 100000).
+    #[arg(long = "max-sweep-points", global = true, value_name = "N")]
+    pub(crate) max_sweep_points: Option<u64>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Cmd {
+    /// Integrate a gradient flow and write summary.json, weights/ and (optionally) trace.jsonl
+    /// with a manifest.json; the output directory is replaced as a whole. Exit status 0:
+    /// completed; 2: usage or input error; 3: stopped early (results written); 4: an output
+    /// could not be written (disk full, permissions).
+    Run(Box<RunArgs>),
+    /// Check claims along a run (`--claims`, `--paper`) or run a scenario suite (`--suite`).
+    /// Exit status 0: nothing violated (or every suite case as expected); 1: a claim was
+    /// violated (or a suite case mismatched); 2: usage or input error; 3: the run stopped
+    /// early; 4: an output could not be written (disk full, permissions).
+    Check(Box<CheckArgs>),
+    /// Rerun a counterexample report, regenerate it, and compare every number, string and
+    /// key of the report bit for bit (exit 0 reproduced; 1 differs: each difference is
+    /// listed as a JSON pointer with both values; 2 the report was modified after the run
+    /// per its output set's manifest.json, or is no report).
+    Replay {
+        /// The report (`DIR/counterexamples/<id>.json`).
+        report: PathBuf,
+    },
+    /// Run a sweep (a run configuration over a grid of values × seeds) and judge its sweep
+    /// claims (fitted exponents, violation frequencies). Point records go to
+    /// `OUT/points/` as points finish; rerunning the same command resumes. Exit status 0:
+    /// nothing violated; 1: a sweep claim violated (or not the expected verdict); 2: usage
+    /// or input error; 3: some point's run failed or stopped early; 4: an output could not
+    /// be written.
+    Sweep(SweepArgs),
+    /// Generate random hypothesis-satisfying runs from a seed, check each with every claim,
+    /// and mutation-test the verdicts (shifted statements, perturbed flows). Prints one line
+    /// per run and a summary. Exit status 0: no unexplained violation and every
+    /// non-degenerate mutation caught; 1: otherwise (or a run could not be checked); 2: usage
+    /// error; 4: the report could not be written.
+    Corpus(CorpusArgs),
+    /// List the encoded claims.
+    Claims {
+        /// Only this paper (000 … 003).
+        #[arg(long)]
+        paper: Option<String>,
+    },
+    /// List the built-in examples, or print one's configuration.
+    Examples {
+        /// Print this example's JSON configuration.
+        #[arg(long)]
+        show: Option<String>,
+    },
+}
+
+/// The sweep file and where its results go.
+#[derive(Args)]
+pub(crate) struct SweepArgs {
+    /// The sweep file (JSON: `run`, `vary`, `claims`).
+    pub(crate) spec: PathBuf,
+    /// Output directory (default runs/sweeps/<file stem>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) jobs: Option<usize>,
+    /// Discard stored point records and rerun every point.
+    #[arg(long)]
+    pub(crate) fresh: bool,
+}
+
+/// How many corpus runs, from which seed, where the report goes.
+#[derive(Args)]
+pub(crate) struct CorpusArgs {
+    /// Number of runs.
+    #[arg(long)]
+    pub(crate) runs: usize,
+    /// Corpus seed (run i is generated from the seed and i).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub(crate) jobs: Option<usize>,
+    /// Write DIR/corpus_report.json and the configurations of flagged runs to DIR/runs/.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Only the baseline check (no shifted statements, no perturbed flows).
+    #[arg(long = "no-mutations")]
+    pub(crate) no_mutations: bool,
+}
+
+/// Claim selection plus the run flags.
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// Claim ids, comma separated, or `all`.
+    #[arg(long)]
+    pub(crate) claims: Option<String>,
+    /// All claims of one paper (000 … 003).
+    #[arg(long)]
+    pub(crate) paper: Option<String>,
+    /// Run every scenario file under this directory instead.
+    #[arg(long)]
+    pub(crate) suite: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// Run flags; each overrides the same field of `--config` / `--example`.
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// JSON run configuration.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Built-in example (see `gradflow examples`).
+    #[arg(long)]
+    pub(crate) example: Option<String>,
+    /// Directory with X.npy (n×d) and Y.npy (n×q).
+    #[arg(long)]
+    pub(crate) data: Option<PathBuf>,
+    /// Directory with W1.npy … WL.npy (W1 first).
+    #[arg(long)]
+    pub(crate) init: Option<PathBuf>,
+    /// Hidden widths of a deep linear network, comma separated (e.g. 32,32).
+    #[arg(long)]
+    pub(crate) hidden: Option<String>,
+    /// Leaky-ReLU level ε ∈ [0, 1] of the hidden layers (paper 001; the model becomes
+    /// `leaky_relu` with the hidden widths of --hidden or of the configuration).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) epsilon: Option<f64>,
+    /// Integrate the linear twin and Theorem 5.2's comparison scalars with a leaky-ReLU model.
+    #[arg(long)]
+    pub(crate) twin: bool,
+    /// Loss convention: sum, half_sum, mean or half_mean.
+    #[arg(long)]
+    pub(crate) loss: Option<String>,
+    /// Final time T > 0.
+    #[arg(long = "t-end", allow_negative_numbers = true)]
+    pub(crate) t_end: Option<f64>,
+    /// Integrator: dopri5, tsit5, dop853 (explicit); radau5, gl2, gl4, gl6 (implicit, for
+    /// stiff flows; Gauss–Legendre keeps the imbalance to round-off); rock4 (stabilized
+    /// explicit) or auto (dopri5, switching to radau5 or rock4 — --auto-stiff — while
+    /// stability-limited); or gd
+    /// (gradient descent, needs --lr).
+    #[arg(long)]
+    pub(crate) method: Option<String>,
+    /// Stiff method of --method auto: radau5 (default) or rock4.
+    #[arg(long = "auto-stiff")]
+    pub(crate) auto_stiff: Option<String>,
+    /// Learning rate η of --method gd.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) lr: Option<f64>,
+    /// Number of gradient-descent steps N of --method gd (sets t_end = N·η).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) steps: Option<u64>,
+    /// Record the sharpness λ_max(∇²L) and λ_min by Lanczos every N accepted steps.
+    #[arg(long = "sharpness-every", allow_negative_numbers = true)]
+    pub(crate) sharpness_every: Option<u64>,
+    /// Number of top Hessian eigenvalues the sharpness monitor records (default 1).
+    #[arg(long = "sharpness-k", allow_negative_numbers = true)]
+    pub(crate) sharpness_k: Option<usize>,
+    /// With --method gd: integrate the gradient flow alongside (Radau IIA 5, rtol 1e-10) and
+    /// monitor the distance ‖θ_GD(jη) − θ_GF(jη)‖.
+    #[arg(long = "gf-reference")]
+    pub(crate) gf_reference: bool,
+    /// Relative tolerance: one value, or one per layer comma separated.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) rtol: Option<String>,
+    /// Absolute tolerance: one value, or one per layer comma separated.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) atol: Option<String>,
+    /// Seed of the data and initialisation draws.
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) seed: Option<u64>,
+    /// Output directory (default runs/<example or config name>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Stream a JSONL trace: every=N accepted steps, or dt=X on a time grid.
+    #[arg(long)]
+    pub(crate) trace: Option<String>,
+    /// Largest number of trial steps.
+    #[arg(long = "max-steps", allow_negative_numbers = true)]
+    pub(crate) max_steps: Option<u64>,
+    /// Fixed step size H of an explicit pair: no error control, no rejections.
+    #[arg(long = "fixed-step", allow_negative_numbers = true)]
+    pub(crate) fixed_step: Option<f64>,
+    /// On detected chattering at a kink: stop (default), fixed_step (fall back to fixed
+    /// steps for a while) or ignore.
+    #[arg(long = "on-chatter")]
+    pub(crate) on_chatter: Option<String>,
+    /// Record the first time the loss falls to this value.
+    #[arg(long = "loss-threshold", allow_negative_numbers = true)]
+    pub(crate) loss_threshold: Option<f64>,
+}
