@@ -809,8 +809,16 @@ pub fn run_check_claims(
         confirm,
     );
     if let Some(set) = set {
-        crate::report::counterexample::write_reports(set.dir(), cfg, &run, &verdicts)
-            .map_err(|e| set.remap(e))?;
+        crate::report::counterexample::write_reports(
+            set.dir(),
+            cfg,
+            &run,
+            &verdicts
+                .iter()
+                .map(|v| serde_json::to_value(v).expect("verdicts serialise"))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| set.remap(e))?;
         set.commit()?;
     }
     match trace_error {

@@ -89,6 +89,7 @@ pub mod integrate;
 pub mod limits;
 pub mod model;
 pub mod monitor;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod suite;

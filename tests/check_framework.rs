@@ -311,7 +311,7 @@ fn counterexample_report_replays_bit_for_bit() {
     }
     assert_eq!(r["claim"]["info"]["paper"], "000");
     assert!(!r["claim"]["excerpt"].as_array().unwrap().is_empty());
-    let replay = gradflow::report::counterexample::replay(&report).unwrap();
+    let replay = gradflow::replay::replay(&report).unwrap();
     assert!(
         replay.reproduced(),
         "{:?}\n{:?}",
@@ -324,9 +324,7 @@ fn counterexample_report_replays_bit_for_bit() {
         json!(r["claim"]["first_violation"]["t"].as_f64().unwrap() * (1.0 + 1e-15));
     let tampered = dir.path().join("tampered.json");
     std::fs::write(&tampered, serde_json::to_string(&t).unwrap()).unwrap();
-    assert!(!gradflow::report::counterexample::replay(&tampered)
-        .unwrap()
-        .reproduced());
+    assert!(!gradflow::replay::replay(&tampered).unwrap().reproduced());
 }
 
 /// Replay compares every number the report states, not only the verdict's headline fields:
@@ -362,7 +360,7 @@ fn replay_detects_an_edit_anywhere_in_the_report() {
         edit(&mut t);
         let tampered = dir.path().join("tampered.json");
         std::fs::write(&tampered, serde_json::to_string(&t).unwrap()).unwrap();
-        let replay = gradflow::report::counterexample::replay(&tampered).unwrap();
+        let replay = gradflow::replay::replay(&tampered).unwrap();
         assert_eq!(replay.differences.len(), 1, "{:?}", replay.differences);
         assert!(
             replay.differences[0].starts_with(pointer),

@@ -245,16 +245,14 @@ fn replay_repeats_the_confirmation_runs() {
     assert_eq!(c["confirmed"], true);
     assert!(c["runs"].as_array().unwrap().len() >= 2);
     assert!(c["plan"]["rungs"].as_array().unwrap().len() >= 3);
-    let r = gradflow::report::counterexample::replay(&path).unwrap();
+    let r = gradflow::replay::replay(&path).unwrap();
     assert!(r.reproduced(), "{:?}\n{:?}", r.expected, r.got);
     // a tampered confirmation run is detected
     let mut t = report.clone();
     t["claim"]["confirmation"]["runs"][0]["size"] = json!(1.0);
     let tampered = dir.path().join("tampered.json");
     std::fs::write(&tampered, serde_json::to_string(&t).unwrap()).unwrap();
-    assert!(!gradflow::report::counterexample::replay(&tampered)
-        .unwrap()
-        .reproduced());
+    assert!(!gradflow::replay::replay(&tampered).unwrap().reproduced());
 }
 
 /// Catalog-issue class 6: Tsit5's embedded estimate underestimates the error of the large

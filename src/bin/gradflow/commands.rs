@@ -327,7 +327,7 @@ pub(crate) fn replay(report: &Path) -> Result<ExitCode> {
             report.display()
         ),
     }
-    let r = gradflow::report::counterexample::replay(report)?;
+    let r = gradflow::replay::replay(report)?;
     let v = &r.got;
     println!(
         "{}: verdict {} (report: {})",
