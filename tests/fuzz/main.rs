@@ -358,6 +358,12 @@ fn prop_cli(c: CliCase) -> TestResult {
     }
     let out = dir.path().join("o");
     let o = targets::cli(&c.args, dir.path(), Some(&out));
+    // the command-line cases take seconds each: a line per hundred shows the long run moves
+    static DONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let done = DONE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if done.is_multiple_of(100) {
+        eprintln!("fuzz: {done} command-line cases");
+    }
     record("command line", &o, || {
         format!(
             "gradflow {}\n{}",
