@@ -473,3 +473,57 @@ fn a_sweep_manifest_vouches_for_its_verdicts_and_records() {
     let e = verify_output_set(&out).unwrap_err().to_string();
     assert!(e.contains("modified after the run"), "{e}");
 }
+
+/// `gradflow verify DIR` checks a finished output directory against its manifest: exit 0
+/// and the file count when everything matches; exit 2 naming the file when one was edited,
+/// removed or added afterwards, or when there is no manifest.
+#[test]
+fn verify_reports_an_intact_set_and_names_a_changed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = gradflow(
+        &["run", "--example", "mc24-small-init", "--out", "o"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v = gradflow(&["verify", "o"], dir.path());
+    assert!(v.status.success(), "{}", text(&v));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("match manifest.json"));
+    let out = dir.path().join("o");
+    let cases: [(&str, Box<dyn Fn(&Path)>); 3] = [
+        (
+            "summary.json",
+            Box::new(|o: &Path| {
+                let p = o.join("summary.json");
+                let mut s = std::fs::read_to_string(&p).unwrap();
+                s.push(' ');
+                std::fs::write(p, s).unwrap();
+            }),
+        ),
+        (
+            "W1.npy",
+            Box::new(|o: &Path| std::fs::remove_file(o.join("weights/W1.npy")).unwrap()),
+        ),
+        (
+            "extra.txt",
+            Box::new(|o: &Path| std::fs::write(o.join("extra.txt"), "x").unwrap()),
+        ),
+    ];
+    for (name, change) in cases {
+        let _ = gradflow(
+            &["run", "--example", "mc24-small-init", "--out", "o"],
+            dir.path(),
+        );
+        change(&out);
+        let v = gradflow(&["verify", "o"], dir.path());
+        assert_eq!(v.status.code(), Some(2), "{name}: {}", text(&v));
+        let err = String::from_utf8_lossy(&v.stderr);
+        assert!(
+            err.contains(name) && err.lines().count() == 1,
+            "{name}: {err}"
+        );
+    }
+    std::fs::create_dir(dir.path().join("plain")).unwrap();
+    let v = gradflow(&["verify", "plain"], dir.path());
+    assert_eq!(v.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&v.stderr).contains("no manifest.json"));
+}

@@ -65,6 +65,13 @@ pub(crate) enum Cmd {
         #[arg(long)]
         paper: Option<String>,
     },
+    /// Verify an output directory against its manifest.json: every listed file present with
+    /// its recorded size and SHA-256 and, for a run, check or corpus set, no other file
+    /// (exit 0 verified; 2 a file missing, modified or added, or no manifest).
+    Verify {
+        /// The output directory (`--out` of run, check, corpus or sweep).
+        dir: PathBuf,
+    },
     /// List the built-in examples, or print one's configuration.
     Examples {
         /// Print this example's JSON configuration.

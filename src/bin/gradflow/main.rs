@@ -83,6 +83,23 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::Replay { report } => replay(&report),
         Cmd::Sweep(args) => sweep(&args),
         Cmd::Corpus(args) => corpus(&args),
+        Cmd::Verify { dir } => {
+            let m = gradflow::report::output_set::verify_output_set(&dir)?;
+            let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
+            println!(
+                "{}: {} files ({bytes} bytes) match manifest.json (written by gradflow {}, `{}`{})",
+                dir.display(),
+                m.files.len(),
+                m.gradflow_version,
+                m.command,
+                if m.complete {
+                    "; no other files"
+                } else {
+                    "; other files may be present"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Claims { paper } => {
             if let Some(p) = paper.as_deref() {
                 anyhow::ensure!(
