@@ -489,7 +489,8 @@ fn verify_reports_an_intact_set_and_names_a_changed_file() {
     assert!(v.status.success(), "{}", text(&v));
     assert!(String::from_utf8_lossy(&v.stdout).contains("match manifest.json"));
     let out = dir.path().join("o");
-    let cases: [(&str, Box<dyn Fn(&Path)>); 3] = [
+    type Change = Box<dyn Fn(&Path)>;
+    let cases: [(&str, Change); 3] = [
         (
             "summary.json",
             Box::new(|o: &Path| {
