@@ -49,7 +49,7 @@ pub fn json_differences(at: &str, expected: &Value, got: &Value, out: &mut Vec<S
     match (expected, got) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, va) in a {
-                let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                let here = format!("{at}/{}", pointer_token(k));
                 match b.get(k) {
                     Some(vb) => json_differences(&here, va, vb, out),
                     None => out.push(format!(
@@ -60,7 +60,7 @@ pub fn json_differences(at: &str, expected: &Value, got: &Value, out: &mut Vec<S
             }
             for (k, vb) in b {
                 if !a.contains_key(k) {
-                    let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    let here = format!("{at}/{}", pointer_token(k));
                     out.push(format!(
                         "{here}: report has no such field, rerun {}",
                         brief(vb)
@@ -83,6 +83,11 @@ pub fn json_differences(at: &str, expected: &Value, got: &Value, out: &mut Vec<S
         (a, b) if a == b => {}
         (a, b) => out.push(format!("{at}: report {}, rerun {}", brief(a), brief(b))),
     }
+}
+
+/// An object key as a JSON-pointer reference token (RFC 6901: `~` → `~0`, `/` → `~1`).
+fn pointer_token(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
 }
 
 /// A value short enough for a one-line message.

@@ -793,6 +793,14 @@ pub struct OutputSet {
     done: bool,
 }
 
+/// Whether `out` may be replaced by an output set ([`OutputSet::begin`] would refuse it
+/// otherwise, with the same input error): for a command that checks before long work and
+/// writes its set at the end. Creates `out`'s parent if missing, nothing else.
+pub fn check_output_dir(out: &Path) -> Result<(), GradflowError> {
+    let target = resolve(out)?;
+    check_replaceable(&target.path, &target.shown)
+}
+
 impl OutputSet {
     /// Starts an output set for the directory `out`, written by `command` (`run`, `check`,
     /// `corpus`). Removes the leftovers of killed processes for `out` (see the module

@@ -284,9 +284,7 @@ pub(crate) fn corpus(args: &CorpusArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.jobs != Some(0), "--jobs 0: must be ≥ 1");
     if let Some(dir) = &args.out {
         // refuse an output directory that may not be replaced before the runs, not after
-        drop(gradflow::report::output_set::OutputSet::begin(
-            dir, "corpus",
-        )?);
+        gradflow::report::output_set::check_output_dir(dir)?;
     }
     let report = run_corpus(&CorpusOptions {
         runs: args.runs,
