@@ -82,6 +82,7 @@ pub mod config;
 pub mod confirm;
 pub mod corpus;
 pub mod curvature;
+pub mod decompose;
 pub mod error;
 pub mod examples;
 pub mod flow;

@@ -66,7 +66,7 @@ fn eval(
 }
 
 fn spectral(m: &DMatrix<f64>) -> f64 {
-    m.singular_values().max()
+    gradflow::decompose::spectral_norm(m).unwrap()
 }
 
 /// The joint state of a run with the twin weights displaced and `u, v` set by hand.

@@ -7,7 +7,7 @@ use gradflow::curvature::{hessian_extremes, lanczos, LanczosOptions, Which};
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::model::data::Dataset;
 use gradflow::model::net::Shape;
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::DMatrix;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -89,7 +89,11 @@ fn sharpness_matches_the_dense_hessian_of_a_deep_linear_network() {
         h.set_column(j, &nalgebra::DVector::from_column_slice(&col));
     }
     let h = (&h + h.transpose()) * 0.5;
-    let mut ev: Vec<f64> = SymmetricEigen::new(h).eigenvalues.iter().copied().collect();
+    let mut ev: Vec<f64> = gradflow::decompose::symmetric_eigenvalues(&h)
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
     ev.sort_by(|a, b| b.total_cmp(a));
     let before = gf.counters().hvps;
     let opts = LanczosOptions {

@@ -32,8 +32,8 @@ fn config(hidden: &[usize], std: f64, seed: u64) -> RunConfig {
 
 /// Descending eigenvalues of the dense Hessian at `theta`.
 fn dense_eigs(gf: &mut gradflow::flow::GradientFlow, theta: &[f64]) -> Vec<f64> {
-    let mut e: Vec<f64> = hessian(gf, theta)
-        .symmetric_eigenvalues()
+    let mut e: Vec<f64> = gradflow::decompose::symmetric_eigenvalues(&hessian(gf, theta))
+        .unwrap()
         .iter()
         .copied()
         .collect();

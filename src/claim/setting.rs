@@ -43,9 +43,11 @@ impl Setting {
     /// Precomputes the setting of a run.
     pub fn new(cfg: &RunConfig, shape: &Shape, data: &Dataset, theta0: &[f64]) -> Self {
         let (row_basis, rank) = row_space_basis(&data.x);
-        let x_singular = data.x.clone().singular_values().as_slice().to_vec();
-        let mut x_singular = x_singular;
-        x_singular.sort_by(|a, b| b.total_cmp(a));
+        // nonincreasing; a Dataset is finite
+        let x_singular = crate::decompose::singular_values(&data.x)
+            .expect("Setting::new: X must be finite")
+            .as_slice()
+            .to_vec();
         Self {
             cfg: cfg.clone(),
             shape: shape.clone(),

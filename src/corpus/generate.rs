@@ -328,12 +328,7 @@ fn curvature(draft: &Value) -> Result<Curvature, GradflowError> {
         ..LanczosOptions::default()
     };
     let lambda0 = hessian_extremes(&mut gf, &theta0, None, &opts).max();
-    let s1 =
-        ds.x.clone()
-            .singular_values()
-            .iter()
-            .copied()
-            .fold(0.0, f64::max);
+    let s1 = crate::decompose::spectral_norm(&ds.x)?;
     let l = shape.depth() as f64;
     let w = min_norm_solution(&ds.x, &ds.y).norm();
     let kappa = cfg.loss.scale(ds.n());
@@ -360,7 +355,7 @@ fn convergence_time(cfg: &Value) -> Result<f64, GradflowError> {
     let kappa = loss.scale(ds.n());
     let l = cfg["model"]["hidden"].as_array().map_or(1, |h| h.len() + 1) as f64;
     let g = (ds.x.transpose() * &ds.y).norm().max(1e-12);
-    let sv = ds.x.clone().singular_values();
+    let sv = crate::decompose::singular_values(&ds.x)?;
     let s_max = sv.iter().copied().fold(0.0, f64::max);
     let s_min = sv
         .iter()

@@ -14,7 +14,7 @@
 //! iteration (counted in [`Eigenpairs::matvecs`]). Warm starts (the previous top
 //! eigenvector along a trajectory) make successive calls cheap.
 
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 
 /// Which end of the spectrum must converge.
@@ -132,7 +132,17 @@ where
         }
         let b = dot(&w, &w).sqrt();
         let m = alpha.len();
-        let (values, vecs) = tridiagonal_eigen(&alpha, &beta);
+        let Some((values, vecs)) = tridiagonal_eigen(&alpha, &beta) else {
+            // a non-finite operator: no Ritz pair, reported as not converged
+            return Eigenpairs {
+                values: vec![f64::NAN; m],
+                residuals: vec![f64::NAN; m],
+                top_vectors: Vec::new(),
+                bottom_vectors: Vec::new(),
+                matvecs,
+                converged: false,
+            };
+        };
         let scale = values
             .iter()
             .fold(0.0f64, |s, v| s.max(v.abs()))
@@ -183,8 +193,8 @@ where
 
 /// Eigen-decomposition of the symmetric tridiagonal matrix with diagonal `alpha` and
 /// off-diagonal `beta`: eigenvalues sorted decreasingly, eigenvectors as columns in the
-/// same order.
-fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
+/// same order; `None` when an entry is not finite.
+fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> Option<(Vec<f64>, DMatrix<f64>)> {
     let m = alpha.len();
     let mut t = DMatrix::<f64>::zeros(m, m);
     for i in 0..m {
@@ -194,10 +204,9 @@ fn tridiagonal_eigen(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
             t[(i + 1, i)] = beta[i];
         }
     }
-    let eig = SymmetricEigen::new(t);
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-    let values = order.iter().map(|&i| eig.eigenvalues[i]).collect();
-    let vecs = DMatrix::from_fn(m, m, |r, c| eig.eigenvectors[(r, order[c])]);
-    (values, vecs)
+    // nondecreasing from decompose: reverse
+    let eig = crate::decompose::symmetric_eigen(&t).ok()?;
+    let values = eig.eigenvalues.iter().rev().copied().collect();
+    let vecs = DMatrix::from_fn(m, m, |r, c| eig.eigenvectors[(r, m - 1 - c)]);
+    Some((values, vecs))
 }

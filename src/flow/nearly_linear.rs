@@ -380,15 +380,12 @@ pub fn run_scalars(
     let theta_l2 = crate::model::data::min_norm_solution(x, y);
     let s_data = (x * theta_l2).norm() / (x.nrows() as f64).sqrt();
     let ws = shape.unpack(theta0);
-    let spec_norm = |w: &nalgebra::DMatrix<f64>| {
-        w.clone()
-            .singular_values()
-            .iter()
-            .copied()
-            .fold(0.0, f64::max)
-    };
-    let beta0 = ws.iter().map(spec_norm).fold(0.0, f64::max);
-    let n1 = spec_norm(&ws[0]);
+    let spec_norm = crate::decompose::spectral_norm;
+    let mut beta0: f64 = 0.0;
+    for w in &ws {
+        beta0 = beta0.max(spec_norm(w)?);
+    }
+    let n1 = spec_norm(&ws[0])?;
     let rho0 = if n1 > 0.0 { ws[0].norm() / n1 } else { 1.0 };
     let be = spec.epsilon.unwrap_or(eps);
     if !(0.0..=1.0).contains(&be) {

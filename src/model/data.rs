@@ -11,12 +11,13 @@
 
 use std::path::{Path, PathBuf};
 
-use nalgebra::{DMatrix, SVD};
+use nalgebra::DMatrix;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::decompose;
 use crate::error::GradflowError;
 use crate::model::npy::{self, first_non_finite};
 
@@ -484,26 +485,25 @@ fn numerical_rank(sv: &nalgebra::DVector<f64>, nrows: usize, ncols: usize) -> us
 /// (singular values above [`rank_tolerance`]). `Q` are the leading right singular vectors of an
 /// SVD of `X`; for `X = 0`, `r = 0` and `Q` is `d×0`.
 ///
-/// `x` must have finite entries (a [`Dataset`] guarantees it); NaN makes the SVD panic.
+/// # Panics
+/// If `x` has a non-finite entry (a [`Dataset`] rules it out).
 pub fn row_space_basis(x: &DMatrix<f64>) -> (DMatrix<f64>, usize) {
     let (n, d) = x.shape();
     if n == 0 || d == 0 {
         return (DMatrix::zeros(d, 0), 0);
     }
-    let svd = SVD::new(x.clone(), false, true);
+    let svd = decompose::svd(x).expect("row_space_basis: X must be finite");
     let r = numerical_rank(&svd.singular_values, n, d);
     if r == 0 {
         return (DMatrix::zeros(d, 0), 0);
     }
-    // nalgebra 0.34's SVD vectors can be off by ~1e-11 (nalgebra issue #1172): take the
-    // basis from a QR factorisation instead — of Xᵀ itself at full row rank, else of
-    // XᵀX V_r (one subspace-iteration step from the SVD's estimate) — so that it is
-    // orthonormal and spans the row space to round-off.
+    // the basis from a QR factorisation — of Xᵀ itself at full row rank, else of XᵀX V_r
+    // (one subspace-iteration step from the SVD's vectors) — so that it is orthonormal to
+    // round-off and spans the row space even where the SVD's vectors are off by more
     let spanning = if r == n {
         x.transpose()
     } else {
-        let v_t = svd.v_t.expect("SVD computed with V");
-        x.transpose() * (x * v_t.rows(0, r).transpose())
+        x.transpose() * (x * svd.v_t.rows(0, r).transpose())
     };
     let q = spanning.qr().q();
     (q.columns(0, r).into_owned(), r)
@@ -537,11 +537,16 @@ pub fn min_norm_solution(x: &DMatrix<f64>, y: &DMatrix<f64>) -> DMatrix<f64> {
         // R₂ singular in floating point (rank at the tolerance's edge): the SVD's
         // pseudo-inverse, which drops the offending directions
         None => {
-            let svd = SVD::new(x.clone(), true, true);
+            let svd = decompose::svd(x).expect("min_norm_solution: X must be finite");
             let s_max = svd.singular_values.iter().cloned().fold(0.0, f64::max);
             let tol = rank_tolerance(x.nrows(), d, s_max);
-            svd.solve(y, tol)
-                .unwrap_or_else(|_| DMatrix::zeros(d, y.ncols()))
+            // X⁺Y = V Σ⁺ UᵀY over the singular values above the tolerance
+            let mut uty = svd.u.transpose() * y;
+            for (i, sv) in svd.singular_values.iter().enumerate() {
+                let inv = if *sv > tol { 1.0 / sv } else { 0.0 };
+                uty.row_mut(i).scale_mut(inv);
+            }
+            svd.v_t.transpose() * uty
         }
     }
 }
@@ -566,7 +571,7 @@ pub fn whiten(x: &DMatrix<f64>) -> Result<DMatrix<f64>, GradflowError> {
             "whitening: X entry ({i}, {j}) is {v}; all entries must be finite"
         )));
     }
-    let svd = SVD::new(x.clone(), true, true);
+    let svd = decompose::svd(x)?;
     let rank = numerical_rank(&svd.singular_values, n, d);
     if rank < d {
         let s_max = svd.singular_values.max();
@@ -576,9 +581,7 @@ pub fn whiten(x: &DMatrix<f64>) -> Result<DMatrix<f64>, GradflowError> {
             rank_tolerance(n, d, s_max)
         )));
     }
-    let u = svd.u.expect("SVD computed with U");
-    let v_t = svd.v_t.expect("SVD computed with V");
-    Ok(u * v_t * (n as f64).sqrt())
+    Ok(svd.u * svd.v_t * (n as f64).sqrt())
 }
 
 /// An `rows×cols` matrix of i.i.d. `N(0, 1)` draws, filled row by row. The size must have
@@ -837,7 +840,7 @@ mod tests {
     fn whitening_equals_x_times_inverse_square_root_of_empirical_covariance() {
         let x = DMatrix::from_row_slice(4, 2, &[1.0, 2.0, 0.5, -1.0, 3.0, 0.0, -2.0, 1.0]);
         let sigma: DMatrix<f64> = x.transpose() * &x / 4.0;
-        let eig = sigma.clone().symmetric_eigen();
+        let eig = crate::decompose::symmetric_eigen(&sigma).unwrap();
         let inv_sqrt = &eig.eigenvectors
             * DMatrix::from_diagonal(&eig.eigenvalues.map(|l: f64| 1.0 / l.sqrt()))
             * eig.eigenvectors.transpose();

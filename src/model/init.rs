@@ -17,11 +17,12 @@
 
 use std::path::{Path, PathBuf};
 
-use nalgebra::{DMatrix, DVector, SVD};
+use nalgebra::{DMatrix, DVector};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::decompose;
 use crate::error::GradflowError;
 use crate::model::data::{
     check_nonneg, min_norm_solution, row_space_basis, standard_normal_rows, Dataset,
@@ -455,10 +456,6 @@ fn unit_vector(rng: &mut StdRng, n: usize) -> DVector<f64> {
     }
 }
 
-fn spectral_norm(m: &DMatrix<f64>) -> f64 {
-    SVD::new(m.clone(), false, false).singular_values.max()
-}
-
 fn require_depth_two(scheme: &str, shape: &Shape) -> Result<(), GradflowError> {
     if shape.depth() == 2 {
         Ok(())
@@ -605,10 +602,9 @@ fn balanced(
     if depth == 1 {
         return Ok(vec![m]);
     }
-    let svd = SVD::new(m, true, true);
+    let svd = decompose::svd(&m)?;
     let root = svd.singular_values.map(|s| s.powf(1.0 / depth as f64));
-    let u = svd.u.expect("SVD computed with U"); // q×r
-    let v_t = svd.v_t.expect("SVD computed with V"); // r×d
+    let (u, v_t) = (svd.u, svd.v_t); // q×r, r×d
     let mut layers = Vec::with_capacity(depth);
     for k in 1..=depth {
         let (rows, cols) = shape.layer_shape(k);
@@ -834,7 +830,7 @@ fn uniform_rescaled(
                     w[(i, j)] = (2.0 * rng.random::<f64>() - 1.0) * bound;
                 }
             }
-            let norm = spectral_norm(&w);
+            let norm = decompose::spectral_norm(&w)?;
             if norm > 0.0 {
                 w * (beta / norm)
             } else {
@@ -891,7 +887,7 @@ mod tests {
     }
 
     fn rank(m: &DMatrix<f64>) -> usize {
-        let sv = SVD::new(m.clone(), false, false).singular_values;
+        let sv = decompose::singular_values(m).unwrap();
         let tol = 1e-10 * sv.max();
         sv.iter().filter(|&&s| s > tol).count()
     }
@@ -1314,9 +1310,8 @@ mod tests {
             perp_std: 0.4,
         };
         let w = layers(&spec, &[8, 7, 2], &ds, 1);
-        let mut eigs: Vec<f64> = projected_imbalance(&w, &ds)
-            .symmetric_eigen()
-            .eigenvalues
+        let mut eigs: Vec<f64> = decompose::symmetric_eigenvalues(&projected_imbalance(&w, &ds))
+            .unwrap()
             .iter()
             .cloned()
             .collect();
@@ -1346,9 +1341,8 @@ mod tests {
             perp_std: 0.0,
         };
         let w = layers(&spec, &[8, 4, 1], &ds, 0);
-        let mut eigs: Vec<f64> = projected_imbalance(&w, &ds)
-            .symmetric_eigen()
-            .eigenvalues
+        let mut eigs: Vec<f64> = decompose::symmetric_eigenvalues(&projected_imbalance(&w, &ds))
+            .unwrap()
             .iter()
             .cloned()
             .collect();
@@ -1375,7 +1369,11 @@ mod tests {
         let w = shape.unpack(&theta);
         for (k, wk) in w.iter().enumerate() {
             assert_eq!(rank(wk), 1, "W{} rank", k + 1);
-            assert!((spectral_norm(wk) - beta).abs() < 1e-14, "‖W{}‖₂", k + 1);
+            assert!(
+                (decompose::spectral_norm(wk).unwrap() - beta).abs() < 1e-14,
+                "‖W{}‖₂",
+                k + 1
+            );
         }
         for dk in imbalances(&w) {
             assert!(dk.norm() < 1e-15);
@@ -1395,7 +1393,7 @@ mod tests {
         // Depth 1: W_1 = β q̂ᵀ.
         let ds = data(6, 3, 1, 0);
         let w = layers(&InitSpec::Saxe { beta: 2.0 }, &[3, 1], &ds, 0);
-        assert!((spectral_norm(&w[0]) - 2.0).abs() < 1e-14);
+        assert!((decompose::spectral_norm(&w[0]).unwrap() - 2.0).abs() < 1e-14);
     }
 
     #[test]
@@ -1411,10 +1409,10 @@ mod tests {
             1,
         );
         for wk in &w {
-            assert!((spectral_norm(wk) - 0.01).abs() < 1e-16);
+            assert!((decompose::spectral_norm(wk).unwrap() - 0.01).abs() < 1e-16);
         }
         assert!(
-            w[0].norm() / spectral_norm(&w[0]) > 1.5,
+            w[0].norm() / decompose::spectral_norm(&w[0]).unwrap() > 1.5,
             "default W_1 has ρ > 1"
         );
         let w = layers(
@@ -1426,8 +1424,8 @@ mod tests {
             &ds,
             1,
         );
-        assert!((w[0].norm() / spectral_norm(&w[0]) - 1.0).abs() < 1e-12);
-        assert!((spectral_norm(&w[1]) - 0.01).abs() < 1e-16);
+        assert!((w[0].norm() / decompose::spectral_norm(&w[0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((decompose::spectral_norm(&w[1]).unwrap() - 0.01).abs() < 1e-16);
     }
 
     #[test]

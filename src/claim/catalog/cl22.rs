@@ -291,10 +291,7 @@ impl Claim for PlCore {
             s2 *= s.layer(p.y, k);
         }
         let q = s.shape.output();
-        let sv = s2.singular_values();
-        let mut svs: Vec<f64> = sv.iter().copied().collect();
-        svs.sort_by(|a, b| b.total_cmp(a));
-        let sq = svs.get(q - 1).copied().unwrap_or(0.0);
+        let sq = sigma_k(&s2, q);
         let rhs = self.factor * 4.0 * s.kappa * s.kappa * sq * sq * s.x_min_sv().powi(2) * r * r;
         Some(Statement {
             lhs: rhs,
@@ -384,12 +381,8 @@ fn sigma_k(a: &DMatrix<f64>, k: usize) -> f64 {
     if a.is_empty() || k == 0 {
         return 0.0;
     }
-    if a.iter().any(|v| !v.is_finite()) {
-        return f64::NAN;
-    }
-    let mut sv: Vec<f64> = a.singular_values().iter().copied().collect();
-    sv.sort_by(|x, y| y.total_cmp(x));
-    sv.get(k - 1).copied().unwrap_or(0.0)
+    crate::decompose::singular_values(a)
+        .map_or(f64::NAN, |sv| sv.get(k - 1).copied().unwrap_or(0.0))
 }
 
 /// `Λ = Π_j max(1, ‖W_j‖_op)` from the layer norms.

@@ -686,7 +686,7 @@ pub fn whitening_excess(st: &Setting, w1: &DMatrix<f64>) -> Option<[f64; 3]> {
     let delta = whitening_defect(st);
     let qr = st.data.x.clone().qr();
     let r = qr.r();
-    let sv = r.clone().singular_values();
+    let sv = crate::decompose::singular_values(&r.clone_owned()).ok()?;
     let sing = sv
         .iter()
         .fold(0.0, |a: f64, s| a.max((s * s / nf - 1.0).abs()));

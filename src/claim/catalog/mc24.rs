@@ -35,7 +35,7 @@
 //! evaluated only when the end point has converged, `(L − L_min)/(L_0 − L_min) ≤ gap_tol`
 //! (otherwise the claim is never evaluated and its verdict is inconclusive).
 
-use nalgebra::{DMatrix, DVector, SymmetricEigen, SVD};
+use nalgebra::{DMatrix, DVector};
 use serde_json::Value;
 
 use super::common::{EnergyIdentity, Filing, ImbalanceConserved};
@@ -268,10 +268,9 @@ pub fn risk_decrease(s: &Setting, wstar: &DMatrix<f64>, theta: &DMatrix<f64>) ->
 
 /// The smallest singular value of a square matrix (`min(r, c)`-th singular value).
 fn min_sv(a: &DMatrix<f64>) -> f64 {
-    a.singular_values()
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
+    crate::decompose::singular_values(a).map_or(f64::NAN, |sv| {
+        sv.iter().copied().fold(f64::INFINITY, f64::min)
+    })
 }
 
 /// Top singular triplet of a layer and the sum of its other squared singular values.
@@ -282,23 +281,15 @@ struct Top {
     tail: f64,
 }
 
-fn top(w: &DMatrix<f64>) -> Top {
-    let svd = SVD::new(w.clone(), true, true);
+fn top(w: &DMatrix<f64>) -> Option<Top> {
+    let svd = crate::decompose::svd(w).ok()?;
     let sv = &svd.singular_values;
-    let u = svd.u.as_ref().expect("u computed").column(0).into_owned();
-    let v = svd
-        .v_t
-        .as_ref()
-        .expect("v computed")
-        .row(0)
-        .transpose()
-        .into_owned();
-    Top {
-        sigma: sv[0],
-        u,
-        v,
+    Some(Top {
+        sigma: *sv.get(0)?,
+        u: svd.u.column(0).into_owned(),
+        v: svd.v_t.row(0).transpose(),
         tail: sv.iter().skip(1).map(|x| x * x).sum(),
-    }
+    })
 }
 
 /// `1 − ⟨u, v⟩²` for unit vectors, computed without cancellation as `‖u − ⟨u, v⟩v‖²`.
@@ -398,8 +389,10 @@ pub fn hessian(gf: &mut GradientFlow, theta: &[f64]) -> DMatrix<f64> {
 pub fn sharpness_dense(gf: &mut GradientFlow, theta: &[f64]) -> (f64, f64) {
     let h = hessian(gf, theta);
     let fro = h.norm();
-    let eig = SymmetricEigen::new(h).eigenvalues;
-    (eig.iter().copied().fold(f64::NEG_INFINITY, f64::max), fro)
+    let top = crate::decompose::symmetric_eigenvalues(&h).map_or(f64::NAN, |eig| {
+        eig.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    });
+    (top, fro)
 }
 
 /// The closed form of the sharpness at a global minimizer with `q = 1` (catalog §2.4,
@@ -1064,7 +1057,7 @@ impl Claim for StepClaim {
                     return None;
                 }
                 let e = if self.sharp { q.eps_bar } else { q.eps };
-                let tops: Vec<Top> = layers(s, y).iter().map(top).collect();
+                let tops: Vec<Top> = layers(s, y).iter().map(top).collect::<Option<_>>()?;
                 let scale = tops.iter().map(|t| t.sigma * t.sigma).fold(0.0, f64::max);
                 let lhs = if self.kind == Step::RankOne {
                     tops.iter().map(|t| t.tail).fold(0.0, f64::max)
@@ -1083,7 +1076,7 @@ impl Claim for StepClaim {
                 if s.shape.output() != 1 || l < 2 {
                     return None;
                 }
-                let tops: Vec<Top> = layers(s, y).iter().map(top).collect();
+                let tops: Vec<Top> = layers(s, y).iter().map(top).collect::<Option<_>>()?;
                 let mut best: Option<(f64, f64, f64)> = None;
                 for k in 0..l - 1 {
                     let s2 = tops[k + 1].sigma.powi(2);
@@ -1184,7 +1177,7 @@ impl Claim for StepClaim {
                 if s.shape.output() != 1 {
                     return None;
                 }
-                let tops: Vec<Top> = layers(s, y).iter().map(top).collect();
+                let tops: Vec<Top> = layers(s, y).iter().map(top).collect::<Option<_>>()?;
                 let prod: f64 = tops.iter().map(|t| t.sigma).product();
                 let mut coef = prod * tops[l - 1].u[0];
                 for k in 0..l - 1 {
@@ -1714,7 +1707,7 @@ impl Claim for EndClaim {
                 if !univariate {
                     return None;
                 }
-                let tops: Vec<Top> = layers(s, y).iter().map(top).collect();
+                let tops: Vec<Top> = layers(s, y).iter().map(top).collect::<Option<_>>()?;
                 let prod: f64 = tops.iter().map(|t| t.sigma).product();
                 let w = s.theta(y).column(0).into_owned();
                 let up = (2.0 / q.wstar_norm).powf(1.0 / lf);

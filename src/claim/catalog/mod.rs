@@ -69,22 +69,7 @@ impl<'a> Params<'a> {
 /// matrix (`AAᵀ` or `AᵀA`; relative error `O(ε)` for the largest one); 0 for an empty
 /// matrix, NaN for a non-finite one.
 pub fn spectral_norm(a: &DMatrix<f64>) -> f64 {
-    if a.is_empty() {
-        return 0.0;
-    }
-    if a.iter().any(|v| !v.is_finite()) {
-        return f64::NAN;
-    }
-    let g = if a.nrows() <= a.ncols() {
-        a * a.transpose()
-    } else {
-        a.transpose() * a
-    };
-    g.symmetric_eigenvalues()
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .sqrt()
+    crate::decompose::spectral_norm(a).unwrap_or(f64::NAN)
 }
 
 /// The scale of the operands of the gradient `∇_l L = 2κ S_{l+1}ᵀ Rᵀ X P_{l−1}ᵀ` at weights

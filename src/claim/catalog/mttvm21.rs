@@ -523,13 +523,10 @@ fn exp_capped(x: f64) -> f64 {
 
 /// Singular values of a symmetric matrix (absolute eigenvalues), descending.
 fn sym_singular_values(a: &DMatrix<f64>) -> Vec<f64> {
-    let mut v: Vec<f64> = a
-        .clone()
-        .symmetric_eigen()
-        .eigenvalues
-        .iter()
-        .map(|e| e.abs())
-        .collect();
+    let Ok(ev) = crate::decompose::symmetric_eigenvalues(a) else {
+        return vec![f64::NAN; a.nrows()];
+    };
+    let mut v: Vec<f64> = ev.iter().map(|e| e.abs()).collect();
     v.sort_by(|a, b| b.total_cmp(a));
     v
 }
@@ -539,12 +536,7 @@ fn lambda_min(a: &DMatrix<f64>) -> f64 {
     if a.nrows() == 0 {
         return 0.0;
     }
-    a.clone()
-        .symmetric_eigen()
-        .eigenvalues
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
+    crate::decompose::symmetric_eigenvalues(a).map_or(f64::NAN, |ev| ev[0])
 }
 
 /// `σ_k` (1-based) of a descending list, `None` when `k = 0` or `k` exceeds its length.
