@@ -14,15 +14,16 @@
 //! identity holds to round-off; along random short runs the linear invariants hold, and a
 //! random null-space leak is caught.
 
-use gradflow::check::{run_check, ClaimRequest};
+mod common;
+
+use common::cases::{self, pick, GaussianRun};
+use common::claims::{point, requests, state};
+use gradflow::check::run_check;
 use gradflow::claim::{registry, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
-use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
-use gradflow::integrate::OdeSystem;
 use gradflow::model::data::{Dataset, Population};
 use gradflow::model::net::Shape;
-use gradflow::monitor::Point;
 use gradflow::run::Problem;
 use nalgebra::DMatrix;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
@@ -58,10 +59,7 @@ fn fixture(cfg: &RunConfig, data: Dataset, layers: &[DMatrix<f64>]) -> Fixture {
     let theta0 = shape.pack(layers).unwrap();
     let s = Setting::new(cfg, &shape, &data, &theta0);
     let mut gf = GradientFlow::new(shape, &data, cfg.loss).unwrap();
-    let mut y = theta0.clone();
-    y.extend([0.0; EXTRA_STATES]);
-    let mut f = vec![0.0; y.len()];
-    gf.rhs(0.0, &y, &mut f);
+    let (y, f) = state(&mut gf, &theta0, 0.0, 0.0);
     Fixture { s, gf, y, f }
 }
 
@@ -97,15 +95,7 @@ fn eval(fx: &mut Fixture, id: &str, params: Value, t: f64, i: f64) -> Option<Sta
     let mut c = registry::build(id, &params).unwrap();
     let np = fx.s.params();
     fx.y[np] = i;
-    let p = Point {
-        step: u64::from(t > 0.0),
-        t,
-        h: 0.0,
-        err: 0.0,
-        h_lambda: 0.0,
-        y: &fx.y,
-        f: &fx.f,
-    };
+    let p = point(u64::from(t > 0.0), t, &fx.y, &fx.f);
     c.evaluate(&fx.s, &mut fx.gf, &p)
 }
 
@@ -421,11 +411,6 @@ struct Case {
     seed: u64,
 }
 
-fn pick(g: &mut Gen, lo: usize, hi: usize) -> usize {
-    let range: Vec<usize> = (lo..=hi).collect();
-    *g.choose(&range).expect("non-empty range")
-}
-
 impl Arbitrary for Case {
     fn arbitrary(g: &mut Gen) -> Self {
         let n = pick(g, 1, 4);
@@ -435,7 +420,7 @@ impl Arbitrary for Case {
             d: n + pick(g, 1, 4),
             q: pick(g, 1, 3),
             hidden: (1..depth).map(|_| pick(g, 1, 5)).collect(),
-            loss: *g.choose(&LossConvention::ALL).expect("four conventions"),
+            loss: cases::loss(g),
             seed: u64::arbitrary(g) % 1_000_000,
         }
     }
@@ -443,19 +428,20 @@ impl Arbitrary for Case {
 
 impl Case {
     fn config(&self, t_end: f64, leak: Option<f64>) -> RunConfig {
-        let mut v = json!({
-            "data": {"kind": "gaussian", "n": self.n, "d": self.d, "q": self.q,
-                     "spectrum": {"kind": "isotropic"}, "teacher": {"kind": "gaussian", "std": 1.0},
-                     "noise_std": 0.3},
-            "model": {"kind": "deep_linear", "hidden": self.hidden},
-            "init": {"kind": "gaussian", "std": [0.7]},
-            "loss": self.loss.name(), "t_end": t_end, "rtol": 1e-9, "atol": 1e-12,
-            "seed": self.seed
-        });
-        if let Some(eps) = leak {
-            v["perturbation"] = json!({"kind": "null_space_leak", "eps": eps});
+        GaussianRun {
+            n: self.n,
+            d: self.d,
+            q: self.q,
+            hidden: &self.hidden,
+            noise_std: 0.3,
+            init_std: 0.7,
+            loss: self.loss.name(),
+            t_end,
+            rtol: 1e-9,
+            atol: 1e-12,
+            seed: self.seed,
         }
-        RunConfig::from_value(v, "case").unwrap()
+        .config(leak.map(|eps| json!({"kind": "null_space_leak", "eps": eps})))
     }
 }
 
@@ -538,13 +524,7 @@ fn invariants_hold_along_runs_and_a_leak_is_caught() {
             "cl22.lemma5_3.theta_perp_factorizes",
             "cl22.lemma4_4.theta_dynamics",
         ];
-        let req: Vec<ClaimRequest> = ids
-            .iter()
-            .map(|id| ClaimRequest {
-                id: id.to_string(),
-                params: json!({}),
-            })
-            .collect();
+        let req = requests(&ids);
         let cfg = c.config(0.05, None);
         let out = run_check(&cfg, &req, None).unwrap();
         for v in &out.verdicts {

@@ -10,6 +10,10 @@
 //! the scalar chain `X = [σ]`, `y = [σw*]` of catalog §2.4, where every minimizer has
 //! `S = 2σ²w*²Σ_k 1/w_k²`.
 
+mod common;
+
+use common::cases::{self, pick_mod, GaussianRun, Shapes};
+use common::claims::{point, requests, setting, state};
 use gradflow::check::{run_check, ClaimRequest};
 use gradflow::claim::catalog::mc24::{
     balanced_minimizer, nearest_minimizer, pl_constant, sharpness_closed_form, sharpness_dense,
@@ -17,12 +21,9 @@ use gradflow::claim::catalog::mc24::{
 };
 use gradflow::claim::{registry, Claim, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
-use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::GradientFlow;
 use gradflow::integrate::OdeSystem;
 use gradflow::model::npy::write_matrix;
-use gradflow::monitor::Point;
-use gradflow::run::Problem;
 use nalgebra::DMatrix;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 use serde_json::{json, Value};
@@ -56,8 +57,7 @@ fn case(x: &DMatrix<f64>, y: &DMatrix<f64>, layers: &[DMatrix<f64>], loss: &str)
         "test",
     )
     .unwrap();
-    let p = Problem::build(&cfg).unwrap();
-    let setting = Setting::new(&cfg, &p.shape, &p.data, &p.theta0);
+    let (setting, p) = setting(&cfg);
     Case {
         _dir: dir,
         setting,
@@ -85,35 +85,15 @@ fn build(id: &str, params: Value) -> Box<dyn Claim> {
 
 /// Evaluates `claim` at weights `theta` (time `t`), with the derivative of the flow there.
 fn eval_at(claim: &mut dyn Claim, c: &mut Case, theta: &[f64], t: f64) -> Option<Statement> {
-    let (y, f) = state(c, theta);
-    let p = point(&y, &f, t);
+    let (y, f) = state(&mut c.flow, theta, 0.0, 0.0);
+    let p = point(1, t, &y, &f);
     claim.evaluate(&c.setting, &mut c.flow, &p)
 }
 
 fn advance_at(claim: &mut dyn Claim, c: &mut Case, theta: &[f64], t: f64) {
-    let (y, f) = state(c, theta);
-    let p = point(&y, &f, t);
+    let (y, f) = state(&mut c.flow, theta, 0.0, 0.0);
+    let p = point(1, t, &y, &f);
     claim.advance(&c.setting, &mut c.flow, &p);
-}
-
-fn state(c: &mut Case, theta: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let mut y = theta.to_vec();
-    y.extend([0.0; EXTRA_STATES]);
-    let mut f = vec![0.0; y.len()];
-    c.flow.rhs(0.0, &y, &mut f);
-    (y, f)
-}
-
-fn point<'a>(y: &'a [f64], f: &'a [f64], t: f64) -> Point<'a> {
-    Point {
-        step: 1,
-        t,
-        h: 0.0,
-        err: 0.0,
-        h_lambda: 0.0,
-        y,
-        f,
-    }
 }
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -568,36 +548,42 @@ struct Net {
     seed: u64,
 }
 
+/// Depth 2..=4, input and hidden widths 1..=4, output 1, 1..=6 samples.
+const SHAPES: Shapes = Shapes {
+    depth: 2..=4,
+    width: 1..=4,
+    output: Some(1),
+    n: 1..=6,
+    pick: pick_mod,
+};
+
 impl Arbitrary for Net {
     fn arbitrary(g: &mut Gen) -> Self {
-        let pick = |g: &mut Gen, lo: usize, hi: usize| lo + usize::arbitrary(g) % (hi - lo + 1);
-        let depth = pick(g, 2, 4);
-        let mut widths: Vec<usize> = (0..depth).map(|_| pick(g, 1, 4)).collect();
-        widths.push(1);
+        let (widths, n) = SHAPES.draw(g);
         Net {
-            n: pick(g, 1, 6),
+            n,
             widths,
-            loss: g.choose(&["sum", "half_sum", "mean", "half_mean"]).unwrap(),
+            loss: cases::loss(g).name(),
             seed: u64::arbitrary(g) % 1_000_000,
         }
     }
 }
 
 fn random_config(net: &Net, t_end: f64, tol: (f64, f64), perturbation: Option<Value>) -> RunConfig {
-    let hidden: Vec<usize> = net.widths[1..net.widths.len() - 1].to_vec();
-    let mut v = json!({
-        "data": {"kind": "gaussian", "n": net.n, "d": net.widths[0], "q": 1,
-                 "spectrum": {"kind": "isotropic"}, "teacher": {"kind": "gaussian", "std": 1.0},
-                 "noise_std": 0.3},
-        "model": {"kind": "deep_linear", "hidden": hidden},
-        "init": {"kind": "gaussian", "std": [0.7]},
-        "loss": net.loss, "t_end": t_end, "method": "dopri5", "rtol": tol.0, "atol": tol.1,
-        "seed": net.seed
-    });
-    if let Some(p) = perturbation {
-        v["perturbation"] = p;
+    GaussianRun {
+        n: net.n,
+        d: net.widths[0],
+        q: 1,
+        hidden: &net.widths[1..net.widths.len() - 1],
+        noise_std: 0.3,
+        init_std: 0.7,
+        loss: net.loss,
+        t_end,
+        rtol: tol.0,
+        atol: tol.1,
+        seed: net.seed,
     }
-    RunConfig::from_value(v, "quickcheck").unwrap()
+    .config(perturbation)
 }
 
 /// Theorem 2 at random global minimizers (the first layer corrected so that `w_prod` is a
@@ -607,8 +593,7 @@ fn random_config(net: &Net, t_end: f64, tol: (f64, f64), perturbation: Option<Va
 fn theorem2_holds_at_random_minimizers() {
     fn prop(net: Net) -> TestResult {
         let cfg = random_config(&net, 1.0, (1e-9, 1e-12), None);
-        let p = Problem::build(&cfg).unwrap();
-        let s = Setting::new(&cfg, &p.shape, &p.data, &p.theta0);
+        let (s, p) = setting(&cfg);
         let mut gf = p.flow;
         let q = Quantities::new(&s);
         if q.wstar_norm < 1e-6 {
@@ -655,13 +640,7 @@ fn lemma1_holds_on_random_flows_and_a_perturbation_is_caught() {
             "mc24.lemma1.imbalance_conserved",
             "mc24.lemma1.trace_conserved",
         ];
-        let req: Vec<ClaimRequest> = ids
-            .iter()
-            .map(|id| ClaimRequest {
-                id: (*id).into(),
-                params: json!({}),
-            })
-            .collect();
+        let req = requests(&ids);
         let tol = (1e-11, 1e-13);
         let clean = run_check(&random_config(&net, 0.5, tol, None), &req, None).unwrap();
         let layer = 1 + (net.seed as usize) % (net.widths.len() - 1);
@@ -703,7 +682,7 @@ fn energy_identity_sides_by_hand() {
         let mut f = vec![0.0; yv.len()];
         c.flow.rhs(0.0, &yv, &mut f);
         yv[2] = 0.0;
-        let p = point(&yv, &f, 1.0);
+        let p = point(1, 1.0, &yv, &f);
         claim.evaluate(&c.setting, &mut c.flow, &p)
     };
     assert_sides(eval(claim.as_mut(), &mut c, 1.5), 2.0, 2.5, "J = 1.5");

@@ -12,16 +12,16 @@
 //! `c = σ_1(D_X) = 0.950514…`; `U₂ = [[0, 1], [0, 0]]`, `Z = [VU₂ᵀ; U₁U₂ᵀ] = [[1/2, 0], [0, 0]]`,
 //! `Θ̂ = (1/2, 0, 0)ᵀ`.
 
-use gradflow::check::{run_check, ClaimRequest};
+mod common;
+
+use common::cases::{self, pick};
+use common::claims::{point, requests, setting, state};
+use gradflow::check::run_check;
 use gradflow::claim::catalog::mttvm21::{Item, Prep};
 use gradflow::claim::{registry, Claim, Form, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
-use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
-use gradflow::integrate::OdeSystem;
 use gradflow::model::npy::write_matrix;
-use gradflow::monitor::Point;
-use gradflow::run::Problem;
 use nalgebra::DMatrix;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 use serde_json::{json, Value};
@@ -42,8 +42,7 @@ struct Built {
 
 fn build(cfg: Value, dir: Option<tempfile::TempDir>) -> Built {
     let cfg = RunConfig::from_value(cfg, "test").unwrap();
-    let p = Problem::build(&cfg).unwrap();
-    let setting = Setting::new(&cfg, &p.shape, &p.data, &p.theta0);
+    let (setting, p) = setting(&cfg);
     Built {
         setting,
         flow: p.flow,
@@ -90,20 +89,8 @@ fn eval_at(
     t: f64,
 ) -> Option<Statement> {
     let mut claim = registry::build(id, &params).unwrap();
-    let mut y = theta.to_vec();
-    y.push(integral);
-    y.extend([0.0; EXTRA_STATES - 1]);
-    let mut f = vec![0.0; y.len()];
-    b.flow.rhs(t, &y, &mut f);
-    let p = Point {
-        step: 1,
-        t,
-        h: 0.0,
-        err: 0.0,
-        h_lambda: 0.0,
-        y: &y,
-        f: &f,
-    };
+    let (y, f) = state(&mut b.flow, theta, integral, t);
+    let p = point(1, t, &y, &f);
     claim.evaluate(&b.setting, &mut b.flow, &p)
 }
 
@@ -483,11 +470,6 @@ struct Case {
     seed: u64,
 }
 
-fn pick(g: &mut Gen, lo: usize, hi: usize) -> usize {
-    let r: Vec<usize> = (lo..=hi).collect();
-    *g.choose(&r).unwrap()
-}
-
 impl Arbitrary for Case {
     fn arbitrary(g: &mut Gen) -> Self {
         let n = pick(g, 1, 4);
@@ -496,7 +478,7 @@ impl Arbitrary for Case {
             d: n + pick(g, 1, 5),
             q: pick(g, 1, 3),
             h: pick(g, 1, 8),
-            loss: *g.choose(&LossConvention::ALL).unwrap(),
+            loss: cases::loss(g),
             std: *g.choose(&[0.1, 0.3, 0.7]).unwrap(),
             seed: u64::arbitrary(g) % 10_000,
         }
@@ -595,17 +577,11 @@ const CAUGHT_RATIO: f64 = 10.0;
 /// `ε ∈ {1e-3, 1e-2, 1e-1}` on `U` the projected imbalance is violated far beyond it
 /// (`d/dt D_X = −2εU₁ᵀU₁ ≠ 0`).
 fn conservation_holds_and_weight_decay_is_caught(case: Case, k: u8) -> TestResult {
-    let requests: Vec<ClaimRequest> = [
+    let requests = requests(&[
         "mttvm21.claim3_2.imbalance_conserved",
         "mttvm21.eq7.u2_frozen",
         "mttvm21.r11.error_decomposition",
-    ]
-    .iter()
-    .map(|id| ClaimRequest {
-        id: id.to_string(),
-        params: json!({}),
-    })
-    .collect();
+    ]);
     let cfg = RunConfig::from_value(case.cfg(), "qc").unwrap();
     let out = run_check(&cfg, &requests, None).unwrap();
     for v in &out.verdicts {

@@ -2,7 +2,11 @@
 //! conventions: the exact invariants hold on the unperturbed flow, and a random small
 //! perturbation that breaks them is caught.
 
-use gradflow::check::{run_check, ClaimRequest};
+mod common;
+
+use common::cases::{self, pick_mod, GaussianRun};
+use common::claims::requests;
+use gradflow::check::run_check;
 use gradflow::claim::Verdict;
 use gradflow::config::RunConfig;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
@@ -23,13 +27,13 @@ struct Case {
 
 impl Arbitrary for Case {
     fn arbitrary(g: &mut Gen) -> Self {
-        let depth = 2 + usize::arbitrary(g) % 3;
+        let depth = pick_mod(g, 2, 4);
         Case {
-            hidden: (1..depth).map(|_| 2 + usize::arbitrary(g) % 5).collect(),
-            n: 2 + usize::arbitrary(g) % 4,
-            extra_d: 1 + usize::arbitrary(g) % 4,
-            q: 1 + usize::arbitrary(g) % 3,
-            loss: g.choose(&["sum", "half_sum", "mean", "half_mean"]).unwrap(),
+            hidden: (1..depth).map(|_| pick_mod(g, 2, 6)).collect(),
+            n: pick_mod(g, 2, 5),
+            extra_d: pick_mod(g, 1, 4),
+            q: pick_mod(g, 1, 3),
+            loss: cases::loss(g).name(),
             seed: u64::arbitrary(g) % 1000,
             eps_exp: -(4 + (i32::arbitrary(g).rem_euclid(3))),
             layer_pick: usize::arbitrary(g),
@@ -39,28 +43,25 @@ impl Arbitrary for Case {
 
 impl Case {
     fn config(&self, perturbation: Option<Value>) -> RunConfig {
-        let mut v = json!({
-            "data": {"kind": "gaussian", "n": self.n, "d": self.n + self.extra_d, "q": self.q,
-                     "spectrum": {"kind": "isotropic"}, "teacher": {"kind": "gaussian", "std": 1.0},
-                     "noise_std": 0.1},
-            "model": {"kind": "deep_linear", "hidden": self.hidden},
-            "init": {"kind": "gaussian", "std": [0.5]},
-            "loss": self.loss, "t_end": 1.0, "method": "dopri5",
-            "rtol": 1e-9, "atol": 1e-12, "seed": self.seed
-        });
-        if let Some(p) = perturbation {
-            v["perturbation"] = p;
+        GaussianRun {
+            n: self.n,
+            d: self.n + self.extra_d,
+            q: self.q,
+            hidden: &self.hidden,
+            noise_std: 0.1,
+            init_std: 0.5,
+            loss: self.loss,
+            t_end: 1.0,
+            rtol: 1e-9,
+            atol: 1e-12,
+            seed: self.seed,
         }
-        RunConfig::from_value(v, "property case").unwrap()
+        .config(perturbation)
     }
 }
 
 fn verdict(cfg: &RunConfig, id: &str) -> Verdict {
-    let req = [ClaimRequest {
-        id: id.into(),
-        params: json!({}),
-    }];
-    run_check(cfg, &req, None).unwrap().verdicts[0].verdict
+    run_check(cfg, &requests(&[id]), None).unwrap().verdicts[0].verdict
 }
 
 const NULL: &str = "cl22.lemma5_4.null_space_conserved";

@@ -9,14 +9,16 @@
 //! the weights (i.i.d. `N(0, 0.5²)`) and the directions. The QuickCheck generator itself is
 //! seeded too, so a run is reproducible, and a failing case is printed with its seed.
 
+mod common;
+
+use common::cases::{self, normal_matrix, normal_vec, pick, GaussianProblem, Shapes};
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::model::data::{row_space_basis, Dataset};
 use gradflow::model::net::{end_to_end, Shape};
 use nalgebra::DMatrix;
-use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
+use quickcheck::{Arbitrary, Gen, TestResult};
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-use rand_distr::StandardNormal;
+use rand::SeedableRng;
 
 /// Passed cases per property.
 const TESTS: u64 = 200;
@@ -34,19 +36,22 @@ struct Case {
     seed: u64,
 }
 
-fn pick(g: &mut Gen, lo: usize, hi: usize) -> usize {
-    let range: Vec<usize> = (lo..=hi).collect();
-    *g.choose(&range).expect("non-empty range")
-}
+/// Depth 1..=5, every width 1..=6, 1..=6 samples.
+const SHAPES: Shapes = Shapes {
+    depth: 1..=5,
+    width: 1..=6,
+    output: None,
+    n: 1..=6,
+    pick,
+};
 
 impl Arbitrary for Case {
     fn arbitrary(g: &mut Gen) -> Self {
-        let depth = pick(g, 1, 5);
-        let widths = (0..=depth).map(|_| pick(g, 1, 6)).collect();
+        let (widths, n) = SHAPES.draw(g);
         Case {
             widths,
-            n: pick(g, 1, 6),
-            loss: *g.choose(&LossConvention::ALL).expect("four conventions"),
+            n,
+            loss: cases::loss(g),
             seed: u64::arbitrary(g),
         }
     }
@@ -83,81 +88,17 @@ impl Arbitrary for Case {
     }
 }
 
-/// A `rows × cols` matrix with i.i.d. `N(0, std²)` entries.
-fn normal_matrix(rng: &mut StdRng, rows: usize, cols: usize, std: f64) -> DMatrix<f64> {
-    DMatrix::from_fn(rows, cols, |_, _| {
-        std * rng.sample::<f64, _>(StandardNormal)
-    })
-}
-
-/// A vector of `len` i.i.d. `N(0, std²)` entries.
-fn normal_vec(rng: &mut StdRng, len: usize, std: f64) -> Vec<f64> {
-    (0..len)
-        .map(|_| std * rng.sample::<f64, _>(StandardNormal))
-        .collect()
-}
-
-/// The problem of a [`Case`]: the flow, the point `θ`, and the random stream for directions.
-struct Problem {
-    gf: GradientFlow,
-    shape: Shape,
-    theta: Vec<f64>,
-    rng: StdRng,
-}
-
-impl Problem {
-    /// Gaussian `X` (`n×d`) and `Y` (`n×q`) with unit variance, weights with variance
-    /// `WEIGHT_STD²`, in the loss convention of the case.
-    fn new(case: &Case) -> Self {
-        Self::with_loss(case, case.loss)
+impl Case {
+    /// The problem of the case: Gaussian `X` (`n×d`) and `Y` (`n×q`) with unit variance,
+    /// weights with variance `WEIGHT_STD²`, in the loss convention of the case.
+    fn problem(&self) -> GaussianProblem {
+        self.problem_in(self.loss)
     }
 
-    fn with_loss(case: &Case, loss: LossConvention) -> Self {
-        let mut rng = StdRng::seed_from_u64(case.seed);
-        let d = case.widths[0];
-        let x = normal_matrix(&mut rng, case.n, d, 1.0);
-        Self::with_x(case, loss, x, rng)
+    /// The same data and weights in convention `loss`.
+    fn problem_in(&self, loss: LossConvention) -> GaussianProblem {
+        GaussianProblem::new(&self.widths, self.n, loss, self.seed, WEIGHT_STD)
     }
-
-    /// The problem with the given design `X`; `Y` and `θ` are drawn from `rng`.
-    fn with_x(case: &Case, loss: LossConvention, x: DMatrix<f64>, mut rng: StdRng) -> Self {
-        let shape = Shape::new(case.widths.clone()).expect("widths ≥ 1, depth ≥ 1");
-        let y = normal_matrix(&mut rng, case.n, shape.output(), 1.0);
-        let theta = normal_vec(&mut rng, shape.num_params(), WEIGHT_STD);
-        let data = Dataset::new(x, y).expect("finite, non-empty data");
-        let gf = GradientFlow::new(shape.clone(), &data, loss).expect("data fit the network");
-        Problem {
-            gf,
-            shape,
-            theta,
-            rng,
-        }
-    }
-
-    fn num_params(&self) -> usize {
-        self.shape.num_params()
-    }
-
-    fn gradient_at(&mut self, theta: &[f64]) -> (Vec<f64>, f64) {
-        let mut g = vec![0.0; self.num_params()];
-        let l = self.gf.gradient(theta, &mut g);
-        (g, l)
-    }
-
-    fn hvp_at(&mut self, theta: &[f64], v: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.num_params()];
-        self.gf.hvp(theta, v, &mut out);
-        out
-    }
-}
-
-fn run(seed: u64, prop: fn(Case) -> TestResult) {
-    QuickCheck::new()
-        .rng(Gen::from_size_and_seed(16, seed))
-        .tests(TESTS)
-        .max_tests(20 * TESTS)
-        .min_tests_passed(TESTS)
-        .quickcheck(prop);
 }
 
 fn max_abs(v: &[f64]) -> f64 {
@@ -202,7 +143,7 @@ const LOSS_FD_TOL: f64 = 1e-6;
 
 /// Each gradient coordinate equals the central difference quotient of the loss.
 fn prop_gradient_matches_central_differences_of_the_loss(case: Case) -> TestResult {
-    let mut pb = Problem::new(&case);
+    let mut pb = case.problem();
     let theta = pb.theta.clone();
     let (g, l) = pb.gradient_at(&theta);
     let l_again = pb.gf.loss(&theta);
@@ -230,9 +171,10 @@ fn prop_gradient_matches_central_differences_of_the_loss(case: Case) -> TestResu
 
 #[test]
 fn gradient_matches_central_differences_of_the_loss() {
-    run(
+    cases::run(
+        TESTS,
         1,
-        prop_gradient_matches_central_differences_of_the_loss as fn(Case) -> TestResult,
+        prop_gradient_matches_central_differences_of_the_loss,
     );
 }
 
@@ -255,7 +197,7 @@ const GRAD_FD_TOL: f64 = 1e-6;
 /// The exact Hessian-vector product equals the central difference of the gradient along a
 /// random direction.
 fn prop_hvp_matches_central_differences_of_the_gradient(case: Case) -> TestResult {
-    let mut pb = Problem::new(&case);
+    let mut pb = case.problem();
     let theta = pb.theta.clone();
     let p = theta.len();
     let mut v = normal_vec(&mut pb.rng, p, 1.0);
@@ -290,9 +232,10 @@ fn prop_hvp_matches_central_differences_of_the_gradient(case: Case) -> TestResul
 
 #[test]
 fn hvp_matches_central_differences_of_the_gradient() {
-    run(
+    cases::run(
+        TESTS,
         2,
-        prop_hvp_matches_central_differences_of_the_gradient as fn(Case) -> TestResult,
+        prop_hvp_matches_central_differences_of_the_gradient,
     );
 }
 
@@ -302,7 +245,7 @@ const SYMMETRY_TOL: f64 = 1e-10;
 
 /// The Hessian is symmetric: `⟨u, Hv⟩ = ⟨v, Hu⟩` for random `u`, `v`.
 fn prop_hvp_is_symmetric(case: Case) -> TestResult {
-    let mut pb = Problem::new(&case);
+    let mut pb = case.problem();
     let theta = pb.theta.clone();
     let p = theta.len();
     let u = normal_vec(&mut pb.rng, p, 1.0);
@@ -319,14 +262,14 @@ fn prop_hvp_is_symmetric(case: Case) -> TestResult {
 
 #[test]
 fn hvp_is_symmetric() {
-    run(3, prop_hvp_is_symmetric as fn(Case) -> TestResult);
+    cases::run(TESTS, 3, prop_hvp_is_symmetric);
 }
 
 /// The cached forward pass of `hvp` is used only at its own point: repeated products at `θ`,
 /// products after a gradient, a loss or another product at a different point, and products
 /// along a new direction all equal (bitwise) those of a freshly built flow.
 fn prop_hvp_cache_is_invalidated_by_other_evaluations(case: Case) -> TestResult {
-    let mut pb = Problem::new(&case);
+    let mut pb = case.problem();
     let theta = pb.theta.clone();
     let p = theta.len();
     let v = normal_vec(&mut pb.rng, p, 1.0);
@@ -336,11 +279,11 @@ fn prop_hvp_cache_is_invalidated_by_other_evaluations(case: Case) -> TestResult 
         .zip(normal_vec(&mut pb.rng, p, 0.1))
         .map(|(a, b)| a + b)
         .collect();
-    let mut fresh = Problem::new(&case);
+    let mut fresh = case.problem();
     let want_v = fresh.hvp_at(&theta, &v);
-    let mut fresh = Problem::new(&case);
+    let mut fresh = case.problem();
     let want_w = fresh.hvp_at(&theta, &w);
-    let mut fresh = Problem::new(&case);
+    let mut fresh = case.problem();
     let want_other = fresh.hvp_at(&other, &v);
 
     let mut got = Vec::new();
@@ -380,10 +323,7 @@ fn prop_hvp_cache_is_invalidated_by_other_evaluations(case: Case) -> TestResult 
 
 #[test]
 fn hvp_cache_is_invalidated_by_other_evaluations() {
-    run(
-        4,
-        prop_hvp_cache_is_invalidated_by_other_evaluations as fn(Case) -> TestResult,
-    );
+    cases::run(TESTS, 4, prop_hvp_cache_is_invalidated_by_other_evaluations);
 }
 
 /// Relative tolerance for the relations that involve `1/n`, which is not exact in binary:
@@ -397,7 +337,7 @@ fn prop_loss_conventions_scale_the_gradient_and_hvp(case: Case) -> TestResult {
     let n = case.n as f64;
     let mut out = Vec::new();
     for loss in LossConvention::ALL {
-        let mut pb = Problem::with_loss(&case, loss);
+        let mut pb = case.problem_in(loss);
         let theta = pb.theta.clone();
         let v = normal_vec(&mut pb.rng, theta.len(), 1.0);
         let (g, l) = pb.gradient_at(&theta);
@@ -467,10 +407,7 @@ fn prop_loss_conventions_scale_the_gradient_and_hvp(case: Case) -> TestResult {
 
 #[test]
 fn loss_conventions_scale_the_gradient_and_hvp() {
-    run(
-        5,
-        prop_loss_conventions_scale_the_gradient_and_hvp as fn(Case) -> TestResult,
-    );
+    cases::run(TESTS, 5, prop_loss_conventions_scale_the_gradient_and_hvp);
 }
 
 /// The scalar network `x ↦ w2·w1·x` with one sample and the `sum` loss, by hand.
@@ -528,7 +465,7 @@ fn prop_imbalance_derivative_vanishes_along_the_flow(case: Case) -> TestResult {
     if case.widths.len() < 3 {
         return TestResult::discard();
     }
-    let mut pb = Problem::new(&case);
+    let mut pb = case.problem();
     let theta = pb.theta.clone();
     let (g, _) = pb.gradient_at(&theta);
     let w = pb.shape.unpack(&theta);
@@ -551,10 +488,7 @@ fn prop_imbalance_derivative_vanishes_along_the_flow(case: Case) -> TestResult {
 
 #[test]
 fn imbalance_derivative_vanishes_along_the_flow() {
-    run(
-        7,
-        prop_imbalance_derivative_vanishes_along_the_flow as fn(Case) -> TestResult,
-    );
+    cases::run(TESTS, 7, prop_imbalance_derivative_vanishes_along_the_flow);
 }
 
 /// Tolerance of the null-space component of `∇_{W_1}L`, relative to
@@ -579,7 +513,7 @@ fn prop_first_layer_gradient_has_no_null_space_component(case: Case) -> TestResu
         let a = normal_matrix(&mut rng, case.n, d - 1, 1.0);
         a * normal_matrix(&mut rng, d - 1, d, 1.0)
     };
-    let mut pb = Problem::with_x(&case, case.loss, x.clone(), rng);
+    let mut pb = GaussianProblem::with_x(&case.widths, x.clone(), case.loss, rng, WEIGHT_STD);
     let theta = pb.theta.clone();
     let (g, _) = pb.gradient_at(&theta);
     let (q, rank) = row_space_basis(&x);
@@ -611,8 +545,9 @@ fn prop_first_layer_gradient_has_no_null_space_component(case: Case) -> TestResu
 
 #[test]
 fn first_layer_gradient_has_no_null_space_component() {
-    run(
+    cases::run(
+        TESTS,
         8,
-        prop_first_layer_gradient_has_no_null_space_component as fn(Case) -> TestResult,
+        prop_first_layer_gradient_has_no_null_space_component,
     );
 }

@@ -9,6 +9,9 @@
 //! quotient is exact too. A step that crosses a kink (the pattern differs at `θ ± h e_i`) is
 //! skipped; the test asserts that skips are rare.
 
+mod common;
+
+use common::cases::{self, normal_vec, pick, GaussianProblem, Shapes};
 use gradflow::config::RunConfig;
 use gradflow::flow::leaky::network_outputs;
 use gradflow::flow::nearly_linear::{BoundScalars, Scalar};
@@ -17,10 +20,7 @@ use gradflow::integrate::OdeSystem;
 use gradflow::model::data::Dataset;
 use gradflow::model::net::Shape;
 use nalgebra::DMatrix;
-use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-use rand_distr::StandardNormal;
+use quickcheck::{Arbitrary, Gen, TestResult};
 
 /// Passed cases per property.
 const TESTS: u64 = 150;
@@ -34,29 +34,27 @@ struct Case {
     seed: u64,
 }
 
-fn pick(g: &mut Gen, lo: usize, hi: usize) -> usize {
-    let range: Vec<usize> = (lo..=hi).collect();
-    *g.choose(&range).expect("non-empty range")
-}
+/// Depth 1..=4, every width 1..=5, 1..=6 samples.
+const SHAPES: Shapes = Shapes {
+    depth: 1..=4,
+    width: 1..=5,
+    output: None,
+    n: 1..=6,
+    pick,
+};
 
 impl Arbitrary for Case {
     fn arbitrary(g: &mut Gen) -> Self {
-        let depth = pick(g, 1, 4);
+        let (widths, n) = SHAPES.draw(g);
         let eps_grid = [0.0, 0.01, 0.3, 0.5, 1.0];
         Case {
-            widths: (0..=depth).map(|_| pick(g, 1, 5)).collect(),
-            n: pick(g, 1, 6),
+            widths,
+            n,
             eps: *g.choose(&eps_grid).expect("grid"),
-            loss: *g.choose(&LossConvention::ALL).expect("four conventions"),
+            loss: cases::loss(g),
             seed: u64::arbitrary(g),
         }
     }
-}
-
-fn normal(rng: &mut StdRng, len: usize, std: f64) -> Vec<f64> {
-    (0..len)
-        .map(|_| std * rng.sample::<f64, _>(StandardNormal))
-        .collect()
 }
 
 struct Pb {
@@ -68,22 +66,22 @@ struct Pb {
     eps: f64,
 }
 
+/// The case's network at activation level `ε`: Gaussian `X`, `Y` (unit variance) and
+/// weights (std 0.7), then a direction `v` (unit variance), all from the case's seed.
 fn problem(c: &Case) -> Pb {
-    let mut rng = StdRng::seed_from_u64(c.seed);
-    let shape = Shape::new(c.widths.clone()).unwrap();
-    let (d, q) = (shape.input(), shape.output());
-    let x = DMatrix::from_vec(c.n, d, normal(&mut rng, c.n * d, 1.0));
-    let y = DMatrix::from_vec(c.n, q, normal(&mut rng, c.n * q, 1.0));
-    let data = Dataset::new(x.clone(), y).unwrap();
-    let mut gf = GradientFlow::new(shape.clone(), &data, c.loss).unwrap();
+    let GaussianProblem {
+        shape,
+        mut gf,
+        theta,
+        mut rng,
+    } = GaussianProblem::new(&c.widths, c.n, c.loss, c.seed, 0.7);
     gf.set_activation(c.eps).unwrap();
-    let p = shape.num_params();
     Pb {
-        theta: normal(&mut rng, p, 0.7),
-        v: normal(&mut rng, p, 1.0),
+        v: normal_vec(&mut rng, theta.len(), 1.0),
+        x: gf.x().clone(),
+        theta,
         shape,
         gf,
-        x,
         eps: c.eps,
     }
 }
@@ -98,15 +96,6 @@ fn pattern(shape: &Shape, eps: f64, theta: &[f64], x: &DMatrix<f64>) -> Vec<bool
         h = z.map(|v| gradflow::flow::leaky::phi(eps, v));
     }
     out
-}
-
-fn run(seed: u64, prop: fn(Case) -> TestResult) {
-    QuickCheck::new()
-        .rng(Gen::from_size_and_seed(16, seed))
-        .tests(TESTS)
-        .max_tests(20 * TESTS)
-        .min_tests_passed(TESTS)
-        .quickcheck(prop);
 }
 
 /// Each gradient coordinate equals the central difference of the loss (pattern fixed), and the
@@ -144,7 +133,7 @@ fn prop_gradient(c: Case) -> TestResult {
 
 #[test]
 fn gradient_matches_central_differences_on_random_shapes_and_epsilons() {
-    run(11, prop_gradient);
+    cases::run(TESTS, 11, prop_gradient);
 }
 
 /// `∇²L·v` equals the central difference of the gradient along `v` (pattern fixed), and the
@@ -186,7 +175,7 @@ fn prop_hvp(c: Case) -> TestResult {
 
 #[test]
 fn hvp_matches_central_differences_and_is_symmetric() {
-    run(12, prop_hvp);
+    cases::run(TESTS, 12, prop_hvp);
 }
 
 /// `ε = 0` in the leaky model is the linear network: gradient and HVP bit for bit (same code

@@ -1,4 +1,12 @@
-//! Shared by the command-line tests: running the built `gradflow` binary.
+//! Shared by the integration tests: running the built `gradflow` binary (the command-line
+//! tests), random problems for the property tests ([`cases`]) and the states, points and
+//! requests of claim evaluations ([`claims`]).
+//!
+//! Every `tests/*.rs` file is its own crate and uses only some of these items.
+#![allow(dead_code)]
+
+pub mod cases;
+pub mod claims;
 
 use std::path::Path;
 use std::process::{Command, Output};
