@@ -147,6 +147,24 @@ pub struct ClaimVerdict {
     pub note: String,
 }
 
+impl ClaimVerdict {
+    /// Whether this is an inequality that failed on the computed trajectory inside its error
+    /// budget: `inconclusive` only because its smallest slack lies in `[−budget, 0)` (every
+    /// evaluation finite, the hypotheses hold, no other remark, evaluated after `t = 0`, not
+    /// a one-step statement). Re-integration can settle it ([`crate::confirm`]).
+    pub fn failed_within_budget(&self) -> bool {
+        self.verdict == Verdict::Inconclusive
+            && self.info.form == Form::Inequality
+            && !self.per_step
+            && self.note.is_empty()
+            && self.first_violation.is_none()
+            && self.hypotheses.iter().all(|h| h.holds)
+            && self
+                .min_slack
+                .is_some_and(|m| m.step > 0 && m.slack < 0.0 && m.slack >= -m.budget)
+    }
+}
+
 struct Tracked {
     claim: Box<dyn Claim>,
     info: ClaimInfo,

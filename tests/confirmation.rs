@@ -292,3 +292,135 @@ fn tsit5_early_step_underestimate_is_not_reported_as_a_counterexample() {
         }
     }
 }
+
+/// A statement that fails on the computed trajectory inside its error budget is
+/// `inconclusive` as computed; the more accurate runs, whose budgets are finer, settle it.
+/// Here a deliberately false variant of Lemma 4.5's rate (paper 000), its right-hand side
+/// lowered to fail by 5 % at its tightest point, on a stiff GL2 run whose propagated budget
+/// (1.1) exceeds that 5 % (0.083): confirmed, `violated`, reported at the original's tightest
+/// evaluation.
+#[test]
+fn a_failure_inside_the_budget_is_settled_by_the_more_accurate_runs() {
+    use gradflow::corpus::mutate::{Probe as Seen, Shifted};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let cfg = RunConfig::from_value(
+        json!({"data": {"kind": "gaussian", "n": 2, "d": 6, "q": 1, "spectrum": {"kind": "isotropic"},
+                        "teacher": {"kind": "unit_frobenius"}, "noise_std": 0.1, "labels": "regression"},
+               "model": {"kind": "deep_linear", "hidden": [56, 56]},
+               "init": {"kind": "chatterji_long", "alpha": 0.03, "beta": 10.0, "convention": "analysis"},
+               "loss": "sum", "t_end": 0.0091, "method": "gl2", "rtol": 5.5e-7, "atol": 5.5e-9,
+               "seed": 4245712455u64, "max_steps": 20000}),
+        "test",
+    )
+    .unwrap();
+    let id = "cl22.lemma4_5.perp_rate";
+    let base = check(&cfg, id, &ConfirmMode::Off);
+    assert_eq!(base.verdict, Verdict::Holds, "{}", base.note);
+    let m = base.min_slack.unwrap();
+    let shift = m.slack + 0.05 * m.lhs.abs().max(m.rhs.abs());
+    let shifted = move |r: &ClaimRequest| -> Result<Box<dyn Claim>, GradflowError> {
+        let inner = gradflow::check::registered(r)?;
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        Ok(Box::new(Shifted::new(inner, shift, seen)))
+    };
+    let req = [ClaimRequest {
+        id: id.into(),
+        params: json!({}),
+    }];
+    let run = |mode: &ConfirmMode| {
+        run_check_claims(&cfg, &req, &shifted, None, mode, false)
+            .unwrap()
+            .verdicts
+            .remove(0)
+    };
+    let raw = run(&ConfirmMode::Off);
+    assert_eq!(raw.verdict, Verdict::Inconclusive, "{}", raw.note);
+    assert!(raw.failed_within_budget(), "{:?}", raw.min_slack);
+    let v = run(&ConfirmMode::Auto);
+    assert_eq!(v.verdict, Verdict::Violated, "{}", v.note);
+    let c = v.confirmation.as_ref().unwrap();
+    assert!(c.confirmed, "{}", c.reason);
+    assert!(
+        c.original_size < c.original_budget,
+        "inside the original budget"
+    );
+    assert!(
+        c.runs
+            .iter()
+            .filter(|r| r.status == "completed" && r.violated)
+            .count()
+            >= 2
+    );
+    let f = v.first_violation.as_ref().unwrap();
+    assert_eq!(f.at_step, raw.min_slack.unwrap());
+    assert!(v.note.contains("inside its error budget"), "{}", v.note);
+}
+
+/// The converse: the imbalance trace of the true flow, stated as the inequality "drift ≤ 0",
+/// fails as computed by its integration error, inside its accumulated budget. The more
+/// accurate runs' drift shrinks with the tolerance: it stays `inconclusive`, with the runs
+/// recorded.
+#[test]
+fn a_failure_inside_the_budget_that_shrinks_with_the_tolerance_stays_inconclusive() {
+    struct Drift;
+    impl Claim for Drift {
+        fn info(&self) -> ClaimInfo {
+            ClaimInfo::new("test.drift_nonpositive", "000", "test", "drift ≤ 0")
+        }
+        fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
+            vec![]
+        }
+        fn evaluate(
+            &mut self,
+            s: &Setting,
+            _gf: &mut GradientFlow,
+            p: &Point<'_>,
+        ) -> Option<Statement> {
+            let trace = |y: &[f64]| s.layer(y, 2).norm_squared() - s.layer(y, 1).norm_squared();
+            let scale = s.layer(p.y, 2).norm_squared() + s.layer(p.y, 1).norm_squared();
+            Some(Statement {
+                lhs: trace(p.y) - trace(&s.theta0),
+                rhs: 0.0,
+                budget: Budget::Accumulated { scale },
+            })
+        }
+    }
+    let factory =
+        |_: &ClaimRequest| -> Result<Box<dyn Claim>, GradflowError> { Ok(Box::new(Drift)) };
+    let req = [ClaimRequest {
+        id: "test.drift_nonpositive".into(),
+        params: json!({}),
+    }];
+    let mut found = false;
+    for (method, rtol) in [("dopri5", 1e-5), ("tsit5", 1e-5), ("dopri5", 1e-6)] {
+        let cfg = two_layer(method, rtol);
+        let run = |mode: &ConfirmMode| {
+            run_check_claims(&cfg, &req, &factory, None, mode, false)
+                .unwrap()
+                .verdicts
+                .remove(0)
+        };
+        let raw = run(&ConfirmMode::Off);
+        assert_ne!(
+            raw.verdict,
+            Verdict::Violated,
+            "{method}: within the budget"
+        );
+        if !raw.failed_within_budget() {
+            continue;
+        }
+        found = true;
+        let v = run(&ConfirmMode::Auto);
+        assert_eq!(
+            v.verdict,
+            Verdict::Inconclusive,
+            "{method} {rtol}: {}",
+            v.note
+        );
+        let c = v.confirmation.as_ref().expect("the runs are recorded");
+        assert!(!c.confirmed, "{}", c.reason);
+        assert!(v.note.contains("did not settle"), "{}", v.note);
+    }
+    assert!(found, "no configuration failed inside its budget");
+}
