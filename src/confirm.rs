@@ -36,8 +36,10 @@
 //! - stage 2 confirms when no applicable run failed to finish, at least two are counted,
 //!   the violation holds up among them, and `v∞` through the two same-method runs
 //!   (≥ 10× apart in tolerance) exceeds the tightest budget; without such a pair (near the
-//!   floor) it must hold up among the runs and the original, and each run must exceed
-//!   `AGREEMENT ×` its budget.
+//!   floor, or a same-method rung still inside its budget) it must hold up among the runs
+//!   and the original, and either each run must exceed `AGREEMENT ×` its budget, or the
+//!   most accurate runs of the two families must agree in size within the sum of their
+//!   budgets with one beyond `AGREEMENT ×` its own ([`families_agree`]).
 //!
 //! Otherwise the verdict is `inconclusive`, with the reason and every run's slack and
 //! budget. Gradient descent is not re-integrated: its iterates are the statement's object,
@@ -812,11 +814,12 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
             let clear = counted
                 .iter()
                 .all(|r| r.size.unwrap_or(f64::NAN) > AGREEMENT * r.budget.unwrap_or(f64::NAN));
-            if holds_up(&with_original) && clear {
+            if holds_up(&with_original) && (clear || families_agree(&counted)) {
                 Decision::Confirmed(
                     format!(
-                        "confirmed by {} runs near the tolerance floor (original v = {:.3e}; {}), \
-                         each beyond {AGREEMENT}× its budget",
+                        "confirmed by {} runs without a same-method pair (original v = {:.3e}; \
+                         {}): each beyond {AGREEMENT}× its budget, or both method families \
+                         agree in size within their budgets, one beyond {AGREEMENT}× its own",
                         counted.len(),
                         original.size,
                         all()
@@ -838,6 +841,29 @@ fn decide_sizes(original: Original, runs: &[RungResult], final_stage: bool) -> D
             }
         }
     }
+}
+
+/// Whether the most accurate counted runs of the two method families establish the
+/// violation together: both violated beyond their own budgets (they are counted), their sizes
+/// equal within the sum of their budgets, and one of them beyond [`AGREEMENT`] × its budget.
+/// Two families at tighter tolerances reproducing the same size are what an integration
+/// artifact of one method at one tolerance cannot produce; this settles a low-order method
+/// whose own budget shrinks slowly with the tolerance (GL2: `∝ tol^{1/2}`).
+fn families_agree(counted: &[&RungResult]) -> bool {
+    let tightest = |kind: RungKind| {
+        counted
+            .iter()
+            .filter(|r| r.kind == kind)
+            .min_by(|a, b| a.rtol.total_cmp(&b.rtol))
+            .map(|r| (r.size.unwrap_or(f64::NAN), r.budget.unwrap_or(f64::NAN)))
+    };
+    let (Some((va, ba)), Some((vb, bb))) = (
+        tightest(RungKind::Tightened),
+        tightest(RungKind::SecondFamily),
+    ) else {
+        return false;
+    };
+    (va - vb).abs() <= ba + bb && (va > AGREEMENT * ba || vb > AGREEMENT * bb)
 }
 
 fn method_name(m: Method) -> String {
