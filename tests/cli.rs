@@ -340,14 +340,14 @@ fn data_whose_squares_overflow_is_an_input_error() {
     }
 }
 
-/// `--steps` counts gradient-descent steps: without `--method gd` the run is rejected with a
-/// message naming the flag, before any work is done.
+/// `--steps` counts gradient-descent steps: without `--method gd` the run is rejected by the
+/// configuration's rule on `steps`, before any work is done.
 #[test]
 fn steps_without_gradient_descent_is_an_input_error() {
     let dir = tempfile::tempdir().unwrap();
     expect_input_error(
         &["run", "--example", "golikov-saxe", "--steps", "10"],
         dir.path(),
-        "--steps 10 counts gradient-descent steps",
+        "steps counts gradient-descent steps; method dopri5 takes t_end",
     );
 }

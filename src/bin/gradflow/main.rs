@@ -1,25 +1,22 @@
-//! The `gradflow` command line. Exit status: 0 success; 1 a claim violated (check, sweep,
-//! corpus) or a replay that differs; 2 usage or input error (including an input file that
-//! is missing or malformed, an `--out` directory that is not a gradflow output set, and a
-//! file modified after the run that wrote it); 3 the integration stopped before `t_end`
-//! (its results are still written); 4 an output could not be written (disk full, no
-//! permission, read-only file system) — the message names the final file, and the output
-//! directory keeps its previous contents.
+//! The `gradflow` command line: parse the arguments ([`args`]), set the resource limits, run
+//! the subcommand ([`commands`]: flags laid over a configuration by [`overlay`], output by
+//! [`print`]) and exit with the status [`exit`] assigns — 0 success, 1 a claim violated or a
+//! replay that differs, 2 usage or input error, 3 a run stopped early, 4 an output could not
+//! be written (the table is in [`exit`]).
 
 mod args;
 mod commands;
+mod exit;
 mod overlay;
+mod print;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use serde_json::json;
-
-use gradflow::examples::{example_json, EXAMPLES};
 
 use args::{Cli, Cmd};
-use commands::{check, corpus, replay, run, sweep};
+use exit::Exit;
 
 fn main() -> ExitCode {
     // a closed pipe (`gradflow check … | head`) ends the process quietly, as for other
@@ -40,30 +37,23 @@ fn main() -> ExitCode {
                 "gradflow: error: {} (see gradflow --help)",
                 gradflow::error::one_line(first.trim_start_matches("error: "))
             );
-            return ExitCode::from(2);
+            return Exit::Input.into();
         }
     };
     match dispatch(cli) {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(e) => {
             eprintln!(
                 "gradflow: error: {}",
                 gradflow::error::one_line(&format!("{e:#}"))
             );
-            // 4: an output could not be written (disk full, permissions); 2: anything else
-            // (usage, input files, configuration)
-            let write = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<gradflow::GradflowError>(),
-                    Some(gradflow::GradflowError::Write { .. })
-                )
-            });
-            ExitCode::from(if write { 4 } else { 2 })
+            exit::error(&e).into()
         }
     }
 }
 
-fn dispatch(cli: Cli) -> Result<ExitCode> {
+/// Sets the limits of the global flags and runs the subcommand.
+fn dispatch(cli: Cli) -> Result<Exit> {
     let mut limits = gradflow::limits::Limits::default();
     if let Some(s) = &cli.max_memory {
         limits.max_memory = gradflow::limits::parse_size(s)?;
@@ -78,65 +68,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
     gradflow::limits::set(limits);
     match cli.cmd {
-        Cmd::Run(args) => run(*args),
-        Cmd::Check(args) => check(*args),
-        Cmd::Replay { report } => replay(&report),
-        Cmd::Sweep(args) => sweep(&args),
-        Cmd::Corpus(args) => corpus(&args),
-        Cmd::Verify { dir } => {
-            let m = gradflow::report::output_set::verify_output_set(&dir)?;
-            let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
-            println!(
-                "{}: {} files ({bytes} bytes) match manifest.json (written by gradflow {}, `{}`{})",
-                dir.display(),
-                m.files.len(),
-                m.gradflow_version,
-                m.command,
-                if m.complete {
-                    "; no other files"
-                } else {
-                    "; other files may be present"
-                }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Claims { paper } => {
-            if let Some(p) = paper.as_deref() {
-                anyhow::ensure!(
-                    ["000", "001", "002", "003"].contains(&p),
-                    "--paper {p:?}: the catalogued papers are 000, 001, 002 and 003"
-                );
-            }
-            for e in gradflow::claim::registry::entries() {
-                if paper.as_deref().is_none_or(|p| p == e.paper) {
-                    let c = (e.build)(&json!({}))?;
-                    let info = c.info();
-                    println!(
-                        "{:<48} {:<4} {:<28} {}",
-                        e.id, e.paper, info.result, info.statement
-                    );
-                }
-            }
-            for e in gradflow::sweep::claim::entries() {
-                if paper.as_deref().is_none_or(|p| p == e.paper) {
-                    let info = (e.build)(&json!({}))?.info();
-                    println!(
-                        "{:<48} {:<4} {:<28} [sweep] {}",
-                        e.id, e.paper, info.result, info.statement
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Examples { show: Some(name) } => {
-            println!("{}", serde_json::to_string_pretty(&example_json(&name)?)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Examples { show: None } => {
-            for (name, paper, what) in EXAMPLES {
-                println!("{name:<16} paper {paper}: {what}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::Run(args) => commands::run(*args),
+        Cmd::Check(args) => commands::check(*args),
+        Cmd::Replay { report } => commands::replay(&report),
+        Cmd::Sweep(args) => commands::sweep(&args),
+        Cmd::Corpus(args) => commands::corpus(&args),
+        Cmd::Verify { dir } => commands::verify(&dir),
+        Cmd::Claims { paper } => commands::claims(paper.as_deref()),
+        Cmd::Examples { show } => commands::examples(show.as_deref()),
     }
 }

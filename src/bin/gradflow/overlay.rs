@@ -1,6 +1,9 @@
-//! The run flags laid over a JSON configuration (`--config FILE` or `--example NAME`): the
-//! result is parsed and validated by [`gradflow::config::RunConfig::from_value`], which
-//! holds the rules.
+//! The run flags laid over a JSON configuration (`--config FILE` or `--example NAME`). The
+//! overlay only maps each flag onto its field; [`gradflow::config::RunConfig::from_value`]
+//! holds every rule on the values (ranges, which fields go together) and words the error.
+//! What is checked here has no configuration equivalent: `--config` with `--example`,
+//! `--epsilon`/`--twin` on a model they cannot turn leaky, the syntax of the flags, and
+//! numbers JSON cannot carry.
 
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
@@ -10,6 +13,14 @@ use gradflow::examples::example_json;
 
 use crate::args::RunArgs;
 
+/// A number flag as a JSON number. JSON has no NaN or ±∞ (`json!` would write `null`: an
+/// optional field silently unset, a required one a type error), so those are refused here;
+/// the configuration checks the range of every finite value.
+fn number(flag: &str, x: f64) -> Result<Value> {
+    anyhow::ensure!(x.is_finite(), "{flag} {x}: must be a finite number");
+    Ok(json!(x))
+}
+
 /// Parses `1e-8` or `1e-8,1e-9` into a JSON number or array.
 fn tol_value(flag: &str, s: &str) -> Result<Value> {
     let vals: Vec<f64> = s
@@ -17,8 +28,8 @@ fn tol_value(flag: &str, s: &str) -> Result<Value> {
         .map(|p| p.trim().parse::<f64>())
         .collect::<Result<_, _>>()
         .with_context(|| format!("{flag} {s:?}: expected a number or a comma-separated list"))?;
-    if let Some(bad) = vals.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
-        anyhow::bail!("{flag} {s:?}: {bad} is not allowed; tolerances must be finite and ≥ 0");
+    if let Some(bad) = vals.iter().find(|v| !v.is_finite()) {
+        anyhow::bail!("{flag} {s:?}: {bad} is not a finite number");
     }
     Ok(if vals.len() == 1 {
         json!(vals[0])
@@ -81,7 +92,7 @@ pub(crate) fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         set("loss", json!(conv));
     }
     if let Some(t) = args.t_end {
-        set("t_end", json!(t));
+        set("t_end", number("--t-end", t)?);
     }
     if let Some(m) = &args.method {
         let method: gradflow::config::Method = m.parse()?;
@@ -92,19 +103,13 @@ pub(crate) fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         set("auto_stiff", json!(stiff));
     }
     if let Some(lr) = args.lr {
-        if !(lr.is_finite() && lr > 0.0) {
-            anyhow::bail!("--lr {lr}: must be finite and > 0");
-        }
-        set("lr", json!(lr));
+        set("lr", number("--lr", lr)?);
     }
     if let Some(n) = args.steps {
-        anyhow::ensure!(
-            gd,
-            "--steps {n} counts gradient-descent steps; give --method gd, or --t-end for a flow"
-        );
         set("steps", json!(n));
-        // t_end = N·η is filled in by the configuration (unless --t-end is given too)
-        if args.t_end.is_none() {
+        // with gradient descent, t_end = N·η is filled in by the configuration (unless
+        // --t-end is given too); another method keeps its t_end and refuses steps
+        if gd && args.t_end.is_none() {
             set("t_end", Value::Null);
         }
     }
@@ -134,28 +139,17 @@ pub(crate) fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         set("max_steps", json!(n));
     }
     if let Some(h) = args.fixed_step {
-        if !(h.is_finite() && h > 0.0) {
-            anyhow::bail!("--fixed-step {h}: must be finite and > 0");
-        }
-        set("fixed_step", json!(h));
+        set("fixed_step", number("--fixed-step", h)?);
     }
     if let Some(m) = &args.on_chatter {
         let policy: gradflow::integrate::chatter::OnChatter = m.parse()?;
         set("on_chatter", json!(policy));
     }
     if let Some(x) = args.loss_threshold {
-        if !x.is_finite() {
-            anyhow::bail!("--loss-threshold {x}: must be finite");
-        }
-        set("loss_threshold", json!(x));
+        set("loss_threshold", number("--loss-threshold", x)?);
     }
-    if args.epsilon.is_some() || args.twin {
-        if let Some(e) = args.epsilon {
-            anyhow::ensure!(
-                e.is_finite() && (0.0..=1.0).contains(&e),
-                "--epsilon {e}: need a finite ε with 0 ≤ ε ≤ 1"
-            );
-        }
+    let epsilon = args.epsilon.map(|e| number("--epsilon", e)).transpose()?;
+    if epsilon.is_some() || args.twin {
         let model = v.get("model").cloned().unwrap_or(Value::Null);
         let kind = model
             .get("kind")
@@ -176,19 +170,13 @@ pub(crate) fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
         } else {
             json!({"kind": "leaky_relu", "hidden": hidden, "epsilon": 0.0})
         };
-        if let Some(e) = args.epsilon {
-            leaky["epsilon"] = json!(e);
+        if let Some(e) = epsilon {
+            leaky["epsilon"] = e;
         }
         if args.twin {
             leaky["twin"] = json!(true);
         }
         v["model"] = leaky;
-    }
-    // t_end given as NaN/inf on the command line is not representable in JSON
-    if let Some(t) = args.t_end {
-        if !t.is_finite() {
-            anyhow::bail!("--t-end {t}: must be finite and > 0");
-        }
     }
     let origin = args
         .config
