@@ -22,8 +22,8 @@
 //!   [`claim::Verdict`], the per-paper catalogs.
 //! - [`check`]: the checker that evaluates claims along a run ([`check::run_check`]).
 //! - [`confirm`]: confirmation of a violation by more accurate re-integrations.
-//! - [`report`]: atomic writes, output sets with `manifest.json`, counterexample reports and
-//!   their replay.
+//! - [`report`]: the typed run summary (`summary.json`), atomic writes, output sets with
+//!   `manifest.json`, counterexample reports and their replay.
 //! - [`suite`]: the scenario files of `proofs_check/` (runs with expected verdicts).
 //! - [`sweep`]: grids of runs and sweep claims (fitted exponents, violation frequencies).
 //! - [`corpus`]: random hypothesis-satisfying runs and mutation tests of the verdicts.
@@ -58,9 +58,10 @@
 //! // Integrate to t_end; with no output directory nothing is written.
 //! let run = execute(&cfg, None)?;
 //! assert!(matches!(run.status, Status::Completed));
-//! let initial_loss = run.summary["monitors"]["loss"]["first"].as_f64().unwrap();
-//! let final_loss = run.summary["final_loss"].as_f64().unwrap();
-//! assert!(final_loss < initial_loss);
+//! // run.record is the run summary (summary.json) as a typed record; run.summary its JSON
+//! let initial_loss = run.record.monitors["loss"].first;
+//! assert!(run.record.final_loss < initial_loss);
+//! assert_eq!(run.summary["final_loss"], run.record.final_loss);
 //!
 //! // Check a conservation law of deep linear networks (paper 002, Lemma 1) along the run.
 //! let request = ClaimRequest {

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use nalgebra::DMatrix;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Method, ModelSpec, RunConfig};
@@ -35,6 +35,7 @@ use crate::monitor::trace::{TracePolicy, TraceWriter};
 use crate::monitor::{quantities, MonitorSet, Point};
 use crate::report::atomic::write_json_atomic;
 use crate::report::output_set::OutputSet;
+use crate::report::summary::{DataSummary, RunStats, RunStatus, RunSummary, ShapeSummary};
 
 /// The problem a configuration describes, ready to integrate.
 pub struct Problem {
@@ -151,8 +152,11 @@ pub enum Status {
 
 /// The outcome of [`execute`].
 pub struct RunOutcome {
-    /// Contents of `summary.json`.
+    /// Contents of `summary.json`: [`RunOutcome::record`] as JSON
+    /// ([`RunSummary::to_value`]).
     pub summary: Value,
+    /// The run summary as a typed record.
+    pub record: RunSummary,
     /// How the run ended.
     pub status: Status,
     /// Final (last good) weights.
@@ -529,78 +533,80 @@ fn execute_in(
     let switches = integ.switches().to_vec();
     let method_stats = integ.method_stats();
     let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
-    let (status_name, message) = match &status {
-        Status::Completed => ("completed", String::new()),
-        Status::Stopped(f) => (
-            match f {
-                StepFailure::Diverged { .. } => "diverged",
-                StepFailure::StepSizeUnderflow { .. } => "step_size_underflow",
-                StepFailure::MaxSteps { .. } | StepFailure::PaceTooSlow { .. } => "max_steps",
-                StepFailure::Chattering { .. } => "chattering",
-                StepFailure::FixedStepUnstable { .. } => "fixed_step_unstable",
-            },
-            f.to_string(),
-        ),
+    let message = match &status {
+        Status::Completed => String::new(),
+        Status::Stopped(f) => f.to_string(),
     };
-    let mut summary = json!({
-        "gradflow_version": env!("CARGO_PKG_VERSION"),
-        "config": cfg,
-        "seed": cfg.seed,
-        "method": cfg.method,
-        "rtol": cfg.rtol,
-        "atol": cfg.atol,
-        "loss_convention": cfg.loss,
-        "status": status_name,
-        "message": message,
-        "t_end": cfg.t_end,
-        "final_time": t,
-        "final_loss": final_loss,
-        "shape": { "widths": shape.widths(), "params": p },
-        "data": {
-            "n": data.n(), "d": data.d(), "q": data.q(),
-            "x_sha256": matrix_sha256(&data.x),
-            "y_sha256": matrix_sha256(&data.y),
+    let mut record = RunSummary {
+        gradflow_version: env!("CARGO_PKG_VERSION").to_string(),
+        config: cfg.clone(),
+        seed: cfg.seed,
+        method: cfg.method,
+        rtol: cfg.rtol.clone(),
+        atol: cfg.atol.clone(),
+        loss_convention: cfg.loss,
+        status: RunStatus::from(&status),
+        message,
+        t_end: cfg.t_end,
+        final_time: t,
+        final_loss,
+        shape: ShapeSummary {
+            widths: shape.widths().to_vec(),
+            params: p,
         },
-        "init_sha256": slice_sha256(&theta0),
-        "stats": {
-            "nfev": stats.nfev,
-            "accepted": stats.accepted,
-            "rejected": stats.rejected,
-            "wall_s": stats.wall_s,
-            "stability_limited_steps": stats.stability_limited,
-            "max_h_lambda": stats.max_h_lambda,
-            "gradient_evaluations": counters.gradients,
-            "hvp_evaluations": counters.hvps,
-            "method": method_stats,
+        data: DataSummary {
+            n: data.n(),
+            d: data.d(),
+            q: data.q(),
+            x_sha256: matrix_sha256(&data.x),
+            y_sha256: matrix_sha256(&data.y),
         },
-        "method_switches": switches,
-        "max_imbalance_drift": monitors.max_over("imbalance_drift_").filter(|v| v.is_finite()),
-        "max_imbalance_drift_rel": monitors.max_over("imbalance_drift_rel_").filter(|v| v.is_finite()),
-        "monitors": monitors.summaries_json(),
-    });
-    if let Some(obj) = summary.as_object_mut() {
-        if let Some(lr) = cfg.lr {
-            obj.insert("lr".into(), json!(lr));
-        }
-        // the monitors' own sections (sharpness work, the gradient-flow reference of GD)
-        obj.extend(monitors.reports());
-    }
+        init_sha256: slice_sha256(&theta0),
+        stats: RunStats {
+            nfev: stats.nfev,
+            accepted: stats.accepted,
+            rejected: stats.rejected,
+            wall_s: stats.wall_s,
+            stability_limited_steps: stats.stability_limited,
+            max_h_lambda: stats.max_h_lambda,
+            gradient_evaluations: counters.gradients,
+            hvp_evaluations: counters.hvps,
+            method: method_stats,
+        },
+        method_switches: switches,
+        max_imbalance_drift: monitors
+            .max_over("imbalance_drift_")
+            .filter(|v| v.is_finite()),
+        max_imbalance_drift_rel: monitors
+            .max_over("imbalance_drift_rel_")
+            .filter(|v| v.is_finite()),
+        monitors: monitors.summaries(),
+        lr: cfg.lr,
+        sharpness: None,
+        gf_reference: None,
+        other_monitor_sections: Default::default(),
+        trace_error: None,
+    };
+    // the monitors' own sections (sharpness work, the gradient-flow reference of GD)
+    record.set_monitor_sections(monitors.reports());
     let mut trace_error = trace_error.map(remap);
-    if let Some(dir) = out {
+    if out.is_some() {
         if let Some(tw) = trace {
             // a trace that cannot be finished is given up like one that cannot be written
             if let Err(e) = tw.finish() {
                 trace_error = Some(remap(e));
             }
         }
-        if let (Some(e), Some(obj)) = (&trace_error, summary.as_object_mut()) {
-            obj.insert("trace_error".into(), json!(e.to_string()));
-        }
+        record.trace_error = trace_error.as_ref().map(|e| e.to_string());
+    }
+    let summary = record.to_value();
+    if let Some(dir) = out {
         write_outputs(dir, cfg, &shape, &theta, &summary)?;
     }
     Ok((
         RunOutcome {
             summary,
+            record,
             status,
             theta,
             t,

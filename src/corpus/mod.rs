@@ -435,9 +435,8 @@ fn check_run(
         Status::Stopped(f) => format!("stopped: {f}"),
     };
     rec.steps = out.run.stats.accepted;
-    let loss = &out.run.summary["monitors"]["loss"];
-    rec.loss_ratio = match (loss["last"].as_f64(), loss["first"].as_f64()) {
-        (Some(l), Some(f)) if f > 0.0 => l / f,
+    rec.loss_ratio = match out.run.record.monitors.get("loss") {
+        Some(s) if s.last.is_finite() && s.first.is_finite() && s.first > 0.0 => s.last / s.first,
         _ => f64::NAN,
     };
     for v in &out.verdicts {

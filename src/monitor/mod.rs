@@ -8,6 +8,8 @@ pub mod sharpness;
 pub mod summary;
 pub mod trace;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::flow::GradientFlow;
@@ -197,6 +199,15 @@ impl MonitorSet {
             .filter(|(n, _)| n.starts_with(prefix))
             .map(|(_, s)| s.max)
             .reduce(f64::max)
+    }
+
+    /// All summaries keyed by column name.
+    pub fn summaries(&self) -> BTreeMap<String, Summary> {
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.summaries.iter().cloned())
+            .collect()
     }
 
     /// All summaries as a JSON object keyed by column name.

@@ -38,14 +38,14 @@ fn provenance(cfg: &RunConfig, run: &RunOutcome) -> Value {
         "dynamics": dynamics(cfg),
         "gradflow_version": env!("CARGO_PKG_VERSION"),
         "config": cfg,
-        "data": run.summary["data"],
-        "init_sha256": run.summary["init_sha256"],
+        "data": run.record.data,
+        "init_sha256": run.record.init_sha256,
         "method": cfg.method,
         "rtol": cfg.rtol,
         "atol": cfg.atol,
         "loss_convention": cfg.loss,
         "seed": cfg.seed,
-        "status": run.summary["status"],
+        "status": run.record.status,
         "final_time": run.t,
     })
 }

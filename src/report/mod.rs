@@ -3,3 +3,4 @@
 pub mod atomic;
 pub mod counterexample;
 pub mod output_set;
+pub mod summary;
