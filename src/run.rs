@@ -575,10 +575,10 @@ fn execute_in(
         },
         method_switches: switches,
         max_imbalance_drift: monitors
-            .max_over("imbalance_drift_")
+            .max_over_layers("imbalance_drift_")
             .filter(|v| v.is_finite()),
         max_imbalance_drift_rel: monitors
-            .max_over("imbalance_drift_rel_")
+            .max_over_layers("imbalance_drift_rel_")
             .filter(|v| v.is_finite()),
         monitors: monitors.summaries(),
         lr: cfg.lr,

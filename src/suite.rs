@@ -96,6 +96,58 @@ pub struct SuiteTotals {
     pub failed: usize,
     /// Of the failed: scenarios that could not be read or run at all.
     pub broken: usize,
+    /// The work the checks took (sweep scenarios not counted).
+    pub work: Work,
+}
+
+/// The work of checked runs, in right-hand-side (gradient) evaluations: the runs
+/// themselves, and the confirmation runs that re-integrated their violations
+/// ([`crate::confirm`]) — the price of confirming before accusing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Right-hand-side evaluations of the checked runs.
+    pub checked_nfev: u64,
+    /// Confirmation runs (one per rung and tolerance; shared by the claims of a run).
+    pub confirmation_runs: u64,
+    /// Their right-hand-side evaluations.
+    pub confirmation_nfev: u64,
+}
+
+impl Work {
+    /// The work of one check: its run, and its confirmation runs counted once each (the
+    /// claims of a run share them; each claim's record repeats the shared run's counters).
+    pub fn of(out: &crate::check::CheckOutcome) -> Self {
+        let mut seen: Vec<(u8, String, u64, u64, u64)> = Vec::new();
+        for r in out
+            .verdicts
+            .iter()
+            .filter_map(|v| v.confirmation.as_ref())
+            .flat_map(|c| &c.runs)
+        {
+            let key = (
+                r.kind as u8,
+                format!("{:?}", r.method),
+                r.rtol.to_bits(),
+                r.steps,
+                r.nfev,
+            );
+            if !seen.contains(&key) {
+                seen.push(key);
+            }
+        }
+        Self {
+            checked_nfev: out.run.stats.nfev,
+            confirmation_runs: seen.len() as u64,
+            confirmation_nfev: seen.iter().map(|k| k.4).sum(),
+        }
+    }
+
+    /// Adds another check's work.
+    pub fn add(&mut self, o: Work) {
+        self.checked_nfev += o.checked_nfev;
+        self.confirmation_runs += o.confirmation_runs;
+        self.confirmation_nfev += o.confirmation_nfev;
+    }
 }
 
 /// Runs every scenario file under `dir` ([`scenario_files`], [`run_scenario`]), calling
@@ -114,7 +166,9 @@ pub fn run_suite(
     }
     let mut totals = SuiteTotals::default();
     for f in &files {
-        for r in run_scenario(f) {
+        let (cases, work) = run_scenario_counted(f);
+        totals.work.add(work);
+        for r in cases {
             if r.got.is_err() {
                 totals.broken += 1;
             }
@@ -193,13 +247,19 @@ fn scenario_failed(file: &Path, msg: String) -> Vec<CaseResult> {
 
 /// Runs one scenario file.
 pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
-    let fail = |msg: String| scenario_failed(file, msg);
+    run_scenario_counted(file).0
+}
+
+/// [`run_scenario`], with the work its check took ([`Work::of`]; zero for a sweep scenario
+/// or one that could not be run).
+pub fn run_scenario_counted(file: &Path) -> (Vec<CaseResult>, Work) {
+    let fail = |msg: String| (scenario_failed(file, msg), Work::default());
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
     if serde_json::from_str::<Value>(&text).is_ok_and(|v| v.get("vary").is_some()) {
-        return run_sweep_scenario(file, &text);
+        return (run_sweep_scenario(file, &text), Work::default());
     }
     let (sc, cfg, requests) = match read_scenario(&text, &file.display().to_string()) {
         Ok(r) => r,
@@ -207,37 +267,42 @@ pub fn run_scenario(file: &Path) -> Vec<CaseResult> {
     };
     match run_check(&cfg, &requests, None) {
         Err(e) => fail(e.to_string()),
-        Ok(out) => sc
-            .claims
-            .iter()
-            .zip(&out.verdicts)
-            .map(|(c, v)| CaseResult {
-                file: file.to_path_buf(),
-                claim: c.id.clone(),
-                expected: Some(c.expect),
-                got: Ok(v.verdict),
-                detail: match (&v.min_slack, &v.first_violation) {
-                    _ if v.verdict == Verdict::NotApplicable => v
-                        .hypotheses
-                        .iter()
-                        .filter(|h| !h.holds)
-                        .map(|h| {
-                            format!("fails: {} ({:.3e} vs {:.3e})", h.name, h.value, h.threshold)
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    (_, Some(fv)) if v.verdict == Verdict::Violated => format!(
-                        "violated at t = {:.6e}: lhs = {:.3e}, rhs = {:.3e}, budget = {:.1e}",
-                        fv.t, fv.at_root.lhs, fv.at_root.rhs, fv.at_root.budget
-                    ),
-                    (Some(m), None) => format!(
-                        "min slack {:.3e} at t = {:.3e} (budget {:.1e})",
-                        m.slack, m.t, m.budget
-                    ),
-                    _ => v.note.clone(),
-                },
-            })
-            .collect(),
+        Ok(out) => (
+            sc.claims
+                .iter()
+                .zip(&out.verdicts)
+                .map(|(c, v)| CaseResult {
+                    file: file.to_path_buf(),
+                    claim: c.id.clone(),
+                    expected: Some(c.expect),
+                    got: Ok(v.verdict),
+                    detail: match (&v.min_slack, &v.first_violation) {
+                        _ if v.verdict == Verdict::NotApplicable => v
+                            .hypotheses
+                            .iter()
+                            .filter(|h| !h.holds)
+                            .map(|h| {
+                                format!(
+                                    "fails: {} ({:.3e} vs {:.3e})",
+                                    h.name, h.value, h.threshold
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        (_, Some(fv)) if v.verdict == Verdict::Violated => format!(
+                            "violated at t = {:.6e}: lhs = {:.3e}, rhs = {:.3e}, budget = {:.1e}",
+                            fv.t, fv.at_root.lhs, fv.at_root.rhs, fv.at_root.budget
+                        ),
+                        (Some(m), None) => format!(
+                            "min slack {:.3e} at t = {:.3e} (budget {:.1e})",
+                            m.slack, m.t, m.budget
+                        ),
+                        _ => v.note.clone(),
+                    },
+                })
+                .collect(),
+            Work::of(&out),
+        ),
     }
 }
 

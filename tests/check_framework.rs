@@ -427,3 +427,29 @@ fn a_non_finite_evaluation_is_inconclusive_not_violated() {
     assert!(v.min_slack.is_none());
     assert!(v.note.contains("non-finite"), "{}", v.note);
 }
+
+/// The suite counts the work of confirming before accusing: a scenario whose violation is
+/// confirmed reports its confirmation runs once each (the claims of a run share them) and
+/// their RHS evaluations; a scenario where everything holds reports none.
+#[test]
+fn suite_work_counts_each_confirmation_run_once() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("proofs_check/002");
+    let (cases, w) = gradflow::suite::run_scenario_counted(
+        &root.join("gauss_imbalance_weight_decay_violated.json"),
+    );
+    assert!(
+        cases.iter().all(|c| c.passed()),
+        "{:?}",
+        cases.iter().map(|c| &c.detail).collect::<Vec<_>>()
+    );
+    assert!(w.checked_nfev > 0);
+    assert!(w.confirmation_runs >= 2, "{w:?}");
+    assert!(w.confirmation_nfev > 0, "{w:?}");
+    let (cases, w) =
+        gradflow::suite::run_scenario_counted(&root.join("gauss_imbalance_roundoff_holds.json"));
+    assert!(cases.iter().all(|c| c.passed()));
+    assert!(
+        w.checked_nfev > 0 && w.confirmation_runs == 0 && w.confirmation_nfev == 0,
+        "{w:?}"
+    );
+}

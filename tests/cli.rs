@@ -82,6 +82,24 @@ fn example_run_writes_summary_and_weights() {
     }
     assert_eq!(s["status"], "completed");
     assert_eq!(s["final_time"].as_f64(), Some(20.0));
+    // the absolute drift is the largest of the absolute columns imbalance_drift_k, never a
+    // relative imbalance_drift_rel_k (which shared the prefix)
+    let largest = |rel: bool| {
+        s["monitors"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix("imbalance_drift_").is_some_and(|r| {
+                    r.starts_with("rel_") == rel
+                        && r.trim_start_matches("rel_").parse::<u32>().is_ok()
+                })
+            })
+            .map(|(_, v)| v["max"].as_f64().unwrap())
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    assert_eq!(s["max_imbalance_drift"].as_f64(), Some(largest(false)));
+    assert_eq!(s["max_imbalance_drift_rel"].as_f64(), Some(largest(true)));
     assert!(out.join("weights/W1.npy").exists() && out.join("weights/W2.npy").exists());
     let names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()

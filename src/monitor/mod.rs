@@ -191,12 +191,17 @@ impl MonitorSet {
             .map(|i| &self.summaries[i])
     }
 
-    /// Largest value over the run of every column whose name starts with `prefix`.
-    pub fn max_over(&self, prefix: &str) -> Option<f64> {
+    /// Largest value over the run of the per-layer columns `<stem><k>` (`k` a layer index:
+    /// `imbalance_drift_` takes `imbalance_drift_1`, `imbalance_drift_2`, … and not
+    /// `imbalance_drift_rel_1`).
+    pub fn max_over_layers(&self, stem: &str) -> Option<f64> {
         self.names
             .iter()
             .zip(&self.summaries)
-            .filter(|(n, _)| n.starts_with(prefix))
+            .filter(|(n, _)| {
+                n.strip_prefix(stem)
+                    .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+            })
             .map(|(_, s)| s.max)
             .reduce(f64::max)
     }

@@ -70,10 +70,9 @@ pub struct RunSummary {
     /// Changes of method inside the run (the automatic switch of `method = "auto"`, or an
     /// explicit pair's fixed-step fallback on chattering), in order; empty if none.
     pub method_switches: Vec<MethodSwitch>,
-    /// Largest value over the run of every monitor column whose name starts with
-    /// `imbalance_drift_`: the absolute drifts `imbalance_drift_k` = `‖D_k(t) − D_k(0)‖_F`
-    /// and, by that prefix, also the relative ones `imbalance_drift_rel_k`. `null` when
-    /// there is no such column (a single layer) or the largest value is not finite.
+    /// Largest value over the run of the absolute drifts `imbalance_drift_k` =
+    /// `‖D_k(t) − D_k(0)‖_F` (the relative ones are [`Self::max_imbalance_drift_rel`]).
+    /// `null` when there is none (a single layer) or the largest value is not finite.
     pub max_imbalance_drift: Option<f64>,
     /// Largest value over the run of the relative drifts `imbalance_drift_rel_k`
     /// (`‖D_k(t) − D_k(0)‖_F / (‖W_k(0)‖_F² + ‖W_{k+1}(0)‖_F²)`, dimensionless); `null`

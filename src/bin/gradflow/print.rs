@@ -149,6 +149,16 @@ pub(crate) fn suite_case(r: &CaseResult) {
 /// The counts of a suite; on stderr, how many scenarios could not be run.
 pub(crate) fn suite_totals(totals: &SuiteTotals) {
     println!("{} passed, {} failed", totals.passed, totals.failed);
+    let w = totals.work;
+    let all = w.checked_nfev + w.confirmation_nfev;
+    if all > 0 {
+        println!(
+            "work: {all} RHS evaluations, of which {} ({:.1} %) in {} confirmation runs",
+            w.confirmation_nfev,
+            100.0 * w.confirmation_nfev as f64 / all as f64,
+            w.confirmation_runs
+        );
+    }
     if totals.broken > 0 {
         eprintln!(
             "gradflow: {} scenario(s) could not be run (see the error lines)",
