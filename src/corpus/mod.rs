@@ -750,13 +750,15 @@ pub fn summary_text(report: &CorpusReport, out: Option<&Path>) -> String {
         t += &format!("uncaught perturbed flows ({}):\n", uncaught.len());
         for (r, m) in uncaught {
             t += &format!(
-                "  run {} {}: {} under {} moved by {:.3e} (unperturbed budget {:.3e}) → {}{}\n",
+                "  run {} {}: {} under {} moved by {:.3e} (budgets: unperturbed {:.3e}, perturbed \
+                 {:.3e}) → {}{}\n",
                 r.index,
                 r.label,
                 m.claim,
                 mutate::perturbation_json(&m.perturbation),
                 m.deviation,
                 m.baseline_budget,
+                m.perturbed_budget,
                 m.verdict,
                 m.stopped
                     .as_ref()
