@@ -10,10 +10,11 @@ use gradflow::claim::Setting;
 use gradflow::examples::example;
 use gradflow::flow::nearly_linear::Scalar;
 use gradflow::flow::GradientFlow;
-use gradflow::integrate::{AcceptedStep, Stepper};
+use gradflow::integrate::AcceptedStep;
 use gradflow::model::data::held_out;
 use gradflow::monitor::Point;
-use gradflow::run::{execute_problem, Problem, Status, StepObserver};
+use gradflow::observe::{Observed, Observer};
+use gradflow::run::{execute_problem, Problem, Status};
 
 struct Report {
     setting: Setting,
@@ -61,20 +62,21 @@ impl Report {
     }
 }
 
-impl StepObserver for Report {
+impl Observer for Report {
     fn on_start(
         &mut self,
-        _i: &mut dyn Stepper<GradientFlow>,
+        _run: &mut Observed<'_>,
         _p: &Point<'_>,
     ) -> Result<(), gradflow::GradflowError> {
         Ok(())
     }
     fn on_step(
         &mut self,
-        integ: &mut dyn Stepper<GradientFlow>,
+        run: &mut Observed<'_>,
         _st: &AcceptedStep,
         p: &Point<'_>,
     ) -> Result<(), gradflow::GradflowError> {
+        let integ = &mut *run.stepper;
         while self.next < self.times.len() && p.t >= self.times[self.next] {
             let mut y = vec![0.0; p.y.len()];
             let tg = self.times[self.next];
@@ -87,7 +89,7 @@ impl StepObserver for Report {
     }
     fn on_finish(
         &mut self,
-        _i: &mut dyn Stepper<GradientFlow>,
+        _run: &mut Observed<'_>,
         _p: &Point<'_>,
         _s: &Status,
     ) -> Result<(), gradflow::GradflowError> {

@@ -30,7 +30,8 @@ use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::integrate::{AcceptedStep, OdeSystem, Stepper};
 use crate::monitor::Point;
-use crate::run::{Status, StepObserver};
+use crate::observe::{Observed, Observer};
+use crate::run::Status;
 
 /// Rows of trajectory excerpt kept before and after a violation.
 pub const EXCERPT_ROWS: usize = 4;
@@ -196,7 +197,7 @@ struct Tracked {
     err: ErrorState,
 }
 
-/// Evaluates a set of claims along a run ([`StepObserver`]).
+/// Evaluates a set of claims along a run (an [`Observer`] of every accepted step).
 pub struct Checker {
     setting: Setting,
     tracked: Vec<Tracked>,
@@ -626,18 +627,15 @@ impl Checker {
     }
 }
 
-impl StepObserver for Checker {
+impl Observer for Checker {
     fn stops(&self) -> Vec<f64> {
         self.tracked
             .iter()
             .flat_map(|t| t.claim.stops(&self.setting))
             .collect()
     }
-    fn on_start(
-        &mut self,
-        integ: &mut dyn Stepper<GradientFlow>,
-        p: &Point<'_>,
-    ) -> Result<(), GradflowError> {
+    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+        let integ = &mut *run.stepper;
         let n = integ.y().len();
         for buf in [
             &mut self.ybuf,
@@ -654,10 +652,11 @@ impl StepObserver for Checker {
 
     fn on_step(
         &mut self,
-        integ: &mut dyn Stepper<GradientFlow>,
+        run: &mut Observed<'_>,
         st: &AcceptedStep,
         p: &Point<'_>,
     ) -> Result<(), GradflowError> {
+        let integ = &mut *run.stepper;
         self.steps += 1;
         if st.err > 1.0 && self.uncontrolled.is_none() {
             self.uncontrolled = Some((st.t, st.err));
@@ -707,10 +706,11 @@ impl StepObserver for Checker {
 
     fn on_finish(
         &mut self,
-        integ: &mut dyn Stepper<GradientFlow>,
+        run: &mut Observed<'_>,
         p: &Point<'_>,
         status: &Status,
     ) -> Result<(), GradflowError> {
+        let integ = &mut *run.stepper;
         if let Status::Stopped(f) = status {
             for tr in &mut self.tracked {
                 tr.note = format!("the run stopped before t_end: {f}");

@@ -4,7 +4,7 @@
 //! # Architecture
 //!
 //! One module per concern. A run goes configuration → problem (data, shape, initial
-//! weights, flow) → stepper → per-step observers (monitors, trace, checker) → verdicts and
+//! weights, flow) → stepper → per-step observers (monitors, trace, checker; [`observe`]) → verdicts and
 //! their confirmation → reports in one output set (`docs/architecture.md` in the repository).
 //!
 //! - [`config`]: the run configuration [`config::RunConfig`], read from JSON and validated.
@@ -16,7 +16,9 @@
 //!   (tableaux as data), ROCK4, Radau IIA 5 and Gauss–Legendre, the automatic switch,
 //!   gradient descent.
 //! - [`curvature`]: Lanczos on the exact Hessian-vector product (sharpness, `λ_min`, top-k).
-//! - [`monitor`]: observers of every accepted step with O(1) summaries, and the JSONL trace.
+//! - [`monitor`]: monitors of every accepted step with O(1) summaries, and the JSONL trace.
+//! - [`observe`]: the one observer protocol (start, accepted step or time-grid sample,
+//!   method switches, finish; with a schedule) and its driver, which steps the run.
 //! - [`run`]: one run end to end ([`run::execute`]): `summary.json` and the final weights.
 //! - [`claim`]: claims (hypotheses, statement, error budget), the four-valued
 //!   [`claim::Verdict`], the per-paper catalogs.
@@ -91,6 +93,7 @@ pub mod integrate;
 pub mod limits;
 pub mod model;
 pub mod monitor;
+pub mod observe;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -1,6 +1,7 @@
 //! One gradient-flow run end to end: build the problem from a [`RunConfig`], integrate it
-//! step by step, feed every accepted step to the monitors (and the trace), and write
-//! `summary.json` and the final weights. A run that stops early (divergence, step-size
+//! step by step while the observers watch it ([`crate::observe`]: the monitor set, the trace
+//! when asked, a caller's observer such as the claim checker), and write `summary.json` and
+//! the final weights. A run that stops early (divergence, step-size
 //! underflow, step limit) still writes everything it computed, for the last good state.
 //!
 //! The files of a run go into one output set ([`crate::report::output_set`]): written into
@@ -22,8 +23,7 @@ use crate::integrate::auto::{AutoParams, AutoSwitch};
 use crate::integrate::implicit::{ImplicitOptions, ImplicitRk};
 use crate::integrate::rock::Rock4;
 use crate::integrate::{
-    AcceptedStep, GradientDescent, Integrator, OdeSystem, Options, Stats, StepFailure, Stepper,
-    Tolerances,
+    GradientDescent, Integrator, Options, Stats, StepFailure, Stepper, Tolerances,
 };
 use crate::model::data::{generate, Dataset};
 use crate::model::init::{initialize, InitSpec};
@@ -31,8 +31,9 @@ use crate::model::net::Shape;
 use crate::model::npy;
 use crate::monitor::gd_gf::GdGfDistanceMonitor;
 use crate::monitor::sharpness::SharpnessMonitor;
-use crate::monitor::trace::{TracePolicy, TraceWriter};
-use crate::monitor::{quantities, MonitorSet, Point};
+use crate::monitor::trace::RunTrace;
+use crate::monitor::{quantities, MonitorSet};
+use crate::observe::{drive, Observer};
 use crate::report::atomic::write_json_atomic;
 use crate::report::output_set::OutputSet;
 use crate::report::summary::{DataSummary, RunStats, RunStatus, RunSummary, ShapeSummary};
@@ -168,7 +169,7 @@ pub struct RunOutcome {
     /// The monitors with their summaries.
     pub monitors: MonitorSet,
     /// The times the run stepped to exactly: the configuration's `tstops` and those its
-    /// observer asked for ([`StepObserver::stops`]); a rerun with these as `tstops` takes
+    /// observer asked for ([`Observer::stops`]); a rerun with these as `tstops` takes
     /// the same steps.
     pub tstops: Vec<f64>,
 }
@@ -185,37 +186,6 @@ pub fn slice_sha256(s: &[f64]) -> String {
         h.update(v.to_le_bytes());
     }
     format!("{:x}", h.finalize())
-}
-
-/// Something that watches a run besides the monitors (the claim checker): it sees the
-/// initial point, every accepted step with access to the integrator (for dense output on
-/// that step), and the end.
-pub trait StepObserver {
-    /// The initial point (step 0).
-    fn on_start(
-        &mut self,
-        integ: &mut dyn Stepper<GradientFlow>,
-        p: &Point<'_>,
-    ) -> Result<(), GradflowError>;
-    /// An accepted step; `p` is the accepted point.
-    fn on_step(
-        &mut self,
-        integ: &mut dyn Stepper<GradientFlow>,
-        st: &AcceptedStep,
-        p: &Point<'_>,
-    ) -> Result<(), GradflowError>;
-    /// The end of the run (at `t_end`, or at the last good state).
-    fn on_finish(
-        &mut self,
-        integ: &mut dyn Stepper<GradientFlow>,
-        p: &Point<'_>,
-        status: &Status,
-    ) -> Result<(), GradflowError>;
-    /// Times the observer needs an accepted step at (added to the run's `tstops`; asked
-    /// once, before the first step). Default: none.
-    fn stops(&self) -> Vec<f64> {
-        Vec::new()
-    }
 }
 
 /// The stepper for `cfg.method` over the gradient flow, started at `y0`: an adaptive
@@ -323,7 +293,7 @@ pub fn verify_run_inputs(cfg: &RunConfig) -> Result<(), GradflowError> {
 pub fn execute_observed(
     cfg: &RunConfig,
     out: Option<&Path>,
-    observer: Option<&mut dyn StepObserver>,
+    observer: Option<&mut dyn Observer>,
 ) -> Result<RunOutcome, GradflowError> {
     verify_run_inputs(cfg)?;
     execute_problem(cfg, Problem::build(cfg)?, out, observer)
@@ -336,7 +306,7 @@ pub fn execute_problem(
     cfg: &RunConfig,
     problem: Problem,
     out: Option<&Path>,
-    observer: Option<&mut dyn StepObserver>,
+    observer: Option<&mut dyn Observer>,
 ) -> Result<RunOutcome, GradflowError> {
     let set = out.map(|o| OutputSet::begin(o, "run")).transpose()?;
     let (outcome, trace_error) = execute_staged(cfg, problem, set.as_ref(), observer)?;
@@ -358,7 +328,7 @@ pub(crate) fn execute_staged(
     cfg: &RunConfig,
     problem: Problem,
     set: Option<&OutputSet>,
-    observer: Option<&mut dyn StepObserver>,
+    observer: Option<&mut dyn Observer>,
 ) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
     let remap = |e: GradflowError| match set {
         Some(s) => s.remap(e),
@@ -371,7 +341,7 @@ fn execute_in(
     cfg: &RunConfig,
     problem: Problem,
     out: Option<&Path>,
-    mut observer: Option<&mut dyn StepObserver>,
+    observer: Option<&mut dyn Observer>,
     remap: &dyn Fn(GradflowError) -> GradflowError,
 ) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
     let Problem {
@@ -380,32 +350,97 @@ fn execute_in(
         theta0,
         mut flow,
     } = problem;
+    let tol = tolerances(cfg, &shape, &mut flow, &theta0)?;
+    let y0 = flow.initial_state(&theta0);
+    let mut monitors = run_monitors(cfg, &flow, &theta0, &y0)?;
+    let opts = options(cfg, observer.as_deref().map(|o| o.stops()));
+    let tstops = opts.tstops.clone();
+    let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;
+    let mut trace = RunTrace::open(cfg.trace, out, monitors.names())?;
+    // the observers after the monitor set: the trace, then the caller's
+    let mut observers: Vec<&mut dyn Observer> = Vec::new();
+    observers.extend(trace.as_mut().map(|t| t as &mut dyn Observer));
+    if let Some(o) = observer {
+        observers.push(o);
+    }
+    let status = drive(
+        integ.as_mut(),
+        &y0,
+        cfg.t_end,
+        &mut monitors,
+        &mut observers,
+    )?;
+    drop(observers);
+    let trace_error = trace.and_then(RunTrace::error).map(remap);
+    let stats = integ.stats();
+    let theta = integ.y()[..shape.num_params()].to_vec();
+    let run = (integ.as_ref(), &stats, &status);
+    let mut record = summarize(cfg, &data, &shape, &theta0, run, &monitors);
+    record.trace_error = trace_error.as_ref().map(|e| e.to_string());
+    let summary = record.to_value();
+    if let Some(dir) = out {
+        write_outputs(dir, cfg, &shape, &theta, &summary)?;
+    }
+    let t = integ.t();
+    Ok((
+        RunOutcome {
+            summary,
+            record,
+            status,
+            theta,
+            t,
+            stats,
+            monitors,
+            tstops,
+        },
+        trace_error,
+    ))
+}
+
+/// The run's tolerances, per state component ([`expand_tol`]); with the energy integral `J`,
+/// its absolute tolerance is at least `rtol·L(0)`.
+fn tolerances(
+    cfg: &RunConfig,
+    shape: &Shape,
+    flow: &mut GradientFlow,
+    theta0: &[f64],
+) -> Result<Tolerances, GradflowError> {
     let extras = flow.extra_states();
     let twin = flow.twin().is_some();
     let sens = flow.layout().sensitivity;
     let mut tol = Tolerances {
-        rtol: expand_tol(&cfg.rtol, "rtol", &shape, extras, twin, sens)?,
-        atol: expand_tol(&cfg.atol, "atol", &shape, extras, twin, sens)?,
+        rtol: expand_tol(&cfg.rtol, "rtol", shape, extras, twin, sens)?,
+        atol: expand_tol(&cfg.atol, "atol", shape, extras, twin, sens)?,
     };
     if flow.energy_integral() {
         // 0 ≤ J(t) ≤ L(0) on the exact flow: L(0) is J's natural scale, so its absolute
         // tolerance is rtol·L(0) (an atol fixed for the weights would make J's first steps,
         // where J ≈ 0 and J' = ‖∇L‖² may be huge, decide the step size)
         let j = shape.num_params() + ENERGY_STATE;
-        let l0 = flow.loss(&theta0);
+        let l0 = flow.loss(theta0);
         tol.atol[j] = tol.atol[j].max(tol.rtol[j] * l0);
     }
-    let y0 = flow.initial_state(&theta0);
-    let mut monitors = quantities::standard(&flow, &theta0, cfg.loss_threshold);
+    Ok(tol)
+}
+
+/// The monitors of a run: the standard set, the sharpness (`sharpness_every`) and the
+/// distance to the gradient-flow reference of gradient descent (`gf_reference`).
+fn run_monitors(
+    cfg: &RunConfig,
+    flow: &GradientFlow,
+    theta0: &[f64],
+    y0: &[f64],
+) -> Result<MonitorSet, GradflowError> {
+    let mut monitors = quantities::standard(flow, theta0, cfg.loss_threshold);
     if let Some(every) = cfg.sharpness_every {
         let k = cfg.sharpness_k.unwrap_or(1);
-        if k > shape.num_params() {
+        let params = flow.shape().num_params();
+        if k > params {
             return Err(GradflowError::Config(format!(
-                "sharpness_k = {k}: the Hessian has only {} eigenvalues (one per weight)",
-                shape.num_params()
+                "sharpness_k = {k}: the Hessian has only {params} eigenvalues (one per weight)"
             )));
         }
-        monitors.push(Box::new(SharpnessMonitor::new(&flow, every, k, true)));
+        monitors.push(Box::new(SharpnessMonitor::new(flow, every, k, true)));
     }
     if cfg.gf_reference {
         if cfg.method != Method::Gd {
@@ -413,8 +448,14 @@ fn execute_in(
                 "gf_reference compares gradient descent with the flow: it needs method gd".into(),
             ));
         }
-        monitors.push(Box::new(GdGfDistanceMonitor::new(&flow, &y0, cfg.t_end)));
+        monitors.push(Box::new(GdGfDistanceMonitor::new(flow, y0, cfg.t_end)));
     }
+    Ok(monitors)
+}
+
+/// The stepper options of `cfg`, with the observer's `stops` added to the configuration's
+/// `tstops` (those in `(0, t_end)`, sorted, without duplicates).
+fn options(cfg: &RunConfig, stops: Option<Vec<f64>>) -> Options {
     let mut opts = Options::new(0.0, cfg.t_end);
     opts.h_max = cfg.h_max;
     if let Some(n) = cfg.max_steps {
@@ -422,118 +463,27 @@ fn execute_in(
     }
     opts.fixed_step = cfg.fixed_step;
     opts.tstops = cfg.tstops.clone().unwrap_or_default();
-    if let Some(obs) = observer.as_deref() {
-        opts.tstops.extend(obs.stops());
-    }
+    opts.tstops.extend(stops.unwrap_or_default());
     opts.tstops
         .retain(|t| t.is_finite() && *t > 0.0 && *t < cfg.t_end);
     opts.tstops.sort_by(f64::total_cmp);
     opts.tstops.dedup();
-    let tstops = opts.tstops.clone();
     opts.on_chatter = cfg.on_chatter.unwrap_or_default();
     opts.chatter = cfg.chatter.unwrap_or_default();
-    let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;
-    let mut trace = match (cfg.trace, out) {
-        (Some(_), Some(dir)) => Some(TraceWriter::create(
-            &dir.join("trace.jsonl"),
-            monitors.names(),
-        )?),
-        (Some(_), None) => {
-            return Err(GradflowError::Config(
-                "trace requested without an output directory (--out DIR)".into(),
-            ))
-        }
-        _ => None,
-    };
-    let n = y0.len();
-    let mut ybuf = vec![0.0; n];
-    let mut fbuf = vec![0.0; n];
-    // initial point
-    {
-        let f0 = integ.f().to_vec();
-        let p = Point::resting(0, 0.0, &y0, &f0);
-        let vals = monitors.observe(integ.system_mut(), &p).to_vec();
-        if let Some(tw) = trace.as_mut() {
-            tw.write(&p, &vals)?;
-        }
-        if let Some(obs) = observer.as_deref_mut() {
-            obs.on_start(integ.as_mut(), &p)?;
-        }
-    }
-    // trace rows on a time grid t_k = k·dt come from dense output inside each accepted step
-    let mut grid_k: u64 = 1;
-    let mut switches_seen = 0usize;
-    let mut trace_error: Option<GradflowError> = None;
-    let status = loop {
-        match integ.step() {
-            Ok(None) => break Status::Completed,
-            Err(fail) => break Status::Stopped(fail),
-            Ok(Some(st)) => {
-                if let (Some(TracePolicy::Dt(dt)), Some(tw)) = (cfg.trace, trace.as_mut()) {
-                    loop {
-                        let tg = grid_k as f64 * dt;
-                        if tg > st.t * (1.0 + 4.0 * f64::EPSILON) || tg > cfg.t_end {
-                            break;
-                        }
-                        integ.dense(tg, &mut ybuf);
-                        let gf = integ.system_mut();
-                        gf.rhs(tg, &ybuf, &mut fbuf);
-                        let p = Point::in_step(&st, tg, &ybuf, &fbuf);
-                        if let Err(e) = tw.write(&p, monitors.measure(gf, &p)) {
-                            trace_error = Some(e);
-                            break;
-                        }
-                        grid_k += 1;
-                    }
-                }
-                if let Some(tw) = trace.as_mut() {
-                    for sw in &integ.switches()[switches_seen..] {
-                        if let Err(e) = tw.write_switch(sw) {
-                            trace_error = Some(e);
-                            break;
-                        }
-                    }
-                }
-                switches_seen = integ.switches().len();
-                ybuf.copy_from_slice(integ.y());
-                fbuf.copy_from_slice(integ.f());
-                let p = Point::in_step(&st, st.t, &ybuf, &fbuf);
-                monitors.observe(integ.system_mut(), &p);
-                if let Some(obs) = observer.as_deref_mut() {
-                    obs.on_step(integ.as_mut(), &st, &p)?;
-                }
-                if let (Some(TracePolicy::Every(k)), Some(tw)) = (cfg.trace, trace.as_mut()) {
-                    if st.index.is_multiple_of(k) || integ.finished() {
-                        if let Err(e) = tw.write(&p, monitors.values()) {
-                            trace_error = Some(e);
-                        }
-                    }
-                }
-                if trace_error.is_some() {
-                    // the trace cannot be written: give it up, keep integrating, and write
-                    // the summary and weights at the end before reporting the error
-                    if let Some(tw) = trace.take() {
-                        tw.abandon();
-                    }
-                }
-            }
-        }
-    };
-    if let Some(obs) = observer {
-        ybuf.copy_from_slice(integ.y());
-        fbuf.copy_from_slice(integ.f());
-        let p = Point::resting(integ.stats().accepted, integ.t(), &ybuf, &fbuf);
-        obs.on_finish(integ.as_mut(), &p, &status)?;
-    }
-    let stats = integ.stats();
-    let t = integ.t();
-    let p = shape.num_params();
-    let theta = integ.y()[..p].to_vec();
+    opts
+}
+
+/// The summary of a finished run (`trace_error` left for the caller).
+fn summarize(
+    cfg: &RunConfig,
+    data: &Dataset,
+    shape: &Shape,
+    theta0: &[f64],
+    (integ, stats, status): (&dyn Stepper<GradientFlow>, &Stats, &Status),
+    monitors: &MonitorSet,
+) -> RunSummary {
     let counters = integ.system().counters();
-    let switches = integ.switches().to_vec();
-    let method_stats = integ.method_stats();
-    let final_loss = monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN);
-    let message = match &status {
+    let message = match status {
         Status::Completed => String::new(),
         Status::Stopped(f) => f.to_string(),
     };
@@ -545,14 +495,14 @@ fn execute_in(
         rtol: cfg.rtol.clone(),
         atol: cfg.atol.clone(),
         loss_convention: cfg.loss,
-        status: RunStatus::from(&status),
+        status: RunStatus::from(status),
         message,
         t_end: cfg.t_end,
-        final_time: t,
-        final_loss,
+        final_time: integ.t(),
+        final_loss: monitors.summary("loss").map(|s| s.last).unwrap_or(f64::NAN),
         shape: ShapeSummary {
             widths: shape.widths().to_vec(),
-            params: p,
+            params: shape.num_params(),
         },
         data: DataSummary {
             n: data.n(),
@@ -561,7 +511,7 @@ fn execute_in(
             x_sha256: matrix_sha256(&data.x),
             y_sha256: matrix_sha256(&data.y),
         },
-        init_sha256: slice_sha256(&theta0),
+        init_sha256: slice_sha256(theta0),
         stats: RunStats {
             nfev: stats.nfev,
             accepted: stats.accepted,
@@ -571,9 +521,9 @@ fn execute_in(
             max_h_lambda: stats.max_h_lambda,
             gradient_evaluations: counters.gradients,
             hvp_evaluations: counters.hvps,
-            method: method_stats,
+            method: integ.method_stats(),
         },
-        method_switches: switches,
+        method_switches: integ.switches().to_vec(),
         max_imbalance_drift: monitors
             .max_over_layers("imbalance_drift_")
             .filter(|v| v.is_finite()),
@@ -589,33 +539,7 @@ fn execute_in(
     };
     // the monitors' own sections (sharpness work, the gradient-flow reference of GD)
     record.set_monitor_sections(monitors.reports());
-    let mut trace_error = trace_error.map(remap);
-    if out.is_some() {
-        if let Some(tw) = trace {
-            // a trace that cannot be finished is given up like one that cannot be written
-            if let Err(e) = tw.finish() {
-                trace_error = Some(remap(e));
-            }
-        }
-        record.trace_error = trace_error.as_ref().map(|e| e.to_string());
-    }
-    let summary = record.to_value();
-    if let Some(dir) = out {
-        write_outputs(dir, cfg, &shape, &theta, &summary)?;
-    }
-    Ok((
-        RunOutcome {
-            summary,
-            record,
-            status,
-            theta,
-            t,
-            stats,
-            monitors,
-            tstops,
-        },
-        trace_error,
-    ))
+    record
 }
 
 fn write_outputs(

@@ -243,31 +243,31 @@ impl RatioProbe {
     }
 }
 
-impl gradflow::run::StepObserver for RatioProbe {
+impl gradflow::observe::Observer for RatioProbe {
     fn on_start(
         &mut self,
-        integ: &mut dyn gradflow::integrate::Stepper<GradientFlow>,
+        run: &mut gradflow::observe::Observed<'_>,
         p: &Point<'_>,
     ) -> Result<(), gradflow::error::GradflowError> {
-        self.checker.on_start(integ, p)
+        self.checker.on_start(run, p)
     }
     fn on_step(
         &mut self,
-        integ: &mut dyn gradflow::integrate::Stepper<GradientFlow>,
+        run: &mut gradflow::observe::Observed<'_>,
         st: &gradflow::integrate::AcceptedStep,
         p: &Point<'_>,
     ) -> Result<(), gradflow::error::GradflowError> {
-        self.checker.on_step(integ, st, p)?;
+        self.checker.on_step(run, st, p)?;
         self.look();
         Ok(())
     }
     fn on_finish(
         &mut self,
-        integ: &mut dyn gradflow::integrate::Stepper<GradientFlow>,
+        run: &mut gradflow::observe::Observed<'_>,
         p: &Point<'_>,
         status: &gradflow::run::Status,
     ) -> Result<(), gradflow::error::GradflowError> {
-        self.checker.on_finish(integ, p, status)
+        self.checker.on_finish(run, p, status)
     }
 }
 

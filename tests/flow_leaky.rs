@@ -323,17 +323,17 @@ fn eq10_closed_forms_match_the_catalog_and_the_ode() {
 /// Keeps the final state of a run.
 struct FinalState(Vec<f64>);
 
-impl gradflow::run::StepObserver for FinalState {
+impl gradflow::observe::Observer for FinalState {
     fn on_start(
         &mut self,
-        _i: &mut dyn gradflow::integrate::Stepper<GradientFlow>,
+        _run: &mut gradflow::observe::Observed<'_>,
         _p: &gradflow::monitor::Point<'_>,
     ) -> Result<(), gradflow::GradflowError> {
         Ok(())
     }
     fn on_step(
         &mut self,
-        _i: &mut dyn gradflow::integrate::Stepper<GradientFlow>,
+        _run: &mut gradflow::observe::Observed<'_>,
         _s: &gradflow::integrate::AcceptedStep,
         _p: &gradflow::monitor::Point<'_>,
     ) -> Result<(), gradflow::GradflowError> {
@@ -341,7 +341,7 @@ impl gradflow::run::StepObserver for FinalState {
     }
     fn on_finish(
         &mut self,
-        _i: &mut dyn gradflow::integrate::Stepper<GradientFlow>,
+        _run: &mut gradflow::observe::Observed<'_>,
         p: &gradflow::monitor::Point<'_>,
         _s: &gradflow::run::Status,
     ) -> Result<(), gradflow::GradflowError> {

@@ -1,6 +1,8 @@
-//! Monitors: observers called at every **accepted** step (as argmin's observers are called at
-//! every iteration), each measuring a few scalars and keeping an O(1) [`Summary`] per scalar.
-//! Nothing stores the trajectory; rows can be streamed to a JSONL trace ([`trace`]).
+//! Monitors: called at every **accepted** step (as argmin's observers are called at every
+//! iteration), each measuring a few scalars and keeping an O(1) [`Summary`] per scalar.
+//! Nothing stores the trajectory; rows can be streamed to a JSONL trace ([`trace`]). The
+//! [`MonitorSet`] takes part in a run as an [`Observer`] ([`crate::observe`]), the first
+//! one called at every point.
 
 pub mod gd_gf;
 pub mod quantities;
@@ -12,7 +14,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::error::GradflowError;
 use crate::flow::GradientFlow;
+use crate::integrate::AcceptedStep;
+use crate::observe::{Observed, Observer};
+use crate::run::Status;
 pub use summary::{Crossing, Summary, Threshold};
 
 /// What a monitor sees: one point of the trajectory (an accepted step, or a dense-output
@@ -225,5 +231,33 @@ impl MonitorSet {
             );
         }
         Value::Object(map)
+    }
+}
+
+/// The monitor set observes the initial point and every accepted step
+/// ([`MonitorSet::observe`]: measure, then update the summaries); the run's driver calls it
+/// before every other observer and hands them its values ([`Observed::values`]). Grid
+/// samples are measured by [`MonitorSet::measure`], without the summaries.
+impl Observer for MonitorSet {
+    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+        self.observe(run.stepper.system_mut(), p);
+        Ok(())
+    }
+    fn on_step(
+        &mut self,
+        run: &mut Observed<'_>,
+        _st: &AcceptedStep,
+        p: &Point<'_>,
+    ) -> Result<(), GradflowError> {
+        self.observe(run.stepper.system_mut(), p);
+        Ok(())
+    }
+    fn on_finish(
+        &mut self,
+        _run: &mut Observed<'_>,
+        _p: &Point<'_>,
+        _status: &Status,
+    ) -> Result<(), GradflowError> {
+        Ok(())
     }
 }

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Point;
 use crate::error::GradflowError;
-use crate::integrate::MethodSwitch;
+use crate::integrate::{AcceptedStep, MethodSwitch};
+use crate::observe::{Observed, Observer, Schedule};
 use crate::report::output_set::write_boundary;
+use crate::run::Status;
 
 /// When to write a trace row.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -148,6 +150,127 @@ impl TraceWriter {
         }
         write_boundary();
         Ok(self.path)
+    }
+}
+
+/// The trace of one run as an [`Observer`]: a row at the initial point, then rows on the
+/// schedule of its [`TracePolicy`] (every `n`-th accepted step and the last, or the time
+/// grid by dense output) with the monitor values ([`Observed::values`]), an event row per
+/// method switch, and the file moved into place at the end.
+///
+/// A row that cannot be written at the initial point is an error of the run. Later, a write
+/// error gives the trace up while the run goes on: the rest of that step's rows are still
+/// attempted (the last error is kept; on a time grid the step's remaining samples are
+/// skipped), then the partial file is removed ([`TraceWriter::abandon`]) and nothing more is
+/// written. The run reports the kept error ([`RunTrace::error`]) after writing its other
+/// files; a trace that cannot be finished is given up the same way.
+pub struct RunTrace {
+    writer: Option<TraceWriter>,
+    policy: TracePolicy,
+    /// The last write error and the accepted step it happened in.
+    error: Option<(GradflowError, u64)>,
+}
+
+impl RunTrace {
+    /// The trace `policy` asks for, at `out/trace.jsonl` with the monitor columns `names`
+    /// ([`TraceWriter::create`]); `None` without a policy. A policy without an output
+    /// directory is a configuration error.
+    pub fn open(
+        policy: Option<TracePolicy>,
+        out: Option<&Path>,
+        names: &[String],
+    ) -> Result<Option<Self>, GradflowError> {
+        match (policy, out) {
+            (Some(policy), Some(dir)) => Ok(Some(Self {
+                writer: Some(TraceWriter::create(&dir.join("trace.jsonl"), names)?),
+                policy,
+                error: None,
+            })),
+            (Some(_), None) => Err(GradflowError::Config(
+                "trace requested without an output directory (--out DIR)".into(),
+            )),
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// The write error that gave the trace up, if any (the last one of the step it
+    /// happened in, or the error of finishing the file).
+    pub fn error(self) -> Option<GradflowError> {
+        self.error.map(|(e, _)| e)
+    }
+
+    /// The writer, unless the trace was given up; a write error of an earlier step than
+    /// `step` gives it up now.
+    fn writer(&mut self, step: u64) -> Option<&mut TraceWriter> {
+        if self.error.as_ref().is_some_and(|(_, s)| *s < step) {
+            if let Some(w) = self.writer.take() {
+                w.abandon();
+            }
+        }
+        self.writer.as_mut()
+    }
+}
+
+impl Observer for RunTrace {
+    fn schedule(&self) -> Schedule {
+        match (self.policy, &self.writer, &self.error) {
+            (_, None, _) => Schedule::Never,
+            (TracePolicy::Every(n), _, _) => Schedule::Every(n),
+            // a failed row on the grid ends the step's samples (and the trace)
+            (TracePolicy::Dt(_), _, Some(_)) => Schedule::Never,
+            (TracePolicy::Dt(dt), _, None) => Schedule::TimeGrid(dt),
+        }
+    }
+    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+        match self.writer.as_mut() {
+            Some(w) => w.write(p, run.values),
+            None => Ok(()),
+        }
+    }
+    fn on_step(
+        &mut self,
+        run: &mut Observed<'_>,
+        st: &AcceptedStep,
+        p: &Point<'_>,
+    ) -> Result<(), GradflowError> {
+        if let Some(w) = self.writer(st.index) {
+            if let Err(e) = w.write(p, run.values) {
+                self.error = Some((e, st.index));
+            }
+        }
+        Ok(())
+    }
+    fn on_switches(
+        &mut self,
+        _run: &mut Observed<'_>,
+        st: &AcceptedStep,
+        switches: &[MethodSwitch],
+    ) -> Result<(), GradflowError> {
+        if let Some(w) = self.writer(st.index) {
+            for sw in switches {
+                if let Err(e) = w.write_switch(sw) {
+                    self.error = Some((e, st.index));
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn on_finish(
+        &mut self,
+        _run: &mut Observed<'_>,
+        _p: &Point<'_>,
+        _status: &Status,
+    ) -> Result<(), GradflowError> {
+        if let Some(w) = self.writer.take() {
+            if self.error.is_some() {
+                w.abandon();
+            } else if let Err(e) = w.finish() {
+                // a trace that cannot be finished is given up like one that cannot be written
+                self.error = Some((e, u64::MAX));
+            }
+        }
+        Ok(())
     }
 }
 
