@@ -39,7 +39,7 @@
 //!   floor, or a same-method rung still inside its budget) it must hold up among the runs
 //!   and the original, and either each run must exceed `AGREEMENT ×` its budget, or the
 //!   most accurate runs of the two families must agree in size within the sum of their
-//!   budgets with one beyond `AGREEMENT ×` its own ([`families_agree`]).
+//!   budgets with one beyond `AGREEMENT ×` its own (`families_agree`).
 //!
 //! Otherwise the verdict is `inconclusive`, with the reason and every run's slack and
 //! budget. Gradient descent is not re-integrated: its iterates are the statement's object,

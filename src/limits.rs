@@ -360,7 +360,7 @@ impl Footprint {
     }
 
     /// The parts of the estimate (bytes of `f64` entries): the data `X` (`n×d`) and `Y`
-    /// (`n×q`) in [`DATA_COPIES`] copies, `d×d` matrices, and with the network known: the
+    /// (`n×q`) in `DATA_COPIES` copies, `d×d` matrices, and with the network known: the
     /// state (`p = Σ m_k m_{k−1}` weights, times the copies in the state, times the
     /// state-sized vectors of the stepper, the run and the sharpness monitor's Lanczos basis),
     /// the forward/backward workspaces (prefix products `m_k×d`, suffix products

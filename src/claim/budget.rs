@@ -201,7 +201,7 @@ fn roundoff_sign(i: usize) -> f64 {
 
 /// `out = y − δ_u`, the state moved by the step's error **without its direction**: the
 /// local error estimate's magnitudes `C_u |y_i − ŷ_i|` plus one rounding `ε|y_i|`, each with
-/// the sign pattern of [`roundoff_sign`]. The slack's change under it joins the change under
+/// the sign pattern of `roundoff_sign`. The slack's change under it joins the change under
 /// the estimate itself (`|φ(y) − φ(ŷ)|`) in the accumulated and local models:
 ///
 /// - away from the asymptotic regime the estimate's direction is not the error's: on the

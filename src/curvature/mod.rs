@@ -1,5 +1,5 @@
 //! Curvature of the loss: extreme Hessian eigenvalues by Lanczos on the exact
-//! Hessian-vector product ([`lanczos`]), with the sharpness `λ_max(∇²L)` and `λ_min` (saddles)
+//! Hessian-vector product ([`lanczos()`]), with the sharpness `λ_max(∇²L)` and `λ_min` (saddles)
 //! of a gradient-flow state as the common case ([`hessian_extremes`]).
 
 pub mod lanczos;

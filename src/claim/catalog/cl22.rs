@@ -1737,7 +1737,7 @@ fn is_modified_identity(s: &Setting) -> bool {
     })
 }
 
-/// §8 (Discussion; catalog E7, S9): from the modified-identity init ([ZLG20]; `m = d + q`,
+/// §8 (Discussion; catalog E7, S9): from the modified-identity init (ZLG20; `m = d + q`,
 /// `W_1 = [I_d; 0]`, middle layers `I`, `W_L = [0, I_q]`) gradient flow stays in the row
 /// space, `(I − P_X)Θ(t) = 0` for all `t`, so its limit is `Θ_ℓ2` ("the GF output equals
 /// Θ_ℓ2"; with Lemma 4.1's `cl22.lemma4_1.projection_residual`,

@@ -1369,7 +1369,7 @@ fn lx_and_grad_of(st: &Setting, outputs: DMatrix<f64>) -> (f64, DMatrix<f64>) {
     (lx, grad)
 }
 
-/// `𝓛_X` (see [`lx_and_grad`]); for `ε > 0` with the leaky network's outputs `f^ε(X̃)`.
+/// `𝓛_X` (see `lx_and_grad`); for `ε > 0` with the leaky network's outputs `f^ε(X̃)`.
 pub fn lx(st: &Setting, y: &[f64]) -> f64 {
     lx_and_grad(st, y).0
 }

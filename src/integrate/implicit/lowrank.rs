@@ -3,7 +3,7 @@
 //!
 //! For a gradient system the Jacobian is `J = −H` with `H` symmetric (the Hessian), and the
 //! stiff part of its spectrum is small (a few eigenvalues far above the rest). Lanczos
-//! ([`crate::curvature::lanczos`]) on `v ↦ −J v` gives the top Ritz pairs `(μ_i, v_i)`; the
+//! ([`crate::curvature::lanczos()`]) on `v ↦ −J v` gives the top Ritz pairs `(μ_i, v_i)`; the
 //! model is `J̃ = −V diag(μ) Vᵀ`, keeping only `μ_i > 0` (at a saddle the negative curvature
 //! directions are left to the iteration: they are not stiff). With orthonormal `V` every
 //! solve with `J̃` decouples along the `v_i` (Woodbury):
