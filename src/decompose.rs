@@ -92,20 +92,24 @@ pub struct SymmetricEigen {
 }
 
 fn finite(a: &DMatrix<f64>, what: &'static str) -> Result<(), LinalgError> {
-    // column-major order: report the first offending entry as (row, col)
-    for (j, col) in a.column_iter().enumerate() {
-        for (i, v) in col.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(LinalgError::NonFinite {
-                    what,
-                    row: i,
-                    col: j,
-                    value: *v,
-                });
-            }
-        }
+    match crate::model::npy::first_non_finite(a) {
+        Some((row, col, value)) => Err(LinalgError::NonFinite {
+            what,
+            row,
+            col,
+            value,
+        }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The error of a decomposition of `a` whose iteration did not converge.
+fn no_convergence(what: &'static str, a: &DMatrix<f64>) -> LinalgError {
+    LinalgError::NoConvergence {
+        what,
+        rows: a.nrows(),
+        cols: a.ncols(),
+    }
 }
 
 fn view(a: &DMatrix<f64>) -> MatRef<'_, f64> {
@@ -140,11 +144,7 @@ pub fn svd(a: &DMatrix<f64>) -> Result<Svd, LinalgError> {
             v_t: DMatrix::zeros(0, n),
         });
     }
-    let s = view(a).thin_svd().map_err(|_| LinalgError::NoConvergence {
-        what: WHAT,
-        rows: m,
-        cols: n,
-    })?;
+    let s = view(a).thin_svd().map_err(|_| no_convergence(WHAT, a))?;
     let sv = s.S().column_vector();
     Ok(Svd {
         u: to_nalgebra(s.U()),
@@ -163,11 +163,7 @@ pub fn singular_values(a: &DMatrix<f64>) -> Result<DVector<f64>, LinalgError> {
     }
     let sv = view(a)
         .singular_values()
-        .map_err(|_| LinalgError::NoConvergence {
-            what: WHAT,
-            rows: m,
-            cols: n,
-        })?;
+        .map_err(|_| no_convergence(WHAT, a))?;
     Ok(DVector::from_vec(sv))
 }
 
@@ -191,11 +187,7 @@ pub fn symmetric_eigen(a: &DMatrix<f64>) -> Result<SymmetricEigen, LinalgError> 
     }
     let e = view(a)
         .self_adjoint_eigen(Side::Lower)
-        .map_err(|_| LinalgError::NoConvergence {
-            what: WHAT,
-            rows: n,
-            cols: n,
-        })?;
+        .map_err(|_| no_convergence(WHAT, a))?;
     let s = e.S().column_vector();
     Ok(SymmetricEigen {
         eigenvalues: DVector::from_fn(n, |i, _| s[i]),
@@ -213,14 +205,9 @@ pub fn symmetric_eigenvalues(a: &DMatrix<f64>) -> Result<DVector<f64>, LinalgErr
     if n == 0 {
         return Ok(DVector::zeros(0));
     }
-    let ev =
-        view(a)
-            .self_adjoint_eigenvalues(Side::Lower)
-            .map_err(|_| LinalgError::NoConvergence {
-                what: WHAT,
-                rows: n,
-                cols: n,
-            })?;
+    let ev = view(a)
+        .self_adjoint_eigenvalues(Side::Lower)
+        .map_err(|_| no_convergence(WHAT, a))?;
     Ok(DVector::from_vec(ev))
 }
 

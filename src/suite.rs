@@ -117,20 +117,20 @@ impl Work {
     /// The work of one check: its run, and its confirmation runs counted once each (the
     /// claims of a run share them; each claim's record repeats the shared run's counters).
     pub fn of(out: &crate::check::CheckOutcome) -> Self {
-        let mut seen: Vec<(u8, String, u64, u64, u64)> = Vec::new();
+        let mut seen: Vec<(
+            crate::confirm::RungKind,
+            crate::config::Method,
+            u64,
+            u64,
+            u64,
+        )> = Vec::new();
         for r in out
             .verdicts
             .iter()
             .filter_map(|v| v.confirmation.as_ref())
             .flat_map(|c| &c.runs)
         {
-            let key = (
-                r.kind as u8,
-                format!("{:?}", r.method),
-                r.rtol.to_bits(),
-                r.steps,
-                r.nfev,
-            );
+            let key = (r.kind, r.method, r.rtol.to_bits(), r.steps, r.nfev);
             if !seen.contains(&key) {
                 seen.push(key);
             }
