@@ -1,6 +1,9 @@
 //! Engine benchmarks: one gradient (right-hand-side) evaluation of the deep-linear gradient flow,
 //! and one accepted DOPRI5 step, at widths 32/256/512 and depths 3/6 with `d = width`,
-//! `q = max(width/8, 1)`, `n = 64` and deterministic data and weights.
+//! `q = max(width/8, 1)`, `n = 64` and deterministic data and weights; and whole integrations
+//! of a small problem (width 8, depth 3, `t ∈ [0, 20]`) with every integration mode — adaptive
+//! explicit, fixed steps, stabilized, implicit, gradient descent — where the time of the
+//! integration loop itself (control, bookkeeping, dense-output hand-off) is a visible share.
 //!
 //! Run with `cargo bench --bench engine` (or `cargo bench --bench engine -- gradient/w256_L3`
 //! for one case). The step benchmark advances one long-running integrator by one accepted step
@@ -13,8 +16,11 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
+use gradflow::integrate::implicit::{gauss::GL4, radau5::RADAU5, ImplicitOptions, ImplicitRk};
+use gradflow::integrate::rock::Rock4;
+use gradflow::integrate::tableau::dop853::DOP853;
 use gradflow::integrate::tableau::dopri5::DOPRI5;
-use gradflow::integrate::{Integrator, OdeSystem, Options, Tolerances};
+use gradflow::integrate::{GradientDescent, Integrator, OdeSystem, Options, Stepper, Tolerances};
 use gradflow::model::data::Dataset;
 use gradflow::model::net::Shape;
 use nalgebra::DMatrix;
@@ -114,5 +120,85 @@ fn bench_dopri5_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(engine, bench_gradient, bench_dopri5_step);
+/// Runs a stepper to its end time; returns the accepted steps.
+fn run_to_end<S: OdeSystem>(stepper: &mut dyn Stepper<S>) -> u64 {
+    while stepper.step().expect("step failed").is_some() {}
+    stepper.stats().accepted
+}
+
+fn bench_integrate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("integrate");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3));
+    let (gf, theta) = problem(8, 3);
+    let t_end = 20.0;
+    let tol = || Tolerances::scalar(theta.len(), 1e-8, 1e-10);
+    let opts = || Options::new(0.0, t_end);
+    type Build<'a> = Box<dyn Fn() -> Box<dyn Stepper<GradientFlow>> + 'a>;
+    let cases: Vec<(&str, Build<'_>)> = vec![
+        (
+            "dopri5",
+            Box::new(|| Box::new(Integrator::new(gf.clone(), &DOPRI5, &theta, tol(), opts()))),
+        ),
+        (
+            "dop853_fixed",
+            Box::new(|| {
+                let o = Options {
+                    fixed_step: Some(0.01),
+                    ..opts()
+                };
+                Box::new(Integrator::new(gf.clone(), &DOP853, &theta, tol(), o))
+            }),
+        ),
+        (
+            "rock4",
+            Box::new(|| Box::new(Rock4::new(gf.clone(), &theta, tol(), opts()))),
+        ),
+        (
+            "radau5",
+            Box::new(|| {
+                let io = ImplicitOptions::default();
+                Box::new(ImplicitRk::new(
+                    gf.clone(),
+                    &RADAU5,
+                    &theta,
+                    tol(),
+                    opts(),
+                    io,
+                ))
+            }),
+        ),
+        (
+            "gl4",
+            Box::new(|| {
+                let io = ImplicitOptions::default();
+                Box::new(ImplicitRk::new(gf.clone(), &GL4, &theta, tol(), opts(), io))
+            }),
+        ),
+        (
+            "gd",
+            Box::new(|| {
+                Box::new(GradientDescent::new(
+                    gf.clone(),
+                    &theta,
+                    0.01,
+                    0.0,
+                    t_end,
+                    u64::MAX,
+                ))
+            }),
+        ),
+    ];
+    for (name, build) in &cases {
+        let steps = run_to_end(build().as_mut());
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(run_to_end(build().as_mut())))
+        });
+        eprintln!("integrate/{name}: {steps} accepted steps per run");
+    }
+    group.finish();
+}
+
+criterion_group!(engine, bench_gradient, bench_dopri5_step, bench_integrate);
 criterion_main!(engine);
