@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use gradflow::config::RunConfig;
 use gradflow::flow::gradient::EXTRA_STATES;
-use gradflow::integrate::{GradientDescent, Stepper};
+use gradflow::integrate::GradientDescent;
 use gradflow::monitor::sharpness::SharpnessMonitor;
 use gradflow::monitor::{Monitor, Point};
 use gradflow::run::Problem;

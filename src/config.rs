@@ -283,12 +283,12 @@ pub struct RunConfig {
     /// Largest step size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub h_max: Option<f64>,
-    /// Fixed step size of an explicit pair (no error control, no rejections; the last step
+    /// Fixed step size of any single method (no error control, no rejections; the last step
     /// is truncated to `t_end`); [`crate::integrate::driver`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_step: Option<f64>,
-    /// What an adaptive explicit pair does on detected chattering (`"stop"`, the default;
-    /// `"fixed_step"`; `"ignore"`; method auto's explicit phase: `"stop"` or `"ignore"`);
+    /// What adaptive control does on detected chattering (`"stop"`, the default;
+    /// `"fixed_step"`; `"ignore"`; method auto: `"stop"` or `"ignore"`);
     /// [`crate::integrate::chatter`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_chatter: Option<crate::integrate::chatter::OnChatter>,
@@ -483,17 +483,24 @@ impl RunConfig {
         Ok(())
     }
 
-    /// `fixed_step`, `on_chatter` and `chatter` belong to the explicit pairs; `fixed_step`
-    /// is finite and `> 0` and excludes the chattering options (fixed steps never reject).
+    /// `fixed_step`, `on_chatter` and `chatter` are modes of the one integration loop, so
+    /// every method takes them except gradient descent (its steps are the learning rate) and
+    /// `auto` (fixed steps of two methods in turn are neither; its switch record has no
+    /// place for fallbacks, so it takes `on_chatter` stop or ignore); `fixed_step` is finite
+    /// and `> 0` and excludes the chattering options (fixed steps never reject).
     fn validate_fixed_step(&self) -> Result<(), GradflowError> {
-        let explicit = self.method.tableau().is_some();
         let chatter_set = self.on_chatter.is_some() || self.chatter.is_some();
         if let Some(h) = self.fixed_step {
-            if !explicit {
+            if matches!(self.method, Method::Gd | Method::Auto) {
                 return Err(GradflowError::Config(format!(
-                    "fixed_step is a mode of the explicit pairs (dopri5, tsit5, dop853); \
-                     method {} has none",
-                    self.method.name()
+                    "fixed_step is a mode of a single method (dopri5, tsit5, dop853, rock4, \
+                     radau5, gl2, gl4, gl6); method {} has {}",
+                    self.method.name(),
+                    if self.method == Method::Gd {
+                        "fixed steps of its own (lr)"
+                    } else {
+                        "two methods in turn"
+                    }
                 )));
             }
             if !(h.is_finite() && h > 0.0) {
@@ -509,15 +516,18 @@ impl RunConfig {
                 ));
             }
         }
-        // method auto's explicit phase is the same driver: it detects (and stops on, or
-        // ignores) chattering, but its own switch record has no place for fallbacks
         let auto_ok = self.method == Method::Auto
             && self.on_chatter != Some(crate::integrate::chatter::OnChatter::FixedStep);
-        if chatter_set && !explicit && !auto_ok {
+        if chatter_set && (self.method == Method::Gd || (self.method == Method::Auto && !auto_ok)) {
             return Err(GradflowError::Config(format!(
-                "on_chatter/chatter configure the adaptive explicit pairs (dopri5, tsit5, \
-                 dop853; method auto takes on_chatter stop or ignore); method {} has none",
-                self.method.name()
+                "on_chatter/chatter configure adaptive control (method auto takes on_chatter \
+                 stop or ignore); method {} has {}",
+                self.method.name(),
+                if self.method == Method::Gd {
+                    "none"
+                } else {
+                    "no fixed-step fallback"
+                }
             )));
         }
         if let Some(p) = &self.chatter {

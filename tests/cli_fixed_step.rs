@@ -142,14 +142,81 @@ fn fixed_step_flag_takes_ceil_t_over_h_steps() {
     assert_eq!(s["final_time"].as_f64(), Some(1.0));
 }
 
+/// Fixed steps and the chattering options are modes of the one integration loop: the
+/// implicit methods and ROCK4 take them from the command line as the explicit pairs do
+/// (same grid, no rejections, the record in the summary). An implicit fixed step too long
+/// for its stage equations stops the run (exit 3, `stage_solve_failed`, last good state
+/// written): Radau IIA at h = 0.03 on the leaky Saxe run, whose kinks make the stage
+/// equations non-smooth (at h = 0.001 it completes).
+#[test]
+fn every_single_method_takes_fixed_steps_and_the_chattering_options() {
+    let dir = tempfile::tempdir().unwrap();
+    for method in ["radau5", "gl4", "rock4"] {
+        for (mode, extra) in [
+            ("fixed", ["--fixed-step", "0.03"]),
+            ("fallback", ["--on-chatter", "fixed_step"]),
+        ] {
+            let out = format!("{mode}_{method}");
+            let mut args = vec![
+                "run",
+                "--example",
+                "golikov-saxe",
+                "--t-end",
+                "1",
+                "--method",
+                method,
+                "--out",
+                &out,
+            ];
+            args.extend_from_slice(&extra);
+            let o = gradflow(&args, dir.path());
+            assert!(o.status.success(), "{method} {mode}: {}", stderr(&o));
+            let s = summary(&dir.path().join(&out));
+            assert_eq!(s["final_time"].as_f64(), Some(1.0), "{method}");
+            let rec = &s["stats"]["method"];
+            if mode == "fixed" {
+                assert_eq!(s["stats"]["accepted"], 34, "{method}");
+                assert_eq!(s["stats"]["rejected"], 0, "{method}");
+                assert_eq!(rec["fixed_step"].as_f64(), Some(0.03), "{method}");
+            } else {
+                assert_eq!(rec["on_chatter"], "fixed_step", "{method}");
+                assert_eq!(rec["chatter_detections"], 0, "{method}");
+            }
+        }
+    }
+    let cfg = saxe_config(dir.path());
+    let o = gradflow(
+        &[
+            "run",
+            "--config",
+            &cfg,
+            "--method",
+            "radau5",
+            "--fixed-step",
+            "0.03",
+            "--out",
+            "leaky",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("too long for the implicit stage equations"));
+    let s = summary(&dir.path().join("leaky"));
+    assert_eq!(s["status"], "stage_solve_failed");
+}
+
 #[test]
 fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = saxe_config(dir.path());
     for (extra, needle) in [
         (
-            &["--fixed-step", "0.01", "--method", "radau5"][..],
-            "explicit pairs",
+            &["--fixed-step", "0.01", "--method", "auto"][..],
+            "method auto has two methods in turn",
+        ),
+        (
+            &["--fixed-step", "0.01", "--method", "gd", "--lr", "0.01"][..],
+            "method gd has fixed steps of its own",
         ),
         (
             &["--fixed-step", "0"][..],
@@ -160,8 +227,8 @@ fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
             "fixed_step has none",
         ),
         (
-            &["--on-chatter", "fixed_step", "--method", "rock4"][..],
-            "method rock4 has none",
+            &["--on-chatter", "stop", "--method", "gd", "--lr", "0.01"][..],
+            "method gd has none",
         ),
         (
             &["--on-chatter", "sometimes"][..],
@@ -169,7 +236,7 @@ fn fixed_step_and_chatter_options_are_rejected_where_they_do_not_apply() {
         ),
         (
             &["--on-chatter", "fixed_step", "--method", "auto"][..],
-            "method auto has none",
+            "method auto has no fixed-step fallback",
         ),
     ] {
         let mut args = vec!["run", "--config", &cfg, "--out", "bad"];

@@ -1,5 +1,6 @@
-//! Fixed-step mode of the explicit pairs and the chattering detector of adaptive control
-//! (`src/integrate/driver.rs`, `src/integrate/chatter.rs`).
+//! Fixed-step mode and the chattering detector of adaptive control, modes of the one
+//! integration loop that every method gets (`src/integrate/driver.rs`,
+//! `src/integrate/chatter.rs`).
 //!
 //! - fixed steps: exactly `⌈T/h⌉` steps, the last one truncated to `T`, no rejections even
 //!   when the embedded estimate exceeds the tolerance, and `1 + (s − 1)·N` RHS evaluations
@@ -9,11 +10,19 @@
 //! - `y' = −sign(y)`, `y(0) = 1` reaches `y = 0` at `t = 1` and slides there: adaptive control
 //!   collapses and is detected (stop by default; with the fallback the run completes on
 //!   fixed steps and stays within one step's motion of the surface);
-//! - smooth non-stiff problems and a finite-time blow-up are never flagged.
+//! - smooth non-stiff problems and a finite-time blow-up are never flagged;
+//! - ROCK4 and the implicit methods take fixed steps on the same grid; Radau IIA passes a
+//!   fixed step at `h λ = 10` where DOPRI5 stops as unstable; ROCK4's fixed steps are stable
+//!   up to its 152 stages and stop beyond; ROCK4 detects the sliding collapse and falls
+//!   back to fixed steps like the explicit pairs.
 
 use gradflow::integrate::chatter::{ChatterParams, OnChatter};
+use gradflow::integrate::implicit::{gauss::GL4, radau5::RADAU5, ImplicitOptions, ImplicitRk};
+use gradflow::integrate::rock::Rock4;
+use gradflow::integrate::system::LinearSystem;
 use gradflow::integrate::tableau::{dop853::DOP853, dopri5::DOPRI5, tsit5::TSIT5, Tableau};
-use gradflow::integrate::{Integrator, OdeSystem, Options, StepFailure, Tolerances};
+use gradflow::integrate::{Integrator, OdeSystem, Options, StepFailure, Stepper, Tolerances};
+use nalgebra::{DMatrix, DVector};
 
 /// A plain right-hand side.
 type Rhs = fn(f64, &[f64], &mut [f64]);
@@ -418,4 +427,171 @@ fn a_fixed_step_beyond_the_stability_boundary_is_an_error() {
     res.unwrap();
     assert_eq!(t, 0.1);
     assert!(y.abs() < 1e-10, "{y}");
+}
+
+/// `y' = A y` with `A = diag(−1, −λ)`: one slow and one stiff decaying mode.
+fn stiff_pair(lambda: f64) -> LinearSystem {
+    LinearSystem {
+        a: DMatrix::from_diagonal(&DVector::from_vec(vec![-1.0, -lambda])),
+    }
+}
+
+/// Runs a stepper to its end; the accepted steps' end times, or the failure.
+fn run_all<S: OdeSystem>(st: &mut dyn Stepper<S>) -> Result<Vec<f64>, StepFailure> {
+    let mut ts = Vec::new();
+    while let Some(s) = st.step()? {
+        ts.push(s.t);
+    }
+    Ok(ts)
+}
+
+#[test]
+fn every_method_takes_fixed_steps_on_the_same_grid_without_rejections() {
+    // (T, h) with a remainder: ⌈2.05/0.1⌉ = 21 steps, the last one 0.05 long
+    let (t_end, h) = (2.05, 0.1);
+    let y0 = [1.0, 1.0];
+    let tol = || Tolerances::scalar(2, 1e-8, 1e-10);
+    let mut steppers: Vec<Box<dyn Stepper<LinearSystem>>> = vec![
+        Box::new(Integrator::new(
+            stiff_pair(2.0),
+            &DOPRI5,
+            &y0,
+            tol(),
+            fixed(t_end, h),
+        )),
+        Box::new(Rock4::new(stiff_pair(2.0), &y0, tol(), fixed(t_end, h))),
+        Box::new(ImplicitRk::new(
+            stiff_pair(2.0),
+            &RADAU5,
+            &y0,
+            tol(),
+            fixed(t_end, h),
+            ImplicitOptions::default(),
+        )),
+        Box::new(ImplicitRk::new(
+            stiff_pair(2.0),
+            &GL4,
+            &y0,
+            tol(),
+            fixed(t_end, h),
+            ImplicitOptions::default(),
+        )),
+    ];
+    for st in &mut steppers {
+        let name = st.method_name();
+        let ts = run_all(st.as_mut()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(ts.len(), 21, "{name}");
+        for (k, t) in ts.iter().take(20).enumerate() {
+            assert_eq!(*t, (k + 1) as f64 * h, "{name}: step {k}");
+        }
+        assert_eq!(ts[20], t_end, "{name}");
+        assert_eq!(st.stats().rejected, 0, "{name}");
+        // order ≥ 4 at h = 0.1 on modes of rate 1 and 2: the error is far below h
+        let exact = [(-t_end).exp(), (-2.0 * t_end).exp()];
+        let e = dist(st.y(), &exact);
+        assert!(e < 1e-4, "{name}: error {e:e}");
+        let rec = st.method_stats().expect("fixed-step record");
+        assert_eq!(rec["fixed_step"].as_f64(), Some(h), "{name}");
+    }
+}
+
+#[test]
+fn fixed_steps_of_an_a_stable_method_pass_where_an_explicit_pair_is_unstable() {
+    // h λ = 10: three times DOPRI5's boundary, nothing for Radau IIA
+    let (t_end, h) = (1.0, 0.01);
+    let y0 = [1.0, 1.0];
+    let tol = || Tolerances::scalar(2, 1e-6, 1e-9);
+    let mut erk = Integrator::new(stiff_pair(1000.0), &DOPRI5, &y0, tol(), fixed(t_end, h));
+    let err = run_all(&mut erk).expect_err("DOPRI5 at h λ = 10");
+    assert!(
+        matches!(err, StepFailure::FixedStepUnstable { .. }),
+        "{err:?}"
+    );
+    let mut radau = ImplicitRk::new(
+        stiff_pair(1000.0),
+        &RADAU5,
+        &y0,
+        tol(),
+        fixed(t_end, h),
+        ImplicitOptions::default(),
+    );
+    let ts = run_all(&mut radau).expect("Radau IIA is A-stable");
+    assert_eq!(ts.len(), 100);
+    assert!(
+        (radau.y()[0] - (-1.0f64).exp()).abs() < 1e-8,
+        "{:?}",
+        radau.y()
+    );
+    // L-stable: the stiff mode is damped, not merely bounded
+    assert!(radau.y()[1].abs() < 1e-12, "{:?}", radau.y());
+}
+
+#[test]
+fn rock4_fixed_steps_are_stable_up_to_its_152_stages_and_stop_beyond() {
+    let y0 = [1.0, 1.0];
+    let tol = || Tolerances::scalar(2, 1e-6, 1e-9);
+    // h ρ = 1000: within the 152-stage bound 0.353·152² − 3 ≈ 8153
+    let mut ok = Rock4::new(stiff_pair(1e5), &y0, tol(), fixed(0.5, 0.01));
+    assert_eq!(run_all(&mut ok).expect("h ρ = 1000").len(), 50);
+    assert!(ok.max_stages_used() > 50, "{}", ok.max_stages_used());
+    assert!(ok.y()[1].abs() < 1e-6, "{:?}", ok.y());
+    // h ρ = 10⁵: beyond any stage count; adaptive control would cut the step, fixed steps stop
+    let mut over = Rock4::new(stiff_pair(1e7), &y0, tol(), fixed(0.5, 0.01));
+    let err = run_all(&mut over).expect_err("h ρ = 1e5");
+    let StepFailure::FixedStepUnstable {
+        t,
+        h_lambda,
+        boundary,
+        ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(h_lambda > boundary, "{h_lambda} vs {boundary}");
+    assert_eq!(
+        (t, over.y()),
+        (0.0, &y0[..]),
+        "the state is the last good one"
+    );
+}
+
+#[test]
+fn the_chattering_detector_and_fallback_serve_rock4_as_they_serve_the_explicit_pairs() {
+    let run = |on_chatter: OnChatter| {
+        let opts = Options {
+            on_chatter,
+            ..Options::new(0.0, 3.0)
+        };
+        let mut r = Rock4::new(
+            counted(1, sliding as Rhs),
+            &[1.0],
+            Tolerances::scalar(1, 1e-8, 1e-10),
+            opts,
+        );
+        let res = run_all(&mut r);
+        (r, res)
+    };
+    let (_, stopped) = run(OnChatter::Stop);
+    let err = stopped.expect_err("the sliding run collapses");
+    let StepFailure::Chattering { t, .. } = err else {
+        panic!("{err:?}");
+    };
+    assert!((1.0..1.01).contains(&t), "t = {t}");
+    let (r, done) = run(OnChatter::FixedStep);
+    done.expect("the fallback completes");
+    assert_eq!(r.t(), 3.0);
+    let sw = r.switches();
+    assert_eq!(sw[0].reason, "chattering");
+    assert_eq!(sw[0].to, "rock4_fixed_step");
+    let h_fix = r.method_stats().unwrap()["chatter_events"][0]["h_fixed"]
+        .as_f64()
+        .unwrap();
+    // the fixed steps cross the surface back and forth and stay O(h) from it; a ROCK4 step
+    // is not a convex combination of Euler moves (its finishing stages overshoot), so the
+    // bound is two steps' motion rather than one (measured: 1.22 h)
+    assert!(
+        r.y()[0].abs() <= 2.0 * h_fix,
+        "y(3) = {} with h {h_fix}",
+        r.y()[0]
+    );
 }

@@ -12,7 +12,7 @@ use gradflow::claim::{registry, Setting, Verdict};
 use gradflow::config::{Method, RunConfig};
 use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::GradientFlow;
-use gradflow::integrate::{GradientDescent, OdeSystem, Stepper};
+use gradflow::integrate::{GradientDescent, OdeSystem};
 use gradflow::model::npy::write_matrix;
 use gradflow::monitor::Point;
 use gradflow::run::{execute, Problem};

@@ -21,7 +21,7 @@ use gradflow::integrate::implicit::{
 };
 use gradflow::integrate::system::LinearSystem;
 use gradflow::integrate::tableau::{dop853::DOP853, dopri5::DOPRI5};
-use gradflow::integrate::{Integrator, Options, Stepper, Tolerances};
+use gradflow::integrate::{Integrator, Options, Tolerances};
 use gradflow::model::data::Dataset;
 use gradflow::model::net::Shape;
 use nalgebra::{DMatrix, DVector};

@@ -28,7 +28,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::driver::STABILITY_FRACTION;
-use super::driver::{Integrator, Options, Tolerances};
+use super::driver::{Options, Tolerances};
+use super::erk::Integrator;
 use super::implicit::{radau5::RADAU5, ImplicitOptions, ImplicitRk};
 use super::rock::Rock4;
 use super::step::MethodSwitch;
@@ -216,27 +217,16 @@ impl<S: OdeSystem> AutoSwitch<S> {
                 }
                 Active::Stabilized(Box::new(Rock4::resume(sys, &y, &f, self.tol.clone(), opts)))
             }
-            Active::Implicit(r) => {
-                opts.h0 = Some(r.next_h());
-                Active::Explicit(Box::new(Integrator::new(
-                    r.into_system(),
-                    self.tab,
-                    &y,
-                    self.tol.clone(),
-                    opts,
-                )))
+            stiff => {
+                let (h0, sys) = match stiff {
+                    Active::Implicit(r) => (r.next_h(), r.into_system()),
+                    Active::Stabilized(r) => (r.next_h(), r.into_system()),
+                    Active::Explicit(_) | Active::Moving => unreachable!(),
+                };
+                opts.h0 = Some(h0);
+                let tol = self.tol.clone();
+                Active::Explicit(Box::new(Integrator::new(sys, self.tab, &y, tol, opts)))
             }
-            Active::Stabilized(r) => {
-                opts.h0 = Some(r.next_h());
-                Active::Explicit(Box::new(Integrator::new(
-                    r.into_system(),
-                    self.tab,
-                    &y,
-                    self.tol.clone(),
-                    opts,
-                )))
-            }
-            Active::Moving => unreachable!(),
         };
         self.record(from, t, reason, h_lambda);
     }

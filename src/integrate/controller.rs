@@ -12,6 +12,12 @@
 //!
 //! `β = 0` is the classical I controller. The knobs live in [`ControllerParams`]; the
 //! per-run state (`fac_old`, last decision) lives in [`PiController`].
+//!
+//! Every step-size controller answers the driver through one trait, [`Controller`], with one
+//! decision type, [`Decision`]: this PI controller (explicit pairs), Abdulle's
+//! ([`super::rock::control`], ROCK4), RADAU5's predictive one ([`super::implicit::controller`])
+//! and [`AcceptAll`] (gradient descent). Fixed steps and the chattering fallback are modes of
+//! the driver around any of them ([`super::driver`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +62,25 @@ impl ControllerParams {
     }
 }
 
-/// The controller's decision for one trial step.
+/// Step-size control: judges one computed trial step.
+pub trait Controller {
+    /// Decides on a trial step of size `h > 0` with scaled error `err` (non-finite rejects)
+    /// whose stage solve took `iterations` iterations (0 for explicit methods).
+    fn decide(&mut self, err: f64, h: f64, iterations: u32) -> Decision;
+}
+
+/// Accepts every step and keeps its size: the controller of a method without an error
+/// estimate (gradient descent, whose steps are fixed anyway).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcceptAll;
+
+impl Controller for AcceptAll {
+    fn decide(&mut self, _err: f64, h: f64, _iterations: u32) -> Decision {
+        Decision::Accept { h_next: h }
+    }
+}
+
+/// A controller's decision for one trial step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Decision {
     /// Keep the step; try `h_next` next.
@@ -98,9 +122,11 @@ impl PiController {
             h_max: h_max.abs(),
         }
     }
+}
 
-    /// Decides on a trial step of size `h > 0` with scaled error `err` (`NaN`/`∞` reject).
-    pub fn decide(&mut self, err: f64, h: f64) -> Decision {
+impl Controller for PiController {
+    /// Hairer's PI rule (module documentation); `NaN`/`∞` reject with the smallest ratio.
+    fn decide(&mut self, err: f64, h: f64, _iterations: u32) -> Decision {
         let p = &self.params;
         let (facc1, facc2) = (1.0 / p.fac_min, 1.0 / p.fac_max);
         if !err.is_finite() {
@@ -136,16 +162,16 @@ mod tests {
     #[test]
     fn small_error_grows_step_by_at_most_fac_max_and_large_error_rejects() {
         let mut c = PiController::new(ControllerParams::hairer(&DOPRI5), 5, 1e9);
-        match c.decide(1e-12, 1.0) {
+        match c.decide(1e-12, 1.0, 0) {
             Decision::Accept { h_next } => assert!((h_next - 10.0).abs() < 1e-12),
             d => panic!("{d:?}"),
         }
-        match c.decide(100.0, 1.0) {
+        match c.decide(100.0, 1.0, 0) {
             Decision::Reject { h_next } => assert!((0.2 - 1e-15..1.0).contains(&h_next)),
             d => panic!("{d:?}"),
         }
         // right after a rejection the step may not grow
-        match c.decide(1e-12, 0.5) {
+        match c.decide(1e-12, 0.5, 0) {
             Decision::Accept { h_next } => assert!(h_next <= 0.5),
             d => panic!("{d:?}"),
         }
@@ -154,6 +180,6 @@ mod tests {
     #[test]
     fn non_finite_error_is_a_rejection_with_the_smallest_ratio() {
         let mut c = PiController::new(ControllerParams::hairer(&DOPRI5), 5, 1e9);
-        assert_eq!(c.decide(f64::NAN, 1.0), Decision::Reject { h_next: 0.2 });
+        assert_eq!(c.decide(f64::NAN, 1.0, 0), Decision::Reject { h_next: 0.2 });
     }
 }

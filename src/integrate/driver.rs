@@ -1,24 +1,30 @@
-//! The driver: joins a tableau, the PI controller, tolerances and dense output into an
-//! integrator that yields **accepted** steps one at a time ([`Integrator::step`]).
+//! The one integration loop ([`Driver`]): a [`Method`] proposes a trial step into its cache
+//! and reports its error estimate, a [`Controller`] accepts or rejects it, and the driver
+//! owns everything around that — the step guard (`trial_guard`: step and pace limits,
+//! step-size underflow, landing on `t_end` and on `tstops`), non-finite estimates and failed
+//! stage solves, the counters, fixed steps, chattering detection and its fallback, and the
+//! hand-off of dense output. Accepted steps are yielded one at a time ([`Driver::step`]);
+//! after one, [`Driver::y`] is the accepted state, [`Driver::f`] its derivative and
+//! [`Driver::dense`] interpolates inside the step just taken, until the next call. Nothing
+//! stores the trajectory.
 //!
-//! After `step()` returns an accepted step, [`Integrator::y`] is the accepted state,
-//! [`Integrator::f`] its derivative, and [`Integrator::dense`] interpolates inside the
-//! step just taken — until the next call to `step()`. Nothing stores the trajectory.
-//! Stiffness never aborts a run: the `h|λ|` estimate of each accepted step (Hairer's test,
-//! `h‖k_i − k_j‖/‖Y_i − Y_j‖` for two stages with the same node) is recorded, and steps whose
-//! estimate exceeds 95 % of the method's real-axis stability boundary are counted as
-//! stability-limited (3.14 for DOPRI5, 6.07 for DOP853; Hairer's codes use 3.25 and 6.1).
+//! Stiffness never aborts an adaptive run: the method's `h|λ|` estimate of each accepted
+//! step is recorded, and steps the method reports as stability-limited are counted (for
+//! an explicit pair, `h|λ|` above 95 % of its real-axis stability boundary).
 //!
 //! Two departures from adaptive control, both for right-hand sides that are discontinuous
-//! across a surface (the leaky-ReLU flow at its kinks):
+//! across a surface (the leaky-ReLU flow at its kinks), and both available to every method:
 //! - **fixed-step mode** ([`Options::fixed_step`]): every step has the given size `h`
-//!   except the last, truncated to land on `t_end` (`⌈(t_end − t0)/h⌉` steps); nothing is
-//!   rejected. The embedded estimate is still computed every step and is what
-//!   [`Integrator::local_error`] returns, so downstream error budgets see the actual local
-//!   error; on a non-smooth field it is `O(h)` (not `O(h^{p+1})`) on steps that cross a
-//!   switching surface, and the global error of a sliding motion is `O(h)` as well. A fixed
-//!   step whose `h|λ|` estimate exceeds the stability boundary stops the run
-//!   ([`StepFailure::FixedStepUnstable`], at the last good state).
+//!   except the last, truncated to land on `t_end` (`⌈(t_end − t0)/h⌉` steps,
+//!   [`FixedGrid::Nodes`]); nothing is rejected. The method's error estimate is still
+//!   computed every step and is what [`Driver::local_error`] returns, so downstream error
+//!   budgets see the actual local error; on a non-smooth field it is `O(h)` (not
+//!   `O(h^{p+1})`) on steps that cross a switching surface, and the global error of a
+//!   sliding motion is `O(h)` as well. A fixed step whose `h|λ|` estimate exceeds the
+//!   method's stability boundary stops the run ([`StepFailure::FixedStepUnstable`], at the
+//!   last good state); an implicit step whose stage equations cannot be solved at that size
+//!   stops it too ([`StepFailure::StageSolveFailed`]). Gradient descent is the explicit
+//!   Euler method on the grid [`FixedGrid::Steps`].
 //! - **chattering detection** ([`super::chatter`], [`Options::on_chatter`]): a sustained
 //!   collapse of the adaptive step that is not stability-limited (rejections are not
 //!   required by default) either stops the run ([`StepFailure::Chattering`]) or switches to
@@ -28,19 +34,19 @@
 //!   [`MethodSwitch`]es.
 //!
 //! A non-finite state, derivative or error estimate stops fixed steps with
-//! [`StepFailure::Diverged`].
+//! [`StepFailure::Diverged`]; under adaptive control more than 40 consecutive non-finite
+//! estimates, or 60 step halvings after failed stage solves, do.
 
 use std::time::Instant;
 
 use serde_json::json;
 
 use super::chatter::{ChatterDetector, ChatterParams, Collapse, OnChatter};
-use super::controller::{ControllerParams, Decision, PiController};
-use super::dense;
-use super::erk::{error_norm, sq_dist, trial_step, ErkCache};
+use super::controller::{Controller, ControllerParams, Decision};
+use super::method::{Attempt, Landing, Method, Span};
 use super::step::{AcceptedStep, MethodSwitch, Stats, StepFailure, PACE_CHECK, PACE_FACTOR};
+use super::stepper::Stepper;
 use super::system::OdeSystem;
-use super::tableau::Tableau;
 
 /// Fraction of the real-axis stability boundary above which a step counts as
 /// stability-limited.
@@ -81,8 +87,8 @@ pub struct Options {
     pub max_steps: u64,
     /// Controller knobs (default: Hairer's for the method).
     pub controller: Option<ControllerParams>,
-    /// Fixed step size: no error control, no rejections (explicit pairs only; see the
-    /// module documentation). `None` (the default) is adaptive control.
+    /// Fixed step size: no error control, no rejections (any method; see the module
+    /// documentation). `None` (the default) is adaptive control.
     pub fixed_step: Option<f64>,
     /// What adaptive control does on detected chattering (default: stop the run).
     pub on_chatter: OnChatter,
@@ -116,15 +122,89 @@ impl Options {
 /// How the next step's size is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
-    /// Error control by the PI controller.
+    /// Error control by the controller.
     Adaptive,
-    /// Fixed-step mode over the whole run: step `k` ends at `t0 + k h`, step `n` at `t_end`.
-    Fixed { h: f64, n: u64 },
+    /// Fixed steps over the whole run.
+    Fixed(FixedGrid),
     /// Fixed steps of size `h` after detected chattering; `remaining` more, then adaptive.
     Fallback { h: f64, remaining: u64 },
 }
 
-/// The chattering record of a run (for the summary).
+/// The time grid of a fixed-step run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FixedGrid {
+    /// Step `k` ends at the node `t0 + k h` and the last of [`fixed_step_count`] steps at
+    /// `t_end`; each step is the difference of its nodes (`fixed_step: H` of any method).
+    Nodes {
+        /// The step.
+        h: f64,
+        /// Number of steps.
+        n: u64,
+    },
+    /// Every step is exactly `h` and step `j` ends at `t0 + j h`; the last, at `t_end`, is
+    /// shortened when `t_end` is not a multiple of `h` (up to round-off). Gradient descent's
+    /// learning rate: `θ_{j+1} = θ_j − η∇L(θ_j)` with `η` itself, not a difference of nodes.
+    Steps {
+        /// The step.
+        h: f64,
+    },
+}
+
+impl FixedGrid {
+    /// The nominal step.
+    pub fn h(&self) -> f64 {
+        match *self {
+            Self::Nodes { h, .. } | Self::Steps { h } => h,
+        }
+    }
+
+    /// The step after `done` steps from `t`: `(h, t_new, last)`.
+    fn next(&self, done: u64, t0: f64, t_end: f64, t: f64) -> (f64, f64, bool) {
+        let k = done + 1;
+        match *self {
+            Self::Nodes { h, n } => {
+                let last = k >= n;
+                let t_new = if last { t_end } else { t0 + k as f64 * h };
+                (t_new - t, t_new, last)
+            }
+            Self::Steps { h } => {
+                let mut t_new = t0 + k as f64 * h;
+                // the last step lands on t_end (a multiple of h up to round-off is not
+                // shortened)
+                let last = t_new >= t_end * (1.0 - 4.0 * f64::EPSILON);
+                if last {
+                    t_new = t_end;
+                }
+                let step = if last && k as f64 * h > t_end - t0 {
+                    t_new - t
+                } else {
+                    h
+                };
+                (step, t_new, last)
+            }
+        }
+    }
+}
+
+/// Where a method's set-up leaves the driver: the first trial step, the RHS evaluations the
+/// set-up took (`f(t0, y0)`, the initial-step heuristic; the method counts its own after
+/// that, [`Method::evaluations`]) and when it began (for the wall time).
+#[derive(Clone, Copy, Debug)]
+pub struct Start {
+    /// First trial step.
+    pub h: f64,
+    /// RHS evaluations so far.
+    pub nfev: u64,
+    /// When the set-up began.
+    pub started: Instant,
+}
+
+/// Consecutive non-finite error estimates after which a step is given up as diverged.
+const MAX_NON_FINITE: u32 = 40;
+/// Consecutive step halvings after failed stage solves after which a step is given up.
+const MAX_SHRINKS: u32 = 60;
+
+/// The fixed-step and chattering record of a run (for the summary).
 #[derive(Clone, Debug, Default)]
 struct ChatterLog {
     detections: u64,
@@ -134,23 +214,22 @@ struct ChatterLog {
     events: Vec<serde_json::Value>,
 }
 
-/// An adaptive (or fixed-step) explicit Runge–Kutta integrator over one system.
-pub struct Integrator<S: OdeSystem> {
+/// The one integration loop: a [`Method`] proposes trial steps, a [`Controller`] accepts or
+/// rejects them (or fixed steps are taken), and accepted steps are yielded one at a time.
+/// Every method gets every mode: adaptive control, fixed steps, `tstops`, the step and pace
+/// limits, chattering detection and the fixed-step fallback. The families are type aliases:
+/// [`Integrator`](super::Integrator) (explicit pairs), [`Rock4`](super::rock::Rock4),
+/// [`ImplicitRk`](super::implicit::ImplicitRk) and
+/// [`GradientDescent`](super::GradientDescent).
+pub struct Driver<S: OdeSystem, M: Method, C: Controller> {
     sys: S,
-    tab: &'static Tableau,
-    tol: Tolerances,
-    ctrl: PiController,
+    method: M,
+    ctrl: C,
     opts: Options,
-    cache: ErkCache,
     t: f64,
     t_prev: f64,
     h: f64,
     h_last: f64,
-    y: Vec<f64>,
-    y_prev: Vec<f64>,
-    f_slot: usize,
-    dense_w: Vec<f64>,
-    extras_ready: bool,
     stats: Stats,
     trials: u64,
     started: Instant,
@@ -163,103 +242,65 @@ pub struct Integrator<S: OdeSystem> {
     chatter: ChatterLog,
 }
 
-impl<S: OdeSystem> Integrator<S> {
-    /// Builds an integrator from `(t0, y0)`; evaluates `f(t0, y0)` (and two more RHS for the
-    /// initial step when `opts.h0` is `None`). Tolerances must have one entry per component.
-    pub fn new(
-        mut sys: S,
-        tab: &'static Tableau,
-        y0: &[f64],
-        tol: Tolerances,
+impl<S: OdeSystem, M: Method, C: Controller> Driver<S, M, C> {
+    /// Joins a system, a method at its initial state, a controller and the options, as the
+    /// method's set-up left them (`start`). Fixed steps: `grid` when given, else
+    /// [`Options::fixed_step`] as [`FixedGrid::Nodes`]; otherwise adaptive control with
+    /// chattering detection as [`Options::on_chatter`] says.
+    pub fn assemble(
+        sys: S,
+        method: M,
+        ctrl: C,
         opts: Options,
+        start: Start,
+        grid: Option<FixedGrid>,
     ) -> Self {
-        let n = sys.dim();
-        assert_eq!(y0.len(), n, "initial state has the wrong dimension");
-        assert!(tol.rtol.len() == n && tol.atol.len() == n);
-        let mut cache = ErkCache::new(tab, n);
-        let started = Instant::now();
-        sys.rhs(opts.t0, y0, &mut cache.k[0]);
-        let mut stats = Stats {
-            nfev: 1,
-            ..Stats::default()
-        };
-        let h_max = opts.h_max.unwrap_or(opts.t_end - opts.t0);
-        let params = opts
-            .controller
-            .unwrap_or_else(|| ControllerParams::hairer(tab));
-        let ctrl = PiController::new(params, tab.error_order, h_max);
-        let h = match (opts.fixed_step, opts.h0) {
-            (Some(h), _) | (None, Some(h)) => h,
-            (None, None) => {
-                stats.nfev += 1;
-                let ErkCache {
-                    k, stage_arg, err, ..
-                } = &mut cache;
-                hairer_initial_step(
-                    &mut sys,
-                    u32::from(tab.order),
-                    opts.t0,
-                    y0,
-                    &k[0],
-                    &tol,
-                    h_max,
-                    stage_arg,
-                    err,
-                )
-            }
-        };
-        let mode = match opts.fixed_step {
-            Some(h) => {
+        let Start { h, nfev, started } = start;
+        let grid = grid.or_else(|| {
+            opts.fixed_step.map(|h| {
                 assert!(h.is_finite() && h > 0.0, "fixed step {h} must be > 0");
-                Mode::Fixed {
+                FixedGrid::Nodes {
                     h,
                     n: fixed_step_count(opts.t_end - opts.t0, h),
                 }
-            }
-            None => Mode::Adaptive,
-        };
-        let detector = (opts.fixed_step.is_none() && opts.on_chatter != OnChatter::Ignore)
+            })
+        });
+        let mode = grid.map_or(Mode::Adaptive, Mode::Fixed);
+        let detector = (grid.is_none() && opts.on_chatter != OnChatter::Ignore)
             .then(|| ChatterDetector::new(opts.chatter, 0));
         Self {
+            sys,
+            method,
+            ctrl,
+            t: opts.t0,
+            t_prev: opts.t0,
+            h: grid.map_or(h, |g| g.h()),
+            h_last: 0.0,
+            stats: Stats {
+                nfev,
+                ..Stats::default()
+            },
+            trials: 0,
+            started,
+            done: opts.t_end <= opts.t0,
             mode,
             detector,
             pending: None,
             h_lambda_last: 0.0,
             switches: Vec::new(),
             chatter: ChatterLog::default(),
-            dense_w: vec![0.0; tab.dense_stages()],
-            sys,
-            tab,
-            tol,
-            ctrl,
-            cache,
-            t: opts.t0,
-            t_prev: opts.t0,
-            h,
-            h_last: 0.0,
-            y: y0.to_vec(),
-            y_prev: y0.to_vec(),
-            f_slot: 0,
-            extras_ready: false,
-            stats,
-            trials: 0,
-            started,
-            done: false,
             opts,
         }
     }
 
     /// Takes trial steps until one is accepted and returns it; `Ok(None)` once `t_end` is
-    /// reached. On failure the integrator keeps the last accepted state.
+    /// reached. On failure the driver keeps the last accepted state.
     pub fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
         if self.done {
             return Ok(None);
         }
-        if self.f_slot != 0 {
-            self.cache.k.swap(0, self.f_slot);
-            self.f_slot = 0;
-        }
-        if self.stats.accepted == 0 && !self.cache.k[0].iter().all(|v| v.is_finite()) {
+        self.method.begin_step();
+        if self.stats.accepted == 0 && !self.method.states().f.iter().all(|v| v.is_finite()) {
             return Err(StepFailure::Diverged { t: self.t });
         }
         if let Some(c) = self.pending.take() {
@@ -267,21 +308,16 @@ impl<S: OdeSystem> Integrator<S> {
         }
         match self.mode {
             Mode::Adaptive => self.adaptive_step().map(Some),
-            Mode::Fixed { h, n } => {
+            Mode::Fixed(grid) => {
                 if self.trials >= self.opts.max_steps {
                     return Err(StepFailure::MaxSteps {
                         t: self.t,
                         steps: self.trials,
                     });
                 }
-                let k = self.stats.accepted + 1;
-                let last = k >= n;
-                let t_new = if last {
-                    self.opts.t_end
-                } else {
-                    self.opts.t0 + k as f64 * h
-                };
-                self.fixed_step(t_new - self.t, t_new, last).map(Some)
+                let (h, t_new, last) =
+                    grid.next(self.stats.accepted, self.opts.t0, self.opts.t_end, self.t);
+                self.fixed_step(h, t_new, last).map(Some)
             }
             Mode::Fallback {
                 h: h_fix,
@@ -300,7 +336,7 @@ impl<S: OdeSystem> Integrator<S> {
                 let t_new = if last { self.opts.t_end } else { self.t + h };
                 let st = self.fixed_step(h, t_new, last)?;
                 self.chatter.fallback_steps += 1;
-                let unstable = st.h_lambda > STABILITY_FRACTION * self.tab.stability_boundary;
+                let unstable = st.h_lambda > STABILITY_FRACTION * self.method.stability_boundary();
                 if unstable {
                     self.chatter.unstable_exits += 1;
                 }
@@ -324,41 +360,117 @@ impl<S: OdeSystem> Integrator<S> {
         }
     }
 
-    /// One trial step of size `h` from the current state (counted in the trial budget and
-    /// in `nfev`): the stiffness denominator of [`trial_step`] and the error norm.
-    fn trial(&mut self, h: f64) -> (Option<f64>, f64) {
-        self.trials += 1;
-        let (evals, den) = trial_step(&mut self.sys, self.tab, &mut self.cache, self.t, &self.y, h);
-        self.stats.nfev += evals;
-        let err = error_norm(
-            self.tab,
-            &self.cache,
-            &self.y,
-            &self.tol.rtol,
-            &self.tol.atol,
-            h,
-        );
-        (den, err)
+    /// Adaptive control: trials until the controller accepts one.
+    fn adaptive_step(&mut self) -> Result<AcceptedStep, StepFailure> {
+        let mut non_finite = 0u32;
+        let mut shrinks = 0u32;
+        loop {
+            let mut last = trial_guard(
+                self.opts.t0,
+                self.t,
+                &mut self.h,
+                self.opts.t_end,
+                &self.opts.tstops,
+                self.trials,
+                self.opts.max_steps,
+            )?;
+            let first = self.stats.accepted == 0;
+            let span = |h| Span {
+                t: self.t,
+                h,
+                first,
+            };
+            if let Some(h_stable) = self.method.prepare(&mut self.sys, span(self.h)) {
+                self.h = h_stable;
+                last = false;
+            }
+            self.trials += 1;
+            let h = self.h;
+            let attempt = self.method.attempt(&mut self.sys, span(h));
+            let (err, iterations) = match attempt {
+                Attempt::Estimated { err, iterations } => (err, iterations),
+                Attempt::Failed { shrink } => {
+                    if !first {
+                        self.stats.rejected += 1;
+                    }
+                    if let Some(factor) = shrink {
+                        self.h *= factor;
+                        shrinks += 1;
+                        if shrinks > MAX_SHRINKS {
+                            return Err(StepFailure::Diverged { t: self.t });
+                        }
+                    }
+                    continue;
+                }
+            };
+            if !err.is_finite() {
+                non_finite += 1;
+                if non_finite > MAX_NON_FINITE {
+                    return Err(StepFailure::Diverged { t: self.t });
+                }
+            }
+            match self.ctrl.decide(err, h, iterations) {
+                Decision::Reject { h_next } => {
+                    if !first {
+                        self.stats.rejected += 1;
+                    }
+                    self.h = h_next;
+                    self.method.rejected();
+                }
+                Decision::Accept { h_next } => {
+                    let t_new = if last { self.opts.t_end } else { self.t + h };
+                    let (st, limited) = self.accept(h, err, h_next, t_new, last)?;
+                    if let (Some(d), false) = (self.detector.as_mut(), last) {
+                        self.pending = d.observe(h, self.stats.rejected, limited);
+                    }
+                    return Ok(st);
+                }
+            }
+        }
     }
 
     /// One fixed step of size `h` to `t_new`: accepted whatever its error estimate; a
-    /// non-finite candidate or estimate stops the run.
+    /// non-finite candidate or estimate, or a failed stage solve, stops the run.
     fn fixed_step(&mut self, h: f64, t_new: f64, last: bool) -> Result<AcceptedStep, StepFailure> {
-        let (den, err) = self.trial(h);
-        if !err.is_finite() || !self.cache.y_new.iter().all(|v| v.is_finite()) {
+        let span = Span {
+            t: self.t,
+            h,
+            first: self.stats.accepted == 0,
+        };
+        let mut err = f64::NAN;
+        // a failed stage solve may be retried at the same size (a refreshed Jacobian model)
+        // but never at another
+        for _ in 0..=MAX_SHRINKS {
+            // (a cap on the step is ignored: the stability test below judges the step)
+            let _ = self.method.prepare(&mut self.sys, span);
+            self.trials += 1;
+            match self.method.attempt(&mut self.sys, span) {
+                Attempt::Estimated { err: e, .. } => {
+                    err = e;
+                    break;
+                }
+                Attempt::Failed { shrink: None } => continue,
+                Attempt::Failed { shrink: Some(_) } => {
+                    return Err(StepFailure::StageSolveFailed { t: self.t, h })
+                }
+            }
+        }
+        if !err.is_finite() || !self.method.candidate_is_finite() {
             return Err(StepFailure::Diverged { t: self.t });
         }
         // the next step is the nominal one (this one may be the truncated last step)
         let nominal = match self.mode {
-            Mode::Fixed { h: n, .. } | Mode::Fallback { h: n, .. } => n,
+            Mode::Fixed(grid) => grid.h(),
+            Mode::Fallback { h: n, .. } => n,
             Mode::Adaptive => h,
         };
-        let st = self.accept(h, err, nominal, t_new, last, den)?;
-        if matches!(self.mode, Mode::Fixed { .. }) && st.h_lambda > self.tab.stability_boundary {
+        let (st, _) = self.accept(h, err, nominal, t_new, last)?;
+        let boundary = self.method.stability_boundary();
+        if matches!(self.mode, Mode::Fixed(_)) && st.h_lambda > boundary {
             // beyond the stability boundary the method amplifies errors by |R(hλ)| > 1,
             // which no error budget of the exact flow accounts for: stop at the last good
             // state rather than report numbers that look accurate
-            std::mem::swap(&mut self.y, &mut self.y_prev);
+            self.method.rollback();
             self.t = self.t_prev;
             self.stats.accepted -= 1;
             self.done = false;
@@ -366,10 +478,51 @@ impl<S: OdeSystem> Integrator<S> {
                 t: self.t,
                 h,
                 h_lambda: st.h_lambda,
-                boundary: self.tab.stability_boundary,
+                boundary,
             });
         }
         Ok(st)
+    }
+
+    /// Makes the last trial the accepted step; returns it and whether it was
+    /// stability-limited.
+    fn accept(
+        &mut self,
+        h: f64,
+        err: f64,
+        h_next: f64,
+        t_new: f64,
+        last: bool,
+    ) -> Result<(AcceptedStep, bool), StepFailure> {
+        let span = Span {
+            t: self.t,
+            h,
+            first: self.stats.accepted == 0,
+        };
+        let a = self
+            .method
+            .accept(&mut self.sys, span, Landing { t_new, h_next })
+            .ok_or(StepFailure::Diverged { t: self.t })?;
+        self.t_prev = self.t;
+        self.t = t_new;
+        self.stats.accepted += 1;
+        self.stats.max_h_lambda = self.stats.max_h_lambda.max(a.h_lambda);
+        if a.limited {
+            self.stats.stability_limited += 1;
+        }
+        self.h_last = h;
+        self.h_lambda_last = a.h_lambda;
+        self.h = a.h_next;
+        self.done = last;
+        let st = AcceptedStep {
+            index: self.stats.accepted,
+            t_prev: self.t_prev,
+            t: self.t,
+            h,
+            err,
+            h_lambda: a.h_lambda,
+        };
+        Ok((st, a.limited))
     }
 
     /// Acts on a detected collapse: stops the run, or starts a fixed-step fallback.
@@ -385,7 +538,7 @@ impl<S: OdeSystem> Integrator<S> {
             0.0
         };
         let h_safe = if lambda > 0.0 {
-            0.5 * self.tab.stability_boundary / lambda
+            0.5 * self.method.stability_boundary() / lambda
         } else {
             f64::INFINITY
         };
@@ -421,7 +574,8 @@ impl<S: OdeSystem> Integrator<S> {
     }
 
     fn record_switch(&mut self, to_adaptive: bool, reason: &str) {
-        let (adaptive, fixed) = (self.tab.name.to_string(), self.fixed_name());
+        let adaptive = self.method.name().to_string();
+        let fixed = format!("{adaptive}_fixed_step");
         let (from, to) = if to_adaptive {
             (fixed, adaptive)
         } else {
@@ -437,130 +591,45 @@ impl<S: OdeSystem> Integrator<S> {
         });
     }
 
-    fn fixed_name(&self) -> String {
-        format!("{}_fixed_step", self.tab.name)
-    }
-
     /// Chattering switches so far (fixed-step fallbacks and returns to adaptive control).
     pub fn switches(&self) -> &[MethodSwitch] {
         &self.switches
     }
 
-    /// The fixed-step and chattering record for the run summary: `None` for an adaptive run
-    /// with the default chattering policy in which nothing was detected.
+    /// The method's own counters and, for a fixed-step run (`fixed_step: H`) or one whose
+    /// chattering policy is not the default or that detected chattering, the fixed-step and
+    /// chattering record; `None` when there is neither.
     pub fn method_stats(&self) -> Option<serde_json::Value> {
+        let own = self.method.method_stats();
         let fixed = match self.mode {
-            Mode::Fixed { h, .. } => Some(h),
+            Mode::Fixed(FixedGrid::Nodes { h, .. }) => Some(h),
             _ => None,
         };
-        if fixed.is_none()
-            && self.chatter.detections == 0
-            && self.opts.on_chatter == OnChatter::default()
+        let steps_grid = matches!(self.mode, Mode::Fixed(FixedGrid::Steps { .. }));
+        if steps_grid
+            || (fixed.is_none()
+                && self.chatter.detections == 0
+                && self.opts.on_chatter == OnChatter::default())
         {
-            return None;
+            return own;
         }
-        Some(json!({
+        let record = json!({
             "fixed_step": fixed,
             "on_chatter": self.opts.on_chatter,
             "chatter_detections": self.chatter.detections,
             "fallback_steps": self.chatter.fallback_steps,
             "fallback_unstable_exits": self.chatter.unstable_exits,
             "chatter_events": self.chatter.events,
-        }))
-    }
-
-    fn adaptive_step(&mut self) -> Result<AcceptedStep, StepFailure> {
-        let mut non_finite = 0u32;
-        loop {
-            let last = trial_guard(
-                self.opts.t0,
-                self.t,
-                &mut self.h,
-                self.opts.t_end,
-                &self.opts.tstops,
-                self.trials,
-                self.opts.max_steps,
-            )?;
-            let h = self.h;
-            let (den, err) = self.trial(h);
-            if !err.is_finite() {
-                non_finite += 1;
-                if non_finite > 40 {
-                    return Err(StepFailure::Diverged { t: self.t });
+        });
+        match own {
+            Some(serde_json::Value::Object(mut m)) => {
+                if let serde_json::Value::Object(r) = record {
+                    m.extend(r);
                 }
+                Some(serde_json::Value::Object(m))
             }
-            match self.ctrl.decide(err, h) {
-                Decision::Reject { h_next } => {
-                    if self.stats.accepted > 0 {
-                        self.stats.rejected += 1;
-                    }
-                    self.h = h_next;
-                }
-                Decision::Accept { h_next } => {
-                    let t_new = if last { self.opts.t_end } else { self.t + h };
-                    let st = self.accept(h, err, h_next, t_new, last, den)?;
-                    let limited = st.h_lambda > STABILITY_FRACTION * self.tab.stability_boundary;
-                    if let (Some(d), false) = (self.detector.as_mut(), last) {
-                        self.pending = d.observe(h, self.stats.rejected, limited);
-                    }
-                    return Ok(st);
-                }
-            }
+            _ => Some(record),
         }
-    }
-
-    fn accept(
-        &mut self,
-        h: f64,
-        err: f64,
-        h_next: f64,
-        t_new: f64,
-        last: bool,
-        den: Option<f64>,
-    ) -> Result<AcceptedStep, StepFailure> {
-        let s = self.tab.stages();
-        std::mem::swap(&mut self.y_prev, &mut self.y);
-        std::mem::swap(&mut self.y, &mut self.cache.y_new);
-        self.t_prev = self.t;
-        self.t = t_new;
-        self.f_slot = if self.tab.fsal { s - 1 } else { s };
-        if !self.tab.fsal {
-            let (_, rest) = self.cache.k.split_at_mut(s);
-            self.sys.rhs(self.t, &self.y, &mut rest[0]);
-            self.stats.nfev += 1;
-        }
-        if !self.cache.k[self.f_slot].iter().all(|v| v.is_finite()) {
-            // roll back to the last good state
-            std::mem::swap(&mut self.y, &mut self.y_prev);
-            self.t = self.t_prev;
-            return Err(StepFailure::Diverged { t: self.t });
-        }
-        let (pa, pb) = self.tab.stiffness_pair;
-        let den = den.unwrap_or_else(|| sq_dist(&self.y, &self.cache.stiff_arg));
-        let num = sq_dist(&self.cache.k[pb], &self.cache.k[pa]);
-        let h_lambda = if den > 0.0 {
-            h * (num / den).sqrt()
-        } else {
-            0.0
-        };
-        self.stats.accepted += 1;
-        self.stats.max_h_lambda = self.stats.max_h_lambda.max(h_lambda);
-        if h_lambda > STABILITY_FRACTION * self.tab.stability_boundary {
-            self.stats.stability_limited += 1;
-        }
-        self.h_last = h;
-        self.h_lambda_last = h_lambda;
-        self.h = h_next;
-        self.extras_ready = false;
-        self.done = last;
-        Ok(AcceptedStep {
-            index: self.stats.accepted,
-            t_prev: self.t_prev,
-            t: self.t,
-            h,
-            err,
-            h_lambda,
-        })
     }
 
     /// Current (last accepted) time.
@@ -569,20 +638,19 @@ impl<S: OdeSystem> Integrator<S> {
     }
     /// Current (last accepted) state.
     pub fn y(&self) -> &[f64] {
-        &self.y
+        self.method.states().y
     }
     /// `f(t, y)` at the current state.
     pub fn f(&self) -> &[f64] {
-        &self.cache.k[self.f_slot]
+        self.method.states().f
     }
     /// State at the start of the last accepted step.
     pub fn y_prev(&self) -> &[f64] {
-        &self.y_prev
+        self.method.states().y_prev
     }
-    /// The local error estimate `h Σ e_i k_i` of the last accepted step (absolute, per
-    /// component; for DOP853 its 5th-order estimate).
+    /// The local error estimate of the last accepted step (absolute, per component).
     pub fn local_error(&self) -> &[f64] {
-        &self.cache.err
+        self.method.states().local_error
     }
     /// The next trial step size.
     pub fn next_h(&self) -> f64 {
@@ -593,8 +661,8 @@ impl<S: OdeSystem> Integrator<S> {
         self.done
     }
     /// The method.
-    pub fn tableau(&self) -> &'static Tableau {
-        self.tab
+    pub fn method(&self) -> &M {
+        &self.method
     }
     /// The system.
     pub fn system(&self) -> &S {
@@ -604,44 +672,75 @@ impl<S: OdeSystem> Integrator<S> {
     pub fn system_mut(&mut self) -> &mut S {
         &mut self.sys
     }
-    /// Work counters so far.
+    /// Work counters so far (`nfev`: the set-up's and the method's evaluations).
     pub fn stats(&self) -> Stats {
         Stats {
+            nfev: self.stats.nfev + self.method.evaluations(),
             wall_s: self.started.elapsed().as_secs_f64(),
             ..self.stats
         }
     }
-
-    /// Dense output at `t ∈ [t_prev, t]` of the last accepted step into `out`.
-    /// Computes the method's extra dense stages on first use (counted in `nfev`).
+    /// Dense output at `t ∈ [t_prev, t]` of the last accepted step into `out` (extra RHS
+    /// evaluations, if the method needs any, are counted in `nfev`).
     pub fn dense(&mut self, t: f64, out: &mut [f64]) {
-        let h = self.h_last;
-        if !self.extras_ready && !self.tab.dense.extra_c.is_empty() {
-            self.stats.nfev += dense::extra_stages(
-                &mut self.sys,
-                self.tab,
-                &mut self.cache,
-                self.t_prev,
-                &self.y_prev,
-                h,
-            );
-        }
-        self.extras_ready = true;
-        let theta = if h > 0.0 { (t - self.t_prev) / h } else { 1.0 };
-        dense::interpolate(
-            self.tab,
-            &self.cache.k,
-            &self.y_prev,
-            h,
-            theta,
-            &mut self.dense_w,
-            out,
-        );
+        let last = Span {
+            t: self.t_prev,
+            h: self.h_last,
+            first: self.stats.accepted == 0,
+        };
+        self.method.dense(&mut self.sys, last, t, out);
     }
-
-    /// Consumes the integrator, returning the system.
+    /// Consumes the driver, returning the system.
     pub fn into_system(self) -> S {
         self.sys
+    }
+}
+
+impl<S: OdeSystem, M: Method, C: Controller> Stepper<S> for Driver<S, M, C> {
+    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
+        Driver::step(self)
+    }
+    fn t(&self) -> f64 {
+        self.t
+    }
+    fn y(&self) -> &[f64] {
+        Driver::y(self)
+    }
+    fn f(&self) -> &[f64] {
+        Driver::f(self)
+    }
+    fn y_prev(&self) -> &[f64] {
+        Driver::y_prev(self)
+    }
+    fn local_error(&self) -> &[f64] {
+        Driver::local_error(self)
+    }
+    fn stage_error(&self) -> Option<&[f64]> {
+        self.method.stage_error()
+    }
+    fn dense(&mut self, t: f64, out: &mut [f64]) {
+        Driver::dense(self, t, out)
+    }
+    fn finished(&self) -> bool {
+        self.done
+    }
+    fn stats(&self) -> Stats {
+        Driver::stats(self)
+    }
+    fn system(&self) -> &S {
+        &self.sys
+    }
+    fn system_mut(&mut self) -> &mut S {
+        &mut self.sys
+    }
+    fn method_name(&self) -> &'static str {
+        self.method.name()
+    }
+    fn switches(&self) -> &[MethodSwitch] {
+        &self.switches
+    }
+    fn method_stats(&self) -> Option<serde_json::Value> {
+        Driver::method_stats(self)
     }
 }
 

@@ -1,8 +1,196 @@
-//! One trial step of an explicit embedded Runge–Kutta pair, written into buffers that are
-//! allocated once ([`ErkCache`]); the hot path never allocates.
+//! Explicit embedded Runge–Kutta pairs: one trial step written into buffers that are
+//! allocated once ([`ErkCache`], [`trial_step`]; the hot path never allocates), and the pair
+//! as a [`Method`] of the generic driver ([`ExplicitRk`], driven as [`Integrator`]).
 
+use std::time::Instant;
+
+use super::controller::{ControllerParams, PiController};
+use super::dense;
+use super::driver::{hairer_initial_step, Driver, Options, Start, Tolerances, STABILITY_FRACTION};
+use super::method::{Accepted, Attempt, Landing, Method, Span, States};
 use super::system::OdeSystem;
 use super::tableau::Tableau;
+
+/// An adaptive (or fixed-step) explicit Runge–Kutta integrator over one system: the pair
+/// [`ExplicitRk`] under Hairer's PI controller in the generic [`Driver`].
+pub type Integrator<S> = Driver<S, ExplicitRk, PiController>;
+
+impl<S: OdeSystem> Integrator<S> {
+    /// Builds an integrator from `(t0, y0)`; evaluates `f(t0, y0)` (and two more RHS for the
+    /// initial step when neither `opts.h0` nor `opts.fixed_step` is given). Tolerances must
+    /// have one entry per component.
+    pub fn new(
+        mut sys: S,
+        tab: &'static Tableau,
+        y0: &[f64],
+        tol: Tolerances,
+        opts: Options,
+    ) -> Self {
+        let n = sys.dim();
+        assert_eq!(y0.len(), n, "initial state has the wrong dimension");
+        assert!(tol.rtol.len() == n && tol.atol.len() == n);
+        let mut cache = ErkCache::new(tab, n);
+        let started = Instant::now();
+        sys.rhs(opts.t0, y0, &mut cache.k[0]);
+        let mut nfev = 1;
+        let h_max = opts.h_max.unwrap_or(opts.t_end - opts.t0);
+        let params = opts
+            .controller
+            .unwrap_or_else(|| ControllerParams::hairer(tab));
+        let ctrl = PiController::new(params, tab.error_order, h_max);
+        let h = match (opts.fixed_step, opts.h0) {
+            (Some(h), _) | (None, Some(h)) => h,
+            (None, None) => {
+                nfev += 1;
+                let ErkCache {
+                    k, stage_arg, err, ..
+                } = &mut cache;
+                hairer_initial_step(
+                    &mut sys,
+                    u32::from(tab.order),
+                    opts.t0,
+                    y0,
+                    &k[0],
+                    &tol,
+                    h_max,
+                    stage_arg,
+                    err,
+                )
+            }
+        };
+        let method = ExplicitRk {
+            dense_w: vec![0.0; tab.dense_stages()],
+            tab,
+            tol,
+            cache,
+            y: y0.to_vec(),
+            y_prev: y0.to_vec(),
+            f_slot: 0,
+            extras_ready: false,
+            den: None,
+            nfev: 0,
+        };
+        Driver::assemble(sys, method, ctrl, opts, Start { h, nfev, started }, None)
+    }
+
+    /// The method.
+    pub fn tableau(&self) -> &'static Tableau {
+        self.method().tab
+    }
+}
+
+/// An explicit embedded pair as a [`Method`]: the stages of [`trial_step`], the error norm
+/// of [`error_norm`], Hairer's stiffness estimate `h‖k_i − k_j‖/‖Y_i − Y_j‖` from the two
+/// stages with the same node ([`Tableau::stiffness_pair`]; a step above 95 % of the
+/// real-axis stability boundary — 3.14 for DOPRI5, 6.07 for DOP853, Hairer's codes use 3.25
+/// and 6.1 — counts as stability-limited), and the tableau's continuous extension as dense
+/// output (its extra stages computed on first use).
+#[derive(Clone, Debug)]
+pub struct ExplicitRk {
+    tab: &'static Tableau,
+    tol: Tolerances,
+    cache: ErkCache,
+    y: Vec<f64>,
+    y_prev: Vec<f64>,
+    /// Stage holding `f(t, y)` of the accepted state (FSAL: the last stage).
+    f_slot: usize,
+    dense_w: Vec<f64>,
+    extras_ready: bool,
+    /// Squared distance of the stiffness pair's stage arguments from the last trial.
+    den: Option<f64>,
+    nfev: u64,
+}
+
+impl Method for ExplicitRk {
+    fn name(&self) -> &'static str {
+        self.tab.name
+    }
+    fn stability_boundary(&self) -> f64 {
+        self.tab.stability_boundary
+    }
+    /// The derivative is the stage `f_slot`; the local error estimate is `h Σ e_i k_i` of
+    /// the last accepted step (absolute, per component; for DOP853 its 5th-order estimate).
+    fn states(&self) -> States<'_> {
+        let f = &self.cache.k[self.f_slot];
+        States::new(&self.y, &self.y_prev, f, &self.cache.err)
+    }
+    fn evaluations(&self) -> u64 {
+        self.nfev
+    }
+    fn begin_step(&mut self) {
+        if self.f_slot != 0 {
+            self.cache.k.swap(0, self.f_slot);
+            self.f_slot = 0;
+        }
+    }
+    fn attempt<S: OdeSystem>(&mut self, sys: &mut S, step: Span) -> Attempt {
+        let Span { t, h, .. } = step;
+        let (n, den) = trial_step(sys, self.tab, &mut self.cache, t, &self.y, h);
+        self.nfev += n;
+        self.den = den;
+        let (rtol, atol) = (&self.tol.rtol, &self.tol.atol);
+        let err = error_norm(self.tab, &self.cache, &self.y, rtol, atol, h);
+        Attempt::Estimated { err, iterations: 0 }
+    }
+    fn candidate_is_finite(&self) -> bool {
+        self.cache.y_new.iter().all(|v| v.is_finite())
+    }
+    fn accept<S: OdeSystem>(&mut self, sys: &mut S, step: Span, end: Landing) -> Option<Accepted> {
+        let (h, Landing { t_new, h_next }) = (step.h, end);
+        let s = self.tab.stages();
+        std::mem::swap(&mut self.y_prev, &mut self.y);
+        std::mem::swap(&mut self.y, &mut self.cache.y_new);
+        self.f_slot = if self.tab.fsal { s - 1 } else { s };
+        if !self.tab.fsal {
+            let (_, rest) = self.cache.k.split_at_mut(s);
+            sys.rhs(t_new, &self.y, &mut rest[0]);
+            self.nfev += 1;
+        }
+        if !self.cache.k[self.f_slot].iter().all(|v| v.is_finite()) {
+            self.rollback();
+            return None;
+        }
+        let (pa, pb) = self.tab.stiffness_pair;
+        let den = self
+            .den
+            .unwrap_or_else(|| sq_dist(&self.y, &self.cache.stiff_arg));
+        let num = sq_dist(&self.cache.k[pb], &self.cache.k[pa]);
+        let h_lambda = if den > 0.0 {
+            h * (num / den).sqrt()
+        } else {
+            0.0
+        };
+        self.extras_ready = false;
+        Some(Accepted {
+            h_lambda,
+            limited: h_lambda > STABILITY_FRACTION * self.tab.stability_boundary,
+            h_next,
+        })
+    }
+    /// Restores the last accepted state; its derivative is still the first stage.
+    fn rollback(&mut self) {
+        std::mem::swap(&mut self.y, &mut self.y_prev);
+        self.f_slot = 0;
+    }
+    fn dense<S: OdeSystem>(&mut self, sys: &mut S, last: Span, t: f64, out: &mut [f64]) {
+        let Span { t: t_prev, h, .. } = last;
+        if !self.extras_ready && !self.tab.dense.extra_c.is_empty() {
+            self.nfev +=
+                dense::extra_stages(sys, self.tab, &mut self.cache, t_prev, &self.y_prev, h);
+        }
+        self.extras_ready = true;
+        let theta = if h > 0.0 { (t - t_prev) / h } else { 1.0 };
+        dense::interpolate(
+            self.tab,
+            &self.cache.k,
+            &self.y_prev,
+            h,
+            theta,
+            &mut self.dense_w,
+            out,
+        );
+    }
+}
 
 /// Stage and work buffers of an explicit RK method.
 #[derive(Clone, Debug)]

@@ -1,18 +1,19 @@
-//! Full-batch gradient descent as a [`Stepper`]: the explicit Euler method with a fixed step,
+//! Full-batch gradient descent: the explicit Euler method ([`Euler`]) with a fixed step,
 //! `y_{j+1} = y_j + η f(t_j, y_j)`. For the gradient flow `f = [−∇L(θ), ‖R‖_F]`, so the
 //! weights follow `θ_{j+1} = θ_j − η∇L(θ_j)` — the training rule of the research codes of
 //! papers 000 and 002 — and the quadrature state `I = ∫‖R‖_F dt` becomes the left Riemann
 //! sum `η Σ_{i<j} ‖R(θ_i)‖_F`.
 //!
-//! Conventions (the same interface as the adaptive integrators, so the run loop, the
-//! monitors and the claim checker need nothing special):
+//! Gradient descent is the generic driver's fixed-step mode on the grid
+//! [`FixedGrid::Steps`] (so the run loop, the monitors and the claim checker need nothing
+//! special). Conventions:
 //! - one accepted step is one gradient-descent step; step `j` ends at `t_j = j·η`
 //!   (computed as `j·η`, not accumulated, so `t_N = N·η` exactly), with `h = η`;
 //! - the run ends at `t_end`; when `t_end` is not a multiple of `η` the last step is
 //!   shortened to end there (a run configured with `steps = N` has `t_end = N·η` and no
 //!   short step);
-//! - gradient descent has **no error estimate**: [`Stepper::local_error`] is zero and
-//!   [`Stepper::stage_error`] `None`, so the checker's integration budgets reduce to
+//! - gradient descent has **no error estimate**: [`crate::integrate::Stepper::local_error`] is zero and
+//!   [`crate::integrate::Stepper::stage_error`] `None`, so the checker's integration budgets reduce to
 //!   round-off — the claim's own, and one rounding of the iterate carried into the slack
 //!   (`crate::claim::budget::undirected_state`, its dominant error) — and a claim about the
 //!   gradient *flow* is judged on the iterates as they are (GD is not an approximation the
@@ -26,30 +27,13 @@
 
 use std::time::Instant;
 
-use super::step::{AcceptedStep, Stats, StepFailure};
-use super::stepper::Stepper;
+use super::controller::AcceptAll;
+use super::driver::{Driver, FixedGrid, Options, Start};
+use super::method::{Accepted, Attempt, Landing, Method, Span, States};
 use super::system::OdeSystem;
 
 /// Gradient descent (explicit Euler with fixed step `lr`) on the system `S`.
-pub struct GradientDescent<S: OdeSystem> {
-    sys: S,
-    lr: f64,
-    t0: f64,
-    t_end: f64,
-    max_steps: u64,
-    j: u64,
-    t: f64,
-    t_prev: f64,
-    h_last: f64,
-    y: Vec<f64>,
-    y_prev: Vec<f64>,
-    f: Vec<f64>,
-    f_prev: Vec<f64>,
-    zeros: Vec<f64>,
-    stats: Stats,
-    started: Instant,
-    done: bool,
-}
+pub type GradientDescent<S> = Driver<S, Euler, AcceptAll>;
 
 impl<S: OdeSystem> GradientDescent<S> {
     /// Gradient descent from `(t0, y0)` with learning rate `lr > 0` until `t_end`, at most
@@ -61,151 +45,119 @@ impl<S: OdeSystem> GradientDescent<S> {
         let started = Instant::now();
         let mut f = vec![0.0; n];
         sys.rhs(t0, y0, &mut f);
-        Self {
-            sys,
-            lr,
-            t0,
-            t_end,
-            max_steps,
-            j: 0,
-            t: t0,
-            t_prev: t0,
-            h_last: 0.0,
+        let method = Euler {
             y: y0.to_vec(),
             y_prev: y0.to_vec(),
+            y_new: vec![0.0; n],
             f_prev: f.clone(),
             f,
             zeros: vec![0.0; n],
-            stats: Stats {
-                nfev: 1,
-                ..Stats::default()
-            },
+            nfev: 0,
+        };
+        let opts = Options {
+            max_steps,
+            ..Options::new(t0, t_end)
+        };
+        let grid = FixedGrid::Steps { h: lr };
+        let start = Start {
+            h: lr,
+            nfev: 1,
             started,
-            done: t_end <= t0,
-        }
+        };
+        Driver::assemble(sys, method, AcceptAll, opts, start, Some(grid))
     }
 
     /// The learning rate `η`.
     pub fn lr(&self) -> f64 {
-        self.lr
+        self.next_h()
     }
 
     /// Number of steps taken.
     pub fn steps(&self) -> u64 {
-        self.j
-    }
-
-    /// Consumes the stepper, returning the system.
-    pub fn into_system(self) -> S {
-        self.sys
+        self.stats().accepted
     }
 }
 
-impl<S: OdeSystem> Stepper<S> for GradientDescent<S> {
-    /// One gradient-descent step `y ← y + h f(t, y)`, `h = η` (shorter only to land on
-    /// `t_end`). A non-finite new state or derivative is reported as divergence and the
-    /// last good state kept.
-    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
-        if self.done {
-            return Ok(None);
+/// The explicit Euler method `y_{j+1} = y_j + h f(t_j, y_j)` as a [`Method`], without an
+/// error estimate (its local error in [`Method::states`] is zero).
+#[derive(Clone, Debug)]
+pub struct Euler {
+    y: Vec<f64>,
+    y_prev: Vec<f64>,
+    y_new: Vec<f64>,
+    f: Vec<f64>,
+    f_prev: Vec<f64>,
+    zeros: Vec<f64>,
+    nfev: u64,
+}
+
+impl Method for Euler {
+    fn name(&self) -> &'static str {
+        "gd"
+    }
+    /// Euler's real-axis boundary, 2 (not enforced: `h|λ|` is not measured, the sharpness
+    /// monitor gives `η·λ_max`).
+    fn stability_boundary(&self) -> f64 {
+        2.0
+    }
+    /// The local error is zero: gradient descent has no error estimate (it is the method,
+    /// not an approximation of one).
+    fn states(&self) -> States<'_> {
+        States::new(&self.y, &self.y_prev, &self.f, &self.zeros)
+    }
+    fn evaluations(&self) -> u64 {
+        self.nfev
+    }
+    /// `y_new = y + h f(t, y)`; no evaluation.
+    fn attempt<S: OdeSystem>(&mut self, _sys: &mut S, step: Span) -> Attempt {
+        for ((yn, y), f) in self.y_new.iter_mut().zip(&self.y).zip(&self.f) {
+            *yn = y + step.h * f;
         }
-        if self.j == 0 && !self.f.iter().all(|v| v.is_finite()) {
-            return Err(StepFailure::Diverged { t: self.t });
-        }
-        if self.j >= self.max_steps {
-            return Err(StepFailure::MaxSteps {
-                t: self.t,
-                steps: self.j,
-            });
-        }
-        let j = self.j + 1;
-        let mut t_new = self.t0 + j as f64 * self.lr;
-        // the last step lands on t_end (a multiple of η up to round-off is not shortened)
-        let last = t_new >= self.t_end * (1.0 - 4.0 * f64::EPSILON);
-        if last {
-            t_new = self.t_end;
-        }
-        let h = if last && j as f64 * self.lr > self.t_end - self.t0 {
-            t_new - self.t
-        } else {
-            self.lr
-        };
-        std::mem::swap(&mut self.y_prev, &mut self.y);
-        std::mem::swap(&mut self.f_prev, &mut self.f);
-        for ((y, yp), fp) in self.y.iter_mut().zip(&self.y_prev).zip(&self.f_prev) {
-            *y = yp + h * fp;
-        }
-        self.sys.rhs(t_new, &self.y, &mut self.f);
-        self.stats.nfev += 1;
-        if !(self.y.iter().all(|v| v.is_finite()) && self.f.iter().all(|v| v.is_finite())) {
-            std::mem::swap(&mut self.y_prev, &mut self.y);
-            std::mem::swap(&mut self.f_prev, &mut self.f);
-            return Err(StepFailure::Diverged { t: self.t });
-        }
-        self.j = j;
-        self.t_prev = self.t;
-        self.t = t_new;
-        self.h_last = h;
-        self.stats.accepted += 1;
-        self.done = last;
-        Ok(Some(AcceptedStep {
-            index: j,
-            t_prev: self.t_prev,
-            t: self.t,
-            h,
+        Attempt::Estimated {
             err: 0.0,
+            iterations: 0,
+        }
+    }
+    fn candidate_is_finite(&self) -> bool {
+        self.y_new.iter().all(|v| v.is_finite())
+    }
+    /// The new state and its gradient `f(t_new, y_new)` (one evaluation); `h|λ|` is 0 (not
+    /// measured) and no step counts as stability-limited.
+    fn accept<S: OdeSystem>(&mut self, sys: &mut S, _step: Span, end: Landing) -> Option<Accepted> {
+        std::mem::swap(&mut self.y_prev, &mut self.y);
+        std::mem::swap(&mut self.y, &mut self.y_new);
+        std::mem::swap(&mut self.f_prev, &mut self.f);
+        sys.rhs(end.t_new, &self.y, &mut self.f);
+        self.nfev += 1;
+        if !self.f.iter().all(|v| v.is_finite()) {
+            self.rollback();
+            return None;
+        }
+        Some(Accepted {
             h_lambda: 0.0,
-        }))
+            limited: false,
+            h_next: end.h_next,
+        })
     }
-    fn t(&self) -> f64 {
-        self.t
-    }
-    fn y(&self) -> &[f64] {
-        &self.y
-    }
-    fn f(&self) -> &[f64] {
-        &self.f
-    }
-    fn y_prev(&self) -> &[f64] {
-        &self.y_prev
-    }
-    /// Zero: gradient descent has no error estimate (it is the method, not an
-    /// approximation of one).
-    fn local_error(&self) -> &[f64] {
-        &self.zeros
+    fn rollback(&mut self) {
+        std::mem::swap(&mut self.y, &mut self.y_prev);
+        std::mem::swap(&mut self.f, &mut self.f_prev);
     }
     /// Linear interpolation `y_prev + (t − t_prev) f(t_prev, y_prev)` inside the last step
     /// (`y_prev` at the initial point).
-    fn dense(&mut self, t: f64, out: &mut [f64]) {
-        let s = if self.h_last > 0.0 {
-            (t - self.t_prev).clamp(0.0, self.h_last)
+    fn dense<S: OdeSystem>(&mut self, _sys: &mut S, last: Span, t: f64, out: &mut [f64]) {
+        let Span { t: t_prev, h, .. } = last;
+        let s = if h > 0.0 {
+            (t - t_prev).clamp(0.0, h)
         } else {
             0.0
         };
         for ((o, yp), fp) in out.iter_mut().zip(&self.y_prev).zip(&self.f_prev) {
             *o = yp + s * fp;
         }
-        if s == self.h_last && self.h_last > 0.0 {
+        if s == h && h > 0.0 {
             out.copy_from_slice(&self.y);
         }
-    }
-    fn finished(&self) -> bool {
-        self.done
-    }
-    fn stats(&self) -> Stats {
-        Stats {
-            wall_s: self.started.elapsed().as_secs_f64(),
-            ..self.stats
-        }
-    }
-    fn system(&self) -> &S {
-        &self.sys
-    }
-    fn system_mut(&mut self) -> &mut S {
-        &mut self.sys
-    }
-    fn method_name(&self) -> &'static str {
-        "gd"
     }
 }
 

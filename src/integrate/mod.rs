@@ -1,12 +1,12 @@
-//! Integrators, one object per concern (as in diffrax and OrdinaryDiffEq): tableaux as
-//! data ([`tableau`]), one trial step with preallocated stages ([`erk`]), step-size control
-//! ([`controller`]), dense output ([`dense`]), the step types every method shares
-//! ([`step`]), the driver that yields accepted steps
-//! ([`driver`]) with its fixed-step mode and chattering fallback ([`chatter`]), and the
-//! [`Stepper`] interface every method offers the run loop ([`stepper`]);
-//! the implicit collocation methods for the stiff flow ([`implicit`]), the stabilized explicit
-//! ROCK4 ([`rock`]), the automatic explicit/stabilized switch ([`auto`]), and gradient descent
-//! as a fixed-step stepper ([`gd`]).
+//! Integrators, one object per concern (as in diffrax and OrdinaryDiffEq): the one
+//! integration loop ([`driver`]: step guard, accept/reject, counters, fixed steps, the
+//! chattering fallback of [`chatter`]) around a [`method::Method`] that only proposes a
+//! step and a [`controller::Controller`] that judges it; the step types every part shares
+//! ([`step`]) and the [`Stepper`] interface the run loop sees ([`stepper`]). The methods:
+//! explicit pairs with tableaux as data ([`tableau`], [`erk`], dense output in [`dense`]),
+//! the implicit collocation methods for the stiff flow ([`implicit`]), the stabilized
+//! explicit ROCK4 ([`rock`]) and gradient descent ([`gd`]); the automatic
+//! explicit/stiff switch ([`auto`]) composes them.
 
 pub mod auto;
 pub mod chatter;
@@ -16,13 +16,15 @@ pub mod driver;
 pub mod erk;
 pub mod gd;
 pub mod implicit;
+pub mod method;
 pub mod rock;
 pub mod step;
 pub mod stepper;
 pub mod system;
 pub mod tableau;
 
-pub use driver::{Integrator, Options, Tolerances};
+pub use driver::{Driver, Options, Tolerances};
+pub use erk::Integrator;
 pub use gd::GradientDescent;
 pub use step::{AcceptedStep, MethodSwitch, Stats, StepFailure};
 pub use stepper::Stepper;

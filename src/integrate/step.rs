@@ -80,6 +80,19 @@ pub enum StepFailure {
         /// The method's stability boundary.
         boundary: f64,
     },
+    /// A fixed step of an implicit method whose stage equations could not be solved at that
+    /// size (the Newton iteration failed even with a refreshed Jacobian model); the state is
+    /// the last accepted one.
+    #[error(
+        "fixed step h = {h} is too long for the implicit stage equations after t = {t} (the \
+         Newton iteration did not converge); take a smaller fixed step or adaptive control"
+    )]
+    StageSolveFailed {
+        /// Last good time.
+        t: f64,
+        /// The fixed step.
+        h: f64,
+    },
     /// More trial steps than `max_steps`.
     #[error("maximal number of steps ({steps}) reached at t = {t}")]
     MaxSteps {

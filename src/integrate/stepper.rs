@@ -1,11 +1,11 @@
 //! The one interface every time stepper offers to the run loop, the monitors and the claim
-//! checker: explicit Runge–Kutta pairs ([`super::Integrator`]), and the stiff, implicit and
-//! discrete methods built beside them. A stepper yields **accepted** steps one at a time;
+//! checker: the generic [`super::driver::Driver`] over any method (explicit pairs, ROCK4,
+//! the implicit collocation methods, gradient descent), and the automatic switch
+//! ([`super::auto::AutoSwitch`]) that composes them. A stepper yields **accepted** steps one at a time;
 //! between two calls to [`Stepper::step`] it exposes the accepted state, its derivative, the
 //! local error estimate of the step and a dense output inside it. Nothing stores the
 //! trajectory.
 
-use super::driver::Integrator;
 use super::step::{AcceptedStep, MethodSwitch, Stats, StepFailure};
 use super::system::OdeSystem;
 
@@ -56,50 +56,5 @@ pub trait Stepper<S: OdeSystem> {
     /// `None` (the default) when there are none.
     fn method_stats(&self) -> Option<serde_json::Value> {
         None
-    }
-}
-
-impl<S: OdeSystem> Stepper<S> for Integrator<S> {
-    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
-        Integrator::step(self)
-    }
-    fn t(&self) -> f64 {
-        Integrator::t(self)
-    }
-    fn y(&self) -> &[f64] {
-        Integrator::y(self)
-    }
-    fn f(&self) -> &[f64] {
-        Integrator::f(self)
-    }
-    fn y_prev(&self) -> &[f64] {
-        Integrator::y_prev(self)
-    }
-    fn local_error(&self) -> &[f64] {
-        Integrator::local_error(self)
-    }
-    fn dense(&mut self, t: f64, out: &mut [f64]) {
-        Integrator::dense(self, t, out)
-    }
-    fn finished(&self) -> bool {
-        Integrator::finished(self)
-    }
-    fn stats(&self) -> Stats {
-        Integrator::stats(self)
-    }
-    fn system(&self) -> &S {
-        Integrator::system(self)
-    }
-    fn system_mut(&mut self) -> &mut S {
-        Integrator::system_mut(self)
-    }
-    fn method_name(&self) -> &'static str {
-        self.tableau().name
-    }
-    fn switches(&self) -> &[MethodSwitch] {
-        Integrator::switches(self)
-    }
-    fn method_stats(&self) -> Option<serde_json::Value> {
-        Integrator::method_stats(self)
     }
 }

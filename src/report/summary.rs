@@ -147,6 +147,9 @@ pub enum RunStatus {
     /// A fixed step was outside the method's stability region
     /// ([`StepFailure::FixedStepUnstable`]).
     FixedStepUnstable,
+    /// A fixed step was too long for an implicit method's stage equations
+    /// ([`StepFailure::StageSolveFailed`]).
+    StageSolveFailed,
 }
 
 impl From<&Status> for RunStatus {
@@ -159,6 +162,7 @@ impl From<&Status> for RunStatus {
                 StepFailure::MaxSteps { .. } | StepFailure::PaceTooSlow { .. } => Self::MaxSteps,
                 StepFailure::Chattering { .. } => Self::Chattering,
                 StepFailure::FixedStepUnstable { .. } => Self::FixedStepUnstable,
+                StepFailure::StageSolveFailed { .. } => Self::StageSolveFailed,
             },
         }
     }

@@ -207,7 +207,7 @@ pub(crate) struct RunArgs {
     /// Largest number of trial steps.
     #[arg(long = "max-steps", allow_negative_numbers = true)]
     pub(crate) max_steps: Option<u64>,
-    /// Fixed step size H of an explicit pair: no error control, no rejections.
+    /// Fixed step size H of any method but auto and gd: no error control, no rejections.
     #[arg(long = "fixed-step", allow_negative_numbers = true)]
     pub(crate) fixed_step: Option<f64>,
     /// On detected chattering at a kink: stop (default), fixed_step (fall back to fixed

@@ -13,7 +13,10 @@
 //! ```
 //!
 //! `safe = 0.9`, `facl = 5`, `facr = 1/8` (RADAU5's defaults: the step may grow eightfold and
-//! shrink fivefold); right after a rejection the step may not grow.
+//! shrink fivefold); right after a rejection the step may not grow, and a rejected first step
+//! (before any step was accepted) is retried at a tenth of its size, as in RADAU5.
+
+use crate::integrate::controller::{Controller, Decision};
 
 /// RADAU5's predictive controller state.
 #[derive(Clone, Debug)]
@@ -45,18 +48,17 @@ impl GustafssonController {
             h_max,
         }
     }
+}
 
-    /// Whether the last decision was a rejection.
-    pub fn rejected_last(&self) -> bool {
-        self.rejected_last
-    }
-
-    /// Decides on a step `h` with scaled error `err` after `newt` Newton iterations.
-    /// Returns `(accept, h_new)`.
-    pub fn decide(&mut self, err: f64, h: f64, newt: u32) -> (bool, f64) {
+impl Controller for GustafssonController {
+    /// RADAU5's rule (module documentation) after `newt` Newton iterations; non-finite
+    /// rejects with ratio 1/5.
+    fn decide(&mut self, err: f64, h: f64, newt: u32) -> Decision {
         if !err.is_finite() {
             self.rejected_last = true;
-            return (false, h * FACR.max(1.0 / FACL));
+            return Decision::Reject {
+                h_next: h * FACR.max(1.0 / FACL),
+            };
         }
         let nit = f64::from(self.nit);
         let fac = SAFE.min(SAFE * (1.0 + 2.0 * nit) / (f64::from(newt) + 2.0 * nit));
@@ -74,10 +76,16 @@ impl GustafssonController {
                 h_new = h_new.min(h);
             }
             self.rejected_last = false;
-            (true, h_new)
+            Decision::Accept { h_next: h_new }
         } else {
             self.rejected_last = true;
-            (false, h / quot)
+            // RADAU5 shrinks a rejected very first step tenfold
+            let h_next = if self.h_acc.is_none() {
+                h * 0.1
+            } else {
+                h / quot
+            };
+            Decision::Reject { h_next }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! equations ([`super::newton`]) with the low-rank stiff Jacobian model ([`super::lowrank`])
 //! refreshed by Lanczos when Newton's contraction degrades, the filtered embedded error
 //! estimate ([`super::tableau`]), RADAU5's predictive controller ([`super::controller`]) and
-//! the collocation polynomial as dense output. Implements [`Stepper`].
+//! the collocation polynomial as dense output: the [`Method`] [`Collocation`], driven as
+//! [`ImplicitRk`] by the generic [`Driver`].
 //!
 //! Per accepted step: the Newton iterations (`s` RHS each), one RHS for `f(t_1, y_1)` (which
 //! is also the next step's `f_0`), and, at the first step or right after a rejection when
@@ -12,7 +13,6 @@
 //! A failed Newton iteration first refreshes the Jacobian model at the step's start, then
 //! halves the step. Stiffness never aborts a run.
 
-use crate::integrate::driver::trial_guard;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -26,9 +26,8 @@ use super::newton::{
 };
 use super::tableau::CollocationTableau;
 use crate::curvature::LanczosOptions;
-use crate::integrate::driver::{Options, Tolerances};
-use crate::integrate::step::{AcceptedStep, Stats, StepFailure};
-use crate::integrate::stepper::Stepper;
+use crate::integrate::driver::{Driver, Options, Start, Tolerances};
+use crate::integrate::method::{Accepted, Attempt, Landing, Method, Span, States};
 use crate::integrate::system::OdeSystem;
 
 /// Settings of the implicit methods beyond the common [`Options`].
@@ -144,49 +143,13 @@ pub fn transform_tolerances(tol: &Tolerances, q: u8, p: u8) -> Tolerances {
     out
 }
 
-/// An adaptive implicit collocation RK method over the system `S`.
-pub struct ImplicitRk<S: OdeSystem> {
-    sys: S,
-    tab: &'static CollocationTableau,
-    tol: Tolerances,
-    opts: Options,
-    iopts: ImplicitOptions,
-    newton: NewtonSettings,
-    ctrl: GustafssonController,
-    model: LowRankJacobian,
-    rank: usize,
-    model_fresh: bool,
-    need_refresh: bool,
-    has_jvp: bool,
-    gmres: Option<Gmres>,
-    work: NewtonWork,
-    z_acc: Vec<f64>,
-    sk: Vec<f64>,
-    y_new: Vec<f64>,
-    err: Vec<f64>,
-    stage_err: Vec<f64>,
-    raw: Vec<f64>,
-    scratch: Vec<f64>,
-    w: Vec<f64>,
-    t: f64,
-    t_prev: f64,
-    h: f64,
-    h_last: f64,
-    y: Vec<f64>,
-    y_prev: Vec<f64>,
-    f: Vec<f64>,
-    eta: f64,
-    fresh_rate: f64,
-    stats: Stats,
-    istats: ImplicitStats,
-    trials: u64,
-    started: Instant,
-    done: bool,
-}
+/// An adaptive implicit collocation RK method over the system `S`: [`Collocation`] under
+/// RADAU5's predictive controller in the generic [`Driver`].
+pub type ImplicitRk<S> = Driver<S, Collocation, GustafssonController>;
 
 impl<S: OdeSystem> ImplicitRk<S> {
     /// Builds the stepper from `(t0, y0)`; evaluates `f(t0, y0)` and, when the system offers
-    /// `jvp` and `iopts.rank > 0`, the first Jacobian model (Lanczos).
+    /// `jvp` and `iopts.rank > 0`, the first Jacobian model (Lanczos, at the first step).
     pub fn new(
         mut sys: S,
         tab: &'static CollocationTableau,
@@ -234,13 +197,12 @@ impl<S: OdeSystem> ImplicitRk<S> {
             LinearSolver::Gmres { .. } if has_jvp => Some(Gmres::new(s * n, 30)),
             _ => None,
         };
-        let mut me = Self {
+        let method = Collocation {
             newton: NewtonSettings {
                 max_iter,
                 tolerance,
                 linear: iopts.linear,
             },
-            ctrl: GustafssonController::new(tab.est_order, max_iter, h_max),
             model: LowRankJacobian::default(),
             rank: iopts.rank,
             model_fresh: false,
@@ -256,46 +218,119 @@ impl<S: OdeSystem> ImplicitRk<S> {
             raw: vec![0.0; n],
             scratch,
             w: vec![0.0; s],
-            t: opts.t0,
-            t_prev: opts.t0,
-            h: 0.0,
             h_last: 0.0,
             y: y0.to_vec(),
             y_prev: y0.to_vec(),
             f,
             eta: 1.0,
             fresh_rate: 0.0,
-            stats: Stats {
-                nfev: 1,
-                ..Stats::default()
-            },
+            last: None,
+            rejected_last: false,
+            nfev: 0,
             istats: ImplicitStats {
                 jvps: u64::from(has_jvp),
                 ..ImplicitStats::default()
             },
-            trials: 0,
-            started,
-            done: false,
-            sys,
             tab,
             tol,
             iopts,
-            opts,
         };
-        me.h = match me.opts.h0 {
+        let h = match opts.h0 {
             Some(h) => h,
-            None => me.initial_step(h_max),
+            None => method.initial_step(sys.quadrature_states(), h_max),
         };
-        me
+        let ctrl = GustafssonController::new(tab.est_order, max_iter, h_max);
+        let start = Start {
+            h,
+            nfev: 1,
+            started,
+        };
+        Driver::assemble(sys, method, ctrl, opts, start, None)
+    }
+
+    /// The implicit-method counters.
+    pub fn implicit_stats(&self) -> ImplicitStats {
+        self.method().implicit_stats()
+    }
+
+    /// Estimate of the error the stopped stage iteration left in the last accepted state
+    /// (absolute, per component; see [`Collocation`]'s stage-error estimate). Not part of
+    /// [`Driver::local_error`], the truncation estimate the step was accepted with.
+    pub fn stage_error(&self) -> &[f64] {
+        &self.method().stage_err
+    }
+
+    /// Whether the Newton iterations have a Jacobian model (the system offers
+    /// Jacobian-vector products and `rank > 0`); without one the stages are solved by
+    /// fixed-point iteration.
+    pub fn has_jacobian_model(&self) -> bool {
+        self.method().has_jvp
+    }
+
+    /// The method.
+    pub fn tableau(&self) -> &'static CollocationTableau {
+        self.method().tab
+    }
+}
+
+/// An implicit collocation method as a [`Method`]: stage start values from the last
+/// collocation polynomial, Newton on the stage equations with the low-rank Jacobian model
+/// (refreshed before a trial when stale, its rank doubled when a fresh model fails), the
+/// filtered embedded estimate (RADAU5's refinement at the first step and after a
+/// rejection), the stage-iteration error of the accepted state, the Newton-limited next
+/// step, and the collocation polynomial as dense output.
+pub struct Collocation {
+    tab: &'static CollocationTableau,
+    tol: Tolerances,
+    iopts: ImplicitOptions,
+    newton: NewtonSettings,
+    model: LowRankJacobian,
+    rank: usize,
+    model_fresh: bool,
+    need_refresh: bool,
+    has_jvp: bool,
+    gmres: Option<Gmres>,
+    work: NewtonWork,
+    z_acc: Vec<f64>,
+    sk: Vec<f64>,
+    y_new: Vec<f64>,
+    err: Vec<f64>,
+    stage_err: Vec<f64>,
+    raw: Vec<f64>,
+    scratch: Vec<f64>,
+    w: Vec<f64>,
+    h_last: f64,
+    y: Vec<f64>,
+    y_prev: Vec<f64>,
+    f: Vec<f64>,
+    eta: f64,
+    fresh_rate: f64,
+    /// The Newton result of the last trial, whether it started from zero stages, and its start
+    /// time.
+    last: Option<(NewtonResult, bool, f64)>,
+    /// Whether the controller rejected the last trial (RADAU5 then refines the estimate).
+    rejected_last: bool,
+    nfev: u64,
+    istats: ImplicitStats,
+}
+
+impl Collocation {
+    /// The implicit-method counters.
+    pub fn implicit_stats(&self) -> ImplicitStats {
+        ImplicitStats {
+            model_rank: self.model.rank(),
+            mu_max: self.model.mu_max(),
+            ..self.istats
+        }
     }
 
     /// `h_0 = 0.01 ‖y_0‖/‖f_0‖` in the tolerance-weighted norm over the dynamic components
-    /// (quadrature states left out), `10⁻⁶` when either vanishes, capped by `h_max`; the
-    /// controller corrects it within a few steps.
-    fn initial_step(&self, h_max: f64) -> f64 {
+    /// (the last `quadrature` components left out), `10⁻⁶` when either vanishes, capped by
+    /// `h_max`; the controller corrects it within a few steps.
+    fn initial_step(&self, quadrature: usize, h_max: f64) -> f64 {
         let mut d0 = 0.0;
         let mut d1 = 0.0;
-        let nd = self.y.len() - self.sys.quadrature_states().min(self.y.len());
+        let nd = self.y.len() - quadrature.min(self.y.len());
         for i in 0..nd {
             let sk = self.tol.atol[i] + self.tol.rtol[i] * self.y[i].abs();
             d0 += (self.y[i] / sk).powi(2);
@@ -309,43 +344,10 @@ impl<S: OdeSystem> ImplicitRk<S> {
         h.min(h_max)
     }
 
-    /// The implicit-method counters.
-    pub fn implicit_stats(&self) -> ImplicitStats {
-        ImplicitStats {
-            model_rank: self.model.rank(),
-            mu_max: self.model.mu_max(),
-            ..self.istats
-        }
-    }
-
-    /// The next trial step size.
-    pub fn next_h(&self) -> f64 {
-        self.h
-    }
-
-    /// Estimate of the error the stopped stage iteration left in the last accepted state
-    /// (absolute, per component; see `estimate_stage_error`). Not part of
-    /// [`Stepper::local_error`], the truncation estimate the step was accepted with.
-    pub fn stage_error(&self) -> &[f64] {
-        &self.stage_err
-    }
-
-    /// Whether the Newton iterations have a Jacobian model (the system offers
-    /// Jacobian-vector products and `rank > 0`); without one the stages are solved by
-    /// fixed-point iteration.
-    pub fn has_jacobian_model(&self) -> bool {
-        self.has_jvp
-    }
-
-    /// The method.
-    pub fn tableau(&self) -> &'static CollocationTableau {
-        self.tab
-    }
-
-    fn refresh_model(&mut self) {
+    fn refresh_model<S: OdeSystem>(&mut self, sys: &mut S, t: f64) {
         let c = self.model.refresh(
-            &mut self.sys,
-            self.t,
+            sys,
+            t,
             &self.y,
             self.rank,
             &LanczosOptions {
@@ -361,9 +363,9 @@ impl<S: OdeSystem> ImplicitRk<S> {
 
     /// Start values `Z_i = u_prev(t + c_i h) − y` from the last accepted step's collocation
     /// polynomial (zero before the first step).
-    fn start_values(&mut self, h: f64) {
+    fn start_values(&mut self, h: f64, first: bool) {
         let (s, n) = (self.tab.s, self.y.len());
-        if self.stats.accepted == 0 {
+        if first {
             self.work.z.fill(0.0);
             return;
         }
@@ -383,7 +385,7 @@ impl<S: OdeSystem> ImplicitRk<S> {
 
     /// `y_1 = y_0 + Σ d_i Z_i` and the filtered error estimate into `err`; returns its
     /// scaled RMS norm.
-    fn estimate(&mut self, h: f64, refine: bool) -> (f64, u64) {
+    fn estimate<S: OdeSystem>(&mut self, sys: &mut S, t: f64, h: f64, refine: bool) -> (f64, u64) {
         let (s, n) = (self.tab.s, self.y.len());
         let z = &self.work.z;
         for l in 0..n {
@@ -405,7 +407,7 @@ impl<S: OdeSystem> ImplicitRk<S> {
             for l in 0..n {
                 self.scratch[l] = self.y[l] + self.err[l];
             }
-            self.sys.rhs(self.t, &self.scratch, &mut self.err);
+            sys.rhs(t, &self.scratch, &mut self.err);
             evals = 1;
             for l in 0..n {
                 let mut raw = self.tab.gamma0 * h * self.err[l];
@@ -454,7 +456,14 @@ impl<S: OdeSystem> ImplicitRk<S> {
     /// step is unchanged; `s` RHS once per start), and `Z* − Z ≈ ΔZ_{k+1}/(1 − Θ')`,
     /// `Θ' = min(‖ΔZ_{k+1}‖/‖ΔZ_k‖, 0.9)`. Gauss stages iterated to round-off leave
     /// round-off.
-    fn estimate_stage_error(&mut self, h: f64, nr: &NewtonResult, zero_start: bool) {
+    fn estimate_stage_error<S: OdeSystem>(
+        &mut self,
+        sys: &mut S,
+        t: f64,
+        h: f64,
+        nr: &NewtonResult,
+        zero_start: bool,
+    ) {
         let eta = if nr.theta > 0.0 && nr.theta < 1.0 {
             nr.theta / (1.0 - nr.theta)
         } else {
@@ -467,18 +476,18 @@ impl<S: OdeSystem> ImplicitRk<S> {
         }
         // the estimate above stays in place if the probe fails
         let probe = probe_increment(
-            &mut self.sys,
+            sys,
             self.tab,
             &mut self.model,
             self.gmres.as_mut(),
             &mut self.work,
-            self.t,
+            t,
             &self.y,
             h,
             &self.sk,
             self.newton.linear,
         );
-        self.stats.nfev += probe.rhs;
+        self.nfev += probe.rhs;
         self.istats.jvps += probe.jvps;
         self.istats.krylov_iterations += probe.krylov;
         self.istats.stage_probes += 1;
@@ -500,128 +509,114 @@ impl<S: OdeSystem> ImplicitRk<S> {
         }
     }
 
-    fn newton(&mut self, h: f64) -> NewtonResult {
+    fn newton<S: OdeSystem>(&mut self, sys: &mut S, t: f64, h: f64) -> NewtonResult {
         for l in 0..self.y.len() {
             self.sk[l] = self.tol.atol[l] + self.tol.rtol[l] * self.y[l].abs();
         }
         let r = solve_stages(
-            &mut self.sys,
+            sys,
             self.tab,
             &mut self.model,
             self.gmres.as_mut(),
             &mut self.work,
-            self.t,
+            t,
             &self.y,
             h,
             &self.sk,
             self.eta,
             &self.newton,
         );
-        self.stats.nfev += r.rhs;
+        self.nfev += r.rhs;
         self.istats.jvps += r.jvps;
         self.istats.krylov_iterations += r.krylov;
         self.istats.newton_iterations += u64::from(r.iterations);
         r
     }
+}
 
-    /// Takes trial steps until one is accepted and returns it; `Ok(None)` once `t_end` is
-    /// reached.
-    pub fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
-        if self.done {
-            return Ok(None);
+impl Method for Collocation {
+    fn name(&self) -> &'static str {
+        self.tab.name
+    }
+    /// A-stable: no step is beyond the stability boundary.
+    fn stability_boundary(&self) -> f64 {
+        f64::INFINITY
+    }
+    /// The local error is the filtered embedded estimate `(I − hγ_0 J̃)⁻¹(ŷ_1 − y_1)` the
+    /// step was accepted with.
+    fn states(&self) -> States<'_> {
+        States::new(&self.y, &self.y_prev, &self.f, &self.err)
+    }
+    fn evaluations(&self) -> u64 {
+        self.nfev
+    }
+    /// The stage error left in `y_1` by the stopped Newton iteration: RADAU5's stopping
+    /// rule leaves stage errors that, on the gradient flow, set the global error rather than
+    /// truncation (docs/guide/stiff.md, *Implicit methods*).
+    fn stage_error(&self) -> Option<&[f64]> {
+        Some(&self.stage_err)
+    }
+    /// Refreshes a stale Jacobian model at the step's start.
+    fn prepare<S: OdeSystem>(&mut self, sys: &mut S, step: Span) -> Option<f64> {
+        if self.need_refresh && self.has_jvp {
+            self.refresh_model(sys, step.t);
         }
-        if self.stats.accepted == 0 && !self.f.iter().all(|v| v.is_finite()) {
-            return Err(StepFailure::Diverged { t: self.t });
+        None
+    }
+    /// Start values, the Newton iteration and the estimate. A failed iteration first
+    /// refreshes the Jacobian model (same step), then doubles a fresh model's rank, then
+    /// halves the step.
+    fn attempt<S: OdeSystem>(&mut self, sys: &mut S, step: Span) -> Attempt {
+        let Span { t, h, first } = step;
+        // the first step starts from zero stages (no previous collocation polynomial)
+        self.start_values(h, first);
+        let nr = self.newton(sys, t, h);
+        if !nr.converged {
+            self.istats.newton_failures += 1;
+            self.last = None;
+            if self.has_jvp && !self.model_fresh {
+                self.need_refresh = true;
+                return Attempt::Failed { shrink: None };
+            }
+            if self.has_jvp && self.rank < self.iopts.max_rank && self.model.rank() == self.rank {
+                // the fresh model misses stiff directions: double its rank
+                self.rank = (2 * self.rank).min(self.iopts.max_rank);
+                self.need_refresh = true;
+                return Attempt::Failed { shrink: None };
+            }
+            return Attempt::Failed { shrink: Some(0.5) };
         }
-        let mut non_finite = 0u32;
-        loop {
-            let last = trial_guard(
-                self.opts.t0,
-                self.t,
-                &mut self.h,
-                self.opts.t_end,
-                &self.opts.tstops,
-                self.trials,
-                self.opts.max_steps,
-            )?;
-            if self.need_refresh && self.has_jvp {
-                self.refresh_model();
-            }
-            self.trials += 1;
-            let h = self.h;
-            // the first step starts from zero stages (no previous collocation polynomial)
-            let zero_start = self.stats.accepted == 0;
-            self.start_values(h);
-            let nr = self.newton(h);
-            if !nr.converged {
-                self.istats.newton_failures += 1;
-                if self.stats.accepted > 0 {
-                    self.stats.rejected += 1;
-                }
-                if self.has_jvp && !self.model_fresh {
-                    self.need_refresh = true;
-                } else if self.has_jvp
-                    && self.rank < self.iopts.max_rank
-                    && self.model.rank() == self.rank
-                {
-                    // the fresh model misses stiff directions: double its rank
-                    self.rank = (2 * self.rank).min(self.iopts.max_rank);
-                    self.need_refresh = true;
-                } else {
-                    self.h *= 0.5;
-                    non_finite += 1;
-                    if non_finite > 60 {
-                        return Err(StepFailure::Diverged { t: self.t });
-                    }
-                }
-                continue;
-            }
-            self.eta = nr.eta;
-            let refine = self.stats.accepted == 0 || self.ctrl.rejected_last();
-            let (err, evals) = self.estimate(h, refine);
-            self.stats.nfev += evals;
-            let (accept, h_new) = self.ctrl.decide(err, h, nr.iterations);
-            if !accept {
-                if self.stats.accepted > 0 {
-                    self.stats.rejected += 1;
-                }
-                self.h = if self.stats.accepted == 0 && err.is_finite() {
-                    // RADAU5 shrinks the very first step tenfold
-                    h * 0.1
-                } else {
-                    h_new
-                };
-                continue;
-            }
-            self.estimate_stage_error(h, &nr, zero_start);
-            return self.accept(h, err, h_new, last, nr).map(Some);
+        self.eta = nr.eta;
+        let refine = first || self.rejected_last;
+        let (err, n) = self.estimate(sys, t, h, refine);
+        self.nfev += n;
+        self.last = Some((nr, first, t));
+        Attempt::Estimated {
+            err,
+            iterations: nr.iterations,
         }
     }
-
-    fn accept(
-        &mut self,
-        h: f64,
-        err: f64,
-        h_new: f64,
-        last: bool,
-        nr: NewtonResult,
-    ) -> Result<AcceptedStep, StepFailure> {
+    fn candidate_is_finite(&self) -> bool {
+        self.y_new.iter().all(|v| v.is_finite())
+    }
+    fn rejected(&mut self) {
+        self.rejected_last = true;
+    }
+    fn accept<S: OdeSystem>(&mut self, sys: &mut S, step: Span, end: Landing) -> Option<Accepted> {
+        let (h, Landing { t_new, h_next }) = (step.h, end);
+        let (nr, zero_start, t) = self.last.take().expect("accept follows a converged trial");
+        self.estimate_stage_error(sys, t, h, &nr, zero_start);
         std::mem::swap(&mut self.y_prev, &mut self.y);
         std::mem::swap(&mut self.y, &mut self.y_new);
         std::mem::swap(&mut self.z_acc, &mut self.work.z);
-        self.t_prev = self.t;
-        self.t = if last { self.opts.t_end } else { self.t + h };
-        self.sys.rhs(self.t, &self.y, &mut self.f);
-        self.stats.nfev += 1;
+        sys.rhs(t_new, &self.y, &mut self.f);
+        self.nfev += 1;
         if !(self.f.iter().all(|v| v.is_finite()) && self.y.iter().all(|v| v.is_finite())) {
-            std::mem::swap(&mut self.y, &mut self.y_prev);
-            std::mem::swap(&mut self.z_acc, &mut self.work.z);
-            self.t = self.t_prev;
-            return Err(StepFailure::Diverged { t: self.t });
+            self.rollback();
+            return None;
         }
+        self.rejected_last = false;
         let h_lambda = h * self.model.mu_max();
-        self.stats.accepted += 1;
-        self.stats.max_h_lambda = self.stats.max_h_lambda.max(h_lambda);
         self.h_last = h;
         // the Newton-limited step and the staleness test are measured for RADAU5's stopping
         // rule; Gauss stages iterated to round-off keep the plain rules
@@ -631,13 +626,12 @@ impl<S: OdeSystem> ImplicitRk<S> {
         } else {
             0.0
         };
-        self.h = if cap > 0.0 && nr.theta > 0.0 {
+        let h_next = if cap > 0.0 && nr.theta > 0.0 {
             // Newton-limited step: the contraction grows like h (curvature the model leaves out)
-            h_new.min(h * cap / nr.theta).max(h.min(h_new))
+            h_next.min(h * cap / nr.theta).max(h.min(h_next))
         } else {
-            h_new
+            h_next
         };
-        self.done = last;
         if self.model_fresh && nr.theta > 0.0 {
             self.fresh_rate = nr.theta / h;
         }
@@ -651,24 +645,24 @@ impl<S: OdeSystem> ImplicitRk<S> {
         if nr.theta > self.iopts.refresh_theta && self.has_jvp && stale {
             self.need_refresh = true;
         }
-        Ok(AcceptedStep {
-            index: self.stats.accepted,
-            t_prev: self.t_prev,
-            t: self.t,
-            h,
-            err,
+        Some(Accepted {
             h_lambda,
+            limited: false,
+            h_next,
         })
     }
-
-    /// Dense output: the collocation polynomial `y_prev + Σ ℓ_i(θ) Z_i` of the last step.
-    pub fn dense(&mut self, t: f64, out: &mut [f64]) {
+    /// Restores the last accepted state; its derivative is re-evaluated by nobody, so the
+    /// stored one (of the rolled-back state) is left as it is — only a fixed step found
+    /// unstable rolls back, and an A-stable method never is.
+    fn rollback(&mut self) {
+        std::mem::swap(&mut self.y, &mut self.y_prev);
+        std::mem::swap(&mut self.z_acc, &mut self.work.z);
+    }
+    /// The collocation polynomial `y_prev + Σ ℓ_i(θ) Z_i` of the last step.
+    fn dense<S: OdeSystem>(&mut self, _sys: &mut S, last: Span, t: f64, out: &mut [f64]) {
+        let Span { t: t_prev, h, .. } = last;
         let (s, n) = (self.tab.s, self.y.len());
-        let theta = if self.h_last > 0.0 {
-            (t - self.t_prev) / self.h_last
-        } else {
-            1.0
-        };
+        let theta = if h > 0.0 { (t - t_prev) / h } else { 1.0 };
         self.tab.lagrange_weights(theta, &mut self.w);
         for (l, o) in out.iter_mut().enumerate().take(n) {
             let mut u = self.y_prev[l];
@@ -677,61 +671,6 @@ impl<S: OdeSystem> ImplicitRk<S> {
             }
             *o = u;
         }
-    }
-
-    /// Consumes the stepper, returning the system.
-    pub fn into_system(self) -> S {
-        self.sys
-    }
-}
-
-impl<S: OdeSystem> Stepper<S> for ImplicitRk<S> {
-    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
-        ImplicitRk::step(self)
-    }
-    fn t(&self) -> f64 {
-        self.t
-    }
-    fn y(&self) -> &[f64] {
-        &self.y
-    }
-    fn f(&self) -> &[f64] {
-        &self.f
-    }
-    fn y_prev(&self) -> &[f64] {
-        &self.y_prev
-    }
-    /// The filtered embedded estimate `(I − hγ_0 J̃)⁻¹(ŷ_1 − y_1)` the step was accepted with.
-    fn local_error(&self) -> &[f64] {
-        &self.err
-    }
-    /// The stage error left in `y_1` by the stopped Newton iteration
-    /// ([`ImplicitRk::stage_error`]): RADAU5's stopping rule leaves stage errors that, on
-    /// the gradient flow, set the global error rather than truncation (docs/guide/stiff.md, *Implicit
-    /// methods*).
-    fn stage_error(&self) -> Option<&[f64]> {
-        Some(ImplicitRk::stage_error(self))
-    }
-    fn dense(&mut self, t: f64, out: &mut [f64]) {
-        ImplicitRk::dense(self, t, out)
-    }
-    fn finished(&self) -> bool {
-        self.done
-    }
-    fn stats(&self) -> Stats {
-        Stats {
-            wall_s: self.started.elapsed().as_secs_f64(),
-            ..self.stats
-        }
-    }
-    fn system(&self) -> &S {
-        &self.sys
-    }
-    fn system_mut(&mut self) -> &mut S {
-        &mut self.sys
-    }
-    fn method_name(&self) -> &'static str {
-        self.tab.name
     }
     fn method_stats(&self) -> Option<serde_json::Value> {
         serde_json::to_value(self.implicit_stats()).ok()

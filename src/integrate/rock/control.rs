@@ -23,20 +23,7 @@ pub struct AbdulleController {
     h_max: f64,
 }
 
-/// Decision for one trial step.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Verdict {
-    /// Keep the step, try `h_next` next.
-    Accept {
-        /// Next trial step.
-        h_next: f64,
-    },
-    /// Discard the step, retry with `h_next`.
-    Reject {
-        /// Retry step.
-        h_next: f64,
-    },
-}
+use crate::integrate::controller::{Controller, Decision};
 
 impl AbdulleController {
     /// A fresh controller with largest step `h_max`.
@@ -49,18 +36,15 @@ impl AbdulleController {
             h_max: h_max.abs(),
         }
     }
+}
 
-    /// Whether the last decision was a rejection.
-    pub fn rejected_last(&self) -> bool {
-        self.rejected
-    }
-
-    /// Decides on a trial step of size `h > 0` with scaled error `err` (non-finite rejects).
-    pub fn decide(&mut self, err: f64, h: f64) -> Verdict {
+impl Controller for AbdulleController {
+    /// Abdulle's rule (module documentation); non-finite rejects with ratio 0.1.
+    fn decide(&mut self, err: f64, h: f64, _iterations: u32) -> Decision {
         if !err.is_finite() {
             self.rejected = true;
             self.facmax = 1.0;
-            return Verdict::Reject { h_next: 0.1 * h };
+            return Decision::Reject { h_next: 0.1 * h };
         }
         let mut fac = (1.0 / err).powf(0.25);
         if self.errp != 0.0 && !self.rejected && self.hp > 0.0 {
@@ -80,12 +64,12 @@ impl AbdulleController {
             }
             self.hp = h;
             self.errp = err;
-            Verdict::Accept {
+            Decision::Accept {
                 h_next: h_new.min(self.h_max),
             }
         } else {
             self.rejected = true;
-            Verdict::Reject {
+            Decision::Reject {
                 h_next: 0.8 * h_new,
             }
         }
@@ -99,20 +83,20 @@ mod tests {
     #[test]
     fn growth_is_capped_and_a_rejection_shrinks_and_freezes_growth() {
         let mut c = AbdulleController::new(1e9);
-        assert_eq!(c.decide(0.0, 1.0), Verdict::Accept { h_next: 5.0 });
-        assert_eq!(c.decide(0.0, 1.0), Verdict::Accept { h_next: 2.0 });
-        match c.decide(16.0, 1.0) {
-            Verdict::Reject { h_next } => assert!((h_next - 0.8 * 0.4).abs() < 1e-12),
+        assert_eq!(c.decide(0.0, 1.0, 0), Decision::Accept { h_next: 5.0 });
+        assert_eq!(c.decide(0.0, 1.0, 0), Decision::Accept { h_next: 2.0 });
+        match c.decide(16.0, 1.0, 0) {
+            Decision::Reject { h_next } => assert!((h_next - 0.8 * 0.4).abs() < 1e-12),
             v => panic!("{v:?}"),
         }
         // the retry may not grow the step
-        match c.decide(1e-8, 0.32) {
-            Verdict::Accept { h_next } => assert!(h_next <= 0.32),
+        match c.decide(1e-8, 0.32, 0) {
+            Decision::Accept { h_next } => assert!(h_next <= 0.32),
             v => panic!("{v:?}"),
         }
         assert!(matches!(
-            c.decide(f64::NAN, 1.0),
-            Verdict::Reject { h_next } if h_next == 0.1
+            c.decide(f64::NAN, 1.0, 0),
+            Decision::Reject { h_next } if h_next == 0.1
         ));
     }
 }

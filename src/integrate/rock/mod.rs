@@ -33,15 +33,13 @@ pub mod coefficients;
 pub mod control;
 pub mod spectral;
 
-use crate::integrate::driver::{hairer_initial_step, trial_guard};
 use std::time::Instant;
 
-use super::driver::{Options, Tolerances};
-use super::step::{AcceptedStep, Stats, StepFailure};
-use super::stepper::Stepper;
+use super::driver::{hairer_initial_step, Driver, Options, Start, Tolerances};
+use super::method::{Accepted, Attempt, Landing, Method, Span, States};
 use super::system::OdeSystem;
 use coefficients::{recf_start, FPA, FPB, FPBE, MS, RECF};
-use control::{AbdulleController, Verdict};
+use control::AbdulleController;
 use spectral::{SpectralCounters, SpectralEstimator};
 
 /// Accepted steps between two spectral-radius estimates (`rock4.f`).
@@ -200,33 +198,9 @@ pub fn fixed_step<S: OdeSystem>(sys: &mut S, idx: usize, t: f64, y0: &[f64], h: 
     w.y_new
 }
 
-/// The adaptive ROCK4 integrator over one system.
-pub struct Rock4<S: OdeSystem> {
-    sys: S,
-    tol: Tolerances,
-    opts: Options,
-    ctrl: AbdulleController,
-    work: Work,
-    spec: SpectralEstimator,
-    rho: f64,
-    rho_age: u32,
-    rho_fresh: bool,
-    t: f64,
-    t_prev: f64,
-    h: f64,
-    h_last: f64,
-    y: Vec<f64>,
-    y_prev: Vec<f64>,
-    f: Vec<f64>,
-    f_prev: Vec<f64>,
-    err: Vec<f64>,
-    stats: Stats,
-    trials: u64,
-    last_stages: usize,
-    max_stages_used: usize,
-    started: Instant,
-    done: bool,
-}
+/// The adaptive ROCK4 integrator over one system: [`Rock4Method`] under Abdulle's controller
+/// in the generic [`Driver`].
+pub type Rock4<S> = Driver<S, Rock4Method, AbdulleController>;
 
 impl<S: OdeSystem> Rock4<S> {
     /// Builds the integrator from `(opts.t0, y0)`; evaluates `f(t0, y0)` (and one more RHS for
@@ -234,124 +208,106 @@ impl<S: OdeSystem> Rock4<S> {
     pub fn new(mut sys: S, y0: &[f64], tol: Tolerances, opts: Options) -> Self {
         let mut f0 = vec![0.0; y0.len()];
         sys.rhs(opts.t0, y0, &mut f0);
-        let mut r = Self::resume(sys, y0, &f0, tol, opts);
-        r.stats.nfev += 1;
-        r
+        Self::start(sys, y0, &f0, tol, opts, 1)
     }
 
     /// Builds the integrator from `(opts.t0, y0)` with `f0 = f(t0, y0)` already known (the
     /// automatic switch hands over its state this way); one RHS for the initial step when
     /// `opts.h0` is `None`.
-    pub fn resume(mut sys: S, y0: &[f64], f0: &[f64], tol: Tolerances, opts: Options) -> Self {
+    pub fn resume(sys: S, y0: &[f64], f0: &[f64], tol: Tolerances, opts: Options) -> Self {
+        Self::start(sys, y0, f0, tol, opts, 0)
+    }
+
+    fn start(
+        mut sys: S,
+        y0: &[f64],
+        f0: &[f64],
+        tol: Tolerances,
+        opts: Options,
+        mut nfev: u64,
+    ) -> Self {
         let n = sys.dim();
         assert_eq!(y0.len(), n, "initial state has the wrong dimension");
         assert_eq!(f0.len(), n);
         assert!(tol.rtol.len() == n && tol.atol.len() == n);
         let started = Instant::now();
         let h_max = opts.h_max.unwrap_or(opts.t_end - opts.t0);
-        let mut stats = Stats::default();
         let h = match opts.h0 {
             Some(h) => h.min(h_max),
             None => {
-                stats.nfev += 1;
+                nfev += 1;
                 let (mut y1, mut f1) = (vec![0.0; n], vec![0.0; n]);
                 hairer_initial_step(&mut sys, 4, opts.t0, y0, f0, &tol, h_max, &mut y1, &mut f1)
             }
         };
-        Self {
-            ctrl: AbdulleController::new(h_max),
+        let method = Rock4Method {
             work: Work::new(n),
             spec: SpectralEstimator::new(n),
             rho: 0.0,
             rho_age: 0,
             rho_fresh: false,
-            t: opts.t0,
-            t_prev: opts.t0,
-            h,
-            h_last: 0.0,
+            idx: 0,
+            limited: false,
             y: y0.to_vec(),
             y_prev: y0.to_vec(),
             f: f0.to_vec(),
             f_prev: f0.to_vec(),
             err: vec![0.0; n],
-            stats,
-            trials: 0,
             last_stages: 0,
             max_stages_used: 0,
-            started,
-            done: false,
-            sys,
+            nfev: 0,
             tol,
-            opts,
-        }
+        };
+        let ctrl = AbdulleController::new(h_max);
+        Driver::assemble(sys, method, ctrl, opts, Start { h, nfev, started }, None)
     }
 
-    /// Takes trial steps until one is accepted; `Ok(None)` once `t_end` is reached.
-    pub fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
-        if self.done {
-            return Ok(None);
-        }
-        if self.stats.accepted == 0 && !self.f.iter().all(|v| v.is_finite()) {
-            return Err(StepFailure::Diverged { t: self.t });
-        }
-        let mut non_finite = 0u32;
-        loop {
-            let mut last = trial_guard(
-                self.opts.t0,
-                self.t,
-                &mut self.h,
-                self.opts.t_end,
-                &self.opts.tstops,
-                self.trials,
-                self.opts.max_steps,
-            )?;
-            if !self.rho_fresh {
-                self.rho = self.spec.estimate(&mut self.sys, self.t, &self.y, &self.f);
-                self.rho_fresh = true;
-                self.rho_age = 0;
-            }
-            let (idx, over) = select_degree(self.h * self.rho);
-            let mut limited = false;
-            if over {
-                self.h = 0.8 * stability_bound(MAX_STAGES) / self.rho;
-                last = false;
-                limited = true;
-            }
-            self.trials += 1;
-            let h = self.h;
-            let evals = rock4_step(
-                &mut self.sys,
-                &mut self.work,
-                idx,
-                self.t,
-                &self.y,
-                &self.f,
-                h,
-            );
-            self.stats.nfev += evals;
-            let err = self.error_norm();
-            if !err.is_finite() {
-                non_finite += 1;
-                if non_finite > 40 {
-                    return Err(StepFailure::Diverged { t: self.t });
-                }
-            }
-            match self.ctrl.decide(err, h) {
-                Verdict::Reject { h_next } => {
-                    if self.stats.accepted > 0 {
-                        self.stats.rejected += 1;
-                    }
-                    self.h = h_next;
-                    // the spectral radius is recomputed after a step failure
-                    self.rho_fresh = false;
-                }
-                Verdict::Accept { h_next } => {
-                    return Ok(Some(self.accept(h, err, h_next, last, idx, limited)));
-                }
-            }
-        }
+    /// The current spectral-radius estimate `ρ` (with the safety factor).
+    pub fn spectral_radius(&self) -> f64 {
+        self.method().rho
     }
+    /// Stages of the last accepted step.
+    pub fn last_stages(&self) -> usize {
+        self.method().last_stages
+    }
+    /// Most stages used by an accepted step.
+    pub fn max_stages_used(&self) -> usize {
+        self.method().max_stages_used
+    }
+    /// Work of the spectral estimates (their RHS evaluations are also in `stats().nfev`).
+    pub fn spectral_counters(&self) -> SpectralCounters {
+        self.method().spec.counters()
+    }
+}
 
+/// ROCK4 as a [`Method`]: before each trial the stage count for `hρ` (a fresh `ρ` every
+/// [`RHO_CYCLE`] accepted steps and after every rejection; beyond 152 stages the step is
+/// cut, [`Method::prepare`]), the `m + 4`-stage step, the RMS error of the embedded
+/// difference with weights `atol_i + rtol_i max(|y_0,i|, |y_1,i|)`, and the cubic Hermite
+/// interpolant of `(y_0, f_0, y_1, f_1)` as dense output (third order, `C¹` across steps).
+#[derive(Clone, Debug)]
+pub struct Rock4Method {
+    tol: Tolerances,
+    work: Work,
+    spec: SpectralEstimator,
+    rho: f64,
+    rho_age: u32,
+    rho_fresh: bool,
+    /// Degree index of the next trial.
+    idx: usize,
+    /// Whether the next trial was cut to the 152-stage bound.
+    limited: bool,
+    y: Vec<f64>,
+    y_prev: Vec<f64>,
+    f: Vec<f64>,
+    f_prev: Vec<f64>,
+    err: Vec<f64>,
+    last_stages: usize,
+    max_stages_used: usize,
+    nfev: u64,
+}
+
+impl Rock4Method {
     fn error_norm(&self) -> f64 {
         let w = &self.work;
         let n = self.y.len();
@@ -363,106 +319,84 @@ impl<S: OdeSystem> Rock4<S> {
         }
         (s / n as f64).sqrt()
     }
+}
 
-    fn accept(
-        &mut self,
-        h: f64,
-        err: f64,
-        h_next: f64,
-        last: bool,
-        idx: usize,
-        limited: bool,
-    ) -> AcceptedStep {
+impl Method for Rock4Method {
+    fn name(&self) -> &'static str {
+        "rock4"
+    }
+    /// `ℓ_152 = 0.353·152² − 3`, the `hρ` the most stages cover.
+    fn stability_boundary(&self) -> f64 {
+        stability_bound(MAX_STAGES)
+    }
+    /// The local error is the embedded difference of the last step. ROCK4 reports no
+    /// [`Method::stage_error`]: its stages are explicit and the embedded estimate covers
+    /// them: the conserved quantities' drift stayed at ≤ 0.125 of the budget on 400 random
+    /// problems before the undirected term (0.062 with it) and ≤ 0.053 on the stiff
+    /// reference case with up to 152 stages (`src/claim/budget.rs`).
+    fn states(&self) -> States<'_> {
+        States::new(&self.y, &self.y_prev, &self.f, &self.err)
+    }
+    /// The steps' and the spectral estimates' evaluations.
+    fn evaluations(&self) -> u64 {
+        self.nfev + self.spec.counters().rhs_evals
+    }
+    fn prepare<S: OdeSystem>(&mut self, sys: &mut S, step: Span) -> Option<f64> {
+        if !self.rho_fresh {
+            self.rho = self.spec.estimate(sys, step.t, &self.y, &self.f);
+            self.rho_fresh = true;
+            self.rho_age = 0;
+        }
+        let (idx, over) = select_degree(step.h * self.rho);
+        self.idx = idx;
+        self.limited = over;
+        over.then(|| 0.8 * stability_bound(MAX_STAGES) / self.rho)
+    }
+    fn attempt<S: OdeSystem>(&mut self, sys: &mut S, step: Span) -> Attempt {
+        let (t, h) = (step.t, step.h);
+        self.nfev += rock4_step(sys, &mut self.work, self.idx, t, &self.y, &self.f, h);
+        Attempt::Estimated {
+            err: self.error_norm(),
+            iterations: 0,
+        }
+    }
+    fn candidate_is_finite(&self) -> bool {
+        self.work.y_new.iter().all(|v| v.is_finite())
+    }
+    /// The spectral radius is recomputed after a rejection.
+    fn rejected(&mut self) {
+        self.rho_fresh = false;
+    }
+    fn accept<S: OdeSystem>(&mut self, _sys: &mut S, step: Span, end: Landing) -> Option<Accepted> {
         std::mem::swap(&mut self.y_prev, &mut self.y);
         std::mem::swap(&mut self.y, &mut self.work.y_new);
         std::mem::swap(&mut self.f_prev, &mut self.f);
         std::mem::swap(&mut self.f, &mut self.work.f_new);
         std::mem::swap(&mut self.err, &mut self.work.err);
-        self.t_prev = self.t;
-        self.t = if last { self.opts.t_end } else { self.t + h };
-        let h_lambda = h * self.rho;
-        self.stats.accepted += 1;
-        self.stats.max_h_lambda = self.stats.max_h_lambda.max(h_lambda);
-        if limited {
-            self.stats.stability_limited += 1;
-        }
-        self.last_stages = MS[idx] + 4;
+        self.last_stages = MS[self.idx] + 4;
         self.max_stages_used = self.max_stages_used.max(self.last_stages);
-        self.h_last = h;
-        self.h = h_next;
         self.rho_age += 1;
         if self.rho_age >= RHO_CYCLE {
             self.rho_fresh = false;
         }
-        self.done = last;
-        AcceptedStep {
-            index: self.stats.accepted,
-            t_prev: self.t_prev,
-            t: self.t,
-            h,
-            err,
-            h_lambda,
-        }
+        Some(Accepted {
+            h_lambda: step.h * self.rho,
+            limited: self.limited,
+            h_next: end.h_next,
+        })
     }
-
-    /// The current spectral-radius estimate `ρ` (with the safety factor).
-    pub fn spectral_radius(&self) -> f64 {
-        self.rho
-    }
-    /// Stages of the last accepted step.
-    pub fn last_stages(&self) -> usize {
-        self.last_stages
-    }
-    /// Most stages used by an accepted step.
-    pub fn max_stages_used(&self) -> usize {
-        self.max_stages_used
-    }
-    /// Work of the spectral estimates (their RHS evaluations are also in `stats().nfev`).
-    pub fn spectral_counters(&self) -> SpectralCounters {
-        self.spec.counters()
-    }
-    /// The next trial step size.
-    pub fn next_h(&self) -> f64 {
-        self.h
-    }
-    /// Consumes the integrator, returning the system.
-    pub fn into_system(self) -> S {
-        self.sys
-    }
-}
-
-impl<S: OdeSystem> Stepper<S> for Rock4<S> {
-    fn step(&mut self) -> Result<Option<AcceptedStep>, StepFailure> {
-        Rock4::step(self)
-    }
-    fn t(&self) -> f64 {
-        self.t
-    }
-    fn y(&self) -> &[f64] {
-        &self.y
-    }
-    fn f(&self) -> &[f64] {
-        &self.f
-    }
-    fn y_prev(&self) -> &[f64] {
-        &self.y_prev
-    }
-    /// The embedded difference of the last step. ROCK4 reports no
-    /// [`Stepper::stage_error`]: its stages are explicit and the embedded estimate covers
-    /// them: the conserved quantities' drift stayed at ≤ 0.125 of the budget on 400 random
-    /// problems before the undirected term (0.062 with it) and ≤ 0.053 on the stiff
-    /// reference case with up to 152 stages (`src/claim/budget.rs`).
-    fn local_error(&self) -> &[f64] {
-        &self.err
+    fn rollback(&mut self) {
+        std::mem::swap(&mut self.y, &mut self.y_prev);
+        std::mem::swap(&mut self.f, &mut self.f_prev);
     }
     /// Cubic Hermite interpolation of `(y_0, f_0, y_1, f_1)`: third order.
-    fn dense(&mut self, t: f64, out: &mut [f64]) {
-        let h = self.h_last;
+    fn dense<S: OdeSystem>(&mut self, _sys: &mut S, last: Span, t: f64, out: &mut [f64]) {
+        let Span { t: t_prev, h, .. } = last;
         if h <= 0.0 {
             out.copy_from_slice(&self.y);
             return;
         }
-        let th = (t - self.t_prev) / h;
+        let th = (t - t_prev) / h;
         let th2 = th * th;
         let th3 = th2 * th;
         let h00 = 2.0 * th3 - 3.0 * th2 + 1.0;
@@ -475,24 +409,5 @@ impl<S: OdeSystem> Stepper<S> for Rock4<S> {
                 + h01 * self.y[i]
                 + h11 * h * self.f[i];
         }
-    }
-    fn finished(&self) -> bool {
-        self.done
-    }
-    fn stats(&self) -> Stats {
-        Stats {
-            nfev: self.stats.nfev + self.spec.counters().rhs_evals,
-            wall_s: self.started.elapsed().as_secs_f64(),
-            ..self.stats
-        }
-    }
-    fn system(&self) -> &S {
-        &self.sys
-    }
-    fn system_mut(&mut self) -> &mut S {
-        &mut self.sys
-    }
-    fn method_name(&self) -> &'static str {
-        "rock4"
     }
 }
