@@ -13,6 +13,19 @@ fn write_config(dir: &Path, name: &str, extra: &str) {
     std::fs::write(dir.join(name), format!("{{{SPIKE}{extra}}}")).unwrap();
 }
 
+/// `gradflow check --config CONFIG --claims cl22.lemma5_4.null_space_conserved --out o` in
+/// `dir`, asserting its exit status.
+fn check_null_space(dir: &Path, config: &str, code: i32) -> std::process::Output {
+    let claim = "cl22.lemma5_4.null_space_conserved";
+    let o = gradflow(
+        &["check", "--config", config, "--claims", claim, "--out", "o"],
+        dir,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    o
+}
+
 /// Claims that hold exit 0 and are listed with verdict, slack and budget; verdicts.json
 /// carries every verdict with its margins.
 #[test]
@@ -58,24 +71,7 @@ fn violation_exits_one_and_its_report_replays() {
         "leak.json",
         r#", "perturbation": {"kind": "null_space_leak", "eps": 1e-6}"#,
     );
-    let o = gradflow(
-        &[
-            "check",
-            "--config",
-            "leak.json",
-            "--claims",
-            "cl22.lemma5_4.null_space_conserved",
-            "--out",
-            "o",
-        ],
-        dir.path(),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = check_null_space(dir.path(), "leak.json", 1);
     assert!(String::from_utf8_lossy(&o.stdout).contains("first violation at t ="));
     let report = dir
         .path()
@@ -121,24 +117,7 @@ fn suite_mismatch_exits_one_and_unknown_claim_exits_two() {
 fn a_run_stopped_early_exits_three() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), "c.json", r#", "max_steps": 5"#);
-    let o = gradflow(
-        &[
-            "check",
-            "--config",
-            "c.json",
-            "--claims",
-            "cl22.lemma5_4.null_space_conserved",
-            "--out",
-            "o",
-        ],
-        dir.path(),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = check_null_space(dir.path(), "c.json", 3);
     assert!(String::from_utf8_lossy(&o.stderr).contains("stopped early"));
 }
 
@@ -151,24 +130,7 @@ fn a_traced_violation_replays() {
         "c.json",
         r#", "trace": {"every": 10}, "perturbation": {"kind": "null_space_leak", "eps": 1e-3}"#,
     );
-    let o = gradflow(
-        &[
-            "check",
-            "--config",
-            "c.json",
-            "--claims",
-            "cl22.lemma5_4.null_space_conserved",
-            "--out",
-            "o",
-        ],
-        dir.path(),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    check_null_space(dir.path(), "c.json", 1);
     let r = gradflow(
         &[
             "replay",
