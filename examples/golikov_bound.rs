@@ -14,7 +14,7 @@ use gradflow::integrate::AcceptedStep;
 use gradflow::model::data::held_out;
 use gradflow::monitor::Point;
 use gradflow::observe::{Observed, Observer};
-use gradflow::run::{execute_problem, Problem, Status};
+use gradflow::run::{execute_problem, Problem};
 
 struct Report {
     setting: Setting,
@@ -63,13 +63,6 @@ impl Report {
 }
 
 impl Observer for Report {
-    fn on_start(
-        &mut self,
-        _run: &mut Observed<'_>,
-        _p: &Point<'_>,
-    ) -> Result<(), gradflow::GradflowError> {
-        Ok(())
-    }
     fn on_step(
         &mut self,
         run: &mut Observed<'_>,
@@ -85,14 +78,6 @@ impl Observer for Report {
             self.print(integ.system(), &q);
             self.next += 1;
         }
-        Ok(())
-    }
-    fn on_finish(
-        &mut self,
-        _run: &mut Observed<'_>,
-        _p: &Point<'_>,
-        _s: &Status,
-    ) -> Result<(), gradflow::GradflowError> {
         Ok(())
     }
 }

@@ -85,8 +85,10 @@ pub trait Observer {
     fn stops(&self) -> Vec<f64> {
         Vec::new()
     }
-    /// The initial point (step 0).
-    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError>;
+    /// The initial point (step 0). Default: nothing.
+    fn on_start(&mut self, _run: &mut Observed<'_>, _p: &Point<'_>) -> Result<(), GradflowError> {
+        Ok(())
+    }
     /// An accepted step `st` selected by the schedule, at its accepted point `p`; or, with
     /// [`Schedule::TimeGrid`], a grid sample `p` inside the step `st`.
     fn on_step(
@@ -107,12 +109,15 @@ pub trait Observer {
         Ok(())
     }
     /// The end of the run (at `t_end`, or at the last good state), with how it ended.
+    /// Default: nothing.
     fn on_finish(
         &mut self,
-        run: &mut Observed<'_>,
-        p: &Point<'_>,
-        status: &Status,
-    ) -> Result<(), GradflowError>;
+        _run: &mut Observed<'_>,
+        _p: &Point<'_>,
+        _status: &Status,
+    ) -> Result<(), GradflowError> {
+        Ok(())
+    }
 }
 
 /// Whether the accepted step `index` is due under `schedule` (`finished`: it reached

@@ -324,13 +324,6 @@ fn eq10_closed_forms_match_the_catalog_and_the_ode() {
 struct FinalState(Vec<f64>);
 
 impl gradflow::observe::Observer for FinalState {
-    fn on_start(
-        &mut self,
-        _run: &mut gradflow::observe::Observed<'_>,
-        _p: &gradflow::monitor::Point<'_>,
-    ) -> Result<(), gradflow::GradflowError> {
-        Ok(())
-    }
     fn on_step(
         &mut self,
         _run: &mut gradflow::observe::Observed<'_>,

@@ -201,7 +201,8 @@ pub struct Start {
 
 /// Consecutive non-finite error estimates after which a step is given up as diverged.
 const MAX_NON_FINITE: u32 = 40;
-/// Consecutive step halvings after failed stage solves after which a step is given up.
+/// Failed stage solves in a row after which a step is given up: step halvings under adaptive
+/// control, same-size retries (with a refreshed Jacobian model) of a fixed step.
 const MAX_SHRINKS: u32 = 60;
 
 /// The fixed-step and chattering record of a run (for the summary).
@@ -437,24 +438,21 @@ impl<S: OdeSystem, M: Method, C: Controller> Driver<S, M, C> {
             h,
             first: self.stats.accepted == 0,
         };
-        let mut err = f64::NAN;
-        // a failed stage solve may be retried at the same size (a refreshed Jacobian model)
-        // but never at another
-        for _ in 0..=MAX_SHRINKS {
+        // a failed stage solve may be retried at the same size (a refreshed Jacobian model),
+        // a bounded number of times, but never at another
+        let mut retries = 0;
+        let err = loop {
             // (a cap on the step is ignored: the stability test below judges the step)
             let _ = self.method.prepare(&mut self.sys, span);
             self.trials += 1;
             match self.method.attempt(&mut self.sys, span) {
-                Attempt::Estimated { err: e, .. } => {
-                    err = e;
-                    break;
-                }
-                Attempt::Failed { shrink: None } => continue,
-                Attempt::Failed { shrink: Some(_) } => {
+                Attempt::Estimated { err, .. } => break err,
+                Attempt::Failed { shrink: None } if retries < MAX_SHRINKS => retries += 1,
+                Attempt::Failed { .. } => {
                     return Err(StepFailure::StageSolveFailed { t: self.t, h })
                 }
             }
-        }
+        };
         if !err.is_finite() || !self.method.candidate_is_finite() {
             return Err(StepFailure::Diverged { t: self.t });
         }
@@ -605,11 +603,9 @@ impl<S: OdeSystem, M: Method, C: Controller> Driver<S, M, C> {
             Mode::Fixed(FixedGrid::Nodes { h, .. }) => Some(h),
             _ => None,
         };
-        let steps_grid = matches!(self.mode, Mode::Fixed(FixedGrid::Steps { .. }));
-        if steps_grid
-            || (fixed.is_none()
-                && self.chatter.detections == 0
-                && self.opts.on_chatter == OnChatter::default())
+        if fixed.is_none()
+            && self.chatter.detections == 0
+            && self.opts.on_chatter == OnChatter::default()
         {
             return own;
         }

@@ -18,7 +18,6 @@ use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::integrate::AcceptedStep;
 use crate::observe::{Observed, Observer};
-use crate::run::Status;
 pub use summary::{Crossing, Summary, Threshold};
 
 /// What a monitor sees: one point of the trajectory (an accepted step, or a dense-output
@@ -250,14 +249,6 @@ impl Observer for MonitorSet {
         p: &Point<'_>,
     ) -> Result<(), GradflowError> {
         self.observe(run.stepper.system_mut(), p);
-        Ok(())
-    }
-    fn on_finish(
-        &mut self,
-        _run: &mut Observed<'_>,
-        _p: &Point<'_>,
-        _status: &Status,
-    ) -> Result<(), GradflowError> {
         Ok(())
     }
 }

@@ -305,9 +305,8 @@ pub struct Collocation {
     f: Vec<f64>,
     eta: f64,
     fresh_rate: f64,
-    /// The Newton result of the last trial, whether it started from zero stages, and its start
-    /// time.
-    last: Option<(NewtonResult, bool, f64)>,
+    /// The Newton result of the last converged trial.
+    last: Option<NewtonResult>,
     /// Whether the controller rejected the last trial (RADAU5 then refines the estimate).
     rejected_last: bool,
     nfev: u64,
@@ -590,7 +589,7 @@ impl Method for Collocation {
         let refine = first || self.rejected_last;
         let (err, n) = self.estimate(sys, t, h, refine);
         self.nfev += n;
-        self.last = Some((nr, first, t));
+        self.last = Some(nr);
         Attempt::Estimated {
             err,
             iterations: nr.iterations,
@@ -604,8 +603,9 @@ impl Method for Collocation {
     }
     fn accept<S: OdeSystem>(&mut self, sys: &mut S, step: Span, end: Landing) -> Option<Accepted> {
         let (h, Landing { t_new, h_next }) = (step.h, end);
-        let (nr, zero_start, t) = self.last.take().expect("accept follows a converged trial");
-        self.estimate_stage_error(sys, t, h, &nr, zero_start);
+        let nr = self.last.take().expect("accept follows a converged trial");
+        // (a first step starts from zero stages)
+        self.estimate_stage_error(sys, step.t, h, &nr, step.first);
         std::mem::swap(&mut self.y_prev, &mut self.y);
         std::mem::swap(&mut self.y, &mut self.y_new);
         std::mem::swap(&mut self.z_acc, &mut self.work.z);
@@ -651,9 +651,9 @@ impl Method for Collocation {
             h_next,
         })
     }
-    /// Restores the last accepted state; its derivative is re-evaluated by nobody, so the
-    /// stored one (of the rolled-back state) is left as it is — only a fixed step found
-    /// unstable rolls back, and an A-stable method never is.
+    /// Restores the last accepted state and its collocation polynomial. `f` still holds the
+    /// derivative of the discarded state: the run stops there (a non-finite new state; an
+    /// unstable fixed step, which an A-stable method never takes).
     fn rollback(&mut self) {
         std::mem::swap(&mut self.y, &mut self.y_prev);
         std::mem::swap(&mut self.z_acc, &mut self.work.z);
