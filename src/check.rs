@@ -2,9 +2,11 @@
 //! end), and turns slacks and budgets into four-valued verdicts.
 //!
 //! Verdict rules (as in the STL monitors, with the error budget `b ≥ 0` of each evaluation):
-//! - `not_applicable` — some hypothesis fails (the statement is still evaluated and
-//!   reported, but never called violated); this includes the hypotheses on the final state
-//!   ([`Claim::final_hypotheses`], e.g. convergence), evaluated once at the end of the run;
+//! - `not_applicable` — some hypothesis fails; the statement is never called violated. A
+//!   hypothesis on the setting fails before the run: the statement is evaluated at the
+//!   initial point only (for the report) and costs nothing after. The hypotheses on the
+//!   final state ([`Claim::final_hypotheses`], e.g. convergence) are evaluated once at the
+//!   end of the run (the statement is evaluated along the run until then);
 //! - `violated` — some evaluation has `slack < −b`; the first violation time is located by
 //!   bisection of `slack(τ) + b(τ)` on the integrator's dense output between the two
 //!   accepted steps that bracket it;
@@ -114,7 +116,8 @@ pub struct ClaimVerdict {
     /// Hypotheses with their values.
     pub hypotheses: Vec<Hypothesis>,
     /// The evaluation closest to failing (finite evaluations only): the smallest slack of an
-    /// inequality, the largest deviation `|lhs − rhs|` of an identity.
+    /// inequality, the largest deviation `|lhs − rhs|` of an identity; for an `eventually`
+    /// statement the evaluation closest to satisfying it (the largest slack, its robustness).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_slack: Option<ExcerptRow>,
     /// First violation (after confirmation: the first one the confirmation runs reproduce).
@@ -195,6 +198,12 @@ struct Tracked {
     note: String,
     /// Accumulated error information (budgets).
     err: ErrorState,
+    /// For an `eventually` statement: its deadline (run time), and whether every evaluation
+    /// so far failed beyond its budget.
+    deadline: Option<f64>,
+    all_failed: bool,
+    /// Some hypothesis on the setting fails (the verdict is `not_applicable`).
+    inapplicable: bool,
 }
 
 /// Evaluates a set of claims along a run (an [`Observer`] of every accepted step).
@@ -251,13 +260,22 @@ impl Checker {
                     0.0,
                 ));
             }
+            let deadline = (info.schedule == Schedule::Eventually).then(|| {
+                claim
+                    .stops(&setting)
+                    .into_iter()
+                    .fold(f64::INFINITY, f64::min)
+            });
             tracked.push(Tracked {
+                inapplicable: !hyps.iter().all(|h| h.holds),
+                all_clear: deadline.is_none(),
+                deadline,
+                all_failed: true,
                 claim,
                 info,
                 params,
                 hyps,
                 min: None,
-                all_clear: true,
                 violation: None,
                 later: Vec::new(),
                 worst: None,
@@ -359,6 +377,68 @@ impl Checker {
         Self::fails(tr.info.form, &e)
     }
 
+    /// Records an evaluation of an `eventually` statement: robustness is the largest slack
+    /// (kept as the margin), satisfied once some `slack > budget`, and failing throughout
+    /// while every `slack < −budget`.
+    fn record_eventually(tr: &mut Tracked, e: Evaluation, step: u64, t: f64) {
+        let row = ExcerptRow::new(step, t, &e);
+        tr.evaluations += 1;
+        tr.last = Some(row);
+        if !row.slack.is_finite() || !row.budget.is_finite() {
+            if tr.note.is_empty() {
+                tr.note = format!("non-finite evaluation at t = {t:e} (step {step})");
+            }
+            tr.all_failed = false;
+            return;
+        }
+        if tr.min.is_none_or(|m| row.slack > m.slack) {
+            tr.min = Some(row);
+        }
+        if row.slack > row.budget {
+            tr.all_clear = true;
+        }
+        if row.slack >= -row.budget {
+            tr.all_failed = false;
+        }
+        tr.before.push_back(row);
+        if tr.before.len() > EXCERPT_ROWS + 1 {
+            tr.before.pop_front();
+        }
+    }
+
+    /// At the end of the run: an `eventually` statement that failed beyond its budget at
+    /// every evaluation up to its deadline, which the run reached, is violated at the
+    /// deadline (reported with its best evaluation).
+    fn close_eventually(&mut self, t_final: f64) {
+        for tr in &mut self.tracked {
+            let Some(deadline) = tr.deadline else {
+                continue;
+            };
+            if tr.all_clear || tr.evaluations == 0 {
+                continue;
+            }
+            if t_final < deadline * (1.0 - 4.0 * f64::EPSILON) {
+                if tr.note.is_empty() {
+                    tr.note = format!(
+                        "the run ended at t = {t_final:e}, before the deadline t = {deadline:e}"
+                    );
+                }
+                continue;
+            }
+            if let (true, Some(best), Some(last)) = (tr.all_failed, tr.min, tr.last) {
+                let v = Violation {
+                    t: deadline,
+                    t_bracket: [best.t, deadline],
+                    step: last.step,
+                    at_root: best,
+                    at_step: best,
+                };
+                tr.worst = Some(v.clone());
+                tr.violation = Some(v);
+            }
+        }
+    }
+
     /// How far an evaluation fails beyond its budget (positive: it fails): `−slack − budget`
     /// for an inequality, `|slack| − budget` for an identity.
     pub fn excess(form: Form, row: &ExcerptRow) -> f64 {
@@ -438,10 +518,21 @@ impl Checker {
         embedded: bool,
     ) {
         for i in 0..self.tracked.len() {
-            if self.tracked[i].info.schedule != schedule {
+            // an `eventually` statement is evaluated at the accepted steps, like `always`
+            let evaluated_at = match self.tracked[i].info.schedule {
+                Schedule::Eventually => Schedule::Always,
+                s => s,
+            };
+            if evaluated_at != schedule {
                 continue;
             }
             if bracket.is_some_and(|t0| t0 >= self.tracked[i].until) {
+                continue;
+            }
+            // a claim whose hypotheses on the setting fail is not applicable whatever its
+            // statement does: it is evaluated at the initial point (for the report) and costs
+            // nothing after
+            if self.tracked[i].inapplicable && (bracket.is_some() || schedule == Schedule::AtEnd) {
                 continue;
             }
             let tr = &mut self.tracked[i];
@@ -502,6 +593,10 @@ impl Checker {
                 }
             }
             let e = self.judge(i, &st);
+            if self.tracked[i].deadline.is_some() {
+                Self::record_eventually(&mut self.tracked[i], e, p.step, p.t);
+                continue;
+            }
             if Self::record(&mut self.tracked[i], e, p.step, p.t) {
                 self.file_failure(i, integ, p, bracket, &e);
             }
@@ -559,7 +654,7 @@ impl Checker {
     }
 
     fn advance_all(&mut self, gf: &mut GradientFlow, p: &Point<'_>) {
-        for tr in &mut self.tracked {
+        for tr in self.tracked.iter_mut().filter(|tr| !tr.inapplicable) {
             tr.claim.advance(&self.setting, gf, p);
         }
     }
@@ -578,6 +673,11 @@ impl Checker {
                     _ => None,
                 };
                 let verdict = if !applicable {
+                    if tr.inapplicable && note.is_empty() {
+                        note = "a hypothesis on the setting fails: the statement was evaluated at \
+                                t = 0 only"
+                            .into();
+                    }
                     Verdict::NotApplicable
                 } else if let Some((tv, t, err)) = after_uncontrolled {
                     note = format!(
@@ -717,7 +817,11 @@ impl Observer for Checker {
             }
         }
         // hypotheses on the final state, for every claim, before the end-of-run statements
-        for tr in self.tracked.iter_mut().filter(|_| self.final_hypotheses) {
+        for tr in self
+            .tracked
+            .iter_mut()
+            .filter(|tr| self.final_hypotheses && !tr.inapplicable)
+        {
             let extra = tr
                 .claim
                 .final_hypotheses(&self.setting, integ.system_mut(), p);
@@ -727,6 +831,7 @@ impl Observer for Checker {
         // for their sensitivity, and the run's accumulated state error
         let completed = matches!(status, Status::Completed) && self.steps > 0;
         self.evaluate_all(integ, p, Schedule::AtEnd, None, completed);
+        self.close_eventually(p.t);
         Ok(())
     }
 }

@@ -53,6 +53,18 @@ pub enum GradflowError {
         /// What is wrong with it.
         message: String,
     },
+    /// A claim file that does not parse or type-check: `file:line:column: message`.
+    #[error("{}:{line}:{column}: {}", one_line(path), one_line(message))]
+    Claims {
+        /// The claim file (or `<builtin 000>` for a catalog file).
+        path: String,
+        /// Line (1-based).
+        line: usize,
+        /// Column (1-based, in characters).
+        column: usize,
+        /// What is wrong, with the closest known names or the expected shape.
+        message: String,
+    },
     /// The integration could not continue (divergence, step-size underflow, step limit).
     #[error("integration stopped at t = {t}: {}", one_line(reason))]
     Integration {

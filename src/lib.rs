@@ -97,6 +97,7 @@ pub mod observe;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod spec;
 pub mod suite;
 pub mod sweep;
 

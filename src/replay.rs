@@ -139,7 +139,21 @@ pub fn replay(path: &Path) -> Result<Replay, GradflowError> {
         }
         None => crate::confirm::ConfirmMode::Auto,
     };
-    let outcome = crate::check::run_check_with(&cfg, std::slice::from_ref(&request), None, &mode)?;
+    // a declared claim is rebuilt from the declaration the report carries (a user's claim
+    // file need not be at hand; a built-in claim replays as it was declared then)
+    let declared = match claim.pointer("/info/declaration").and_then(Value::as_str) {
+        Some(text) => crate::spec::load_str(&format!("{origin} (claim.info.declaration)"), text)?,
+        None => Vec::new(),
+    };
+    let factory = crate::spec::factory(declared);
+    let outcome = crate::check::run_check_claims(
+        &cfg,
+        std::slice::from_ref(&request),
+        &factory,
+        None,
+        &mode,
+        false,
+    )?;
     if outcome.run.summary["data"] != report["data"] {
         return Err(GradflowError::Data(format!(
             "{origin}: the regenerated data differ from the report's (hashes {} vs {})",

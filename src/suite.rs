@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::check::{run_check, ClaimRequest};
+use crate::check::ClaimRequest;
 use crate::claim::Verdict;
 use crate::config::RunConfig;
 use crate::error::GradflowError;
@@ -61,6 +61,10 @@ pub struct Scenario {
     pub description: String,
     /// The run.
     pub run: Value,
+    /// A claim file (docs/claims-language.md), relative to the scenario's directory: its
+    /// claims can be named in `claims` beside the catalog's.
+    #[serde(default)]
+    pub claims_file: Option<String>,
     /// The claims and their expected verdicts.
     pub claims: Vec<Expectation>,
 }
@@ -211,6 +215,21 @@ pub fn read_scenario(
     text: &str,
     origin: &str,
 ) -> Result<(Scenario, RunConfig, Vec<ClaimRequest>), GradflowError> {
+    read_scenario_claims(text, origin).map(|(sc, cfg, req, _)| (sc, cfg, req))
+}
+
+/// A scenario read for running: the scenario, its run, its claim requests and the claims of
+/// its `claims_file`.
+pub type ReadScenario = (
+    Scenario,
+    RunConfig,
+    Vec<ClaimRequest>,
+    Vec<std::sync::Arc<crate::spec::Definition>>,
+);
+
+/// [`read_scenario`], also loading the scenario's `claims_file` (relative to `origin`'s
+/// directory; empty without one).
+pub fn read_scenario_claims(text: &str, origin: &str) -> Result<ReadScenario, GradflowError> {
     let sc: Scenario = serde_json::from_str(text)
         .map_err(|e| GradflowError::Config(format!("{origin}: malformed scenario: {e}")))?;
     if sc.claims.is_empty() {
@@ -228,10 +247,18 @@ pub fn read_scenario(
             params: c.params.clone(),
         })
         .collect();
+    let defs = match &sc.claims_file {
+        Some(f) => {
+            let base = Path::new(origin).parent().unwrap_or(Path::new("."));
+            crate::spec::load_user_file(&base.join(f))?
+        }
+        None => Vec::new(),
+    };
+    let factory = crate::spec::factory(defs.clone());
     for r in &requests {
-        crate::check::registered(r)?;
+        factory(r)?;
     }
-    Ok((sc, cfg, requests))
+    Ok((sc, cfg, requests, defs))
 }
 
 /// The one case of a scenario that could not be read or run.
@@ -261,11 +288,20 @@ pub fn run_scenario_counted(file: &Path) -> (Vec<CaseResult>, Work) {
     if serde_json::from_str::<Value>(&text).is_ok_and(|v| v.get("vary").is_some()) {
         return (run_sweep_scenario(file, &text), Work::default());
     }
-    let (sc, cfg, requests) = match read_scenario(&text, &file.display().to_string()) {
+    let (sc, cfg, requests, defs) = match read_scenario_claims(&text, &file.display().to_string()) {
         Ok(r) => r,
         Err(e) => return fail(e.to_string()),
     };
-    match run_check(&cfg, &requests, None) {
+    let factory = crate::spec::factory(defs);
+    let checked = crate::check::run_check_claims(
+        &cfg,
+        &requests,
+        &factory,
+        None,
+        &crate::confirm::ConfirmMode::Auto,
+        false,
+    );
+    match checked {
         Err(e) => fail(e.to_string()),
         Ok(out) => (
             sc.claims

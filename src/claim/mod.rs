@@ -27,6 +27,11 @@ pub enum Schedule {
     Always,
     /// Once, at the final time.
     AtEnd,
+    /// At every accepted step up to a deadline, satisfied by one: `eventually (lhs ≤ rhs)`,
+    /// robustness the largest slack (a declared claim's `eventually by T:`). Holds when some
+    /// evaluation has `slack > budget`; violated when the run reaches the deadline (the
+    /// claim's [`Claim::stops`]) and every evaluation had `slack < −budget`.
+    Eventually,
 }
 
 /// The form of a statement.
@@ -46,10 +51,10 @@ pub enum Form {
 pub struct ClaimInfo {
     /// Identifier, e.g. `cl22.lemma5_4.null_space_conserved`.
     pub id: String,
-    /// Paper number in the catalog (`000` … `003`).
-    pub paper: &'static str,
+    /// Paper number in the catalog (`000` … `003`; `user` for a user's claim file).
+    pub paper: String,
     /// Result number in the paper (`Lemma 5.4`).
-    pub result: &'static str,
+    pub result: String,
     /// The statement in words, with its convention.
     pub statement: String,
     /// When it is evaluated.
@@ -59,13 +64,17 @@ pub struct ClaimInfo {
     /// For a statement printed wrongly in the paper: what the catalog says is wrong
     /// (the corrected statement is a separate claim).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub printed_error: Option<&'static str>,
+    pub printed_error: Option<String>,
     /// For an experimental observation (a figure's trend), not a theorem: why a violation
     /// can be a true counterexample to the observation on a setting the paper did not show.
     /// The checker judges it like any statement; the random-run corpus counts its
     /// violations as explained.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub empirical: Option<&'static str>,
+    pub empirical: Option<String>,
+    /// A declared claim's declaration in the claim language ([`crate::spec`]): what
+    /// `replay` rebuilds it from, so a report of a user's claim replays without its file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declaration: Option<String>,
 }
 
 impl ClaimInfo {
@@ -73,19 +82,20 @@ impl ClaimInfo {
     /// [`Form::Inequality`], no printed error); the builders below change that.
     pub fn new(
         id: impl Into<String>,
-        paper: &'static str,
-        result: &'static str,
+        paper: impl Into<String>,
+        result: impl Into<String>,
         statement: impl Into<String>,
     ) -> Self {
         Self {
             id: id.into(),
-            paper,
-            result,
+            paper: paper.into(),
+            result: result.into(),
             statement: statement.into(),
             schedule: Schedule::Always,
             form: Form::Inequality,
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
     /// Evaluated once, at the end of the run.
@@ -105,7 +115,7 @@ impl ClaimInfo {
     /// A statement printed wrongly in the paper, with what the catalog says is wrong.
     pub fn printed(self, error: Option<&'static str>) -> Self {
         Self {
-            printed_error: error,
+            printed_error: error.map(String::from),
             ..self
         }
     }

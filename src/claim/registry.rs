@@ -34,15 +34,49 @@ pub fn entries() -> Vec<Entry> {
     v
 }
 
+/// One claim of the catalog, declared (`claims/*.claims`) or in Rust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Claim id.
+    pub id: String,
+    /// Paper.
+    pub paper: String,
+    /// Whether it is declared in the claim language (else Rust code).
+    pub declared: bool,
+}
+
+/// Every claim of the catalog: the declared ones, then the Rust ones.
+pub fn catalog() -> Vec<Listed> {
+    let mut v: Vec<Listed> = crate::spec::builtin()
+        .iter()
+        .map(|d| Listed {
+            id: d.id().to_string(),
+            paper: d.paper().to_string(),
+            declared: true,
+        })
+        .collect();
+    v.extend(entries().into_iter().map(|e| Listed {
+        id: e.id.to_string(),
+        paper: e.paper.to_string(),
+        declared: false,
+    }));
+    v
+}
+
 /// Builds claim `id` with `params`.
 pub fn build(id: &str, params: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-    let all = entries();
-    let e = all.iter().find(|e| e.id == id).ok_or_else(|| {
-        GradflowError::Config(format!(
+    if let Some(def) = crate::spec::find_builtin(id) {
+        return Ok(Box::new(def.instantiate(params)?));
+    }
+    let all = catalog();
+    if !all.iter().any(|e| e.id == id) {
+        return Err(GradflowError::Config(format!(
             "unknown claim {id:?} (`gradflow claims` lists the {} encoded claims)",
             all.len()
-        ))
-    })?;
+        )));
+    }
+    let rust = entries();
+    let e = rust.iter().find(|e| e.id == id).expect("listed");
     if !params.is_object() {
         return Err(GradflowError::Config(format!(
             "claim {id}: params must be a JSON object"
@@ -54,7 +88,7 @@ pub fn build(id: &str, params: &Value) -> Result<Box<dyn Claim>, GradflowError> 
 /// Ids of the claims selected by `--claims`/`--paper`: `all`, a paper number, or a
 /// comma-separated list of ids.
 pub fn select(spec: &str) -> Result<Vec<String>, GradflowError> {
-    let all = entries();
+    let all = catalog();
     if spec == "all" {
         return Ok(all.iter().map(|e| e.id.to_string()).collect());
     }
@@ -83,7 +117,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_name_their_paper() {
-        let all = entries();
+        let all = catalog();
         let prefixes = [
             ("000", "cl22."),
             ("001", "gol24."),
@@ -98,7 +132,7 @@ mod tests {
             );
             let (_, pre) = prefixes.iter().find(|(p, _)| *p == e.paper).unwrap();
             assert!(e.id.starts_with(pre), "{} does not start with {pre}", e.id);
-            let c = (e.build)(&Value::Object(Default::default())).unwrap();
+            let c = build(&e.id, &Value::Object(Default::default())).unwrap();
             assert_eq!(c.info().id, e.id);
             assert_eq!(c.info().paper, e.paper);
         }

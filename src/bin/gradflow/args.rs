@@ -59,11 +59,17 @@ pub(crate) enum Cmd {
     /// non-degenerate mutation caught; 1: otherwise (or a run could not be checked); 2: usage
     /// error; 4: the report could not be written.
     Corpus(CorpusArgs),
-    /// List the encoded claims.
+    /// List the encoded claims (or a claim file's), or print one claim's declaration.
     Claims {
         /// Only this paper (000 … 003).
         #[arg(long)]
         paper: Option<String>,
+        /// Print this claim's declaration in the claim language (docs/claims-language.md).
+        #[arg(long)]
+        show: Option<String>,
+        /// List (and type-check) the claims of this claim file instead of the catalog.
+        #[arg(long = "claims-file")]
+        claims_file: Option<PathBuf>,
     },
     /// Verify an output directory against its manifest.json: every listed file present with
     /// its recorded size and SHA-256 and, for a run, check or corpus set, no other file
@@ -128,6 +134,10 @@ pub(crate) struct CheckArgs {
     /// Run every scenario file under this directory instead.
     #[arg(long)]
     pub(crate) suite: Option<PathBuf>,
+    /// A claim file (docs/claims-language.md): its claims are checked (all of them, or those
+    /// --claims names, which may also name catalog claims).
+    #[arg(long = "claims-file")]
+    pub(crate) claims_file: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) run: RunArgs,
 }

@@ -32,14 +32,33 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
         print::suite_totals(&totals);
         return Ok(exit::suite(&totals));
     }
-    let spec = match (&args.claims, &args.paper) {
-        (Some(_), Some(_)) => anyhow::bail!("give either --claims or --paper, not both"),
-        (Some(c), None) => c.clone(),
-        (None, Some(p)) => p.clone(),
-        (None, None) => anyhow::bail!("give --claims ID[,ID…]|all, --paper 000…003 or --suite DIR"),
+    let user = match &args.claims_file {
+        Some(f) => gradflow::spec::load_user_file(f)?,
+        None => Vec::new(),
     };
-    let ids = gradflow::claim::registry::select(&spec)?;
-    anyhow::ensure!(!ids.is_empty(), "no claims selected by {spec:?}");
+    let ids = match (&args.claims, &args.paper) {
+        (Some(_), Some(_)) => anyhow::bail!("give either --claims or --paper, not both"),
+        (Some(c), None) if !user.is_empty() => c
+            .split(',')
+            .map(|id| {
+                let id = id.trim();
+                if user.iter().any(|d| d.id() == id) {
+                    Ok(id.to_string())
+                } else {
+                    gradflow::claim::registry::select(id)
+                        .map(|mut v| v.remove(0))
+                        .map_err(anyhow::Error::from)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?,
+        (Some(c), None) => gradflow::claim::registry::select(c)?,
+        (None, Some(p)) => gradflow::claim::registry::select(p)?,
+        (None, None) if !user.is_empty() => user.iter().map(|d| d.id().to_string()).collect(),
+        (None, None) => anyhow::bail!(
+            "give --claims ID[,ID…]|all, --paper 000…003, --claims-file FILE or --suite DIR"
+        ),
+    };
+    anyhow::ensure!(!ids.is_empty(), "no claims selected");
     let requests: Vec<gradflow::check::ClaimRequest> = ids
         .into_iter()
         .map(|id| gradflow::check::ClaimRequest {
@@ -49,7 +68,15 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
         .collect();
     let (cfg, name) = build_config(&args.run)?;
     let out = out_dir(args.run.out.as_ref(), &name);
-    let outcome = gradflow::check::run_check(&cfg, &requests, Some(&out))?;
+    let factory = gradflow::spec::factory(user);
+    let outcome = gradflow::check::run_check_claims(
+        &cfg,
+        &requests,
+        &factory,
+        Some(&out),
+        &gradflow::confirm::ConfirmMode::Auto,
+        false,
+    )?;
     print::check(&cfg, &outcome, &out);
     Ok(exit::check(&outcome))
 }
@@ -126,18 +153,46 @@ pub(crate) fn verify(dir: &Path) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-pub(crate) fn claims(paper: Option<&str>) -> Result<Exit> {
+pub(crate) fn claims(paper: Option<&str>, show: Option<&str>, file: Option<&Path>) -> Result<Exit> {
     if let Some(p) = paper {
         anyhow::ensure!(
             ["000", "001", "002", "003"].contains(&p),
             "--paper {p:?}: the catalogued papers are 000, 001, 002 and 003"
         );
     }
+    let user = match file {
+        Some(f) => gradflow::spec::load_file(f)?,
+        None => Vec::new(),
+    };
+    if let Some(id) = show {
+        let def = user
+            .iter()
+            .find(|d| d.id() == id)
+            .or_else(|| gradflow::spec::find_builtin(id));
+        match def {
+            Some(d) => println!("# {}\n{}", d.origin, d.decl),
+            None => {
+                let info = gradflow::claim::registry::build(id, &json!({}))?.info();
+                println!(
+                    "# {id}: a Rust claim (src/claim/catalog/), paper {} {}\n# {}",
+                    info.paper, info.result, info.statement
+                );
+            }
+        }
+        return Ok(Exit::Success);
+    }
+    if file.is_some() {
+        for d in &user {
+            let info = gradflow::claim::Claim::info(&d.instantiate(&json!({}))?);
+            print::claim(d.id(), &info.paper, &info.result, &info.statement, false);
+        }
+        return Ok(Exit::Success);
+    }
     let selected = |of: &str| paper.is_none_or(|p| p == of);
-    for e in gradflow::claim::registry::entries() {
-        if selected(e.paper) {
-            let info = (e.build)(&json!({}))?.info();
-            print::claim(e.id, e.paper, info.result, &info.statement, false);
+    for e in gradflow::claim::registry::catalog() {
+        if selected(&e.paper) {
+            let info = gradflow::claim::registry::build(&e.id, &json!({}))?.info();
+            print::claim(&e.id, &e.paper, &info.result, &info.statement, false);
         }
     }
     for e in gradflow::sweep::claim::entries() {

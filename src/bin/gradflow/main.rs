@@ -74,7 +74,11 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Cmd::Sweep(args) => commands::sweep(&args),
         Cmd::Corpus(args) => commands::corpus(&args),
         Cmd::Verify { dir } => commands::verify(&dir),
-        Cmd::Claims { paper } => commands::claims(paper.as_deref()),
+        Cmd::Claims {
+            paper,
+            show,
+            claims_file,
+        } => commands::claims(paper.as_deref(), show.as_deref(), claims_file.as_deref()),
         Cmd::Examples { show } => commands::examples(show.as_deref()),
     }
 }

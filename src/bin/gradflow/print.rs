@@ -117,7 +117,7 @@ pub(crate) fn check(cfg: &RunConfig, outcome: &CheckOutcome, out: &Path) {
         if let Some(c) = &v.confirmation {
             println!("    {}", c.reason);
         }
-        if let (Verdict::Violated, Some(e)) = (v.verdict, v.info.empirical) {
+        if let (Verdict::Violated, Some(e)) = (v.verdict, v.info.empirical.as_deref()) {
             println!("    note: {e}");
         }
     }

@@ -27,7 +27,6 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
 use super::{hyp, spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
@@ -41,75 +40,6 @@ use crate::monitor::Point;
 /// The registered claims of paper 000.
 pub fn entries() -> Vec<Entry> {
     vec![
-        Entry {
-            id: "cl22.lemma5_4.null_space_conserved",
-            paper: "000",
-            build: |p| {
-                Params::new("cl22.lemma5_4.null_space_conserved", p, &[])?;
-                Ok(Box::new(NullSpaceConserved))
-            },
-        },
-        Entry {
-            id: "cl22.implied.imbalance_conserved",
-            paper: "000",
-            build: |p| {
-                Params::new("cl22.implied.imbalance_conserved", p, &[])?;
-                Ok(Box::new(ImbalanceConserved::new(Filing {
-                    id: "cl22.implied.imbalance_conserved",
-                    paper: "000",
-                    result: "§3 implied invariant",
-                })))
-            },
-        },
-        Entry {
-            id: "cl22.m5.loss_nonincreasing",
-            paper: "000",
-            build: |p| {
-                Params::new("cl22.m5.loss_nonincreasing", p, &[])?;
-                Ok(Box::new(LossNonIncreasing::new(Filing {
-                    id: "cl22.m5.loss_nonincreasing",
-                    paper: "000",
-                    result: "gradient flow (catalog M5)",
-                })))
-            },
-        },
-        Entry {
-            id: "cl22.lemma_b3.pl_core",
-            paper: "000",
-            build: PlCore::build,
-        },
-        Entry {
-            id: "cl22.thm3_1.printed_theta_perp_zero",
-            paper: "000",
-            build: |p| {
-                Params::new("cl22.thm3_1.printed_theta_perp_zero", p, &[])?;
-                Ok(Box::new(ThetaPerpZero { corrected: false }))
-            },
-        },
-        Entry {
-            id: "cl22.thm3_1.corrected_theta_perp_zero",
-            paper: "000",
-            build: |p| {
-                Params::new("cl22.thm3_1.corrected_theta_perp_zero", p, &[])?;
-                Ok(Box::new(ThetaPerpZero { corrected: true }))
-            },
-        },
-        Entry {
-            id: "cl22.lemma5_3.theta_perp_factorizes",
-            paper: "000",
-            build: |p| {
-                Params::new("cl22.lemma5_3.theta_perp_factorizes", p, &[])?;
-                Ok(Box::new(ThetaPerpFactorizes))
-            },
-        },
-        Entry {
-            id: "cl22.lemma4_4.theta_dynamics",
-            paper: "000",
-            build: |p| {
-                Params::new("cl22.lemma4_4.theta_dynamics", p, &[])?;
-                Ok(Box::new(ThetaDynamics))
-            },
-        },
         Entry {
             id: "cl22.lemma4_5.perp_rate",
             paper: "000",
@@ -193,184 +123,6 @@ pub fn entries() -> Vec<Entry> {
 
 fn rank_deficient(s: &Setting) -> Hypothesis {
     hyp::rank_below_input(s, "rank X < d (a nontrivial null space)")
-}
-
-/// Lemma 5.4 (catalog M1): `W_1(t)(I − P_X) = W_1(0)(I − P_X)` for all t. A linear invariant
-/// (the first-layer gradient `S_2ᵀE` has rows in the row space of `X`), kept by every
-/// Runge–Kutta method to round-off: the budget is the round-off model at scale
-/// `‖W_1(0)‖_F + ‖W_1(t)‖_F`. Anything above it is a bug or a perturbed flow.
-pub struct NullSpaceConserved;
-
-impl Claim for NullSpaceConserved {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            "cl22.lemma5_4.null_space_conserved",
-            "000",
-            "Lemma 5.4",
-            "the first layer's null-space component is conserved: \
-                        ‖W_1(t)(I − P_X) − W_1(0)(I − P_X)‖_F = 0",
-        )
-        .identity()
-    }
-    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![rank_deficient(s)]
-    }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        let w1 = s.layer(p.y, 1);
-        let w10 = s.layer(&s.theta0, 1);
-        let drift = s.right_perp(&(&w1 - &w10)).norm();
-        Some(Statement {
-            lhs: drift,
-            rhs: 0.0,
-            budget: Budget::RoundOff {
-                scale: w1.norm() + w10.norm(),
-            },
-        })
-    }
-}
-
-/// Core of Lemma B.3 (catalog M6), in the run's convention `L = κ‖R‖²`:
-/// `‖∇L‖² ≥ ‖∇_{W_1}L‖² ≥ 4κ² σ_q(W_L⋯W_2)² σ_n(X)² ‖R‖_F²`
-/// (from `∇_{W_1}L = (W_L⋯W_2)ᵀ·2κRᵀX`). Hypotheses: rank X = n (so `‖XᵀR‖ ≥ σ_n(X)‖R‖`),
-/// depth ≥ 2 and the first hidden width `m_1 ≥ q`. Parameter `factor` (default 1)
-/// multiplies the right-hand side: `factor > 1` is a deliberately false variant.
-pub struct PlCore {
-    factor: f64,
-}
-
-impl PlCore {
-    fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let pr = Params::new("cl22.lemma_b3.pl_core", p, &["factor"])?;
-        Ok(Box::new(Self {
-            factor: pr.f64("factor", 1.0)?,
-        }))
-    }
-}
-
-impl Claim for PlCore {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            "cl22.lemma_b3.pl_core",
-            "000",
-            "Lemma B.3 (core, catalog M6)",
-            format!(
-                "‖∇L‖² ≥ {}·4κ²·σ_q(W_L⋯W_2)²·σ_n(X)²·‖XΘ − Y‖_F²",
-                self.factor
-            ),
-        )
-    }
-    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![
-            hyp::full_row_rank(s, "rank X = n"),
-            hyp::depth_at_least(s, 2),
-            Hypothesis::new(
-                "m_1 ≥ q",
-                s.shape.widths()[1.min(s.shape.depth())] as f64,
-                Relation::Ge,
-                s.shape.output() as f64,
-            ),
-        ]
-    }
-    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
-        let l = s.shape.depth();
-        if l < 2 {
-            return None;
-        }
-        let np = s.params();
-        let mut g = vec![0.0; np];
-        gf.gradient(&p.y[..np], &mut g);
-        let r = gf.residual().norm();
-        let gn2: f64 = g.iter().map(|v| v * v).sum();
-        let mut s2: DMatrix<f64> = s.layer(p.y, l);
-        for k in (2..l).rev() {
-            s2 *= s.layer(p.y, k);
-        }
-        let q = s.shape.output();
-        let sq = sigma_k(&s2, q);
-        let rhs = self.factor * 4.0 * s.kappa * s.kappa * sq * sq * s.x_min_sv().powi(2) * r * r;
-        Some(Statement {
-            lhs: rhs,
-            rhs: gn2,
-            budget: Budget::Propagated { scale: gn2 + rhs },
-        })
-    }
-}
-
-/// Theorem 3.1's "Ξ = 0 case": the text says the null-space part of `Θ` stays zero when
-/// `Θ_X⊥(0) = 0` (printed); the catalog (§2.5, FLAG; counterexample S1) shows the right
-/// condition is `W_1(0)(I − P_X) = 0` (corrected), since `Θ_X⊥(t) = (W_{2:L}(t) W_1(0) P_⊥)ᵀ`
-/// (Lemmas 5.3–5.4). Both are identities `‖(I − P_X)Θ(t)‖_F = 0` with a round-off budget,
-/// under different hypotheses; with `W_L(0) = 0` the printed one is violated.
-pub struct ThetaPerpZero {
-    corrected: bool,
-}
-
-impl Claim for ThetaPerpZero {
-    fn info(&self) -> ClaimInfo {
-        let (id, st, err) = if self.corrected {
-            (
-                "cl22.thm3_1.corrected_theta_perp_zero",
-                "if W_1(0)(I − P_X) = 0 then (I − P_X)Θ(t) = 0 for all t",
-                None,
-            )
-        } else {
-            (
-                "cl22.thm3_1.printed_theta_perp_zero",
-                "(as printed) if (I − P_X)Θ(0) = 0 then (I − P_X)Θ(t) = 0 for all t",
-                Some(
-                    "the hypothesis must be W_1(0)(I − P_X) = 0; with W_L(0) = 0, Θ(0) = 0 \
-                     but (I − P_X)Θ(t) grows (catalog 000 §2.5, S1)",
-                ),
-            )
-        };
-        ClaimInfo::new(id, "000", "Theorem 3.1 (Ξ = 0 case)", st)
-            .identity()
-            .printed(err)
-    }
-    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        let w10 = s.layer(&s.theta0, 1);
-        let tol = 1e-12 * (1.0 + w10.norm());
-        let h = if self.corrected {
-            Hypothesis::new(
-                "‖W_1(0)(I − P_X)‖_F ≈ 0",
-                s.right_perp(&w10).norm(),
-                Relation::Le,
-                tol,
-            )
-        } else {
-            Hypothesis::new(
-                "‖(I − P_X)Θ(0)‖_F ≈ 0",
-                s.left_perp(&s.theta_e2e0).norm(),
-                Relation::Le,
-                1e-12 * (1.0 + s.theta_e2e0.norm()),
-            )
-        };
-        vec![rank_deficient(s), h]
-    }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        let theta = s.theta(p.y);
-        let perp = s.left_perp(&theta).norm();
-        let scale: f64 = (1..=s.shape.depth())
-            .map(|k| s.layer(p.y, k).norm())
-            .product();
-        Some(Statement {
-            lhs: perp,
-            rhs: 0.0,
-            budget: Budget::RoundOff {
-                scale: scale + theta.norm(),
-            },
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -626,104 +378,6 @@ fn factor_param(pr: &Params) -> Result<f64, GradflowError> {
 
 // ---------------------------------------------------------------------------------------
 // Lemmas 5.3, 4.4: exact identities.
-
-/// Lemmas 5.3 + 5.4 (catalog M2): `Θ_X⊥(t) = (W_L(t)⋯W_2(t) · W_1(0)(I − P_X))ᵀ` for all t.
-/// Lemma 5.3 (`Θ_X⊥ = (W_{2:L} W_1 P_⊥)ᵀ`) is algebra; Lemma 5.4 replaces `W_1(t)P_⊥` by its
-/// conserved initial value, a linear invariant that every Runge–Kutta method keeps to
-/// round-off (independent of the loss convention). Identity with the round-off budget at
-/// scale `‖W_{2:L}‖_F(‖W_1(t)‖_F + ‖W_1(0)‖_F) + ‖Θ‖_F`. Hypothesis: `rank X < d`.
-pub struct ThetaPerpFactorizes;
-
-impl Claim for ThetaPerpFactorizes {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            "cl22.lemma5_3.theta_perp_factorizes",
-            "000",
-            "Lemmas 5.3 and 5.4 (catalog M2)",
-            "‖(I − P_X)Θ(t) − (W_L(t)⋯W_2(t)·W_1(0)(I − P_X))ᵀ‖_F = 0",
-        )
-        .identity()
-    }
-    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![rank_deficient(s)]
-    }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        let net = Net::new(s, p.y);
-        let theta = net.theta();
-        let w10 = s.layer(&s.theta0, 1);
-        let w1p0 = s.right_perp(&w10);
-        let fact = (&net.suf[2] * &w1p0).transpose();
-        let lhs = (s.left_perp(&theta) - fact).norm();
-        Some(Statement {
-            lhs,
-            rhs: 0.0,
-            budget: Budget::RoundOff {
-                scale: net.suf[2].norm() * (net.w[0].norm() + w10.norm()) + theta.norm(),
-            },
-        })
-    }
-}
-
-/// Lemma 4.4 (catalog M16), in the run's convention: the induced end-to-end dynamics
-/// `dΘ/dt = −2κ Σ_{j=1}^L P_{j−1}ᵀP_{j−1} Xᵀ(XΘ − Y) S_{j+1}S_{j+1}ᵀ`
-/// (the paper's formula is for `g = 1`; the run's flow is `g = 2κ`), compared with the
-/// chain rule `Θ̇ = (Σ_j S_{j+1} Ẇ_j P_{j−1})ᵀ` applied to the integrated vector field. An
-/// identity of the exact expressions: the budget is round-off at the scale of the summed
-/// terms' norms. A perturbed vector field (or a wrong `κ`) breaks it. No hypotheses.
-pub struct ThetaDynamics;
-
-impl Claim for ThetaDynamics {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            "cl22.lemma4_4.theta_dynamics",
-            "000",
-            "Lemma 4.4 (catalog M16)",
-            "‖Θ̇ − (−2κ Σ_j P_{j−1}ᵀP_{j−1}Xᵀ(XΘ − Y)S_{j+1}S_{j+1}ᵀ)‖_F = 0, \
-                        Θ̇ by the chain rule from the integrated vector field",
-        )
-        .identity()
-    }
-    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
-        Vec::new()
-    }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        let net = Net::new(s, p.y);
-        let l = net.depth();
-        let theta = net.theta();
-        let r = residual(s, &theta);
-        let xtr = s.data.x.transpose() * &r;
-        let chain = net.theta_dot(s, p.f);
-        let mut lemma = DMatrix::zeros(s.shape.input(), s.shape.output());
-        // R = XΘ − Y cancels terms of size ‖X‖_F‖Θ‖_F + ‖Y‖_F near interpolation
-        let xf = s.data.x.norm();
-        let rmag = xf * (xf * theta.norm() + s.data.y.norm());
-        let mut scale = 0.0;
-        for j in 1..=l {
-            let a = &net.pre[j - 1];
-            let b = &net.suf[j + 1];
-            lemma += a.transpose() * (a * &xtr) * (b * b.transpose());
-            scale += 2.0 * s.kappa * a.norm().powi(2) * b.norm().powi(2) * rmag;
-            scale += b.norm() * s.layer(p.f, j).norm() * a.norm();
-        }
-        lemma *= -2.0 * s.kappa;
-        let lhs = (chain - lemma).norm();
-        Some(Statement {
-            lhs,
-            rhs: 0.0,
-            budget: Budget::RoundOff { scale },
-        })
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Lemmas 4.5 and 5.5: growth of the null-space component.
@@ -1190,13 +844,14 @@ impl Claim for PrintedProp52 {
         };
         ClaimInfo {
             id: id.into(),
-            paper: "000",
-            result,
+            paper: "000".into(),
+            result: result.into(),
             statement: st,
             schedule: Schedule::Always,
             form: Form::Inequality,
             empirical: None,
-            printed_error: Some(err),
+            printed_error: Some(String::from(err)),
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1631,8 +1286,8 @@ impl Claim for RiskBound {
         };
         ClaimInfo {
             id: Self::id(self.form).into(),
-            paper: "000",
-            result,
+            paper: "000".into(),
+            result: result.into(),
             statement: format!(
                 "√Risk(Θ(T)) ≤ {}·[{main} + ‖Σ^{{1/2}}X⁺(XΘ − Y)‖_F], \
                  T_B = ‖Σ^{{1/2}}P_⊥(Θ* − Θ_X⊥)‖_F², T_V = ‖Σ^{{1/2}}X⁺(Y − XΘ*)‖_F²",
@@ -1642,6 +1297,7 @@ impl Claim for RiskBound {
             form: Form::Inequality,
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {

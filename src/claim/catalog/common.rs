@@ -18,25 +18,6 @@ pub struct Filing {
     pub result: &'static str,
 }
 
-/// `D_k(t) = D_k(0)` for every `k`, `D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ` (Arora et al. 2018;
-/// paper 002 Lemma 1; paper 003 §3.2 for `L = 2` with `D_full`). An identity of the exact
-/// flow; an explicit RK method keeps it to `O(tol)`: the budget is the integration model.
-pub struct ImbalanceConserved {
-    /// Filing.
-    pub filing: Filing,
-    d0: Vec<DMatrix<f64>>,
-}
-
-impl ImbalanceConserved {
-    /// The claim filed under `filing`.
-    pub fn new(filing: Filing) -> Self {
-        Self {
-            filing,
-            d0: Vec::new(),
-        }
-    }
-}
-
 /// `W_{k+1}ᵀW_{k+1} − W_kW_kᵀ` of a state.
 pub fn imbalance(s: &Setting, y: &[f64], k: usize) -> DMatrix<f64> {
     let a = s.layer(y, k + 1);
@@ -62,35 +43,6 @@ pub fn imbalance_drift(s: &Setting, y: &[f64], d0: &mut Vec<DMatrix<f64>>) -> Op
         scale = scale.max(a * a + b * b);
     }
     Some((drift, scale))
-}
-
-impl Claim for ImbalanceConserved {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            self.filing.id,
-            self.filing.paper,
-            self.filing.result,
-            "every layer imbalance D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ is conserved: \
-                        max_k ‖D_k(t) − D_k(0)‖_F = 0",
-        )
-        .identity()
-    }
-    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        vec![super::hyp::depth_at_least(s, 2)]
-    }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        let (drift, scale) = imbalance_drift(s, p.y, &mut self.d0)?;
-        Some(Statement {
-            lhs: drift,
-            rhs: 0.0,
-            budget: Budget::Accumulated { scale },
-        })
-    }
 }
 
 /// `L(t_{i}) ≤ L(t_{i−1})` at consecutive accepted steps: the loss of a gradient flow is
@@ -162,66 +114,6 @@ impl Claim for LossNonIncreasing {
     }
     fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
         self.prev = self.loss(s, gf, p.y);
-    }
-}
-
-/// The energy identity of gradient flow: `L(t) + ∫_0^t ‖∇L(θ(s))‖² ds = L(0)`, from
-/// `dL/dt = ⟨∇L, θ̇⟩ = −‖∇L‖²` (paper 002, U8; the same for every loss convention, since
-/// both sides use the run's own `L`). The integral is the ODE state
-/// `J = ∫‖∇L‖² dt` ([`crate::flow::GradientFlow::set_energy_integral`]), integrated under the
-/// solver's error control, so the identity checks the integrator's quadrature against the
-/// loss it produces. A perturbed flow (`θ̇ ≠ −∇L`, e.g. per-layer learning rates) breaks it;
-/// `factor` multiplies the integral (a deliberately false variant when `≠ 1`).
-/// Budget: the accumulated model at the scale `L(0)`.
-pub struct EnergyIdentity {
-    /// Filing.
-    pub filing: Filing,
-    /// Multiplier of the integral (1 for the identity).
-    pub factor: f64,
-    l0: Option<f64>,
-}
-
-impl EnergyIdentity {
-    /// The claim filed under `filing`.
-    pub fn new(filing: Filing, factor: f64) -> Self {
-        Self {
-            filing,
-            factor,
-            l0: None,
-        }
-    }
-}
-
-impl Claim for EnergyIdentity {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            self.filing.id,
-            self.filing.paper,
-            self.filing.result,
-            format!(
-                "energy identity: L(t) + {}·∫_0^t ‖∇L‖² ds = L(0), the integral accumulated \
-                 by the solver's quadrature",
-                self.factor
-            ),
-        )
-        .identity()
-    }
-    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
-        Vec::new()
-    }
-    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
-        let np = s.params();
-        let j = *p.y.get(np + crate::flow::gradient::ENERGY_STATE)?;
-        let l0 = *self.l0.get_or_insert_with(|| gf.loss(&s.theta0));
-        let l = gf.loss(&p.y[..np]);
-        Some(Statement {
-            lhs: l + self.factor * j,
-            rhs: l0,
-            budget: Budget::Accumulated { scale: l0.abs() },
-        })
-    }
-    fn needs_energy_integral(&self) -> bool {
-        true
     }
 }
 

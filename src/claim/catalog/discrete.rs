@@ -63,8 +63,8 @@ impl Claim for GdImbalanceStep {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
             id: self.filing.id.into(),
-            paper: self.filing.paper,
-            result: self.filing.result,
+            paper: self.filing.paper.into(),
+            result: self.filing.result.into(),
             statement: format!(
                 "each gradient-descent step changes every layer imbalance by exactly \
                  {}·η²(G_{{k+1}}ᵀG_{{k+1}} − G_kG_kᵀ), G_k = ∇_{{W_k}}L(θ_j): \
@@ -75,6 +75,7 @@ impl Claim for GdImbalanceStep {
             form: Form::Identity,
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {

@@ -29,7 +29,7 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
+use super::common::{Filing, LossNonIncreasing};
 use super::{prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{
@@ -102,18 +102,6 @@ pub fn entries() -> Vec<Entry> {
                     c0: Vec::new(),
                     twin: trajectory_is_twin(&pr)?,
                 }))
-            },
-        },
-        Entry {
-            id: "gol24.a0.imbalance_conserved",
-            paper: PAPER,
-            build: |p| {
-                Params::new("gol24.a0.imbalance_conserved", p, &[])?;
-                Ok(Box::new(ImbalanceConserved::new(Filing {
-                    id: "gol24.a0.imbalance_conserved",
-                    paper: PAPER,
-                    result: "matrix balancedness of the linear twin, ε = 0 (catalog A0.3)",
-                })))
             },
         },
         Entry {
@@ -777,13 +765,14 @@ impl Claim for SLeOne {
         };
         ClaimInfo {
             id: id.into(),
-            paper: PAPER,
-            result,
+            paper: PAPER.into(),
+            result: result.into(),
             statement,
             schedule: Schedule::AtEnd,
             form: Form::Inequality,
             empirical: None,
-            printed_error: err,
+            printed_error: (err).map(String::from),
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -961,13 +950,14 @@ impl Claim for SaxeNorms {
         };
         ClaimInfo {
             id: id.into(),
-            paper: PAPER,
-            result,
+            paper: PAPER.into(),
+            result: result.into(),
             statement: statement.into(),
             schedule: Schedule::Always,
             form: Form::Identity,
             empirical: None,
-            printed_error: err,
+            printed_error: (err).map(String::from),
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1624,13 +1614,14 @@ impl Claim for Lemma74 {
         };
         ClaimInfo {
             id: id.into(),
-            paper: PAPER,
-            result,
+            paper: PAPER.into(),
+            result: result.into(),
             statement: statement.into(),
             schedule: Schedule::Always,
             form: Form::Inequality,
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1777,8 +1768,8 @@ impl Claim for Lemma71 {
         };
         ClaimInfo {
             id: Self::id(self.which).into(),
-            paper: PAPER,
-            result,
+            paper: PAPER.into(),
+            result: result.into(),
             statement: format!(
                 "u of eq. (9) with ε = {}{}: {statement}, λ = 2κn",
                 if self.eps.is_nan() {
@@ -1801,8 +1792,10 @@ impl Claim for Lemma71 {
             empirical: None,
             printed_error: self.sqrt_rho.then_some(
                 "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
-                 linear factor r = ρ (catalog 001 §2.8, §6 item 2)",
+                 linear factor r = ρ (catalog 001 §2.8, §6 item 2)"
+                    .into(),
             ),
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {

@@ -499,8 +499,8 @@ impl Claim for Deviation {
         };
         ClaimInfo {
             id: Self::id(self.kind, repaired).into(),
-            paper: PAPER,
-            result,
+            paper: PAPER.into(),
+            result: result.into(),
             statement: format!(
                 "{statement}{}; {vname}, u, v at τ = 2κn·t",
                 if self.factor == 1.0 {
@@ -512,7 +512,8 @@ impl Claim for Deviation {
             schedule: Schedule::Always,
             form: Form::Inequality,
             empirical: None,
-            printed_error: (!repaired).then_some(PRINTED_V_ERROR),
+            printed_error: ((!repaired).then_some(PRINTED_V_ERROR)).map(String::from),
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -675,8 +676,8 @@ impl Claim for TightG2 {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
             id: "gol24.lemma7_1.tight_g2".into(),
-            paper: PAPER,
-            result: "Lemma 7.1 proof, eqs. (37), (39)/(80), (73)",
+            paper: PAPER.into(),
+            result: "Lemma 7.1 proof, eqs. (37), (39)/(80), (73)".into(),
             statement: format!(
                 "‖W_1^ε‖₂ ≤ β − β̄ + u(τ) and ‖W_l^ε‖₂ ≤ g₂(τ) (l ≥ 2), τ = 2κn·t{}",
                 if self.factor == 1.0 {
@@ -689,6 +690,7 @@ impl Claim for TightG2 {
             form: Form::Inequality,
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -840,8 +842,8 @@ impl Claim for ScalarsClosedForm {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
             id: "gol24.sec2_8.scalars_closed_form".into(),
-            paper: PAPER,
-            result: "eqs. (9)–(10), (88) (catalog §2.8)",
+            paper: PAPER.into(),
+            result: "eqs. (9)–(10), (88) (catalog §2.8)".into(),
             statement: if self.swap {
                 "(false variant) integrated v with v(0) = 0 equals eq. (10) with lower limit w(β)"
                     .into()
@@ -854,6 +856,7 @@ impl Claim for ScalarsClosedForm {
             form: Form::Identity,
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -992,7 +995,7 @@ impl Theorem52 {
     fn id(schedule: Schedule) -> &'static str {
         match schedule {
             Schedule::AtEnd => "gol24.thm5_2.bound",
-            Schedule::Always => "gol24.thm5_2.bound_series",
+            _ => "gol24.thm5_2.bound_series",
         }
     }
     fn build(p: &Value, schedule: Schedule) -> Result<Box<dyn Claim>, GradflowError> {
@@ -1096,11 +1099,12 @@ impl Claim for Theorem52 {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
             id: Self::id(self.schedule).into(),
-            paper: PAPER,
+            paper: PAPER.into(),
             result: match self.schedule {
                 Schedule::AtEnd => "Theorem 5.2",
-                Schedule::Always => "Theorem 5.2, as a time series (catalog §5.1 item 8)",
-            },
+                _ => "Theorem 5.2, as a time series (catalog §5.1 item 8)",
+            }
+            .into(),
             statement: format!(
                 "R^ε(t) {} ≤ {}R̂_γ(t) + {} + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
                  δ = {}, p = {}, {} held-out samples",
@@ -1121,7 +1125,7 @@ impl Claim for Theorem52 {
                 },
                 match self.schedule {
                     Schedule::AtEnd => "at t = t_end",
-                    Schedule::Always => "at every accepted step",
+                    _ => "at every accepted step",
                 },
                 self.kappa,
                 self.gamma,
@@ -1133,6 +1137,7 @@ impl Claim for Theorem52 {
             form: Form::Inequality,
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {

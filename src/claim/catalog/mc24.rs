@@ -38,7 +38,7 @@
 use nalgebra::{DMatrix, DVector};
 use serde_json::Value;
 
-use super::common::{EnergyIdentity, Filing, ImbalanceConserved};
+use super::common::Filing;
 use super::discrete::GdImbalanceStep;
 use super::{hyp, prefixes, spectral_norm, suffixes, Params};
 use crate::claim::budget::C_ROUNDOFF;
@@ -62,33 +62,7 @@ pub const M_CAP: f64 = 0.999;
 
 /// The registered claims of paper 002.
 pub fn entries() -> Vec<Entry> {
-    let mut v = vec![Entry {
-        id: "mc24.lemma1.imbalance_conserved",
-        paper: PAPER,
-        build: |p| {
-            Params::new("mc24.lemma1.imbalance_conserved", p, &[])?;
-            Ok(Box::new(ImbalanceConserved::new(Filing {
-                id: "mc24.lemma1.imbalance_conserved",
-                paper: PAPER,
-                result: "Lemma 1",
-            })))
-        },
-    }];
-    v.push(Entry {
-        id: "mc24.u8.energy_identity",
-        paper: PAPER,
-        build: |p| {
-            let pr = Params::new("mc24.u8.energy_identity", p, &["factor"])?;
-            Ok(Box::new(EnergyIdentity::new(
-                Filing {
-                    id: "mc24.u8.energy_identity",
-                    paper: PAPER,
-                    result: "U8 (monotone loss, energy identity form)",
-                },
-                pr.f64("factor", 1.0)?,
-            )))
-        },
-    });
+    let mut v = Vec::new();
     v.extend(Step::ALL.iter().map(|k| Entry {
         id: k.id(),
         paper: PAPER,
@@ -940,13 +914,14 @@ impl Claim for StepClaim {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
             id: self.kind.id().into(),
-            paper: PAPER,
-            result: self.kind.result(),
+            paper: PAPER.into(),
+            result: self.kind.result().into(),
             statement: self.statement(),
             schedule: Schedule::Always,
             form: self.kind.form(),
             empirical: None,
             printed_error: None,
+            declaration: None,
         }
     }
 
@@ -1624,8 +1599,8 @@ impl Claim for EndClaim {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
             id: self.kind.id().into(),
-            paper: PAPER,
-            result: self.kind.result(),
+            paper: PAPER.into(),
+            result: self.kind.result().into(),
             statement: self.statement(),
             schedule: Schedule::AtEnd,
             form: self.kind.form(),
@@ -1634,8 +1609,10 @@ impl Claim for EndClaim {
                 "the right-hand side depends on a minimizer W, and as a bound on S_min it fails \
                  for unbalanced minimizers (a small ‖W_k‖_F makes it exceed S(W^bal) ≥ S_min); \
                  the bound holds per minimizer, S(W) ≥ 2a‖w*‖^{2−1/L}‖p‖^{1/L}Σ_k 1/‖W_k‖_F \
-                 (catalog 002, typos 1)",
+                 (catalog 002, typos 1)"
+                    .into(),
             ),
+            declaration: None,
         }
     }
 
@@ -1973,13 +1950,14 @@ impl Claim for CurvatureClaim {
         };
         ClaimInfo {
             id: self.kind.id().into(),
-            paper: PAPER,
-            result: self.kind.result(),
+            paper: PAPER.into(),
+            result: self.kind.result().into(),
             statement,
             schedule: Schedule::AtEnd,
             form: Form::Inequality,
-            empirical: (self.kind == Curv::EosPlateau).then_some(EOS_EMPIRICAL),
+            empirical: ((self.kind == Curv::EosPlateau).then_some(EOS_EMPIRICAL)).map(String::from),
             printed_error: None,
+            declaration: None,
         }
     }
 

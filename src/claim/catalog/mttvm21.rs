@@ -36,7 +36,7 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-use super::common::{Filing, ImbalanceConserved, LossNonIncreasing};
+use super::common::Filing;
 use super::discrete::GdImbalanceStep;
 use super::{hyp, spectral_norm, Params};
 use crate::claim::registry::Entry;
@@ -735,13 +735,14 @@ impl Claim for Mttvm21Claim {
         };
         ClaimInfo {
             id: self.item.id().into(),
-            paper: PAPER,
-            result: self.item.result(),
+            paper: PAPER.into(),
+            result: self.item.result().into(),
             statement: self.statement_text(),
             schedule: self.item.schedule(),
             form: self.item.form(),
             empirical: None,
-            printed_error,
+            printed_error: printed_error.map(String::from),
+            declaration: None,
         }
     }
 
@@ -1035,54 +1036,26 @@ impl Claim for Mttvm21Claim {
     }
 }
 
-/// The registered claims of paper 003: every [`Item`], plus the full imbalance
-/// `D_full = UᵀU − VᵀV` (derived companion of the §3.2 Claim, `D_full = −D_1` in the
-/// deep-linear convention of [`ImbalanceConserved`]) and loss monotonicity (eq. 23,
-/// `dL/dt = −‖∇L‖² ≤ 0`).
+/// The registered Rust claims of paper 003: every [`Item`] and the gradient-descent step
+/// statement. The full imbalance `D_full = UᵀU − VᵀV` and loss monotonicity (eq. 23) are
+/// declared in `claims/003.claims`.
 pub fn entries() -> Vec<Entry> {
-    let mut v = vec![
-        Entry {
-            id: "mttvm21.cx5.gd_imbalance_step",
-            paper: PAPER,
-            build: |p| {
-                let pr = Params::new("mttvm21.cx5.gd_imbalance_step", p, &["factor"])?;
-                Ok(Box::new(GdImbalanceStep::new(
-                    Filing {
-                        id: "mttvm21.cx5.gd_imbalance_step",
-                        paper: PAPER,
-                        result:
-                            "catalog 003 CX5 (derived): a GD step changes D_full = −(UᵀU − VᵀV) \
+    let mut v = vec![Entry {
+        id: "mttvm21.cx5.gd_imbalance_step",
+        paper: PAPER,
+        build: |p| {
+            let pr = Params::new("mttvm21.cx5.gd_imbalance_step", p, &["factor"])?;
+            Ok(Box::new(GdImbalanceStep::new(
+                Filing {
+                    id: "mttvm21.cx5.gd_imbalance_step",
+                    paper: PAPER,
+                    result: "catalog 003 CX5 (derived): a GD step changes D_full = −(UᵀU − VᵀV) \
                                  by exactly η²(G_VᵀG_V − G_UᵀG_U)",
-                    },
-                    pr.f64("factor", 1.0)?,
-                )))
-            },
+                },
+                pr.f64("factor", 1.0)?,
+            )))
         },
-        Entry {
-            id: "mttvm21.claim3_2.full_imbalance_conserved",
-            paper: PAPER,
-            build: |p| {
-                Params::new("mttvm21.claim3_2.full_imbalance_conserved", p, &[])?;
-                Ok(Box::new(ImbalanceConserved::new(Filing {
-                    id: "mttvm21.claim3_2.full_imbalance_conserved",
-                    paper: PAPER,
-                    result: "§3.2 Claim, derived companion D_full = UᵀU − VᵀV",
-                })))
-            },
-        },
-        Entry {
-            id: "mttvm21.eq23.loss_nonincreasing",
-            paper: PAPER,
-            build: |p| {
-                Params::new("mttvm21.eq23.loss_nonincreasing", p, &[])?;
-                Ok(Box::new(LossNonIncreasing::new(Filing {
-                    id: "mttvm21.eq23.loss_nonincreasing",
-                    paper: PAPER,
-                    result: "proof of Theorem 1, eq. (23): dL/dt = −‖∇L‖² ≤ 0",
-                })))
-            },
-        },
-    ];
+    }];
     macro_rules! item_entry {
         ($item:expr) => {
             Entry {

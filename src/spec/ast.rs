@@ -1,0 +1,223 @@
+//! The syntax tree of a claim file, as parsed (names unresolved, nothing typed yet).
+//!
+//! Equality ignores source positions ([`Span`] compares equal to every span), so that a
+//! printed and re-parsed claim equals the original.
+
+/// A byte range in the source file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl PartialEq for Span {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Binary operators, by precedence: `+ −` < `* /` < `^`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    /// `a + b`.
+    Add,
+    /// `a − b`.
+    Sub,
+    /// `a · b` (scalar or matrix product).
+    Mul,
+    /// `a / b` (`b` a scalar).
+    Div,
+    /// `a ^ b` (scalars).
+    Pow,
+}
+
+/// Aggregation over an integer range `k = a..b` (inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggKind {
+    /// `Σ_k`.
+    Sum,
+    /// `max_k`.
+    Max,
+    /// `min_k`.
+    Min,
+    /// `Π_k`.
+    Prod,
+}
+
+/// An expression with its source span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// The forms of an expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// A number literal.
+    Num(f64),
+    /// A name: a quantity, a parameter, a `let` or a bound variable.
+    Name(String),
+    /// `name[i]`: an indexed family (`W[k]`, `D[k]`, `G[k]`, `m[k]`).
+    Index(String, Box<Expr>),
+    /// `name[a:b]`: a product of consecutive layers, `W[a:b] = W_b ⋯ W_a`.
+    Slice(String, Box<Expr>, Box<Expr>),
+    /// `f(args)`.
+    Call(String, Vec<Expr>),
+    /// `agg(k = lo..hi: body)`.
+    Agg(AggKind, String, Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `−e`.
+    Neg(Box<Expr>),
+    /// `a op b`.
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+    /// `e'`.
+    Transpose(Box<Expr>),
+}
+
+impl Expr {
+    /// An expression without a source position (built by code, e.g. in tests).
+    pub fn new(kind: ExprKind) -> Self {
+        Self {
+            kind,
+            span: Span::default(),
+        }
+    }
+}
+
+/// The relation of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rel {
+    /// `≤` (also written `<`: numerically the same).
+    Le,
+    /// `<`.
+    Lt,
+    /// `≥`.
+    Ge,
+    /// `>`.
+    Gt,
+    /// `=` (an identity, judged within its error budget).
+    Eq,
+}
+
+impl Rel {
+    /// The source spelling.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Rel::Le => "<=",
+            Rel::Lt => "<",
+            Rel::Ge => ">=",
+            Rel::Gt => ">",
+            Rel::Eq => "==",
+        }
+    }
+}
+
+/// `lhs rel rhs`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    /// Left side.
+    pub lhs: Expr,
+    /// Relation.
+    pub rel: Rel,
+    /// Right side.
+    pub rhs: Expr,
+}
+
+/// When the statement is judged.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Temporal {
+    /// At every accepted step and the initial point.
+    Always,
+    /// At every accepted step at or after a time (in the claim's time convention).
+    AlwaysFrom(Expr),
+    /// At every accepted step strictly after a time (`always after 0:` skips the initial
+    /// point, where a bound `f(t) ≤ f(0)·g(t)` holds with equality).
+    AlwaysAfter(Expr),
+    /// Once, at the final time.
+    AtEnd,
+    /// At some accepted step no later than a time (in the claim's time convention).
+    EventuallyBy(Expr),
+}
+
+/// A hypothesis: on the setting (data, initial weights, run parameters), or with `at_end`
+/// on the final state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assume {
+    /// Evaluated at the final point instead of the initial one.
+    pub at_end: bool,
+    /// The condition.
+    pub cmp: Comparison,
+    /// What it says in words (default: the condition as written).
+    pub label: Option<String>,
+}
+
+/// A named parameter with its default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// Name.
+    pub name: String,
+    /// Default value (the statement as published).
+    pub default: f64,
+    /// What it is.
+    pub doc: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// The declared convention: the loss the statement's `loss` is measured in, and the loss
+/// whose gradient flow defines its time (default: the loss itself).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConventionDecl {
+    /// Loss convention name (`sum`, `half_sum`, `mean`, `half_mean`).
+    pub loss: String,
+    /// Flow convention name, when it differs from the loss.
+    pub flow: Option<String>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// The budget model requested by the claim (default: derived from the statement).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetDecl {
+    /// `roundoff`, `accumulated`, `propagated` or `local`.
+    pub model: String,
+    /// The magnitude of the compared quantities, when the automatic one is not wanted.
+    pub scale: Option<Expr>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// One claim as written.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ClaimDecl {
+    /// Dotted id.
+    pub id: String,
+    /// Paper number.
+    pub paper: Option<String>,
+    /// Result number in the paper.
+    pub result: Option<String>,
+    /// The statement in words.
+    pub says: Option<String>,
+    /// What the paper prints wrongly (for a printed form checked beside its correction).
+    pub printed_error: Option<String>,
+    /// Why a violation can be genuine for an experimental observation.
+    pub empirical: Option<String>,
+    /// Loss and time convention.
+    pub convention: Option<ConventionDecl>,
+    /// Parameters.
+    pub params: Vec<Param>,
+    /// Local definitions, in order.
+    pub lets: Vec<(String, Expr)>,
+    /// Hypotheses.
+    pub assumes: Vec<Assume>,
+    /// The statement (exactly one per claim).
+    pub statement: Option<(Temporal, Comparison)>,
+    /// Budget model.
+    pub budget: Option<BudgetDecl>,
+    /// Where the claim is.
+    pub span: Span,
+}

@@ -1,0 +1,624 @@
+//! A declared claim, compiled ([`Definition`]), and its instance on a run ([`SpecClaim`]),
+//! which the checker drives like any Rust claim: same verdicts, budgets, root-found first
+//! violation, confirmation, reports and replay.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::ast::{ClaimDecl, Rel, Temporal};
+use super::compile::{IndexUse, Memory, Node, Reads, Scope, Ty};
+use super::eval::{Env, Memories, Scales, Skip, Val};
+use super::parse::Source;
+use crate::claim::{
+    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
+};
+use crate::error::GradflowError;
+use crate::flow::{GradientFlow, LossConvention};
+use crate::monitor::Point;
+
+/// The budget model of a statement (see [`crate::claim::budget`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// Round-off only: linear invariants, algebraic identities.
+    RoundOff,
+    /// The slack's accumulated local error: conserved quantities.
+    Accumulated,
+    /// The state's global error through the slack's sensitivity: inequalities.
+    Propagated,
+    /// The slack's local error over one step: statements comparing consecutive points.
+    Local,
+}
+
+impl Model {
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "roundoff" => Model::RoundOff,
+            "accumulated" => Model::Accumulated,
+            "propagated" => Model::Propagated,
+            "local" => Model::Local,
+            _ => return None,
+        })
+    }
+    fn budget(self, scale: f64) -> Budget {
+        match self {
+            Model::RoundOff => Budget::RoundOff { scale },
+            Model::Accumulated => Budget::Accumulated { scale },
+            Model::Propagated => Budget::Propagated { scale },
+            Model::Local => Budget::Local { scale },
+        }
+    }
+}
+
+/// A compiled hypothesis.
+#[derive(Clone, Debug)]
+struct Hyp {
+    at_end: bool,
+    lhs: Node,
+    rel: Relation,
+    rhs: Node,
+    label: String,
+}
+
+/// The compiled temporal operator (times in the claim's convention).
+#[derive(Clone, Debug)]
+enum When {
+    Always,
+    From(Node),
+    After(Node),
+    AtEnd,
+    By(Node),
+}
+
+/// A claim compiled from its declaration: typed, shape-checked, ready to instantiate.
+#[derive(Debug)]
+pub struct Definition {
+    /// The declaration as parsed.
+    pub decl: ClaimDecl,
+    /// The file it came from.
+    pub origin: String,
+    params: Vec<(String, f64)>,
+    kinds: Vec<Memory>,
+    slots: usize,
+    hyps: Vec<Hyp>,
+    when: When,
+    lhs: Node,
+    rhs: Node,
+    /// Relation after orienting `≥` as `≤` (lhs and rhs swapped).
+    form: Form,
+    matrix_identity: bool,
+    model: Model,
+    scale: Option<Node>,
+    loss: Option<LossConvention>,
+    flow: Option<LossConvention>,
+    indices: Vec<IndexUse>,
+    reads: Reads,
+}
+
+fn convention(
+    src: Source<'_>,
+    name: &str,
+    span: super::ast::Span,
+) -> Result<LossConvention, GradflowError> {
+    LossConvention::ALL
+        .into_iter()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| {
+            src.error(
+                span,
+                format!(
+                    "unknown loss convention {name:?}: expected sum, half_sum, mean or half_mean"
+                ),
+            )
+        })
+}
+
+impl Definition {
+    /// Compiles a parsed claim: resolves names, checks types and shapes.
+    pub fn compile(src: Source<'_>, decl: ClaimDecl) -> Result<Self, GradflowError> {
+        let id = decl.id.clone();
+        for (i, p) in decl.params.iter().enumerate() {
+            if decl.params[..i].iter().any(|q| q.name == p.name) {
+                return Err(src.error(
+                    p.span,
+                    format!("claim {id}: parameter {} declared twice", p.name),
+                ));
+            }
+            if super::compile::known_names().contains(&p.name.as_str()) {
+                return Err(src.error(
+                    p.span,
+                    format!(
+                        "claim {id}: parameter {} shadows a quantity of the language",
+                        p.name
+                    ),
+                ));
+            }
+        }
+        let mut scope = Scope::new(src, decl.params.iter().map(|p| p.name.clone()).collect());
+        for (name, e) in &decl.lets {
+            scope.define(name, e)?;
+        }
+        let (temporal, cmp) = decl
+            .statement
+            .clone()
+            .expect("the parser requires a statement");
+        // hypotheses on the setting: no trajectory quantities
+        let mut hyps = Vec::new();
+        for a in &decl.assumes {
+            scope.in_setting = !a.at_end;
+            let (lhs, tl) = scope.expr(&a.cmp.lhs)?;
+            let (rhs, tr) = scope.expr(&a.cmp.rhs)?;
+            for (t, e) in [(&tl, &a.cmp.lhs), (&tr, &a.cmp.rhs)] {
+                if matches!(t, Ty::Matrix(..)) {
+                    return Err(src.error(
+                        e.span,
+                        "a hypothesis compares numbers: take a norm of the matrix (fro, op, …)",
+                    ));
+                }
+            }
+            let (mut lhs, mut rhs) = (lhs, rhs);
+            let rel =
+                match a.cmp.rel {
+                    Rel::Le => Relation::Le,
+                    Rel::Lt => Relation::Lt,
+                    Rel::Ge => Relation::Ge,
+                    Rel::Gt => Relation::Gt,
+                    // integers (sizes, depth, ranks) compare exactly: |a − b| ≤ 0
+                    Rel::Eq if tl == Ty::Int && tr == Ty::Int => {
+                        lhs = Node::Fun(
+                            super::compile::Fun::Abs,
+                            vec![Node::Bin(
+                                super::ast::BinOp::Sub,
+                                Box::new(lhs),
+                                Box::new(rhs),
+                            )],
+                        );
+                        rhs = Node::Const(0.0);
+                        Relation::Le
+                    }
+                    Rel::Eq => return Err(src.error(
+                        a.cmp.lhs.span,
+                        "a hypothesis cannot be an exact `==` on computed real numbers (only on \
+                         integers such as L, n or rank(X)): write `abs(a - b) <= tol` with the \
+                         tolerance you mean",
+                    )),
+                };
+            hyps.push(Hyp {
+                at_end: a.at_end,
+                lhs,
+                rel,
+                rhs,
+                label: a.label.clone().unwrap_or_else(|| a.cmp.to_string()),
+            });
+        }
+        scope.in_setting = true;
+        let static_time = |scope: &mut Scope<'_>, e: &super::ast::Expr| {
+            let (n, t) = scope.expr(e)?;
+            if matches!(t, Ty::Matrix(..)) {
+                return Err(src.error(e.span, "a time must be a number"));
+            }
+            Ok::<Node, GradflowError>(n)
+        };
+        let when = match &temporal {
+            Temporal::Always => When::Always,
+            Temporal::AtEnd => When::AtEnd,
+            Temporal::AlwaysFrom(e) => When::From(static_time(&mut scope, e)?),
+            Temporal::AlwaysAfter(e) => When::After(static_time(&mut scope, e)?),
+            Temporal::EventuallyBy(e) => When::By(static_time(&mut scope, e)?),
+        };
+        scope.in_setting = false;
+        let (mut lhs, tl) = scope.expr(&cmp.lhs)?;
+        let (mut rhs, tr) = scope.expr(&cmp.rhs)?;
+        let matrices = matches!(tl, Ty::Matrix(..)) || matches!(tr, Ty::Matrix(..));
+        let show = |t: &Ty| format!("{t:?}");
+        if matrices {
+            if cmp.rel != Rel::Eq {
+                return Err(src.error(
+                    cmp.lhs.span,
+                    "an inequality compares numbers: take a norm of the matrix (fro, op, …), \
+                     or state a matrix identity with `==`",
+                ));
+            }
+            if tl != tr {
+                return Err(src.error(
+                    cmp.lhs.span,
+                    format!(
+                        "the identity compares matrices of different shapes ({} and {})",
+                        show(&tl),
+                        show(&tr)
+                    ),
+                ));
+            }
+        }
+        if matches!(temporal, Temporal::EventuallyBy(_)) && cmp.rel == Rel::Eq {
+            return Err(src.error(
+                cmp.lhs.span,
+                "`eventually` needs an inequality (an identity holds at every point or fails)",
+            ));
+        }
+        let form = if cmp.rel == Rel::Eq {
+            Form::Identity
+        } else {
+            Form::Inequality
+        };
+        if matches!(cmp.rel, Rel::Ge | Rel::Gt) {
+            std::mem::swap(&mut lhs, &mut rhs);
+        }
+        let scale = match decl.budget.as_ref().and_then(|b| b.scale.as_ref()) {
+            Some(e) => {
+                let (n, t) = scope.expr(e)?;
+                if matches!(t, Ty::Matrix(..)) {
+                    return Err(src.error(e.span, "a budget scale must be a number"));
+                }
+                Some(n)
+            }
+            None => None,
+        };
+        let model = match &decl.budget {
+            Some(b) => Model::parse(&b.model).ok_or_else(|| {
+                src.error(
+                    b.span,
+                    format!(
+                        "unknown budget model {:?}: expected roundoff, accumulated, propagated or local",
+                        b.model
+                    ),
+                )
+            })?,
+            None if scope.reads.prev => Model::Local,
+            None if form == Form::Identity => Model::Accumulated,
+            None => Model::Propagated,
+        };
+        let (loss, flow) = match &decl.convention {
+            Some(c) => (
+                Some(convention(src, &c.loss, c.span)?),
+                Some(convention(
+                    src,
+                    c.flow.as_deref().unwrap_or(&c.loss),
+                    c.span,
+                )?),
+            ),
+            None => (None, None),
+        };
+        Ok(Self {
+            origin: src.origin.to_string(),
+            params: decl
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), p.default))
+                .collect(),
+            kinds: scope.memos.clone(),
+            slots: scope.var_names.len(),
+            hyps,
+            when,
+            lhs,
+            rhs,
+            form,
+            matrix_identity: matrices,
+            model,
+            scale,
+            loss,
+            flow,
+            indices: scope.indices.clone(),
+            reads: scope.reads.clone(),
+            decl,
+        })
+    }
+
+    /// The claim id.
+    pub fn id(&self) -> &str {
+        &self.decl.id
+    }
+
+    /// The paper it is filed under (`user` when none is named).
+    pub fn paper(&self) -> &str {
+        self.decl.paper.as_deref().unwrap_or("user")
+    }
+
+    /// An instance with `params` (a JSON object; unknown keys are errors).
+    pub fn instantiate(self: &Arc<Self>, params: &Value) -> Result<SpecClaim, GradflowError> {
+        let id = self.id();
+        let obj = params.as_object().ok_or_else(|| {
+            GradflowError::Config(format!("claim {id}: params must be a JSON object"))
+        })?;
+        let names: Vec<&str> = self.params.iter().map(|(n, _)| n.as_str()).collect();
+        if let Some(k) = obj.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(GradflowError::Config(format!(
+                "claim {id}: unknown parameter {k:?} (accepted: {names:?})"
+            )));
+        }
+        let mut values = Vec::with_capacity(self.params.len());
+        for (name, default) in &self.params {
+            let v = match obj.get(name) {
+                None => *default,
+                Some(v) => v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                    GradflowError::Config(format!(
+                        "claim {id}: parameter {name} = {v}: expected a finite number"
+                    ))
+                })?,
+            };
+            values.push(v);
+        }
+        Ok(SpecClaim {
+            def: Arc::clone(self),
+            params: values,
+            mem: Memories::default(),
+        })
+    }
+}
+
+/// A declared claim on one run: its parameters and remembered values.
+pub struct SpecClaim {
+    def: Arc<Definition>,
+    params: Vec<f64>,
+    mem: Memories,
+}
+
+impl SpecClaim {
+    fn scales(&self, s: &Setting) -> Scales {
+        let n = s.data.n();
+        Scales {
+            kappa_run: s.kappa,
+            kappa_paper: self.def.loss.map_or(s.kappa, |c| c.scale(n)),
+            kappa_flow: self.def.flow.map_or(s.kappa, |c| c.scale(n)),
+        }
+    }
+
+    fn env<'a>(
+        &'a mut self,
+        s: &'a Setting,
+        gf: Option<&'a mut GradientFlow>,
+        y: &'a [f64],
+        t: f64,
+    ) -> Env<'a> {
+        let scales = self.scales(s);
+        Env::new(
+            s,
+            gf,
+            y,
+            t,
+            &self.params,
+            scales,
+            &self.def.kinds,
+            &mut self.mem,
+            self.def.slots,
+        )
+    }
+
+    /// A time of the claim's convention (a static expression) in run time.
+    fn run_time(&mut self, s: &Setting, node: &Node) -> f64 {
+        let ts = self.scales(s).time_scale();
+        let theta0 = s.theta0.clone();
+        let mut env = self.env(s, None, &theta0, 0.0);
+        env.initial = true;
+        env.eval(node).map_or(f64::NAN, |(v, _)| v.scalar()) / ts
+    }
+
+    fn hypothesis(env: &mut Env<'_>, h: &Hyp) -> Hypothesis {
+        let l = env.eval(&h.lhs).map(|(v, _)| v.scalar());
+        let r = env.eval(&h.rhs).map(|(v, _)| v.scalar());
+        match (l, r) {
+            (Ok(l), Ok(r)) => Hypothesis::new(h.label.clone(), l, h.rel, r),
+            (Err(e), _) | (_, Err(e)) => {
+                let mut hy = Hypothesis::new(
+                    format!("{} (not computable here: {})", h.label, skip_text(&e)),
+                    f64::NAN,
+                    h.rel,
+                    f64::NAN,
+                );
+                hy.holds = false;
+                hy
+            }
+        }
+    }
+
+    /// The statement's two sides (oriented as `lhs ≤ rhs`) and their operand magnitudes.
+    fn sides(
+        &mut self,
+        s: &Setting,
+        gf: &mut GradientFlow,
+        p: &Point<'_>,
+        record: bool,
+    ) -> Result<(f64, f64, f64), Skip> {
+        let def = Arc::clone(&self.def);
+        let mut env = self.env(s, Some(gf), p.y, p.t);
+        env.f = Some(p.f);
+        env.initial = p.step == 0 && p.t == 0.0;
+        env.record = record;
+        // every part is evaluated before an error is passed on (memories see every point)
+        let (l, r) = (env.eval(&def.lhs), env.eval(&def.rhs));
+        let scale = def.scale.as_ref().map(|n| env.eval(n));
+        let ((l, ml), (r, mr)) = (l?, r?);
+        let scale = match scale {
+            Some(s) => s?.0.scalar().abs(),
+            None => ml + mr,
+        };
+        Ok(if def.matrix_identity {
+            let diff = match (l, r) {
+                (Val::M(a), Val::M(b)) => (a - b).norm(),
+                (a, b) => (a.scalar() - b.scalar()).abs(),
+            };
+            (diff, 0.0, scale)
+        } else {
+            (l.scalar(), r.scalar(), scale)
+        })
+    }
+}
+
+fn skip_text(e: &Skip) -> String {
+    match e {
+        Skip::NoPrevious => "no previous point".into(),
+        Skip::OutOfRange(w) => w.clone(),
+        Skip::Unavailable(w) => format!("{w} is not available"),
+    }
+}
+
+impl Claim for SpecClaim {
+    fn info(&self) -> ClaimInfo {
+        let d = &self.def.decl;
+        let (temporal, cmp) = d.statement.as_ref().expect("a statement");
+        let when = match temporal {
+            Temporal::Always => "always".to_string(),
+            Temporal::AtEnd => "at_end".to_string(),
+            Temporal::AlwaysFrom(t0) => format!("always from {t0}:"),
+            Temporal::AlwaysAfter(t0) => format!("always after {t0}:"),
+            Temporal::EventuallyBy(t1) => format!("eventually by {t1}:"),
+        };
+        let conv = match &d.convention {
+            Some(c) => format!(
+                " [loss {}{}]",
+                c.loss,
+                c.flow
+                    .as_ref()
+                    .map_or(String::new(), |f| format!(", flow {f}"))
+            ),
+            None => String::new(),
+        };
+        let statement = match &d.says {
+            Some(says) => format!("{says}: {when} {cmp}{conv}"),
+            None => format!("{when} {cmp}{conv}"),
+        };
+        let mut info = ClaimInfo::new(
+            d.id.clone(),
+            self.def.paper().to_string(),
+            d.result.clone().unwrap_or_default(),
+            statement,
+        );
+        info.schedule = match temporal {
+            Temporal::AtEnd => Schedule::AtEnd,
+            Temporal::EventuallyBy(_) => Schedule::Eventually,
+            _ => Schedule::Always,
+        };
+        info.form = self.def.form;
+        info.printed_error = d.printed_error.clone();
+        info.empirical = d.empirical.clone();
+        info.declaration = Some(d.to_string());
+        info
+    }
+
+    fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
+        let l = s.shape.depth() as i64;
+        let mut out = Vec::new();
+        let missing: Vec<String> = self
+            .def
+            .indices
+            .iter()
+            .filter_map(|u| {
+                let k = u.index.eval(&super::eval::sizes(s), &[]);
+                (k < u.lo || k > l + u.hi_offset).then(|| format!("{}[{}]", u.family, u.index))
+            })
+            .collect();
+        if !self.def.indices.is_empty() {
+            out.push(Hypothesis::flag(
+                if missing.is_empty() {
+                    "every layer index names a layer of this network".to_string()
+                } else {
+                    format!(
+                        "every layer index names a layer of this network (depth {l}: {} do not)",
+                        missing.join(", ")
+                    )
+                },
+                missing.is_empty(),
+            ));
+        }
+        let mut me = SpecClaim {
+            def: Arc::clone(&self.def),
+            params: self.params.clone(),
+            mem: Memories::default(),
+        };
+        let theta0 = s.theta0.clone();
+        let mut env = me.env(s, None, &theta0, 0.0);
+        env.initial = true;
+        for h in self.def.hyps.iter().filter(|h| !h.at_end) {
+            out.push(Self::hypothesis(&mut env, h));
+        }
+        out
+    }
+
+    fn final_hypotheses(
+        &self,
+        s: &Setting,
+        gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Vec<Hypothesis> {
+        let mut me = SpecClaim {
+            def: Arc::clone(&self.def),
+            params: self.params.clone(),
+            mem: self.mem.clone(),
+        };
+        let mut env = me.env(s, Some(gf), p.y, p.t);
+        self.def
+            .hyps
+            .iter()
+            .filter(|h| h.at_end)
+            .map(|h| Self::hypothesis(&mut env, h))
+            .collect()
+    }
+
+    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        let def = Arc::clone(&self.def);
+        match &def.when {
+            When::From(t0) => {
+                let t0 = self.run_time(s, t0);
+                if t0.is_nan() || p.t < t0 * (1.0 - 4.0 * f64::EPSILON) {
+                    return None;
+                }
+            }
+            When::After(t0) => {
+                let t0 = self.run_time(s, t0);
+                if t0.is_nan() || p.t <= t0 {
+                    return None;
+                }
+            }
+            When::By(t1) => {
+                let t1 = self.run_time(s, t1);
+                if t1.is_nan() || p.t > t1 * (1.0 + 4.0 * f64::EPSILON) {
+                    return None;
+                }
+            }
+            When::Always | When::AtEnd => {}
+        }
+        let (lhs, rhs, scale) = self.sides(s, gf, p, false).ok()?;
+        Some(Statement {
+            lhs,
+            rhs,
+            budget: def.model.budget(scale),
+        })
+    }
+
+    fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
+        if self
+            .def
+            .kinds
+            .iter()
+            .any(|k| matches!(k, Memory::Prev | Memory::RunMax | Memory::RunMin))
+        {
+            // evaluate once more, recording what prev and the running extrema see here
+            let _ = self.sides(s, gf, p, true);
+            let kinds = self.def.kinds.clone();
+            self.mem.commit(&kinds);
+        }
+    }
+
+    fn stops(&self, s: &Setting) -> Vec<f64> {
+        let mut me = SpecClaim {
+            def: Arc::clone(&self.def),
+            params: self.params.clone(),
+            mem: Memories::default(),
+        };
+        match &self.def.when {
+            When::From(t) | When::By(t) => {
+                let t = me.run_time(s, t);
+                if t.is_finite() && t > 0.0 {
+                    vec![t]
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn needs_energy_integral(&self) -> bool {
+        self.def.reads.energy
+    }
+}

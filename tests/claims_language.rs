@@ -1,0 +1,579 @@
+//! The claim language: parsing, printing, load-time errors, and the semantics of each
+//! temporal operator on real runs (each can hold and each can be violated).
+
+mod common;
+
+use std::sync::Arc;
+
+use quickcheck::{Arbitrary, Gen, QuickCheck};
+use serde_json::{json, Value};
+
+use gradflow::check::{run_check_claims, CheckOutcome, ClaimRequest};
+use gradflow::claim::Verdict;
+use gradflow::confirm::ConfirmMode;
+use gradflow::spec::ast::*;
+use gradflow::spec::parse::{parse_file, Source};
+use gradflow::spec::{self, Definition};
+
+fn src(text: &str) -> Source<'_> {
+    Source {
+        origin: "test.claims",
+        text,
+    }
+}
+
+fn load(text: &str) -> Vec<Arc<Definition>> {
+    spec::load_str("test.claims", text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn load_err(text: &str) -> String {
+    spec::load_str("test.claims", text)
+        .map(|_| ())
+        .expect_err("the file must be rejected")
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// Round trip: printing a parsed claim and parsing it again gives the same claim.
+
+#[derive(Clone, Debug)]
+struct AnyExpr(Expr);
+
+const NAMES: &[&str] = &["t", "loss", "kappa", "L", "n", "X", "Theta", "R", "c"];
+const FUNS: &[&str] = &["fro", "op", "exp", "min", "max", "sv", "at0", "prev"];
+
+fn gen_index(g: &mut Gen) -> Expr {
+    match u8::arbitrary(g) % 4 {
+        0 => Expr::new(ExprKind::Num(f64::from(u8::arbitrary(g) % 5))),
+        1 => Expr::new(ExprKind::Name("L".into())),
+        2 => Expr::new(ExprKind::Name("k".into())),
+        _ => Expr::new(ExprKind::Bin(
+            if bool::arbitrary(g) {
+                BinOp::Add
+            } else {
+                BinOp::Sub
+            },
+            Box::new(Expr::new(ExprKind::Name("L".into()))),
+            Box::new(Expr::new(ExprKind::Num(1.0))),
+        )),
+    }
+}
+
+fn gen_expr(g: &mut Gen, depth: u32) -> Expr {
+    let leaf = depth == 0 || u8::arbitrary(g) % 3 == 0;
+    if leaf {
+        return match u8::arbitrary(g) % 4 {
+            0 => {
+                // finite, non-negative numbers of every kind the printer writes
+                let v = match u8::arbitrary(g) % 3 {
+                    0 => f64::from(u16::arbitrary(g)),
+                    1 => f64::from(u32::arbitrary(g)) * 1e-9,
+                    _ => f64::from(u8::arbitrary(g)) * 1e20,
+                };
+                Expr::new(ExprKind::Num(v))
+            }
+            1 => Expr::new(ExprKind::Index("W".into(), Box::new(gen_index(g)))),
+            2 => Expr::new(ExprKind::Slice(
+                "W".into(),
+                Box::new(gen_index(g)),
+                Box::new(gen_index(g)),
+            )),
+            _ => Expr::new(ExprKind::Name(
+                NAMES[usize::arbitrary(g) % NAMES.len()].into(),
+            )),
+        };
+    }
+    let sub = |g: &mut Gen| Box::new(gen_expr(g, depth - 1));
+    match u8::arbitrary(g) % 6 {
+        0 => Expr::new(ExprKind::Neg(sub(g))),
+        1 => Expr::new(ExprKind::Transpose(sub(g))),
+        2 => {
+            let op = [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Pow]
+                [usize::arbitrary(g) % 5];
+            Expr::new(ExprKind::Bin(op, sub(g), sub(g)))
+        }
+        3 => {
+            let f = FUNS[usize::arbitrary(g) % FUNS.len()];
+            let n = 1 + usize::arbitrary(g) % 2;
+            Expr::new(ExprKind::Call(
+                f.into(),
+                (0..n).map(|_| gen_expr(g, depth - 1)).collect(),
+            ))
+        }
+        4 => {
+            let kind =
+                [AggKind::Sum, AggKind::Max, AggKind::Min, AggKind::Prod][usize::arbitrary(g) % 4];
+            Expr::new(ExprKind::Agg(
+                kind,
+                "k".into(),
+                Box::new(gen_index(g)),
+                Box::new(gen_index(g)),
+                sub(g),
+            ))
+        }
+        _ => Expr::new(ExprKind::Index("D".into(), Box::new(gen_index(g)))),
+    }
+}
+
+impl Arbitrary for AnyExpr {
+    fn arbitrary(g: &mut Gen) -> Self {
+        AnyExpr(gen_expr(g, 4))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct AnyClaim(ClaimDecl);
+
+fn text(g: &mut Gen) -> String {
+    let pieces = [
+        "bound",
+        "‖∇L‖² ≥ μL",
+        "say \"so\"",
+        "a\\b",
+        "two\nlines",
+        "σ_n(X)",
+    ];
+    pieces[usize::arbitrary(g) % pieces.len()].to_string()
+}
+
+impl Arbitrary for AnyClaim {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let opt = |g: &mut Gen| bool::arbitrary(g).then(|| text(g));
+        let cmp = |g: &mut Gen| Comparison {
+            lhs: gen_expr(g, 3),
+            rel: [Rel::Le, Rel::Lt, Rel::Ge, Rel::Gt, Rel::Eq][usize::arbitrary(g) % 5],
+            rhs: gen_expr(g, 3),
+        };
+        let temporal = match u8::arbitrary(g) % 5 {
+            0 => Temporal::Always,
+            1 => Temporal::AtEnd,
+            2 => Temporal::AlwaysFrom(gen_expr(g, 1)),
+            3 => Temporal::AlwaysAfter(gen_expr(g, 1)),
+            _ => Temporal::EventuallyBy(gen_expr(g, 1)),
+        };
+        let claim = ClaimDecl {
+            id: format!("user.c{}.v{}", u8::arbitrary(g), u8::arbitrary(g)),
+            paper: opt(g),
+            result: opt(g),
+            says: opt(g),
+            printed_error: opt(g),
+            empirical: opt(g),
+            convention: bool::arbitrary(g).then(|| ConventionDecl {
+                loss: "sum".into(),
+                flow: bool::arbitrary(g).then(|| "half_sum".into()),
+                span: Span::default(),
+            }),
+            params: (0..usize::arbitrary(g) % 3)
+                .map(|i| Param {
+                    name: format!("p{i}"),
+                    default: f64::from(i32::arbitrary(g)) * 0.25,
+                    doc: opt(g),
+                    span: Span::default(),
+                })
+                .collect(),
+            lets: (0..usize::arbitrary(g) % 2)
+                .map(|i| (format!("x{i}"), gen_expr(g, 2)))
+                .collect(),
+            assumes: (0..usize::arbitrary(g) % 3)
+                .map(|_| Assume {
+                    at_end: bool::arbitrary(g),
+                    cmp: cmp(g),
+                    label: opt(g),
+                })
+                .collect(),
+            statement: Some((temporal, cmp(g))),
+            budget: bool::arbitrary(g).then(|| BudgetDecl {
+                model: "propagated".into(),
+                scale: bool::arbitrary(g).then(|| gen_expr(g, 2)),
+                span: Span::default(),
+            }),
+            span: Span::default(),
+        };
+        AnyClaim(claim)
+    }
+}
+
+#[test]
+fn printing_a_parsed_expression_and_parsing_it_again_round_trips() {
+    fn prop(e: AnyExpr) -> bool {
+        let printed = e.0.to_string();
+        let back = gradflow::spec::parse::parse_expr(src(&printed))
+            .unwrap_or_else(|err| panic!("{printed}: {err}"));
+        back == e.0
+    }
+    QuickCheck::new()
+        .tests(2000)
+        .quickcheck(prop as fn(AnyExpr) -> bool);
+}
+
+#[test]
+fn printing_a_claim_and_parsing_it_again_round_trips() {
+    fn prop(c: AnyClaim) -> bool {
+        let printed = c.0.to_string();
+        let back = parse_file(src(&printed)).unwrap_or_else(|err| panic!("{printed}\n{err}"));
+        back.len() == 1 && back[0] == c.0
+    }
+    QuickCheck::new()
+        .tests(500)
+        .quickcheck(prop as fn(AnyClaim) -> bool);
+}
+
+#[test]
+fn every_builtin_declared_claim_round_trips_through_its_printed_form() {
+    assert!(spec::builtin().len() >= 10);
+    for d in spec::builtin() {
+        let printed = d.decl.to_string();
+        let again = spec::load_str("printed", &printed).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].decl, d.decl, "{}", d.id());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors a user can act on: where, what, and the closest known names.
+
+#[test]
+fn an_unknown_name_is_reported_at_its_line_and_column_with_the_closest_names() {
+    let e = load_err("claim a.b {\n  always losss <= at0(loss)\n}\n");
+    assert!(
+        e.starts_with("test.claims:2:10: unknown name \"losss\""),
+        "{e}"
+    );
+    assert!(e.contains("closest known: loss"), "{e}");
+    let e = load_err("claim a.b {\n  always frob(W[1]) <= 1\n}\n");
+    assert!(e.contains("2:10: unknown function \"frob\""), "{e}");
+    assert!(e.contains("fro"), "{e}");
+}
+
+#[test]
+fn a_shape_error_names_both_shapes_when_the_file_is_loaded() {
+    let e = load_err("claim a.b {\n  always fro(W[1] * W[1]) <= 1\n}\n");
+    assert!(
+        e.contains("2:14: matrix product of a m[1] × d matrix and a m[1] × d matrix"),
+        "{e}"
+    );
+    assert!(e.contains("inner dimensions d and m[1] differ"), "{e}");
+    let e = load_err("claim a.b {\n  always fro(X + Theta) <= 1\n}\n");
+    assert!(e.contains("adds a n × d matrix and a d × q matrix"), "{e}");
+    // products of consecutive layers chain: W_2 W_1 is m_2 × d, and Θᵀ = W_L⋯W_1 is q × d
+    load("claim a.b {\n  always fro(W[2] * W[1] - W[1:2]) + fro(W[1:L] - Theta') == 0\n}\n");
+    let e = load_err("claim a.b {\n  always W[1] <= 1\n}\n");
+    assert!(e.contains("an inequality compares numbers"), "{e}");
+}
+
+#[test]
+fn syntax_errors_and_misplaced_quantities_are_rejected_with_their_position() {
+    let e = load_err("claim a.b {\n  always loss <=\n}\n");
+    assert!(
+        e.starts_with("test.claims:3:1: syntax error: expected"),
+        "{e}"
+    );
+    let e = load_err("claim a.b {\n  assume t <= 1\n  always loss <= 1\n}\n");
+    assert!(e.contains("2:10: `t` is not known on the setting"), "{e}");
+    let e = load_err("claim a.b {\n  paper \"000\"\n}\n");
+    assert!(e.contains("no statement"), "{e}");
+    let e = load_err("claim a.b {\n  always loss <= 1\n  budget exact\n}\n");
+    assert!(e.contains("unknown budget model \"exact\""), "{e}");
+    let e = load_err("claim a.b {\n  convention loss total\n  always loss <= 1\n}\n");
+    assert!(e.contains("unknown loss convention \"total\""), "{e}");
+    let e = load_err("claim a.b {\n  always loss <= 1\n}\nclaim a.b {\n  always loss <= 2\n}\n");
+    assert!(e.contains("4:1: claim a.b is declared twice"), "{e}");
+    let e = load_err("claim a.b {\n  assume fro(X) == 1\n  always loss <= 1\n}\n");
+    assert!(e.contains("exact `==`"), "{e}");
+    let e = load_err("claim a.b {\n  eventually by 1: loss == 0\n}\n");
+    assert!(e.contains("`eventually` needs an inequality"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Semantics on real runs.
+
+fn check(text: &str, params: &[(&str, Value)], example: &str, t_end: f64) -> CheckOutcome {
+    let defs = load(text);
+    let mut cfg = gradflow::examples::example(example).unwrap();
+    cfg.t_end = t_end;
+    let requests: Vec<ClaimRequest> = defs
+        .iter()
+        .flat_map(|d| {
+            params.iter().map(move |(_, p)| ClaimRequest {
+                id: d.id().to_string(),
+                params: p.clone(),
+            })
+        })
+        .collect();
+    let factory = spec::factory(defs);
+    run_check_claims(&cfg, &requests, &factory, None, &ConfirmMode::Auto, false).unwrap()
+}
+
+fn verdicts(o: &CheckOutcome) -> Vec<Verdict> {
+    o.verdicts.iter().map(|v| v.verdict).collect()
+}
+
+/// `always after 0:` — a provable PL rate holds, and the same rate with `‖X‖_op` in place
+/// of `σ_n(X)` (a constant too optimistic) is violated and confirmed.
+#[test]
+fn always_holds_for_the_pl_rate_and_is_violated_for_a_too_optimistic_constant() {
+    let text = "claim user.rate {
+      param c = 0
+      assume rank(X) >= n \"rank X = n\"
+      always after 0: loss <= at0(loss) * exp(-4 * kappa * (c * op(X)^2 + (1 - c) * smin(X)^2) * runmin(sv(W[2:L], q)^2) * t)
+    }";
+    let o = check(
+        text,
+        &[("true", json!({})), ("false", json!({"c": 1}))],
+        "cl22-spike",
+        1.0,
+    );
+    assert_eq!(verdicts(&o), [Verdict::Holds, Verdict::Violated]);
+    let v = &o.verdicts[1];
+    let first = v.first_violation.as_ref().unwrap();
+    assert!(first.at_root.slack < -first.at_root.budget);
+    assert!(
+        v.confirmation.is_some(),
+        "a violation is confirmed before it is reported"
+    );
+    // the initial point, where both sides are equal, is not evaluated
+    assert!(o.verdicts[0].min_slack.unwrap().t > 0.0);
+}
+
+/// `eventually by T:` holds when one evaluation satisfies the statement by `T`, and is
+/// violated at the deadline when none does.
+#[test]
+fn eventually_holds_when_reached_by_the_deadline_and_is_violated_when_not() {
+    let text = "claim user.reach {
+      param level = 0.5
+      param by = 1
+      eventually by by: loss <= level * at0(loss)
+    }";
+    let o = check(
+        text,
+        &[
+            ("reached", json!({})),
+            ("too low", json!({"level": 1e-30})),
+            ("too early", json!({"by": 1e-6})),
+        ],
+        "cl22-spike",
+        1.0,
+    );
+    assert_eq!(
+        verdicts(&o),
+        [Verdict::Holds, Verdict::Violated, Verdict::Violated]
+    );
+    // robustness is the largest slack; the violation is dated at the deadline
+    let low = &o.verdicts[1];
+    assert_eq!(low.first_violation.as_ref().unwrap().t, 1.0);
+    assert!(low.min_slack.unwrap().slack < 0.0);
+    let early = &o.verdicts[2];
+    assert_eq!(early.first_violation.as_ref().unwrap().t, 1e-6);
+    // no evaluation after the deadline
+    assert!(early.last.unwrap().t <= 1e-6 * (1.0 + 1e-12));
+}
+
+/// `always from T:` evaluates from `T` on (the run steps to `T`), `at_end` once at the end,
+/// `==` as an identity within its budget; each can hold and each can be violated.
+#[test]
+fn always_from_at_end_and_identities_hold_and_fail() {
+    let text = "claim user.late_decay {
+      param frac = 0.9
+      always from 0.5: loss <= frac * at0(loss)
+    }
+    claim user.end_small {
+      param level = 1
+      at_end loss <= level * at0(loss)
+    }
+    claim user.imbalance {
+      param c = 1
+      always c * D[1] == at0(D[1])
+      budget accumulated
+    }";
+    let o = check(text, &[("true", json!({}))], "cl22-spike", 1.0);
+    assert_eq!(verdicts(&o), [Verdict::Holds; 3]);
+    let late = &o.verdicts[0];
+    let first_t = late.excerpt.first().map(|r| r.t).unwrap();
+    assert!(first_t >= 0.5, "evaluated before t0: {first_t}");
+    assert_eq!(o.verdicts[1].evaluations, 1);
+    // the deliberately false variants, one parameter each
+    let defs = load(text);
+    let mut cfg = gradflow::examples::example("cl22-spike").unwrap();
+    cfg.t_end = 1.0;
+    let requests = [
+        ("user.late_decay", json!({"frac": 1e-12})),
+        ("user.end_small", json!({"level": 1e-12})),
+        ("user.imbalance", json!({"c": 1.5})),
+    ]
+    .map(|(id, params)| ClaimRequest {
+        id: id.into(),
+        params,
+    });
+    let factory = spec::factory(defs);
+    let o = run_check_claims(&cfg, &requests, &factory, None, &ConfirmMode::Auto, false).unwrap();
+    assert_eq!(verdicts(&o), [Verdict::Violated; 3]);
+}
+
+/// A declared claim's convention converts time and loss: the run's `half_sum` flow at time
+/// `t` is the `sum` loss's flow at time `t/2`... and its `sum` loss is twice the run's.
+#[test]
+fn conventions_rescale_time_and_loss_by_the_declared_factors() {
+    let text = "claim user.conv {
+      convention loss sum, flow half_sum
+      at_end loss + t <= 0
+    }
+    claim user.run {
+      at_end loss + t <= 0
+    }";
+    let o = check(text, &[("", json!({}))], "cl22-spike", 0.5);
+    let (a, b) = (o.verdicts[0].last.unwrap(), o.verdicts[1].last.unwrap());
+    // cl22-spike integrates half_sum (κ = ½): sum loss = 2 L_run; the half_sum flow of the
+    // paper's convention runs at the run's own time
+    let l_run = b.lhs - 0.5;
+    assert!(
+        (a.lhs - (2.0 * l_run + 0.5)).abs() < 1e-12 * a.lhs.abs(),
+        "{a:?} {b:?}"
+    );
+    let text = "claim user.conv2 {
+      convention loss mean
+      at_end t <= 0
+    }";
+    let o = check(text, &[("", json!({}))], "cl22-spike", 0.5);
+    // mean's flow: κ_F = 1/n, so s = κ_run/κ_F · t = (n/2)·t with n = 20
+    assert!((o.verdicts[0].last.unwrap().lhs - 5.0).abs() < 1e-12);
+}
+
+#[test]
+fn hypotheses_on_the_setting_and_on_the_final_state_decide_applicability() {
+    let text = "claim user.hyp {
+      param need = 2
+      assume L >= need \"depth\"
+      assume at_end loss <= 1e-30 \"converged\"
+      always loss <= at0(loss)
+    }";
+    let o = check(
+        text,
+        &[
+            ("deep enough", json!({})),
+            ("too shallow", json!({"need": 9})),
+        ],
+        "cl22-spike",
+        0.2,
+    );
+    assert_eq!(verdicts(&o), [Verdict::NotApplicable; 2]);
+    // the first fails only at the end (not converged), the second at the start
+    assert!(o.verdicts[0].hypotheses[0].holds);
+    assert!(!o.verdicts[0].hypotheses[1].holds);
+    assert!(!o.verdicts[1].hypotheses[0].holds);
+    assert_eq!(o.verdicts[1].evaluations, 1, "not evaluated after t = 0");
+    // a layer index beyond the depth is a failing hypothesis, not an error
+    let o = check(
+        "claim user.deep { always fro(W[7]) >= 0 }",
+        &[("", json!({}))],
+        "cl22-spike",
+        0.1,
+    );
+    assert_eq!(verdicts(&o), [Verdict::NotApplicable]);
+    assert!(o.verdicts[0].hypotheses[0].name.contains("W[7]"));
+}
+
+#[test]
+fn unknown_and_non_finite_parameters_are_rejected() {
+    let d = &load("claim user.p { param c = 1 always loss <= c }")[0];
+    assert!(d.instantiate(&json!({"c": 2})).is_ok());
+    let e = d.instantiate(&json!({"cc": 2})).err().unwrap().to_string();
+    assert!(e.contains("unknown parameter \"cc\""), "{e}");
+    let e = d.instantiate(&json!({"c": "x"})).err().unwrap().to_string();
+    assert!(e.contains("expected a finite number"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// From the command line: check a claim file, show a declaration, replay a counterexample.
+
+#[test]
+fn a_user_claim_is_checked_shown_and_its_counterexample_replays_without_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("conj.claims");
+    std::fs::write(
+        &file,
+        "claim user.rate_opnorm {
+           says \"conjecture: the loss decays at rate 4κ‖X‖_op²σ_q(W_2(0))²\"
+           assume rank(X) >= n \"rank X = n\"
+           always after 0: loss <= at0(loss) * exp(-4 * kappa * op(X)^2 * at0(sv(W[2:L], q))^2 * t)
+         }\n",
+    )
+    .unwrap();
+    let o = common::gradflow(
+        &[
+            "check",
+            "--example",
+            "cl22-spike",
+            "--t-end",
+            "0.5",
+            "--claims-file",
+            "conj.claims",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("user.rate_opnorm") && stdout.contains("violated"),
+        "{stdout}"
+    );
+    let report = dir.path().join("out/counterexamples/user.rate_opnorm.json");
+    assert!(report.exists());
+    // the report carries the declaration: it replays after the file is gone
+    std::fs::remove_file(&file).unwrap();
+    let o = common::gradflow(&["replay", report.to_str().unwrap()], dir.path());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = common::gradflow(
+        &["claims", "--show", "cl22.lemma5_4.null_space_conserved"],
+        dir.path(),
+    );
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("claim cl22.lemma5_4.null_space_conserved {"),
+        "{shown}"
+    );
+    assert!(shown.contains("budget roundoff"), "{shown}");
+    // a file with an error names the file, the line and the column; exit status 2
+    std::fs::write(&file, "claim user.x {\n  always los <= 1\n}\n").unwrap();
+    let o = common::gradflow(
+        &[
+            "check",
+            "--example",
+            "cl22-spike",
+            "--claims-file",
+            "conj.claims",
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err.contains("conj.claims:2:10: unknown name \"los\""),
+        "{err}"
+    );
+    // a user's claim may not take a catalog id
+    std::fs::write(
+        &file,
+        "claim cl22.m5.loss_nonincreasing {\n  always loss <= 1\n}\n",
+    )
+    .unwrap();
+    let o = common::gradflow(
+        &[
+            "check",
+            "--example",
+            "cl22-spike",
+            "--claims-file",
+            "conj.claims",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the id of a built-in claim"));
+}
