@@ -577,3 +577,48 @@ fn a_user_claim_is_checked_shown_and_its_counterexample_replays_without_the_file
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("the id of a built-in claim"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded work: no claim file can crash, hang or exhaust memory.
+
+#[test]
+fn pathological_claim_files_are_rejected_with_a_one_line_error() {
+    let deep = format!(
+        "claim a.b {{ always {}1{} <= 1 }}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    assert!(load_err(&deep).contains("nested deeper than 64 levels"));
+    let transposes = format!("claim a.b {{ always fro(X{}) <= 1 }}", "'".repeat(100_000));
+    assert!(load_err(&transposes).contains("levels deep (at most 256)"));
+    let long_sum = format!(
+        "claim a.b {{ always {} <= 1 }}",
+        vec!["loss"; 100_000].join(" + ")
+    );
+    assert!(load_err(&long_sum).contains("levels deep (at most 256)"));
+    let negations = format!("claim a.b {{ always {}loss <= 1 }}", "-".repeat(100_000));
+    assert!(load_err(&negations).contains("levels deep (at most 256)"));
+    let powers = format!("claim a.b {{ always {}2 <= 1 }}", "2^".repeat(10_000));
+    assert!(load_err(&powers).contains("powers"));
+    // `let`s expand where used: doubling 40 times would be 2^40 nodes
+    let mut doubling = String::from("claim a.b {\n  let a0 = loss\n");
+    for i in 1..40 {
+        doubling += &format!("  let a{i} = a{} + a{}\n", i - 1, i - 1);
+    }
+    doubling += "  always a39 <= 1\n}\n";
+    let e = load_err(&doubling);
+    assert!(e.contains("expands to more than 100000 nodes"), "{e}");
+    assert!(!e.contains('\n'));
+}
+
+#[test]
+fn an_aggregation_too_long_to_evaluate_leaves_the_statement_unevaluated() {
+    let o = check(
+        "claim user.huge { always sum(k = 1..100000000: loss) >= 0 }",
+        &[("", json!({}))],
+        "cl22-spike",
+        0.01,
+    );
+    assert_eq!(verdicts(&o), [Verdict::Inconclusive]);
+    assert_eq!(o.verdicts[0].evaluations, 0);
+}

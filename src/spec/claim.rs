@@ -148,6 +148,8 @@ impl Definition {
             scope.in_setting = !a.at_end;
             let (lhs, tl) = scope.expr(&a.cmp.lhs)?;
             let (rhs, tr) = scope.expr(&a.cmp.rhs)?;
+            scope.check_depth(&a.cmp.lhs, &lhs)?;
+            scope.check_depth(&a.cmp.rhs, &rhs)?;
             for (t, e) in [(&tl, &a.cmp.lhs), (&tr, &a.cmp.rhs)] {
                 if matches!(t, Ty::Matrix(..)) {
                     return Err(src.error(
@@ -194,6 +196,7 @@ impl Definition {
         scope.in_setting = true;
         let static_time = |scope: &mut Scope<'_>, e: &super::ast::Expr| {
             let (n, t) = scope.expr(e)?;
+            scope.check_depth(e, &n)?;
             if matches!(t, Ty::Matrix(..)) {
                 return Err(src.error(e.span, "a time must be a number"));
             }
@@ -209,6 +212,8 @@ impl Definition {
         scope.in_setting = false;
         let (mut lhs, tl) = scope.expr(&cmp.lhs)?;
         let (mut rhs, tr) = scope.expr(&cmp.rhs)?;
+        scope.check_depth(&cmp.lhs, &lhs)?;
+        scope.check_depth(&cmp.rhs, &rhs)?;
         let matrices = matches!(tl, Ty::Matrix(..)) || matches!(tr, Ty::Matrix(..));
         let show = |t: &Ty| format!("{t:?}");
         if matrices {
@@ -244,13 +249,16 @@ impl Definition {
         if matches!(cmp.rel, Rel::Ge | Rel::Gt) {
             std::mem::swap(&mut lhs, &mut rhs);
         }
+        let lhs = scope.fold_static(lhs);
+        let rhs = scope.fold_static(rhs);
         let scale = match decl.budget.as_ref().and_then(|b| b.scale.as_ref()) {
             Some(e) => {
                 let (n, t) = scope.expr(e)?;
+                scope.check_depth(e, &n)?;
                 if matches!(t, Ty::Matrix(..)) {
                     return Err(src.error(e.span, "a budget scale must be a number"));
                 }
-                Some(n)
+                Some(scope.fold_static(n))
             }
             None => None,
         };

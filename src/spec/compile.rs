@@ -71,12 +71,16 @@ impl Affine {
         }
     }
     fn scaled(&self, k: i64) -> Self {
-        let mut vars: Vec<(usize, i64)> = self.vars.iter().map(|&(v, a)| (v, a * k)).collect();
+        let mut vars: Vec<(usize, i64)> = self
+            .vars
+            .iter()
+            .map(|&(v, a)| (v, a.saturating_mul(k)))
+            .collect();
         vars.retain(|&(_, a)| a != 0);
         Self {
-            c: self.c * k,
-            l: self.l * k,
-            ndq: self.ndq.map(|a| a * k),
+            c: self.c.saturating_mul(k),
+            l: self.l.saturating_mul(k),
+            ndq: self.ndq.map(|a| a.saturating_mul(k)),
             vars,
         }
     }
@@ -84,16 +88,16 @@ impl Affine {
         let mut vars = self.vars.clone();
         for &(v, a) in &o.vars {
             match vars.iter_mut().find(|(w, _)| *w == v) {
-                Some(e) => e.1 += a,
+                Some(e) => e.1 = e.1.saturating_add(a),
                 None => vars.push((v, a)),
             }
         }
         vars.retain(|&(_, a)| a != 0);
         vars.sort_unstable();
         Self {
-            c: self.c + o.c,
-            l: self.l + o.l,
-            ndq: [0, 1, 2].map(|i| self.ndq[i] + o.ndq[i]),
+            c: self.c.saturating_add(o.c),
+            l: self.l.saturating_add(o.l),
+            ndq: [0, 1, 2].map(|i| self.ndq[i].saturating_add(o.ndq[i])),
             vars,
         }
     }
@@ -103,10 +107,13 @@ impl Affine {
     }
     /// Its value for the run's sizes and bound-variable values `vars` (by slot).
     pub fn eval(&self, z: &Sizes, vars: &[i64]) -> i64 {
-        self.c
-            + self.l * z.l
-            + (0..3).map(|i| self.ndq[i] * z.ndq[i]).sum::<i64>()
-            + self.vars.iter().map(|&(v, a)| a * vars[v]).sum::<i64>()
+        let terms = [(self.l, z.l)]
+            .into_iter()
+            .chain((0..3).map(|i| (self.ndq[i], z.ndq[i])))
+            .chain(self.vars.iter().map(|&(v, a)| (a, vars[v])));
+        terms.fold(self.c, |acc, (a, x)| {
+            acc.saturating_add(a.saturating_mul(x))
+        })
     }
     /// Display with bound-variable names.
     pub fn show(&self, names: &[String]) -> String {
@@ -307,6 +314,44 @@ pub enum Memory {
     RunMax,
     /// The smallest value over the accepted points so far and the current one.
     RunMin,
+    /// A subexpression of the setting alone (data, initial weights, sizes, parameters):
+    /// computed once, at its first evaluation, and reused at every point.
+    Static,
+}
+
+/// Whether a node reads only the setting (no state, time or memory but `at0`).
+fn is_static(n: &Node) -> bool {
+    match n {
+        Node::Const(_) | Node::Param(_) | Node::Int(_) | Node::Size(_) | Node::Width(_) => true,
+        Node::Scalar(q) => matches!(
+            q,
+            ScalarQ::TEnd | ScalarQ::KappaRun | ScalarQ::KappaPaper | ScalarQ::TimeScale
+        ),
+        Node::Mat(q) => !matches!(q, MatQ::Theta | MatQ::R),
+        Node::Layer(_) | Node::Chain(..) | Node::Grad(_) | Node::Imbalance(_) | Node::Field(_) => {
+            false
+        }
+        Node::Neg(a) | Node::Transpose(a) => is_static(a),
+        Node::Bin(_, a, b) => is_static(a) && is_static(b),
+        Node::Fun(_, args) => args.iter().all(is_static),
+        Node::Memory(m, _, _) => matches!(m, Memory::At0 | Memory::Static),
+        Node::Agg(_, _, _, _, body, _) => is_static(body),
+    }
+}
+
+/// Whether computing a node is worth a cache entry (more than reading a number or a
+/// stored matrix).
+fn costly(n: &Node) -> bool {
+    !matches!(
+        n,
+        Node::Const(_)
+            | Node::Param(_)
+            | Node::Int(_)
+            | Node::Size(_)
+            | Node::Width(_)
+            | Node::Scalar(_)
+            | Node::Memory(..)
+    )
 }
 
 /// A typed expression.
@@ -351,6 +396,34 @@ pub enum Node {
     Agg(AggKind, usize, Affine, Affine, Box<Node>, bool),
 }
 
+/// Most nodes a claim's compiled expressions may hold (`let`s are expanded where used).
+pub const MAX_NODES: usize = 100_000;
+
+/// Deepest compiled expression (an expression's depth plus the depths of the `let`s it
+/// uses): the evaluator recurses along it.
+pub const MAX_DEPTH: usize = 512;
+
+/// `(nodes, depth)` of a compiled expression, without recursion.
+pub fn measure(n: &Node) -> (usize, usize) {
+    let mut stack = vec![(n, 1usize)];
+    let (mut count, mut max) = (0, 0);
+    while let Some((n, d)) = stack.pop() {
+        count += 1;
+        max = max.max(d);
+        match n {
+            Node::Neg(a) | Node::Transpose(a) | Node::Memory(_, _, a) => stack.push((a, d + 1)),
+            Node::Bin(_, a, b) => {
+                stack.push((a, d + 1));
+                stack.push((b, d + 1));
+            }
+            Node::Fun(_, args) => stack.extend(args.iter().map(|a| (a, d + 1))),
+            Node::Agg(_, _, _, _, body, _) => stack.push((body, d + 1)),
+            _ => {}
+        }
+    }
+    (count, max)
+}
+
 /// Where a layer index must lie.
 #[derive(Clone, Debug)]
 pub struct IndexUse {
@@ -381,7 +454,10 @@ pub struct Reads {
 pub struct Scope<'a> {
     src: Source<'a>,
     params: Vec<String>,
-    lets: Vec<(String, Node, Ty)>,
+    /// `let`s: name, node, type, node count, depth, whether it reads the trajectory.
+    lets: Vec<(String, Node, Ty, usize, usize, bool)>,
+    /// Nodes expanded from `let`s so far (bounded by [`MAX_NODES`]).
+    expanded: usize,
     vars: Vec<String>,
     /// Names of every bound variable slot ever opened (for messages).
     pub var_names: Vec<String>,
@@ -466,6 +542,7 @@ impl<'a> Scope<'a> {
             src,
             params,
             lets: Vec::new(),
+            expanded: 0,
             vars: Vec::new(),
             var_names: Vec::new(),
             memos: Vec::new(),
@@ -523,9 +600,62 @@ impl<'a> Scope<'a> {
                 format!("`let {name}`: the name is already taken (a quantity, parameter or let)"),
             ));
         }
-        let (n, t) = self.expr(e)?;
-        self.lets.push((name.to_string(), n, t));
+        let before = std::mem::take(&mut self.reads.trajectory);
+        let r = self.expr(e);
+        let trajectory = self.reads.trajectory;
+        self.reads.trajectory |= before;
+        let (n, t) = r?;
+        let (size, depth) = measure(&n);
+        self.check_size(e, depth)?;
+        self.lets
+            .push((name.to_string(), n, t, size, depth, trajectory));
         Ok(())
+    }
+
+    fn check_size(&self, e: &Expr, depth: usize) -> Result<(), GradflowError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(
+                e,
+                format!("the expression is nested {depth} levels deep once its `let`s are expanded (at most {MAX_DEPTH})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Wraps every maximal costly subexpression of the setting alone (`smin(X)`, `P_perp`,
+    /// `at0(…)` products, …) in a [`Memory::Static`] cache, so that it is computed once per
+    /// run instead of at every evaluation.
+    pub fn fold_static(&mut self, n: Node) -> Node {
+        if is_static(&n) {
+            return if costly(&n) {
+                let slot = self.memos.len();
+                self.memos.push(Memory::Static);
+                Node::Memory(Memory::Static, slot, Box::new(n))
+            } else {
+                n
+            };
+        }
+        let mut f = |b: Box<Node>| Box::new(self.fold_static(*b));
+        match n {
+            Node::Neg(a) => Node::Neg(f(a)),
+            Node::Transpose(a) => Node::Transpose(f(a)),
+            Node::Bin(op, a, b) => {
+                let a = f(a);
+                let b = f(b);
+                Node::Bin(op, a, b)
+            }
+            Node::Fun(fun, args) => {
+                Node::Fun(fun, args.into_iter().map(|a| self.fold_static(a)).collect())
+            }
+            Node::Memory(m, slot, a) => Node::Memory(m, slot, f(a)),
+            Node::Agg(k, slot, lo, hi, body, mat) => Node::Agg(k, slot, lo, hi, f(body), mat),
+            other => other,
+        }
+    }
+
+    /// Checks a compiled top-level expression against [`MAX_DEPTH`].
+    pub fn check_depth(&self, e: &Expr, n: &Node) -> Result<(), GradflowError> {
+        self.check_size(e, measure(n).1)
     }
 
     fn resolves(&self, name: &str) -> bool {
@@ -540,7 +670,7 @@ impl<'a> Scope<'a> {
             self.err(
                 e,
                 format!(
-                    "an index must be an integer expression in L and bound variables (like \
+                    "an index must be an integer expression in L, n, d, q and bound variables (like \
                      `k + 1` or `L - 1`), got `{e}`"
                 ),
             )
@@ -752,8 +882,29 @@ impl<'a> Scope<'a> {
         if let Some(i) = self.params.iter().position(|p| p == n) {
             return Ok((Node::Param(i), Ty::Scalar));
         }
-        if let Some((_, node, ty)) = self.lets.iter().find(|(m, ..)| m == n) {
-            return Ok((node.clone(), ty.clone()));
+        if let Some((_, node, ty, size, depth, trajectory)) =
+            self.lets.iter().find(|(m, ..)| m == n)
+        {
+            if *trajectory && self.in_setting {
+                return Err(self.err(
+                    e,
+                    format!(
+                        "`{n}` reads the trajectory (time, gradient, memories): a hypothesis \
+                         without `at_end` reads the data, the initial weights and the run \
+                         parameters"
+                    ),
+                ));
+            }
+            self.expanded += size;
+            if self.expanded > MAX_NODES {
+                return Err(self.err(
+                    e,
+                    format!("the claim expands to more than {MAX_NODES} nodes (`let`s are expanded where used)"),
+                ));
+            }
+            let (node, ty, depth) = (node.clone(), ty.clone(), *depth);
+            self.check_size(e, depth)?;
+            return Ok((node, ty));
         }
         if n == "L" {
             return Ok((Node::Int(Affine::depth()), Ty::Int));

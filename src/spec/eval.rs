@@ -91,7 +91,7 @@ impl Memories {
     pub fn commit(&mut self, kinds: &[Memory]) {
         for (key, v) in self.pending.drain() {
             match kinds[key.0] {
-                Memory::At0 => {}
+                Memory::At0 | Memory::Static => {}
                 Memory::Prev => {
                     self.values.insert(key, v);
                 }
@@ -139,12 +139,18 @@ pub struct Env<'a> {
     /// Whether `prev`/running values seen here are recorded for commit.
     pub record: bool,
     vars: Vec<i64>,
+    /// Aggregation terms visited so far ([`MAX_AGGREGATE_TERMS`]).
+    terms: u64,
     layers: Vec<Option<DMatrix<f64>>>,
     grad: Option<Vec<f64>>,
     residual: Option<DMatrix<f64>>,
 }
 
 type Out = Result<(Val, f64), Skip>;
+
+/// Most terms the aggregations (`sum`, `max`, `min`, `prod`) of one evaluation may visit
+/// together: the work of a statement is bounded whatever its ranges.
+pub const MAX_AGGREGATE_TERMS: u64 = 1 << 16;
 
 impl<'a> Env<'a> {
     /// An environment at state `y`, time `t`; `slots` bound variables.
@@ -173,6 +179,7 @@ impl<'a> Env<'a> {
             initial: false,
             record: false,
             vars: vec![0; slots],
+            terms: 0,
             layers: vec![None; s.shape.depth() + 1],
             grad: None,
             residual: None,
@@ -345,7 +352,7 @@ impl<'a> Env<'a> {
                 let ra = self.eval(a);
                 let rb = self.eval(b);
                 let ((va, ma), (vb, mb)) = (ra?, rb?);
-                binary(*op, va, ma, vb, mb)
+                binary(*op, va, ma, vb, mb)?
             }
             Node::Fun(f, args) => self.fun(*f, args)?,
             Node::Memory(kind, slot, inner) => self.memory(*kind, *slot, inner)?,
@@ -363,6 +370,13 @@ impl<'a> Env<'a> {
                 if a > b && (*matrix || matches!(kind, AggKind::Max | AggKind::Min)) {
                     return Err(Skip::OutOfRange(format!("an empty range {a}..{b}")));
                 }
+                let count = (b as i128 - a as i128 + 1).max(0) as u64;
+                self.terms = self.terms.saturating_add(count);
+                if self.terms > MAX_AGGREGATE_TERMS {
+                    return Err(Skip::OutOfRange(format!(
+                        "aggregations of more than {MAX_AGGREGATE_TERMS} terms in one evaluation"
+                    )));
+                }
                 let saved = self.vars[*slot];
                 let mut msum: Option<DMatrix<f64>> = None;
                 for k in a..=b {
@@ -378,7 +392,11 @@ impl<'a> Env<'a> {
                     let v = match v {
                         Val::M(x) => {
                             msum = Some(match msum {
-                                Some(acc) => acc + x,
+                                Some(acc) if acc.shape() == x.shape() => acc + x,
+                                Some(acc) => {
+                                    self.vars[*slot] = saved;
+                                    return Err(mismatch(&acc, &x));
+                                }
                                 None => x,
                             });
                             mag += m;
@@ -566,6 +584,14 @@ impl<'a> Env<'a> {
     fn memory(&mut self, kind: Memory, slot: usize, inner: &Node) -> Out {
         let key = (slot, self.vars.clone());
         match kind {
+            Memory::Static => {
+                if let Some(v) = self.mem.values.get(&key) {
+                    return Ok(v.clone());
+                }
+                let v = self.eval(inner)?;
+                self.mem.values.insert(key, v.clone());
+                Ok(v)
+            }
             Memory::At0 => {
                 if self.initial {
                     return self.eval(inner);
@@ -644,14 +670,28 @@ fn neg(v: Val) -> Val {
     }
 }
 
-fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> (Val, f64) {
-    match op {
+/// The shapes of two operands that the type checker let through but that differ at run
+/// time (it compares dimensions as symbols, so this does not happen; kept as an error, not a
+/// panic).
+fn mismatch(x: &DMatrix<f64>, y: &DMatrix<f64>) -> Skip {
+    Skip::OutOfRange(format!(
+        "operands of shapes {}×{} and {}×{}",
+        x.nrows(),
+        x.ncols(),
+        y.nrows(),
+        y.ncols()
+    ))
+}
+
+fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> Out {
+    Ok(match op {
         BinOp::Add | BinOp::Sub => {
             let sign = if op == BinOp::Add { 1.0 } else { -1.0 };
             let v = match (a, b) {
                 (Val::S(x), Val::S(y)) => Val::S(x + sign * y),
-                (Val::M(x), Val::M(y)) => Val::M(x + y * sign),
-                _ => unreachable!("types checked"),
+                (Val::M(x), Val::M(y)) if x.shape() == y.shape() => Val::M(x + y * sign),
+                (Val::M(x), Val::M(y)) => return Err(mismatch(&x, &y)),
+                _ => return Err(Skip::Unavailable("a sum of a number and a matrix")),
             };
             (v, ma + mb)
         }
@@ -659,7 +699,8 @@ fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> (Val, f64) {
             let v = match (a, b) {
                 (Val::S(x), Val::S(y)) => Val::S(x * y),
                 (Val::S(x), Val::M(y)) | (Val::M(y), Val::S(x)) => Val::M(y * x),
-                (Val::M(x), Val::M(y)) => Val::M(x * y),
+                (Val::M(x), Val::M(y)) if x.ncols() == y.nrows() => Val::M(x * y),
+                (Val::M(x), Val::M(y)) => return Err(mismatch(&x, &y)),
             };
             (v, ma * mb)
         }
@@ -677,5 +718,5 @@ fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> (Val, f64) {
             let rel = y.abs() * if x != 0.0 { ma / x.abs() } else { 0.0 } + x.abs().ln().abs() * mb;
             (Val::S(r), r.abs() * (1.0 + rel))
         }
-    }
+    })
 }

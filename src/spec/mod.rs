@@ -37,11 +37,70 @@ use crate::error::GradflowError;
 
 /// Largest claim file read (bytes): a claim is a few lines; a larger file is not a claim
 /// file.
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Deepest bracket nesting (`(`, `[`) a claim file may have.
+pub const MAX_BRACKET_DEPTH: usize = 64;
+
+/// Most `^` a claim file may hold (a chain of powers is parsed by recursion).
+pub const MAX_POWERS: usize = 4096;
+
+/// Stack of the thread that parses and compiles a claim file: the parser and the compiler
+/// recurse along an expression, whose depth the limits above and
+/// [`compile::MAX_DEPTH`] bound.
+const PARSE_STACK: usize = 256 << 20;
+
+/// Rejects, before parsing, what would make the recursive-descent parser recurse without
+/// bound: deep bracket nesting and long chains of powers.
+fn prescan(src: Source<'_>) -> Result<(), GradflowError> {
+    let (mut depth, mut powers) = (0usize, 0usize);
+    let mut in_string = false;
+    let mut prev = '\0';
+    for (i, c) in src.text.char_indices() {
+        match c {
+            '"' if prev != '\\' => in_string = !in_string,
+            '(' | '[' if !in_string => {
+                depth += 1;
+                if depth > MAX_BRACKET_DEPTH {
+                    return Err(src.error(
+                        ast::Span { start: i, end: i },
+                        format!("brackets nested deeper than {MAX_BRACKET_DEPTH} levels"),
+                    ));
+                }
+            }
+            ')' | ']' if !in_string => depth = depth.saturating_sub(1),
+            '^' if !in_string => {
+                powers += 1;
+                if powers > MAX_POWERS {
+                    return Err(src.error(
+                        ast::Span { start: i, end: i },
+                        format!("more than {MAX_POWERS} powers `^` in one file"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    Ok(())
+}
 
 /// Parses and compiles every claim of a file's text. Ids must be unique within the file.
 pub fn load_str(origin: &str, text: &str) -> Result<Vec<Arc<Definition>>, GradflowError> {
     let src = Source { origin, text };
+    prescan(src)?;
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("claim-file".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || load_checked(src))
+            .map_err(|e| GradflowError::Config(format!("{origin}: cannot start the parser: {e}")))?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+fn load_checked(src: Source<'_>) -> Result<Vec<Arc<Definition>>, GradflowError> {
     let decls = parse::parse_file(src)?;
     let mut out: Vec<Arc<Definition>> = Vec::with_capacity(decls.len());
     for d in decls {

@@ -219,7 +219,7 @@ fn claim(src: Source<'_>, p: Pair<'_, Rule>) -> Result<ClaimDecl, GradflowError>
             Rule::let_item => {
                 let mut i = item.into_inner();
                 let name = i.next().expect("name").as_str().to_string();
-                let e = expr(src, i.next().expect("expr"))?;
+                let e = top(src, i.next().expect("expr"))?;
                 c.lets.push((name, e));
             }
             Rule::assume_item => {
@@ -257,13 +257,13 @@ fn claim(src: Source<'_>, p: Pair<'_, Rule>) -> Result<ClaimDecl, GradflowError>
                     Rule::always => Temporal::Always,
                     Rule::at_end => Temporal::AtEnd,
                     Rule::always_from => {
-                        Temporal::AlwaysFrom(expr(src, tp.into_inner().next().expect("t0"))?)
+                        Temporal::AlwaysFrom(top(src, tp.into_inner().next().expect("t0"))?)
                     }
                     Rule::always_after => {
-                        Temporal::AlwaysAfter(expr(src, tp.into_inner().next().expect("t0"))?)
+                        Temporal::AlwaysAfter(top(src, tp.into_inner().next().expect("t0"))?)
                     }
                     Rule::eventually => {
-                        Temporal::EventuallyBy(expr(src, tp.into_inner().next().expect("T"))?)
+                        Temporal::EventuallyBy(top(src, tp.into_inner().next().expect("T"))?)
                     }
                     r => unreachable!("temporal {r:?}"),
                 };
@@ -276,7 +276,7 @@ fn claim(src: Source<'_>, p: Pair<'_, Rule>) -> Result<ClaimDecl, GradflowError>
                 }
                 let mut i = item.into_inner();
                 let model = i.next().expect("model").as_str().to_string();
-                let scale = i.next().map(|e| expr(src, e)).transpose()?;
+                let scale = i.next().map(|e| top(src, e)).transpose()?;
                 c.budget = Some(BudgetDecl {
                     model,
                     scale,
@@ -312,7 +312,7 @@ fn number(src: Source<'_>, p: &Pair<'_, Rule>) -> Result<f64, GradflowError> {
 
 fn comparison(src: Source<'_>, p: Pair<'_, Rule>) -> Result<Comparison, GradflowError> {
     let mut i = p.into_inner();
-    let lhs = expr(src, i.next().expect("lhs"))?;
+    let lhs = top(src, i.next().expect("lhs"))?;
     let rel = match i.next().expect("rel").as_str() {
         "<=" => Rel::Le,
         "<" => Rel::Lt,
@@ -321,8 +321,50 @@ fn comparison(src: Source<'_>, p: Pair<'_, Rule>) -> Result<Comparison, Gradflow
         "==" => Rel::Eq,
         r => unreachable!("relation {r}"),
     };
-    let rhs = expr(src, i.next().expect("rhs"))?;
+    let rhs = top(src, i.next().expect("rhs"))?;
     Ok(Comparison { lhs, rel, rhs })
+}
+
+/// Deepest expression tree a claim may have (the checker evaluates it by recursion).
+pub const MAX_EXPR_DEPTH: usize = 256;
+
+/// The depth of an expression tree, without recursion (a tree that is too deep must not
+/// overflow the stack while it is measured).
+pub fn depth(e: &Expr) -> usize {
+    let mut stack = vec![(e, 1usize)];
+    let mut max = 0;
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        match &e.kind {
+            ExprKind::Num(_) | ExprKind::Name(_) => {}
+            ExprKind::Index(_, a) | ExprKind::Neg(a) | ExprKind::Transpose(a) => {
+                stack.push((a, d + 1))
+            }
+            ExprKind::Slice(_, a, b) | ExprKind::Bin(_, a, b) => {
+                stack.push((a, d + 1));
+                stack.push((b, d + 1));
+            }
+            ExprKind::Call(_, args) => stack.extend(args.iter().map(|a| (a, d + 1))),
+            ExprKind::Agg(_, _, a, b, c) => {
+                stack.extend([(&**a, d + 1), (&**b, d + 1), (&**c, d + 1)]);
+            }
+        }
+    }
+    max
+}
+
+/// A top-level expression (a side of a comparison, a `let`, a time, a scale), checked for
+/// depth.
+fn top(src: Source<'_>, p: Pair<'_, Rule>) -> Result<Expr, GradflowError> {
+    let e = expr(src, p)?;
+    let d = depth(&e);
+    if d > MAX_EXPR_DEPTH {
+        return Err(src.error(
+            e.span,
+            format!("expression nested {d} levels deep (at most {MAX_EXPR_DEPTH})"),
+        ));
+    }
+    Ok(e)
 }
 
 fn boxed(src: Source<'_>, p: Pair<'_, Rule>) -> Result<Box<Expr>, GradflowError> {

@@ -6,8 +6,10 @@
 //!   thousand in-process cases and a few dozen command-line cases).
 //! - `GRADFLOW_FUZZ_CASES=1000000 cargo test --release --test fuzz -- --ignored --nocapture`
 //!   — the long run: that many in-process cases (`.npy` reader 40 %, run configurations
-//!   30 %, scenarios 15 %, sweeps 15 %) plus `GRADFLOW_FUZZ_CLI_CASES` (default 2,000)
-//!   command-line cases; prints the count of every outcome class per target.
+//!   30 %, scenarios 15 %, sweeps 15 %), `GRADFLOW_FUZZ_CLAIM_CASES` (default 100,000)
+//!   claim files (parsed, compiled and evaluated on a small run) and
+//!   `GRADFLOW_FUZZ_CLI_CASES` (default 2,000) command-line cases; prints the count of
+//!   every outcome class per target.
 //!
 //! Outcome classes are those of [`targets::Outcome`]: clean exits (0, 1, 2, 3, 4) pass; a
 //! panic, a signal, a hang, an allocation failure, a multi-line or input-echoing error
@@ -166,6 +168,137 @@ fn bases() -> &'static Bases {
             _dir: dir,
         }
     })
+}
+
+/// The claim files a claim-file case starts from: the built-in catalog files, the user
+/// example of the suite, and a few statements that stress the evaluator.
+fn claim_bases() -> &'static [String] {
+    static B: OnceLock<Vec<String>> = OnceLock::new();
+    B.get_or_init(|| {
+        let mut v = Vec::new();
+        for dir in ["claims", "proofs_check/user"] {
+            for e in std::fs::read_dir(manifest_dir().join(dir)).unwrap().flatten() {
+                if e.path().extension().is_some_and(|x| x == "claims") {
+                    v.push(std::fs::read_to_string(e.path()).unwrap());
+                }
+            }
+        }
+        v.push(
+            "claim f.a { let a = W[1] * P_perp\n let b = a - at0(a)\n always fro(b) + sum(k = 1..L: fro(W[k:L])) == runmax(sv(X, n)) }\n\
+             claim f.b { param c = 2 eventually by t_end / 2: prev(loss) >= c * prod(j = 1..L - 1: op(D[j])) }\n\
+             claim f.c { convention loss mean, flow half_sum assume at_end rank(R) == q always from 0.5: eigmin(X' * X) <= nuc(G[1]) / int_R }\n"
+                .into(),
+        );
+        v
+    })
+}
+
+/// Pieces a claim-file case splices into its base: indices out of every range, huge and
+/// degenerate numbers, nested aggregations, operators and brackets.
+const CLAIM_PIECES: &[&str] = &[
+    "W[0]",
+    "W[-1]",
+    "W[L + 5]",
+    "W[1000000000]",
+    "m[-3]",
+    "D[L]",
+    "W[L:1]",
+    "W[3:1]",
+    "sv(X, 0)",
+    "sv(X, 1000000000)",
+    "1e308",
+    "1e-320",
+    "0",
+    "99999999999999999999",
+    "sum(k = 1..1000000000: 1)",
+    "prod(k = 1..L: prod(j = 1..L: 2))",
+    "max(k = 5..1: 1)",
+    "sum(k = 0..L: W[k])",
+    "at0(prev(loss))",
+    "runmax(X)",
+    "runmin(loss)",
+    "energy",
+    "int_R",
+    "G[1]",
+    "dW[1]",
+    "Theta'",
+    "X * X",
+    "(",
+    ")",
+    "[",
+    "]",
+    "'",
+    "^",
+    "-",
+    "==",
+    "<=",
+    ":",
+    ",",
+    "{",
+    "}",
+    "\"",
+    "#",
+    "claim",
+    "always",
+    "eventually by",
+    "at_end",
+    "let",
+    "param",
+    "log(0)",
+    "sqrt(-1)",
+    "exp(1000)",
+    "1 / 0",
+    "0 ^ -1",
+    "tr(X)",
+    "eigmax(D[1])",
+    "rank(W[1])",
+    "k",
+    "L * L * L * L",
+    "n * d * q",
+    "((((((((((",
+    "^^^^",
+    "''''''''",
+];
+
+/// A claim file: a base with 1–4 token edits and, sometimes, a raw byte edit.
+#[derive(Clone, Debug)]
+struct ClaimCase(String);
+impl Arbitrary for ClaimCase {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let base = g.choose(claim_bases()).unwrap().clone();
+        let mut tokens: Vec<String> = base.split(' ').map(String::from).collect();
+        for _ in 0..(u8::arbitrary(g) % 4 + 1) {
+            let i = usize::arbitrary(g) % tokens.len().max(1);
+            let piece = g.choose(CLAIM_PIECES).unwrap().to_string();
+            match u8::arbitrary(g) % 3 {
+                0 if i < tokens.len() => tokens[i] = piece,
+                1 => tokens.insert(i.min(tokens.len()), piece),
+                _ if i < tokens.len() => {
+                    let t = tokens.remove(i);
+                    let j = usize::arbitrary(g) % tokens.len().max(1);
+                    tokens.insert(j.min(tokens.len()), t);
+                }
+                _ => tokens.push(piece),
+            }
+        }
+        let mut text = tokens.join(" ");
+        if u8::arbitrary(g) < 48 {
+            let mut b = text.into_bytes();
+            mutate::mutate_bytes(&mut b, g);
+            text = String::from_utf8_lossy(&b).into_owned();
+        }
+        Self(text)
+    }
+}
+
+fn claim_run() -> &'static gradflow::config::RunConfig {
+    static C: OnceLock<gradflow::config::RunConfig> = OnceLock::new();
+    C.get_or_init(|| gradflow::examples::example("cl22-spike").unwrap())
+}
+
+fn prop_claim_file(c: ClaimCase) -> TestResult {
+    let o = run_target(|| targets::claim_file(&c.0, claim_run()));
+    record("claim file", &o, || c.0.chars().take(4000).collect())
 }
 
 #[derive(Clone, Debug)]
@@ -439,6 +572,7 @@ fn fuzz_smoke() {
     fuzz(1500, s, prop_config as fn(ConfigCase) -> TestResult);
     fuzz(1000, s, prop_scenario as fn(ScenarioCase) -> TestResult);
     fuzz(500, s, prop_sweep as fn(SweepCase) -> TestResult);
+    fuzz(1000, s, prop_claim_file as fn(ClaimCase) -> TestResult);
     fuzz(
         env_count("GRADFLOW_FUZZ_SMOKE_CLI", 30),
         s,
@@ -471,6 +605,11 @@ fn fuzz_long() {
         n - n * 85 / 100,
         s,
         prop_sweep as fn(SweepCase) -> TestResult,
+    );
+    fuzz(
+        env_count("GRADFLOW_FUZZ_CLAIM_CASES", 100_000),
+        s,
+        prop_claim_file as fn(ClaimCase) -> TestResult,
     );
     fuzz(
         env_count("GRADFLOW_FUZZ_CLI_CASES", 2000),

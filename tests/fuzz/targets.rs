@@ -263,3 +263,38 @@ fn check_outputs(out: &Path) -> Outcome {
     }
     Outcome::Accepted
 }
+
+/// A claim file: parse, compile, then every claim on a small run — its hypotheses, the
+/// statement at the initial point and at a moved point, `advance`, the final hypotheses.
+pub fn claim_file(text: &str, cfg: &gradflow::config::RunConfig) -> Outcome {
+    use gradflow::claim::{Claim, Setting};
+    use gradflow::integrate::OdeSystem;
+    use gradflow::monitor::Point;
+    guarded(|| {
+        let defs = gradflow::spec::load_str("fuzz", text).map_err(|e| e.to_string())?;
+        let mut p = gradflow::run::Problem::build(cfg).map_err(|e| e.to_string())?;
+        let setting = Setting::new(cfg, &p.shape, &p.data, &p.theta0);
+        let y0 = p.flow.initial_state(&p.theta0);
+        let mut f0 = vec![0.0; y0.len()];
+        p.flow.rhs(0.0, &y0, &mut f0);
+        let y1: Vec<f64> = y0.iter().zip(&f0).map(|(y, f)| y + 0.01 * f).collect();
+        let mut f1 = vec![0.0; y1.len()];
+        p.flow.rhs(0.01, &y1, &mut f1);
+        for d in &defs {
+            let mut c = d
+                .instantiate(&serde_json::json!({}))
+                .map_err(|e| e.to_string())?;
+            let _ = c.info();
+            let _ = c.hypotheses(&setting);
+            let _ = c.stops(&setting);
+            let start = Point::resting(0, 0.0, &y0, &f0);
+            let _ = c.evaluate(&setting, &mut p.flow, &start);
+            c.advance(&setting, &mut p.flow, &start);
+            let moved = Point::resting(1, 0.01, &y1, &f1);
+            let _ = c.evaluate(&setting, &mut p.flow, &moved);
+            c.advance(&setting, &mut p.flow, &moved);
+            let _ = c.final_hypotheses(&setting, &mut p.flow, &moved);
+        }
+        Ok(())
+    })
+}
