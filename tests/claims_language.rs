@@ -84,7 +84,19 @@ fn gen_expr(g: &mut Gen, depth: u32) -> Expr {
         };
     }
     let sub = |g: &mut Gen| Box::new(gen_expr(g, depth - 1));
-    match u8::arbitrary(g) % 6 {
+    match u8::arbitrary(g) % 7 {
+        6 => {
+            let cond = if bool::arbitrary(g) {
+                Cond::Choice("c".into(), "tight".into())
+            } else {
+                Cond::Cmp(Comparison {
+                    lhs: gen_expr(g, depth - 1),
+                    rel: [Rel::Le, Rel::Lt, Rel::Ge, Rel::Gt, Rel::Eq][usize::arbitrary(g) % 5],
+                    rhs: gen_expr(g, depth - 1),
+                })
+            };
+            Expr::new(ExprKind::If(Box::new(cond), sub(g), sub(g)))
+        }
         0 => Expr::new(ExprKind::Neg(sub(g))),
         1 => Expr::new(ExprKind::Transpose(sub(g))),
         2 => {
@@ -166,7 +178,14 @@ impl Arbitrary for AnyClaim {
             params: (0..usize::arbitrary(g) % 3)
                 .map(|i| Param {
                     name: format!("p{i}"),
-                    default: f64::from(i32::arbitrary(g)) * 0.25,
+                    value: if bool::arbitrary(g) {
+                        ParamValue::Number(f64::from(i32::arbitrary(g)) * 0.25)
+                    } else {
+                        ParamValue::Choice {
+                            default: "b".into(),
+                            options: vec!["a".into(), "b".into(), text(g)],
+                        }
+                    },
                     doc: opt(g),
                     span: Span::default(),
                 })
@@ -621,4 +640,39 @@ fn an_aggregation_too_long_to_evaluate_leaves_the_statement_unevaluated() {
     );
     assert_eq!(verdicts(&o), [Verdict::Inconclusive]);
     assert_eq!(o.verdicts[0].evaluations, 0);
+}
+
+#[test]
+fn a_choice_parameter_selects_a_branch_and_rejects_unknown_options() {
+    let text = "claim user.choice {
+      param form = \"small\" in [\"small\", \"large\"]
+      always loss <= (if form == \"small\" then 0 else 1e30) * at0(loss)
+    }";
+    let d = &load(text)[0];
+    assert!(d.instantiate(&json!({"form": "large"})).is_ok());
+    let e = d
+        .instantiate(&json!({"form": "medium"}))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("expected one of [\"small\", \"large\"]"), "{e}");
+    let o = check(
+        text,
+        &[("small", json!({})), ("large", json!({"form": "large"}))],
+        "cl22-spike",
+        0.1,
+    );
+    assert_eq!(verdicts(&o), [Verdict::Violated, Verdict::Holds]);
+    let e = load_err("claim a.b {\n  param f = \"x\" in [\"x\"]\n  always f <= 1\n}\n");
+    assert!(e.contains("3:10: `f` is a choice among [\"x\"]"), "{e}");
+    let e = load_err("claim a.b {\n  param f = \"y\" in [\"x\"]\n  always loss <= 1\n}\n");
+    assert!(
+        e.contains("the default \"y\" is not among the options"),
+        "{e}"
+    );
+    let e = load_err("claim a.b {\n  always (if loss > 1 then X else 1) == 0\n}\n");
+    assert!(
+        e.contains("the branches of `if` are a n × d matrix and an integer"),
+        "{e}"
+    );
 }

@@ -76,6 +76,31 @@ pub enum ExprKind {
     Bin(BinOp, Box<Expr>, Box<Expr>),
     /// `e'`.
     Transpose(Box<Expr>),
+    /// `if cond then a else b` (only the chosen branch is evaluated).
+    If(Box<Cond>, Box<Expr>, Box<Expr>),
+}
+
+/// The condition of an `if`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    /// A comparison of numbers.
+    Cmp(Comparison),
+    /// `param == "option"` for a choice parameter.
+    Choice(String, String),
+}
+
+/// A parameter's default: a number, or one of a list of named options.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    /// A number.
+    Number(f64),
+    /// A choice among named options (`param c = "lambda" in ["tight", "lambda"]`).
+    Choice {
+        /// The default option.
+        default: String,
+        /// Every accepted option.
+        options: Vec<String>,
+    },
 }
 
 impl Expr {
@@ -161,7 +186,7 @@ pub struct Param {
     /// Name.
     pub name: String,
     /// Default value (the statement as published).
-    pub default: f64,
+    pub value: ParamValue,
     /// What it is.
     pub doc: Option<String>,
     /// Where it is declared.

@@ -77,7 +77,7 @@ pub struct Definition {
     pub decl: ClaimDecl,
     /// The file it came from.
     pub origin: String,
-    params: Vec<(String, f64)>,
+    params: Vec<(String, super::ast::ParamValue)>,
     kinds: Vec<Memory>,
     slots: usize,
     hyps: Vec<Hyp>,
@@ -134,7 +134,19 @@ impl Definition {
                 ));
             }
         }
-        let mut scope = Scope::new(src, decl.params.iter().map(|p| p.name.clone()).collect());
+        let mut scope = Scope::new(
+            src,
+            decl.params
+                .iter()
+                .map(|p| {
+                    let options = match &p.value {
+                        super::ast::ParamValue::Choice { options, .. } => Some(options.clone()),
+                        super::ast::ParamValue::Number(_) => None,
+                    };
+                    (p.name.clone(), options)
+                })
+                .collect(),
+        );
         for (name, e) in &decl.lets {
             scope.define(name, e)?;
         }
@@ -292,7 +304,7 @@ impl Definition {
             params: decl
                 .params
                 .iter()
-                .map(|p| (p.name.clone(), p.default))
+                .map(|p| (p.name.clone(), p.value.clone()))
                 .collect(),
             kinds: scope.memos.clone(),
             slots: scope.var_names.len(),
@@ -335,14 +347,33 @@ impl Definition {
             )));
         }
         let mut values = Vec::with_capacity(self.params.len());
-        for (name, default) in &self.params {
-            let v = match obj.get(name) {
-                None => *default,
-                Some(v) => v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
-                    GradflowError::Config(format!(
-                        "claim {id}: parameter {name} = {v}: expected a finite number"
-                    ))
-                })?,
+        for (name, value) in &self.params {
+            use super::ast::ParamValue;
+            // a choice is held as the index of its option
+            let v = match (value, obj.get(name)) {
+                (ParamValue::Number(d), None) => *d,
+                (ParamValue::Number(_), Some(v)) => {
+                    v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                        GradflowError::Config(format!(
+                            "claim {id}: parameter {name} = {v}: expected a finite number"
+                        ))
+                    })?
+                }
+                (ParamValue::Choice { default, options }, given) => {
+                    let pick = match given {
+                        None => Some(default.as_str()),
+                        Some(v) => v.as_str(),
+                    };
+                    let i = pick
+                        .and_then(|p| options.iter().position(|o| o == p))
+                        .ok_or_else(|| {
+                            GradflowError::Config(format!(
+                                "claim {id}: parameter {name} = {}: expected one of {options:?}",
+                                given.map_or(String::new(), |v| v.to_string())
+                            ))
+                        })?;
+                    i as f64
+                }
             };
             values.push(v);
         }

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use super::ast::{AggKind, BinOp, Expr, ExprKind};
+use super::ast::{AggKind, BinOp, Cond, Expr, ExprKind, Rel};
 use super::parse::Source;
 use crate::error::GradflowError;
 
@@ -336,6 +336,14 @@ fn is_static(n: &Node) -> bool {
         Node::Fun(_, args) => args.iter().all(is_static),
         Node::Memory(m, _, _) => matches!(m, Memory::At0 | Memory::Static),
         Node::Agg(_, _, _, _, body, _) => is_static(body),
+        Node::If(c, a, b) => {
+            is_static(a)
+                && is_static(b)
+                && match &**c {
+                    CondNode::Cmp(x, _, y) => is_static(x) && is_static(y),
+                    CondNode::Choice(..) => true,
+                }
+        }
     }
 }
 
@@ -394,6 +402,17 @@ pub enum Node {
     Memory(Memory, usize, Box<Node>),
     /// An aggregation over the bound variable in `slot` (`true`: of matrices).
     Agg(AggKind, usize, Affine, Affine, Box<Node>, bool),
+    /// `if cond then a else b`.
+    If(Box<CondNode>, Box<Node>, Box<Node>),
+}
+
+/// A compiled condition.
+#[derive(Clone, Debug)]
+pub enum CondNode {
+    /// `a rel b` on numbers.
+    Cmp(Box<Node>, Rel, Box<Node>),
+    /// Choice parameter `param` (by index) set to option `option` (by index).
+    Choice(usize, usize),
 }
 
 /// Most nodes a claim's compiled expressions may hold (`let`s are expanded where used).
@@ -418,6 +437,12 @@ pub fn measure(n: &Node) -> (usize, usize) {
             }
             Node::Fun(_, args) => stack.extend(args.iter().map(|a| (a, d + 1))),
             Node::Agg(_, _, _, _, body, _) => stack.push((body, d + 1)),
+            Node::If(c, a, b) => {
+                if let CondNode::Cmp(x, _, y) = &**c {
+                    stack.extend([(&**x, d + 1), (&**y, d + 1)]);
+                }
+                stack.extend([(&**a, d + 1), (&**b, d + 1)]);
+            }
             _ => {}
         }
     }
@@ -454,6 +479,8 @@ pub struct Reads {
 pub struct Scope<'a> {
     src: Source<'a>,
     params: Vec<String>,
+    /// The options of each parameter that is a choice (`None`: a number).
+    choices: Vec<Option<Vec<String>>>,
     /// `let`s: name, node, type, node count, depth, whether it reads the trajectory.
     lets: Vec<(String, Node, Ty, usize, usize, bool)>,
     /// Nodes expanded from `let`s so far (bounded by [`MAX_NODES`]).
@@ -536,11 +563,13 @@ pub fn known_names() -> Vec<&'static str> {
 }
 
 impl<'a> Scope<'a> {
-    /// A scope for one claim with its parameter names.
-    pub fn new(src: Source<'a>, params: Vec<String>) -> Self {
+    /// A scope for one claim with its parameters: names, and the options of a choice.
+    pub fn new(src: Source<'a>, params: Vec<(String, Option<Vec<String>>)>) -> Self {
+        let (params, choices) = params.into_iter().unzip();
         Self {
             src,
             params,
+            choices,
             lets: Vec::new(),
             expanded: 0,
             vars: Vec::new(),
@@ -649,6 +678,19 @@ impl<'a> Scope<'a> {
             }
             Node::Memory(m, slot, a) => Node::Memory(m, slot, f(a)),
             Node::Agg(k, slot, lo, hi, body, mat) => Node::Agg(k, slot, lo, hi, f(body), mat),
+            Node::If(c, a, b) => {
+                let c = match *c {
+                    CondNode::Cmp(x, r, y) => CondNode::Cmp(
+                        Box::new(self.fold_static(*x)),
+                        r,
+                        Box::new(self.fold_static(*y)),
+                    ),
+                    choice => choice,
+                };
+                let a = self.fold_static(*a);
+                let b = self.fold_static(*b);
+                Node::If(Box::new(c), Box::new(a), Box::new(b))
+            }
             other => other,
         }
     }
@@ -821,6 +863,56 @@ impl<'a> Scope<'a> {
                 Ok((Node::Transpose(Box::new(n)), t))
             }
             ExprKind::Bin(op, a, b) => self.binary(e, *op, a, b),
+            ExprKind::If(c, a, b) => {
+                let cond = match &**c {
+                    Cond::Choice(p, o) => {
+                        let i = self.params.iter().position(|q| q == p).ok_or_else(|| {
+                            self.err(e, format!("`{p}` is not a choice parameter of this claim"))
+                        })?;
+                        let opts = self.choices[i].as_ref().ok_or_else(|| {
+                            self.err(
+                                e,
+                                format!(
+                                    "`{p}` is a number, not a choice: compare it with <, <=, >=, >"
+                                ),
+                            )
+                        })?;
+                        let j = opts.iter().position(|x| x == o).ok_or_else(|| {
+                            self.err(e, format!("{o:?} is not an option of `{p}` ({opts:?})"))
+                        })?;
+                        CondNode::Choice(i, j)
+                    }
+                    Cond::Cmp(cmp) => {
+                        let (x, tx) = self.expr(&cmp.lhs)?;
+                        let (y, ty) = self.expr(&cmp.rhs)?;
+                        if !tx.is_number() || !ty.is_number() {
+                            return Err(self.err(
+                                &cmp.lhs,
+                                "a condition compares numbers: take a norm of a matrix",
+                            ));
+                        }
+                        CondNode::Cmp(Box::new(x), cmp.rel, Box::new(y))
+                    }
+                };
+                let (na, ta) = self.expr(a)?;
+                let (nb, tb) = self.expr(b)?;
+                let ty = match (&ta, &tb) {
+                    (Ty::Int, Ty::Int) => Ty::Int,
+                    (x, y) if x.is_number() && y.is_number() => Ty::Scalar,
+                    _ if ta == tb => ta.clone(),
+                    _ => {
+                        return Err(self.err(
+                            e,
+                            format!(
+                                "the branches of `if` are {} and {}: they must have the same shape",
+                                ta.show(&self.var_names),
+                                tb.show(&self.var_names)
+                            ),
+                        ))
+                    }
+                };
+                Ok((Node::If(Box::new(cond), Box::new(na), Box::new(nb)), ty))
+            }
             ExprKind::Call(f, args) => self.call(e, f, args),
             ExprKind::Agg(kind, var, lo, hi, body) => {
                 if self.resolves(var) || self.vars.contains(var) {
@@ -880,6 +972,16 @@ impl<'a> Scope<'a> {
             return Ok((Node::Int(Affine::var(self.slot_of(n))), Ty::Int));
         }
         if let Some(i) = self.params.iter().position(|p| p == n) {
+            if let Some(opts) = &self.choices[i] {
+                return Err(self.err(
+                    e,
+                    format!(
+                        "`{n}` is a choice among {opts:?}: test it in a condition, as in \
+                         `if {n} == {:?} then … else …`",
+                        opts[0]
+                    ),
+                ));
+            }
             return Ok((Node::Param(i), Ty::Scalar));
         }
         if let Some((_, node, ty, size, depth, trajectory)) =

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 
 use nalgebra::DMatrix;
 
+use super::ast::Rel;
 use super::ast::{AggKind, BinOp};
-use super::compile::{Affine, Fun, MatQ, Memory, Node, ScalarQ, SizeQ, Sizes};
+use super::compile::{Affine, CondNode, Fun, MatQ, Memory, Node, ScalarQ, SizeQ, Sizes};
 use crate::claim::Setting;
 use crate::flow::GradientFlow;
 
@@ -355,6 +356,22 @@ impl<'a> Env<'a> {
                 binary(*op, va, ma, vb, mb)?
             }
             Node::Fun(f, args) => self.fun(*f, args)?,
+            Node::If(c, a, b) => {
+                let take_a = match &**c {
+                    CondNode::Choice(p, o) => self.params[*p] == *o as f64,
+                    CondNode::Cmp(x, rel, y) => {
+                        let (x, y) = (self.eval(x)?.0.scalar(), self.eval(y)?.0.scalar());
+                        match rel {
+                            Rel::Le => x <= y,
+                            Rel::Lt => x < y,
+                            Rel::Ge => x >= y,
+                            Rel::Gt => x > y,
+                            Rel::Eq => x == y,
+                        }
+                    }
+                };
+                self.eval(if take_a { a } else { b })?
+            }
             Node::Memory(kind, slot, inner) => self.memory(*kind, *slot, inner)?,
             Node::Agg(kind, slot, lo, hi, body, matrix) => {
                 let (a, b) = (

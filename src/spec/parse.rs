@@ -206,12 +206,31 @@ fn claim(src: Source<'_>, p: Pair<'_, Rule>) -> Result<ClaimDecl, GradflowError>
             Rule::param_item => {
                 let mut i = item.into_inner();
                 let name = i.next().expect("name").as_str().to_string();
-                let num = i.next().expect("number");
-                let default = number(src, &num)?;
+                let v = i.next().expect("value");
+                let value = if v.as_rule() == Rule::choice {
+                    let vsp = span(&v);
+                    let mut opts: Vec<String> = v.into_inner().map(string).collect();
+                    let default = opts.remove(0);
+                    if !opts.contains(&default) {
+                        return Err(src.error(
+                            vsp,
+                            format!(
+                                "parameter {name}: the default {default:?} is not among the \
+                                 options {opts:?}"
+                            ),
+                        ));
+                    }
+                    ParamValue::Choice {
+                        default,
+                        options: opts,
+                    }
+                } else {
+                    ParamValue::Number(number(src, &v)?)
+                };
                 let doc = i.next().map(string);
                 c.params.push(Param {
                     name,
-                    default,
+                    value,
                     doc,
                     span: isp,
                 });
@@ -348,6 +367,12 @@ pub fn depth(e: &Expr) -> usize {
             ExprKind::Agg(_, _, a, b, c) => {
                 stack.extend([(&**a, d + 1), (&**b, d + 1), (&**c, d + 1)]);
             }
+            ExprKind::If(c, a, b) => {
+                if let Cond::Cmp(cmp) = &**c {
+                    stack.extend([(&cmp.lhs, d + 1), (&cmp.rhs, d + 1)]);
+                }
+                stack.extend([(&**a, d + 1), (&**b, d + 1)]);
+            }
         }
     }
     max
@@ -462,6 +487,21 @@ fn expr(src: Source<'_>, p: Pair<'_, Rule>) -> Result<Expr, GradflowError> {
             let hi = boxed(src, i.next().expect("hi"))?;
             let body = boxed(src, i.next().expect("body"))?;
             Ok(at(ExprKind::Agg(kind, var, lo, hi, body)))
+        }
+        Rule::conditional => {
+            let mut i = p.into_inner();
+            let c = i.next().expect("condition");
+            let cond = match c.as_rule() {
+                Rule::choice_test => {
+                    let mut j = c.into_inner();
+                    let name = j.next().expect("name").as_str().to_string();
+                    Cond::Choice(name, string(j.next().expect("option")))
+                }
+                _ => Cond::Cmp(comparison(src, c)?),
+            };
+            let a = boxed(src, i.next().expect("then"))?;
+            let b = boxed(src, i.next().expect("else"))?;
+            Ok(at(ExprKind::If(Box::new(cond), a, b)))
         }
         r => unreachable!("expression rule {r:?}"),
     }

@@ -10,6 +10,8 @@ use super::ast::*;
 /// transpose 5, atoms 6.
 fn prec(e: &Expr) -> u8 {
     match &e.kind {
+        // its `else` branch extends as far as it can: parenthesized inside any operator
+        ExprKind::If(..) => 0,
         ExprKind::Bin(BinOp::Add | BinOp::Sub, ..) => 1,
         ExprKind::Bin(BinOp::Mul | BinOp::Div, ..) => 2,
         ExprKind::Neg(_) => 3,
@@ -52,6 +54,13 @@ impl Display for Expr {
                     AggKind::Prod => "prod",
                 };
                 write!(f, "{k}({var} = {lo}..{hi}: {body})")
+            }
+            ExprKind::If(c, a, b) => {
+                match &**c {
+                    Cond::Cmp(cmp) => write!(f, "if {cmp}")?,
+                    Cond::Choice(p, o) => write!(f, "if {p} == {}", quoted(o))?,
+                }
+                write!(f, " then {a} else {b}")
             }
             ExprKind::Neg(e) => {
                 f.write_char('-')?;
@@ -140,7 +149,20 @@ impl Display for ClaimDecl {
             writeln!(f)?;
         }
         for p in &self.params {
-            write!(f, "  param {} = {}", p.name, number(p.default))?;
+            match &p.value {
+                ParamValue::Number(v) => write!(f, "  param {} = {}", p.name, number(*v))?,
+                ParamValue::Choice { default, options } => write!(
+                    f,
+                    "  param {} = {} in [{}]",
+                    p.name,
+                    quoted(default),
+                    options
+                        .iter()
+                        .map(|o| quoted(o))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?,
+            }
             if let Some(d) = &p.doc {
                 write!(f, " {}", quoted(d))?;
             }
