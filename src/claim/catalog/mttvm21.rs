@@ -58,14 +58,6 @@ const MAX_EXPONENT: f64 = 700.0;
 /// run's convention `L = κ‖R‖_F²` (module docs for the notation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Item {
-    /// §3.2 Claim (eq. 9): the data-projected imbalance is conserved,
-    /// `‖D_X(t) − D_X(0)‖_F = 0`, `D_X = W_1P_XW_1ᵀ − W_2ᵀW_2`. Identity; accumulated budget
-    /// with the round-off scale of `D_X` computed from `W_1` (`dx_scale`). Hypothesis: depth 2.
-    ImbalanceConserved,
-    /// Eq. (7), `dU₂/dt = 0` (catalog R1): `‖(W_1(t) − W_1(0))P_⊥‖_F = 0`. A linear invariant
-    /// (the first-layer gradient `2κVᵀRᵀX` has rows in the row space of `X`): round-off
-    /// budget at scale `‖W_1(t)‖_F + ‖W_1(0)‖_F`. Hypotheses: depth 2, `rank X < D`.
-    U2Frozen,
     /// Theorem 1 (eq. 11) and, for `rank X = r < n`, Theorem B.1 with the corrected constant
     /// `σ_r(Σ_x)` (catalog R4, R9): for `t > 0`,
     /// `‖E(t)‖_F² ≤ exp(−4κ σ_r(Σ_x) c t) ‖E(0)‖_F²` (i.e. `L − L* ≤ e^{−4κσ_r c t}(L(0) − L*)`).
@@ -144,9 +136,7 @@ pub enum Item {
 
 impl Item {
     /// All encoded items.
-    pub const ALL: [Item; 19] = [
-        Item::ImbalanceConserved,
-        Item::U2Frozen,
+    pub const ALL: [Item; 17] = [
         Item::Theorem1Rate,
         Item::Theorem1PrintedB1,
         Item::GradVBound,
@@ -169,8 +159,6 @@ impl Item {
     /// The claim id.
     pub fn id(self) -> &'static str {
         match self {
-            Item::ImbalanceConserved => "mttvm21.claim3_2.imbalance_conserved",
-            Item::U2Frozen => "mttvm21.eq7.u2_frozen",
             Item::Theorem1Rate => "mttvm21.thm1.rate",
             Item::Theorem1PrintedB1 => "mttvm21.thmB1.printed_rate",
             Item::GradVBound => "mttvm21.thm1.eq24_grad_v",
@@ -193,8 +181,6 @@ impl Item {
 
     fn result(self) -> &'static str {
         match self {
-            Item::ImbalanceConserved => "§3.2 Claim (eq. 9)",
-            Item::U2Frozen => "eq. (7), dU₂/dt = 0 (catalog R1)",
             Item::Theorem1Rate => "Theorem 1 (eq. 11) / Theorem B.1 (corrected σ_r)",
             Item::Theorem1PrintedB1 => "Theorem B.1 (as printed, σ_n(Σ_x))",
             Item::GradVBound => "proof of Theorem 1, eq. (24)",
@@ -224,11 +210,9 @@ impl Item {
 
     fn form(self) -> Form {
         match self {
-            Item::ImbalanceConserved
-            | Item::U2Frozen
-            | Item::ManifoldInvariant
-            | Item::ErrorDecomposition
-            | Item::ImbalanceRank => Form::Identity,
+            Item::ManifoldInvariant | Item::ErrorDecomposition | Item::ImbalanceRank => {
+                Form::Identity
+            }
             _ => Form::Inequality,
         }
     }
@@ -249,11 +233,7 @@ impl Item {
             | Item::GeneralizationBound => &["factor"],
             Item::ImbalanceRank => &["offset"],
             Item::Converged => &["tol"],
-            Item::ImbalanceConserved
-            | Item::U2Frozen
-            | Item::ManifoldInvariant
-            | Item::ErrorDecomposition
-            | Item::LimitIdentity => &[],
+            Item::ManifoldInvariant | Item::ErrorDecomposition | Item::LimitIdentity => &[],
         }
     }
 }
@@ -389,12 +369,6 @@ impl Mttvm21Claim {
             Gap::Raw => "‖R(t)‖_F² = L/κ [CX2 variant]",
         };
         match self.item {
-            Item::ImbalanceConserved => {
-                "the data-projected imbalance D_X = W_1P_XW_1ᵀ − W_2ᵀW_2 is conserved: \
-                 ‖D_X(t) − D_X(0)‖_F = 0"
-                    .into()
-            }
-            Item::U2Frozen => "U₂ = Φ₂ᵀU never moves: ‖(W_1(t) − W_1(0))P_⊥‖_F = 0".into(),
             Item::Theorem1Rate => {
                 format!("{gap} ≤ exp(−{f}·4κ·{rate_const}·c·t)·(same at 0) for t > 0, {c_name}")
             }
@@ -752,12 +726,10 @@ impl Claim for Mttvm21Claim {
             return out;
         };
         match self.item {
-            Item::ImbalanceConserved
-            | Item::GradVBound
+            Item::GradVBound
             | Item::GradUBound
             | Item::ParamGronwall
             | Item::ErrorDecomposition => {}
-            Item::U2Frozen => out.push(Self::rank_deficient(s)),
             Item::Theorem1Rate
             | Item::Theorem1PrintedB1
             | Item::PolyakLojasiewicz
@@ -828,26 +800,6 @@ impl Claim for Mttvm21Claim {
         let u1t = &w1 * &s.row_basis;
         let positive_time = p.t > 0.0;
         let st = match self.item {
-            Item::ImbalanceConserved => {
-                let dx = &u1t * u1t.transpose() - w2.transpose() * &w2;
-                Statement {
-                    lhs: (dx - &pr.dx0).norm(),
-                    rhs: 0.0,
-                    budget: Budget::Accumulated {
-                        scale: dx_scale(&w1, &u1t, &w2),
-                    },
-                }
-            }
-            Item::U2Frozen => {
-                let w10 = s.layer(&s.theta0, 1);
-                Statement {
-                    lhs: s.right_perp(&(&w1 - &w10)).norm(),
-                    rhs: 0.0,
-                    budget: Budget::RoundOff {
-                        scale: w1.norm() + w10.norm(),
-                    },
-                }
-            }
             Item::Theorem1Rate | Item::Theorem1PrintedB1 => {
                 if !positive_time {
                     return None;
@@ -1066,8 +1018,6 @@ pub fn entries() -> Vec<Entry> {
         };
     }
     v.extend([
-        item_entry!(Item::ImbalanceConserved),
-        item_entry!(Item::U2Frozen),
         item_entry!(Item::Theorem1Rate),
         item_entry!(Item::Theorem1PrintedB1),
         item_entry!(Item::GradVBound),
