@@ -800,26 +800,21 @@ impl<'a> Scope<'a> {
             ExprKind::Index(fam, i) => {
                 let ix = self.index(i)?;
                 match fam.as_str() {
-                    "W" => {
-                        self.use_index("W", &ix, 1, 0);
+                    "W" | "G" | "dW" => {
+                        // a layer, its gradient, its vector field: m_k × m_{k−1}
+                        if fam != "W" {
+                            self.trajectory(e, fam)?;
+                        }
+                        self.reads.gradient |= fam == "G";
+                        self.use_index(fam, &ix, 1, 0);
                         let r = Dim::width(ix.clone());
                         let c = Dim::width(ix.plus(&Affine::constant(-1)));
-                        Ok((Node::Layer(ix), Ty::Matrix(r, c)))
-                    }
-                    "G" => {
-                        self.trajectory(e, "G")?;
-                        self.reads.gradient = true;
-                        self.use_index("G", &ix, 1, 0);
-                        let r = Dim::width(ix.clone());
-                        let c = Dim::width(ix.plus(&Affine::constant(-1)));
-                        Ok((Node::Grad(ix), Ty::Matrix(r, c)))
-                    }
-                    "dW" => {
-                        self.trajectory(e, "dW")?;
-                        self.use_index("dW", &ix, 1, 0);
-                        let r = Dim::width(ix.clone());
-                        let c = Dim::width(ix.plus(&Affine::constant(-1)));
-                        Ok((Node::Field(ix), Ty::Matrix(r, c)))
+                        let node = match fam.as_str() {
+                            "W" => Node::Layer(ix),
+                            "G" => Node::Grad(ix),
+                            _ => Node::Field(ix),
+                        };
+                        Ok((node, Ty::Matrix(r, c)))
                     }
                     "D" => {
                         self.use_index("D", &ix, 1, -1);

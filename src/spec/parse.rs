@@ -153,42 +153,30 @@ fn claim(src: Source<'_>, p: Pair<'_, Rule>) -> Result<ClaimDecl, GradflowError>
     };
     for item in it {
         let isp = span(&item);
+        let id = c.id.clone();
         let dup = |what: &str| {
             src.error(
                 isp,
-                format!("claim {}: a second `{what}` item (one is allowed)", c.id),
+                format!("claim {id}: a second `{what}` item (one is allowed)"),
             )
         };
         match item.as_rule() {
-            Rule::paper_item => {
-                if c.paper.is_some() {
-                    return Err(dup("paper"));
+            Rule::paper_item
+            | Rule::result_item
+            | Rule::says_item
+            | Rule::printed_item
+            | Rule::empirical_item => {
+                let (key, slot) = match item.as_rule() {
+                    Rule::paper_item => ("paper", &mut c.paper),
+                    Rule::result_item => ("result", &mut c.result),
+                    Rule::says_item => ("says", &mut c.says),
+                    Rule::printed_item => ("printed_error", &mut c.printed_error),
+                    _ => ("empirical", &mut c.empirical),
+                };
+                if slot.is_some() {
+                    return Err(dup(key));
                 }
-                c.paper = Some(string(item.into_inner().next().expect("string")));
-            }
-            Rule::result_item => {
-                if c.result.is_some() {
-                    return Err(dup("result"));
-                }
-                c.result = Some(string(item.into_inner().next().expect("string")));
-            }
-            Rule::says_item => {
-                if c.says.is_some() {
-                    return Err(dup("says"));
-                }
-                c.says = Some(string(item.into_inner().next().expect("string")));
-            }
-            Rule::printed_item => {
-                if c.printed_error.is_some() {
-                    return Err(dup("printed_error"));
-                }
-                c.printed_error = Some(string(item.into_inner().next().expect("string")));
-            }
-            Rule::empirical_item => {
-                if c.empirical.is_some() {
-                    return Err(dup("empirical"));
-                }
-                c.empirical = Some(string(item.into_inner().next().expect("string")));
+                *slot = Some(string(item.into_inner().next().expect("string")));
             }
             Rule::convention_item => {
                 if c.convention.is_some() {

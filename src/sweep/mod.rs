@@ -143,6 +143,10 @@ pub struct SweepSpec {
     pub run: Value,
     /// The grid axes.
     pub vary: Vec<Axis>,
+    /// A claim file (docs/claims-language.md), relative to the sweep file: its claims can be
+    /// measured at every point like the catalog's.
+    #[serde(default)]
+    pub claims_file: Option<String>,
     /// The sweep claims.
     pub claims: Vec<SweepRequest>,
 }
@@ -323,6 +327,7 @@ mod tests {
             description: String::new(),
             run: json!({}),
             vary: serde_json::from_value(vary).unwrap(),
+            claims_file: None,
             claims: vec![],
         };
         let e = spec(json!([{"path": "seed", "values": [1, 2, 1]}]))

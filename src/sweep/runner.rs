@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::claim::{build, SweepClaim, SweepTable, SweepVerdict};
 use super::store::{build_id, point_key, Measured, PointRecord, PointStatus, PointStore};
 use super::{coords_label, GridPoint, SweepSpec};
-use crate::check::{run_check, ClaimRequest};
+use crate::check::ClaimRequest;
 use crate::error::GradflowError;
 use crate::report::atomic::write_json_atomic;
 use crate::report::output_set::{self, MANIFEST};
@@ -59,7 +59,12 @@ fn union_requests(claims: &[Box<dyn SweepClaim>]) -> Vec<ClaimRequest> {
 }
 
 /// Runs one point and returns its record (an error of the point is recorded, not raised).
-fn run_point(p: &GridPoint, requests: &[ClaimRequest], key: String) -> PointRecord {
+fn run_point(
+    p: &GridPoint,
+    requests: &[ClaimRequest],
+    factory: &crate::check::ClaimFactory<'_>,
+    key: String,
+) -> PointRecord {
     let mut cfg = p.cfg.clone();
     // a sweep writes no per-run trace (and a trace changes no step)
     cfg.trace = None;
@@ -73,7 +78,15 @@ fn run_point(p: &GridPoint, requests: &[ClaimRequest], key: String) -> PointReco
         rhs_evaluations: rhs,
         measured,
     };
-    match run_check(&cfg, requests, None) {
+    let checked = crate::check::run_check_claims(
+        &cfg,
+        requests,
+        factory,
+        None,
+        &crate::confirm::ConfirmMode::Auto,
+        false,
+    );
+    match checked {
         Err(e) => base(
             PointStatus::Failed {
                 error: e.to_string(),
@@ -130,13 +143,41 @@ pub fn run_sweep(
             .map_err(|e| GradflowError::Config(format!("{origin}: {e}")))?;
     }
     let requests = union_requests(&claims);
+    // the sweep's own claim file, relative to the sweep file
+    let declared = match &spec.claims_file {
+        Some(f) => {
+            let base = std::path::Path::new(origin)
+                .parent()
+                .unwrap_or(std::path::Path::new("."));
+            crate::spec::load_user_file(&base.join(f))?
+        }
+        None => Vec::new(),
+    };
+    // a stored point was measured with these declarations: another version of the file is
+    // another measurement
+    let build = if declared.is_empty() {
+        build_id()
+    } else {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for d in &declared {
+            h.update(d.decl.to_string().as_bytes());
+        }
+        let digest: String = h
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}+claims:{digest}", build_id())
+    };
+    let factory = crate::spec::factory(declared);
     // every trajectory claim must exist before any point runs
     for r in &requests {
-        crate::claim::registry::build(&r.id, &r.params)?;
+        factory(r)?;
     }
     let points = spec.points(origin)?;
     let store = opts.out.map(PointStore::new);
-    let build = build_id();
     let keys: Vec<String> = points
         .iter()
         .map(|p| point_key(&build, &p.config, &requests))
@@ -214,7 +255,7 @@ pub fn run_sweep(
         todo.par_iter()
             .map(|&i| {
                 let start = Instant::now();
-                let rec = run_point(&points[i], &requests, keys[i].clone());
+                let rec = run_point(&points[i], &requests, &factory, keys[i].clone());
                 if let Some(store) = &store {
                     store.save(&rec)?;
                 }
