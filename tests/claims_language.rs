@@ -676,3 +676,17 @@ fn a_choice_parameter_selects_a_branch_and_rejects_unknown_options() {
         "{e}"
     );
 }
+
+/// A power of zero (a singular value beyond the matrix, `sv(X, d + 1)^2`) has a finite
+/// magnitude, so the budget stays finite and the claim is judged.
+#[test]
+fn a_power_of_zero_keeps_a_finite_budget() {
+    let o = check(
+        "claim user.zero { always sv(X, d + 1)^2 + sv(W[1] * P_X, r + 1000)^2 <= 1 }",
+        &[("", json!({}))],
+        "cl22-spike",
+        0.05,
+    );
+    assert_eq!(verdicts(&o), [Verdict::Holds]);
+    assert!(o.verdicts[0].min_slack.unwrap().budget.is_finite());
+}

@@ -22,8 +22,8 @@ use crate::error::GradflowError;
 pub struct Sizes {
     /// Depth `L`.
     pub l: i64,
-    /// `[n, d, q]`.
-    pub ndq: [i64; 3],
+    /// `[n, d, q, r]` (`r = rank X`).
+    pub ndq: [i64; 4],
 }
 
 /// An integer expression `c + l·L + a_n·n + a_d·d + a_q·q + Σ a_v·v` over the depth, the
@@ -34,8 +34,8 @@ pub struct Affine {
     pub c: i64,
     /// Coefficient of `L`.
     pub l: i64,
-    /// Coefficients of `n`, `d`, `q`.
-    pub ndq: [i64; 3],
+    /// Coefficients of `n`, `d`, `q`, `r`.
+    pub ndq: [i64; 4],
     /// Coefficients of bound variables `(slot, coefficient)`, sorted, none zero.
     pub vars: Vec<(usize, i64)>,
 }
@@ -54,7 +54,7 @@ impl Affine {
         }
     }
     fn size(i: usize) -> Self {
-        let mut ndq = [0; 3];
+        let mut ndq = [0; 4];
         ndq[i] = 1;
         Self {
             ndq,
@@ -62,7 +62,7 @@ impl Affine {
         }
     }
     fn is_constant(&self) -> bool {
-        self.l == 0 && self.ndq == [0; 3] && self.vars.is_empty()
+        self.l == 0 && self.ndq == [0; 4] && self.vars.is_empty()
     }
     fn var(slot: usize) -> Self {
         Self {
@@ -97,7 +97,7 @@ impl Affine {
         Self {
             c: self.c.saturating_add(o.c),
             l: self.l.saturating_add(o.l),
-            ndq: [0, 1, 2].map(|i| self.ndq[i].saturating_add(o.ndq[i])),
+            ndq: [0, 1, 2, 3].map(|i| self.ndq[i].saturating_add(o.ndq[i])),
             vars,
         }
     }
@@ -109,7 +109,7 @@ impl Affine {
     pub fn eval(&self, z: &Sizes, vars: &[i64]) -> i64 {
         let terms = [(self.l, z.l)]
             .into_iter()
-            .chain((0..3).map(|i| (self.ndq[i], z.ndq[i])))
+            .chain((0..4).map(|i| (self.ndq[i], z.ndq[i])))
             .chain(self.vars.iter().map(|&(v, a)| (a, vars[v])));
         terms.fold(self.c, |acc, (a, x)| {
             acc.saturating_add(a.saturating_mul(x))
@@ -126,7 +126,7 @@ impl Affine {
         if self.l != 0 {
             parts.push(term(self.l, "L"));
         }
-        for (i, x) in ["n", "d", "q"].iter().enumerate() {
+        for (i, x) in ["n", "d", "q", "r"].iter().enumerate() {
             if self.ndq[i] != 0 {
                 parts.push(term(self.ndq[i], x));
             }
@@ -249,6 +249,8 @@ pub enum MatQ {
     Pperp,
     /// The minimum-norm least-squares solution `X⁺Y` (`d × q`).
     ThetaL2,
+    /// Projector onto the column space of `X` (`n × n`, `XX⁺`).
+    Pcol,
     /// `I_d`.
     Id,
     /// `I_n`.
@@ -266,7 +268,12 @@ pub enum SizeQ {
     D,
     /// `q`.
     Q,
+    /// `r = rank X`.
+    R,
 }
+
+/// The integer sizes an index may use, in the order of [`Affine::ndq`].
+const SIZES: [&str; 4] = ["n", "d", "q", "r"];
 
 /// Functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -522,6 +529,7 @@ const MATRICES: &[(&str, MatQ)] = &[
     ("I_d", MatQ::Id),
     ("I_n", MatQ::In),
     ("I_q", MatQ::Iq),
+    ("P_col", MatQ::Pcol),
 ];
 
 const FUNCTIONS: &[(&str, Fun)] = &[
@@ -558,7 +566,7 @@ pub fn known_names() -> Vec<&'static str> {
     v.extend(FUNCTIONS.iter().map(|(n, _)| *n));
     v.extend(MEMORIES.iter().map(|(n, _)| *n));
     v.extend(FAMILIES);
-    v.extend(["n", "d", "q", "L"]);
+    v.extend(["n", "d", "q", "r", "L"]);
     v
 }
 
@@ -712,7 +720,7 @@ impl<'a> Scope<'a> {
             self.err(
                 e,
                 format!(
-                    "an index must be an integer expression in L, n, d, q and bound variables (like \
+                    "an index must be an integer expression in L, n, d, q, r and bound variables (like \
                      `k + 1` or `L - 1`), got `{e}`"
                 ),
             )
@@ -722,13 +730,9 @@ impl<'a> Scope<'a> {
                 Ok(Affine::constant(*v as i64))
             }
             ExprKind::Name(n) if n == "L" => Ok(Affine::depth()),
-            ExprKind::Name(n)
-                if ["n", "d", "q"].contains(&n.as_str()) && !self.vars.contains(n) =>
-            {
-                Ok(Affine::size(
-                    ["n", "d", "q"].iter().position(|x| x == n).expect("listed"),
-                ))
-            }
+            ExprKind::Name(n) if SIZES.contains(&n.as_str()) && !self.vars.contains(n) => Ok(
+                Affine::size(SIZES.iter().position(|x| x == n).expect("listed")),
+            ),
             ExprKind::Name(n) => match self.vars.iter().rposition(|v| v == n) {
                 Some(_) => {
                     let slot = self.slot_of(n);
@@ -1010,6 +1014,7 @@ impl<'a> Scope<'a> {
             "n" => Some(SizeQ::N),
             "d" => Some(SizeQ::D),
             "q" => Some(SizeQ::Q),
+            "r" => Some(SizeQ::R),
             _ => None,
         };
         if let Some(s) = size {
@@ -1036,7 +1041,7 @@ impl<'a> Scope<'a> {
                 MatQ::Y | MatQ::R => (Dim::N, Dim::Q),
                 MatQ::Theta | MatQ::ThetaL2 => (Dim::D, Dim::Q),
                 MatQ::Px | MatQ::Pperp | MatQ::Id => (Dim::D, Dim::D),
-                MatQ::In => (Dim::N, Dim::N),
+                MatQ::In | MatQ::Pcol => (Dim::N, Dim::N),
                 MatQ::Iq => (Dim::Q, Dim::Q),
             };
             return Ok((Node::Mat(*q), Ty::Matrix(r, c)));

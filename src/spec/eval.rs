@@ -262,6 +262,7 @@ impl<'a> Env<'a> {
                     SizeQ::N => self.s.data.n(),
                     SizeQ::D => self.s.shape.input(),
                     SizeQ::Q => self.s.shape.output(),
+                    SizeQ::R => self.s.rank,
                 } as f64;
                 (Val::S(v), v)
             }
@@ -486,6 +487,13 @@ impl<'a> Env<'a> {
             MatQ::Px => &s.row_basis * s.row_basis.transpose(),
             MatQ::Pperp => DMatrix::identity(d, d) - &s.row_basis * s.row_basis.transpose(),
             MatQ::ThetaL2 => s.theta_l2.clone(),
+            MatQ::Pcol => {
+                // XX⁺ = U_r U_rᵀ from the thin SVD, r = rank X (the Setting's rank)
+                let u = crate::decompose::svd(&s.data.x)
+                    .map(|svd| svd.u.columns(0, s.rank.min(svd.u.ncols())).into_owned())
+                    .unwrap_or_else(|_| DMatrix::from_element(n, 0, f64::NAN));
+                &u * u.transpose()
+            }
             MatQ::Id => DMatrix::identity(d, d),
             MatQ::In => DMatrix::identity(n, n),
             MatQ::Iq => DMatrix::identity(qq, qq),
@@ -676,7 +684,7 @@ impl<'a> Env<'a> {
 pub fn sizes(s: &Setting) -> Sizes {
     Sizes {
         l: s.shape.depth() as i64,
-        ndq: [s.data.n(), s.shape.input(), s.shape.output()].map(|v| v as i64),
+        ndq: [s.data.n(), s.shape.input(), s.shape.output(), s.rank].map(|v| v as i64),
     }
 }
 
@@ -732,8 +740,18 @@ fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> Out {
         BinOp::Pow => {
             let (x, y) = (a.scalar(), b.scalar());
             let r = x.powf(y);
-            let rel = y.abs() * if x != 0.0 { ma / x.abs() } else { 0.0 } + x.abs().ln().abs() * mb;
-            (Val::S(r), r.abs() * (1.0 + rel))
+            let mag = if x == 0.0 {
+                // the value's neighbourhood: (0 ± μ(x))^y, for y > 0
+                if y > 0.0 {
+                    ma.powf(y)
+                } else {
+                    r.abs()
+                }
+            } else {
+                let rel = y.abs() * ma / x.abs() + x.abs().ln().abs() * mb;
+                r.abs() * (1.0 + rel)
+            };
+            (Val::S(r), mag)
         }
     })
 }

@@ -71,13 +71,6 @@ pub enum Item {
     /// of `XXᵀ` (`= s_n²` when `rank X = n`, `0` when `rank X < n`, which makes the bound the
     /// vacuous `‖E(t)‖² ≤ ‖E(0)‖²`). Same hypotheses and budget as [`Item::Theorem1Rate`].
     Theorem1PrintedB1,
-    /// Proof of Theorem 1, eq. (24) (catalog R5): `‖∇_{W_2}L‖_F² ≥ 4κ² σ_r(Σ_x)
-    /// λ_r(U₁U₁ᵀ) ‖E‖_F²` (Lemma C.4; `∇_{W_2}L = 2κ(XΘ − Y)ᵀXU`). Holds at every point.
-    /// Hypothesis: depth 2. Parameter `factor` multiplies the right-hand side.
-    GradVBound,
-    /// Proof of Theorem 1, eq. (25) (catalog R5): `‖∇_{W_1}L‖_F² ≥ 4κ² σ_r(Σ_x) λ_m(VVᵀ)
-    /// ‖E‖_F²` (`∇_{W_1}L = 2κVᵀ(XΘ − Y)ᵀX`). Hypothesis: depth 2. Parameter `factor`.
-    GradUBound,
     /// Proof of Theorem 1, eqs. (23)–(26) with the Weyl step (catalog R5, PL form):
     /// `‖∇L‖_F² ≥ 4κ² σ_r(Σ_x) c ‖E‖_F² = 4κ σ_r c (L − L*)`. Hypotheses as Theorem 1.
     /// Parameters: `factor` multiplies the right-hand side; `imbalance = "full"` takes `c`
@@ -136,11 +129,9 @@ pub enum Item {
 
 impl Item {
     /// All encoded items.
-    pub const ALL: [Item; 17] = [
+    pub const ALL: [Item; 15] = [
         Item::Theorem1Rate,
         Item::Theorem1PrintedB1,
-        Item::GradVBound,
-        Item::GradUBound,
         Item::PolyakLojasiewicz,
         Item::WeylGram,
         Item::ParamGronwall,
@@ -161,8 +152,6 @@ impl Item {
         match self {
             Item::Theorem1Rate => "mttvm21.thm1.rate",
             Item::Theorem1PrintedB1 => "mttvm21.thmB1.printed_rate",
-            Item::GradVBound => "mttvm21.thm1.eq24_grad_v",
-            Item::GradUBound => "mttvm21.thm1.eq25_grad_u",
             Item::PolyakLojasiewicz => "mttvm21.thm1.pl",
             Item::WeylGram => "mttvm21.thm1.weyl",
             Item::ParamGronwall => "mttvm21.thm1.eq28_param_gronwall",
@@ -183,8 +172,6 @@ impl Item {
         match self {
             Item::Theorem1Rate => "Theorem 1 (eq. 11) / Theorem B.1 (corrected σ_r)",
             Item::Theorem1PrintedB1 => "Theorem B.1 (as printed, σ_n(Σ_x))",
-            Item::GradVBound => "proof of Theorem 1, eq. (24)",
-            Item::GradUBound => "proof of Theorem 1, eq. (25)",
             Item::PolyakLojasiewicz => "proof of Theorem 1, eqs. (23)–(26)",
             Item::WeylGram => "proof of Theorem 1, Weyl step (Lemma C.2)",
             Item::ParamGronwall => "proof of Theorem 1, eq. (28) + Gronwall",
@@ -223,8 +210,6 @@ impl Item {
             Item::Theorem1Rate => &["factor", "imbalance", "data_constant", "gap"],
             Item::PolyakLojasiewicz | Item::WeylGram => &["factor", "imbalance"],
             Item::Theorem1PrintedB1
-            | Item::GradVBound
-            | Item::GradUBound
             | Item::ParamGronwall
             | Item::ParamUniform
             | Item::OffManifoldGronwall
@@ -376,8 +361,6 @@ impl Mttvm21Claim {
                 "(as printed) ‖E(t)‖_F² ≤ exp(−{f}·4κ·σ_n(Σ_x)·c·t)‖E(0)‖_F², σ_n(Σ_x) the \
                  n-th eigenvalue of XXᵀ (0 when rank X < n)"
             ),
-            Item::GradVBound => format!("‖∇_{{W_2}}L‖_F² ≥ {f}·4κ²·σ_r(Σ_x)·λ_r(U₁U₁ᵀ)·‖E‖_F²"),
-            Item::GradUBound => format!("‖∇_{{W_1}}L‖_F² ≥ {f}·4κ²·σ_r(Σ_x)·λ_m(VVᵀ)·‖E‖_F²"),
             Item::PolyakLojasiewicz => {
                 format!("‖∇L‖_F² ≥ {f}·4κ²·σ_r(Σ_x)·c·‖E‖_F² (= 4κσ_r c (L − L*)), {c_name}")
             }
@@ -726,10 +709,7 @@ impl Claim for Mttvm21Claim {
             return out;
         };
         match self.item {
-            Item::GradVBound
-            | Item::GradUBound
-            | Item::ParamGronwall
-            | Item::ErrorDecomposition => {}
+            Item::ParamGronwall | Item::ErrorDecomposition => {}
             Item::Theorem1Rate
             | Item::Theorem1PrintedB1
             | Item::PolyakLojasiewicz
@@ -822,24 +802,13 @@ impl Claim for Mttvm21Claim {
                     },
                 }
             }
-            Item::GradVBound | Item::GradUBound | Item::PolyakLojasiewicz => {
+            Item::PolyakLojasiewicz => {
                 let mut g = vec![0.0; np];
                 gf.gradient(y, &mut g);
-                let g1: f64 = g[s.shape.layer_range(1)].iter().map(|v| v * v).sum();
-                let g2: f64 = g[s.shape.layer_range(2)].iter().map(|v| v * v).sum();
+                let grad: f64 = g.iter().map(|v| v * v).sum();
                 let e2 = pr.error(s, &theta).norm_squared();
                 let base = 4.0 * kappa * kappa * pr.sigma_r() * e2;
-                let (grad, coef, lin) = match self.item {
-                    Item::GradVBound => {
-                        let lam = lambda_min(&(u1t.transpose() * &u1t));
-                        (g2, lam, w1.norm())
-                    }
-                    Item::GradUBound => {
-                        let lam = lambda_min(&(&w2 * w2.transpose()));
-                        (g1, lam, w2.norm())
-                    }
-                    _ => (g1 + g2, self.c_of(pr)?, w1.norm() + w2.norm()),
-                };
+                let (coef, lin) = (self.c_of(pr)?, w1.norm() + w2.norm());
                 let bound = f * base * coef;
                 let lin_g = 2.0 * kappa * pr.s1() * lin * rscale;
                 let lin_b = 2.0 * kappa * pr.sr() * coef.abs().sqrt() * rscale;
@@ -1020,8 +989,6 @@ pub fn entries() -> Vec<Entry> {
     v.extend([
         item_entry!(Item::Theorem1Rate),
         item_entry!(Item::Theorem1PrintedB1),
-        item_entry!(Item::GradVBound),
-        item_entry!(Item::GradUBound),
         item_entry!(Item::PolyakLojasiewicz),
         item_entry!(Item::WeylGram),
         item_entry!(Item::ParamGronwall),
