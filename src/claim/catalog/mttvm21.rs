@@ -80,27 +80,14 @@ pub enum Item {
     /// `λ_r(U₁U₁ᵀ) + λ_m(VVᵀ) ≥ c` at every t. Hypotheses as Theorem 1. Parameters: `factor`
     /// multiplies `c`; `imbalance = "full"` takes `c` from `D_full` (CX1).
     WeylGram,
-    /// Proof of Theorem 1, eq. (28) with Gronwall (catalog R7): for `t > 0`,
-    /// `‖V‖_F² + ‖U₁‖_F² ≤ exp(4κ s_1 I(t)) (‖V(0)‖_F² + ‖U₁(0)‖_F²)`. Hypothesis: depth 2.
-    /// Parameter `factor` multiplies the exponent (`0`: "the parameters never grow").
-    ParamGronwall,
     /// Proof of Theorem 1, eq. (29) (reconstructed, catalog R7): `‖V‖_F² + ‖U₁‖_F² ≤
     /// exp(2 s_1 ‖E(0)‖_F / (σ_r(Σ_x) c)) (‖V(0)‖_F² + ‖U₁(0)‖_F²)` for all t (time-free).
     /// Hypotheses as Theorem 1. Parameter `factor` multiplies the exponent.
     ParamUniform,
-    /// Eq. (40) (catalog R13 (i)): for `t > 0`, `‖Z(t)‖_F ≤ exp(2κ s_1 I(t)) ‖Z(0)‖_F`.
-    /// Hypotheses: depth 2, `rank X < D`, `Z(0) ≠ 0`. Parameter `factor` multiplies the
-    /// exponent.
-    OffManifoldGronwall,
     /// Eq. (44) with general `c` (catalog R13 (ii)): `‖Z(t)‖_F ≤ Z_bd :=
     /// exp(s_1 ‖E(0)‖_F / (σ_r(Σ_x) c)) ‖Z(0)‖_F` for all t (time-free). Hypotheses as
     /// Theorem 1, plus `rank X < D` and `Z(0) ≠ 0`. Parameter `factor` multiplies the exponent.
     OffManifoldUniform,
-    /// §4.1, eqs. (16)–(17) (catalog R12): the manifold `{Z = 0}` is invariant,
-    /// `‖Z(t)‖_F = 0` when `Z(0) = 0`. `Z` is bilinear in `(B, U₂)` and every Runge–Kutta
-    /// increment has `U₂`-part 0 and `Z`-part `A·Z`, so the budget is round-off at scale
-    /// `‖B‖_F ‖W_1‖_F`. Hypotheses: depth 2, `rank X < D`, `Z(0) = 0`.
-    ManifoldInvariant,
     /// Eqs. (13)–(15) at every t (derived per-time identity, catalog R11):
     /// `‖Θ(t) − Θ̂‖_F² = ‖Σ_x^{−1/2}E(t)‖_F² + ‖U₂(0)V(t)ᵀ‖_F²`. Round-off budget.
     /// Hypothesis: depth 2.
@@ -129,16 +116,13 @@ pub enum Item {
 
 impl Item {
     /// All encoded items.
-    pub const ALL: [Item; 15] = [
+    pub const ALL: [Item; 12] = [
         Item::Theorem1Rate,
         Item::Theorem1PrintedB1,
         Item::PolyakLojasiewicz,
         Item::WeylGram,
-        Item::ParamGronwall,
         Item::ParamUniform,
-        Item::OffManifoldGronwall,
         Item::OffManifoldUniform,
-        Item::ManifoldInvariant,
         Item::ErrorDecomposition,
         Item::RowSpaceConvergence,
         Item::ImbalanceRank,
@@ -154,11 +138,8 @@ impl Item {
             Item::Theorem1PrintedB1 => "mttvm21.thmB1.printed_rate",
             Item::PolyakLojasiewicz => "mttvm21.thm1.pl",
             Item::WeylGram => "mttvm21.thm1.weyl",
-            Item::ParamGronwall => "mttvm21.thm1.eq28_param_gronwall",
             Item::ParamUniform => "mttvm21.thm1.eq29_param_uniform",
-            Item::OffManifoldGronwall => "mttvm21.eq40.off_manifold_gronwall",
             Item::OffManifoldUniform => "mttvm21.eq44.off_manifold_uniform",
-            Item::ManifoldInvariant => "mttvm21.eq17.manifold_invariant",
             Item::ErrorDecomposition => "mttvm21.r11.error_decomposition",
             Item::RowSpaceConvergence => "mttvm21.eq14.row_space_convergence",
             Item::ImbalanceRank => "mttvm21.r3.imbalance_rank",
@@ -174,11 +155,8 @@ impl Item {
             Item::Theorem1PrintedB1 => "Theorem B.1 (as printed, σ_n(Σ_x))",
             Item::PolyakLojasiewicz => "proof of Theorem 1, eqs. (23)–(26)",
             Item::WeylGram => "proof of Theorem 1, Weyl step (Lemma C.2)",
-            Item::ParamGronwall => "proof of Theorem 1, eq. (28) + Gronwall",
             Item::ParamUniform => "proof of Theorem 1, eq. (29)",
-            Item::OffManifoldGronwall => "proof of Theorem F.1, eq. (40)",
             Item::OffManifoldUniform => "proof of Theorem F.1, eq. (44) (general c)",
-            Item::ManifoldInvariant => "§4.1, eqs. (16)–(17)",
             Item::ErrorDecomposition => "eqs. (13)–(15), per-time form (catalog R11)",
             Item::RowSpaceConvergence => "eq. (14) with Theorem 1's rate",
             Item::ImbalanceRank => "§3.2, rank D_X ≤ m + n (catalog R3)",
@@ -197,9 +175,7 @@ impl Item {
 
     fn form(self) -> Form {
         match self {
-            Item::ManifoldInvariant | Item::ErrorDecomposition | Item::ImbalanceRank => {
-                Form::Identity
-            }
+            Item::ErrorDecomposition | Item::ImbalanceRank => Form::Identity,
             _ => Form::Inequality,
         }
     }
@@ -210,15 +186,13 @@ impl Item {
             Item::Theorem1Rate => &["factor", "imbalance", "data_constant", "gap"],
             Item::PolyakLojasiewicz | Item::WeylGram => &["factor", "imbalance"],
             Item::Theorem1PrintedB1
-            | Item::ParamGronwall
             | Item::ParamUniform
-            | Item::OffManifoldGronwall
             | Item::OffManifoldUniform
             | Item::RowSpaceConvergence
             | Item::GeneralizationBound => &["factor"],
             Item::ImbalanceRank => &["offset"],
             Item::Converged => &["tol"],
-            Item::ManifoldInvariant | Item::ErrorDecomposition | Item::LimitIdentity => &[],
+            Item::ErrorDecomposition | Item::LimitIdentity => &[],
         }
     }
 }
@@ -365,19 +339,12 @@ impl Mttvm21Claim {
                 format!("‖∇L‖_F² ≥ {f}·4κ²·σ_r(Σ_x)·c·‖E‖_F² (= 4κσ_r c (L − L*)), {c_name}")
             }
             Item::WeylGram => format!("λ_r(U₁U₁ᵀ) + λ_m(VVᵀ) ≥ {f}·c, {c_name}"),
-            Item::ParamGronwall => {
-                format!("‖V‖_F² + ‖U₁‖_F² ≤ exp({f}·4κ·s_1·∫_0^t‖R‖_F)·(same at 0) for t > 0")
-            }
             Item::ParamUniform => {
                 format!("‖V‖_F² + ‖U₁‖_F² ≤ exp({f}·2 s_1 ‖E(0)‖_F/(σ_r(Σ_x) c))·(same at 0)")
             }
-            Item::OffManifoldGronwall => format!(
-                "‖Z(t)‖_F ≤ exp({f}·2κ·s_1·∫_0^t‖R‖_F)·‖Z(0)‖_F for t > 0, Z = [VU₂ᵀ; U₁U₂ᵀ]"
-            ),
             Item::OffManifoldUniform => {
                 format!("‖Z(t)‖_F ≤ Z_bd = exp({f}·s_1‖E(0)‖_F/(σ_r(Σ_x) c))·‖Z(0)‖_F")
             }
-            Item::ManifoldInvariant => "if Z(0) = 0 then ‖Z(t)‖_F = 0 for all t".into(),
             Item::ErrorDecomposition => {
                 "‖Θ(t) − Θ̂‖_F² = ‖Σ_x^{−1/2}E(t)‖_F² + ‖U₂(0)V(t)ᵀ‖_F²".into()
             }
@@ -709,7 +676,7 @@ impl Claim for Mttvm21Claim {
             return out;
         };
         match self.item {
-            Item::ParamGronwall | Item::ErrorDecomposition => {}
+            Item::ErrorDecomposition => {}
             Item::Theorem1Rate
             | Item::Theorem1PrintedB1
             | Item::PolyakLojasiewicz
@@ -718,18 +685,10 @@ impl Claim for Mttvm21Claim {
             | Item::RowSpaceConvergence
             | Item::LimitIdentity
             | Item::GeneralizationBound => self.theorem1_hypotheses(&pr, &mut out),
-            Item::OffManifoldGronwall => {
-                out.push(Self::rank_deficient(s));
-                out.push(Self::z_hypothesis(&pr, false));
-            }
             Item::OffManifoldUniform => {
                 self.theorem1_hypotheses(&pr, &mut out);
                 out.push(Self::rank_deficient(s));
                 out.push(Self::z_hypothesis(&pr, false));
-            }
-            Item::ManifoldInvariant => {
-                out.push(Self::rank_deficient(s));
-                out.push(Self::z_hypothesis(&pr, true));
             }
             Item::ImbalanceRank => out.push(Hypothesis::new(
                 format!("h ≥ r + m + {}", self.var.offset),
@@ -770,7 +729,6 @@ impl Claim for Mttvm21Claim {
         }
         let np = s.params();
         let y = &p.y[..np];
-        let integral = p.y[np];
         let kappa = s.kappa;
         let f = self.var.factor;
         let w1 = s.layer(y, 1);
@@ -832,16 +790,9 @@ impl Claim for Mttvm21Claim {
                     },
                 }
             }
-            Item::ParamGronwall | Item::ParamUniform => {
+            Item::ParamUniform => {
                 let lhs = w2.norm_squared() + u1t.norm_squared();
-                let exponent = if self.item == Item::ParamGronwall {
-                    if !positive_time {
-                        return None;
-                    }
-                    f * 4.0 * kappa * pr.s1() * integral
-                } else {
-                    f * 2.0 * pr.s1() * pr.e0 / (pr.sigma_r() * self.c_of(pr)?)
-                };
+                let exponent = f * 2.0 * pr.s1() * pr.e0 / (pr.sigma_r() * self.c_of(pr)?);
                 let rhs = pr.b0 * exp_capped(exponent);
                 Statement {
                     lhs,
@@ -849,30 +800,13 @@ impl Claim for Mttvm21Claim {
                     budget: Budget::Propagated { scale: lhs + rhs },
                 }
             }
-            Item::OffManifoldGronwall | Item::OffManifoldUniform => {
+            Item::OffManifoldUniform => {
                 let lhs = z_norm_parts(s, &w1, &w2, &u1t);
-                let rhs = if self.item == Item::OffManifoldGronwall {
-                    if !positive_time {
-                        return None;
-                    }
-                    pr.z0 * exp_capped(f * 2.0 * kappa * pr.s1() * integral)
-                } else {
-                    pr.z_bound(self.c_of(pr)?, f)
-                };
+                let rhs = pr.z_bound(self.c_of(pr)?, f);
                 Statement {
                     lhs,
                     rhs,
                     budget: Budget::Propagated { scale: lhs + rhs },
-                }
-            }
-            Item::ManifoldInvariant => {
-                let b = (w2.norm_squared() + u1t.norm_squared()).sqrt();
-                Statement {
-                    lhs: z_norm_parts(s, &w1, &w2, &u1t),
-                    rhs: 0.0,
-                    budget: Budget::RoundOff {
-                        scale: b * w1.norm(),
-                    },
                 }
             }
             Item::ErrorDecomposition => {
@@ -991,11 +925,8 @@ pub fn entries() -> Vec<Entry> {
         item_entry!(Item::Theorem1PrintedB1),
         item_entry!(Item::PolyakLojasiewicz),
         item_entry!(Item::WeylGram),
-        item_entry!(Item::ParamGronwall),
         item_entry!(Item::ParamUniform),
-        item_entry!(Item::OffManifoldGronwall),
         item_entry!(Item::OffManifoldUniform),
-        item_entry!(Item::ManifoldInvariant),
         item_entry!(Item::ErrorDecomposition),
         item_entry!(Item::RowSpaceConvergence),
         item_entry!(Item::ImbalanceRank),
