@@ -594,7 +594,6 @@ struct Residual0 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Monotone,
-    Trace,
     GapIdentity,
     GradLower,
     GradUpper,
@@ -613,9 +612,8 @@ enum Step {
     Lemma9,
 }
 
-const STEP_BUILDERS: [crate::claim::registry::Builder; 18] = [
+const STEP_BUILDERS: [crate::claim::registry::Builder; 17] = [
     |p| StepClaim::build(Step::Monotone, p),
-    |p| StepClaim::build(Step::Trace, p),
     |p| StepClaim::build(Step::GapIdentity, p),
     |p| StepClaim::build(Step::GradLower, p),
     |p| StepClaim::build(Step::GradUpper, p),
@@ -635,9 +633,8 @@ const STEP_BUILDERS: [crate::claim::registry::Builder; 18] = [
 ];
 
 impl Step {
-    const ALL: [Step; 18] = [
+    const ALL: [Step; 17] = [
         Step::Monotone,
-        Step::Trace,
         Step::GapIdentity,
         Step::GradLower,
         Step::GradUpper,
@@ -659,7 +656,6 @@ impl Step {
     fn id(self) -> &'static str {
         match self {
             Step::Monotone => "mc24.thm3_proof.loss_nonincreasing",
-            Step::Trace => "mc24.lemma1.trace_conserved",
             Step::GapIdentity => "mc24.lemma8.gap_identity",
             Step::GradLower => "mc24.lemma8.gradient_lower",
             Step::GradUpper => "mc24.lemma8.gradient_upper",
@@ -684,7 +680,6 @@ impl Step {
             Step::Monotone => {
                 "Theorem 3 proof (B.4): the risk is non-increasing along gradient flow"
             }
-            Step::Trace => "Lemma 1 (trace form)",
             Step::GapIdentity => "Lemma 8 (risk identity)",
             Step::GradLower | Step::GradUpper => "Lemma 8 (gradient sandwich)",
             Step::RankOne => "Lemma 2 (first bound)",
@@ -706,7 +701,7 @@ impl Step {
 
     fn known(self) -> &'static [&'static str] {
         match self {
-            Step::Monotone | Step::Trace => &[],
+            Step::Monotone => &[],
             Step::RankOne | Step::EqualNorms | Step::Alignment => &["factor", "eps"],
             Step::Eq29 | Step::Pl | Step::Rate | Step::PathLength => &["factor", "t0"],
             Step::Lemma9 => &["factor", "m_cap"],
@@ -716,7 +711,7 @@ impl Step {
 
     fn form(self) -> Form {
         match self {
-            Step::Trace | Step::GapIdentity | Step::Eq24 => Form::Identity,
+            Step::GapIdentity | Step::Eq24 => Form::Identity,
             _ => Form::Inequality,
         }
     }
@@ -791,9 +786,6 @@ impl StepClaim {
                                ρ(2ΘᵀΣ̂w* − ΘᵀΣ̂Θ), whichever is smaller"
                     .into()
             }
-            Step::Trace => "‖W_{k+1}(t)‖_F² − ‖W_k(t)‖_F² = ‖W_{k+1}(0)‖_F² − ‖W_k(0)‖_F² for \
-                            every k: max_k |change| = 0"
-                .into(),
             Step::GapIdentity => format!(
                 "L(W) − L_min (difference of losses) = {f}·ρ(w_prod − w*)ᵀΣ̂(w_prod − w*), ρ = κn"
             ),
@@ -930,7 +922,6 @@ impl Claim for StepClaim {
         let mut h = Vec::new();
         match self.kind {
             Step::Monotone => {}
-            Step::Trace => h.push(hyp_depth2(s)),
             Step::GapIdentity | Step::GradLower | Step::GradUpper => {}
             Step::RankOne | Step::EqualNorms | Step::RankOneProduct => h.push(hyp_univariate(s)),
             Step::Alignment | Step::Eq24 | Step::Eq28 => {
@@ -985,25 +976,6 @@ impl Claim for StepClaim {
                     budget: Budget::Local {
                         scale: lhs.abs() + rhs.abs(),
                     },
-                })
-            }
-            Step::Trace => {
-                if l < 2 {
-                    return None;
-                }
-                let (w, w0) = (layers(s, y), layers(s, &s.theta0));
-                let mut drift: f64 = 0.0;
-                let mut scale: f64 = 0.0;
-                for k in 0..l - 1 {
-                    let now = w[k + 1].norm_squared() - w[k].norm_squared();
-                    let then = w0[k + 1].norm_squared() - w0[k].norm_squared();
-                    drift = drift.max((now - then).abs());
-                    scale = scale.max(w[k + 1].norm_squared() + w[k].norm_squared());
-                }
-                Some(Statement {
-                    lhs: drift,
-                    rhs: 0.0,
-                    budget: Budget::Accumulated { scale },
                 })
             }
             Step::GapIdentity => {
