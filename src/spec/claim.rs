@@ -381,6 +381,7 @@ impl Definition {
             def: Arc::clone(self),
             params: values,
             mem: Memories::default(),
+            window: None,
         })
     }
 }
@@ -390,9 +391,23 @@ pub struct SpecClaim {
     def: Arc<Definition>,
     params: Vec<f64>,
     mem: Memories,
+    /// The time of `always from`/`after`/`eventually by` in run time, computed at the first
+    /// evaluation (a static expression: the same at every point of the run).
+    window: Option<f64>,
 }
 
 impl SpecClaim {
+    /// The same claim with its parameters and `mem` for remembered values: an evaluation
+    /// context for the `&self` methods (hypotheses, stops), which leave this one untouched.
+    fn scratch(&self, mem: Memories) -> SpecClaim {
+        SpecClaim {
+            def: Arc::clone(&self.def),
+            params: self.params.clone(),
+            mem,
+            window: None,
+        }
+    }
+
     fn scales(&self, s: &Setting) -> Scales {
         let n = s.data.n();
         Scales {
@@ -426,8 +441,7 @@ impl SpecClaim {
     /// A time of the claim's convention (a static expression) in run time.
     fn run_time(&mut self, s: &Setting, node: &Node) -> f64 {
         let ts = self.scales(s).time_scale();
-        let theta0 = s.theta0.clone();
-        let mut env = self.env(s, None, &theta0, 0.0);
+        let mut env = self.env(s, None, &s.theta0, 0.0);
         env.initial = true;
         env.eval(node).map_or(f64::NAN, |(v, _)| v.scalar()) / ts
     }
@@ -559,13 +573,8 @@ impl Claim for SpecClaim {
                 missing.is_empty(),
             ));
         }
-        let mut me = SpecClaim {
-            def: Arc::clone(&self.def),
-            params: self.params.clone(),
-            mem: Memories::default(),
-        };
-        let theta0 = s.theta0.clone();
-        let mut env = me.env(s, None, &theta0, 0.0);
+        let mut me = self.scratch(Memories::default());
+        let mut env = me.env(s, None, &s.theta0, 0.0);
         env.initial = true;
         for h in self.def.hyps.iter().filter(|h| !h.at_end) {
             out.push(Self::hypothesis(&mut env, h));
@@ -579,11 +588,7 @@ impl Claim for SpecClaim {
         gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        let mut me = SpecClaim {
-            def: Arc::clone(&self.def),
-            params: self.params.clone(),
-            mem: self.mem.clone(),
-        };
+        let mut me = self.scratch(self.mem.clone());
         let mut env = me.env(s, Some(gf), p.y, p.t);
         self.def
             .hyps
@@ -595,26 +600,23 @@ impl Claim for SpecClaim {
 
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let def = Arc::clone(&self.def);
-        match &def.when {
-            When::From(t0) => {
-                let t0 = self.run_time(s, t0);
-                if t0.is_nan() || p.t < t0 * (1.0 - 4.0 * f64::EPSILON) {
-                    return None;
+        if let When::From(t) | When::After(t) | When::By(t) = &def.when {
+            let w = match self.window {
+                Some(w) => w,
+                None => {
+                    let w = self.run_time(s, t);
+                    self.window = Some(w);
+                    w
                 }
+            };
+            let outside = match &def.when {
+                When::From(_) => p.t < w * (1.0 - 4.0 * f64::EPSILON),
+                When::After(_) => p.t <= w,
+                _ => p.t > w * (1.0 + 4.0 * f64::EPSILON),
+            };
+            if w.is_nan() || outside {
+                return None;
             }
-            When::After(t0) => {
-                let t0 = self.run_time(s, t0);
-                if t0.is_nan() || p.t <= t0 {
-                    return None;
-                }
-            }
-            When::By(t1) => {
-                let t1 = self.run_time(s, t1);
-                if t1.is_nan() || p.t > t1 * (1.0 + 4.0 * f64::EPSILON) {
-                    return None;
-                }
-            }
-            When::Always | When::AtEnd => {}
         }
         let (lhs, rhs, scale) = self.sides(s, gf, p, false).ok()?;
         Some(Statement {
@@ -639,11 +641,7 @@ impl Claim for SpecClaim {
     }
 
     fn stops(&self, s: &Setting) -> Vec<f64> {
-        let mut me = SpecClaim {
-            def: Arc::clone(&self.def),
-            params: self.params.clone(),
-            mem: Memories::default(),
-        };
+        let mut me = self.scratch(Memories::default());
         match &self.def.when {
             When::From(t) | When::By(t) => {
                 let t = me.run_time(s, t);

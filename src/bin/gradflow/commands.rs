@@ -38,19 +38,19 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
     };
     let ids = match (&args.claims, &args.paper) {
         (Some(_), Some(_)) => anyhow::bail!("give either --claims or --paper, not both"),
-        (Some(c), None) if !user.is_empty() => c
-            .split(',')
-            .map(|id| {
-                let id = id.trim();
-                if user.iter().any(|d| d.id() == id) {
-                    Ok(id.to_string())
+        // each item names a claim of the file, or what `--claims` selects from the catalog
+        // (an id, a paper, `all`)
+        (Some(c), None) if !user.is_empty() => {
+            let mut ids = Vec::new();
+            for item in c.split(',').map(str::trim) {
+                if user.iter().any(|d| d.id() == item) {
+                    ids.push(item.to_string());
                 } else {
-                    gradflow::claim::registry::select(id)
-                        .map(|mut v| v.remove(0))
-                        .map_err(anyhow::Error::from)
+                    ids.extend(gradflow::claim::registry::select(item)?);
                 }
-            })
-            .collect::<Result<Vec<_>>>()?,
+            }
+            ids
+        }
         (Some(c), None) => gradflow::claim::registry::select(c)?,
         (None, Some(p)) => gradflow::claim::registry::select(p)?,
         (None, None) if !user.is_empty() => user.iter().map(|d| d.id().to_string()).collect(),
