@@ -690,3 +690,39 @@ fn a_power_of_zero_keeps_a_finite_budget() {
     assert_eq!(verdicts(&o), [Verdict::Holds]);
     assert!(o.verdicts[0].min_slack.unwrap().budget.is_finite());
 }
+
+/// Claims checked together share their point-only subexpressions (`‖W_k‖_op`, layer
+/// products, `at0(·)` of them): each claim's evaluations are bit for bit those it has when
+/// checked alone.
+#[test]
+fn claims_that_share_subexpressions_evaluate_as_when_checked_alone() {
+    let a = "claim user.a {
+      always fro(W[1] - at0(W[1])) <= 2 * sum(k = 1..L: op(W[k])) * int_R + 1
+    }";
+    let b = "claim user.b {
+      param c = 1
+      always after 0: op(W[2:L]) * op(W[1] - at0(W[1])) <= c * prod(j = 1..L: op(W[j])) * (1 + t)
+    }";
+    let together = check(&format!("{a}\n{b}"), &[("", json!({}))], "cl22-spike", 0.5);
+    let alone = [a, b].map(|text| check(text, &[("", json!({}))], "cl22-spike", 0.5));
+    for (i, single) in alone.iter().enumerate() {
+        let (x, y) = (&together.verdicts[i], &single.verdicts[0]);
+        assert_eq!(x.verdict, y.verdict);
+        assert_eq!(x.evaluations, y.evaluations);
+        let (mx, my) = (x.min_slack.as_ref().unwrap(), y.min_slack.as_ref().unwrap());
+        assert_eq!(
+            (
+                mx.t.to_bits(),
+                mx.lhs.to_bits(),
+                mx.rhs.to_bits(),
+                mx.budget.to_bits()
+            ),
+            (
+                my.t.to_bits(),
+                my.lhs.to_bits(),
+                my.rhs.to_bits(),
+                my.budget.to_bits()
+            )
+        );
+    }
+}

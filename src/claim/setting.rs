@@ -37,6 +37,8 @@ pub struct Setting {
     pub eps: f64,
     /// Where each block of the ODE state lives (the linear twin of paper 001, if any).
     pub layout: StateLayout,
+    /// Values the declared claims share at the run's points ([`crate::spec::shared`]).
+    pub shared: crate::spec::shared::SharedValues,
 }
 
 impl Setting {
@@ -63,6 +65,7 @@ impl Setting {
             eps: cfg.model.as_ref().map_or(0.0, |m| m.epsilon()),
             layout: StateLayout::new(shape, cfg.model.as_ref().is_some_and(|m| m.twin()))
                 .with_sensitivity(cfg.model.as_ref().is_some_and(|m| m.sensitivity())),
+            shared: Default::default(),
         }
     }
 

@@ -261,8 +261,8 @@ impl Definition {
         if matches!(cmp.rel, Rel::Ge | Rel::Gt) {
             std::mem::swap(&mut lhs, &mut rhs);
         }
-        let lhs = scope.fold_static(lhs);
-        let rhs = scope.fold_static(rhs);
+        let lhs = super::shared::share(scope.fold_static(lhs));
+        let rhs = super::shared::share(scope.fold_static(rhs));
         let scale = match decl.budget.as_ref().and_then(|b| b.scale.as_ref()) {
             Some(e) => {
                 let (n, t) = scope.expr(e)?;
@@ -270,7 +270,7 @@ impl Definition {
                 if matches!(t, Ty::Matrix(..)) {
                     return Err(src.error(e.span, "a budget scale must be a number"));
                 }
-                Some(scope.fold_static(n))
+                Some(super::shared::share(scope.fold_static(n)))
             }
             None => None,
         };

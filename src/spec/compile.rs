@@ -343,6 +343,7 @@ fn is_static(n: &Node) -> bool {
         Node::Fun(_, args) => args.iter().all(is_static),
         Node::Memory(m, _, _) => matches!(m, Memory::At0 | Memory::Static),
         Node::Agg(_, _, _, _, body, _) => is_static(body),
+        Node::Shared(sh) => is_static(&sh.node),
         Node::If(c, a, b) => {
             is_static(a)
                 && is_static(b)
@@ -411,6 +412,9 @@ pub enum Node {
     Agg(AggKind, usize, Affine, Affine, Box<Node>, bool),
     /// `if cond then a else b`.
     If(Box<CondNode>, Box<Node>, Box<Node>),
+    /// A point-only subexpression whose value every claim at the same point shares
+    /// ([`super::shared`]).
+    Shared(Box<super::shared::Shared>),
 }
 
 /// A compiled condition.
@@ -444,6 +448,7 @@ pub fn measure(n: &Node) -> (usize, usize) {
             }
             Node::Fun(_, args) => stack.extend(args.iter().map(|a| (a, d + 1))),
             Node::Agg(_, _, _, _, body, _) => stack.push((body, d + 1)),
+            Node::Shared(sh) => stack.push((&sh.node, d + 1)),
             Node::If(c, a, b) => {
                 if let CondNode::Cmp(x, _, y) = &**c {
                     stack.extend([(&**x, d + 1), (&**y, d + 1)]);

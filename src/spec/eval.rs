@@ -16,6 +16,7 @@ use nalgebra::DMatrix;
 use super::ast::Rel;
 use super::ast::{AggKind, BinOp};
 use super::compile::{Affine, CondNode, Fun, MatQ, Memory, Node, ScalarQ, SizeQ, Sizes};
+use super::shared::Shared;
 use crate::claim::Setting;
 use crate::flow::GradientFlow;
 
@@ -145,6 +146,8 @@ pub struct Env<'a> {
     layers: Vec<Option<DMatrix<f64>>>,
     grad: Option<Vec<f64>>,
     residual: Option<DMatrix<f64>>,
+    /// This point's handle in the run's shared values (taken at the first shared node).
+    point: Option<u64>,
 }
 
 type Out = Result<(Val, f64), Skip>;
@@ -184,6 +187,7 @@ impl<'a> Env<'a> {
             layers: vec![None; s.shape.depth() + 1],
             grad: None,
             residual: None,
+            point: None,
         }
     }
 
@@ -374,6 +378,7 @@ impl<'a> Env<'a> {
                 self.eval(if take_a { a } else { b })?
             }
             Node::Memory(kind, slot, inner) => self.memory(*kind, *slot, inner)?,
+            Node::Shared(sh) => self.shared(sh)?,
             Node::Agg(kind, slot, lo, hi, body, matrix) => {
                 let (a, b) = (
                     lo.eval(&self.sizes(), &self.vars),
@@ -448,6 +453,27 @@ impl<'a> Env<'a> {
                 }
             }
         })
+    }
+
+    /// A point-only subexpression: read from the run's shared values at this point, or
+    /// computed and kept there for the other claims.
+    fn shared(&mut self, sh: &Shared) -> Out {
+        let vars: Vec<i64> = sh.free.iter().map(|&s| self.vars[s]).collect();
+        let store = &self.s.shared;
+        let point = match self.point {
+            Some(g) => g,
+            None => {
+                let g = store.point(&self.y[..self.s.params().min(self.y.len())]);
+                self.point = Some(g);
+                g
+            }
+        };
+        if let Some(v) = store.get(point, sh.id, &vars) {
+            return Ok(v);
+        }
+        let v = self.eval(&sh.node)?;
+        self.s.shared.put(point, sh.id, &vars, &v);
+        Ok(v)
     }
 
     fn scalar(&mut self, q: ScalarQ) -> Result<f64, Skip> {

@@ -26,6 +26,7 @@ pub mod compile;
 pub mod eval;
 pub mod parse;
 pub mod print;
+pub mod shared;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
