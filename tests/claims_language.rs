@@ -201,6 +201,14 @@ impl Arbitrary for AnyClaim {
                 })
                 .collect(),
             statement: Some((temporal, cmp(g))),
+            guard: bool::arbitrary(g)
+                .then(|| cmp(g))
+                .filter(|c| c.rel != Rel::Eq),
+            for_all: bool::arbitrary(g).then(|| ForAll {
+                var: "j".into(),
+                lo: gen_index(g),
+                hi: gen_index(g),
+            }),
             budget: bool::arbitrary(g).then(|| BudgetDecl {
                 model: "propagated".into(),
                 scale: bool::arbitrary(g).then(|| gen_expr(g, 2)),
@@ -725,4 +733,113 @@ fn claims_that_share_subexpressions_evaluate_as_when_checked_alone() {
             )
         );
     }
+}
+
+/// `always for k = a..b:` is the conjunction of its instances: its slack is the smallest
+/// instance's (here `c − max_k ‖W_k − W_k(0)‖_F`, bit for bit), the reported sides are that
+/// instance's, and it holds or is violated with the constant.
+#[test]
+fn a_for_statement_is_judged_at_its_tightest_instance() {
+    let each = "claim user.each {
+      param c = 100
+      always for k = 1..L: fro(W[k] - at0(W[k])) <= c
+    }";
+    let max = "claim user.max {
+      param c = 100
+      always max(k = 1..L: fro(W[k] - at0(W[k]))) <= c
+    }";
+    let o = check(
+        &format!("{each}\n{max}"),
+        &[("holds", json!({})), ("false", json!({"c": 0.05}))],
+        "cl22-spike",
+        0.5,
+    );
+    assert_eq!(
+        verdicts(&o),
+        [
+            Verdict::Holds,
+            Verdict::Violated,
+            Verdict::Holds,
+            Verdict::Violated
+        ]
+    );
+    let (a, b) = (&o.verdicts[0], &o.verdicts[2]);
+    let (ma, mb) = (a.min_slack.as_ref().unwrap(), b.min_slack.as_ref().unwrap());
+    assert_eq!(
+        (
+            ma.t.to_bits(),
+            ma.lhs.to_bits(),
+            (ma.rhs - ma.lhs).to_bits()
+        ),
+        (
+            mb.t.to_bits(),
+            mb.lhs.to_bits(),
+            (mb.rhs - mb.lhs).to_bits()
+        )
+    );
+    assert!(a.info.statement.contains("always for k = 1..L: fro("));
+    let first = o.verdicts[1].first_violation.as_ref().unwrap();
+    assert!(first.at_root.lhs > 0.05 && first.at_root.rhs == 0.05);
+}
+
+/// The `for` variable belongs to the statement: a hypothesis or a time that reads it (also
+/// through a `let`) is rejected when the file is loaded, as is a variable that shadows a
+/// name; an empty range leaves the statement unevaluated.
+#[test]
+fn a_for_variable_is_confined_to_its_statement() {
+    let e = load_err(
+        "claim a.b {\n  let w = fro(W[j])\n  assume w <= 1\n  always for j = 1..L: w <= 2\n}\n",
+    );
+    assert!(
+        e.contains("a hypothesis cannot use the statement's `for` variable `j`"),
+        "{e}"
+    );
+    let e = load_err("claim a.b {\n  always from j: for j = 1..L: fro(W[j]) <= 2\n}\n");
+    assert!(e.contains("a time cannot use"), "{e}");
+    let e = load_err("claim a.b {\n  always for L = 1..2: fro(W[L]) <= 2\n}\n");
+    assert!(e.contains("shadows"), "{e}");
+    let o = check(
+        "claim user.empty {\n  always for k = L + 1..L: fro(W[1]) <= 0\n}",
+        &[("", json!({}))],
+        "cl22-spike",
+        0.1,
+    );
+    assert_eq!(o.verdicts[0].evaluations, 0);
+}
+
+/// `where A < B:` restricts the statement to the points (or `for` instances) where the
+/// condition holds: a bound that is false away from the condition holds under it, is
+/// violated when a deliberately false factor enters, and a condition never met leaves the
+/// statement unevaluated.
+#[test]
+fn a_where_condition_restricts_the_statement_to_the_points_that_meet_it() {
+    let text = "claim user.early {
+      param c = 1
+      param t1 = 0.05
+      always after 0: where t < t1: loss <= c * at0(loss)
+    }";
+    let o = check(
+        text,
+        &[
+            ("holds", json!({})),
+            ("false", json!({"c": 0.3})),
+            ("never", json!({"t1": -1})),
+        ],
+        "cl22-spike",
+        0.5,
+    );
+    assert_eq!(
+        verdicts(&o)[..2],
+        [Verdict::Holds, Verdict::Violated],
+        "{:?}",
+        o.verdicts[1]
+    );
+    // evaluated only while t < t1
+    assert!(o.verdicts[0].last.as_ref().unwrap().t < 0.05);
+    assert_eq!(o.verdicts[2].evaluations, 0);
+    let e = load_err("claim a.b {\n  always where W[1] < 1: loss <= 1\n}\n");
+    assert!(
+        e.contains("a `where` condition is an inequality between numbers"),
+        "{e}"
+    );
 }

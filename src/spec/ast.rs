@@ -152,6 +152,18 @@ pub struct Comparison {
     pub rhs: Expr,
 }
 
+/// `for k = a..b:` before a statement's comparison: the statement for every integer `k` in
+/// the range (a conjunction: its robustness is the smallest instance's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForAll {
+    /// The bound variable.
+    pub var: String,
+    /// First value (an index expression in `L`, `n`, `d`, `q`, `r`).
+    pub lo: Expr,
+    /// Last value (inclusive).
+    pub hi: Expr,
+}
+
 /// When the statement is judged.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Temporal {
@@ -241,6 +253,11 @@ pub struct ClaimDecl {
     pub assumes: Vec<Assume>,
     /// The statement (exactly one per claim).
     pub statement: Option<(Temporal, Comparison)>,
+    /// The statement's quantifier `for k = a..b:`, if any.
+    pub for_all: Option<ForAll>,
+    /// The statement's condition `where A < B:`, if any: points (or instances) where it
+    /// fails are not evaluated.
+    pub guard: Option<Comparison>,
     /// Budget model.
     pub budget: Option<BudgetDecl>,
     /// Where the claim is.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::ast::{ClaimDecl, Rel, Temporal};
-use super::compile::{IndexUse, Memory, Node, Reads, Scope, Ty};
+use super::compile::{Affine, IndexUse, Memory, Node, Reads, Scope, Ty};
 use super::eval::{Env, Memories, Scales, Skip, Val};
 use super::parse::Source;
 use crate::claim::{
@@ -89,6 +89,10 @@ pub struct Definition {
     matrix_identity: bool,
     model: Model,
     scale: Option<Node>,
+    /// The statement's quantifier: bound-variable slot and range.
+    for_all: Option<(usize, Affine, Affine)>,
+    /// The statement's `where` condition (`lhs rel rhs`).
+    guard: Option<(Node, Rel, Node)>,
     loss: Option<LossConvention>,
     flow: Option<LossConvention>,
     indices: Vec<IndexUse>,
@@ -147,6 +151,28 @@ impl Definition {
                 })
                 .collect(),
         );
+        // the statement's `for` variable is bound before the lets, which may use it; the
+        // hypotheses and times, judged once for the whole statement, may not
+        let for_all = match &decl.for_all {
+            Some(q) => {
+                let (lo, hi) = (scope.index(&q.lo)?, scope.index(&q.hi)?);
+                Some((scope.bind(&q.lo, &q.var)?, lo, hi))
+            }
+            None => None,
+        };
+        let outside_for =
+            |e: &super::ast::Expr, n: &Node, what: &str| match (&decl.for_all, &for_all) {
+                (Some(q), Some((slot, ..))) if super::shared::free_slots(n).contains(slot) => {
+                    Err(src.error(
+                        e.span,
+                        format!(
+                            "{what} cannot use the statement's `for` variable `{}`",
+                            q.var
+                        ),
+                    ))
+                }
+                _ => Ok(()),
+            };
         for (name, e) in &decl.lets {
             scope.define(name, e)?;
         }
@@ -160,6 +186,8 @@ impl Definition {
             scope.in_setting = !a.at_end;
             let (lhs, tl) = scope.expr(&a.cmp.lhs)?;
             let (rhs, tr) = scope.expr(&a.cmp.rhs)?;
+            outside_for(&a.cmp.lhs, &lhs, "a hypothesis")?;
+            outside_for(&a.cmp.rhs, &rhs, "a hypothesis")?;
             scope.check_depth(&a.cmp.lhs, &lhs)?;
             scope.check_depth(&a.cmp.rhs, &rhs)?;
             for (t, e) in [(&tl, &a.cmp.lhs), (&tr, &a.cmp.rhs)] {
@@ -209,6 +237,7 @@ impl Definition {
         let static_time = |scope: &mut Scope<'_>, e: &super::ast::Expr| {
             let (n, t) = scope.expr(e)?;
             scope.check_depth(e, &n)?;
+            outside_for(e, &n, "a time")?;
             if matches!(t, Ty::Matrix(..)) {
                 return Err(src.error(e.span, "a time must be a number"));
             }
@@ -274,6 +303,28 @@ impl Definition {
             }
             None => None,
         };
+        let guard = match &decl.guard {
+            Some(g) => {
+                let (l, tl) = scope.expr(&g.lhs)?;
+                let (r, tr) = scope.expr(&g.rhs)?;
+                scope.check_depth(&g.lhs, &l)?;
+                scope.check_depth(&g.rhs, &r)?;
+                if matches!(tl, Ty::Matrix(..)) || matches!(tr, Ty::Matrix(..)) || g.rel == Rel::Eq
+                {
+                    return Err(src.error(
+                        g.lhs.span,
+                        "a `where` condition is an inequality between numbers",
+                    ));
+                }
+                let share =
+                    |n: Node, scope: &mut Scope<'_>| super::shared::share(scope.fold_static(n));
+                Some((share(l, &mut scope), g.rel, share(r, &mut scope)))
+            }
+            None => None,
+        };
+        if for_all.is_some() {
+            scope.unbind();
+        }
         let model = match &decl.budget {
             Some(b) => Model::parse(&b.model).ok_or_else(|| {
                 src.error(
@@ -316,6 +367,8 @@ impl Definition {
             matrix_identity: matrices,
             model,
             scale,
+            for_all,
+            guard,
             loss,
             flow,
             indices: scope.indices.clone(),
@@ -464,7 +517,11 @@ impl SpecClaim {
         }
     }
 
-    /// The statement's two sides (oriented as `lhs ≤ rhs`) and their operand magnitudes.
+    /// The statement's two sides (oriented as `lhs ≤ rhs`) and the scale of their round-off
+    /// (the declared scale, or their operand magnitudes). Under `for k = a..b:` the sides
+    /// are those of the tightest instance (smallest `rhs − lhs`; a non-finite one first) and
+    /// the scale the largest instance's: the round-off of a minimum is at most the largest
+    /// round-off of its terms.
     fn sides(
         &mut self,
         s: &Setting,
@@ -477,9 +534,66 @@ impl SpecClaim {
         env.f = Some(p.f);
         env.initial = p.step == 0 && p.t == 0.0;
         env.record = record;
+        let Some((slot, lo, hi)) = &def.for_all else {
+            return Self::instance(&def, &mut env);
+        };
+        let z = super::eval::sizes(s);
+        let (a, b) = (lo.eval(&z, &[]), hi.eval(&z, &[]));
+        if a > b {
+            return Err(Skip::OutOfRange(format!("an empty range {a}..{b}")));
+        }
+        env.count_terms((b as i128 - a as i128 + 1) as u64)?;
+        let (mut best, mut first_err, mut scale) = (None::<(f64, f64)>, None, 0.0_f64);
+        // every instance is evaluated before an error is passed on (memories see every
+        // point)
+        for k in a..=b {
+            env.bind(*slot, k);
+            match Self::instance(&def, &mut env) {
+                Ok((l, r, sc)) => {
+                    scale = scale.max(sc);
+                    let tighter = best.is_none_or(|(bl, br)| {
+                        let (old, new) = (br - bl, r - l);
+                        !old.is_nan() && (new.is_nan() || new < old)
+                    });
+                    if tighter {
+                        best = Some((l, r));
+                    }
+                }
+                // an instance whose `where` condition fails is not part of the statement
+                Err(Skip::Unmet) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match (first_err, best) {
+            (Some(e), _) => Err(e),
+            (None, Some((l, r))) => Ok((l, r, scale)),
+            (None, None) => Err(Skip::Unmet),
+        }
+    }
+
+    /// One instance of the statement at the environment's point and bound variables.
+    fn instance(def: &Definition, env: &mut Env<'_>) -> Result<(f64, f64, f64), Skip> {
         // every part is evaluated before an error is passed on (memories see every point)
+        let met = def.guard.as_ref().map(|(gl, rel, gr)| {
+            let (a, b) = (env.eval(gl), env.eval(gr));
+            let (a, b) = (a?.0.scalar(), b?.0.scalar());
+            Ok::<bool, Skip>(match rel {
+                Rel::Le => a <= b,
+                Rel::Lt => a < b,
+                Rel::Ge => a >= b,
+                Rel::Gt => a > b,
+                Rel::Eq => a == b,
+            })
+        });
         let (l, r) = (env.eval(&def.lhs), env.eval(&def.rhs));
         let scale = def.scale.as_ref().map(|n| env.eval(n));
+        if let Some(met) = met {
+            if !met? {
+                return Err(Skip::Unmet);
+            }
+        }
         let ((l, ml), (r, mr)) = (l?, r?);
         let scale = match scale {
             Some(s) => s?.0.scalar().abs(),
@@ -502,6 +616,7 @@ fn skip_text(e: &Skip) -> String {
         Skip::NoPrevious => "no previous point".into(),
         Skip::OutOfRange(w) => w.clone(),
         Skip::Unavailable(w) => format!("{w} is not available"),
+        Skip::Unmet => "the `where` condition fails".into(),
     }
 }
 
@@ -526,9 +641,16 @@ impl Claim for SpecClaim {
             ),
             None => String::new(),
         };
+        let mut q = d
+            .for_all
+            .as_ref()
+            .map_or(String::new(), |q| format!("{q} "));
+        if let Some(g) = &d.guard {
+            q.push_str(&format!("where {g}: "));
+        }
         let statement = match &d.says {
-            Some(says) => format!("{says}: {when} {cmp}{conv}"),
-            None => format!("{when} {cmp}{conv}"),
+            Some(says) => format!("{says}: {when} {q}{cmp}{conv}"),
+            None => format!("{when} {q}{cmp}{conv}"),
         };
         let mut info = ClaimInfo::new(
             d.id.clone(),

@@ -719,8 +719,28 @@ impl<'a> Scope<'a> {
             || self.lets.iter().any(|(n, ..)| n == name)
     }
 
+    /// Binds `var` (a statement's `for var = a..b:`) for the expressions compiled until
+    /// [`Scope::unbind`]: its slot.
+    pub fn bind(&mut self, at: &Expr, var: &str) -> Result<usize, GradflowError> {
+        if self.resolves(var) || self.vars.iter().any(|v| v == var) {
+            return Err(self.err(
+                at,
+                format!("bound variable `{var}` shadows a name already in use"),
+            ));
+        }
+        let slot = self.var_names.len();
+        self.var_names.push(var.to_string());
+        self.vars.push(var.to_string());
+        Ok(slot)
+    }
+
+    /// Ends the innermost [`Scope::bind`].
+    pub fn unbind(&mut self) {
+        self.vars.pop();
+    }
+
     /// An integer index expression: affine in `L` and bound variables.
-    fn index(&self, e: &Expr) -> Result<Affine, GradflowError> {
+    pub fn index(&self, e: &Expr) -> Result<Affine, GradflowError> {
         let bad = || {
             self.err(
                 e,
@@ -852,7 +872,13 @@ impl<'a> Scope<'a> {
                 self.use_index("W[a:b] (end)", &b, 0, 0);
                 let r = Dim::width(b.clone());
                 let c = Dim::width(a.plus(&Affine::constant(-1)));
-                Ok((Node::Chain(a, b), Ty::Matrix(r, c)))
+                // W[k:k] is W[k] (one value for both spellings in the shared store)
+                let n = if a == b {
+                    Node::Layer(a)
+                } else {
+                    Node::Chain(a, b)
+                };
+                Ok((n, Ty::Matrix(r, c)))
             }
             ExprKind::Neg(a) => {
                 let (n, t) = self.expr(a)?;

@@ -56,6 +56,8 @@ pub enum Skip {
     /// A quantity that is not available (the energy integral off, the gradient on the
     /// setting).
     Unavailable(&'static str),
+    /// The statement's `where` condition fails here.
+    Unmet,
 }
 
 /// The convention scales of a claim bound to a run.
@@ -189,6 +191,22 @@ impl<'a> Env<'a> {
             residual: None,
             point: None,
         }
+    }
+
+    /// Sets bound variable `slot` to `value` (a statement's `for` quantifier).
+    pub fn bind(&mut self, slot: usize, value: i64) {
+        self.vars[slot] = value;
+    }
+
+    /// Counts `n` more terms against [`MAX_AGGREGATE_TERMS`].
+    pub fn count_terms(&mut self, n: u64) -> Result<(), Skip> {
+        self.terms = self.terms.saturating_add(n);
+        if self.terms > MAX_AGGREGATE_TERMS {
+            return Err(Skip::OutOfRange(format!(
+                "aggregations of more than {MAX_AGGREGATE_TERMS} terms in one evaluation"
+            )));
+        }
+        Ok(())
     }
 
     fn depth(&self) -> usize {
@@ -393,13 +411,7 @@ impl<'a> Env<'a> {
                 if a > b && (*matrix || matches!(kind, AggKind::Max | AggKind::Min)) {
                     return Err(Skip::OutOfRange(format!("an empty range {a}..{b}")));
                 }
-                let count = (b as i128 - a as i128 + 1).max(0) as u64;
-                self.terms = self.terms.saturating_add(count);
-                if self.terms > MAX_AGGREGATE_TERMS {
-                    return Err(Skip::OutOfRange(format!(
-                        "aggregations of more than {MAX_AGGREGATE_TERMS} terms in one evaluation"
-                    )));
-                }
+                self.count_terms((b as i128 - a as i128 + 1).max(0) as u64)?;
                 let saved = self.vars[*slot];
                 let mut msum: Option<DMatrix<f64>> = None;
                 for k in a..=b {

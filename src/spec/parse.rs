@@ -274,7 +274,21 @@ fn claim(src: Source<'_>, p: Pair<'_, Rule>) -> Result<ClaimDecl, GradflowError>
                     }
                     r => unreachable!("temporal {r:?}"),
                 };
-                let cmp = comparison(src, i.next().expect("comparison"))?;
+                let mut next = i.next().expect("comparison");
+                if next.as_rule() == Rule::for_all {
+                    let mut q = next.into_inner();
+                    let var = q.next().expect("variable").as_str().to_string();
+                    let lo = top(src, q.next().expect("lo"))?;
+                    let hi = top(src, q.next().expect("hi"))?;
+                    c.for_all = Some(ForAll { var, lo, hi });
+                    next = i.next().expect("comparison");
+                }
+                if next.as_rule() == Rule::guard {
+                    let g = next.into_inner().next().expect("condition");
+                    c.guard = Some(comparison(src, g)?);
+                    next = i.next().expect("comparison");
+                }
+                let cmp = comparison(src, next)?;
                 c.statement = Some((temporal, cmp));
             }
             Rule::budget_item => {

@@ -94,6 +94,12 @@ impl Display for Expr {
     }
 }
 
+impl Display for ForAll {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "for {} = {}..{}:", self.var, self.lo, self.hi)
+    }
+}
+
 impl Display for Comparison {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} {}", self.lhs, self.rel.symbol(), self.rhs)
@@ -184,12 +190,19 @@ impl Display for ClaimDecl {
             writeln!(f)?;
         }
         if let Some((t, cmp)) = &self.statement {
+            let mut q = self
+                .for_all
+                .as_ref()
+                .map_or(String::new(), |q| format!("{q} "));
+            if let Some(g) = &self.guard {
+                q.push_str(&format!("where {g}: "));
+            }
             match t {
-                Temporal::Always => writeln!(f, "  always {cmp}")?,
-                Temporal::AtEnd => writeln!(f, "  at_end {cmp}")?,
-                Temporal::AlwaysFrom(t0) => writeln!(f, "  always from {t0}: {cmp}")?,
-                Temporal::AlwaysAfter(t0) => writeln!(f, "  always after {t0}: {cmp}")?,
-                Temporal::EventuallyBy(t1) => writeln!(f, "  eventually by {t1}: {cmp}")?,
+                Temporal::Always => writeln!(f, "  always {q}{cmp}")?,
+                Temporal::AtEnd => writeln!(f, "  at_end {q}{cmp}")?,
+                Temporal::AlwaysFrom(t0) => writeln!(f, "  always from {t0}: {q}{cmp}")?,
+                Temporal::AlwaysAfter(t0) => writeln!(f, "  always after {t0}: {q}{cmp}")?,
+                Temporal::EventuallyBy(t1) => writeln!(f, "  eventually by {t1}: {q}{cmp}")?,
             }
         }
         if let Some(b) = &self.budget {

@@ -240,6 +240,13 @@ fn canonical(n: &Node) -> (String, Vec<usize>) {
     (text, canon_free.into_iter().map(|c| c.1).collect())
 }
 
+/// The bound-variable slots `n` reads without binding them.
+pub fn free_slots(n: &Node) -> Vec<usize> {
+    let (mut order, mut free, mut bound) = (Vec::new(), Vec::new(), Vec::new());
+    collect(n, &mut order, &mut free, &mut bound);
+    free
+}
+
 /// Slots in order of first appearance (`order`), and those read outside a binding of them.
 fn collect(n: &Node, order: &mut Vec<usize>, free: &mut Vec<usize>, bound: &mut Vec<usize>) {
     fn note(s: usize, read: bool, order: &mut Vec<usize>, free: &mut Vec<usize>, bound: &[usize]) {

@@ -51,16 +51,6 @@ pub fn entries() -> Vec<Entry> {
             build: |p| PrintedProp52::build(Prop52Part::Drift, p),
         },
         Entry {
-            id: "cl22.prop5_2.corrected_lambda_bound",
-            paper: "000",
-            build: CorrectedLambdaBound::build,
-        },
-        Entry {
-            id: "cl22.lemma_b5.drift_surrogate",
-            paper: "000",
-            build: DriftSurrogate::build,
-        },
-        Entry {
             id: "cl22.lemma_b3.local_rate",
             paper: "000",
             build: LocalRate::build,
@@ -112,21 +102,18 @@ fn lambda_of(ops: &[f64]) -> f64 {
     ops.iter().map(|o| o.max(1.0)).product()
 }
 
-/// Layers, prefix products `P_j = W_j⋯W_1` (`P_0 = I_d`) and suffix products
-/// `S_j = W_L⋯W_j` (`S_{L+1} = I_q`) at one state.
+/// Layers and prefix products `P_j = W_j⋯W_1` (`P_0 = I_d`) at one state.
 struct Net {
     /// `w[k − 1] = W_k`.
     w: Vec<DMatrix<f64>>,
     /// `pre[j] = P_j`, `j = 0..=L`.
     pre: Vec<DMatrix<f64>>,
-    /// `suf[j] = S_j`, `j = 1..=L+1` (`suf[0]` unused).
-    suf: Vec<DMatrix<f64>>,
 }
 
 impl Net {
     fn new(s: &Setting, y: &[f64]) -> Self {
         let l = s.shape.depth();
-        let (d, q) = (s.shape.input(), s.shape.output());
+        let d = s.shape.input();
         let w: Vec<DMatrix<f64>> = (1..=l).map(|k| s.layer(y, k)).collect();
         let mut pre = Vec::with_capacity(l + 1);
         pre.push(DMatrix::identity(d, d));
@@ -134,12 +121,7 @@ impl Net {
             let next = &w[k] * &pre[k];
             pre.push(next);
         }
-        let mut suf = vec![DMatrix::zeros(0, 0); l + 2];
-        suf[l + 1] = DMatrix::identity(q, q);
-        for j in (1..=l).rev() {
-            suf[j] = &suf[j + 1] * &w[j - 1];
-        }
-        Self { w, pre, suf }
+        Self { w, pre }
     }
     fn depth(&self) -> usize {
         self.w.len()
@@ -417,162 +399,6 @@ impl Claim for PrintedProp52 {
 fn drift_holds(net: &Net, w0: &[DMatrix<f64>]) -> bool {
     let l = net.depth() as f64;
     net.drifts(w0).iter().all(|&d| d < 1.0 / (2.0 * l))
-}
-
-/// Proposition 5.2 part 2, corrected (catalog §3 Prop 5.2 FLAG: "the correct bound from the
-/// drift claim is Λ* ≲ c·β"): at every `t` where the drift condition
-/// `max_j ‖W_j(t) − W_j(0)‖_op < 1/(2L)` holds,
-/// `Λ(t) ≤ factor · Π_j max(1, ‖W_j(0)‖_op + 1/(2L))`, which for the Def 2.3 init (middle
-/// layers `I`) is `≤ e^{1/2} max(1, ‖W_1(0)‖_op + 1/(2L)) max(1, ‖W_L(0)‖_op + 1/(2L)) ≈
-/// e^{1/2}β` — a bound of order `β`, not `(α + 1/L)β`. Not evaluated where the drift
-/// condition fails (the statement is conditional on it; `printed_drift` tests the
-/// condition). Independent of the loss convention. `factor < 1` is a deliberately false
-/// variant. Budget: propagated. No hypotheses.
-pub struct CorrectedLambdaBound {
-    factor: f64,
-    w0: Vec<DMatrix<f64>>,
-    bound: f64,
-}
-
-impl CorrectedLambdaBound {
-    fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let pr = Params::new("cl22.prop5_2.corrected_lambda_bound", p, &["factor"])?;
-        Ok(Box::new(Self {
-            factor: factor_param(&pr)?,
-            w0: Vec::new(),
-            bound: 0.0,
-        }))
-    }
-}
-
-impl Claim for CorrectedLambdaBound {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            "cl22.prop5_2.corrected_lambda_bound",
-            "000",
-            "Proposition 5.2, part 2 (corrected, catalog M12)",
-            format!(
-                "while max_j ‖W_j(t) − W_j(0)‖_op < 1/(2L): \
-                 Π_j max(1, ‖W_j(t)‖_op) ≤ {}·Π_j max(1, ‖W_j(0)‖_op + 1/(2L))",
-                self.factor
-            ),
-        )
-    }
-    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
-        Vec::new()
-    }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        if self.w0.is_empty() {
-            self.w0 = initial_layers(s);
-            let l = self.w0.len() as f64;
-            self.bound = self
-                .w0
-                .iter()
-                .map(|w| (spectral_norm(w) + 1.0 / (2.0 * l)).max(1.0))
-                .product();
-        }
-        let net = Net::new(s, p.y);
-        if !drift_holds(&net, &self.w0) {
-            return None;
-        }
-        let lhs = lambda_of(&net.ops());
-        let rhs = self.factor * self.bound;
-        Some(Statement {
-            lhs,
-            rhs,
-            budget: Budget::Propagated { scale: lhs + rhs },
-        })
-    }
-}
-
-/// Lemma B.5's deterministic surrogate (catalog §3 Lemma B.5; the always-true counterpart of
-/// the drift claim M13), in the run's convention: for every layer `j`,
-/// `‖W_j(t) − W_j(0)‖_op ≤ ∫_0^t ‖Ẇ_j‖_op ≤ factor · 2κ ‖X‖_op · max_{τ≤t} c_j(τ) · I(t)`,
-/// `c_j = ‖S_{j+1}‖_op ‖P_{j−1}‖_op`, from `Ẇ_j = −2κ S_{j+1}ᵀ RᵀX P_{j−1}ᵀ` (the paper's
-/// `g = 1` bound times `2κ`). The reported sides are those of the layer with the smallest
-/// slack. Evaluated for `t > 0`; maxima over accepted points (module docs). `factor < 1` is
-/// a deliberately false variant. Budget: propagated. No hypotheses.
-pub struct DriftSurrogate {
-    factor: f64,
-    w0: Vec<DMatrix<f64>>,
-    cmax: Vec<f64>,
-}
-
-impl DriftSurrogate {
-    fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let pr = Params::new("cl22.lemma_b5.drift_surrogate", p, &["factor"])?;
-        Ok(Box::new(Self {
-            factor: factor_param(&pr)?,
-            w0: Vec::new(),
-            cmax: Vec::new(),
-        }))
-    }
-    fn coefficients(net: &Net) -> Vec<f64> {
-        (1..=net.depth())
-            .map(|j| spectral_norm(&net.suf[j + 1]) * spectral_norm(&net.pre[j - 1]))
-            .collect()
-    }
-}
-
-impl Claim for DriftSurrogate {
-    fn info(&self) -> ClaimInfo {
-        ClaimInfo::new("cl22.lemma_b5.drift_surrogate", "000", "Lemma B.5 (deterministic surrogate, catalog M13)", format!(
-                "for every j: ‖W_j(t) − W_j(0)‖_op ≤ {}·2κ‖X‖_op·max_{{τ≤t}}(‖S_{{j+1}}‖_op‖P_{{j−1}}‖_op)·∫_0^t‖XΘ − Y‖_F dτ",
-                self.factor
-            ))
-    }
-    fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
-        Vec::new()
-    }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        if no_eval_at_start(p) {
-            return None;
-        }
-        if self.w0.is_empty() {
-            self.w0 = initial_layers(s);
-        }
-        let net = Net::new(s, p.y);
-        let dr = net.drifts(&self.w0);
-        let cs = Self::coefficients(&net);
-        let i = p.y[s.params()];
-        let mut best: Option<(f64, f64)> = None;
-        for (j, (&d, &c)) in dr.iter().zip(&cs).enumerate() {
-            let cm = self.cmax.get(j).copied().unwrap_or(0.0).max(c);
-            let rhs = self.factor * 2.0 * s.kappa * s.x_op() * cm * i;
-            if best.is_none_or(|(l, r)| rhs - d < r - l) {
-                best = Some((d, rhs));
-            }
-        }
-        let (lhs, rhs) = best?;
-        Some(Statement {
-            lhs,
-            rhs,
-            budget: Budget::Propagated {
-                scale: lhs + rhs + net.w.iter().map(|w| w.norm()).sum::<f64>(),
-            },
-        })
-    }
-    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        let net = Net::new(s, p.y);
-        let cs = Self::coefficients(&net);
-        if self.cmax.is_empty() {
-            self.cmax = cs;
-        } else {
-            for (m, c) in self.cmax.iter_mut().zip(cs) {
-                *m = m.max(c);
-            }
-        }
-    }
 }
 
 /// Hypotheses of Lemmas B.3 and B.4: Def 2.3 init, good init (Def 5.1 with Lemma B.1's
