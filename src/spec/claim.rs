@@ -532,7 +532,10 @@ impl SpecClaim {
         let def = Arc::clone(&self.def);
         let mut env = self.env(s, Some(gf), p.y, p.t);
         env.f = Some(p.f);
-        env.initial = p.step == 0 && p.t == 0.0;
+        // `at0(x)` is `x` itself at the initial point (a point at t = 0 with other weights,
+        // as a test may pass, reads θ(0) like any other)
+        let np = s.params().min(p.y.len());
+        env.initial = p.step == 0 && p.t == 0.0 && p.y[..np] == s.theta0[..];
         env.record = record;
         let Some((slot, lo, hi)) = &def.for_all else {
             return Self::instance(&def, &mut env);
@@ -641,13 +644,7 @@ impl Claim for SpecClaim {
             ),
             None => String::new(),
         };
-        let mut q = d
-            .for_all
-            .as_ref()
-            .map_or(String::new(), |q| format!("{q} "));
-        if let Some(g) = &d.guard {
-            q.push_str(&format!("where {g}: "));
-        }
+        let q = d.qualifiers();
         let statement = match &d.says {
             Some(says) => format!("{says}: {when} {q}{cmp}{conv}"),
             None => format!("{when} {q}{cmp}{conv}"),

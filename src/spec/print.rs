@@ -94,6 +94,21 @@ impl Display for Expr {
     }
 }
 
+impl ClaimDecl {
+    /// What stands between the temporal operator and the comparison: `for k = a..b: `
+    /// and `where A < B: ` (empty when the statement has neither).
+    pub fn qualifiers(&self) -> String {
+        let mut q = self
+            .for_all
+            .as_ref()
+            .map_or(String::new(), |q| format!("{q} "));
+        if let Some(g) = &self.guard {
+            q.push_str(&format!("where {g}: "));
+        }
+        q
+    }
+}
+
 impl Display for ForAll {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "for {} = {}..{}:", self.var, self.lo, self.hi)
@@ -190,13 +205,7 @@ impl Display for ClaimDecl {
             writeln!(f)?;
         }
         if let Some((t, cmp)) = &self.statement {
-            let mut q = self
-                .for_all
-                .as_ref()
-                .map_or(String::new(), |q| format!("{q} "));
-            if let Some(g) = &self.guard {
-                q.push_str(&format!("where {g}: "));
-            }
+            let q = self.qualifiers();
             match t {
                 Temporal::Always => writeln!(f, "  always {q}{cmp}")?,
                 Temporal::AtEnd => writeln!(f, "  at_end {q}{cmp}")?,
