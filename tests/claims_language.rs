@@ -179,7 +179,18 @@ impl Arbitrary for AnyClaim {
                 .map(|i| Param {
                     name: format!("p{i}"),
                     value: if bool::arbitrary(g) {
-                        ParamValue::Number(f64::from(i32::arbitrary(g)) * 0.25)
+                        let v = f64::from(i32::arbitrary(g)) * 0.25;
+                        let range = bool::arbitrary(g).then_some(Interval {
+                            lo: if bool::arbitrary(g) {
+                                f64::NEG_INFINITY
+                            } else {
+                                v - 1.0
+                            },
+                            lo_closed: bool::arbitrary(g),
+                            hi: v + 0.5,
+                            hi_closed: bool::arbitrary(g),
+                        });
+                        ParamValue::Number(v, range)
                     } else {
                         ParamValue::Choice {
                             default: "b".into(),
@@ -842,4 +853,78 @@ fn a_where_condition_restricts_the_statement_to_the_points_that_meet_it() {
         e.contains("a `where` condition is an inequality between numbers"),
         "{e}"
     );
+}
+
+/// `cfg("path")` reads the run configuration (a number or a boolean), `cfg("path", "v")`
+/// tests a string; a path with nothing there makes the hypothesis that reads it fail with
+/// its name, and a malformed path is rejected when the file is loaded.
+#[test]
+fn cfg_reads_the_run_configuration_by_its_dotted_path() {
+    let text = "claim user.init {
+      assume cfg(\"init.kind\", \"chatterji_long\") >= 1 \"Definition 2.3 init\"
+      assume cfg(\"init.beta\") * cfg(\"init.alpha\") >= 0.05 \"αβ ≥ 0.05\"
+      always after 0: loss <= at0(loss)
+    }
+    claim user.gd {
+      assume cfg(\"gd.eta\") > 0 \"a GD step size\"
+      always loss <= at0(loss)
+    }";
+    let o = check(text, &[("", json!({}))], "cl22-spike", 0.1);
+    assert_eq!(verdicts(&o), [Verdict::Holds, Verdict::NotApplicable]);
+    let h = &o.verdicts[0].hypotheses;
+    assert_eq!((h[0].value, h[1].value), (1.0, 0.1));
+    let missing = &o.verdicts[1].hypotheses[0];
+    assert!(
+        missing.name.contains("cfg(\"gd.eta\")") && !missing.holds,
+        "{missing:?}"
+    );
+    let e = load_err("claim a.b {\n  assume cfg(\"init..beta\") > 0\n  always loss <= 1\n}\n");
+    assert!(e.contains("a configuration path is dotted names"), "{e}");
+}
+
+/// A `let` outside any claim is visible in the claims after it; each claim carries the file
+/// lets it reads (also through another let), so its declaration stands alone.
+#[test]
+fn file_level_lets_travel_with_the_claims_that_read_them() {
+    let defs = load(
+        "let a = fro(W[1])
+         let b = 2 * a
+         let unused = loss
+         claim user.one {
+           always b <= 100
+         }
+         claim user.two {
+           let b = 3
+           always loss <= b * at0(loss)
+         }",
+    );
+    let names =
+        |i: usize| -> Vec<String> { defs[i].decl.lets.iter().map(|(n, _)| n.clone()).collect() };
+    assert_eq!(names(0), ["a", "b"]);
+    assert_eq!(names(1), ["b"], "a claim's own let takes the name");
+    let reloaded = load(&defs[0].decl.to_string());
+    assert_eq!(reloaded[0].decl, defs[0].decl);
+    let e = load_err("let a = 1\nlet a = 2\n");
+    assert!(e.contains("a second file-level `let a`"), "{e}");
+}
+
+/// A numeric parameter may declare its interval: a default outside it is rejected when the
+/// file is loaded, and a value outside it when the claim is requested.
+#[test]
+fn a_parameter_outside_its_declared_interval_is_rejected() {
+    let e = load_err("claim a.b {\n  param p = 2 in (0, 1)\n  always loss <= p\n}\n");
+    assert!(
+        e.contains("parameter p: the default 2 is outside (0, 1)"),
+        "{e}"
+    );
+    let defs = load("claim a.b {\n  param p = 0.5 in (0, 1]\n  always loss <= p\n}\n");
+    assert!(defs[0].instantiate(&json!({"p": 1})).is_ok());
+    let e = defs[0]
+        .instantiate(&json!({"p": 0}))
+        .err()
+        .expect("0 is outside (0, 1]")
+        .to_string();
+    assert!(e.contains("parameter p = 0: outside (0, 1]"), "{e}");
+    let e = load_err("claim a.b {\n  param p = 0.5 in (1, 0)\n  always loss <= p\n}\n");
+    assert!(e.contains("lo ≤ hi"), "{e}");
 }

@@ -78,6 +78,9 @@ pub enum ExprKind {
     Transpose(Box<Expr>),
     /// `if cond then a else b` (only the chosen branch is evaluated).
     If(Box<Cond>, Box<Expr>, Box<Expr>),
+    /// `cfg("path")`: the run configuration's number at a dotted path (as a sweep names
+    /// it); `cfg("path", "value")`: 1 where the value there is that string, else 0.
+    Config(String, Option<String>),
 }
 
 /// The condition of an `if`.
@@ -89,11 +92,32 @@ pub enum Cond {
     Choice(String, String),
 }
 
+/// The values a numeric parameter may take: `(lo, hi)`, `[lo, hi]` or a mix; `±inf` ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Interval {
+    /// Lower end.
+    pub lo: f64,
+    /// Whether `lo` itself is allowed.
+    pub lo_closed: bool,
+    /// Upper end.
+    pub hi: f64,
+    /// Whether `hi` itself is allowed.
+    pub hi_closed: bool,
+}
+
+impl Interval {
+    /// Whether `v` lies in the interval.
+    pub fn contains(&self, v: f64) -> bool {
+        (v > self.lo || (self.lo_closed && v == self.lo))
+            && (v < self.hi || (self.hi_closed && v == self.hi))
+    }
+}
+
 /// A parameter's default: a number, or one of a list of named options.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParamValue {
-    /// A number.
-    Number(f64),
+    /// A number, with the interval it must lie in (if declared).
+    Number(f64, Option<Interval>),
     /// A choice among named options (`param c = "lambda" in ["tight", "lambda"]`).
     Choice {
         /// The default option.

@@ -145,7 +145,7 @@ impl Definition {
                 .map(|p| {
                     let options = match &p.value {
                         super::ast::ParamValue::Choice { options, .. } => Some(options.clone()),
-                        super::ast::ParamValue::Number(_) => None,
+                        super::ast::ParamValue::Number(..) => None,
                     };
                     (p.name.clone(), options)
                 })
@@ -404,13 +404,20 @@ impl Definition {
             use super::ast::ParamValue;
             // a choice is held as the index of its option
             let v = match (value, obj.get(name)) {
-                (ParamValue::Number(d), None) => *d,
-                (ParamValue::Number(_), Some(v)) => {
-                    v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                (ParamValue::Number(d, _), None) => *d,
+                (ParamValue::Number(_, range), Some(v)) => {
+                    let x = v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
                         GradflowError::Config(format!(
                             "claim {id}: parameter {name} = {v}: expected a finite number"
                         ))
-                    })?
+                    })?;
+                    if let Some(r) = range.filter(|r| !r.contains(x)) {
+                        return Err(GradflowError::Config(format!(
+                            "claim {id}: parameter {name} = {v}: outside {}",
+                            super::print::interval(&r)
+                        )));
+                    }
+                    x
                 }
                 (ParamValue::Choice { default, options }, given) => {
                     let pick = match given {

@@ -329,7 +329,12 @@ pub enum Memory {
 /// Whether a node reads only the setting (no state, time or memory but `at0`).
 fn is_static(n: &Node) -> bool {
     match n {
-        Node::Const(_) | Node::Param(_) | Node::Int(_) | Node::Size(_) | Node::Width(_) => true,
+        Node::Const(_)
+        | Node::Param(_)
+        | Node::Int(_)
+        | Node::Size(_)
+        | Node::Width(_)
+        | Node::Config(..) => true,
         Node::Scalar(q) => matches!(
             q,
             ScalarQ::TEnd | ScalarQ::KappaRun | ScalarQ::KappaPaper | ScalarQ::TimeScale
@@ -412,6 +417,9 @@ pub enum Node {
     Agg(AggKind, usize, Affine, Affine, Box<Node>, bool),
     /// `if cond then a else b`.
     If(Box<CondNode>, Box<Node>, Box<Node>),
+    /// A run-configuration value: the number at a dotted path, or (with a string) 1 where
+    /// the value there equals it.
+    Config(String, Option<String>),
     /// A point-only subexpression whose value every claim at the same point shares
     /// ([`super::shared`]).
     Shared(Box<super::shared::Shared>),
@@ -944,6 +952,9 @@ impl<'a> Scope<'a> {
                 Ok((Node::If(Box::new(cond), Box::new(na), Box::new(nb)), ty))
             }
             ExprKind::Call(f, args) => self.call(e, f, args),
+            ExprKind::Config(path, value) => {
+                Ok((Node::Config(path.clone(), value.clone()), Ty::Scalar))
+            }
             ExprKind::Agg(kind, var, lo, hi, body) => {
                 if self.resolves(var) || self.vars.contains(var) {
                     return Err(self.err(

@@ -397,6 +397,10 @@ impl<'a> Env<'a> {
             }
             Node::Memory(kind, slot, inner) => self.memory(*kind, *slot, inner)?,
             Node::Shared(sh) => self.shared(sh)?,
+            Node::Config(path, value) => {
+                let v = config_value(self.s, path, value.as_deref())?;
+                (Val::S(v), v.abs())
+            }
             Node::Agg(kind, slot, lo, hi, body, matrix) => {
                 let (a, b) = (
                     lo.eval(&self.sizes(), &self.vars),
@@ -715,6 +719,26 @@ impl<'a> Env<'a> {
                 })
             }
         }
+    }
+}
+
+/// `cfg(path)` / `cfg(path, value)` on the run's configuration (its serialized form, the
+/// keys of `summary.json`'s `config` and of a sweep's axes): a number, a boolean as 1/0, or
+/// the match of a string; a path that holds nothing there is not available.
+fn config_value(s: &Setting, path: &str, value: Option<&str>) -> Result<f64, Skip> {
+    let cfg = serde_json::to_value(&s.cfg).unwrap_or_default();
+    let at = path.split('.').try_fold(&cfg, |v, seg| v.get(seg));
+    let missing = || {
+        Skip::OutOfRange(format!(
+            "cfg(\"{path}\"): the run's configuration has no value there"
+        ))
+    };
+    match (at, value) {
+        (Some(serde_json::Value::String(x)), Some(v)) => Ok(f64::from(u8::from(x == v))),
+        (_, Some(_)) => Ok(0.0),
+        (Some(serde_json::Value::Number(x)), None) => x.as_f64().ok_or_else(missing),
+        (Some(serde_json::Value::Bool(b)), None) => Ok(f64::from(u8::from(*b))),
+        _ => Err(missing()),
     }
 }
 

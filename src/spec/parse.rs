@@ -104,12 +104,101 @@ pub fn parse_file(src: Source<'_>) -> Result<Vec<ClaimDecl>, GradflowError> {
     })?;
     let file = pairs.next().expect("the file rule");
     let mut claims = Vec::new();
+    // file-level `let`s: visible in the claims after them; each claim carries (as its own
+    // first lets) those it uses, so that its declaration stands alone
+    let mut shared: Vec<(String, Expr)> = Vec::new();
     for p in file.into_inner() {
-        if p.as_rule() == Rule::claim {
-            claims.push(claim(src, p)?);
+        match p.as_rule() {
+            Rule::claim => {
+                let mut c = claim(src, p)?;
+                c.lets = with_file_lets(&shared, std::mem::take(&mut c.lets), &c);
+                claims.push(c);
+            }
+            Rule::let_item => {
+                let sp = span(&p);
+                let mut i = p.into_inner();
+                let name = i.next().expect("name").as_str().to_string();
+                if shared.iter().any(|(n, _)| *n == name) {
+                    return Err(src.error(sp, format!("a second file-level `let {name}`")));
+                }
+                let e = top(src, i.next().expect("expr"))?;
+                shared.push((name, e));
+            }
+            _ => {}
         }
     }
     Ok(claims)
+}
+
+/// The file-level lets claim `c` reads (directly or through another), in file order, then
+/// its own; a name the claim defines itself is its own.
+fn with_file_lets(
+    shared: &[(String, Expr)],
+    own: Vec<(String, Expr)>,
+    c: &ClaimDecl,
+) -> Vec<(String, Expr)> {
+    let mut wanted = std::collections::HashSet::new();
+    let mut roots: Vec<&Expr> = own.iter().map(|(_, e)| e).collect();
+    for a in &c.assumes {
+        roots.extend([&a.cmp.lhs, &a.cmp.rhs]);
+    }
+    if let Some((t, cmp)) = &c.statement {
+        roots.extend([&cmp.lhs, &cmp.rhs]);
+        if let Temporal::AlwaysFrom(e) | Temporal::AlwaysAfter(e) | Temporal::EventuallyBy(e) = t {
+            roots.push(e);
+        }
+    }
+    if let Some(g) = &c.guard {
+        roots.extend([&g.lhs, &g.rhs]);
+    }
+    if let Some(q) = &c.for_all {
+        roots.extend([&q.lo, &q.hi]);
+    }
+    if let Some(s) = c.budget.as_ref().and_then(|b| b.scale.as_ref()) {
+        roots.push(s);
+    }
+    for e in roots {
+        names(e, &mut wanted);
+    }
+    // lets read earlier lets only: one backward pass closes the set
+    let defined: std::collections::HashSet<&str> = own.iter().map(|(n, _)| n.as_str()).collect();
+    let mut keep = vec![false; shared.len()];
+    for (i, (n, e)) in shared.iter().enumerate().rev() {
+        if wanted.contains(n) && !defined.contains(n.as_str()) {
+            keep[i] = true;
+            names(e, &mut wanted);
+        }
+    }
+    shared
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(l, _)| l.clone())
+        .chain(own)
+        .collect()
+}
+
+/// Every plain name in `e`.
+fn names(e: &Expr, out: &mut std::collections::HashSet<String>) {
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ExprKind::Name(n) => {
+                out.insert(n.clone());
+            }
+            ExprKind::Num(_) | ExprKind::Config(..) => {}
+            ExprKind::Index(_, a) | ExprKind::Neg(a) | ExprKind::Transpose(a) => stack.push(a),
+            ExprKind::Slice(_, a, b) | ExprKind::Bin(_, a, b) => stack.extend([&**a, &**b]),
+            ExprKind::Call(_, args) => stack.extend(args),
+            ExprKind::Agg(_, _, a, b, c) => stack.extend([&**a, &**b, &**c]),
+            ExprKind::If(c, a, b) => {
+                if let Cond::Cmp(cmp) = &**c {
+                    stack.extend([&cmp.lhs, &cmp.rhs]);
+                }
+                stack.extend([&**a, &**b]);
+            }
+        }
+    }
 }
 
 /// Parses a single expression (for `--show`-style tools and tests).
@@ -124,6 +213,27 @@ pub fn parse_expr(src: Source<'_>) -> Result<Expr, GradflowError> {
         Some((_, cmp)) if c.is_empty() => Ok(cmp.lhs),
         _ => Err(src.error(Span::default(), "not a single expression")),
     }
+}
+
+/// `in (lo, hi]`-style bounds of a numeric parameter.
+fn interval(src: Source<'_>, p: Pair<'_, Rule>) -> Result<Interval, GradflowError> {
+    let sp = span(&p);
+    let parts: Vec<_> = p.into_inner().collect();
+    let end = |q: &Pair<'_, Rule>| match q.as_str() {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        t => t.parse().unwrap_or(f64::NAN),
+    };
+    let r = Interval {
+        lo_closed: parts[0].as_str() == "[",
+        lo: end(&parts[1]),
+        hi: end(&parts[2]),
+        hi_closed: parts[3].as_str() == "]",
+    };
+    if r.lo.is_nan() || r.hi.is_nan() || r.lo > r.hi {
+        return Err(src.error(sp, "an interval needs numbers (or inf) with lo ≤ hi"));
+    }
+    Ok(r)
 }
 
 fn span(p: &Pair<'_, Rule>) -> Span {
@@ -213,7 +323,21 @@ fn claim(src: Source<'_>, p: Pair<'_, Rule>) -> Result<ClaimDecl, GradflowError>
                         options: opts,
                     }
                 } else {
-                    ParamValue::Number(number(src, &v)?)
+                    let vsp = span(&v);
+                    let mut j = v.into_inner();
+                    let value = number(src, &j.next().expect("number"))?;
+                    let range = j.next().map(|r| interval(src, r)).transpose()?;
+                    if let Some(r) = range.filter(|r| !r.contains(value)) {
+                        return Err(src.error(
+                            vsp,
+                            format!(
+                                "parameter {name}: the default {} is outside {}",
+                                super::print::number(value),
+                                super::print::interval(&r)
+                            ),
+                        ));
+                    }
+                    ParamValue::Number(value, range)
                 };
                 let doc = i.next().map(string);
                 c.params.push(Param {
@@ -357,7 +481,7 @@ pub fn depth(e: &Expr) -> usize {
     while let Some((e, d)) = stack.pop() {
         max = max.max(d);
         match &e.kind {
-            ExprKind::Num(_) | ExprKind::Name(_) => {}
+            ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Config(..) => {}
             ExprKind::Index(_, a) | ExprKind::Neg(a) | ExprKind::Transpose(a) => {
                 stack.push((a, d + 1))
             }
@@ -474,6 +598,25 @@ fn expr(src: Source<'_>, p: Pair<'_, Rule>) -> Result<Expr, GradflowError> {
             let name = i.next().expect("name").as_str().to_string();
             let args = i.map(|a| expr(src, a)).collect::<Result<_, _>>()?;
             Ok(at(ExprKind::Call(name, args)))
+        }
+        Rule::config => {
+            let mut i = p.into_inner();
+            let path = string(i.next().expect("path"));
+            let value = i.next().map(string);
+            let valid = !path.is_empty()
+                && path.split('.').all(|seg| {
+                    !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                });
+            if !valid {
+                return Err(src.error(
+                    sp,
+                    format!(
+                        "cfg({}): a configuration path is dotted names, like \"init.beta\" or \"t_end\"",
+                        super::print::quoted(&path)
+                    ),
+                ));
+            }
+            Ok(at(ExprKind::Config(path, value)))
         }
         Rule::aggregate => {
             let mut i = p.into_inner();

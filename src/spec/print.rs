@@ -36,6 +36,10 @@ impl Display for Expr {
             ExprKind::Name(n) => f.write_str(n),
             ExprKind::Index(n, i) => write!(f, "{n}[{i}]"),
             ExprKind::Slice(n, a, b) => write!(f, "{n}[{a}:{b}]"),
+            ExprKind::Config(path, value) => match value {
+                Some(v) => write!(f, "cfg({}, {})", quoted(path), quoted(v)),
+                None => write!(f, "cfg({})", quoted(path)),
+            },
             ExprKind::Call(n, args) => {
                 write!(f, "{n}(")?;
                 for (i, a) in args.iter().enumerate() {
@@ -121,6 +125,24 @@ impl Display for Comparison {
     }
 }
 
+/// An interval as the grammar reads it: `(0, 1]`, `[1, inf)`.
+pub fn interval(r: &Interval) -> String {
+    let end = |v: f64| {
+        if v.is_infinite() {
+            if v > 0.0 { "inf" } else { "-inf" }.to_string()
+        } else {
+            number(v)
+        }
+    };
+    format!(
+        "{}{}, {}{}",
+        if r.lo_closed { "[" } else { "(" },
+        end(r.lo),
+        end(r.hi),
+        if r.hi_closed { "]" } else { ")" }
+    )
+}
+
 /// A number as the grammar reads it back exactly: integers without a decimal point,
 /// others in Rust's shortest round-trip form.
 pub fn number(v: f64) -> String {
@@ -171,7 +193,12 @@ impl Display for ClaimDecl {
         }
         for p in &self.params {
             match &p.value {
-                ParamValue::Number(v) => write!(f, "  param {} = {}", p.name, number(*v))?,
+                ParamValue::Number(v, range) => {
+                    write!(f, "  param {} = {}", p.name, number(*v))?;
+                    if let Some(r) = range {
+                        write!(f, " in {}", interval(r))?;
+                    }
+                }
                 ParamValue::Choice { default, options } => write!(
                     f,
                     "  param {} = {} in [{}]",

@@ -303,7 +303,12 @@ fn collect(n: &Node, order: &mut Vec<usize>, free: &mut Vec<usize>, bound: &mut 
                 note(s, true, order, free, bound);
             }
         }
-        Node::Const(_) | Node::Param(_) | Node::Size(_) | Node::Scalar(_) | Node::Mat(_) => {}
+        Node::Const(_)
+        | Node::Param(_)
+        | Node::Size(_)
+        | Node::Scalar(_)
+        | Node::Mat(_)
+        | Node::Config(..) => {}
     }
 }
 
