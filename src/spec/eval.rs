@@ -579,7 +579,7 @@ impl<'a> Env<'a> {
             Fun::Fro => (Val::S(v.size()), m),
             Fun::Op => {
                 let r = match &v {
-                    Val::M(a) => crate::decompose::spectral_norm(a).unwrap_or(f64::NAN),
+                    Val::M(a) => crate::decompose::op_norm(a).unwrap_or(f64::NAN),
                     Val::S(x) => x.abs(),
                 };
                 (Val::S(r), m)

@@ -69,7 +69,7 @@ impl<'a> Params<'a> {
 /// matrix (`AAᵀ` or `AᵀA`; relative error `O(ε)` for the largest one); 0 for an empty
 /// matrix, NaN for a non-finite one.
 pub fn spectral_norm(a: &DMatrix<f64>) -> f64 {
-    crate::decompose::spectral_norm(a).unwrap_or(f64::NAN)
+    crate::decompose::op_norm(a).unwrap_or(f64::NAN)
 }
 
 /// The scale of the operands of the gradient `∇_l L = 2κ S_{l+1}ᵀ Rᵀ X P_{l−1}ᵀ` at weights
