@@ -17,7 +17,6 @@ mod common;
 use common::cases::{self, pick};
 use common::claims::{point, requests, setting, state};
 use gradflow::check::run_check;
-use gradflow::claim::catalog::mttvm21::{Item, Prep};
 use gradflow::claim::{registry, Claim, Form, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;
 use gradflow::flow::{GradientFlow, LossConvention};
@@ -112,23 +111,36 @@ fn assert_sides(st: &Statement, lhs: f64, rhs: f64, what: &str) {
     );
 }
 
+/// The value of the hypothesis of claim `id` (with `params`) whose name starts with `name`.
+fn hypothesis_value(b: &Built, id: &str, params: Value, name: &str) -> f64 {
+    let c = registry::build(id, &params).unwrap();
+    let hs = c.hypotheses(&b.setting);
+    hs.iter()
+        .find(|h| h.name.starts_with(name))
+        .unwrap_or_else(|| panic!("{id}: no hypothesis {name:?} in {hs:?}"))
+        .value
+}
+
 #[test]
-fn hand_case_precomputed_constants_match_the_hand_computation() {
-    let b = hand("half_sum");
-    let pr = Prep::new(&b.setting).unwrap();
-    assert_eq!((pr.r, pr.m, pr.h), (1, 1, 2));
-    assert!(close(pr.s1(), 2.0, 1e-14) && close(pr.sigma_r(), 4.0, 1e-14));
-    assert!(close(pr.c.unwrap(), hand_c(), 1e-13), "c = {:?}", pr.c);
+fn hand_case_constants_match_the_hand_computation() {
+    let mut b = hand("half_sum");
+    let c = hypothesis_value(&b, "mttvm21.thm1.rate", json!({}), "c = σ");
+    assert!(close(c, hand_c(), 1e-13), "c = {c}");
     // D_full = I − VᵀV = [[15/16, −1/8], [−1/8, 3/4]]: σ_1 = (27/16 + √((3/16)² + 1/16))/2.
     let want_full = (27.0 / 16.0 + ((3.0f64 / 16.0).powi(2) + 1.0 / 16.0).sqrt()) / 2.0;
-    assert!(close(pr.c_full.unwrap(), want_full, 1e-13));
-    assert!(close(pr.e0, 0.5, 1e-14) && close(pr.r0, 0.5, 1e-14));
-    assert!(close(pr.z0, 0.5, 1e-14), "‖Z(0)‖ = {}", pr.z0);
-    assert!(close(pr.b0, 1.3125, 1e-14));
-    assert!(
-        close(pr.printed_sigma_n, 4.0, 1e-14),
-        "rank X = n: printed = σ_r"
+    let full = hypothesis_value(
+        &b,
+        "mttvm21.thm1.rate",
+        json!({"imbalance": "full"}),
+        "c = σ",
     );
+    assert!(close(full, want_full, 1e-13), "c_full = {full}");
+    let h = hypothesis_value(&b, "mttvm21.thm1.rate", json!({}), "h ≥ r + m − 1");
+    assert_eq!(h, 2.0);
+    // rank X = n: the printed constant σ_n(Σ_x) is σ_r(Σ_x), so both rates agree
+    let rate = eval0(&mut b, "mttvm21.thm1.rate", 0.1, 0.0);
+    let printed = eval0(&mut b, "mttvm21.thmB1.printed_rate", 0.1, 0.0);
+    assert!(close(rate.rhs, printed.rhs, 1e-14) && close(rate.lhs, printed.lhs, 1e-14));
 }
 
 #[test]
@@ -293,7 +305,12 @@ fn variants_change_the_constants_they_name() {
     )
     .unwrap();
     assert!(close(st.rhs, 0.25 * (-1.5 * 8.0 * c * t).exp(), 1e-13));
-    let full = Prep::new(&b.setting).unwrap().c_full.unwrap();
+    let full = hypothesis_value(
+        &b,
+        "mttvm21.thm1.rate",
+        json!({"imbalance": "full"}),
+        "c = σ",
+    );
     let st = eval_at(
         &mut b,
         "mttvm21.thm1.rate",
@@ -351,22 +368,41 @@ fn parameters_are_typed_and_unknown_keys_or_values_rejected() {
         assert!(registry::build(id, &p).is_err(), "{id} accepted {p}");
     }
     assert!(registry::build("mttvm21.r3.imbalance_rank", &json!({"offset": 2})).is_ok());
-    // Every item is registered, with its form and paper.
-    for item in Item::ALL {
-        let c = registry::build(item.id(), &json!({})).unwrap();
+    // Every statement of Theorem 1's family is registered, with its form and paper.
+    for id in THEOREM1_FAMILY {
+        let c = registry::build(id, &json!({})).unwrap();
         let info = c.info();
         assert_eq!(info.paper, "003");
-        assert!(info.id.starts_with("mttvm21."));
-        let identity = matches!(item, Item::ErrorDecomposition | Item::ImbalanceRank);
+        assert_eq!(info.id, id);
+        let identity = matches!(
+            id,
+            "mttvm21.r11.error_decomposition" | "mttvm21.r3.imbalance_rank"
+        );
         assert_eq!(info.form == Form::Identity, identity, "{}", info.id);
         assert_eq!(
             info.printed_error.is_some(),
-            item == Item::Theorem1PrintedB1,
+            id == "mttvm21.thmB1.printed_rate",
             "{}",
             info.id
         );
     }
 }
+
+/// Theorem 1 and the statements of its proof and consequences.
+const THEOREM1_FAMILY: [&str; 12] = [
+    "mttvm21.thm1.rate",
+    "mttvm21.thmB1.printed_rate",
+    "mttvm21.thm1.pl",
+    "mttvm21.thm1.weyl",
+    "mttvm21.thm1.eq29_param_uniform",
+    "mttvm21.eq44.off_manifold_uniform",
+    "mttvm21.r11.error_decomposition",
+    "mttvm21.eq14.row_space_convergence",
+    "mttvm21.r3.imbalance_rank",
+    "mttvm21.thm1.converged",
+    "mttvm21.eq15.limit_identity",
+    "mttvm21.r13.generalization_bound",
+];
 
 fn gaussian_cfg(n: usize, d: usize, q: usize, h: usize, init: Value, loss: &str) -> Value {
     json!({
@@ -432,7 +468,7 @@ fn hypotheses_fail_for_narrow_networks_zero_imbalance_and_other_depths() {
         .map(|e| e.id)
         .collect();
     assert!(declared.len() >= 9);
-    for id in Item::ALL.iter().map(|i| i.id().to_string()).chain(declared) {
+    for id in std::iter::once("mttvm21.r3.imbalance_rank".to_string()).chain(declared) {
         let c = registry::build(&id, &json!({})).unwrap();
         // the monotone loss and the full imbalance are stated for any depth
         let any_depth = [
@@ -534,8 +570,8 @@ fn pointwise_statements_hold(case: Case) -> TestResult {
     if (st.lhs - st.rhs).abs() > 1e-11 * (1.0 + st.lhs) {
         return TestResult::error(format!("R11: {} vs {}", st.lhs, st.rhs));
     }
-    let pr = Prep::new(&b.setting).unwrap();
-    if pr.h > pr.r + pr.m {
+    let s = &b.setting;
+    if s.shape.widths()[1] > s.rank + s.shape.output() {
         let st = eval_at(
             &mut b,
             "mttvm21.r3.imbalance_rank",
