@@ -659,3 +659,24 @@ fn quickcheck_conservation_holds_and_weight_decay_is_caught() {
         .tests(60)
         .quickcheck(conservation_holds_and_weight_decay_is_caught as fn(Case, u8) -> TestResult);
 }
+
+/// Appendix B prints the loss split with `(I_d − WWᵀ)Y` (catalog R9): `WWᵀ` is `n × n`, so the
+/// printed form is ill-typed, and the claim language says so when the file is loaded; the
+/// corrected `I_n` form is the declared `mttvm21.r9.loss_split`.
+#[test]
+fn the_printed_appendix_b_split_does_not_type_check() {
+    let printed = "claim user.app_b_printed {
+      convention loss half_sum
+      always loss == 0.5 * fro((I_d - P_col) * Y)^2 + 0.5 * fro(P_col * R)^2
+    }";
+    let e = gradflow::spec::load_str("printed.claims", printed)
+        .map(|_| ())
+        .expect_err("I_d − WWᵀ mixes d × d and n × n")
+        .to_string();
+    assert!(
+        e.contains("printed.claims:3:") && e.contains("d × d") && e.contains("n × n"),
+        "{e}"
+    );
+    let corrected = printed.replace("I_d", "I_n");
+    assert!(gradflow::spec::load_str("corrected.claims", &corrected).is_ok());
+}
