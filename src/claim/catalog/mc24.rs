@@ -594,83 +594,55 @@ struct Residual0 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Monotone,
-    GapIdentity,
-    GradLower,
-    GradUpper,
     RankOne,
     EqualNorms,
     Alignment,
-    Eq24,
-    Eq28,
     Eq29,
     Pl,
     Rate,
     PathLength,
     RankOneProduct,
-    Thm5Lower,
-    Thm5Upper,
     Lemma9,
 }
 
-const STEP_BUILDERS: [crate::claim::registry::Builder; 17] = [
+const STEP_BUILDERS: [crate::claim::registry::Builder; 10] = [
     |p| StepClaim::build(Step::Monotone, p),
-    |p| StepClaim::build(Step::GapIdentity, p),
-    |p| StepClaim::build(Step::GradLower, p),
-    |p| StepClaim::build(Step::GradUpper, p),
     |p| StepClaim::build(Step::RankOne, p),
     |p| StepClaim::build(Step::EqualNorms, p),
     |p| StepClaim::build(Step::Alignment, p),
-    |p| StepClaim::build(Step::Eq24, p),
-    |p| StepClaim::build(Step::Eq28, p),
     |p| StepClaim::build(Step::Eq29, p),
     |p| StepClaim::build(Step::Pl, p),
     |p| StepClaim::build(Step::Rate, p),
     |p| StepClaim::build(Step::PathLength, p),
     |p| StepClaim::build(Step::RankOneProduct, p),
-    |p| StepClaim::build(Step::Thm5Lower, p),
-    |p| StepClaim::build(Step::Thm5Upper, p),
     |p| StepClaim::build(Step::Lemma9, p),
 ];
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 10] = [
         Step::Monotone,
-        Step::GapIdentity,
-        Step::GradLower,
-        Step::GradUpper,
         Step::RankOne,
         Step::EqualNorms,
         Step::Alignment,
-        Step::Eq24,
-        Step::Eq28,
         Step::Eq29,
         Step::Pl,
         Step::Rate,
         Step::PathLength,
         Step::RankOneProduct,
-        Step::Thm5Lower,
-        Step::Thm5Upper,
         Step::Lemma9,
     ];
 
     fn id(self) -> &'static str {
         match self {
             Step::Monotone => "mc24.thm3_proof.loss_nonincreasing",
-            Step::GapIdentity => "mc24.lemma8.gap_identity",
-            Step::GradLower => "mc24.lemma8.gradient_lower",
-            Step::GradUpper => "mc24.lemma8.gradient_upper",
             Step::RankOne => "mc24.lemma2.rank_one",
             Step::EqualNorms => "mc24.lemma2.equal_norms",
             Step::Alignment => "mc24.lemma2.alignment",
-            Step::Eq24 => "mc24.thm3.eq24_first_layer_gradient",
-            Step::Eq28 => "mc24.thm3.eq28_suffix_norm",
             Step::Eq29 => "mc24.thm3.eq29_product_norm",
             Step::Pl => "mc24.thm3.pl",
             Step::Rate => "mc24.lemma7.rate",
             Step::PathLength => "mc24.lemma7.path_length",
             Step::RankOneProduct => "mc24.cor1_proof.rank_one_product",
-            Step::Thm5Lower => "mc24.thm5.gradient_lower",
-            Step::Thm5Upper => "mc24.thm5.gradient_upper",
             Step::Lemma9 => "mc24.lemma9.products",
         }
     }
@@ -680,21 +652,14 @@ impl Step {
             Step::Monotone => {
                 "Theorem 3 proof (B.4): the risk is non-increasing along gradient flow"
             }
-            Step::GapIdentity => "Lemma 8 (risk identity)",
-            Step::GradLower | Step::GradUpper => "Lemma 8 (gradient sandwich)",
             Step::RankOne => "Lemma 2 (first bound)",
             Step::EqualNorms => "Lemma 2 (second bound)",
             Step::Alignment => "Lemma 2 (third bound)",
-            Step::Eq24 => "Theorem 3 proof (B.4), eq. (24)",
-            Step::Eq28 => "Theorem 3 proof (B.4), eq. (28)",
             Step::Eq29 => "Theorem 3 proof (B.4), eq. (29)",
             Step::Pl => "Theorem 3 (explicit μ of proof B.4)",
             Step::Rate => "Lemma 7 with Theorem 3 (exponential convergence)",
             Step::PathLength => "Lemma 7 with Theorem 3 (finite path length)",
             Step::RankOneProduct => "Corollary 1 proof (B.5), rank-one product error",
-            Step::Thm5Lower | Step::Thm5Upper => {
-                "Theorem 5 (gradient bounds of its proof, eqs. (37)/(43) without p)"
-            }
             Step::Lemma9 => "Lemma 9 (along the trajectory from W(0))",
         }
     }
@@ -710,10 +675,7 @@ impl Step {
     }
 
     fn form(self) -> Form {
-        match self {
-            Step::GapIdentity | Step::Eq24 => Form::Identity,
-            _ => Form::Inequality,
-        }
+        Form::Inequality
     }
 
     fn uses_anchor(self) -> bool {
@@ -786,16 +748,6 @@ impl StepClaim {
                                ρ(2ΘᵀΣ̂w* − ΘᵀΣ̂Θ), whichever is smaller"
                     .into()
             }
-            Step::GapIdentity => format!(
-                "L(W) − L_min (difference of losses) = {f}·ρ(w_prod − w*)ᵀΣ̂(w_prod − w*), ρ = κn"
-            ),
-            Step::GradLower => format!(
-                "‖∇L^1(w_prod)‖² ≥ {f}·4ρλ(L − L_min), ∇L^1 = 2ρΣ̂(w_prod − w*), λ the smallest \
-                 nonzero eigenvalue of Σ̂"
-            ),
-            Step::GradUpper => {
-                format!("‖∇L^1(w_prod)‖² ≤ {f}·4ρΛ(L − L_min), Λ the largest eigenvalue of Σ̂")
-            }
             Step::RankOne => {
                 format!("for every k: ‖W_k(t)‖_F² − ‖W_k(t)‖_2² = Σ_{{i≥2}} σ_i(W_k)² ≤ {f}·{e}")
             }
@@ -811,13 +763,6 @@ impl StepClaim {
                      ⟨v_{{k+1}}, u_k⟩² ≥ 1 − ε/σ_{{k+1}}² times σ_{{k+1}}²)"
                 )
             }
-            Step::Eq24 => format!(
-                "‖∇_{{W_1}}L‖_F² = {f}·‖W_L⋯W_2‖_2²·‖∇L^1(w_prod)‖² (engine gradient and residual, \
-                 ∇L^1 = 2κXᵀ(XΘ − Y))"
-            ),
-            Step::Eq28 => format!(
-                "whenever σ_1(t) > L√(2ε): ‖W_L(t)⋯W_2(t)‖_2 ≥ {f}·(σ_1(t) − L√(2ε))^{{L−1}}"
-            ),
             Step::Eq29 => format!(
                 "for t ≥ t_0: ‖w_prod(t)‖ ≥ {f}·ω_1, ω_1 = min((R_0 − R(W(t_0)))/(4Λ‖w*‖), ‖w*‖), \
                  {t0}"
@@ -836,13 +781,6 @@ impl StepClaim {
             ),
             Step::RankOneProduct => format!(
                 "‖w_prod − σ_1⋯σ_L v_1 ∏_{{k<L}}⟨u_k, v_{{k+1}}⟩ u_L‖ ≤ {f}·√ε Σ_k ∏_{{j≠k}} σ_j"
-            ),
-            Step::Thm5Lower => format!(
-                "for every k: ‖∇_kL‖_F² ≥ {f}·4ρλ σ_min(W_L⋯W_{{k+1}})² σ_min(W_{{k−1}}⋯W_1)² \
-                 (L − L_min)"
-            ),
-            Step::Thm5Upper => format!(
-                "for every k: ‖∇_kL‖_F² ≤ {f}·4ρΛ ‖W_L⋯W_{{k+1}}‖_2² ‖W_{{k−1}}⋯W_1‖_2² (L − L_min)"
             ),
             Step::Lemma9 => format!(
                 "while max_k ‖θ_k(t)‖_2 ≤ m²/(4M²), θ_k = L(W_k(t) − W_k(0)): max_k \
@@ -922,9 +860,8 @@ impl Claim for StepClaim {
         let mut h = Vec::new();
         match self.kind {
             Step::Monotone => {}
-            Step::GapIdentity | Step::GradLower | Step::GradUpper => {}
             Step::RankOne | Step::EqualNorms | Step::RankOneProduct => h.push(hyp_univariate(s)),
-            Step::Alignment | Step::Eq24 | Step::Eq28 => {
+            Step::Alignment => {
                 h.push(hyp_univariate(s));
                 h.push(hyp_depth2(s));
             }
@@ -936,7 +873,6 @@ impl Claim for StepClaim {
                 h.push(hyp_wstar(&q));
                 h.extend(hyp_a1(&q));
             }
-            Step::Thm5Lower | Step::Thm5Upper => h.push(hyp_square(s)),
             Step::Lemma9 => {
                 h.push(hyp_square(s));
                 let ws = layers(s, &s.theta0);
@@ -953,7 +889,12 @@ impl Claim for StepClaim {
         h
     }
 
-    fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+    fn evaluate(
+        &mut self,
+        s: &Setting,
+        _gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Option<Statement> {
         let q = self.quantities(s);
         let np = s.params();
         let y = &p.y[..np];
@@ -976,39 +917,6 @@ impl Claim for StepClaim {
                     budget: Budget::Local {
                         scale: lhs.abs() + rhs.abs(),
                     },
-                })
-            }
-            Step::GapIdentity => {
-                let theta = s.theta(y);
-                let loss = gf.loss(y);
-                let r = gf.residual().norm();
-                let rstar = (&s.data.x * &q.wstar - &s.data.y).norm();
-                let lmin = s.kappa * rstar * rstar;
-                let naive = loss - lmin;
-                let stable = f * q.gap(s, &theta);
-                // first-order error of ‖XΘ − Y‖² evaluated entrywise (γ_d per entry)
-                let inner = s.shape.input() as f64
-                    * (s.data.x.norm() * (theta.norm() + q.wstar.norm()) + s.data.y.norm());
-                let scale = 2.0 * s.kappa * (r + rstar) * inner + loss + lmin;
-                Some(Statement {
-                    lhs: naive,
-                    rhs: stable,
-                    budget: Budget::RoundOff { scale },
-                })
-            }
-            Step::GradLower | Step::GradUpper => {
-                let theta = s.theta(y);
-                let g2 = q.grad_m(s, &theta).norm_squared();
-                let gap = q.gap(s, &theta);
-                let (lhs, rhs) = if self.kind == Step::GradLower {
-                    (f * 4.0 * q.rho * q.lambda_min * gap, g2)
-                } else {
-                    (g2, f * 4.0 * q.rho * q.lambda_max * gap)
-                };
-                Some(Statement {
-                    lhs,
-                    rhs,
-                    budget: Budget::Propagated { scale: lhs + rhs },
                 })
             }
             Step::RankOne | Step::EqualNorms => {
@@ -1057,50 +965,6 @@ impl Claim for StepClaim {
                     lhs,
                     rhs,
                     budget: Budget::Accumulated { scale: s2 },
-                })
-            }
-            Step::Eq24 => {
-                if s.shape.output() != 1 || l < 2 {
-                    return None;
-                }
-                let mut g = vec![0.0; np];
-                gf.gradient(y, &mut g);
-                let lhs: f64 = g[s.shape.layer_range(1)].iter().map(|v| v * v).sum();
-                let resid = gf.residual().into_owned();
-                let g1 = (resid.transpose() * &s.data.x) * (2.0 * s.kappa);
-                let ws = layers(s, y);
-                let suf = suffixes(&ws, 1);
-                let rhs = f * suf[1].norm_squared() * g1.norm_squared();
-                // ∇L^1 = 2κXᵀR is a cancelling sum near a minimizer: its round-off is
-                // γ_n·2κ|R|ᵀ|X|, which enters both sides through ‖S_2‖²‖∇L^1‖·δ
-                let g_abs = (resid.abs().transpose() * s.data.x.abs()) * (2.0 * s.kappa);
-                let cancel =
-                    2.0 * suf[1].norm_squared() * g1.norm() * g_abs.norm() * s.data.n() as f64;
-                Some(Statement {
-                    lhs,
-                    rhs,
-                    budget: Budget::RoundOff {
-                        scale: lhs + rhs + cancel,
-                    },
-                })
-            }
-            Step::Eq28 => {
-                if s.shape.output() != 1 || l < 2 {
-                    return None;
-                }
-                let ws = layers(s, y);
-                let c0 = l as f64 * (2.0 * q.eps).sqrt();
-                let sigma1 = spectral_norm(&ws[0]);
-                if sigma1 <= c0 {
-                    return None;
-                }
-                let suf = suffixes(&ws, 1);
-                let lhs = f * (sigma1 - c0).powi(l as i32 - 1);
-                let rhs = suf[1].norm();
-                Some(Statement {
-                    lhs,
-                    rhs,
-                    budget: Budget::Propagated { scale: lhs + rhs },
                 })
             }
             Step::Eq29 | Step::Pl | Step::Rate | Step::PathLength => {
@@ -1165,48 +1029,6 @@ impl Claim for StepClaim {
                     budget: Budget::Accumulated {
                         scale: w.norm() + approx.norm() + prod + sum,
                     },
-                })
-            }
-            Step::Thm5Lower | Step::Thm5Upper => {
-                let ws = layers(s, y);
-                let pre = prefixes(&ws, s.shape.input());
-                let suf = suffixes(&ws, s.shape.output());
-                let g2 = Self::stable_layer_grads(s, &q, y, &pre, &suf);
-                let gap = q.gap(s, &s.theta(y));
-                let mut best: Option<(f64, f64)> = None;
-                // operands: every layer's gradient and bound (the closest pair can be 0 = 0
-                // while one layer is 0)
-                let mut operands = 0.0;
-                for k in 1..=l {
-                    let (lhs, rhs) = if self.kind == Step::Thm5Lower {
-                        let b = f
-                            * 4.0
-                            * q.rho
-                            * q.lambda_min
-                            * min_sv(&suf[k]).powi(2)
-                            * min_sv(&pre[k - 1]).powi(2)
-                            * gap;
-                        (b, g2[k - 1])
-                    } else {
-                        let b = f
-                            * 4.0
-                            * q.rho
-                            * q.lambda_max
-                            * spectral_norm(&suf[k]).powi(2)
-                            * spectral_norm(&pre[k - 1]).powi(2)
-                            * gap;
-                        (g2[k - 1], b)
-                    };
-                    operands += lhs.abs() + rhs.abs();
-                    if best.is_none_or(|(bl, br)| rhs - lhs < br - bl) {
-                        best = Some((lhs, rhs));
-                    }
-                }
-                let (lhs, rhs) = best?;
-                Some(Statement {
-                    lhs,
-                    rhs,
-                    budget: Budget::Propagated { scale: operands },
                 })
             }
             Step::Lemma9 => {

@@ -65,7 +65,7 @@ fn dx_scale(w1: &DMatrix<f64>, u1t: &DMatrix<f64>, w2: &DMatrix<f64>) -> f64 {
 /// §3.2's rank statement (catalog R3): `rank D_X ≤ r + m`, checked as
 /// `σ_{r+m+offset}(D_X(t)) = 0` on the `h × h` matrix (`|eigenvalues|`, descending). Round-off
 /// budget at the eigensolver's backward-error scale `h‖D_X‖_F` plus the round-off scale of
-/// `D_X` ([`dx_scale`]). Hypotheses: depth 2, `rank X ≥ 1`, `h ≥ r + m + offset`. Parameter
+/// `D_X` (`dx_scale`). Hypotheses: depth 2, `rank X ≥ 1`, `h ≥ r + m + offset`. Parameter
 /// `offset` (default 1; `0` is the false "rank ≤ r + m − 1").
 pub struct ImbalanceRank {
     offset: usize,
