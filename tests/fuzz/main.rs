@@ -196,6 +196,19 @@ fn claim_bases() -> &'static [String] {
 /// Pieces a claim-file case splices into its base: indices out of every range, huge and
 /// degenerate numbers, nested aggregations, operators and brackets.
 const CLAIM_PIECES: &[&str] = &[
+    "for k = 1..L:",
+    "for j = L..1:",
+    "for k = 1..1000000000:",
+    "where loss < 0:",
+    "where t > 1e308:",
+    "cfg(\"init.beta\")",
+    "cfg(\"\")",
+    "cfg(\"a..b\")",
+    "cfg(\"init.kind\", \"chatterji_long\")",
+    "in (0, 1)",
+    "in [1, -inf)",
+    "in (inf, 0]",
+    "let z = W[k]",
     "W[0]",
     "W[-1]",
     "W[L + 5]",
