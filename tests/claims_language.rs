@@ -928,3 +928,22 @@ fn a_parameter_outside_its_declared_interval_is_rejected() {
     let e = load_err("claim a.b {\n  param p = 0.5 in (1, 0)\n  always loss <= p\n}\n");
     assert!(e.contains("lo ≤ hi"), "{e}");
 }
+
+/// A `prev` inside a branch of a comparison `if` is the value at the previous accepted point
+/// whichever branch was taken there: the recording pass evaluates both branches (it used to
+/// evaluate the taken one only, so a branch entered for the first time had no previous
+/// value, or a stale one).
+#[test]
+fn prev_inside_an_if_branch_sees_every_accepted_point() {
+    let text = "claim user.plain {
+      always prev(t) < t
+    }
+    claim user.branch {
+      always (if t < 0.05 then prev(t) else 2 * prev(t) - prev(t)) < t
+    }";
+    let o = check(text, &[("", json!({}))], "cl22-spike", 0.2);
+    let (a, b) = (&o.verdicts[0], &o.verdicts[1]);
+    assert_eq!(a.evaluations, b.evaluations);
+    let (ma, mb) = (a.min_slack.as_ref().unwrap(), b.min_slack.as_ref().unwrap());
+    assert_eq!((ma.t, ma.lhs), (mb.t, mb.lhs));
+}

@@ -470,10 +470,11 @@ fn hypotheses_fail_for_narrow_networks_zero_imbalance_and_other_depths() {
     assert!(declared.len() >= 9);
     for id in std::iter::once("mttvm21.r3.imbalance_rank".to_string()).chain(declared) {
         let c = registry::build(&id, &json!({})).unwrap();
-        // the monotone loss and the full imbalance are stated for any depth
+        // the monotone loss, the full imbalance and the loss split are stated for any depth
         let any_depth = [
             "mttvm21.eq23.loss_nonincreasing",
             "mttvm21.claim3_2.full_imbalance_conserved",
+            "mttvm21.r9.loss_split",
         ];
         if !any_depth.contains(&id.as_str()) {
             assert!(

@@ -381,16 +381,22 @@ impl<'a> Env<'a> {
             Node::Fun(f, args) => self.fun(*f, args)?,
             Node::If(c, a, b) => {
                 let take_a = match &**c {
+                    // a parameter's choice does not change along the run: the other branch
+                    // is never read, so its memories need no recording
                     CondNode::Choice(p, o) => self.params[*p] == *o as f64,
                     CondNode::Cmp(x, rel, y) => {
-                        let (x, y) = (self.eval(x)?.0.scalar(), self.eval(y)?.0.scalar());
-                        match rel {
-                            Rel::Le => x <= y,
-                            Rel::Lt => x < y,
-                            Rel::Ge => x >= y,
-                            Rel::Gt => x > y,
-                            Rel::Eq => x == y,
+                        // both sides before an error is passed on, and both branches while
+                        // recording: a `prev`/`runmax` anywhere in the `if` sees every
+                        // accepted point, whichever branch the comparison picks there
+                        let (x, y) = (self.eval(x), self.eval(y));
+                        let cond = x.and_then(|x| y.map(|y| (x.0.scalar(), y.0.scalar())));
+                        if self.record {
+                            let (ra, rb) = (self.eval(a), self.eval(b));
+                            let (x, y) = cond?;
+                            return if compare(x, *rel, y) { ra } else { rb };
                         }
+                        let (x, y) = cond?;
+                        compare(x, *rel, y)
                     }
                 };
                 self.eval(if take_a { a } else { b })?
@@ -418,14 +424,18 @@ impl<'a> Env<'a> {
                 self.count_terms((b as i128 - a as i128 + 1).max(0) as u64)?;
                 let saved = self.vars[*slot];
                 let mut msum: Option<DMatrix<f64>> = None;
+                let mut failed: Option<Skip> = None;
                 for k in a..=b {
                     self.vars[*slot] = k;
                     let r = self.eval(body);
-                    let (v, m) = match r {
-                        Ok(x) => x,
-                        Err(e) => {
-                            self.vars[*slot] = saved;
-                            return Err(e);
+                    // every term is evaluated before an error is passed on (the memories
+                    // of the later terms see this point too)
+                    let (v, m) = match (r, &failed) {
+                        (Ok(x), None) => x,
+                        (Ok(_), Some(_)) => continue,
+                        (Err(e), _) => {
+                            failed.get_or_insert(e);
+                            continue;
                         }
                     };
                     let v = match v {
@@ -463,6 +473,9 @@ impl<'a> Env<'a> {
                     }
                 }
                 self.vars[*slot] = saved;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
                 match msum {
                     Some(m) => (Val::M(m), mag),
                     None => (Val::S(acc), mag),
@@ -747,6 +760,16 @@ pub fn sizes(s: &Setting) -> Sizes {
     Sizes {
         l: s.shape.depth() as i64,
         ndq: [s.data.n(), s.shape.input(), s.shape.output(), s.rank].map(|v| v as i64),
+    }
+}
+
+fn compare(x: f64, rel: Rel, y: f64) -> bool {
+    match rel {
+        Rel::Le => x <= y,
+        Rel::Lt => x < y,
+        Rel::Ge => x >= y,
+        Rel::Gt => x > y,
+        Rel::Eq => x == y,
     }
 }
 

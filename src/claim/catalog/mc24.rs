@@ -570,7 +570,6 @@ pub struct StepClaim {
     q: Option<Quantities>,
     anchor: Option<Anchor>,
     residual0: Option<Residual0>,
-    prev: Option<(f64, f64)>,
 }
 
 /// The state at `t_0` that Theorem 3's constant depends on.
@@ -593,7 +592,6 @@ struct Residual0 {
 /// Kinds of [`StepClaim`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
-    Monotone,
     RankOne,
     EqualNorms,
     Alignment,
@@ -605,8 +603,7 @@ enum Step {
     Lemma9,
 }
 
-const STEP_BUILDERS: [crate::claim::registry::Builder; 10] = [
-    |p| StepClaim::build(Step::Monotone, p),
+const STEP_BUILDERS: [crate::claim::registry::Builder; 9] = [
     |p| StepClaim::build(Step::RankOne, p),
     |p| StepClaim::build(Step::EqualNorms, p),
     |p| StepClaim::build(Step::Alignment, p),
@@ -619,8 +616,7 @@ const STEP_BUILDERS: [crate::claim::registry::Builder; 10] = [
 ];
 
 impl Step {
-    const ALL: [Step; 10] = [
-        Step::Monotone,
+    const ALL: [Step; 9] = [
         Step::RankOne,
         Step::EqualNorms,
         Step::Alignment,
@@ -634,7 +630,6 @@ impl Step {
 
     fn id(self) -> &'static str {
         match self {
-            Step::Monotone => "mc24.thm3_proof.loss_nonincreasing",
             Step::RankOne => "mc24.lemma2.rank_one",
             Step::EqualNorms => "mc24.lemma2.equal_norms",
             Step::Alignment => "mc24.lemma2.alignment",
@@ -649,9 +644,6 @@ impl Step {
 
     fn result(self) -> &'static str {
         match self {
-            Step::Monotone => {
-                "Theorem 3 proof (B.4): the risk is non-increasing along gradient flow"
-            }
             Step::RankOne => "Lemma 2 (first bound)",
             Step::EqualNorms => "Lemma 2 (second bound)",
             Step::Alignment => "Lemma 2 (third bound)",
@@ -666,7 +658,6 @@ impl Step {
 
     fn known(self) -> &'static [&'static str] {
         match self {
-            Step::Monotone => &[],
             Step::RankOne | Step::EqualNorms | Step::Alignment => &["factor", "eps"],
             Step::Eq29 | Step::Pl | Step::Rate | Step::PathLength => &["factor", "t0"],
             Step::Lemma9 => &["factor", "m_cap"],
@@ -726,7 +717,6 @@ impl StepClaim {
             q: None,
             anchor: None,
             residual0: None,
-            prev: None,
         }))
     }
 
@@ -742,12 +732,6 @@ impl StepClaim {
             None => "t_0 = 1/ρ (the paper's t = 1)".into(),
         };
         match self.kind {
-            Step::Monotone => {
-                "L(t_i) ≤ L(t_{i−1}) at consecutive accepted steps, compared through \
-                               the stable forms L − L_min = ρ‖X(Θ − Θ*)‖²/n or L_0 − L = \
-                               ρ(2ΘᵀΣ̂w* − ΘᵀΣ̂Θ), whichever is smaller"
-                    .into()
-            }
             Step::RankOne => {
                 format!("for every k: ‖W_k(t)‖_F² − ‖W_k(t)‖_2² = Σ_{{i≥2}} σ_i(W_k)² ≤ {f}·{e}")
             }
@@ -818,12 +802,6 @@ impl StepClaim {
             .collect()
     }
 
-    /// `(L − L_min, L_0 − L)` at a state, both in stable form.
-    fn loss_forms(s: &Setting, q: &Quantities, y: &[f64]) -> (f64, f64) {
-        let theta = s.theta(y);
-        (q.gap(s, &theta), q.rho * risk_decrease(s, &q.wstar, &theta))
-    }
-
     fn anchor_at(&self, s: &Setting, q: &Quantities, p: &Point<'_>) -> Anchor {
         let np = s.params();
         let theta = s.theta(p.y);
@@ -859,7 +837,6 @@ impl Claim for StepClaim {
         let q = Quantities::new(s);
         let mut h = Vec::new();
         match self.kind {
-            Step::Monotone => {}
             Step::RankOne | Step::EqualNorms | Step::RankOneProduct => h.push(hyp_univariate(s)),
             Step::Alignment => {
                 h.push(hyp_univariate(s));
@@ -901,24 +878,6 @@ impl Claim for StepClaim {
         let l = s.shape.depth();
         let f = self.factor;
         match self.kind {
-            Step::Monotone => {
-                let (gap0, dec0) = self.prev?;
-                let (gap, dec) = Self::loss_forms(s, &q, y);
-                // L(t) − L(t_prev) = gap − gap0 = dec0 − dec; compare the smaller pair
-                let (lhs, rhs) = if gap + gap0 <= dec.abs() + dec0.abs() {
-                    (gap, gap0)
-                } else {
-                    (dec0, dec)
-                };
-                // one-step comparison: only this step's local error enters
-                Some(Statement {
-                    lhs,
-                    rhs,
-                    budget: Budget::Local {
-                        scale: lhs.abs() + rhs.abs(),
-                    },
-                })
-            }
             Step::RankOne | Step::EqualNorms => {
                 if s.shape.output() != 1 {
                     return None;
@@ -1071,11 +1030,6 @@ impl Claim for StepClaim {
     }
 
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        if self.kind == Step::Monotone {
-            let q = self.quantities(s);
-            self.prev = Some(Self::loss_forms(s, &q, &p.y[..s.params()]));
-            return;
-        }
         if !self.kind.uses_anchor() || self.anchor.is_some() {
             return;
         }
