@@ -484,20 +484,52 @@ impl<'a> Env<'a> {
         })
     }
 
+    /// This point's handle in the run's shared values.
+    fn point_handle(&mut self) -> u64 {
+        match self.point {
+            Some(g) => g,
+            None => {
+                let g = self
+                    .s
+                    .shared
+                    .point(&self.y[..self.s.params().min(self.y.len())]);
+                self.point = Some(g);
+                g
+            }
+        }
+    }
+
+    /// The singular values of `v`, the value of `arg` (nonincreasing; a number's absolute
+    /// value). When `arg` is a shared subexpression they are computed once per point for
+    /// every claim and index (`sv(W[k], i)` for `i = 1..m` decomposes `W_k` once).
+    fn singular_values(&mut self, arg: &Node, v: &Val) -> Vec<f64> {
+        let compute = |v: &Val| match v {
+            Val::M(a) => crate::decompose::singular_values(a)
+                .map(|s| s.as_slice().to_vec())
+                .unwrap_or_else(|_| vec![f64::NAN]),
+            Val::S(x) => vec![x.abs()],
+        };
+        let Node::Shared(sh) = arg else {
+            return compute(v);
+        };
+        let vars: Vec<i64> = sh.free.iter().map(|&s| self.vars[s]).collect();
+        let point = self.point_handle();
+        let id = sh.id | super::shared::SINGULAR_VALUES;
+        if let Some((Val::M(col), _)) = self.s.shared.get(point, id, &vars) {
+            return col.as_slice().to_vec();
+        }
+        let out = compute(v);
+        let col = DMatrix::from_column_slice(out.len(), 1, &out);
+        self.s.shared.put(point, id, &vars, &(Val::M(col), 0.0));
+        out
+    }
+
     /// A point-only subexpression: read from the run's shared values at this point, or
     /// computed and kept there for the other claims.
     fn shared(&mut self, sh: &Shared) -> Out {
         let vars: Vec<i64> = sh.free.iter().map(|&s| self.vars[s]).collect();
-        let store = &self.s.shared;
-        let point = match self.point {
-            Some(g) => g,
-            None => {
-                let g = store.point(&self.y[..self.s.params().min(self.y.len())]);
-                self.point = Some(g);
-                g
-            }
-        };
-        if let Some(v) = store.get(point, sh.id, &vars) {
+        let point = self.point_handle();
+        if let Some(v) = self.s.shared.get(point, sh.id, &vars) {
             return Ok(v);
         }
         let v = self.eval(&sh.node)?;
@@ -575,12 +607,13 @@ impl<'a> Env<'a> {
         }
         let (v, m) = self.eval(&args[0])?;
         let x = v.scalar();
-        let sv = |v: &Val| match v {
-            Val::M(a) => crate::decompose::singular_values(a)
-                .map(|s| s.as_slice().to_vec())
-                .unwrap_or_else(|_| vec![f64::NAN]),
-            Val::S(x) => vec![x.abs()],
+        let needs_sv = matches!(f, Fun::Nuc | Fun::Sv | Fun::Smin | Fun::Rank);
+        let svals = if needs_sv {
+            self.singular_values(&args[0], &v)
+        } else {
+            Vec::new()
         };
+        let sv = |_: &Val| svals.clone();
         let tol = |s: &[f64], v: &Val| {
             let dims = match v {
                 Val::M(a) => a.nrows().max(a.ncols()),

@@ -25,6 +25,10 @@ pub const POINTS: usize = 8;
 /// Most bytes of shared values kept for one point (further values are recomputed).
 pub const MAX_POINT_BYTES: usize = 16 << 20;
 
+/// Tag of the key under which the singular values of a shared subexpression are kept (its
+/// id with the top bit set; interned ids never reach it).
+pub const SINGULAR_VALUES: u64 = 1 << 63;
+
 /// Largest subexpression (in nodes) given an id: larger ones are rare and their canonical
 /// form would cost more than it saves.
 const MAX_SHARED_NODES: usize = 256;
@@ -140,15 +144,17 @@ impl SharedValues {
     }
 }
 
-/// Whether computing `n` is worth sharing: a decomposition, a product of layers, `Θ`, the
-/// residual or an imbalance.
+/// Whether computing `n` is worth sharing: a decomposition, a layer or a product of layers,
+/// `Θ`, the residual or an imbalance (a layer is shared so that the singular values of
+/// `W[k]` are too).
 fn costly(n: &Node) -> bool {
     matches!(
         n,
         Node::Fun(
             Fun::Op | Fun::Nuc | Fun::Sv | Fun::Smin | Fun::Rank | Fun::EigMax | Fun::EigMin,
             _
-        ) | Node::Chain(..)
+        ) | Node::Layer(_)
+            | Node::Chain(..)
             | Node::Mat(MatQ::Theta | MatQ::R)
             | Node::Imbalance(_)
     )
@@ -436,7 +442,8 @@ mod tests {
         let a = shared_of(&share(sum(0, op_layer(0, 0))));
         let b = shared_of(&share(sum(3, op_layer(3, 0))));
         let c = shared_of(&share(sum(0, op_layer(0, 1))));
-        assert_eq!(a.len(), 1);
+        // the norm, and the layer inside it
+        assert_eq!(a.len(), 2);
         assert_eq!(a[0].0, b[0].0);
         assert_eq!((a[0].1.clone(), b[0].1.clone()), (vec![0], vec![3]));
         assert_ne!(a[0].0, c[0].0);
@@ -456,17 +463,17 @@ mod tests {
                 )],
             )
         };
-        assert!(shared_of(&share(scaled(Node::Param(0)))).is_empty());
-        assert!(shared_of(&share(scaled(Node::Scalar(
-            super::super::compile::ScalarQ::Loss
-        ))))
-        .is_empty());
+        // only the layer `W[k]` inside is shared
+        assert_eq!(shared_of(&share(scaled(Node::Param(0)))).len(), 1);
+        let loss = Node::Scalar(super::super::compile::ScalarQ::Loss);
+        assert_eq!(shared_of(&share(scaled(loss))).len(), 1);
         let running = Node::Memory(Memory::RunMax, 0, Box::new(Node::Const(1.0)));
-        assert!(shared_of(&share(scaled(running))).is_empty());
+        assert_eq!(shared_of(&share(scaled(running))).len(), 1);
         let grad = Node::Fun(Fun::Op, vec![Node::Grad(var(0, 0))]);
         assert!(shared_of(&share(grad)).is_empty());
+        // the norm and the layer
         let initial = Node::Memory(Memory::At0, 0, Box::new(Node::Const(2.0)));
-        assert_eq!(shared_of(&share(scaled(initial))).len(), 1);
+        assert_eq!(shared_of(&share(scaled(initial))).len(), 2);
     }
 
     /// Points are told apart by their weights bit for bit; the oldest is dropped past

@@ -593,7 +593,6 @@ struct Residual0 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     RankOne,
-    EqualNorms,
     Alignment,
     Eq29,
     Pl,
@@ -603,9 +602,8 @@ enum Step {
     Lemma9,
 }
 
-const STEP_BUILDERS: [crate::claim::registry::Builder; 9] = [
+const STEP_BUILDERS: [crate::claim::registry::Builder; 8] = [
     |p| StepClaim::build(Step::RankOne, p),
-    |p| StepClaim::build(Step::EqualNorms, p),
     |p| StepClaim::build(Step::Alignment, p),
     |p| StepClaim::build(Step::Eq29, p),
     |p| StepClaim::build(Step::Pl, p),
@@ -616,9 +614,8 @@ const STEP_BUILDERS: [crate::claim::registry::Builder; 9] = [
 ];
 
 impl Step {
-    const ALL: [Step; 9] = [
+    const ALL: [Step; 8] = [
         Step::RankOne,
-        Step::EqualNorms,
         Step::Alignment,
         Step::Eq29,
         Step::Pl,
@@ -631,7 +628,6 @@ impl Step {
     fn id(self) -> &'static str {
         match self {
             Step::RankOne => "mc24.lemma2.rank_one",
-            Step::EqualNorms => "mc24.lemma2.equal_norms",
             Step::Alignment => "mc24.lemma2.alignment",
             Step::Eq29 => "mc24.thm3.eq29_product_norm",
             Step::Pl => "mc24.thm3.pl",
@@ -645,7 +641,6 @@ impl Step {
     fn result(self) -> &'static str {
         match self {
             Step::RankOne => "Lemma 2 (first bound)",
-            Step::EqualNorms => "Lemma 2 (second bound)",
             Step::Alignment => "Lemma 2 (third bound)",
             Step::Eq29 => "Theorem 3 proof (B.4), eq. (29)",
             Step::Pl => "Theorem 3 (explicit μ of proof B.4)",
@@ -658,7 +653,7 @@ impl Step {
 
     fn known(self) -> &'static [&'static str] {
         match self {
-            Step::RankOne | Step::EqualNorms | Step::Alignment => &["factor", "eps"],
+            Step::RankOne | Step::Alignment => &["factor", "eps"],
             Step::Eq29 | Step::Pl | Step::Rate | Step::PathLength => &["factor", "t0"],
             Step::Lemma9 => &["factor", "m_cap"],
             _ => &["factor"],
@@ -735,7 +730,6 @@ impl StepClaim {
             Step::RankOne => {
                 format!("for every k: ‖W_k(t)‖_F² − ‖W_k(t)‖_2² = Σ_{{i≥2}} σ_i(W_k)² ≤ {f}·{e}")
             }
-            Step::EqualNorms => format!("max_k σ_k(t)² − min_k σ_k(t)² ≤ {f}·{e}"),
             Step::Alignment => {
                 let rhs = if self.sharp {
                     "(2ε̄ + ‖W_k(0)‖_2²)"
@@ -837,7 +831,7 @@ impl Claim for StepClaim {
         let q = Quantities::new(s);
         let mut h = Vec::new();
         match self.kind {
-            Step::RankOne | Step::EqualNorms | Step::RankOneProduct => h.push(hyp_univariate(s)),
+            Step::RankOne | Step::RankOneProduct => h.push(hyp_univariate(s)),
             Step::Alignment => {
                 h.push(hyp_univariate(s));
                 h.push(hyp_depth2(s));
@@ -878,7 +872,7 @@ impl Claim for StepClaim {
         let l = s.shape.depth();
         let f = self.factor;
         match self.kind {
-            Step::RankOne | Step::EqualNorms => {
+            Step::RankOne => {
                 if s.shape.output() != 1 {
                     return None;
                 }
@@ -888,13 +882,7 @@ impl Claim for StepClaim {
                 let tops: Vec<SigmaTail> =
                     layers(s, y).iter().map(sigma_tail).collect::<Option<_>>()?;
                 let scale = tops.iter().map(|t| t.sigma * t.sigma).fold(0.0, f64::max);
-                let lhs = if self.kind == Step::RankOne {
-                    tops.iter().map(|t| t.tail).fold(0.0, f64::max)
-                } else {
-                    let sq: Vec<f64> = tops.iter().map(|t| t.sigma * t.sigma).collect();
-                    sq.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-                        - sq.iter().copied().fold(f64::INFINITY, f64::min)
-                };
+                let lhs = tops.iter().map(|t| t.tail).fold(0.0, f64::max);
                 Some(Statement {
                     lhs,
                     rhs: f * e,
