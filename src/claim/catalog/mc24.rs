@@ -57,9 +57,6 @@ const PAPER: &str = "002";
 /// Default convergence gate of the end-point claims about the limit of the flow.
 pub const GAP_TOL: f64 = 1e-12;
 
-/// Default cap `m' < 1` on `m` in Lemma 9.
-pub const M_CAP: f64 = 0.999;
-
 /// The registered claims of paper 002.
 pub fn entries() -> Vec<Entry> {
     let mut v = Vec::new();
@@ -238,13 +235,6 @@ pub fn risk_decrease(s: &Setting, wstar: &DMatrix<f64>, theta: &DMatrix<f64>) ->
     let xt = &s.data.x * theta;
     let xw = &s.data.x * wstar;
     (2.0 * xt.dot(&xw) - xt.norm_squared()) / s.data.n() as f64
-}
-
-/// The smallest singular value of a square matrix (`min(r, c)`-th singular value).
-fn min_sv(a: &DMatrix<f64>) -> f64 {
-    crate::decompose::singular_values(a).map_or(f64::NAN, |sv| {
-        sv.iter().copied().fold(f64::INFINITY, f64::min)
-    })
 }
 
 /// Top singular triplet of a layer.
@@ -513,18 +503,6 @@ fn hyp_a2(s: &Setting, q: &Quantities) -> Vec<Hypothesis> {
     ]
 }
 
-fn hyp_square(s: &Setting) -> Hypothesis {
-    let w = s.shape.widths();
-    let max = *w.iter().max().expect("widths");
-    let min = *w.iter().min().expect("widths");
-    Hypothesis::new(
-        "square layers d_0 = … = d_L (Theorem 5): max width − min width = 0",
-        (max - min) as f64,
-        Relation::Le,
-        0.0,
-    )
-}
-
 // ---------------------------------------------------------------------------------------
 // Claims evaluated at every step
 // ---------------------------------------------------------------------------------------
@@ -566,10 +544,8 @@ pub struct StepClaim {
     factor: f64,
     sharp: bool,
     t0: Option<f64>,
-    m_cap: f64,
     q: Option<Quantities>,
     anchor: Option<Anchor>,
-    residual0: Option<Residual0>,
 }
 
 /// The state at `t_0` that Theorem 3's constant depends on.
@@ -582,13 +558,6 @@ struct Anchor {
     theta: Vec<f64>,
 }
 
-/// Lemma 9's constants from the initial products.
-#[derive(Clone, Debug)]
-struct Residual0 {
-    big_m: f64,
-    small_m: f64,
-}
-
 /// Kinds of [`StepClaim`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
@@ -599,10 +568,9 @@ enum Step {
     Rate,
     PathLength,
     RankOneProduct,
-    Lemma9,
 }
 
-const STEP_BUILDERS: [crate::claim::registry::Builder; 8] = [
+const STEP_BUILDERS: [crate::claim::registry::Builder; 7] = [
     |p| StepClaim::build(Step::RankOne, p),
     |p| StepClaim::build(Step::Alignment, p),
     |p| StepClaim::build(Step::Eq29, p),
@@ -610,11 +578,10 @@ const STEP_BUILDERS: [crate::claim::registry::Builder; 8] = [
     |p| StepClaim::build(Step::Rate, p),
     |p| StepClaim::build(Step::PathLength, p),
     |p| StepClaim::build(Step::RankOneProduct, p),
-    |p| StepClaim::build(Step::Lemma9, p),
 ];
 
 impl Step {
-    const ALL: [Step; 8] = [
+    const ALL: [Step; 7] = [
         Step::RankOne,
         Step::Alignment,
         Step::Eq29,
@@ -622,7 +589,6 @@ impl Step {
         Step::Rate,
         Step::PathLength,
         Step::RankOneProduct,
-        Step::Lemma9,
     ];
 
     fn id(self) -> &'static str {
@@ -634,7 +600,6 @@ impl Step {
             Step::Rate => "mc24.lemma7.rate",
             Step::PathLength => "mc24.lemma7.path_length",
             Step::RankOneProduct => "mc24.cor1_proof.rank_one_product",
-            Step::Lemma9 => "mc24.lemma9.products",
         }
     }
 
@@ -647,7 +612,6 @@ impl Step {
             Step::Rate => "Lemma 7 with Theorem 3 (exponential convergence)",
             Step::PathLength => "Lemma 7 with Theorem 3 (finite path length)",
             Step::RankOneProduct => "Corollary 1 proof (B.5), rank-one product error",
-            Step::Lemma9 => "Lemma 9 (along the trajectory from W(0))",
         }
     }
 
@@ -655,7 +619,6 @@ impl Step {
         match self {
             Step::RankOne | Step::Alignment => &["factor", "eps"],
             Step::Eq29 | Step::Pl | Step::Rate | Step::PathLength => &["factor", "t0"],
-            Step::Lemma9 => &["factor", "m_cap"],
             _ => &["factor"],
         }
     }
@@ -696,22 +659,13 @@ impl StepClaim {
                 Some(t)
             }
         };
-        let m_cap = pr.f64("m_cap", M_CAP)?;
-        if !(m_cap > 0.0 && m_cap < 1.0) {
-            return Err(GradflowError::Config(format!(
-                "claim {}: m_cap = {m_cap}: Lemma 9 needs m' ∈ (0, 1)",
-                kind.id()
-            )));
-        }
         Ok(Box::new(Self {
             kind,
             factor,
             sharp,
             t0,
-            m_cap,
             q: None,
             anchor: None,
-            residual0: None,
         }))
     }
 
@@ -760,26 +714,7 @@ impl StepClaim {
             Step::RankOneProduct => format!(
                 "‖w_prod − σ_1⋯σ_L v_1 ∏_{{k<L}}⟨u_k, v_{{k+1}}⟩ u_L‖ ≤ {f}·√ε Σ_k ∏_{{j≠k}} σ_j"
             ),
-            Step::Lemma9 => format!(
-                "while max_k ‖θ_k(t)‖_2 ≤ m²/(4M²), θ_k = L(W_k(t) − W_k(0)): max_k \
-                 max(‖Π_k(t)‖_2/(2M), m/(2σ_min(Π_k(t)))) ≤ {f}, Π_k = W_k⋯W_1, M = max(1, \
-                 max_k ‖Π_k(0)‖_2), m = min({}, min_k σ_min(Π_k(0)))",
-                self.m_cap
-            ),
         }
-    }
-
-    fn residual0(&mut self, s: &Setting) -> Residual0 {
-        let cap = self.m_cap;
-        self.residual0
-            .get_or_insert_with(|| {
-                let ws = layers(s, &s.theta0);
-                let pre = prefixes(&ws, s.shape.input());
-                let big_m = pre[1..].iter().map(spectral_norm).fold(1.0, f64::max);
-                let small_m = pre[1..].iter().map(min_sv).fold(cap, f64::min);
-                Residual0 { big_m, small_m }
-            })
-            .clone()
     }
 
     /// The stable per-layer gradients `∇_kL = S_{k+1}ᵀ G P_{k−1}ᵀ`, `G = 2ρ(Θ − Θ*)ᵀΣ̂`.
@@ -843,18 +778,6 @@ impl Claim for StepClaim {
                 }
                 h.push(hyp_wstar(&q));
                 h.extend(hyp_a1(&q));
-            }
-            Step::Lemma9 => {
-                h.push(hyp_square(s));
-                let ws = layers(s, &s.theta0);
-                let pre = prefixes(&ws, s.shape.input());
-                let m = pre[1..].iter().map(min_sv).fold(self.m_cap, f64::min);
-                h.push(Hypothesis::new(
-                    "the initial products are invertible: m > 0",
-                    m,
-                    Relation::Gt,
-                    0.0,
-                ));
             }
         }
         h
@@ -976,34 +899,6 @@ impl Claim for StepClaim {
                     budget: Budget::Accumulated {
                         scale: w.norm() + approx.norm() + prod + sum,
                     },
-                })
-            }
-            Step::Lemma9 => {
-                let r0 = self.residual0(s);
-                if r0.small_m <= 0.0 {
-                    return None;
-                }
-                let (ws, w0) = (layers(s, y), layers(s, &s.theta0));
-                let theta_max = ws
-                    .iter()
-                    .zip(&w0)
-                    .map(|(a, b)| l as f64 * spectral_norm(&(a - b)))
-                    .fold(0.0, f64::max);
-                let radius = r0.small_m * r0.small_m / (4.0 * r0.big_m * r0.big_m);
-                if theta_max > radius {
-                    return None;
-                }
-                let pre = prefixes(&ws, s.shape.input());
-                let lhs = pre[1..]
-                    .iter()
-                    .map(|pk| {
-                        (spectral_norm(pk) / (2.0 * r0.big_m)).max(r0.small_m / (2.0 * min_sv(pk)))
-                    })
-                    .fold(0.0, f64::max);
-                Some(Statement {
-                    lhs,
-                    rhs: f,
-                    budget: Budget::Propagated { scale: lhs + f },
                 })
             }
         }
