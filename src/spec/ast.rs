@@ -135,6 +135,25 @@ impl Expr {
             span: Span::default(),
         }
     }
+
+    /// The expressions directly inside this one (an `if`'s condition sides first).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Config(..) => Vec::new(),
+            ExprKind::Index(_, a) | ExprKind::Neg(a) | ExprKind::Transpose(a) => vec![a],
+            ExprKind::Slice(_, a, b) | ExprKind::Bin(_, a, b) => vec![a, b],
+            ExprKind::Call(_, args) => args.iter().collect(),
+            ExprKind::Agg(_, _, a, b, c) => vec![a, b, c],
+            ExprKind::If(c, a, b) => {
+                let mut v = match &**c {
+                    Cond::Cmp(cmp) => vec![&cmp.lhs, &cmp.rhs],
+                    Cond::Choice(..) => Vec::new(),
+                };
+                v.extend([&**a, &**b]);
+                v
+            }
+        }
+    }
 }
 
 /// The relation of a comparison.
@@ -161,6 +180,17 @@ impl Rel {
             Rel::Ge => ">=",
             Rel::Gt => ">",
             Rel::Eq => "==",
+        }
+    }
+
+    /// Whether `a rel b` holds (`==` exactly).
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Rel::Le => a <= b,
+            Rel::Lt => a < b,
+            Rel::Ge => a >= b,
+            Rel::Gt => a > b,
+            Rel::Eq => a == b,
         }
     }
 }

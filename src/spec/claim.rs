@@ -99,6 +99,12 @@ pub struct Definition {
     reads: Reads,
 }
 
+/// The form a compiled expression is evaluated in: setting-only subtrees cached for the run
+/// ([`Scope::fold_static`]), point-only ones shared by every claim ([`super::shared::share`]).
+fn evaluated(scope: &mut Scope<'_>, n: Node) -> Node {
+    super::shared::share(scope.fold_static(n))
+}
+
 fn convention(
     src: Source<'_>,
     name: &str,
@@ -290,8 +296,8 @@ impl Definition {
         if matches!(cmp.rel, Rel::Ge | Rel::Gt) {
             std::mem::swap(&mut lhs, &mut rhs);
         }
-        let lhs = super::shared::share(scope.fold_static(lhs));
-        let rhs = super::shared::share(scope.fold_static(rhs));
+        let lhs = evaluated(&mut scope, lhs);
+        let rhs = evaluated(&mut scope, rhs);
         let scale = match decl.budget.as_ref().and_then(|b| b.scale.as_ref()) {
             Some(e) => {
                 let (n, t) = scope.expr(e)?;
@@ -299,7 +305,7 @@ impl Definition {
                 if matches!(t, Ty::Matrix(..)) {
                     return Err(src.error(e.span, "a budget scale must be a number"));
                 }
-                Some(super::shared::share(scope.fold_static(n)))
+                Some(evaluated(&mut scope, n))
             }
             None => None,
         };
@@ -316,9 +322,7 @@ impl Definition {
                         "a `where` condition is an inequality between numbers",
                     ));
                 }
-                let share =
-                    |n: Node, scope: &mut Scope<'_>| super::shared::share(scope.fold_static(n));
-                Some((share(l, &mut scope), g.rel, share(r, &mut scope)))
+                Some((evaluated(&mut scope, l), g.rel, evaluated(&mut scope, r)))
             }
             None => None,
         };
@@ -588,14 +592,7 @@ impl SpecClaim {
         // every part is evaluated before an error is passed on (memories see every point)
         let met = def.guard.as_ref().map(|(gl, rel, gr)| {
             let (a, b) = (env.eval(gl), env.eval(gr));
-            let (a, b) = (a?.0.scalar(), b?.0.scalar());
-            Ok::<bool, Skip>(match rel {
-                Rel::Le => a <= b,
-                Rel::Lt => a < b,
-                Rel::Ge => a >= b,
-                Rel::Gt => a > b,
-                Rel::Eq => a == b,
-            })
+            Ok::<bool, Skip>(rel.holds(a?.0.scalar(), b?.0.scalar()))
         });
         let (l, r) = (env.eval(&def.lhs), env.eval(&def.rhs));
         let scale = def.scale.as_ref().map(|n| env.eval(n));
@@ -633,14 +630,8 @@ fn skip_text(e: &Skip) -> String {
 impl Claim for SpecClaim {
     fn info(&self) -> ClaimInfo {
         let d = &self.def.decl;
-        let (temporal, cmp) = d.statement.as_ref().expect("a statement");
-        let when = match temporal {
-            Temporal::Always => "always".to_string(),
-            Temporal::AtEnd => "at_end".to_string(),
-            Temporal::AlwaysFrom(t0) => format!("always from {t0}:"),
-            Temporal::AlwaysAfter(t0) => format!("always after {t0}:"),
-            Temporal::EventuallyBy(t1) => format!("eventually by {t1}:"),
-        };
+        let (temporal, _) = d.statement.as_ref().expect("a statement");
+        let stated = d.statement_text();
         let conv = match &d.convention {
             Some(c) => format!(
                 " [loss {}{}]",
@@ -651,10 +642,9 @@ impl Claim for SpecClaim {
             ),
             None => String::new(),
         };
-        let q = d.qualifiers();
         let statement = match &d.says {
-            Some(says) => format!("{says}: {when} {q}{cmp}{conv}"),
-            None => format!("{when} {q}{cmp}{conv}"),
+            Some(says) => format!("{says}: {stated}{conv}"),
+            None => format!("{stated}{conv}"),
         };
         let mut info = ClaimInfo::new(
             d.id.clone(),

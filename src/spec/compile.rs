@@ -434,6 +434,44 @@ pub enum CondNode {
     Choice(usize, usize),
 }
 
+impl Node {
+    /// This node with each child replaced by `f(child)`, in evaluation order (an `if`'s
+    /// condition sides, then its branches).
+    pub fn map_children(self, f: &mut dyn FnMut(Node) -> Node) -> Node {
+        let mut g = |b: Box<Node>| Box::new(f(*b));
+        match self {
+            Node::Neg(a) => Node::Neg(g(a)),
+            Node::Transpose(a) => Node::Transpose(g(a)),
+            Node::Bin(op, a, b) => {
+                let a = g(a);
+                let b = g(b);
+                Node::Bin(op, a, b)
+            }
+            Node::Fun(fun, args) => Node::Fun(fun, args.into_iter().map(&mut *f).collect()),
+            Node::Memory(m, slot, a) => Node::Memory(m, slot, g(a)),
+            Node::Agg(k, slot, lo, hi, body, mat) => Node::Agg(k, slot, lo, hi, g(body), mat),
+            Node::If(c, a, b) => {
+                let c = match *c {
+                    CondNode::Cmp(x, r, y) => {
+                        let x = g(x);
+                        let y = g(y);
+                        CondNode::Cmp(x, r, y)
+                    }
+                    choice => choice,
+                };
+                let a = g(a);
+                let b = g(b);
+                Node::If(Box::new(c), a, b)
+            }
+            Node::Shared(mut sh) => {
+                sh.node = f(sh.node);
+                Node::Shared(sh)
+            }
+            other => other,
+        }
+    }
+}
+
 /// Most nodes a claim's compiled expressions may hold (`let`s are expanded where used).
 pub const MAX_NODES: usize = 100_000;
 
@@ -685,35 +723,7 @@ impl<'a> Scope<'a> {
                 n
             };
         }
-        let mut f = |b: Box<Node>| Box::new(self.fold_static(*b));
-        match n {
-            Node::Neg(a) => Node::Neg(f(a)),
-            Node::Transpose(a) => Node::Transpose(f(a)),
-            Node::Bin(op, a, b) => {
-                let a = f(a);
-                let b = f(b);
-                Node::Bin(op, a, b)
-            }
-            Node::Fun(fun, args) => {
-                Node::Fun(fun, args.into_iter().map(|a| self.fold_static(a)).collect())
-            }
-            Node::Memory(m, slot, a) => Node::Memory(m, slot, f(a)),
-            Node::Agg(k, slot, lo, hi, body, mat) => Node::Agg(k, slot, lo, hi, f(body), mat),
-            Node::If(c, a, b) => {
-                let c = match *c {
-                    CondNode::Cmp(x, r, y) => CondNode::Cmp(
-                        Box::new(self.fold_static(*x)),
-                        r,
-                        Box::new(self.fold_static(*y)),
-                    ),
-                    choice => choice,
-                };
-                let a = self.fold_static(*a);
-                let b = self.fold_static(*b);
-                Node::If(Box::new(c), Box::new(a), Box::new(b))
-            }
-            other => other,
-        }
+        n.map_children(&mut |c| self.fold_static(c))
     }
 
     /// Checks a compiled top-level expression against [`MAX_DEPTH`].

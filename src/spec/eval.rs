@@ -13,7 +13,6 @@ use std::collections::HashMap;
 
 use nalgebra::DMatrix;
 
-use super::ast::Rel;
 use super::ast::{AggKind, BinOp};
 use super::compile::{Affine, CondNode, Fun, MatQ, Memory, Node, ScalarQ, SizeQ, Sizes};
 use super::shared::Shared;
@@ -393,10 +392,10 @@ impl<'a> Env<'a> {
                         if self.record {
                             let (ra, rb) = (self.eval(a), self.eval(b));
                             let (x, y) = cond?;
-                            return if compare(x, *rel, y) { ra } else { rb };
+                            return if rel.holds(x, y) { ra } else { rb };
                         }
                         let (x, y) = cond?;
-                        compare(x, *rel, y)
+                        rel.holds(x, y)
                     }
                 };
                 self.eval(if take_a { a } else { b })?
@@ -613,7 +612,6 @@ impl<'a> Env<'a> {
         } else {
             Vec::new()
         };
-        let sv = |_: &Val| svals.clone();
         let tol = |s: &[f64], v: &Val| {
             let dims = match v {
                 Val::M(a) => a.nrows().max(a.ncols()),
@@ -631,7 +629,7 @@ impl<'a> Env<'a> {
                 (Val::S(r), m)
             }
             Fun::Nuc => {
-                let s = sv(&v);
+                let s = &svals;
                 (Val::S(s.iter().sum()), m * (s.len() as f64).sqrt())
             }
             Fun::Tr => match &v {
@@ -646,20 +644,19 @@ impl<'a> Env<'a> {
                 if k < 1 {
                     return Err(Skip::OutOfRange(format!("sv(·, {k}): indices start at 1")));
                 }
-                let s = sv(&v);
-                (Val::S(s.get(k as usize - 1).copied().unwrap_or(0.0)), m)
+                (Val::S(svals.get(k as usize - 1).copied().unwrap_or(0.0)), m)
             }
             Fun::Smin => {
-                let s = sv(&v);
-                let t = tol(&s, &v);
+                let s = &svals;
+                let t = tol(s, &v);
                 (
                     Val::S(s.iter().rev().copied().find(|&x| x > t).unwrap_or(0.0)),
                     m,
                 )
             }
             Fun::Rank => {
-                let s = sv(&v);
-                let t = tol(&s, &v);
+                let s = &svals;
+                let t = tol(s, &v);
                 let r = s.iter().filter(|&&x| x > t).count() as f64;
                 (Val::S(r), r)
             }
@@ -793,16 +790,6 @@ pub fn sizes(s: &Setting) -> Sizes {
     Sizes {
         l: s.shape.depth() as i64,
         ndq: [s.data.n(), s.shape.input(), s.shape.output(), s.rank].map(|v| v as i64),
-    }
-}
-
-fn compare(x: f64, rel: Rel, y: f64) -> bool {
-    match rel {
-        Rel::Le => x <= y,
-        Rel::Lt => x < y,
-        Rel::Ge => x >= y,
-        Rel::Gt => x > y,
-        Rel::Eq => x == y,
     }
 }
 

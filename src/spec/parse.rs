@@ -182,22 +182,10 @@ fn with_file_lets(
 fn names(e: &Expr, out: &mut std::collections::HashSet<String>) {
     let mut stack = vec![e];
     while let Some(e) = stack.pop() {
-        match &e.kind {
-            ExprKind::Name(n) => {
-                out.insert(n.clone());
-            }
-            ExprKind::Num(_) | ExprKind::Config(..) => {}
-            ExprKind::Index(_, a) | ExprKind::Neg(a) | ExprKind::Transpose(a) => stack.push(a),
-            ExprKind::Slice(_, a, b) | ExprKind::Bin(_, a, b) => stack.extend([&**a, &**b]),
-            ExprKind::Call(_, args) => stack.extend(args),
-            ExprKind::Agg(_, _, a, b, c) => stack.extend([&**a, &**b, &**c]),
-            ExprKind::If(c, a, b) => {
-                if let Cond::Cmp(cmp) = &**c {
-                    stack.extend([&cmp.lhs, &cmp.rhs]);
-                }
-                stack.extend([&**a, &**b]);
-            }
+        if let ExprKind::Name(n) = &e.kind {
+            out.insert(n.clone());
         }
+        stack.extend(e.children());
     }
 }
 
@@ -480,26 +468,7 @@ pub fn depth(e: &Expr) -> usize {
     let mut max = 0;
     while let Some((e, d)) = stack.pop() {
         max = max.max(d);
-        match &e.kind {
-            ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Config(..) => {}
-            ExprKind::Index(_, a) | ExprKind::Neg(a) | ExprKind::Transpose(a) => {
-                stack.push((a, d + 1))
-            }
-            ExprKind::Slice(_, a, b) | ExprKind::Bin(_, a, b) => {
-                stack.push((a, d + 1));
-                stack.push((b, d + 1));
-            }
-            ExprKind::Call(_, args) => stack.extend(args.iter().map(|a| (a, d + 1))),
-            ExprKind::Agg(_, _, a, b, c) => {
-                stack.extend([(&**a, d + 1), (&**b, d + 1), (&**c, d + 1)]);
-            }
-            ExprKind::If(c, a, b) => {
-                if let Cond::Cmp(cmp) = &**c {
-                    stack.extend([(&cmp.lhs, d + 1), (&cmp.rhs, d + 1)]);
-                }
-                stack.extend([(&**a, d + 1), (&**b, d + 1)]);
-            }
-        }
+        stack.extend(e.children().into_iter().map(|c| (c, d + 1)));
     }
     max
 }

@@ -98,18 +98,34 @@ impl Display for Expr {
     }
 }
 
-impl ClaimDecl {
-    /// What stands between the temporal operator and the comparison: `for k = a..b: `
-    /// and `where A < B: ` (empty when the statement has neither).
-    pub fn qualifiers(&self) -> String {
-        let mut q = self
-            .for_all
-            .as_ref()
-            .map_or(String::new(), |q| format!("{q} "));
-        if let Some(g) = &self.guard {
-            q.push_str(&format!("where {g}: "));
+impl Display for Temporal {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Temporal::Always => f.write_str("always"),
+            Temporal::AtEnd => f.write_str("at_end"),
+            Temporal::AlwaysFrom(t0) => write!(f, "always from {t0}:"),
+            Temporal::AlwaysAfter(t0) => write!(f, "always after {t0}:"),
+            Temporal::EventuallyBy(t1) => write!(f, "eventually by {t1}:"),
         }
-        q
+    }
+}
+
+impl ClaimDecl {
+    /// The statement as written: the temporal operator, `for k = a..b:` and `where A < B:`
+    /// if any, and the comparison (empty without a statement).
+    pub fn statement_text(&self) -> String {
+        let Some((t, cmp)) = &self.statement else {
+            return String::new();
+        };
+        let mut s = format!("{t} ");
+        if let Some(q) = &self.for_all {
+            s.push_str(&format!("{q} "));
+        }
+        if let Some(g) = &self.guard {
+            s.push_str(&format!("where {g}: "));
+        }
+        s.push_str(&cmp.to_string());
+        s
     }
 }
 
@@ -231,15 +247,8 @@ impl Display for ClaimDecl {
             }
             writeln!(f)?;
         }
-        if let Some((t, cmp)) = &self.statement {
-            let q = self.qualifiers();
-            match t {
-                Temporal::Always => writeln!(f, "  always {q}{cmp}")?,
-                Temporal::AtEnd => writeln!(f, "  at_end {q}{cmp}")?,
-                Temporal::AlwaysFrom(t0) => writeln!(f, "  always from {t0}: {q}{cmp}")?,
-                Temporal::AlwaysAfter(t0) => writeln!(f, "  always after {t0}: {q}{cmp}")?,
-                Temporal::EventuallyBy(t1) => writeln!(f, "  eventually by {t1}: {q}{cmp}")?,
-            }
+        if self.statement.is_some() {
+            writeln!(f, "  {}", self.statement_text())?;
         }
         if let Some(b) = &self.budget {
             write!(f, "  budget {}", b.model)?;

@@ -183,38 +183,12 @@ fn walk(n: Node) -> (Node, usize, bool) {
     let here = point_only_here(&n);
     let mut count = 1;
     let mut only = here;
-    let mut sub = |b: Box<Node>| {
-        let (m, c, o) = walk(*b);
-        count += c;
+    let n = n.map_children(&mut |c| {
+        let (m, k, o) = walk(c);
+        count += k;
         only &= o;
-        Box::new(m)
-    };
-    let n = match n {
-        Node::Neg(a) => Node::Neg(sub(a)),
-        Node::Transpose(a) => Node::Transpose(sub(a)),
-        Node::Bin(op, a, b) => {
-            let a = sub(a);
-            let b = sub(b);
-            Node::Bin(op, a, b)
-        }
-        Node::Fun(f, args) => Node::Fun(f, args.into_iter().map(|a| *sub(Box::new(a))).collect()),
-        Node::Memory(m, slot, a) => Node::Memory(m, slot, sub(a)),
-        Node::Agg(k, slot, lo, hi, body, mat) => Node::Agg(k, slot, lo, hi, sub(body), mat),
-        Node::If(c, a, b) => {
-            let c = match *c {
-                CondNode::Cmp(x, r, y) => {
-                    let x = sub(x);
-                    let y = sub(y);
-                    CondNode::Cmp(x, r, y)
-                }
-                choice => choice,
-            };
-            let a = sub(a);
-            let b = sub(b);
-            Node::If(Box::new(c), a, b)
-        }
-        other => other,
-    };
+        m
+    });
     if only && costly(&n) && count <= MAX_SHARED_NODES {
         let (canonical, free) = canonical(&n);
         let id = intern(canonical);
