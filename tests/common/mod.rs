@@ -2,7 +2,8 @@
 //! tests), random problems for the property tests ([`cases`]) and the states, points and
 //! requests of claim evaluations ([`claims`]).
 //!
-//! Every `tests/*.rs` file is its own crate and uses only some of these items.
+//! Each test binary (`tests/engine/`, `tests/claims/`, `tests/cli/`, `tests/no_alloc.rs`) uses
+//! only some of these items.
 #![allow(dead_code)]
 
 pub mod cases;

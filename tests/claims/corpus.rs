@@ -4,7 +4,7 @@
 //! wrapper is transparent when the shift is 0. The long corpus is
 //! `cargo run --release -- corpus --runs 1000 --jobs 2` (docs/guide/checking.md, "Random-run corpus").
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;

@@ -14,10 +14,8 @@
 //! identity holds to round-off; along random short runs the linear invariants hold, and a
 //! random null-space leak is caught.
 
-mod common;
-
-use common::cases::{self, pick, GaussianRun};
-use common::claims::{point, requests, state};
+use crate::common::cases::{self, pick, GaussianRun};
+use crate::common::claims::{point, requests, state};
 use gradflow::check::run_check;
 use gradflow::claim::{registry, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;

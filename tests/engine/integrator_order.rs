@@ -26,28 +26,14 @@ use gradflow::model::data::Dataset;
 use gradflow::model::net::{end_to_end, Shape};
 use nalgebra::{DMatrix, DVector};
 
+use crate::problems::{non_normal_matrix, Y0};
+
 /// Allowed distance between an observed and a theoretical order.
 const ORDER_SLACK: f64 = 0.3;
 
 /// Tolerances so loose that the controller accepts every trial step.
 const NEVER_REJECT: f64 = 1e300;
 
-/// A non-normal 4×4 matrix with eigenvalues of both signs of real part and nonzero
-/// imaginary parts (a mix of decay, growth and rotation), so no error term vanishes by symmetry.
-fn test_matrix() -> DMatrix<f64> {
-    DMatrix::from_row_slice(
-        4,
-        4,
-        &[
-            -0.5, 2.0, 0.3, 0.0, //
-            -2.0, -0.4, 0.0, 0.5, //
-            0.1, 0.0, -1.0, 1.5, //
-            0.0, -0.3, -1.5, 0.2,
-        ],
-    )
-}
-
-const Y0: [f64; 4] = [1.0, -0.5, 0.25, 2.0];
 const T_END: f64 = 4.0;
 
 /// Errors of one fixed-step run of `y' = Ay` over `[0, T_END]` with `n_steps` equal steps.
@@ -61,7 +47,7 @@ struct FixedStepErrors {
 /// Integrates with exactly `n_steps` steps of `h = T_END / n_steps` and checks that the
 /// driver really took fixed steps.
 fn fixed_step_run(tab: &'static Tableau, n_steps: usize) -> FixedStepErrors {
-    let a = test_matrix();
+    let a = non_normal_matrix();
     let h = T_END / n_steps as f64;
     let opts = Options {
         h0: Some(h),

@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-mod common;
-use common::gradflow;
+use crate::common::gradflow;
 
 fn text(o: &Output) -> String {
     format!(

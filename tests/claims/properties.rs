@@ -2,10 +2,8 @@
 //! conventions: the exact invariants hold on the unperturbed flow, and a random small
 //! perturbation that breaks them is caught.
 
-mod common;
-
-use common::cases::{self, pick_mod, GaussianRun};
-use common::claims::requests;
+use crate::common::cases::{self, pick_mod, GaussianRun};
+use crate::common::claims::requests;
 use gradflow::check::run_check;
 use gradflow::claim::Verdict;
 use gradflow::config::RunConfig;

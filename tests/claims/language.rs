@@ -1,7 +1,7 @@
 //! The claim language: parsing, printing, load-time errors, and the semantics of each
 //! temporal operator on real runs (each can hold and each can be violated).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -26,6 +26,8 @@ use gradflow::model::data::Dataset;
 use gradflow::model::net::Shape;
 use nalgebra::{DMatrix, DVector};
 
+use crate::problems::{non_normal_matrix, Y0};
+
 fn tableaux() -> Vec<(&'static CollocationTableau, usize, usize, usize)> {
     vec![
         (&*radau5::RADAU5, 5, 3, 2),
@@ -162,25 +164,9 @@ fn radau_error_weights_are_radau5s() {
     assert!((1.0 / t.gamma0 - 3.637_834_252_744_496).abs() < 1e-12);
 }
 
-/// A non-normal 4×4 matrix (decay, growth and rotation).
-fn test_matrix() -> DMatrix<f64> {
-    DMatrix::from_row_slice(
-        4,
-        4,
-        &[
-            -0.5, 2.0, 0.3, 0.0, //
-            -2.0, -0.4, 0.0, 0.5, //
-            0.1, 0.0, -1.0, 1.5, //
-            0.0, -0.3, -1.5, 0.2,
-        ],
-    )
-}
-
-const Y0: [f64; 4] = [1.0, -0.5, 0.25, 2.0];
-
 /// Global error of a fixed-step run with `n` steps over `[0, 2]` (stages to round-off).
 fn fixed_step_error(tab: &'static CollocationTableau, n: usize) -> f64 {
-    let a = test_matrix();
+    let a = non_normal_matrix();
     let t_end = 2.0;
     let h = t_end / n as f64;
     let opts = Options {

@@ -12,10 +12,8 @@
 //! `c = σ_1(D_X) = 0.950514…`; `U₂ = [[0, 1], [0, 0]]`, `Z = [VU₂ᵀ; U₁U₂ᵀ] = [[1/2, 0], [0, 0]]`,
 //! `Θ̂ = (1/2, 0, 0)ᵀ`.
 
-mod common;
-
-use common::cases::{self, pick};
-use common::claims::{point, requests, setting, state};
+use crate::common::cases::{self, pick};
+use crate::common::claims::{point, requests, setting, state};
 use gradflow::check::run_check;
 use gradflow::claim::{registry, Claim, Form, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;

@@ -9,9 +9,7 @@
 //! the weights (i.i.d. `N(0, 0.5²)`) and the directions. The QuickCheck generator itself is
 //! seeded too, so a run is reproducible, and a failing case is printed with its seed.
 
-mod common;
-
-use common::cases::{self, normal_matrix, normal_vec, pick, GaussianProblem, Shapes};
+use crate::common::cases::{self, normal_matrix, normal_vec, pick, GaussianProblem, Shapes};
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::model::data::{row_space_basis, Dataset};
 use gradflow::model::net::{end_to_end, Shape};

@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::gradflow;
+use crate::common::gradflow;
 
 const SPIKE: &str = r#""data": {"kind": "gaussian", "n": 20, "d": 40, "q": 2, "spectrum": {"kind": "spike", "k": 5, "eps": 0.01}, "teacher": {"kind": "unit_frobenius"}, "noise_std": 0.1}, "model": {"kind": "deep_linear", "hidden": [24, 24]}, "init": {"kind": "chatterji_long", "alpha": 0.1, "beta": 1.0, "convention": "paper"}, "loss": "half_sum", "method": "dopri5", "rtol": 1e-8, "atol": 1e-10, "seed": 1, "t_end": 0.2"#;
 

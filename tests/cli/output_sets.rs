@@ -13,8 +13,7 @@ use std::process::{Command, Output};
 
 use gradflow::report::output_set::{verify_output_set, ABORT_ENV};
 
-mod common;
-use common::gradflow;
+use crate::common::gradflow;
 
 fn text(o: &Output) -> String {
     format!(

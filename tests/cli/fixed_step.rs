@@ -8,8 +8,7 @@
 use std::path::Path;
 use std::process::Output;
 
-mod common;
-use common::gradflow;
+use crate::common::gradflow;
 
 use serde_json::Value;
 

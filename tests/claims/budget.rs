@@ -372,7 +372,7 @@ fn stiff_methods_budgets_are_calibrated() {
 /// 0.1) and each method's maximum.
 ///
 /// `GRADFLOW_STUDY_METHODS=radau5,gl4 GRADFLOW_STUDY_N=40 cargo test --release --test
-/// claims_budget study -- --ignored --nocapture`
+/// claims budget::study -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn study_conserved_quantity_ratios() {
@@ -508,8 +508,8 @@ fn radau_stage_error_is_the_error_of_the_stopped_newton_iteration() {
 /// per method: ROCK4 takes up to 152 stages here, Radau's Newton iteration works with the
 /// low-rank model.
 ///
-/// `GRADFLOW_STUDY_METHODS=rock4,radau5 cargo test --release --test claims_budget
-/// study_stiff -- --ignored --nocapture`
+/// `GRADFLOW_STUDY_METHODS=rock4,radau5 cargo test --release --test claims
+/// budget::study_stiff -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn study_stiff_case_ratios() {

@@ -5,8 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-mod common;
-use common::gradflow;
+use crate::common::gradflow;
 
 use gradflow::model::npy::write_matrix;
 use nalgebra::DMatrix;

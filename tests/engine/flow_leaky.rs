@@ -9,9 +9,7 @@
 //! quotient is exact too. A step that crosses a kink (the pattern differs at `θ ± h e_i`) is
 //! skipped; the test asserts that skips are rare.
 
-mod common;
-
-use common::cases::{self, normal_vec, pick, GaussianProblem, Shapes};
+use crate::common::cases::{self, normal_vec, pick, GaussianProblem, Shapes};
 use gradflow::config::RunConfig;
 use gradflow::flow::leaky::network_outputs;
 use gradflow::flow::nearly_linear::{BoundScalars, Scalar};

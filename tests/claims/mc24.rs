@@ -10,10 +10,8 @@
 //! the scalar chain `X = [σ]`, `y = [σw*]` of catalog §2.4, where every minimizer has
 //! `S = 2σ²w*²Σ_k 1/w_k²`.
 
-mod common;
-
-use common::cases::{self, pick_mod, GaussianRun, Shapes};
-use common::claims::{point, requests, setting, state};
+use crate::common::cases::{self, pick_mod, GaussianRun, Shapes};
+use crate::common::claims::{point, requests, setting, state};
 use gradflow::check::{run_check, ClaimRequest};
 use gradflow::claim::catalog::mc24::{
     balanced_minimizer, nearest_minimizer, pl_constant, sharpness_closed_form, sharpness_dense,
