@@ -446,6 +446,7 @@ impl Definition {
             params: values,
             mem: Memories::default(),
             window: None,
+            recorded: None,
         })
     }
 }
@@ -458,6 +459,16 @@ pub struct SpecClaim {
     /// The time of `always from`/`after`/`eventually by` in run time, computed at the first
     /// evaluation (a static expression: the same at every point of the run).
     window: Option<f64>,
+    /// The point whose memories the last evaluation recorded ([`PointKey`]): at an accepted
+    /// step, `advance` then commits them instead of evaluating the statement a second time.
+    recorded: Option<PointKey>,
+}
+
+/// A point as the checker passes it: accepted-step index, time and state buffer.
+type PointKey = (u64, u64, usize, usize);
+
+fn point_key(p: &Point<'_>) -> PointKey {
+    (p.step, p.t.to_bits(), p.y.as_ptr() as usize, p.y.len())
 }
 
 impl SpecClaim {
@@ -469,7 +480,33 @@ impl SpecClaim {
             params: self.params.clone(),
             mem,
             window: None,
+            recorded: None,
         }
+    }
+
+    /// Whether the statement reads values remembered from earlier accepted points (`prev`,
+    /// running extrema), which each accepted point must record.
+    fn remembers(&self) -> bool {
+        self.def
+            .kinds
+            .iter()
+            .any(|k| matches!(k, Memory::Prev | Memory::RunMax | Memory::RunMin))
+    }
+
+    /// The sides at `p`, recording what the memories see there when the claim has any (the
+    /// recorded pass returns the same sides: it only also evaluates the branches not taken).
+    fn sides_recorded(
+        &mut self,
+        s: &Setting,
+        gf: &mut GradientFlow,
+        p: &Point<'_>,
+    ) -> Result<(f64, f64, f64), Skip> {
+        let record = self.remembers();
+        if record {
+            self.mem.clear_pending();
+            self.recorded = Some(point_key(p));
+        }
+        self.sides(s, gf, p, record)
     }
 
     fn scales(&self, s: &Setting) -> Scales {
@@ -608,7 +645,7 @@ impl SpecClaim {
         };
         Ok(if def.matrix_identity {
             let diff = match (l, r) {
-                (Val::M(a), Val::M(b)) => (a - b).norm(),
+                (Val::M(a), Val::M(b)) => (&*a - &*b).norm(),
                 (a, b) => (a.scalar() - b.scalar()).abs(),
             };
             (diff, 0.0, scale)
@@ -734,7 +771,7 @@ impl Claim for SpecClaim {
                 return None;
             }
         }
-        let (lhs, rhs, scale) = self.sides(s, gf, p, false).ok()?;
+        let (lhs, rhs, scale) = self.sides_recorded(s, gf, p).ok()?;
         Some(Statement {
             lhs,
             rhs,
@@ -743,16 +780,16 @@ impl Claim for SpecClaim {
     }
 
     fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
-        if self
-            .def
-            .kinds
-            .iter()
-            .any(|k| matches!(k, Memory::Prev | Memory::RunMax | Memory::RunMin))
-        {
-            // evaluate once more, recording what prev and the running extrema see here
-            let _ = self.sides(s, gf, p, true);
-            let kinds = self.def.kinds.clone();
-            self.mem.commit(&kinds);
+        if self.remembers() {
+            // the statement's evaluation at this accepted point recorded what `prev` and
+            // the running extrema see; if it was not evaluated here (outside its time
+            // window, say), evaluate once to record
+            if self.recorded.take() != Some(point_key(p)) {
+                let _ = self.sides_recorded(s, gf, p);
+                self.recorded = None;
+            }
+            let kinds = Arc::clone(&self.def);
+            self.mem.commit(&kinds.kinds);
         }
     }
 

@@ -10,8 +10,10 @@
 //! claims chose by hand (`‖W_1‖_F + ‖W_1(0)‖_F` for the null-space drift, say).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use nalgebra::DMatrix;
+use smallvec::SmallVec;
 
 use super::ast::{AggKind, BinOp};
 use super::compile::{Affine, CondNode, Fun, MatQ, Memory, Node, ScalarQ, SizeQ, Sizes};
@@ -19,16 +21,21 @@ use super::shared::Shared;
 use crate::claim::Setting;
 use crate::flow::GradientFlow;
 
-/// A value: a number or a matrix.
+/// A value: a number or a matrix (shared, so that a layer, a remembered value or a value
+/// kept for other claims is passed on without copying it).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Val {
     /// A number.
     S(f64),
     /// A matrix.
-    M(DMatrix<f64>),
+    M(Arc<DMatrix<f64>>),
 }
 
 impl Val {
+    /// A matrix value.
+    pub fn matrix(m: DMatrix<f64>) -> Self {
+        Val::M(Arc::new(m))
+    }
     /// The number (0×0 never occurs: types are checked).
     pub fn scalar(&self) -> f64 {
         match self {
@@ -78,17 +85,27 @@ impl Scales {
     }
 }
 
+/// The values of bound variables that key a remembered or shared value (inline up to four:
+/// looking one up allocates nothing).
+pub type Vars = SmallVec<[i64; 4]>;
+
 /// Remembered values by (memo slot, bound-variable values).
 #[derive(Clone, Debug, Default)]
 pub struct Memories {
     /// Committed values (initial, previous accepted point, running extrema).
-    pub values: HashMap<(usize, Vec<i64>), (Val, f64)>,
+    pub values: HashMap<(usize, Vars), (Val, f64)>,
     /// Values seen in the current evaluation, committed by [`Memories::commit`] at an
     /// accepted point.
-    pending: HashMap<(usize, Vec<i64>), (Val, f64)>,
+    pending: HashMap<(usize, Vars), (Val, f64)>,
 }
 
 impl Memories {
+    /// Forgets the values recorded by an evaluation that was not committed (a point that
+    /// was not accepted).
+    pub fn clear_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// Makes the values of the last evaluation the remembered ones (an accepted point):
     /// `prev` takes them, running extrema fold them in.
     pub fn commit(&mut self, kinds: &[Memory]) {
@@ -144,7 +161,7 @@ pub struct Env<'a> {
     vars: Vec<i64>,
     /// Aggregation terms visited so far ([`MAX_AGGREGATE_TERMS`]).
     terms: u64,
-    layers: Vec<Option<DMatrix<f64>>>,
+    layers: Vec<Option<Arc<DMatrix<f64>>>>,
     grad: Option<Vec<f64>>,
     residual: Option<DMatrix<f64>>,
     /// This point's handle in the run's shared values (taken at the first shared node).
@@ -227,9 +244,9 @@ impl<'a> Env<'a> {
         Ok(k as usize)
     }
 
-    fn layer(&mut self, k: usize) -> &DMatrix<f64> {
+    fn layer(&mut self, k: usize) -> &Arc<DMatrix<f64>> {
         if self.layers[k].is_none() {
-            self.layers[k] = Some(self.s.layer(self.y, k));
+            self.layers[k] = Some(Arc::new(self.s.layer(self.y, k)));
         }
         self.layers[k].as_ref().expect("just filled")
     }
@@ -309,11 +326,11 @@ impl<'a> Env<'a> {
                     MatQ::R => self.residual_magnitude(),
                     _ => m.norm(),
                 };
-                (Val::M(m), mag)
+                (Val::matrix(m), mag)
             }
             Node::Layer(a) => {
                 let k = self.ix(a, 1, l as i64, "W")?;
-                let m = self.layer(k).clone();
+                let m = Arc::clone(self.layer(k));
                 let mag = m.norm();
                 (Val::M(m), mag)
             }
@@ -331,9 +348,12 @@ impl<'a> Env<'a> {
                 for k in (ka..=kb).rev() {
                     let wk = self.layer(k);
                     mag *= wk.norm();
-                    m = if k == kb { wk.clone() } else { m * wk };
+                    m = if k == kb { (**wk).clone() } else { m * &**wk };
                 }
-                (Val::M(m), if ka > kb { (w[kb] as f64).sqrt() } else { mag })
+                (
+                    Val::matrix(m),
+                    if ka > kb { (w[kb] as f64).sqrt() } else { mag },
+                )
             }
             Node::Grad(a) => {
                 let k = self.ix(a, 1, l as i64, "G")?;
@@ -341,21 +361,24 @@ impl<'a> Env<'a> {
                 let g = self.gradient()?;
                 let m = s.shape.layer(g, k).into_owned();
                 let mag = m.norm();
-                (Val::M(m), mag)
+                (Val::matrix(m), mag)
             }
             Node::Field(a) => {
                 let k = self.ix(a, 1, l as i64, "dW")?;
                 let f = self.f.ok_or(Skip::Unavailable("the vector field"))?;
                 let m = self.s.shape.layer(f, k).into_owned();
                 let mag = m.norm();
-                (Val::M(m), mag)
+                (Val::matrix(m), mag)
             }
             Node::Imbalance(a) => {
                 let k = self.ix(a, 1, l as i64 - 1, "D")?;
-                let up = self.layer(k + 1).clone();
-                let lo = self.layer(k).clone();
+                let up = Arc::clone(self.layer(k + 1));
+                let lo = Arc::clone(self.layer(k));
                 let mag = up.norm_squared() + lo.norm_squared();
-                (Val::M(up.transpose() * &up - &lo * lo.transpose()), mag)
+                (
+                    Val::matrix(up.transpose() * &*up - &*lo * lo.transpose()),
+                    mag,
+                )
             }
             Node::Neg(a) => {
                 let (v, m) = self.eval(a)?;
@@ -364,7 +387,7 @@ impl<'a> Env<'a> {
             Node::Transpose(a) => {
                 let (v, m) = self.eval(a)?;
                 let v = match v {
-                    Val::M(x) => Val::M(x.transpose()),
+                    Val::M(x) => Val::matrix(x.transpose()),
                     s => s,
                 };
                 (v, m)
@@ -440,12 +463,12 @@ impl<'a> Env<'a> {
                     let v = match v {
                         Val::M(x) => {
                             msum = Some(match msum {
-                                Some(acc) if acc.shape() == x.shape() => acc + x,
+                                Some(acc) if acc.shape() == x.shape() => acc + &*x,
                                 Some(acc) => {
                                     self.vars[*slot] = saved;
                                     return Err(mismatch(&acc, &x));
                                 }
-                                None => x,
+                                None => Arc::unwrap_or_clone(x),
                             });
                             mag += m;
                             continue;
@@ -476,7 +499,7 @@ impl<'a> Env<'a> {
                     return Err(e);
                 }
                 match msum {
-                    Some(m) => (Val::M(m), mag),
+                    Some(m) => (Val::matrix(m), mag),
                     None => (Val::S(acc), mag),
                 }
             }
@@ -511,7 +534,7 @@ impl<'a> Env<'a> {
         let Node::Shared(sh) = arg else {
             return compute(v);
         };
-        let vars: Vec<i64> = sh.free.iter().map(|&s| self.vars[s]).collect();
+        let vars: Vars = sh.free.iter().map(|&s| self.vars[s]).collect();
         let point = self.point_handle();
         let id = sh.id | super::shared::SINGULAR_VALUES;
         if let Some((Val::M(col), _)) = self.s.shared.get(point, id, &vars) {
@@ -519,14 +542,16 @@ impl<'a> Env<'a> {
         }
         let out = compute(v);
         let col = DMatrix::from_column_slice(out.len(), 1, &out);
-        self.s.shared.put(point, id, &vars, &(Val::M(col), 0.0));
+        self.s
+            .shared
+            .put(point, id, &vars, &(Val::matrix(col), 0.0));
         out
     }
 
     /// A point-only subexpression: read from the run's shared values at this point, or
     /// computed and kept there for the other claims.
     fn shared(&mut self, sh: &Shared) -> Out {
-        let vars: Vec<i64> = sh.free.iter().map(|&s| self.vars[s]).collect();
+        let vars: Vars = sh.free.iter().map(|&s| self.vars[s]).collect();
         let point = self.point_handle();
         if let Some(v) = self.s.shared.get(point, sh.id, &vars) {
             return Ok(v);
@@ -663,7 +688,7 @@ impl<'a> Env<'a> {
             Fun::EigMax | Fun::EigMin => {
                 let e = match &v {
                     Val::M(a) => {
-                        let sym = (a + a.transpose()) * 0.5;
+                        let sym = (&**a + a.transpose()) * 0.5;
                         crate::decompose::symmetric_eigenvalues(&sym)
                             .map(|e| e.as_slice().to_vec())
                             .unwrap_or_else(|_| vec![f64::NAN])
@@ -692,7 +717,7 @@ impl<'a> Env<'a> {
     }
 
     fn memory(&mut self, kind: Memory, slot: usize, inner: &Node) -> Out {
-        let key = (slot, self.vars.clone());
+        let key = (slot, Vars::from_slice(&self.vars));
         match kind {
             Memory::Static => {
                 if let Some(v) = self.mem.values.get(&key) {
@@ -796,7 +821,7 @@ pub fn sizes(s: &Setting) -> Sizes {
 fn neg(v: Val) -> Val {
     match v {
         Val::S(x) => Val::S(-x),
-        Val::M(m) => Val::M(-m),
+        Val::M(m) => Val::matrix(-&*m),
     }
 }
 
@@ -819,7 +844,7 @@ fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> Out {
             let sign = if op == BinOp::Add { 1.0 } else { -1.0 };
             let v = match (a, b) {
                 (Val::S(x), Val::S(y)) => Val::S(x + sign * y),
-                (Val::M(x), Val::M(y)) if x.shape() == y.shape() => Val::M(x + y * sign),
+                (Val::M(x), Val::M(y)) if x.shape() == y.shape() => Val::matrix(&*x + &*y * sign),
                 (Val::M(x), Val::M(y)) => return Err(mismatch(&x, &y)),
                 _ => return Err(Skip::Unavailable("a sum of a number and a matrix")),
             };
@@ -828,8 +853,8 @@ fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> Out {
         BinOp::Mul => {
             let v = match (a, b) {
                 (Val::S(x), Val::S(y)) => Val::S(x * y),
-                (Val::S(x), Val::M(y)) | (Val::M(y), Val::S(x)) => Val::M(y * x),
-                (Val::M(x), Val::M(y)) if x.ncols() == y.nrows() => Val::M(x * y),
+                (Val::S(x), Val::M(y)) | (Val::M(y), Val::S(x)) => Val::matrix(&*y * x),
+                (Val::M(x), Val::M(y)) if x.ncols() == y.nrows() => Val::matrix(&*x * &*y),
                 (Val::M(x), Val::M(y)) => return Err(mismatch(&x, &y)),
             };
             (v, ma * mb)
@@ -838,7 +863,7 @@ fn binary(op: BinOp, a: Val, ma: f64, b: Val, mb: f64) -> Out {
             let y = b.scalar();
             let v = match a {
                 Val::S(x) => Val::S(x / y),
-                Val::M(x) => Val::M(x / y),
+                Val::M(x) => Val::matrix(&*x / y),
             };
             (v, ma / y.abs() + mb * ma / (y * y))
         }

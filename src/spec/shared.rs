@@ -46,7 +46,7 @@ pub struct Shared {
 }
 
 /// The key of a shared value at a point: id and free-variable values.
-type Key = (u64, Vec<i64>);
+type Key = (u64, super::eval::Vars);
 
 #[derive(Debug)]
 struct PointValues {
@@ -107,7 +107,11 @@ impl SharedValues {
             .points
             .iter()
             .find(|p| p.generation == generation)
-            .and_then(|p| p.values.get(&(id, vars.to_vec())).cloned());
+            .and_then(|p| {
+                p.values
+                    .get(&(id, super::eval::Vars::from_slice(vars)))
+                    .cloned()
+            });
         if found.is_some() {
             st.hits += 1;
         } else {
@@ -126,7 +130,8 @@ impl SharedValues {
         if let Some(p) = st.points.iter_mut().find(|p| p.generation == generation) {
             if p.bytes + bytes <= MAX_POINT_BYTES {
                 p.bytes += bytes;
-                p.values.insert((id, vars.to_vec()), v.clone());
+                p.values
+                    .insert((id, super::eval::Vars::from_slice(vars)), v.clone());
             }
         }
     }
@@ -468,7 +473,7 @@ mod tests {
         assert_eq!(store.get(p, 7, &[1]), None, "the oldest point was dropped");
         let q = store.point(&[0.5]);
         let big = nalgebra::DMatrix::zeros(1024, MAX_POINT_BYTES / 8 / 1024);
-        store.put(q, 1, &[], &(Val::M(big), 0.0));
+        store.put(q, 1, &[], &(Val::matrix(big), 0.0));
         store.put(q, 2, &[], &(Val::S(1.0), 1.0));
         assert!(store.get(q, 1, &[]).is_some());
         assert_eq!(store.get(q, 2, &[]), None, "the point's store is full");
