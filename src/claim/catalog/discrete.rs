@@ -5,7 +5,7 @@
 use nalgebra::DMatrix;
 
 use super::common::{imbalance, Filing};
-use crate::claim::{Budget, Claim, ClaimInfo, Form, Hypothesis, Schedule, Setting, Statement};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Setting, Statement};
 use crate::config::Method;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
@@ -61,22 +61,18 @@ impl GdImbalanceStep {
 
 impl Claim for GdImbalanceStep {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.filing.id.into(),
-            paper: self.filing.paper.into(),
-            result: self.filing.result.into(),
-            statement: format!(
+        ClaimInfo::new(
+            self.filing.id,
+            self.filing.paper,
+            self.filing.result,
+            format!(
                 "each gradient-descent step changes every layer imbalance by exactly \
                  {}·η²(G_{{k+1}}ᵀG_{{k+1}} − G_kG_kᵀ), G_k = ∇_{{W_k}}L(θ_j): \
                  max_k ‖ΔD_k − {}·η²(G_{{k+1}}ᵀG_{{k+1}} − G_kG_kᵀ)‖_F = 0",
                 self.factor, self.factor
             ),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![

@@ -32,9 +32,7 @@ use serde_json::Value;
 use super::common::{Filing, LossNonIncreasing};
 use super::{prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
@@ -763,17 +761,9 @@ impl Claim for SLeOne {
         } else {
             format!("{} (bound {} instead of 1)", statement, self.bound)
         };
-        ClaimInfo {
-            id: id.into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement,
-            schedule: Schedule::AtEnd,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: (err).map(String::from),
-            declaration: None,
-        }
+        ClaimInfo::new(id, PAPER, result, statement)
+            .at_end()
+            .printed(err)
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_sign_labels(s), h_scalar_output(s), h_full_rank(s)]
@@ -948,17 +938,9 @@ impl Claim for SaxeNorms {
                 ),
             ),
         };
-        ClaimInfo {
-            id: id.into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: statement.into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            empirical: None,
-            printed_error: (err).map(String::from),
-            declaration: None,
-        }
+        ClaimInfo::new(id, PAPER, result, statement)
+            .identity()
+            .printed(err)
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let (mut hs, _) = saxe_hypotheses(s);
@@ -1612,17 +1594,7 @@ impl Claim for Lemma74 {
                 "‖Ξ‖ = ‖f(X̃) − Y‖/n ≤ (1 + ρβ^L)/√n",
             )
         };
-        ClaimInfo {
-            id: id.into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: statement.into(),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        ClaimInfo::new(id, PAPER, result, statement)
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lemma_hypotheses(s, self.beta).0
@@ -1766,11 +1738,11 @@ impl Claim for Lemma71 {
                 "‖W_1(t)‖_F ≤ ρβ − β̄ + u(λt)",
             ),
         };
-        ClaimInfo {
-            id: Self::id(self.which).into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: format!(
+        ClaimInfo::new(
+            Self::id(self.which),
+            PAPER,
+            result,
+            format!(
                 "u of eq. (9) with ε = {}{}: {statement}, λ = 2κn",
                 if self.eps.is_nan() {
                     "the run's ε".to_string()
@@ -1787,16 +1759,11 @@ impl Claim for Lemma71 {
             } else {
                 ""
             },
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: self.sqrt_rho.then_some(
-                "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
-                 linear factor r = ρ (catalog 001 §2.8, §6 item 2)"
-                    .into(),
-            ),
-            declaration: None,
-        }
+        )
+        .printed(self.sqrt_rho.then_some(
+            "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
+             linear factor r = ρ (catalog 001 §2.8, §6 item 2)",
+        ))
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lemma_hypotheses(s, self.beta).0

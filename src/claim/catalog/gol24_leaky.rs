@@ -28,9 +28,7 @@ use serde_json::Value;
 use super::gol24::{h_assumption5_1, init_beta_rho, lx, whitening_defect};
 use super::{spectral_norm, Params};
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Schedule, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::nearly_linear::{BoundScalars, Scalar, SCALAR_CAP, U_CAP};
 use crate::flow::GradientFlow;
@@ -497,11 +495,11 @@ impl Claim for Deviation {
             VChoice::Ode => "v = solution of eq. (88) with v(0) = 0",
             VChoice::Repaired => "candidate repaired v (factor ρ restored)",
         };
-        ClaimInfo {
-            id: Self::id(self.kind, repaired).into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: format!(
+        ClaimInfo::new(
+            Self::id(self.kind, repaired),
+            PAPER,
+            result,
+            format!(
                 "{statement}{}; {vname}, u, v at τ = 2κn·t",
                 if self.factor == 1.0 {
                     String::new()
@@ -509,12 +507,8 @@ impl Claim for Deviation {
                     format!(" (bound × {})", self.factor)
                 }
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: ((!repaired).then_some(PRINTED_V_ERROR)).map(String::from),
-            declaration: None,
-        }
+        )
+        .printed((!repaired).then_some(PRINTED_V_ERROR))
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let sc = run_scalars(s);
@@ -674,11 +668,11 @@ pub struct TightG2 {
 
 impl Claim for TightG2 {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.lemma7_1.tight_g2".into(),
-            paper: PAPER.into(),
-            result: "Lemma 7.1 proof, eqs. (37), (39)/(80), (73)".into(),
-            statement: format!(
+        ClaimInfo::new(
+            "gol24.lemma7_1.tight_g2",
+            PAPER,
+            "Lemma 7.1 proof, eqs. (37), (39)/(80), (73)",
+            format!(
                 "‖W_1^ε‖₂ ≤ β − β̄ + u(τ) and ‖W_l^ε‖₂ ≤ g₂(τ) (l ≥ 2), τ = 2κn·t{}",
                 if self.factor == 1.0 {
                     String::new()
@@ -686,12 +680,7 @@ impl Claim for TightG2 {
                     format!(", bounds × {}", self.factor)
                 }
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         common_hypotheses(s, run_scalars(s).as_ref())
@@ -840,24 +829,18 @@ pub fn u_time_lag(sc: &BoundScalars, u: f64, tau: f64) -> (f64, f64) {
 
 impl Claim for ScalarsClosedForm {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.sec2_8.scalars_closed_form".into(),
-            paper: PAPER.into(),
-            result: "eqs. (9)–(10), (88) (catalog §2.8)".into(),
-            statement: if self.swap {
+        ClaimInfo::new(
+            "gol24.sec2_8.scalars_closed_form",
+            PAPER,
+            "eqs. (9)–(10), (88) (catalog §2.8)",
+            if self.swap {
                 "(false variant) integrated v with v(0) = 0 equals eq. (10) with lower limit w(β)"
-                    .into()
             } else {
                 "integrated u, v (v(0) = 0) and printed v equal their closed forms: time lag of \
                  u and relative distance of v, v_p from eq. (10) at the integrated u are 0"
-                    .into()
             },
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![super::hyp::twin(s)]
@@ -1097,15 +1080,14 @@ impl Theorem52 {
 
 impl Claim for Theorem52 {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: Self::id(self.schedule).into(),
-            paper: PAPER.into(),
-            result: match self.schedule {
+        let info = ClaimInfo::new(
+            Self::id(self.schedule),
+            PAPER,
+            match self.schedule {
                 Schedule::AtEnd => "Theorem 5.2",
                 _ => "Theorem 5.2, as a time series (catalog §5.1 item 8)",
-            }
-            .into(),
-            statement: format!(
+            },
+            format!(
                 "R^ε(t) {} ≤ {}R̂_γ(t) + {} + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
                  δ = {}, p = {}, {} held-out samples",
                 match self.side {
@@ -1133,11 +1115,10 @@ impl Claim for Theorem52 {
                 self.bits,
                 self.test_points
             ),
+        );
+        ClaimInfo {
             schedule: self.schedule,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
+            ..info
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {

@@ -43,9 +43,7 @@ use super::discrete::GdImbalanceStep;
 use super::{hyp, prefixes, spectral_norm, suffixes, Params};
 use crate::claim::budget::C_ROUNDOFF;
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Setting, Statement};
 use crate::config::Method;
 use crate::curvature::{lanczos, LanczosOptions, Which};
 use crate::error::GradflowError;
@@ -623,10 +621,6 @@ impl Step {
         }
     }
 
-    fn form(self) -> Form {
-        Form::Inequality
-    }
-
     fn uses_anchor(self) -> bool {
         matches!(self, Step::Eq29 | Step::Pl | Step::Rate | Step::PathLength)
     }
@@ -749,17 +743,7 @@ impl StepClaim {
 
 impl Claim for StepClaim {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.kind.id().into(),
-            paper: PAPER.into(),
-            result: self.kind.result().into(),
-            statement: self.statement(),
-            schedule: Schedule::Always,
-            form: self.kind.form(),
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        ClaimInfo::new(self.kind.id(), PAPER, self.kind.result(), self.statement())
     }
 
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1228,23 +1212,15 @@ impl EndClaim {
 
 impl Claim for EndClaim {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.kind.id().into(),
-            paper: PAPER.into(),
-            result: self.kind.result().into(),
-            statement: self.statement(),
-            schedule: Schedule::AtEnd,
-            form: self.kind.form(),
-            empirical: None,
-            printed_error: (self.kind == End::T2aPrinted).then_some(
+        ClaimInfo::new(self.kind.id(), PAPER, self.kind.result(), self.statement())
+            .at_end()
+            .with_form(self.kind.form())
+            .printed((self.kind == End::T2aPrinted).then_some(
                 "the right-hand side depends on a minimizer W, and as a bound on S_min it fails \
                  for unbalanced minimizers (a small ‖W_k‖_F makes it exceed S(W^bal) ≥ S_min); \
                  the bound holds per minimizer, S(W) ≥ 2a‖w*‖^{2−1/L}‖p‖^{1/L}Σ_k 1/‖W_k‖_F \
-                 (catalog 002, typos 1)"
-                    .into(),
-            ),
-            declaration: None,
-        }
+                 (catalog 002, typos 1)",
+            ))
     }
 
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1579,17 +1555,9 @@ impl Claim for CurvatureClaim {
                 self.every, self.band
             ),
         };
-        ClaimInfo {
-            id: self.kind.id().into(),
-            paper: PAPER.into(),
-            result: self.kind.result().into(),
-            statement,
-            schedule: Schedule::AtEnd,
-            form: Form::Inequality,
-            empirical: ((self.kind == Curv::EosPlateau).then_some(EOS_EMPIRICAL)).map(String::from),
-            printed_error: None,
-            declaration: None,
-        }
+        ClaimInfo::new(self.kind.id(), PAPER, self.kind.result(), statement)
+            .at_end()
+            .empirical((self.kind == Curv::EosPlateau).then_some(EOS_EMPIRICAL))
     }
 
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
