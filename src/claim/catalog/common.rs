@@ -96,11 +96,7 @@ impl Claim for LossNonIncreasing {
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        if self.twin {
-            vec![super::hyp::twin(s)]
-        } else {
-            Vec::new()
-        }
+        super::hyp::with_twin(s, Vec::new(), self.twin)
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let prev = self.prev?;

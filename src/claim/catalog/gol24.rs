@@ -282,7 +282,7 @@ pub fn whitening_defect(st: &Setting) -> f64 {
 }
 
 /// `max_i ||y_i| − 1|` (zero for `±1` labels).
-fn label_defect(st: &Setting) -> f64 {
+pub(crate) fn label_defect(st: &Setting) -> f64 {
     st.data
         .y
         .iter()
@@ -316,12 +316,7 @@ fn h_depth(st: &Setting) -> Hypothesis {
 }
 
 fn h_full_rank(st: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "rank X = d (§5.1)",
-        st.rank as f64,
-        Relation::Ge,
-        st.shape.input() as f64,
-    )
+    super::hyp::full_column_rank(st, "rank X = d (§5.1)")
 }
 
 fn layers(st: &Setting, y: &[f64]) -> Vec<DMatrix<f64>> {
@@ -535,11 +530,7 @@ impl Claim for EnergyIdentity {
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        if self.twin {
-            vec![super::hyp::twin(s)]
-        } else {
-            Vec::new()
-        }
+        super::hyp::with_twin(s, Vec::new(), self.twin)
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
@@ -604,11 +595,7 @@ impl Claim for NeuronBalance {
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        let mut h = vec![h_depth(s)];
-        if self.twin {
-            h.push(super::hyp::twin(s));
-        }
-        h
+        super::hyp::with_twin(s, vec![h_depth(s)], self.twin)
     }
     fn evaluate(
         &mut self,
@@ -1359,6 +1346,12 @@ fn lx_rate_leaky(st: &Setting, y: &[f64], f: &[f64]) -> (f64, f64) {
     (a.dot(&b) / n, (a.norm() + op) * b.norm() / n)
 }
 
+/// The hypotheses of Assumption 5.1 and Conjecture E.1 at `ε = 0` (App. E): whitened data,
+/// `q = 1`, and the twin state when the statement reads the linear twin.
+fn lx_hypotheses(st: &Setting, twin: bool) -> Vec<Hypothesis> {
+    super::hyp::with_twin(st, vec![h_whitened(st), h_scalar_output(st)], twin)
+}
+
 /// `n` as a float.
 fn n_of(st: &Setting) -> f64 {
     st.data.n() as f64
@@ -1419,11 +1412,7 @@ impl Claim for LxBelowInitial {
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        let mut h = vec![h_whitened(s), h_scalar_output(s)];
-        if self.twin {
-            h.push(super::hyp::twin(s));
-        }
-        h
+        lx_hypotheses(s, self.twin)
     }
     fn evaluate(
         &mut self,
@@ -1479,11 +1468,7 @@ impl Claim for LxNonIncreasing {
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        let mut h = vec![h_whitened(s), h_scalar_output(s)];
-        if self.twin {
-            h.push(super::hyp::twin(s));
-        }
-        h
+        lx_hypotheses(s, self.twin)
     }
     fn evaluate(
         &mut self,

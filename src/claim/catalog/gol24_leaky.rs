@@ -25,7 +25,7 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-use super::gol24::{h_assumption5_1, init_beta_rho, lx, whitening_defect};
+use super::gol24::{h_assumption5_1, init_beta_rho, label_defect, lx, whitening_defect};
 use super::{spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Schedule, Setting, Statement};
@@ -213,11 +213,6 @@ pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<H
     };
     let sc = Some(sc);
     let (b0, rho0) = init_beta_rho(s);
-    let label = s
-        .data
-        .y
-        .iter()
-        .fold(0.0, |a: f64, v| a.max((v.abs() - 1.0).abs()));
     vec![
         super::hyp::twin(s),
         Hypothesis::new(
@@ -226,7 +221,12 @@ pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<H
             Relation::Le,
             super::gol24::WHITENING_TOL,
         ),
-        Hypothesis::new("labels y ∈ {−1, +1} (§5.1)", label, Relation::Le, 0.0),
+        Hypothesis::new(
+            "labels y ∈ {−1, +1} (§5.1)",
+            label_defect(s),
+            Relation::Le,
+            0.0,
+        ),
         super::hyp::single_output(s, "scalar output q = 1"),
         super::hyp::depth_at_least(s, 2),
         // the default β is max_l ‖W_l(0)‖₂ itself (by another SVD: equal to round-off)
@@ -514,11 +514,9 @@ impl Claim for Deviation {
         let sc = run_scalars(s);
         let mut h = common_hypotheses(s, sc.as_ref());
         if matches!(self.kind, DevKind::L73Pointwise | DevKind::L73Train) {
-            h.push(Hypothesis::new(
+            h.push(super::hyp::full_column_rank(
+                s,
                 "rank X̃ = d (X̃X̃⁺ = I_d, Lemma 7.3)",
-                s.rank as f64,
-                Relation::Ge,
-                s.shape.input() as f64,
             ));
         }
         if self.kind == DevKind::D1D2 {
@@ -1123,12 +1121,7 @@ impl Claim for Theorem52 {
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let mut h = common_hypotheses(s, run_scalars(s).as_ref());
-        h.push(Hypothesis::new(
-            "rank X = d (§5.1)",
-            s.rank as f64,
-            Relation::Ge,
-            s.shape.input() as f64,
-        ));
+        h.push(super::hyp::full_column_rank(s, "rank X = d (§5.1)"));
         h.push(Hypothesis::flag(
             "known population for the held-out risk (synthetic Gaussian data)",
             matches!(s.cfg.data, crate::model::data::DataSpec::Gaussian { .. }),

@@ -177,12 +177,7 @@ fn h_population(s: &Setting) -> Hypothesis {
 }
 
 fn h_rank(s: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "rank X = d (§5.1; X̃X̃⁺ = I_d)",
-        s.rank as f64,
-        Relation::Ge,
-        s.shape.input() as f64,
-    )
+    super::hyp::full_column_rank(s, "rank X = d (§5.1; X̃X̃⁺ = I_d)")
 }
 
 fn positive_count(

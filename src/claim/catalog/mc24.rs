@@ -489,12 +489,7 @@ fn hyp_a1(q: &Quantities) -> Vec<Hypothesis> {
 fn hyp_a2(s: &Setting, q: &Quantities) -> Vec<Hypothesis> {
     let l = s.shape.depth() as f64;
     vec![
-        Hypothesis::new(
-            "A2: Σ̂ full rank (rank X = d)",
-            s.rank as f64,
-            Relation::Ge,
-            s.shape.input() as f64,
-        ),
+        hyp::full_column_rank(s, "A2: Σ̂ full rank (rank X = d)"),
         Hypothesis::new("A2: ε ≤ 1", q.eps, Relation::Le, 1.0),
         Hypothesis::new("A2: ‖w*‖ ≥ 1", q.wstar_norm, Relation::Ge, 1.0),
         Hypothesis::new("A2: 32L√ε ≤ 1", 32.0 * l * q.eps.sqrt(), Relation::Le, 1.0),

@@ -191,6 +191,10 @@ pub mod hyp {
     pub fn rank_below_input(s: &Setting, what: &str) -> Hypothesis {
         Hypothesis::new(what, s.rank as f64, Relation::Lt, s.shape.input() as f64)
     }
+    /// `rank X = d`: the inputs span `R^d`.
+    pub fn full_column_rank(s: &Setting, what: &str) -> Hypothesis {
+        Hypothesis::new(what, s.rank as f64, Relation::Ge, s.shape.input() as f64)
+    }
     /// `rank X = n`: the samples are linearly independent.
     pub fn full_row_rank(s: &Setting, what: &str) -> Hypothesis {
         Hypothesis::new(what, s.rank as f64, Relation::Ge, s.data.n() as f64)
@@ -202,5 +206,12 @@ pub mod hyp {
             "the state carries the linear twin θ⁰ (model leaky_relu with twin: true)",
             s.layout.twin,
         )
+    }
+    /// `h`, followed by [`twin`] for the variant of a statement that reads the linear twin.
+    pub fn with_twin(s: &Setting, mut h: Vec<Hypothesis>, on_twin: bool) -> Vec<Hypothesis> {
+        if on_twin {
+            h.push(twin(s));
+        }
+        h
     }
 }
