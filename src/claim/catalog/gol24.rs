@@ -1364,6 +1364,31 @@ fn lx_grad_operands(st: &Setting, outputs: &DMatrix<f64>) -> f64 {
     xf * xf * xf * (outputs.norm() + st.data.y.norm()) / n_of(st)
 }
 
+/// Running maximum of `𝓛_X(t)/𝓛_X(0)` along the trained trajectory (Assumption 5.1), for
+/// the `ε > 0` statements that rest on it.
+#[derive(Default)]
+pub(crate) struct LxTracker {
+    lx0: Option<f64>,
+    ratio_max: f64,
+}
+
+impl LxTracker {
+    /// Takes the state `y` of an accepted step into the running maximum.
+    pub(crate) fn advance(&mut self, s: &Setting, y: &[f64]) {
+        let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
+        self.ratio_max = self.ratio_max.max(lx(s, y) / lx0);
+    }
+    /// Assumption 5.1 along the run ([`h_assumption5_1`]) as a final hypothesis when the
+    /// statement `needs` it, none otherwise.
+    pub(crate) fn final_hypotheses(&self, needs: bool) -> Vec<Hypothesis> {
+        if needs {
+            vec![h_assumption5_1(self.ratio_max)]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// Final hypothesis of the `ε > 0` statements that need Assumption 5.1: the running maximum
 /// of `𝓛_X(t)/𝓛_X(0)` along the run was `≤ 1` (catalog A5.1: the assumption can fail for
 /// whitened nonlinear nets, and the statement is then not applicable, never violated).
@@ -1548,8 +1573,7 @@ fn optional_beta(pr: &Params<'_>) -> Result<Option<f64>, GradflowError> {
 pub struct Lemma74 {
     projected: bool,
     beta: Option<f64>,
-    lx0: f64,
-    lx_ratio_max: f64,
+    lx: LxTracker,
 }
 
 impl Lemma74 {
@@ -1558,8 +1582,7 @@ impl Lemma74 {
         Ok(Box::new(Self {
             projected,
             beta: optional_beta(&pr)?,
-            lx0: f64::NAN,
-            lx_ratio_max: 0.0,
+            lx: LxTracker::default(),
         }))
     }
 }
@@ -1591,18 +1614,11 @@ impl Claim for Lemma74 {
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
         // (ii) rests on Assumption 5.1, proven only for ε = 0 (App. E)
-        if self.projected && s.eps > 0.0 {
-            vec![h_assumption5_1(self.lx_ratio_max)]
-        } else {
-            Vec::new()
-        }
+        self.lx.final_hypotheses(self.projected && s.eps > 0.0)
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         if self.projected && s.eps > 0.0 {
-            if self.lx0.is_nan() {
-                self.lx0 = lx(s, &s.theta0);
-            }
-            self.lx_ratio_max = self.lx_ratio_max.max(lx(s, p.y) / self.lx0);
+            self.lx.advance(s, p.y);
         }
     }
     fn evaluate(
@@ -1671,8 +1687,7 @@ pub struct Lemma71 {
     rho: Option<f64>,
     sqrt_rho: bool,
     s_one: bool,
-    lx0: f64,
-    lx_ratio_max: f64,
+    lx: LxTracker,
 }
 
 impl Lemma71 {
@@ -1700,8 +1715,7 @@ impl Lemma71 {
             rho: (!rho.is_nan()).then_some(rho),
             sqrt_rho: pr.f64("sqrt_rho", 0.0)? != 0.0,
             s_one: pr.f64("s_one", 0.0)? != 0.0,
-            lx0: f64::NAN,
-            lx_ratio_max: 0.0,
+            lx: LxTracker::default(),
         }))
     }
     fn scalars(&self, s: &Setting) -> BoundScalars {
@@ -1759,18 +1773,11 @@ impl Claim for Lemma71 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        if s.eps > 0.0 && !self.s_one {
-            vec![h_assumption5_1(self.lx_ratio_max)]
-        } else {
-            Vec::new()
-        }
+        self.lx.final_hypotheses(s.eps > 0.0 && !self.s_one)
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         if s.eps > 0.0 {
-            if self.lx0.is_nan() {
-                self.lx0 = lx(s, &s.theta0);
-            }
-            self.lx_ratio_max = self.lx_ratio_max.max(lx(s, p.y) / self.lx0);
+            self.lx.advance(s, p.y);
         }
     }
     fn evaluate(

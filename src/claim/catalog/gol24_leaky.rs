@@ -25,7 +25,7 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-use super::gol24::{h_assumption5_1, init_beta_rho, label_defect, lx, whitening_defect};
+use super::gol24::{init_beta_rho, label_defect, whitening_defect, LxTracker};
 use super::{spectral_norm, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Schedule, Setting, Statement};
@@ -174,30 +174,10 @@ pub fn entries() -> Vec<Entry> {
 // Shared pieces
 // ---------------------------------------------------------------------------------------
 
-/// Running maximum of `𝓛_X(t)/𝓛_X(0)` along the trained trajectory (Assumption 5.1).
-#[derive(Default)]
-pub(crate) struct LxTracker {
-    lx0: Option<f64>,
-    ratio_max: f64,
-}
-
-impl LxTracker {
-    pub(crate) fn advance(&mut self, s: &Setting, y: &[f64]) {
-        let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
-        self.ratio_max = self.ratio_max.max(lx(s, y) / lx0);
-    }
-    /// Assumption 5.1 as a final hypothesis, unless the bound is the assumption-free
-    /// App. A.1 variant (`bound.s_one`), for which it is not needed.
-    pub(crate) fn final_hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        if bound_s_one(s) {
-            Vec::new()
-        } else {
-            vec![h_assumption5_1(self.ratio_max)]
-        }
-    }
-}
-
-fn bound_s_one(s: &Setting) -> bool {
+/// Whether Theorem 5.2's bound is the assumption-free App. A.1 variant (`bound.s_one`), for
+/// which the statements here need no Assumption 5.1 (otherwise a final hypothesis, see
+/// [`LxTracker`]).
+pub(crate) fn bound_s_one(s: &Setting) -> bool {
     matches!(
         &s.cfg.model,
         Some(crate::config::ModelSpec::LeakyRelu { bound, .. }) if bound.s_one
@@ -541,7 +521,7 @@ impl Claim for Deviation {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
@@ -689,7 +669,7 @@ impl Claim for TightG2 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
@@ -1140,7 +1120,7 @@ impl Claim for Theorem52 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);

@@ -17,8 +17,9 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
+use super::gol24::LxTracker;
 use super::gol24_leaky::{
-    common_hypotheses, margin_risk, run_scalars, twin_inputs, upsilon, LxTracker, VChoice,
+    bound_s_one, common_hypotheses, margin_risk, run_scalars, twin_inputs, upsilon, VChoice,
     RISK_STREAM,
 };
 use super::Params;
@@ -444,7 +445,7 @@ impl Claim for DeviationTerms {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
