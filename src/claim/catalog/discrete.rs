@@ -119,9 +119,7 @@ impl Claim for GdImbalanceStep {
     }
     fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
         let l = s.shape.depth();
-        let np = s.params();
-        let mut grad = vec![0.0; np];
-        gf.gradient(&p.y[..np], &mut grad);
+        let grad = super::gradient_at(s, gf, p.y);
         self.prev = Some(Prev {
             t: p.t,
             d: (1..l).map(|k| imbalance(s, p.y, k)).collect(),

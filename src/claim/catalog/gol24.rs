@@ -1254,8 +1254,7 @@ impl Claim for LimitTrainLoss {
         p: &Point<'_>,
     ) -> Vec<Hypothesis> {
         let np = s.params();
-        let mut g = vec![0.0; np];
-        gf.gradient(&p.y[..np], &mut g);
+        let g = super::gradient_at(s, gf, p.y);
         let rate: f64 = g.iter().zip(&p.f[..np]).map(|(a, b)| a * b).sum();
         let scale = gf.loss(&s.theta0).max(s.kappa * s.data.n() as f64);
         // L − κn(1 − s²) = κn‖Θ − c*ᵀ‖² ≤ |dL/dt|/(4κn‖W_L⋯W_2‖²) (whitened, q = 1: the

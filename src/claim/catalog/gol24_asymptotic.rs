@@ -269,22 +269,18 @@ impl Asymptotic {
             _ => f64::NAN, // L, known at evaluation
         };
         let order = pr.f64("order", default_order)?;
-        let rate = match pr.str(
+        let rate = pr.choice(
             "rate",
             if formula == Formula::Eq17 {
                 "inverse_log"
             } else {
                 "power"
             },
-        )? {
-            "power" => Rate::Power(order),
-            "inverse_log" => Rate::InverseLog,
-            other => {
-                return Err(GradflowError::Config(format!(
-                    "claim {id}: rate = {other:?}: expected \"power\" or \"inverse_log\""
-                )))
-            }
-        };
+            &[
+                ("power", Rate::Power(order)),
+                ("inverse_log", Rate::InverseLog),
+            ],
+        )?;
         Ok(Self {
             formula,
             r: pr.f64("r", 2.0)?,

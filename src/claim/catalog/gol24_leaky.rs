@@ -32,7 +32,7 @@ use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Schedule, Set
 use crate::error::GradflowError;
 use crate::flow::nearly_linear::{BoundScalars, Scalar, SCALAR_CAP, U_CAP};
 use crate::flow::GradientFlow;
-use crate::model::data::{held_out, min_norm_solution};
+use crate::model::data::{held_out, min_norm_solution, Dataset};
 use crate::monitor::Point;
 
 const PAPER: &str = "001";
@@ -40,7 +40,23 @@ const PAPER: &str = "001";
 /// Seed stream of the held-out batch of the pointwise deviation bounds.
 const DEVIATION_STREAM: u64 = 1;
 /// Seed stream of the Monte Carlo test set of Theorem 5.2.
-pub(crate) const RISK_STREAM: u64 = 2;
+const RISK_STREAM: u64 = 2;
+
+/// The held-out set of Theorem 5.2 (`m` fresh population samples, drawn on first use into
+/// `cache`; `None` without a population).
+pub(crate) fn test_set<'a>(
+    cache: &'a mut Option<Option<Dataset>>,
+    s: &Setting,
+    m: usize,
+) -> Option<&'a Dataset> {
+    cache
+        .get_or_insert_with(|| {
+            held_out(&s.cfg.data, s.cfg.seed, m, RISK_STREAM)
+                .ok()
+                .flatten()
+        })
+        .as_ref()
+}
 
 /// Which `v` a statement uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,17 +375,12 @@ impl Deviation {
         } else {
             VChoice::parse(&pr)?
         };
-        let tp = pr.f64("test_points", 200.0)?;
-        if !(tp >= 1.0 && tp.fract() == 0.0) {
-            return Err(GradflowError::Config(format!(
-                "claim {id}: test_points = {tp}: need a positive integer"
-            )));
-        }
+        let test_points = pr.count("test_points", 200.0)?;
         Ok(Box::new(Self {
             kind,
             v,
             factor: pr.f64("factor", 1.0)?,
-            test_points: tp as usize,
+            test_points,
             batch: None,
             lx: LxTracker::default(),
         }))
@@ -983,12 +994,7 @@ impl Theorem52 {
                 "claim {id}: kappa = {kappa}: expected 1 or 2"
             )));
         }
-        let tp = pr.f64("test_points", 20000.0)?;
-        if !(tp >= 1.0 && tp.fract() == 0.0) {
-            return Err(GradflowError::Config(format!(
-                "claim {id}: test_points = {tp}: need a positive integer"
-            )));
-        }
+        let test_points = pr.count("test_points", 20000.0)?;
         let confidence = pr.f64("confidence", 0.95)?;
         let delta = pr.f64("delta", 0.05)?;
         if !((0.5..1.0).contains(&confidence) && delta > 0.0 && delta < 1.0) {
@@ -996,23 +1002,22 @@ impl Theorem52 {
                 "claim {id}: need 0.5 ≤ confidence < 1 and 0 < δ < 1"
             )));
         }
-        let side = match pr.str("estimate", "upper")? {
-            "upper" => RiskSide::Upper,
-            "lower" => RiskSide::Lower,
-            "point" => RiskSide::Point,
-            other => {
-                return Err(GradflowError::Config(format!(
-                    "claim {id}: estimate = {other:?}: expected \"upper\", \"lower\" or \"point\""
-                )))
-            }
-        };
+        let side = pr.choice(
+            "estimate",
+            "upper",
+            &[
+                ("upper", RiskSide::Upper),
+                ("lower", RiskSide::Lower),
+                ("point", RiskSide::Point),
+            ],
+        )?;
         Ok(Box::new(Self {
             schedule,
             kappa: kappa as u32,
             gamma: pr.f64("gamma", 0.05)?,
             delta,
             bits: pr.f64("bits", 32.0)?,
-            test_points: tp as usize,
+            test_points,
             confidence,
             side,
             factor: pr.f64("factor", 1.0)?,
@@ -1029,15 +1034,7 @@ impl Theorem52 {
         let sc = gf.twin()?.scalars;
         let u = scalar(s, y, Scalar::U)?;
         let v = scalar(s, y, self.v.scalar())?;
-        let tp = self.test_points;
-        let test = self
-            .test
-            .get_or_insert_with(|| {
-                held_out(&s.cfg.data, s.cfg.seed, tp, RISK_STREAM)
-                    .ok()
-                    .flatten()
-            })
-            .as_ref()?;
+        let test = test_set(&mut self.test, s, self.test_points)?;
         let l = s.shape.depth() as f64;
         let n = s.data.n();
         let train = margin_risk(&s.outputs(y), &s.data.y, self.gamma);

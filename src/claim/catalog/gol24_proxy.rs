@@ -19,15 +19,15 @@ use serde_json::Value;
 
 use super::gol24::LxTracker;
 use super::gol24_leaky::{
-    bound_s_one, common_hypotheses, margin_risk, run_scalars, twin_inputs, upsilon, VChoice,
-    RISK_STREAM,
+    bound_s_one, common_hypotheses, margin_risk, run_scalars, test_set, twin_inputs, upsilon,
+    VChoice,
 };
 use super::Params;
 use crate::claim::registry::Entry;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
-use crate::model::data::{held_out, min_norm_solution, Dataset};
+use crate::model::data::{min_norm_solution, Dataset};
 use crate::monitor::Point;
 
 const PAPER: &str = "001";
@@ -155,21 +155,6 @@ fn outputs(
     [ftr, gtr, fte, gte]
 }
 
-/// The held-out set of Theorem 5.2 (`None` without a population).
-fn test_set<'a>(
-    cache: &'a mut Option<Option<Dataset>>,
-    s: &Setting,
-    m: usize,
-) -> Option<&'a Dataset> {
-    cache
-        .get_or_insert_with(|| {
-            held_out(&s.cfg.data, s.cfg.seed, m, RISK_STREAM)
-                .ok()
-                .flatten()
-        })
-        .as_ref()
-}
-
 fn h_population(s: &Setting) -> Hypothesis {
     Hypothesis::flag(
         "known population for the held-out estimate (synthetic Gaussian data)",
@@ -179,22 +164,6 @@ fn h_population(s: &Setting) -> Hypothesis {
 
 fn h_rank(s: &Setting) -> Hypothesis {
     super::hyp::full_column_rank(s, "rank X = d (§5.1; X̃X̃⁺ = I_d)")
-}
-
-fn positive_count(
-    pr: &Params<'_>,
-    id: &str,
-    key: &str,
-    default: f64,
-) -> Result<usize, GradflowError> {
-    let v = pr.f64(key, default)?;
-    if v >= 1.0 && v.fract() == 0.0 {
-        Ok(v as usize)
-    } else {
-        Err(GradflowError::Config(format!(
-            "claim {id}: {key} = {v}: need a positive integer"
-        )))
-    }
 }
 
 fn level(pr: &Params<'_>, id: &str) -> Result<f64, GradflowError> {
@@ -266,7 +235,7 @@ impl GenGap {
             gamma: pr.f64("gamma", 0.05)?,
             delta,
             bits: pr.f64("bits", 32.0)?,
-            test_points: positive_count(&pr, id, "test_points", 20000.0)?,
+            test_points: pr.count("test_points", 20000.0)?,
             confidence: level(&pr, id)?,
             union: pr.f64("union", 1.0)? != 0.0,
             factor: pr.f64("factor", 1.0)?,
@@ -393,7 +362,7 @@ impl DeviationTerms {
         Ok(Box::new(Self {
             proxy: Proxy::parse(&pr, id, false)?,
             v: VChoice::parse(&pr)?,
-            test_points: positive_count(&pr, id, "test_points", 20000.0)?,
+            test_points: pr.count("test_points", 20000.0)?,
             confidence: level(&pr, id)?,
             factor: pr.f64("factor", 1.0)?,
             test: None,
@@ -522,7 +491,7 @@ impl Optimistic {
         Ok(Box::new(Self {
             proxy: Proxy::parse(&pr, id, true)?,
             gamma: pr.f64("gamma", 0.05)?,
-            test_points: positive_count(&pr, id, "test_points", 20000.0)?,
+            test_points: pr.count("test_points", 20000.0)?,
             factor: pr.f64("factor", 1.0)?,
             test: None,
         }))

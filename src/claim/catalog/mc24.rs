@@ -161,9 +161,10 @@ impl Quantities {
         let a1_margin = risk_decrease(s, &wstar, &theta0);
         let mut gf = GradientFlow::new(s.shape.clone(), &s.data, s.loss)
             .expect("the setting's data fit its network");
-        let mut g = vec![0.0; s.params()];
-        gf.gradient(&s.theta0[..s.params()], &mut g);
-        let grad0_sq = g.iter().map(|v| v * v).sum();
+        let grad0_sq = super::gradient_at(s, &mut gf, &s.theta0)
+            .iter()
+            .map(|v| v * v)
+            .sum();
         Self {
             rho,
             n,
@@ -1089,17 +1090,15 @@ impl End {
 impl EndClaim {
     fn build(kind: End, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
         let pr = Params::new(kind.id(), p, kind.known())?;
-        let at = match pr.str("point", "minimizer")? {
-            "minimizer" => At::Minimizer,
-            "end" => At::End,
-            "balanced" => At::Balanced,
-            other => {
-                return Err(GradflowError::Config(format!(
-                    "claim {}: point = {other:?}: expected \"minimizer\", \"end\" or \"balanced\"",
-                    kind.id()
-                )))
-            }
-        };
+        let at = pr.choice(
+            "point",
+            "minimizer",
+            &[
+                ("minimizer", At::Minimizer),
+                ("end", At::End),
+                ("balanced", At::Balanced),
+            ],
+        )?;
         let rescale = pr.f64("rescale", 1.0)?;
         if rescale == 0.0 {
             return Err(GradflowError::Config(format!(
@@ -1584,12 +1583,9 @@ impl Claim for CurvatureClaim {
         let np = s.params();
         match self.kind {
             Curv::GdStable => {
-                let mut g = vec![0.0; np];
-                gf.gradient(&p.y[..np], &mut g);
-                let gn = g.iter().map(|v| v * v).sum::<f64>().sqrt();
-                let mut g0 = vec![0.0; np];
-                gf.gradient(&s.theta0[..np], &mut g0);
-                let g0n = g0.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let norm = |g: Vec<f64>| g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let gn = norm(super::gradient_at(s, gf, p.y));
+                let g0n = norm(super::gradient_at(s, gf, &s.theta0));
                 vec![
                     Hypothesis::new(
                         "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",

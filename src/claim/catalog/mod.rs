@@ -51,6 +51,46 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// A positive integer given as a number, or `default` when absent.
+    pub fn count(&self, key: &str, default: f64) -> Result<usize, GradflowError> {
+        let v = self.f64(key, default)?;
+        if v >= 1.0 && v.fract() == 0.0 {
+            Ok(v as usize)
+        } else {
+            Err(GradflowError::Config(format!(
+                "claim {}: {key} = {v}: need a positive integer",
+                self.id
+            )))
+        }
+    }
+
+    /// The value of the option a string names (`options`: name and value), or of the
+    /// option named `default` when absent.
+    pub fn choice<T: Copy>(
+        &self,
+        key: &str,
+        default: &'a str,
+        options: &[(&str, T)],
+    ) -> Result<T, GradflowError> {
+        let name = self.str(key, default)?;
+        match options.iter().find(|(n, _)| *n == name) {
+            Some((_, v)) => Ok(*v),
+            None => {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+                let (last, rest) = names.split_last().expect("at least one option");
+                Err(GradflowError::Config(format!(
+                    "claim {}: {key} = {name:?}: expected {}{last}",
+                    self.id,
+                    if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} or ", rest.join(", "))
+                    }
+                )))
+            }
+        }
+    }
+
     /// A string, or `default` when absent.
     pub fn str(&self, key: &str, default: &'a str) -> Result<&'a str, GradflowError> {
         match self.obj.get(key) {
@@ -96,6 +136,18 @@ pub fn gradient_operand_scale(s: &crate::claim::Setting, theta: &[f64]) -> f64 {
         .sum();
     let xf = s.data.x.norm();
     2.0 * s.kappa * xf * (xf * prod + s.data.y.norm()) * others
+}
+
+/// `∇L` of the run's loss at the weights `θ`, the first `p` entries of `y`.
+pub fn gradient_at(
+    s: &crate::claim::Setting,
+    gf: &mut crate::flow::GradientFlow,
+    y: &[f64],
+) -> Vec<f64> {
+    let np = s.params();
+    let mut g = vec![0.0; np];
+    gf.gradient(&y[..np], &mut g);
+    g
 }
 
 /// Relative tolerance of [`second_order_hypothesis`]: a point counts as a minimum when
