@@ -3,10 +3,13 @@
 //! under.
 
 use nalgebra::DMatrix;
+use serde_json::Value;
 
 use super::common::{imbalance, Filing};
+use super::Params;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Setting, Statement};
 use crate::config::Method;
+use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
 
@@ -56,6 +59,11 @@ impl GdImbalanceStep {
             factor,
             prev: None,
         }
+    }
+    /// The claim filed under `filing` with its parameters: `factor` (default 1).
+    pub fn build(filing: Filing, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
+        let pr = Params::new(filing.id, p, &["factor"])?;
+        Ok(Box::new(Self::new(filing, pr.f64("factor", 1.0)?)))
     }
 }
 

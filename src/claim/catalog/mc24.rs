@@ -58,38 +58,55 @@ pub const GAP_TOL: f64 = 1e-12;
 /// The registered claims of paper 002.
 pub fn entries() -> Vec<Entry> {
     let mut v = Vec::new();
-    v.extend(Step::ALL.iter().map(|k| Entry {
-        id: k.id(),
-        paper: PAPER,
-        build: STEP_BUILDERS[*k as usize],
-    }));
-    v.extend(End::ALL.iter().map(|k| Entry {
-        id: k.id(),
-        paper: PAPER,
-        build: END_BUILDERS[*k as usize],
-    }));
+    v.extend(kind_entries(Step::ALL, Step::id));
+    v.extend(kind_entries(End::ALL, End::id));
     v.push(Entry {
         id: "mc24.lemma1_gd.imbalance_step",
         paper: PAPER,
         build: |p| {
-            let pr = Params::new("mc24.lemma1_gd.imbalance_step", p, &["factor"])?;
-            Ok(Box::new(GdImbalanceStep::new(
+            GdImbalanceStep::build(
                 Filing {
                     id: "mc24.lemma1_gd.imbalance_step",
                     paper: PAPER,
                     result: "Lemma 1, discrete counterpart for gradient descent (derived; catalog \
                              §3 Lemma 1 and §5 counterexample 3)",
                 },
-                pr.f64("factor", 1.0)?,
-            )))
+                p,
+            )
         },
     });
-    v.extend(Curv::ALL.iter().map(|k| Entry {
-        id: k.id(),
-        paper: PAPER,
-        build: CURV_BUILDERS[*k as usize],
-    }));
+    v.extend(kind_entries(Curv::ALL, Curv::id));
     v
+}
+
+/// Registered claims of the kinds in `all`, each with its id.
+fn kind_entries<K: Copy>(
+    all: &[(K, crate::claim::registry::Builder)],
+    id: fn(K) -> &'static str,
+) -> impl Iterator<Item = Entry> + '_ {
+    all.iter().map(move |&(k, build)| Entry {
+        id: id(k),
+        paper: PAPER,
+        build,
+    })
+}
+
+/// Declares an enum of claim kinds, each variant a registered claim, with `ALL`: every kind in
+/// registration order and the builder of its claim (a [`crate::claim::registry::Builder`] is a
+/// plain `fn`, so one per kind).
+macro_rules! claim_kinds {
+    ($(#[$m:meta])* enum $kind:ident => $claim:ident { $($v:ident),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum $kind {
+            $($v),+
+        }
+
+        impl $kind {
+            const ALL: &'static [($kind, crate::claim::registry::Builder)] =
+                &[$(($kind::$v, |p| $claim::build($kind::$v, p))),+];
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -552,39 +569,20 @@ struct Anchor {
     theta: Vec<f64>,
 }
 
-/// Kinds of [`StepClaim`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
-    RankOne,
-    Alignment,
-    Eq29,
-    Pl,
-    Rate,
-    PathLength,
-    RankOneProduct,
+claim_kinds! {
+    /// Kinds of [`StepClaim`].
+    enum Step => StepClaim {
+        RankOne,
+        Alignment,
+        Eq29,
+        Pl,
+        Rate,
+        PathLength,
+        RankOneProduct,
+    }
 }
 
-const STEP_BUILDERS: [crate::claim::registry::Builder; 7] = [
-    |p| StepClaim::build(Step::RankOne, p),
-    |p| StepClaim::build(Step::Alignment, p),
-    |p| StepClaim::build(Step::Eq29, p),
-    |p| StepClaim::build(Step::Pl, p),
-    |p| StepClaim::build(Step::Rate, p),
-    |p| StepClaim::build(Step::PathLength, p),
-    |p| StepClaim::build(Step::RankOneProduct, p),
-];
-
 impl Step {
-    const ALL: [Step; 7] = [
-        Step::RankOne,
-        Step::Alignment,
-        Step::Eq29,
-        Step::Pl,
-        Step::Rate,
-        Step::PathLength,
-        Step::RankOneProduct,
-    ];
-
     fn id(self) -> &'static str {
         match self {
             Step::RankOne => "mc24.lemma2.rank_one",
@@ -955,63 +953,28 @@ pub struct EndClaim {
     q: Option<Quantities>,
 }
 
-/// Kinds of [`EndClaim`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum End {
-    T2b,
-    T2a,
-    T2aPrinted,
-    T2c,
-    BalancedIdentity,
-    ClosedForm,
-    Cor1Band,
-    Cor1Alignment,
-    Cor1RankOne,
-    Cor1ProductNorm,
-    Cor1Angle,
-    Cor2Proof,
-    Cor2ViaLower,
-    Cor2ViaBalanced,
-    LayerNormBound,
+claim_kinds! {
+    /// Kinds of [`EndClaim`].
+    enum End => EndClaim {
+        T2b,
+        T2a,
+        T2aPrinted,
+        T2c,
+        BalancedIdentity,
+        ClosedForm,
+        Cor1Band,
+        Cor1Alignment,
+        Cor1RankOne,
+        Cor1ProductNorm,
+        Cor1Angle,
+        Cor2Proof,
+        Cor2ViaLower,
+        Cor2ViaBalanced,
+        LayerNormBound,
+    }
 }
 
-const END_BUILDERS: [crate::claim::registry::Builder; 15] = [
-    |p| EndClaim::build(End::T2b, p),
-    |p| EndClaim::build(End::T2a, p),
-    |p| EndClaim::build(End::T2aPrinted, p),
-    |p| EndClaim::build(End::T2c, p),
-    |p| EndClaim::build(End::BalancedIdentity, p),
-    |p| EndClaim::build(End::ClosedForm, p),
-    |p| EndClaim::build(End::Cor1Band, p),
-    |p| EndClaim::build(End::Cor1Alignment, p),
-    |p| EndClaim::build(End::Cor1RankOne, p),
-    |p| EndClaim::build(End::Cor1ProductNorm, p),
-    |p| EndClaim::build(End::Cor1Angle, p),
-    |p| EndClaim::build(End::Cor2Proof, p),
-    |p| EndClaim::build(End::Cor2ViaLower, p),
-    |p| EndClaim::build(End::Cor2ViaBalanced, p),
-    |p| EndClaim::build(End::LayerNormBound, p),
-];
-
 impl End {
-    const ALL: [End; 15] = [
-        End::T2b,
-        End::T2a,
-        End::T2aPrinted,
-        End::T2c,
-        End::BalancedIdentity,
-        End::ClosedForm,
-        End::Cor1Band,
-        End::Cor1Alignment,
-        End::Cor1RankOne,
-        End::Cor1ProductNorm,
-        End::Cor1Angle,
-        End::Cor2Proof,
-        End::Cor2ViaLower,
-        End::Cor2ViaBalanced,
-        End::LayerNormBound,
-    ];
-
     fn id(self) -> &'static str {
         match self {
             End::T2b => "mc24.thm2.lower_uniform",
@@ -1459,23 +1422,16 @@ pub const EOS_BAND: f64 = 0.05;
 /// Default interval (in steps) of the sharpness evaluations of `mc24.fig1d.eos_plateau`.
 pub const EOS_EVERY: u64 = 10;
 
-/// Kinds of [`CurvatureClaim`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Curv {
-    GdStable,
-    Sharpening,
-    EosPlateau,
+claim_kinds! {
+    /// Kinds of [`CurvatureClaim`].
+    enum Curv => CurvatureClaim {
+        GdStable,
+        Sharpening,
+        EosPlateau,
+    }
 }
 
-const CURV_BUILDERS: [crate::claim::registry::Builder; 3] = [
-    |p| CurvatureClaim::build(Curv::GdStable, p),
-    |p| CurvatureClaim::build(Curv::Sharpening, p),
-    |p| CurvatureClaim::build(Curv::EosPlateau, p),
-];
-
 impl Curv {
-    const ALL: [Curv; 3] = [Curv::GdStable, Curv::Sharpening, Curv::EosPlateau];
-
     fn id(self) -> &'static str {
         match self {
             Curv::GdStable => "mc24.u4.gd_stable_minimum",
