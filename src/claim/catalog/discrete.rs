@@ -69,18 +69,14 @@ impl GdImbalanceStep {
 
 impl Claim for GdImbalanceStep {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            self.filing.id,
-            self.filing.paper,
-            self.filing.result,
-            format!(
+        self.filing
+            .info(format!(
                 "each gradient-descent step changes every layer imbalance by exactly \
                  {}·η²(G_{{k+1}}ᵀG_{{k+1}} − G_kG_kᵀ), G_k = ∇_{{W_k}}L(θ_j): \
                  max_k ‖ΔD_k − {}·η²(G_{{k+1}}ᵀG_{{k+1}} − G_kG_kᵀ)‖_F = 0",
                 self.factor, self.factor
-            ),
-        )
-        .identity()
+            ))
+            .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![

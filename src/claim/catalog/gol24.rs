@@ -68,9 +68,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.energy_identity",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.a0.energy_identity", p, &["trajectory"])?;
                 Ok(Box::new(EnergyIdentity {
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.a0.energy_identity", p)?,
                 }))
             },
         },
@@ -78,13 +77,12 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.loss_nonincreasing",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.a0.loss_nonincreasing", p, &["trajectory"])?;
                 let c = LossNonIncreasing::new(Filing {
                     id: "gol24.a0.loss_nonincreasing",
                     paper: PAPER,
                     result: "§2.3 gradient flow, used in the proof of Lemma 7.4 (catalog A0.1)",
                 });
-                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                Ok(Box::new(if reads_twin("gol24.a0.loss_nonincreasing", p)? {
                     c.on_twin()
                 } else {
                     c
@@ -95,10 +93,9 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.neuron_balance_conserved",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.a0.neuron_balance_conserved", p, &["trajectory"])?;
                 Ok(Box::new(NeuronBalance {
                     c0: Vec::new(),
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.a0.neuron_balance_conserved", p)?,
                 }))
             },
         },
@@ -136,9 +133,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.saxe_norms",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.sec5_3.saxe_norms", p, &["trajectory"])?;
                 let c = SaxeNorms::new(SaxeVariant::Corrected);
-                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                Ok(Box::new(if reads_twin("gol24.sec5_3.saxe_norms", p)? {
                     c.on_twin()
                 } else {
                     c
@@ -193,10 +189,9 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.assumption5_1.lx_below_initial",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.assumption5_1.lx_below_initial", p, &["trajectory"])?;
                 Ok(Box::new(LxBelowInitial {
                     lx0: None,
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.assumption5_1.lx_below_initial", p)?,
                 }))
             },
         },
@@ -204,9 +199,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.conj_e1.lx_nonincreasing",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.conj_e1.lx_nonincreasing", p, &["trajectory"])?;
                 Ok(Box::new(LxNonIncreasing {
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.conj_e1.lx_nonincreasing", p)?,
                 }))
             },
         },
@@ -248,6 +242,12 @@ pub fn trajectory_is_twin(pr: &Params<'_>) -> Result<bool, GradflowError> {
             "trajectory = {other:?}: expected \"trained\" or \"twin\""
         ))),
     }
+}
+
+/// Whether claim `id`, whose only parameter is `trajectory` (see [`trajectory_is_twin`]),
+/// reads the linear twin with the parameters `p`.
+fn reads_twin(id: &str, p: &Value) -> Result<bool, GradflowError> {
+    trajectory_is_twin(&Params::new(id, p, &["trajectory"])?)
 }
 
 /// The weights a claim reads: `θ` of the state, or the twin block `θ⁰`.
@@ -818,6 +818,15 @@ fn saxe_hypotheses(st: &Setting) -> (Vec<Hypothesis>, f64) {
     (hs, beta)
 }
 
+/// `β = ‖W_1(0)‖₂` of the aligned initialisation where the Saxe trajectory is defined
+/// (`q = 1`, `L ≥ 2`), `None` elsewhere.
+fn saxe_beta(st: &Setting) -> Option<f64> {
+    if st.shape.output() != 1 || st.shape.depth() < 2 {
+        return None;
+    }
+    Some(spectral_norm(&st.layer(&st.theta0, 1)))
+}
+
 /// Which `ū(τ)` a [`SaxeNorms`] claim compares with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SaxeVariant {
@@ -942,12 +951,7 @@ impl Claim for SaxeNorms {
             ));
         }
         if self.variant == SaxeVariant::PrintedEq14 {
-            hs.push(Hypothesis::new(
-                "depth L = 2 (eq. (14))",
-                s.shape.depth() as f64,
-                Relation::Le,
-                2.0,
-            ));
+            hs.push(super::hyp::depth_at_most(s, 2, "depth L = 2 (eq. (14))"));
         }
         hs
     }
@@ -957,10 +961,7 @@ impl Claim for SaxeNorms {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        if s.shape.output() != 1 || s.shape.depth() < 2 {
-            return None;
-        }
-        let beta = spectral_norm(&s.layer(&s.theta0, 1));
+        let beta = saxe_beta(s)?;
         let ub = self.u_bar(s, beta, time_factor(s) * p.t);
         let ws = layers(s, trajectory(s, p.y, self.twin)?);
         let dev = ws
@@ -976,9 +977,10 @@ impl Claim for SaxeNorms {
         })
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        if s.shape.depth() >= 3 && s.shape.output() == 1 && self.variant != SaxeVariant::PrintedEq14
-        {
-            let beta = spectral_norm(&s.layer(&s.theta0, 1));
+        if s.shape.depth() < 3 || self.variant == SaxeVariant::PrintedEq14 {
+            return;
+        }
+        if let Some(beta) = saxe_beta(s) {
             let tau = time_factor(s) * p.t;
             let ub = self.u_bar(s, beta, tau);
             self.cache = Some((tau, ub.ln()));
@@ -1047,10 +1049,7 @@ impl Claim for LearningTime {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        if s.shape.output() != 1 || s.shape.depth() < 2 {
-            return None;
-        }
-        let beta = spectral_norm(&s.layer(&s.theta0, 1));
+        let beta = saxe_beta(s)?;
         let sv = data_scalar(s);
         let alpha = s.theta(p.y).norm() / sv;
         if alpha > self.alpha_max {

@@ -517,11 +517,10 @@ impl Claim for Deviation {
             ));
         }
         if self.v == VChoice::Repaired {
-            h.push(Hypothesis::new(
+            h.push(super::hyp::depth_at_most(
+                s,
+                2,
                 "depth L = 2 (the candidate repair is stated for L = 2)",
-                s.shape.depth() as f64,
-                Relation::Le,
-                2.0,
             ));
         }
         h

@@ -1518,11 +1518,7 @@ impl Claim for CurvatureClaim {
             )],
             Curv::Sharpening => {
                 let q = Quantities::new(s);
-                let mut h = vec![
-                    hyp_univariate(s),
-                    hyp_wstar(&q),
-                    Hypothesis::new("depth L ≥ 3", s.shape.depth() as f64, Relation::Ge, 3.0),
-                ];
+                let mut h = vec![hyp_univariate(s), hyp_wstar(&q), hyp::depth_at_least(s, 3)];
                 h.extend(hyp_a1(&q));
                 h.extend(hyp_a2(s, &q));
                 h

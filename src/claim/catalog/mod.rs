@@ -235,6 +235,10 @@ pub mod hyp {
             min as f64,
         )
     }
+    /// Depth `L ≤ max` (a statement made for shallow networks only).
+    pub fn depth_at_most(s: &Setting, max: usize, what: &str) -> Hypothesis {
+        Hypothesis::new(what, s.shape.depth() as f64, Relation::Le, max as f64)
+    }
     /// A single output, `q = 1`.
     pub fn single_output(s: &Setting, what: &str) -> Hypothesis {
         Hypothesis::new(what, s.shape.output() as f64, Relation::Le, 1.0)
