@@ -6,7 +6,7 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{imbalance, Filing};
-use super::Params;
+use super::only_factor;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Setting, Statement};
 use crate::config::Method;
 use crate::error::GradflowError;
@@ -62,8 +62,7 @@ impl GdImbalanceStep {
     }
     /// The claim filed under `filing` with its parameters: `factor` (default 1).
     pub fn build(filing: Filing, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let pr = Params::new(filing.id, p, &["factor"])?;
-        Ok(Box::new(Self::new(filing, pr.f64("factor", 1.0)?)))
+        Ok(Box::new(Self::new(filing, only_factor(filing.id, p)?)))
     }
 }
 

@@ -30,7 +30,7 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, LossNonIncreasing};
-use super::{prefixes, spectral_norm, suffixes, Params};
+use super::{only_factor, prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
@@ -179,9 +179,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.limit_train_loss",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.sec5_3.limit_train_loss", p, &["factor"])?;
                 Ok(Box::new(LimitTrainLoss {
-                    factor: pr.f64("factor", 1.0)?,
+                    factor: only_factor("gol24.sec5_3.limit_train_loss", p)?,
                 }))
             },
         },
@@ -1154,9 +1153,8 @@ pub struct LossViaCStar {
 
 impl LossViaCStar {
     fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let pr = Params::new("gol24.lemma7_2.loss_via_c_star", p, &["factor"])?;
         Ok(Box::new(Self {
-            factor: pr.f64("factor", 1.0)?,
+            factor: only_factor("gol24.lemma7_2.loss_via_c_star", p)?,
         }))
     }
 }

@@ -149,9 +149,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.lemma7_1.tight_g2",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.lemma7_1.tight_g2", p, &["factor"])?;
                 Ok(Box::new(TightG2 {
-                    factor: pr.f64("factor", 1.0)?,
+                    factor: super::only_factor("gol24.lemma7_1.tight_g2", p)?,
                     lx: LxTracker::default(),
                 }))
             },
@@ -955,6 +954,16 @@ fn wilson(phat: f64, m: usize, level: f64, side: f64) -> f64 {
     (centre + side * half) / (1.0 + z2 / m)
 }
 
+/// `"f × "` in front of a bound multiplied by `f` (the deliberately false variants), nothing
+/// for `f = 1`.
+pub(crate) fn factor_prefix(f: f64) -> String {
+    if f == 1.0 {
+        String::new()
+    } else {
+        format!("{f} × ")
+    }
+}
+
 /// `Υ_κ = sqrt((κ p d ln 2 + ln(1/δ))/(2m))` (Theorem 5.2).
 pub fn upsilon(kappa: u32, bits: f64, d: usize, delta: f64, m: usize) -> f64 {
     ((f64::from(kappa) * bits * d as f64 * std::f64::consts::LN_2 + (1.0 / delta).ln())
@@ -1069,11 +1078,7 @@ impl Claim for Theorem52 {
                     RiskSide::Lower => format!("(Wilson lower {} limit)", self.confidence),
                     RiskSide::Point => "(Monte Carlo frequency)".to_string(),
                 },
-                if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                factor_prefix(self.factor),
                 if self.union {
                     "Υ_κ"
                 } else {

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::gol24::LxTracker;
 use super::gol24_leaky::{
-    bound_s_one, common_hypotheses, margin_risk, run_scalars, test_set, twin_inputs, upsilon,
-    VChoice,
+    bound_s_one, common_hypotheses, factor_prefix, margin_risk, run_scalars, test_set, twin_inputs,
+    upsilon, VChoice,
 };
 use super::Params;
 use crate::claim::registry::Entry;
@@ -271,11 +271,7 @@ impl Claim for GenGap {
                 g = self.proxy.name(),
                 c = self.confidence,
                 m = self.test_points,
-                f = if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                f = factor_prefix(self.factor),
                 u = if self.union {
                     format!("Υ_{}", self.proxy.kappa())
                 } else {
@@ -388,11 +384,7 @@ impl Claim for DeviationTerms {
                 g = self.proxy.name(),
                 c = self.confidence,
                 m = self.test_points,
-                f = if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                f = factor_prefix(self.factor),
                 v = match self.v {
                     VChoice::Ode => "v = solution of eq. (88) with v(0) = 0",
                     _ => "v of eq. (10) as printed",
@@ -523,11 +515,7 @@ impl Claim for Optimistic {
             format!(
                 "R_test[f] ≤ {f}(R̂_γ[f] + R^C_γ,test[{g}] − R̂^C_γ[{g}] + Ê_test|f − {g}|/γ + \
                  Ê_train|f − {g}|/γ); γ = {gm}, {m} held-out samples",
-                f = if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                f = factor_prefix(self.factor),
                 g = self.proxy.name(),
                 gm = self.gamma,
                 m = self.test_points,

@@ -105,6 +105,12 @@ impl<'a> Params<'a> {
     }
 }
 
+/// The parameter of claim `id` when `factor` is its only one (default 1; it multiplies one
+/// side of the statement, and any other value makes a deliberately false variant).
+pub fn only_factor(id: &str, p: &Value) -> Result<f64, GradflowError> {
+    Params::new(id, p, &["factor"])?.f64("factor", 1.0)
+}
+
 /// Spectral norm `‖A‖₂` (largest singular value), from the eigenvalues of the smaller Gram
 /// matrix (`AAᵀ` or `AᵀA`; relative error `O(ε)` for the largest one); 0 for an empty
 /// matrix, NaN for a non-finite one.
