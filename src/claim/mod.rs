@@ -119,6 +119,17 @@ impl ClaimInfo {
             ..self
         }
     }
+    /// The statement's form, when it depends on the claim's variant.
+    pub fn with_form(self, form: Form) -> Self {
+        Self { form, ..self }
+    }
+    /// An experimental observation, with why a violation can be a true counterexample.
+    pub fn empirical(self, why: Option<&'static str>) -> Self {
+        Self {
+            empirical: why.map(String::from),
+            ..self
+        }
+    }
 }
 
 /// Relation of a hypothesis value to its threshold.

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::claim::{SweepClaim, SweepClaimInfo, SweepEntry, SweepTable, SweepVerdict};
-use super::power_law::{fit_exponent, verdict_of_fit, Side};
+use super::power_law::{ExponentTest, Side};
 use crate::check::ClaimRequest;
 use crate::claim::catalog::Params;
 use crate::error::GradflowError;
@@ -31,10 +31,7 @@ pub fn entries() -> Vec<SweepEntry> {
 /// `band` (0.25), `confidence` (0.95), `quantity` (`"lhs"` or `"rhs"`).
 pub struct PowerLaw {
     of: ClaimRequest,
-    axis: String,
-    exponent: f64,
-    band: f64,
-    confidence: f64,
+    test: ExponentTest,
     quantity: Side,
 }
 
@@ -69,21 +66,19 @@ impl PowerLaw {
                 )))
             }
         };
-        let band = pr.f64("band", 0.25)?;
-        let confidence = pr.f64("confidence", 0.95)?;
-        if !(band > 0.0 && (0.5..1.0).contains(&confidence)) {
-            return Err(err("need band > 0 and 0.5 ≤ confidence < 1"));
-        }
+        let (band, confidence) = ExponentTest::band_and_confidence(&pr, Self::ID)?;
         let exponent = pr.f64("exponent", f64::NAN)?;
         if p.get("of").is_some() && (exponent.is_nan() || p.get("axis").is_none()) {
             return Err(err("give `of`, `axis` and `exponent`"));
         }
         Ok(Box::new(Self {
             of,
-            axis: pr.str("axis", "<axis>")?.to_string(),
-            exponent,
-            band,
-            confidence,
+            test: ExponentTest {
+                axis: pr.str("axis", "<axis>")?.to_string(),
+                exponent,
+                band,
+                confidence,
+            },
             quantity,
         }))
     }
@@ -103,10 +98,10 @@ impl SweepClaim for PowerLaw {
                     "rhs"
                 },
                 self.of.id,
-                self.axis,
-                self.exponent,
-                self.band,
-                self.confidence * 100.0
+                self.test.axis,
+                self.test.exponent,
+                self.test.band,
+                self.test.confidence * 100.0
             ),
         }
     }
@@ -114,24 +109,16 @@ impl SweepClaim for PowerLaw {
         vec![self.of.clone()]
     }
     fn validate(&self, axes: &[String]) -> Result<(), GradflowError> {
-        if self.of.id == "<of>" || self.exponent.is_nan() {
+        if self.of.id == "<of>" || self.test.exponent.is_nan() {
             return Err(GradflowError::Config(format!(
                 "sweep claim {}: give `of` (the measured claim), `axis` and `exponent`",
                 Self::ID
             )));
         }
-        super::power_law::require_axis(Self::ID, &self.axis, axes)
+        super::power_law::require_axis(Self::ID, &self.test.axis, axes)
     }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
-        let f = fit_exponent(table, &self.of, &self.axis, self.confidence, self.quantity);
-        verdict_of_fit(
-            self.info(),
-            f,
-            table,
-            self.exponent,
-            self.band,
-            self.confidence,
-        )
+        self.test.judge(self.info(), table, &self.of, self.quantity)
     }
 }
 

@@ -8,6 +8,7 @@ use super::claim::{failed_hypotheses, judge_margin, SweepClaimInfo, SweepTable, 
 use super::stats::{grouped_slope, SlopeFit};
 use super::store::{FailedHypothesis, PointStatus};
 use crate::check::ClaimRequest;
+use crate::claim::catalog::Params;
 use crate::claim::Verdict;
 use crate::error::GradflowError;
 
@@ -94,6 +95,49 @@ pub fn fit_exponent(
         rows,
         not_applicable,
         unusable,
+    }
+}
+
+/// The test of a fitted exponent shared by the power-law sweep claims: `b̂` of `q ∝ x^b`
+/// over the values `x` of `axis`, with its Student-t interval at `confidence`, against
+/// `exponent ± band` ([`verdict_of_fit`]).
+#[derive(Clone, Debug)]
+pub struct ExponentTest {
+    /// The fitted axis.
+    pub axis: String,
+    /// The expected exponent `b`.
+    pub exponent: f64,
+    /// Half-width of the accepted band around `b`.
+    pub band: f64,
+    /// Level of the interval of `b̂`.
+    pub confidence: f64,
+}
+
+impl ExponentTest {
+    /// Parameters `band` (default 0.25) and `confidence` (default 0.95) of sweep claim `id`:
+    /// `band > 0` and `0.5 ≤ confidence < 1`.
+    pub fn band_and_confidence(pr: &Params<'_>, id: &str) -> Result<(f64, f64), GradflowError> {
+        let band = pr.f64("band", 0.25)?;
+        let confidence = pr.f64("confidence", 0.95)?;
+        if band > 0.0 && (0.5..1.0).contains(&confidence) {
+            Ok((band, confidence))
+        } else {
+            Err(GradflowError::Config(format!(
+                "sweep claim {id}: need band > 0 and 0.5 ≤ confidence < 1"
+            )))
+        }
+    }
+
+    /// Fits the `side` of `request` across the table ([`fit_exponent`]) and judges it.
+    pub fn judge(
+        &self,
+        info: SweepClaimInfo,
+        table: &SweepTable<'_>,
+        request: &ClaimRequest,
+        side: Side,
+    ) -> SweepVerdict {
+        let f = fit_exponent(table, request, &self.axis, self.confidence, side);
+        verdict_of_fit(info, f, table, self.exponent, self.band, self.confidence)
     }
 }
 

@@ -29,9 +29,7 @@ use serde_json::Value;
 
 use super::{hyp, spectral_norm, Params};
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
@@ -197,21 +195,17 @@ impl Claim for RiskBound {
                 "√(4‖P_⊥ΣP_⊥‖_op(‖Θ*‖_F² + ‖Θ_X⊥‖_F²) + 2T_V)",
             ),
         };
-        ClaimInfo {
-            id: Self::id(self.form).into(),
-            paper: "000".into(),
-            result: result.into(),
-            statement: format!(
+        ClaimInfo::new(
+            Self::id(self.form),
+            "000",
+            result,
+            format!(
                 "√Risk(Θ(T)) ≤ {}·[{main} + ‖Σ^{{1/2}}X⁺(XΘ − Y)‖_F], \
                  T_B = ‖Σ^{{1/2}}P_⊥(Θ* − Θ_X⊥)‖_F², T_V = ‖Σ^{{1/2}}X⁺(Y − XΘ*)‖_F²",
                 self.factor
             ),
-            schedule: Schedule::AtEnd,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        )
+        .at_end()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![

@@ -18,6 +18,14 @@ pub struct Filing {
     pub result: &'static str,
 }
 
+impl Filing {
+    /// The claim information of an inequality checked at every accepted step, filed here
+    /// (the builders of [`ClaimInfo`] change the rest).
+    pub fn info(&self, statement: impl Into<String>) -> ClaimInfo {
+        ClaimInfo::new(self.id, self.paper, self.result, statement)
+    }
+}
+
 /// `W_{k+1}ᵀW_{k+1} − W_kW_kᵀ` of a state.
 pub fn imbalance(s: &Setting, y: &[f64], k: usize) -> DMatrix<f64> {
     let a = s.layer(y, k + 1);
@@ -84,23 +92,14 @@ impl LossNonIncreasing {
 
 impl Claim for LossNonIncreasing {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            self.filing.id,
-            self.filing.paper,
-            self.filing.result,
-            format!(
-                "the {}loss is non-increasing along the flow: L(t_i) ≤ L(t_{{i−1}}) at \
+        self.filing.info(format!(
+            "the {}loss is non-increasing along the flow: L(t_i) ≤ L(t_{{i−1}}) at \
                  consecutive accepted steps",
-                if self.twin { "linear twin's " } else { "" }
-            ),
-        )
+            if self.twin { "linear twin's " } else { "" }
+        ))
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        if self.twin {
-            vec![super::hyp::twin(s)]
-        } else {
-            Vec::new()
-        }
+        super::hyp::with_twin(s, Vec::new(), self.twin)
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let prev = self.prev?;
@@ -155,14 +154,12 @@ impl GaussImbalanceRoundOff {
 
 impl Claim for GaussImbalanceRoundOff {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo::new(
-            self.filing.id,
-            self.filing.paper,
-            self.filing.result,
-            "with a Gauss–Legendre method every layer imbalance is kept to round-off: \
+        self.filing
+            .info(
+                "with a Gauss–Legendre method every layer imbalance is kept to round-off: \
              max_k ‖D_k(t) − D_k(0)‖_F ≤ C ε max_k(‖W_{k+1}‖_F² + ‖W_k‖_F²) √(N+1)",
-        )
-        .identity()
+            )
+            .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![

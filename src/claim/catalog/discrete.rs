@@ -3,10 +3,13 @@
 //! under.
 
 use nalgebra::DMatrix;
+use serde_json::Value;
 
 use super::common::{imbalance, Filing};
-use crate::claim::{Budget, Claim, ClaimInfo, Form, Hypothesis, Schedule, Setting, Statement};
+use super::only_factor;
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Setting, Statement};
 use crate::config::Method;
+use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
 
@@ -57,26 +60,22 @@ impl GdImbalanceStep {
             prev: None,
         }
     }
+    /// The claim filed under `filing` with its parameters: `factor` (default 1).
+    pub fn build(filing: Filing, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
+        Ok(Box::new(Self::new(filing, only_factor(filing.id, p)?)))
+    }
 }
 
 impl Claim for GdImbalanceStep {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.filing.id.into(),
-            paper: self.filing.paper.into(),
-            result: self.filing.result.into(),
-            statement: format!(
+        self.filing
+            .info(format!(
                 "each gradient-descent step changes every layer imbalance by exactly \
                  {}·η²(G_{{k+1}}ᵀG_{{k+1}} − G_kG_kᵀ), G_k = ∇_{{W_k}}L(θ_j): \
                  max_k ‖ΔD_k − {}·η²(G_{{k+1}}ᵀG_{{k+1}} − G_kG_kᵀ)‖_F = 0",
                 self.factor, self.factor
-            ),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+            ))
+            .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![
@@ -123,9 +122,7 @@ impl Claim for GdImbalanceStep {
     }
     fn advance(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) {
         let l = s.shape.depth();
-        let np = s.params();
-        let mut grad = vec![0.0; np];
-        gf.gradient(&p.y[..np], &mut grad);
+        let grad = super::gradient_at(s, gf, p.y);
         self.prev = Some(Prev {
             t: p.t,
             d: (1..l).map(|k| imbalance(s, p.y, k)).collect(),

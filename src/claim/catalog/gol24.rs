@@ -30,11 +30,9 @@ use nalgebra::DMatrix;
 use serde_json::Value;
 
 use super::common::{Filing, LossNonIncreasing};
-use super::{prefixes, spectral_norm, suffixes, Params};
+use super::{only_factor, prefixes, spectral_norm, suffixes, Params};
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
 use crate::monitor::Point;
@@ -70,9 +68,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.energy_identity",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.a0.energy_identity", p, &["trajectory"])?;
                 Ok(Box::new(EnergyIdentity {
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.a0.energy_identity", p)?,
                 }))
             },
         },
@@ -80,13 +77,12 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.loss_nonincreasing",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.a0.loss_nonincreasing", p, &["trajectory"])?;
                 let c = LossNonIncreasing::new(Filing {
                     id: "gol24.a0.loss_nonincreasing",
                     paper: PAPER,
                     result: "§2.3 gradient flow, used in the proof of Lemma 7.4 (catalog A0.1)",
                 });
-                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                Ok(Box::new(if reads_twin("gol24.a0.loss_nonincreasing", p)? {
                     c.on_twin()
                 } else {
                     c
@@ -97,10 +93,9 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.a0.neuron_balance_conserved",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.a0.neuron_balance_conserved", p, &["trajectory"])?;
                 Ok(Box::new(NeuronBalance {
                     c0: Vec::new(),
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.a0.neuron_balance_conserved", p)?,
                 }))
             },
         },
@@ -138,9 +133,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.saxe_norms",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.sec5_3.saxe_norms", p, &["trajectory"])?;
                 let c = SaxeNorms::new(SaxeVariant::Corrected);
-                Ok(Box::new(if trajectory_is_twin(&pr)? {
+                Ok(Box::new(if reads_twin("gol24.sec5_3.saxe_norms", p)? {
                     c.on_twin()
                 } else {
                     c
@@ -185,9 +179,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.sec5_3.limit_train_loss",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.sec5_3.limit_train_loss", p, &["factor"])?;
                 Ok(Box::new(LimitTrainLoss {
-                    factor: pr.f64("factor", 1.0)?,
+                    factor: only_factor("gol24.sec5_3.limit_train_loss", p)?,
                 }))
             },
         },
@@ -195,10 +188,9 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.assumption5_1.lx_below_initial",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.assumption5_1.lx_below_initial", p, &["trajectory"])?;
                 Ok(Box::new(LxBelowInitial {
                     lx0: None,
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.assumption5_1.lx_below_initial", p)?,
                 }))
             },
         },
@@ -206,9 +198,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.conj_e1.lx_nonincreasing",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.conj_e1.lx_nonincreasing", p, &["trajectory"])?;
                 Ok(Box::new(LxNonIncreasing {
-                    twin: trajectory_is_twin(&pr)?,
+                    twin: reads_twin("gol24.conj_e1.lx_nonincreasing", p)?,
                 }))
             },
         },
@@ -252,6 +243,12 @@ pub fn trajectory_is_twin(pr: &Params<'_>) -> Result<bool, GradflowError> {
     }
 }
 
+/// Whether claim `id`, whose only parameter is `trajectory` (see [`trajectory_is_twin`]),
+/// reads the linear twin with the parameters `p`.
+fn reads_twin(id: &str, p: &Value) -> Result<bool, GradflowError> {
+    trajectory_is_twin(&Params::new(id, p, &["trajectory"])?)
+}
+
 /// The weights a claim reads: `θ` of the state, or the twin block `θ⁰`.
 fn trajectory<'a>(st: &Setting, y: &'a [f64], twin: bool) -> Option<&'a [f64]> {
     if twin {
@@ -284,7 +281,7 @@ pub fn whitening_defect(st: &Setting) -> f64 {
 }
 
 /// `max_i ||y_i| − 1|` (zero for `±1` labels).
-fn label_defect(st: &Setting) -> f64 {
+pub(crate) fn label_defect(st: &Setting) -> f64 {
     st.data
         .y
         .iter()
@@ -318,12 +315,7 @@ fn h_depth(st: &Setting) -> Hypothesis {
 }
 
 fn h_full_rank(st: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "rank X = d (§5.1)",
-        st.rank as f64,
-        Relation::Ge,
-        st.shape.input() as f64,
-    )
+    super::hyp::full_column_rank(st, "rank X = d (§5.1)")
 }
 
 fn layers(st: &Setting, y: &[f64]) -> Vec<DMatrix<f64>> {
@@ -537,11 +529,7 @@ impl Claim for EnergyIdentity {
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        if self.twin {
-            vec![super::hyp::twin(s)]
-        } else {
-            Vec::new()
-        }
+        super::hyp::with_twin(s, Vec::new(), self.twin)
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
@@ -606,11 +594,7 @@ impl Claim for NeuronBalance {
         .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        let mut h = vec![h_depth(s)];
-        if self.twin {
-            h.push(super::hyp::twin(s));
-        }
-        h
+        super::hyp::with_twin(s, vec![h_depth(s)], self.twin)
     }
     fn evaluate(
         &mut self,
@@ -763,17 +747,9 @@ impl Claim for SLeOne {
         } else {
             format!("{} (bound {} instead of 1)", statement, self.bound)
         };
-        ClaimInfo {
-            id: id.into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement,
-            schedule: Schedule::AtEnd,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: (err).map(String::from),
-            declaration: None,
-        }
+        ClaimInfo::new(id, PAPER, result, statement)
+            .at_end()
+            .printed(err)
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_sign_labels(s), h_scalar_output(s), h_full_rank(s)]
@@ -839,6 +815,15 @@ fn saxe_hypotheses(st: &Setting) -> (Vec<Hypothesis>, f64) {
     ));
     hs.push(Hypothesis::new("β > 0", beta, Relation::Gt, 0.0));
     (hs, beta)
+}
+
+/// `β = ‖W_1(0)‖₂` of the aligned initialisation where the Saxe trajectory is defined
+/// (`q = 1`, `L ≥ 2`), `None` elsewhere.
+fn saxe_beta(st: &Setting) -> Option<f64> {
+    if st.shape.output() != 1 || st.shape.depth() < 2 {
+        return None;
+    }
+    Some(spectral_norm(&st.layer(&st.theta0, 1)))
 }
 
 /// Which `ū(τ)` a [`SaxeNorms`] claim compares with.
@@ -948,17 +933,9 @@ impl Claim for SaxeNorms {
                 ),
             ),
         };
-        ClaimInfo {
-            id: id.into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: statement.into(),
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            empirical: None,
-            printed_error: (err).map(String::from),
-            declaration: None,
-        }
+        ClaimInfo::new(id, PAPER, result, statement)
+            .identity()
+            .printed(err)
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let (mut hs, _) = saxe_hypotheses(s);
@@ -973,12 +950,7 @@ impl Claim for SaxeNorms {
             ));
         }
         if self.variant == SaxeVariant::PrintedEq14 {
-            hs.push(Hypothesis::new(
-                "depth L = 2 (eq. (14))",
-                s.shape.depth() as f64,
-                Relation::Le,
-                2.0,
-            ));
+            hs.push(super::hyp::depth_at_most(s, 2, "depth L = 2 (eq. (14))"));
         }
         hs
     }
@@ -988,10 +960,7 @@ impl Claim for SaxeNorms {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        if s.shape.output() != 1 || s.shape.depth() < 2 {
-            return None;
-        }
-        let beta = spectral_norm(&s.layer(&s.theta0, 1));
+        let beta = saxe_beta(s)?;
         let ub = self.u_bar(s, beta, time_factor(s) * p.t);
         let ws = layers(s, trajectory(s, p.y, self.twin)?);
         let dev = ws
@@ -1007,9 +976,10 @@ impl Claim for SaxeNorms {
         })
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        if s.shape.depth() >= 3 && s.shape.output() == 1 && self.variant != SaxeVariant::PrintedEq14
-        {
-            let beta = spectral_norm(&s.layer(&s.theta0, 1));
+        if s.shape.depth() < 3 || self.variant == SaxeVariant::PrintedEq14 {
+            return;
+        }
+        if let Some(beta) = saxe_beta(s) {
             let tau = time_factor(s) * p.t;
             let ub = self.u_bar(s, beta, tau);
             self.cache = Some((tau, ub.ln()));
@@ -1078,10 +1048,7 @@ impl Claim for LearningTime {
         _gf: &mut GradientFlow,
         p: &Point<'_>,
     ) -> Option<Statement> {
-        if s.shape.output() != 1 || s.shape.depth() < 2 {
-            return None;
-        }
-        let beta = spectral_norm(&s.layer(&s.theta0, 1));
+        let beta = saxe_beta(s)?;
         let sv = data_scalar(s);
         let alpha = s.theta(p.y).norm() / sv;
         if alpha > self.alpha_max {
@@ -1186,9 +1153,8 @@ pub struct LossViaCStar {
 
 impl LossViaCStar {
     fn build(p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
-        let pr = Params::new("gol24.lemma7_2.loss_via_c_star", p, &["factor"])?;
         Ok(Box::new(Self {
-            factor: pr.f64("factor", 1.0)?,
+            factor: only_factor("gol24.lemma7_2.loss_via_c_star", p)?,
         }))
     }
 }
@@ -1285,8 +1251,7 @@ impl Claim for LimitTrainLoss {
         p: &Point<'_>,
     ) -> Vec<Hypothesis> {
         let np = s.params();
-        let mut g = vec![0.0; np];
-        gf.gradient(&p.y[..np], &mut g);
+        let g = super::gradient_at(s, gf, p.y);
         let rate: f64 = g.iter().zip(&p.f[..np]).map(|(a, b)| a * b).sum();
         let scale = gf.loss(&s.theta0).max(s.kappa * s.data.n() as f64);
         // L − κn(1 − s²) = κn‖Θ − c*ᵀ‖² ≤ |dL/dt|/(4κn‖W_L⋯W_2‖²) (whitened, q = 1: the
@@ -1377,6 +1342,12 @@ fn lx_rate_leaky(st: &Setting, y: &[f64], f: &[f64]) -> (f64, f64) {
     (a.dot(&b) / n, (a.norm() + op) * b.norm() / n)
 }
 
+/// The hypotheses of Assumption 5.1 and Conjecture E.1 at `ε = 0` (App. E): whitened data,
+/// `q = 1`, and the twin state when the statement reads the linear twin.
+fn lx_hypotheses(st: &Setting, twin: bool) -> Vec<Hypothesis> {
+    super::hyp::with_twin(st, vec![h_whitened(st), h_scalar_output(st)], twin)
+}
+
 /// `n` as a float.
 fn n_of(st: &Setting) -> f64 {
     st.data.n() as f64
@@ -1387,6 +1358,31 @@ fn n_of(st: &Setting) -> f64 {
 fn lx_grad_operands(st: &Setting, outputs: &DMatrix<f64>) -> f64 {
     let xf = st.data.x.norm();
     xf * xf * xf * (outputs.norm() + st.data.y.norm()) / n_of(st)
+}
+
+/// Running maximum of `𝓛_X(t)/𝓛_X(0)` along the trained trajectory (Assumption 5.1), for
+/// the `ε > 0` statements that rest on it.
+#[derive(Default)]
+pub(crate) struct LxTracker {
+    lx0: Option<f64>,
+    ratio_max: f64,
+}
+
+impl LxTracker {
+    /// Takes the state `y` of an accepted step into the running maximum.
+    pub(crate) fn advance(&mut self, s: &Setting, y: &[f64]) {
+        let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
+        self.ratio_max = self.ratio_max.max(lx(s, y) / lx0);
+    }
+    /// Assumption 5.1 along the run ([`h_assumption5_1`]) as a final hypothesis when the
+    /// statement `needs` it, none otherwise.
+    pub(crate) fn final_hypotheses(&self, needs: bool) -> Vec<Hypothesis> {
+        if needs {
+            vec![h_assumption5_1(self.ratio_max)]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// Final hypothesis of the `ε > 0` statements that need Assumption 5.1: the running maximum
@@ -1437,11 +1433,7 @@ impl Claim for LxBelowInitial {
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        let mut h = vec![h_whitened(s), h_scalar_output(s)];
-        if self.twin {
-            h.push(super::hyp::twin(s));
-        }
-        h
+        lx_hypotheses(s, self.twin)
     }
     fn evaluate(
         &mut self,
@@ -1497,11 +1489,7 @@ impl Claim for LxNonIncreasing {
         )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        let mut h = vec![h_whitened(s), h_scalar_output(s)];
-        if self.twin {
-            h.push(super::hyp::twin(s));
-        }
-        h
+        lx_hypotheses(s, self.twin)
     }
     fn evaluate(
         &mut self,
@@ -1581,8 +1569,7 @@ fn optional_beta(pr: &Params<'_>) -> Result<Option<f64>, GradflowError> {
 pub struct Lemma74 {
     projected: bool,
     beta: Option<f64>,
-    lx0: f64,
-    lx_ratio_max: f64,
+    lx: LxTracker,
 }
 
 impl Lemma74 {
@@ -1591,8 +1578,7 @@ impl Lemma74 {
         Ok(Box::new(Self {
             projected,
             beta: optional_beta(&pr)?,
-            lx0: f64::NAN,
-            lx_ratio_max: 0.0,
+            lx: LxTracker::default(),
         }))
     }
 }
@@ -1612,17 +1598,7 @@ impl Claim for Lemma74 {
                 "‖Ξ‖ = ‖f(X̃) − Y‖/n ≤ (1 + ρβ^L)/√n",
             )
         };
-        ClaimInfo {
-            id: id.into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: statement.into(),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        ClaimInfo::new(id, PAPER, result, statement)
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lemma_hypotheses(s, self.beta).0
@@ -1634,18 +1610,11 @@ impl Claim for Lemma74 {
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
         // (ii) rests on Assumption 5.1, proven only for ε = 0 (App. E)
-        if self.projected && s.eps > 0.0 {
-            vec![h_assumption5_1(self.lx_ratio_max)]
-        } else {
-            Vec::new()
-        }
+        self.lx.final_hypotheses(self.projected && s.eps > 0.0)
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         if self.projected && s.eps > 0.0 {
-            if self.lx0.is_nan() {
-                self.lx0 = lx(s, &s.theta0);
-            }
-            self.lx_ratio_max = self.lx_ratio_max.max(lx(s, p.y) / self.lx0);
+            self.lx.advance(s, p.y);
         }
     }
     fn evaluate(
@@ -1714,8 +1683,7 @@ pub struct Lemma71 {
     rho: Option<f64>,
     sqrt_rho: bool,
     s_one: bool,
-    lx0: f64,
-    lx_ratio_max: f64,
+    lx: LxTracker,
 }
 
 impl Lemma71 {
@@ -1743,8 +1711,7 @@ impl Lemma71 {
             rho: (!rho.is_nan()).then_some(rho),
             sqrt_rho: pr.f64("sqrt_rho", 0.0)? != 0.0,
             s_one: pr.f64("s_one", 0.0)? != 0.0,
-            lx0: f64::NAN,
-            lx_ratio_max: 0.0,
+            lx: LxTracker::default(),
         }))
     }
     fn scalars(&self, s: &Setting) -> BoundScalars {
@@ -1766,11 +1733,11 @@ impl Claim for Lemma71 {
                 "‖W_1(t)‖_F ≤ ρβ − β̄ + u(λt)",
             ),
         };
-        ClaimInfo {
-            id: Self::id(self.which).into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: format!(
+        ClaimInfo::new(
+            Self::id(self.which),
+            PAPER,
+            result,
+            format!(
                 "u of eq. (9) with ε = {}{}: {statement}, λ = 2κn",
                 if self.eps.is_nan() {
                     "the run's ε".to_string()
@@ -1787,16 +1754,11 @@ impl Claim for Lemma71 {
             } else {
                 ""
             },
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: self.sqrt_rho.then_some(
-                "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
-                 linear factor r = ρ (catalog 001 §2.8, §6 item 2)"
-                    .into(),
-            ),
-            declaration: None,
-        }
+        )
+        .printed(self.sqrt_rho.then_some(
+            "Theorem 5.2 prints ε√r(L−1)(1+ρβ^L) in s̄_r; the proof (eqs. 35, 73, 77) needs the \
+             linear factor r = ρ (catalog 001 §2.8, §6 item 2)",
+        ))
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lemma_hypotheses(s, self.beta).0
@@ -1807,18 +1769,11 @@ impl Claim for Lemma71 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        if s.eps > 0.0 && !self.s_one {
-            vec![h_assumption5_1(self.lx_ratio_max)]
-        } else {
-            Vec::new()
-        }
+        self.lx.final_hypotheses(s.eps > 0.0 && !self.s_one)
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         if s.eps > 0.0 {
-            if self.lx0.is_nan() {
-                self.lx0 = lx(s, &s.theta0);
-            }
-            self.lx_ratio_max = self.lx_ratio_max.max(lx(s, p.y) / self.lx0);
+            self.lx.advance(s, p.y);
         }
     }
     fn evaluate(

@@ -269,22 +269,18 @@ impl Asymptotic {
             _ => f64::NAN, // L, known at evaluation
         };
         let order = pr.f64("order", default_order)?;
-        let rate = match pr.str(
+        let rate = pr.choice(
             "rate",
             if formula == Formula::Eq17 {
                 "inverse_log"
             } else {
                 "power"
             },
-        )? {
-            "power" => Rate::Power(order),
-            "inverse_log" => Rate::InverseLog,
-            other => {
-                return Err(GradflowError::Config(format!(
-                    "claim {id}: rate = {other:?}: expected \"power\" or \"inverse_log\""
-                )))
-            }
-        };
+            &[
+                ("power", Rate::Power(order)),
+                ("inverse_log", Rate::InverseLog),
+            ],
+        )?;
         Ok(Self {
             formula,
             r: pr.f64("r", 2.0)?,
@@ -480,9 +476,11 @@ impl Claim for Asymptotic {
         h.push(Hypothesis::new("r > 1 (§5.3)", self.r, Relation::Gt, 1.0));
         h.push(Hypothesis::new("q ≥ 1 (§5.3)", self.q, Relation::Ge, 1.0));
         h.push(Hypothesis::new("ν ≥ 1 (§5.3)", self.nu, Relation::Ge, 1.0));
+        if matches!(self.formula, Formula::Eq16 | Formula::Eq17) {
+            h.push(Hypothesis::new("λ > 0", self.lambda, Relation::Gt, 0.0));
+        }
         match self.formula {
             Formula::Eq16 => {
-                h.push(Hypothesis::new("λ > 0", self.lambda, Relation::Gt, 0.0));
                 h.push(Hypothesis::new(
                     "λ ≤ 2 (§5.3)",
                     self.lambda,
@@ -491,7 +489,6 @@ impl Claim for Asymptotic {
                 ));
             }
             Formula::Eq17 => {
-                h.push(Hypothesis::new("λ > 0", self.lambda, Relation::Gt, 0.0));
                 h.push(Hypothesis::new(
                     "λ < 2 (eq. (17))",
                     self.lambda,

@@ -25,16 +25,14 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
-use super::gol24::{h_assumption5_1, init_beta_rho, lx, whitening_defect};
+use super::gol24::{init_beta_rho, label_defect, whitening_defect, LxTracker};
 use super::{spectral_norm, Params};
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Schedule, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::nearly_linear::{BoundScalars, Scalar, SCALAR_CAP, U_CAP};
 use crate::flow::GradientFlow;
-use crate::model::data::{held_out, min_norm_solution};
+use crate::model::data::{held_out, min_norm_solution, Dataset};
 use crate::monitor::Point;
 
 const PAPER: &str = "001";
@@ -42,7 +40,23 @@ const PAPER: &str = "001";
 /// Seed stream of the held-out batch of the pointwise deviation bounds.
 const DEVIATION_STREAM: u64 = 1;
 /// Seed stream of the Monte Carlo test set of Theorem 5.2.
-pub(crate) const RISK_STREAM: u64 = 2;
+const RISK_STREAM: u64 = 2;
+
+/// The held-out set of Theorem 5.2 (`m` fresh population samples, drawn on first use into
+/// `cache`; `None` without a population).
+pub(crate) fn test_set<'a>(
+    cache: &'a mut Option<Option<Dataset>>,
+    s: &Setting,
+    m: usize,
+) -> Option<&'a Dataset> {
+    cache
+        .get_or_insert_with(|| {
+            held_out(&s.cfg.data, s.cfg.seed, m, RISK_STREAM)
+                .ok()
+                .flatten()
+        })
+        .as_ref()
+}
 
 /// Which `v` a statement uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,9 +149,8 @@ pub fn entries() -> Vec<Entry> {
             id: "gol24.lemma7_1.tight_g2",
             paper: PAPER,
             build: |p| {
-                let pr = Params::new("gol24.lemma7_1.tight_g2", p, &["factor"])?;
                 Ok(Box::new(TightG2 {
-                    factor: pr.f64("factor", 1.0)?,
+                    factor: super::only_factor("gol24.lemma7_1.tight_g2", p)?,
                     lx: LxTracker::default(),
                 }))
             },
@@ -176,30 +189,10 @@ pub fn entries() -> Vec<Entry> {
 // Shared pieces
 // ---------------------------------------------------------------------------------------
 
-/// Running maximum of `𝓛_X(t)/𝓛_X(0)` along the trained trajectory (Assumption 5.1).
-#[derive(Default)]
-pub(crate) struct LxTracker {
-    lx0: Option<f64>,
-    ratio_max: f64,
-}
-
-impl LxTracker {
-    pub(crate) fn advance(&mut self, s: &Setting, y: &[f64]) {
-        let lx0 = *self.lx0.get_or_insert_with(|| lx(s, &s.theta0));
-        self.ratio_max = self.ratio_max.max(lx(s, y) / lx0);
-    }
-    /// Assumption 5.1 as a final hypothesis, unless the bound is the assumption-free
-    /// App. A.1 variant (`bound.s_one`), for which it is not needed.
-    pub(crate) fn final_hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
-        if bound_s_one(s) {
-            Vec::new()
-        } else {
-            vec![h_assumption5_1(self.ratio_max)]
-        }
-    }
-}
-
-fn bound_s_one(s: &Setting) -> bool {
+/// Whether Theorem 5.2's bound is the assumption-free App. A.1 variant (`bound.s_one`), for
+/// which the statements here need no Assumption 5.1 (otherwise a final hypothesis, see
+/// [`LxTracker`]).
+pub(crate) fn bound_s_one(s: &Setting) -> bool {
     matches!(
         &s.cfg.model,
         Some(crate::config::ModelSpec::LeakyRelu { bound, .. }) if bound.s_one
@@ -215,11 +208,6 @@ pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<H
     };
     let sc = Some(sc);
     let (b0, rho0) = init_beta_rho(s);
-    let label = s
-        .data
-        .y
-        .iter()
-        .fold(0.0, |a: f64, v| a.max((v.abs() - 1.0).abs()));
     vec![
         super::hyp::twin(s),
         Hypothesis::new(
@@ -228,7 +216,12 @@ pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<H
             Relation::Le,
             super::gol24::WHITENING_TOL,
         ),
-        Hypothesis::new("labels y ∈ {−1, +1} (§5.1)", label, Relation::Le, 0.0),
+        Hypothesis::new(
+            "labels y ∈ {−1, +1} (§5.1)",
+            label_defect(s),
+            Relation::Le,
+            0.0,
+        ),
         super::hyp::single_output(s, "scalar output q = 1"),
         super::hyp::depth_at_least(s, 2),
         // the default β is max_l ‖W_l(0)‖₂ itself (by another SVD: equal to round-off)
@@ -381,17 +374,12 @@ impl Deviation {
         } else {
             VChoice::parse(&pr)?
         };
-        let tp = pr.f64("test_points", 200.0)?;
-        if !(tp >= 1.0 && tp.fract() == 0.0) {
-            return Err(GradflowError::Config(format!(
-                "claim {id}: test_points = {tp}: need a positive integer"
-            )));
-        }
+        let test_points = pr.count("test_points", 200.0)?;
         Ok(Box::new(Self {
             kind,
             v,
             factor: pr.f64("factor", 1.0)?,
-            test_points: tp as usize,
+            test_points,
             batch: None,
             lx: LxTracker::default(),
         }))
@@ -497,11 +485,11 @@ impl Claim for Deviation {
             VChoice::Ode => "v = solution of eq. (88) with v(0) = 0",
             VChoice::Repaired => "candidate repaired v (factor ρ restored)",
         };
-        ClaimInfo {
-            id: Self::id(self.kind, repaired).into(),
-            paper: PAPER.into(),
-            result: result.into(),
-            statement: format!(
+        ClaimInfo::new(
+            Self::id(self.kind, repaired),
+            PAPER,
+            result,
+            format!(
                 "{statement}{}; {vname}, u, v at τ = 2κn·t",
                 if self.factor == 1.0 {
                     String::new()
@@ -509,22 +497,16 @@ impl Claim for Deviation {
                     format!(" (bound × {})", self.factor)
                 }
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: ((!repaired).then_some(PRINTED_V_ERROR)).map(String::from),
-            declaration: None,
-        }
+        )
+        .printed((!repaired).then_some(PRINTED_V_ERROR))
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let sc = run_scalars(s);
         let mut h = common_hypotheses(s, sc.as_ref());
         if matches!(self.kind, DevKind::L73Pointwise | DevKind::L73Train) {
-            h.push(Hypothesis::new(
+            h.push(super::hyp::full_column_rank(
+                s,
                 "rank X̃ = d (X̃X̃⁺ = I_d, Lemma 7.3)",
-                s.rank as f64,
-                Relation::Ge,
-                s.shape.input() as f64,
             ));
         }
         if self.kind == DevKind::D1D2 {
@@ -534,11 +516,10 @@ impl Claim for Deviation {
             ));
         }
         if self.v == VChoice::Repaired {
-            h.push(Hypothesis::new(
+            h.push(super::hyp::depth_at_most(
+                s,
+                2,
                 "depth L = 2 (the candidate repair is stated for L = 2)",
-                s.shape.depth() as f64,
-                Relation::Le,
-                2.0,
             ));
         }
         h
@@ -549,7 +530,7 @@ impl Claim for Deviation {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
@@ -674,11 +655,11 @@ pub struct TightG2 {
 
 impl Claim for TightG2 {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.lemma7_1.tight_g2".into(),
-            paper: PAPER.into(),
-            result: "Lemma 7.1 proof, eqs. (37), (39)/(80), (73)".into(),
-            statement: format!(
+        ClaimInfo::new(
+            "gol24.lemma7_1.tight_g2",
+            PAPER,
+            "Lemma 7.1 proof, eqs. (37), (39)/(80), (73)",
+            format!(
                 "‖W_1^ε‖₂ ≤ β − β̄ + u(τ) and ‖W_l^ε‖₂ ≤ g₂(τ) (l ≥ 2), τ = 2κn·t{}",
                 if self.factor == 1.0 {
                     String::new()
@@ -686,12 +667,7 @@ impl Claim for TightG2 {
                     format!(", bounds × {}", self.factor)
                 }
             ),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        )
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         common_hypotheses(s, run_scalars(s).as_ref())
@@ -702,7 +678,7 @@ impl Claim for TightG2 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
@@ -840,24 +816,18 @@ pub fn u_time_lag(sc: &BoundScalars, u: f64, tau: f64) -> (f64, f64) {
 
 impl Claim for ScalarsClosedForm {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "gol24.sec2_8.scalars_closed_form".into(),
-            paper: PAPER.into(),
-            result: "eqs. (9)–(10), (88) (catalog §2.8)".into(),
-            statement: if self.swap {
+        ClaimInfo::new(
+            "gol24.sec2_8.scalars_closed_form",
+            PAPER,
+            "eqs. (9)–(10), (88) (catalog §2.8)",
+            if self.swap {
                 "(false variant) integrated v with v(0) = 0 equals eq. (10) with lower limit w(β)"
-                    .into()
             } else {
                 "integrated u, v (v(0) = 0) and printed v equal their closed forms: time lag of \
                  u and relative distance of v, v_p from eq. (10) at the integrated u are 0"
-                    .into()
             },
-            schedule: Schedule::Always,
-            form: Form::Identity,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        )
+        .identity()
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![super::hyp::twin(s)]
@@ -984,6 +954,16 @@ fn wilson(phat: f64, m: usize, level: f64, side: f64) -> f64 {
     (centre + side * half) / (1.0 + z2 / m)
 }
 
+/// `"f × "` in front of a bound multiplied by `f` (the deliberately false variants), nothing
+/// for `f = 1`.
+pub(crate) fn factor_prefix(f: f64) -> String {
+    if f == 1.0 {
+        String::new()
+    } else {
+        format!("{f} × ")
+    }
+}
+
 /// `Υ_κ = sqrt((κ p d ln 2 + ln(1/δ))/(2m))` (Theorem 5.2).
 pub fn upsilon(kappa: u32, bits: f64, d: usize, delta: f64, m: usize) -> f64 {
     ((f64::from(kappa) * bits * d as f64 * std::f64::consts::LN_2 + (1.0 / delta).ln())
@@ -1022,12 +1002,7 @@ impl Theorem52 {
                 "claim {id}: kappa = {kappa}: expected 1 or 2"
             )));
         }
-        let tp = pr.f64("test_points", 20000.0)?;
-        if !(tp >= 1.0 && tp.fract() == 0.0) {
-            return Err(GradflowError::Config(format!(
-                "claim {id}: test_points = {tp}: need a positive integer"
-            )));
-        }
+        let test_points = pr.count("test_points", 20000.0)?;
         let confidence = pr.f64("confidence", 0.95)?;
         let delta = pr.f64("delta", 0.05)?;
         if !((0.5..1.0).contains(&confidence) && delta > 0.0 && delta < 1.0) {
@@ -1035,23 +1010,22 @@ impl Theorem52 {
                 "claim {id}: need 0.5 ≤ confidence < 1 and 0 < δ < 1"
             )));
         }
-        let side = match pr.str("estimate", "upper")? {
-            "upper" => RiskSide::Upper,
-            "lower" => RiskSide::Lower,
-            "point" => RiskSide::Point,
-            other => {
-                return Err(GradflowError::Config(format!(
-                    "claim {id}: estimate = {other:?}: expected \"upper\", \"lower\" or \"point\""
-                )))
-            }
-        };
+        let side = pr.choice(
+            "estimate",
+            "upper",
+            &[
+                ("upper", RiskSide::Upper),
+                ("lower", RiskSide::Lower),
+                ("point", RiskSide::Point),
+            ],
+        )?;
         Ok(Box::new(Self {
             schedule,
             kappa: kappa as u32,
             gamma: pr.f64("gamma", 0.05)?,
             delta,
             bits: pr.f64("bits", 32.0)?,
-            test_points: tp as usize,
+            test_points,
             confidence,
             side,
             factor: pr.f64("factor", 1.0)?,
@@ -1068,15 +1042,7 @@ impl Theorem52 {
         let sc = gf.twin()?.scalars;
         let u = scalar(s, y, Scalar::U)?;
         let v = scalar(s, y, self.v.scalar())?;
-        let tp = self.test_points;
-        let test = self
-            .test
-            .get_or_insert_with(|| {
-                held_out(&s.cfg.data, s.cfg.seed, tp, RISK_STREAM)
-                    .ok()
-                    .flatten()
-            })
-            .as_ref()?;
+        let test = test_set(&mut self.test, s, self.test_points)?;
         let l = s.shape.depth() as f64;
         let n = s.data.n();
         let train = margin_risk(&s.outputs(y), &s.data.y, self.gamma);
@@ -1097,15 +1063,14 @@ impl Theorem52 {
 
 impl Claim for Theorem52 {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: Self::id(self.schedule).into(),
-            paper: PAPER.into(),
-            result: match self.schedule {
+        let info = ClaimInfo::new(
+            Self::id(self.schedule),
+            PAPER,
+            match self.schedule {
                 Schedule::AtEnd => "Theorem 5.2",
                 _ => "Theorem 5.2, as a time series (catalog §5.1 item 8)",
-            }
-            .into(),
-            statement: format!(
+            },
+            format!(
                 "R^ε(t) {} ≤ {}R̂_γ(t) + {} + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
                  δ = {}, p = {}, {} held-out samples",
                 match self.side {
@@ -1113,11 +1078,7 @@ impl Claim for Theorem52 {
                     RiskSide::Lower => format!("(Wilson lower {} limit)", self.confidence),
                     RiskSide::Point => "(Monte Carlo frequency)".to_string(),
                 },
-                if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                factor_prefix(self.factor),
                 if self.union {
                     "Υ_κ"
                 } else {
@@ -1133,21 +1094,15 @@ impl Claim for Theorem52 {
                 self.bits,
                 self.test_points
             ),
+        );
+        ClaimInfo {
             schedule: self.schedule,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
+            ..info
         }
     }
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let mut h = common_hypotheses(s, run_scalars(s).as_ref());
-        h.push(Hypothesis::new(
-            "rank X = d (§5.1)",
-            s.rank as f64,
-            Relation::Ge,
-            s.shape.input() as f64,
-        ));
+        h.push(super::hyp::full_column_rank(s, "rank X = d (§5.1)"));
         h.push(Hypothesis::flag(
             "known population for the held-out risk (synthetic Gaussian data)",
             matches!(s.cfg.data, crate::model::data::DataSpec::Gaussian { .. }),
@@ -1166,7 +1121,7 @@ impl Claim for Theorem52 {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);

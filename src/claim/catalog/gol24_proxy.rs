@@ -17,16 +17,17 @@
 use nalgebra::DMatrix;
 use serde_json::Value;
 
+use super::gol24::LxTracker;
 use super::gol24_leaky::{
-    common_hypotheses, margin_risk, run_scalars, twin_inputs, upsilon, LxTracker, VChoice,
-    RISK_STREAM,
+    bound_s_one, common_hypotheses, factor_prefix, margin_risk, run_scalars, test_set, twin_inputs,
+    upsilon, VChoice,
 };
 use super::Params;
 use crate::claim::registry::Entry;
 use crate::claim::{Budget, Claim, ClaimInfo, Hypothesis, Relation, Setting, Statement};
 use crate::error::GradflowError;
 use crate::flow::GradientFlow;
-use crate::model::data::{held_out, min_norm_solution, Dataset};
+use crate::model::data::{min_norm_solution, Dataset};
 use crate::monitor::Point;
 
 const PAPER: &str = "001";
@@ -154,21 +155,6 @@ fn outputs(
     [ftr, gtr, fte, gte]
 }
 
-/// The held-out set of Theorem 5.2 (`None` without a population).
-fn test_set<'a>(
-    cache: &'a mut Option<Option<Dataset>>,
-    s: &Setting,
-    m: usize,
-) -> Option<&'a Dataset> {
-    cache
-        .get_or_insert_with(|| {
-            held_out(&s.cfg.data, s.cfg.seed, m, RISK_STREAM)
-                .ok()
-                .flatten()
-        })
-        .as_ref()
-}
-
 fn h_population(s: &Setting) -> Hypothesis {
     Hypothesis::flag(
         "known population for the held-out estimate (synthetic Gaussian data)",
@@ -177,28 +163,7 @@ fn h_population(s: &Setting) -> Hypothesis {
 }
 
 fn h_rank(s: &Setting) -> Hypothesis {
-    Hypothesis::new(
-        "rank X = d (§5.1; X̃X̃⁺ = I_d)",
-        s.rank as f64,
-        Relation::Ge,
-        s.shape.input() as f64,
-    )
-}
-
-fn positive_count(
-    pr: &Params<'_>,
-    id: &str,
-    key: &str,
-    default: f64,
-) -> Result<usize, GradflowError> {
-    let v = pr.f64(key, default)?;
-    if v >= 1.0 && v.fract() == 0.0 {
-        Ok(v as usize)
-    } else {
-        Err(GradflowError::Config(format!(
-            "claim {id}: {key} = {v}: need a positive integer"
-        )))
-    }
+    super::hyp::full_column_rank(s, "rank X = d (§5.1; X̃X̃⁺ = I_d)")
 }
 
 fn level(pr: &Params<'_>, id: &str) -> Result<f64, GradflowError> {
@@ -270,7 +235,7 @@ impl GenGap {
             gamma: pr.f64("gamma", 0.05)?,
             delta,
             bits: pr.f64("bits", 32.0)?,
-            test_points: positive_count(&pr, id, "test_points", 20000.0)?,
+            test_points: pr.count("test_points", 20000.0)?,
             confidence: level(&pr, id)?,
             union: pr.f64("union", 1.0)? != 0.0,
             factor: pr.f64("factor", 1.0)?,
@@ -306,11 +271,7 @@ impl Claim for GenGap {
                 g = self.proxy.name(),
                 c = self.confidence,
                 m = self.test_points,
-                f = if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                f = factor_prefix(self.factor),
                 u = if self.union {
                     format!("Υ_{}", self.proxy.kappa())
                 } else {
@@ -397,7 +358,7 @@ impl DeviationTerms {
         Ok(Box::new(Self {
             proxy: Proxy::parse(&pr, id, false)?,
             v: VChoice::parse(&pr)?,
-            test_points: positive_count(&pr, id, "test_points", 20000.0)?,
+            test_points: pr.count("test_points", 20000.0)?,
             confidence: level(&pr, id)?,
             factor: pr.f64("factor", 1.0)?,
             test: None,
@@ -423,11 +384,7 @@ impl Claim for DeviationTerms {
                 g = self.proxy.name(),
                 c = self.confidence,
                 m = self.test_points,
-                f = if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                f = factor_prefix(self.factor),
                 v = match self.v {
                     VChoice::Ode => "v = solution of eq. (88) with v(0) = 0",
                     _ => "v of eq. (10) as printed",
@@ -449,7 +406,7 @@ impl Claim for DeviationTerms {
         _gf: &mut GradientFlow,
         _p: &Point<'_>,
     ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(s)
+        self.lx.final_hypotheses(!bound_s_one(s))
     }
     fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
         self.lx.advance(s, p.y);
@@ -526,7 +483,7 @@ impl Optimistic {
         Ok(Box::new(Self {
             proxy: Proxy::parse(&pr, id, true)?,
             gamma: pr.f64("gamma", 0.05)?,
-            test_points: positive_count(&pr, id, "test_points", 20000.0)?,
+            test_points: pr.count("test_points", 20000.0)?,
             factor: pr.f64("factor", 1.0)?,
             test: None,
         }))
@@ -558,11 +515,7 @@ impl Claim for Optimistic {
             format!(
                 "R_test[f] ≤ {f}(R̂_γ[f] + R^C_γ,test[{g}] − R̂^C_γ[{g}] + Ê_test|f − {g}|/γ + \
                  Ê_train|f − {g}|/γ); γ = {gm}, {m} held-out samples",
-                f = if self.factor == 1.0 {
-                    String::new()
-                } else {
-                    format!("{} × ", self.factor)
-                },
+                f = factor_prefix(self.factor),
                 g = self.proxy.name(),
                 gm = self.gamma,
                 m = self.test_points,

@@ -13,7 +13,7 @@ use crate::sweep::claim::{
     failed_hypotheses, SweepClaim, SweepClaimInfo, SweepEntry, SweepTable, SweepVerdict,
 };
 use crate::sweep::frequency;
-use crate::sweep::power_law::{fit_exponent, verdict_of_fit, Side};
+use crate::sweep::power_law::{ExponentTest, Side};
 
 const PAPER: &str = "001";
 
@@ -59,10 +59,7 @@ pub fn entries() -> Vec<SweepEntry> {
 /// (passed to the measured claim).
 pub struct DeviationOrder {
     kappa: u32,
-    exponent: f64,
-    band: f64,
-    confidence: f64,
-    axis: String,
+    test: ExponentTest,
     measured: ClaimRequest,
 }
 
@@ -81,13 +78,7 @@ impl DeviationOrder {
             p,
             &["exponent", "band", "confidence", "axis", "test_points"],
         )?;
-        let band = pr.f64("band", 0.25)?;
-        let confidence = pr.f64("confidence", 0.95)?;
-        if !(band > 0.0 && (0.5..1.0).contains(&confidence)) {
-            return Err(GradflowError::Config(format!(
-                "sweep claim {id}: need band > 0 and 0.5 ≤ confidence < 1"
-            )));
-        }
+        let (band, confidence) = ExponentTest::band_and_confidence(&pr, id)?;
         // factor 0: the statement becomes `q ≤ 0`, so its recorded budget is the accumulated
         // local error of `q` alone (with the bound's factor it would be the error of the
         // bound, which grows with `u, v` and says nothing about `q`)
@@ -97,10 +88,12 @@ impl DeviationOrder {
         }
         Ok(Box::new(Self {
             kappa,
-            exponent: pr.f64("exponent", f64::from(kappa))?,
-            band,
-            confidence,
-            axis: pr.str("axis", "model.epsilon")?.to_string(),
+            test: ExponentTest {
+                exponent: pr.f64("exponent", f64::from(kappa))?,
+                band,
+                confidence,
+                axis: pr.str("axis", "model.epsilon")?.to_string(),
+            },
             measured: ClaimRequest {
                 id: if kappa == 1 {
                     "gol24.eq20.pointwise_deviation".into()
@@ -131,11 +124,11 @@ impl SweepClaim for DeviationOrder {
             statement: format!(
                 "max_x |f^ε_{{θ^ε(t)}}(x) − g(x)|/‖x‖ ∝ ε^{} at t = t_end, {proxy}: fitted \
                  exponent over {} within {} ± {} ({} % interval)",
-                self.exponent,
-                self.axis,
-                self.exponent,
-                self.band,
-                self.confidence * 100.0
+                self.test.exponent,
+                self.test.axis,
+                self.test.exponent,
+                self.test.band,
+                self.test.confidence * 100.0
             ),
         }
     }
@@ -143,24 +136,11 @@ impl SweepClaim for DeviationOrder {
         vec![self.measured.clone()]
     }
     fn validate(&self, axes: &[String]) -> Result<(), GradflowError> {
-        crate::sweep::power_law::require_axis(Self::id(self.kappa), &self.axis, axes)
+        crate::sweep::power_law::require_axis(Self::id(self.kappa), &self.test.axis, axes)
     }
     fn judge(&self, table: &SweepTable<'_>) -> SweepVerdict {
-        let f = fit_exponent(
-            table,
-            &self.measured,
-            &self.axis,
-            self.confidence,
-            Side::Lhs,
-        );
-        verdict_of_fit(
-            self.info(),
-            f,
-            table,
-            self.exponent,
-            self.band,
-            self.confidence,
-        )
+        self.test
+            .judge(self.info(), table, &self.measured, Side::Lhs)
     }
 }
 

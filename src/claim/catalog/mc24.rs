@@ -43,9 +43,7 @@ use super::discrete::GdImbalanceStep;
 use super::{hyp, prefixes, spectral_norm, suffixes, Params};
 use crate::claim::budget::C_ROUNDOFF;
 use crate::claim::registry::Entry;
-use crate::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement,
-};
+use crate::claim::{Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Setting, Statement};
 use crate::config::Method;
 use crate::curvature::{lanczos, LanczosOptions, Which};
 use crate::error::GradflowError;
@@ -60,38 +58,55 @@ pub const GAP_TOL: f64 = 1e-12;
 /// The registered claims of paper 002.
 pub fn entries() -> Vec<Entry> {
     let mut v = Vec::new();
-    v.extend(Step::ALL.iter().map(|k| Entry {
-        id: k.id(),
-        paper: PAPER,
-        build: STEP_BUILDERS[*k as usize],
-    }));
-    v.extend(End::ALL.iter().map(|k| Entry {
-        id: k.id(),
-        paper: PAPER,
-        build: END_BUILDERS[*k as usize],
-    }));
+    v.extend(kind_entries(Step::ALL, Step::id));
+    v.extend(kind_entries(End::ALL, End::id));
     v.push(Entry {
         id: "mc24.lemma1_gd.imbalance_step",
         paper: PAPER,
         build: |p| {
-            let pr = Params::new("mc24.lemma1_gd.imbalance_step", p, &["factor"])?;
-            Ok(Box::new(GdImbalanceStep::new(
+            GdImbalanceStep::build(
                 Filing {
                     id: "mc24.lemma1_gd.imbalance_step",
                     paper: PAPER,
                     result: "Lemma 1, discrete counterpart for gradient descent (derived; catalog \
                              §3 Lemma 1 and §5 counterexample 3)",
                 },
-                pr.f64("factor", 1.0)?,
-            )))
+                p,
+            )
         },
     });
-    v.extend(Curv::ALL.iter().map(|k| Entry {
-        id: k.id(),
-        paper: PAPER,
-        build: CURV_BUILDERS[*k as usize],
-    }));
+    v.extend(kind_entries(Curv::ALL, Curv::id));
     v
+}
+
+/// Registered claims of the kinds in `all`, each with its id.
+fn kind_entries<K: Copy>(
+    all: &[(K, crate::claim::registry::Builder)],
+    id: fn(K) -> &'static str,
+) -> impl Iterator<Item = Entry> + '_ {
+    all.iter().map(move |&(k, build)| Entry {
+        id: id(k),
+        paper: PAPER,
+        build,
+    })
+}
+
+/// Declares an enum of claim kinds, each variant a registered claim, with `ALL`: every kind in
+/// registration order and the builder of its claim (a [`crate::claim::registry::Builder`] is a
+/// plain `fn`, so one per kind).
+macro_rules! claim_kinds {
+    ($(#[$m:meta])* enum $kind:ident => $claim:ident { $($v:ident),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum $kind {
+            $($v),+
+        }
+
+        impl $kind {
+            const ALL: &'static [($kind, crate::claim::registry::Builder)] =
+                &[$(($kind::$v, |p| $claim::build($kind::$v, p))),+];
+        }
+    };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -163,9 +178,10 @@ impl Quantities {
         let a1_margin = risk_decrease(s, &wstar, &theta0);
         let mut gf = GradientFlow::new(s.shape.clone(), &s.data, s.loss)
             .expect("the setting's data fit its network");
-        let mut g = vec![0.0; s.params()];
-        gf.gradient(&s.theta0[..s.params()], &mut g);
-        let grad0_sq = g.iter().map(|v| v * v).sum();
+        let grad0_sq = super::gradient_at(s, &mut gf, &s.theta0)
+            .iter()
+            .map(|v| v * v)
+            .sum();
         Self {
             rho,
             n,
@@ -491,12 +507,7 @@ fn hyp_a1(q: &Quantities) -> Vec<Hypothesis> {
 fn hyp_a2(s: &Setting, q: &Quantities) -> Vec<Hypothesis> {
     let l = s.shape.depth() as f64;
     vec![
-        Hypothesis::new(
-            "A2: Σ̂ full rank (rank X = d)",
-            s.rank as f64,
-            Relation::Ge,
-            s.shape.input() as f64,
-        ),
+        hyp::full_column_rank(s, "A2: Σ̂ full rank (rank X = d)"),
         Hypothesis::new("A2: ε ≤ 1", q.eps, Relation::Le, 1.0),
         Hypothesis::new("A2: ‖w*‖ ≥ 1", q.wstar_norm, Relation::Ge, 1.0),
         Hypothesis::new("A2: 32L√ε ≤ 1", 32.0 * l * q.eps.sqrt(), Relation::Le, 1.0),
@@ -558,39 +569,20 @@ struct Anchor {
     theta: Vec<f64>,
 }
 
-/// Kinds of [`StepClaim`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
-    RankOne,
-    Alignment,
-    Eq29,
-    Pl,
-    Rate,
-    PathLength,
-    RankOneProduct,
+claim_kinds! {
+    /// Kinds of [`StepClaim`].
+    enum Step => StepClaim {
+        RankOne,
+        Alignment,
+        Eq29,
+        Pl,
+        Rate,
+        PathLength,
+        RankOneProduct,
+    }
 }
 
-const STEP_BUILDERS: [crate::claim::registry::Builder; 7] = [
-    |p| StepClaim::build(Step::RankOne, p),
-    |p| StepClaim::build(Step::Alignment, p),
-    |p| StepClaim::build(Step::Eq29, p),
-    |p| StepClaim::build(Step::Pl, p),
-    |p| StepClaim::build(Step::Rate, p),
-    |p| StepClaim::build(Step::PathLength, p),
-    |p| StepClaim::build(Step::RankOneProduct, p),
-];
-
 impl Step {
-    const ALL: [Step; 7] = [
-        Step::RankOne,
-        Step::Alignment,
-        Step::Eq29,
-        Step::Pl,
-        Step::Rate,
-        Step::PathLength,
-        Step::RankOneProduct,
-    ];
-
     fn id(self) -> &'static str {
         match self {
             Step::RankOne => "mc24.lemma2.rank_one",
@@ -621,10 +613,6 @@ impl Step {
             Step::Eq29 | Step::Pl | Step::Rate | Step::PathLength => &["factor", "t0"],
             _ => &["factor"],
         }
-    }
-
-    fn form(self) -> Form {
-        Form::Inequality
     }
 
     fn uses_anchor(self) -> bool {
@@ -749,17 +737,7 @@ impl StepClaim {
 
 impl Claim for StepClaim {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.kind.id().into(),
-            paper: PAPER.into(),
-            result: self.kind.result().into(),
-            statement: self.statement(),
-            schedule: Schedule::Always,
-            form: self.kind.form(),
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        ClaimInfo::new(self.kind.id(), PAPER, self.kind.result(), self.statement())
     }
 
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -975,63 +953,28 @@ pub struct EndClaim {
     q: Option<Quantities>,
 }
 
-/// Kinds of [`EndClaim`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum End {
-    T2b,
-    T2a,
-    T2aPrinted,
-    T2c,
-    BalancedIdentity,
-    ClosedForm,
-    Cor1Band,
-    Cor1Alignment,
-    Cor1RankOne,
-    Cor1ProductNorm,
-    Cor1Angle,
-    Cor2Proof,
-    Cor2ViaLower,
-    Cor2ViaBalanced,
-    LayerNormBound,
+claim_kinds! {
+    /// Kinds of [`EndClaim`].
+    enum End => EndClaim {
+        T2b,
+        T2a,
+        T2aPrinted,
+        T2c,
+        BalancedIdentity,
+        ClosedForm,
+        Cor1Band,
+        Cor1Alignment,
+        Cor1RankOne,
+        Cor1ProductNorm,
+        Cor1Angle,
+        Cor2Proof,
+        Cor2ViaLower,
+        Cor2ViaBalanced,
+        LayerNormBound,
+    }
 }
 
-const END_BUILDERS: [crate::claim::registry::Builder; 15] = [
-    |p| EndClaim::build(End::T2b, p),
-    |p| EndClaim::build(End::T2a, p),
-    |p| EndClaim::build(End::T2aPrinted, p),
-    |p| EndClaim::build(End::T2c, p),
-    |p| EndClaim::build(End::BalancedIdentity, p),
-    |p| EndClaim::build(End::ClosedForm, p),
-    |p| EndClaim::build(End::Cor1Band, p),
-    |p| EndClaim::build(End::Cor1Alignment, p),
-    |p| EndClaim::build(End::Cor1RankOne, p),
-    |p| EndClaim::build(End::Cor1ProductNorm, p),
-    |p| EndClaim::build(End::Cor1Angle, p),
-    |p| EndClaim::build(End::Cor2Proof, p),
-    |p| EndClaim::build(End::Cor2ViaLower, p),
-    |p| EndClaim::build(End::Cor2ViaBalanced, p),
-    |p| EndClaim::build(End::LayerNormBound, p),
-];
-
 impl End {
-    const ALL: [End; 15] = [
-        End::T2b,
-        End::T2a,
-        End::T2aPrinted,
-        End::T2c,
-        End::BalancedIdentity,
-        End::ClosedForm,
-        End::Cor1Band,
-        End::Cor1Alignment,
-        End::Cor1RankOne,
-        End::Cor1ProductNorm,
-        End::Cor1Angle,
-        End::Cor2Proof,
-        End::Cor2ViaLower,
-        End::Cor2ViaBalanced,
-        End::LayerNormBound,
-    ];
-
     fn id(self) -> &'static str {
         match self {
             End::T2b => "mc24.thm2.lower_uniform",
@@ -1110,17 +1053,15 @@ impl End {
 impl EndClaim {
     fn build(kind: End, p: &Value) -> Result<Box<dyn Claim>, GradflowError> {
         let pr = Params::new(kind.id(), p, kind.known())?;
-        let at = match pr.str("point", "minimizer")? {
-            "minimizer" => At::Minimizer,
-            "end" => At::End,
-            "balanced" => At::Balanced,
-            other => {
-                return Err(GradflowError::Config(format!(
-                    "claim {}: point = {other:?}: expected \"minimizer\", \"end\" or \"balanced\"",
-                    kind.id()
-                )))
-            }
-        };
+        let at = pr.choice(
+            "point",
+            "minimizer",
+            &[
+                ("minimizer", At::Minimizer),
+                ("end", At::End),
+                ("balanced", At::Balanced),
+            ],
+        )?;
         let rescale = pr.f64("rescale", 1.0)?;
         if rescale == 0.0 {
             return Err(GradflowError::Config(format!(
@@ -1228,23 +1169,15 @@ impl EndClaim {
 
 impl Claim for EndClaim {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: self.kind.id().into(),
-            paper: PAPER.into(),
-            result: self.kind.result().into(),
-            statement: self.statement(),
-            schedule: Schedule::AtEnd,
-            form: self.kind.form(),
-            empirical: None,
-            printed_error: (self.kind == End::T2aPrinted).then_some(
+        ClaimInfo::new(self.kind.id(), PAPER, self.kind.result(), self.statement())
+            .at_end()
+            .with_form(self.kind.form())
+            .printed((self.kind == End::T2aPrinted).then_some(
                 "the right-hand side depends on a minimizer W, and as a bound on S_min it fails \
                  for unbalanced minimizers (a small ‖W_k‖_F makes it exceed S(W^bal) ≥ S_min); \
                  the bound holds per minimizer, S(W) ≥ 2a‖w*‖^{2−1/L}‖p‖^{1/L}Σ_k 1/‖W_k‖_F \
-                 (catalog 002, typos 1)"
-                    .into(),
-            ),
-            declaration: None,
-        }
+                 (catalog 002, typos 1)",
+            ))
     }
 
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1489,23 +1422,16 @@ pub const EOS_BAND: f64 = 0.05;
 /// Default interval (in steps) of the sharpness evaluations of `mc24.fig1d.eos_plateau`.
 pub const EOS_EVERY: u64 = 10;
 
-/// Kinds of [`CurvatureClaim`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Curv {
-    GdStable,
-    Sharpening,
-    EosPlateau,
+claim_kinds! {
+    /// Kinds of [`CurvatureClaim`].
+    enum Curv => CurvatureClaim {
+        GdStable,
+        Sharpening,
+        EosPlateau,
+    }
 }
 
-const CURV_BUILDERS: [crate::claim::registry::Builder; 3] = [
-    |p| CurvatureClaim::build(Curv::GdStable, p),
-    |p| CurvatureClaim::build(Curv::Sharpening, p),
-    |p| CurvatureClaim::build(Curv::EosPlateau, p),
-];
-
 impl Curv {
-    const ALL: [Curv; 3] = [Curv::GdStable, Curv::Sharpening, Curv::EosPlateau];
-
     fn id(self) -> &'static str {
         match self {
             Curv::GdStable => "mc24.u4.gd_stable_minimum",
@@ -1579,17 +1505,9 @@ impl Claim for CurvatureClaim {
                 self.every, self.band
             ),
         };
-        ClaimInfo {
-            id: self.kind.id().into(),
-            paper: PAPER.into(),
-            result: self.kind.result().into(),
-            statement,
-            schedule: Schedule::AtEnd,
-            form: Form::Inequality,
-            empirical: ((self.kind == Curv::EosPlateau).then_some(EOS_EMPIRICAL)).map(String::from),
-            printed_error: None,
-            declaration: None,
-        }
+        ClaimInfo::new(self.kind.id(), PAPER, self.kind.result(), statement)
+            .at_end()
+            .empirical((self.kind == Curv::EosPlateau).then_some(EOS_EMPIRICAL))
     }
 
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
@@ -1600,11 +1518,7 @@ impl Claim for CurvatureClaim {
             )],
             Curv::Sharpening => {
                 let q = Quantities::new(s);
-                let mut h = vec![
-                    hyp_univariate(s),
-                    hyp_wstar(&q),
-                    Hypothesis::new("depth L ≥ 3", s.shape.depth() as f64, Relation::Ge, 3.0),
-                ];
+                let mut h = vec![hyp_univariate(s), hyp_wstar(&q), hyp::depth_at_least(s, 3)];
                 h.extend(hyp_a1(&q));
                 h.extend(hyp_a2(s, &q));
                 h
@@ -1621,12 +1535,9 @@ impl Claim for CurvatureClaim {
         let np = s.params();
         match self.kind {
             Curv::GdStable => {
-                let mut g = vec![0.0; np];
-                gf.gradient(&p.y[..np], &mut g);
-                let gn = g.iter().map(|v| v * v).sum::<f64>().sqrt();
-                let mut g0 = vec![0.0; np];
-                gf.gradient(&s.theta0[..np], &mut g0);
-                let g0n = g0.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let norm = |g: Vec<f64>| g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let gn = norm(super::gradient_at(s, gf, p.y));
+                let g0n = norm(super::gradient_at(s, gf, &s.theta0));
                 vec![
                     Hypothesis::new(
                         "GD has converged: ‖∇L(θ_T)‖/‖∇L(θ_0)‖ ≤ grad_tol",

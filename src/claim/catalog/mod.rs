@@ -51,6 +51,46 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// A positive integer given as a number, or `default` when absent.
+    pub fn count(&self, key: &str, default: f64) -> Result<usize, GradflowError> {
+        let v = self.f64(key, default)?;
+        if v >= 1.0 && v.fract() == 0.0 {
+            Ok(v as usize)
+        } else {
+            Err(GradflowError::Config(format!(
+                "claim {}: {key} = {v}: need a positive integer",
+                self.id
+            )))
+        }
+    }
+
+    /// The value of the option a string names (`options`: name and value), or of the
+    /// option named `default` when absent.
+    pub fn choice<T: Copy>(
+        &self,
+        key: &str,
+        default: &'a str,
+        options: &[(&str, T)],
+    ) -> Result<T, GradflowError> {
+        let name = self.str(key, default)?;
+        match options.iter().find(|(n, _)| *n == name) {
+            Some((_, v)) => Ok(*v),
+            None => {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+                let (last, rest) = names.split_last().expect("at least one option");
+                Err(GradflowError::Config(format!(
+                    "claim {}: {key} = {name:?}: expected {}{last}",
+                    self.id,
+                    if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} or ", rest.join(", "))
+                    }
+                )))
+            }
+        }
+    }
+
     /// A string, or `default` when absent.
     pub fn str(&self, key: &str, default: &'a str) -> Result<&'a str, GradflowError> {
         match self.obj.get(key) {
@@ -63,6 +103,12 @@ impl<'a> Params<'a> {
             }),
         }
     }
+}
+
+/// The parameter of claim `id` when `factor` is its only one (default 1; it multiplies one
+/// side of the statement, and any other value makes a deliberately false variant).
+pub fn only_factor(id: &str, p: &Value) -> Result<f64, GradflowError> {
+    Params::new(id, p, &["factor"])?.f64("factor", 1.0)
 }
 
 /// Spectral norm `‖A‖₂` (largest singular value), from the eigenvalues of the smaller Gram
@@ -96,6 +142,18 @@ pub fn gradient_operand_scale(s: &crate::claim::Setting, theta: &[f64]) -> f64 {
         .sum();
     let xf = s.data.x.norm();
     2.0 * s.kappa * xf * (xf * prod + s.data.y.norm()) * others
+}
+
+/// `∇L` of the run's loss at the weights `θ`, the first `p` entries of `y`.
+pub fn gradient_at(
+    s: &crate::claim::Setting,
+    gf: &mut crate::flow::GradientFlow,
+    y: &[f64],
+) -> Vec<f64> {
+    let np = s.params();
+    let mut g = vec![0.0; np];
+    gf.gradient(&y[..np], &mut g);
+    g
 }
 
 /// Relative tolerance of [`second_order_hypothesis`]: a point counts as a minimum when
@@ -183,6 +241,10 @@ pub mod hyp {
             min as f64,
         )
     }
+    /// Depth `L ≤ max` (a statement made for shallow networks only).
+    pub fn depth_at_most(s: &Setting, max: usize, what: &str) -> Hypothesis {
+        Hypothesis::new(what, s.shape.depth() as f64, Relation::Le, max as f64)
+    }
     /// A single output, `q = 1`.
     pub fn single_output(s: &Setting, what: &str) -> Hypothesis {
         Hypothesis::new(what, s.shape.output() as f64, Relation::Le, 1.0)
@@ -190,6 +252,10 @@ pub mod hyp {
     /// `rank X < d`: the inputs leave a nontrivial null space.
     pub fn rank_below_input(s: &Setting, what: &str) -> Hypothesis {
         Hypothesis::new(what, s.rank as f64, Relation::Lt, s.shape.input() as f64)
+    }
+    /// `rank X = d`: the inputs span `R^d`.
+    pub fn full_column_rank(s: &Setting, what: &str) -> Hypothesis {
+        Hypothesis::new(what, s.rank as f64, Relation::Ge, s.shape.input() as f64)
     }
     /// `rank X = n`: the samples are linearly independent.
     pub fn full_row_rank(s: &Setting, what: &str) -> Hypothesis {
@@ -202,5 +268,12 @@ pub mod hyp {
             "the state carries the linear twin θ⁰ (model leaky_relu with twin: true)",
             s.layout.twin,
         )
+    }
+    /// `h`, followed by [`twin`] for the variant of a statement that reads the linear twin.
+    pub fn with_twin(s: &Setting, mut h: Vec<Hypothesis>, on_twin: bool) -> Vec<Hypothesis> {
+        if on_twin {
+            h.push(twin(s));
+        }
+        h
     }
 }

@@ -156,16 +156,15 @@ pub fn entries() -> Vec<Entry> {
         id: "mttvm21.cx5.gd_imbalance_step",
         paper: PAPER,
         build: |p| {
-            let pr = Params::new("mttvm21.cx5.gd_imbalance_step", p, &["factor"])?;
-            Ok(Box::new(GdImbalanceStep::new(
+            GdImbalanceStep::build(
                 Filing {
                     id: "mttvm21.cx5.gd_imbalance_step",
                     paper: PAPER,
                     result: "catalog 003 CX5 (derived): a GD step changes D_full = −(UᵀU − VᵀV) \
                                  by exactly η²(G_VᵀG_V − G_UᵀG_U)",
                 },
-                pr.f64("factor", 1.0)?,
-            )))
+                p,
+            )
         },
     }];
     v.push(Entry {
