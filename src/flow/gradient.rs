@@ -15,7 +15,7 @@
 
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 
-use super::linalg::{gemm, gemm_into, m, sq_norm, Mat};
+use super::linalg::{gemm, gemm_into, m, pull_back, sq_norm, Mat};
 use super::loss::LossConvention;
 use crate::error::GradflowError;
 use crate::integrate::system::OdeSystem;
@@ -108,22 +108,8 @@ impl GradientFlow {
     /// Builds the problem, checking that the data fit the network (`X` has `d` columns,
     /// `Y` has `q` columns).
     pub fn new(shape: Shape, data: &Dataset, loss: LossConvention) -> Result<Self, GradflowError> {
-        if data.x.ncols() != shape.input() {
-            return Err(GradflowError::Shape(format!(
-                "X is {}×{} but the network input width is d = {}",
-                data.x.nrows(),
-                data.x.ncols(),
-                shape.input()
-            )));
-        }
-        if data.y.ncols() != shape.output() {
-            return Err(GradflowError::Shape(format!(
-                "Y is {}×{} but the network output width is q = {}",
-                data.y.nrows(),
-                data.y.ncols(),
-                shape.output()
-            )));
-        }
+        check_columns("X", &data.x, "input width is d", shape.input())?;
+        check_columns("Y", &data.y, "output width is q", shape.output())?;
         let n = data.x.nrows();
         Ok(Self {
             ws: Workspace::new(&shape, n),
@@ -327,14 +313,7 @@ impl GradientFlow {
         if l >= 2 {
             ws.suffix[l - 1].copy_from(&self.shape.layer(theta, l));
             for k in (2..l).rev() {
-                let (lo, hi) = ws.suffix.split_at_mut(k);
-                gemm_into(
-                    1.0,
-                    m(&hi[0]),
-                    layer_mat(&self.shape, theta, k),
-                    0.0,
-                    &mut lo[k - 1],
-                );
+                pull_back(&mut ws.suffix, k, layer_mat(&self.shape, theta, k));
             }
         }
         ws.tmp[0].copy_from(&ws.e);
@@ -453,6 +432,24 @@ impl GradientFlow {
     pub fn layer_mut<'a>(&self, theta: &'a mut [f64], k: usize) -> DMatrixViewMut<'a, f64> {
         self.shape.layer_mut(theta, k)
     }
+}
+
+/// `Ok` when the data matrix `name` has `want` columns, the network's `width` (`"input width
+/// is d"`); otherwise the shape error naming both.
+fn check_columns(
+    name: &str,
+    a: &DMatrix<f64>,
+    width: &str,
+    want: usize,
+) -> Result<(), GradflowError> {
+    if a.ncols() != want {
+        return Err(GradflowError::Shape(format!(
+            "{name} is {}×{} but the network {width} = {want}",
+            a.nrows(),
+            a.ncols()
+        )));
+    }
+    Ok(())
 }
 
 /// `W_k` of the flat vector `theta` as a [`Mat`].

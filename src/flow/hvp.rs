@@ -17,7 +17,7 @@
 use nalgebra::DMatrix;
 
 use super::gradient::{layer_mat, GradientFlow};
-use super::linalg::{gemm, gemm_into, m};
+use super::linalg::{gemm, gemm_into, m, pull_back};
 
 /// Buffers of the directional pass (allocated on first use, then reused).
 #[derive(Clone, Debug)]
@@ -90,21 +90,8 @@ impl GradientFlow {
         if l >= 2 {
             hw.dsuffix[l - 1].copy_from(&shape.layer(v, l));
             for k in (2..l).rev() {
-                let (lo, hi) = hw.dsuffix.split_at_mut(k);
-                gemm_into(
-                    1.0,
-                    m(&hi[0]),
-                    layer_mat(&shape, theta, k),
-                    0.0,
-                    &mut lo[k - 1],
-                );
-                gemm_into(
-                    1.0,
-                    m(&ws.suffix[k]),
-                    layer_mat(&shape, v, k),
-                    1.0,
-                    &mut lo[k - 1],
-                );
+                let ds = pull_back(&mut hw.dsuffix, k, layer_mat(&shape, theta, k));
+                gemm_into(1.0, m(&ws.suffix[k]), layer_mat(&shape, v, k), 1.0, ds);
             }
         }
         hw.dtmp[0].copy_from(&hw.de);

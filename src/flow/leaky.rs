@@ -32,7 +32,8 @@
 
 use nalgebra::DMatrix;
 
-use super::linalg::{gemm, gemm_into, m, sq_norm, Mat};
+use super::gradient::layer_mat;
+use super::linalg::{gemm, gemm_into, m, pull_back, sq_norm, Mat};
 use crate::model::net::Shape;
 
 /// `φ^ε(z) = z − ε·min(0, z)`.
@@ -94,17 +95,19 @@ impl LeakyWorkspace {
     }
 }
 
-fn layer<'a>(shape: &Shape, theta: &'a [f64], k: usize) -> Mat<'a> {
-    let (r, c) = shape.layer_shape(k);
-    Mat::new(&theta[shape.layer_range(k)], r, c)
-}
-
-/// `H_{k}` as a matrix view (`H_0 = X`).
-fn h_of<'a>(x: &'a DMatrix<f64>, ws: &'a LeakyWorkspace, k: usize) -> Mat<'a> {
+/// `H_{k}` as a matrix view (`H_0 = X`) from the hidden activations `h`.
+fn h_of<'a>(x: &'a DMatrix<f64>, h: &'a [DMatrix<f64>], k: usize) -> Mat<'a> {
     if k == 0 {
         m(x)
     } else {
-        m(&ws.h[k - 1])
+        m(&h[k - 1])
+    }
+}
+
+/// `G ← D ⊙ G`: the gate (activation derivative) `D_l` applied to a backpropagated `G_l`.
+fn apply_gate(g: &mut DMatrix<f64>, gate: &DMatrix<f64>) {
+    for (gv, &dv) in g.iter_mut().zip(gate.iter()) {
+        *gv *= dv;
     }
 }
 
@@ -124,11 +127,11 @@ pub(crate) fn forward(
     ws.at.clear();
     let l = shape.depth();
     for k in 1..l {
-        let hprev = if k == 1 { m(x) } else { m(&ws.h[k - 2]) };
+        let hprev = h_of(x, &ws.h, k - 1);
         gemm_into(
             1.0,
             hprev,
-            layer(shape, theta, k).t(),
+            layer_mat(shape, theta, k).t(),
             0.0,
             &mut ws.z[k - 1],
         );
@@ -145,8 +148,8 @@ pub(crate) fn forward(
     resid.copy_from(y);
     gemm_into(
         1.0,
-        h_of(x, ws, l - 1),
-        layer(shape, theta, l).t(),
+        h_of(x, &ws.h, l - 1),
+        layer_mat(shape, theta, l).t(),
         -1.0,
         resid,
     );
@@ -159,17 +162,8 @@ pub(crate) fn forward(
 pub(crate) fn backprop(shape: &Shape, theta: &[f64], ws: &mut LeakyWorkspace) {
     let l = shape.depth();
     for k in (1..l).rev() {
-        let (lo, hi) = ws.g.split_at_mut(k);
-        gemm_into(
-            1.0,
-            m(&hi[0]),
-            layer(shape, theta, k + 1),
-            0.0,
-            &mut lo[k - 1],
-        );
-        for (gv, &dv) in lo[k - 1].iter_mut().zip(ws.gate[k - 1].iter()) {
-            *gv *= dv;
-        }
+        let g = pull_back(&mut ws.g, k, layer_mat(shape, theta, k + 1));
+        apply_gate(g, &ws.gate[k - 1]);
     }
 }
 
@@ -186,7 +180,7 @@ pub(crate) fn weight_gradients(
         gemm(
             alpha,
             m(&ws.g[k - 1]).t(),
-            h_of(x, ws, k - 1),
+            h_of(x, &ws.h, k - 1),
             0.0,
             &mut out[shape.layer_range(k)],
             r,
@@ -227,13 +221,19 @@ pub(crate) fn hvp(
     let l = shape.depth();
     // forward directional pass
     for k in 1..l {
-        let hprev = if k == 1 { m(x) } else { m(&ws.h[k - 2]) };
-        gemm_into(1.0, hprev, layer(shape, v, k).t(), 0.0, &mut ws.dz[k - 1]);
+        let hprev = h_of(x, &ws.h, k - 1);
+        gemm_into(
+            1.0,
+            hprev,
+            layer_mat(shape, v, k).t(),
+            0.0,
+            &mut ws.dz[k - 1],
+        );
         if k > 1 {
             gemm_into(
                 1.0,
                 m(&ws.dh[k - 2]),
-                layer(shape, theta, k).t(),
+                layer_mat(shape, theta, k).t(),
                 1.0,
                 &mut ws.dz[k - 1],
             );
@@ -251,11 +251,11 @@ pub(crate) fn hvp(
             }
         }
     }
-    let hlast = if l == 1 { m(x) } else { m(&ws.h[l - 2]) };
+    let hlast = h_of(x, &ws.h, l - 1);
     gemm_into(
         2.0 * kappa,
         hlast,
-        layer(shape, v, l).t(),
+        layer_mat(shape, v, l).t(),
         0.0,
         &mut ws.dg[l - 1],
     );
@@ -263,41 +263,26 @@ pub(crate) fn hvp(
         gemm_into(
             2.0 * kappa,
             m(&ws.dh[l - 2]),
-            layer(shape, theta, l).t(),
+            layer_mat(shape, theta, l).t(),
             1.0,
             &mut ws.dg[l - 1],
         );
     }
     // backward directional pass
     for k in (1..l).rev() {
-        let (lo, hi) = ws.dg.split_at_mut(k);
-        gemm_into(
-            1.0,
-            m(&hi[0]),
-            layer(shape, theta, k + 1),
-            0.0,
-            &mut lo[k - 1],
-        );
-        gemm_into(
-            1.0,
-            m(&ws.g[k]),
-            layer(shape, v, k + 1),
-            1.0,
-            &mut lo[k - 1],
-        );
-        for (gv, &dv) in lo[k - 1].iter_mut().zip(ws.gate[k - 1].iter()) {
-            *gv *= dv;
-        }
+        let dg = pull_back(&mut ws.dg, k, layer_mat(shape, theta, k + 1));
+        gemm_into(1.0, m(&ws.g[k]), layer_mat(shape, v, k + 1), 1.0, dg);
+        apply_gate(dg, &ws.gate[k - 1]);
         if deps != 0.0 {
             // G_{l+1}W_{l+1} into the (no longer needed) δZ_l buffer
             gemm_into(
                 1.0,
                 m(&ws.g[k]),
-                layer(shape, theta, k + 1),
+                layer_mat(shape, theta, k + 1),
                 0.0,
                 &mut ws.dz[k - 1],
             );
-            for ((gv, &pv), &zv) in lo[k - 1]
+            for ((gv, &pv), &zv) in dg
                 .iter_mut()
                 .zip(ws.dz[k - 1].iter())
                 .zip(ws.z[k - 1].iter())
@@ -311,7 +296,7 @@ pub(crate) fn hvp(
     for k in 1..=l {
         let (r, c) = shape.layer_shape(k);
         let o = &mut out[shape.layer_range(k)];
-        let hprev = if k == 1 { m(x) } else { m(&ws.h[k - 2]) };
+        let hprev = h_of(x, &ws.h, k - 1);
         gemm(1.0, m(&ws.dg[k - 1]).t(), hprev, 0.0, o, r, c);
         if k > 1 {
             gemm(1.0, m(&ws.g[k - 1]).t(), m(&ws.dh[k - 2]), 1.0, o, r, c);

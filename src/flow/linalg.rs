@@ -120,6 +120,14 @@ pub fn gemm_into(alpha: f64, a: Mat<'_>, b: Mat<'_>, beta: f64, c: &mut DMatrix<
     gemm(alpha, a, b, beta, c.as_mut_slice(), r, k);
 }
 
+/// One step `C_{k−1} ← C_k B` of a product recursion run backwards over `chain`
+/// (`C_k = chain[k]` into `chain[k − 1]`, `k ≥ 1`); returns `C_{k−1}` for further terms.
+pub fn pull_back<'a>(chain: &'a mut [DMatrix<f64>], k: usize, b: Mat<'_>) -> &'a mut DMatrix<f64> {
+    let (lo, hi) = chain.split_at_mut(k);
+    gemm_into(1.0, m(&hi[0]), b, 0.0, &mut lo[k - 1]);
+    &mut lo[k - 1]
+}
+
 /// Squared Frobenius norm `‖M‖_F² = Σ_ij M_ij²` of a slice.
 pub fn sq_norm(s: &[f64]) -> f64 {
     s.iter().map(|v| v * v).sum()

@@ -903,6 +903,17 @@ mod tests {
         &u1t * u1t.transpose() - ws[1].transpose() * &ws[1]
     }
 
+    /// The eigenvalues of [`projected_imbalance`], largest first.
+    fn projected_imbalance_spectrum(ws: &[DMatrix<f64>], data: &Dataset) -> Vec<f64> {
+        let mut eigs: Vec<f64> = decompose::symmetric_eigenvalues(&projected_imbalance(ws, data))
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect();
+        eigs.sort_by(|a, b| b.partial_cmp(a).unwrap());
+        eigs
+    }
+
     fn perp_part_of_first_layer(w1: &DMatrix<f64>, data: &Dataset) -> DMatrix<f64> {
         let (q, _) = row_space_basis(&data.x);
         w1 - w1 * &q * q.transpose()
@@ -1310,12 +1321,7 @@ mod tests {
             perp_std: 0.4,
         };
         let w = layers(&spec, &[8, 7, 2], &ds, 1);
-        let mut eigs: Vec<f64> = decompose::symmetric_eigenvalues(&projected_imbalance(&w, &ds))
-            .unwrap()
-            .iter()
-            .cloned()
-            .collect();
-        eigs.sort_by(|a, b| b.partial_cmp(a).unwrap());
+        let eigs = projected_imbalance_spectrum(&w, &ds);
         let want = [4.0, 2.25, 0.25, 0.0, 0.0, -0.01, -0.09];
         for (got, want) in eigs.iter().zip(want) {
             assert!((got - want).abs() < 1e-13, "{eigs:?}");
@@ -1341,12 +1347,7 @@ mod tests {
             perp_std: 0.0,
         };
         let w = layers(&spec, &[8, 4, 1], &ds, 0);
-        let mut eigs: Vec<f64> = decompose::symmetric_eigenvalues(&projected_imbalance(&w, &ds))
-            .unwrap()
-            .iter()
-            .cloned()
-            .collect();
-        eigs.sort_by(|a, b| b.partial_cmp(a).unwrap());
+        let eigs = projected_imbalance_spectrum(&w, &ds);
         for (got, want) in eigs.iter().zip([1.0, 1.0, 1.0, -0.25]) {
             assert!((got - want).abs() < 1e-13, "{eigs:?}");
         }

@@ -265,6 +265,11 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    /// The message of the error reading `p` gives.
+    fn read_err(p: &Path) -> String {
+        read_matrix(p).unwrap_err().to_string()
+    }
+
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/npy")
@@ -382,7 +387,7 @@ mod tests {
             w.finish().unwrap();
         }
         let p = write_raw(dir.path(), "single.npy", &buf);
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("'<f4'"), "{msg}");
         assert!(msg.contains("single.npy"), "{msg}");
     }
@@ -395,7 +400,7 @@ mod tests {
         m[(1, 1)] = 7.0; // f64::MAX is finite; only (1, 2) is bad
         let p = dir.path().join("nan.npy");
         write_matrix(&p, &m).unwrap();
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("(1, 2)") && msg.contains("NaN"), "{msg}");
         assert!(msg.contains("nan.npy"), "{msg}");
     }
@@ -408,7 +413,7 @@ mod tests {
         m[(0, 2)] = f64::INFINITY;
         let p = dir.path().join("inf.npy");
         write_matrix(&p, &m).unwrap();
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("(0, 2)") && msg.contains("inf"), "{msg}");
     }
 
@@ -431,7 +436,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bytes = to_npy_bytes(&sample());
         let p = write_raw(dir.path(), "head.npy", &bytes[..30]);
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(
             msg.contains("head.npy") && msg.contains("not a valid .npy"),
             "{msg}"
@@ -446,7 +451,7 @@ mod tests {
             "Z".repeat(5000)
         );
         let p = write_raw(dir.path(), "junk.npy", &handmade_npy(&dict, &[0u8; 48]));
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(!msg.contains('\n') && !msg.contains("ZZZZ"), "{msg}");
         assert!(
             msg.contains("junk.npy") && msg.contains("not a valid .npy"),
@@ -462,10 +467,10 @@ mod tests {
         bytes.extend_from_slice(&u32::MAX.to_le_bytes());
         bytes.extend_from_slice(b"{'descr': '<f8'");
         let p = write_raw(dir.path(), "long_header.npy", &bytes);
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("header length"), "{msg}");
         let p = write_raw(dir.path(), "v9.npy", b"\x93NUMPY\x09\x00\x10\x00");
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("version 9.0"), "{msg}");
     }
 
@@ -475,7 +480,7 @@ mod tests {
         let mut bytes = to_npy_bytes(&sample());
         bytes.extend_from_slice(&[0u8; 8]);
         let p = write_raw(dir.path(), "long.npy", &bytes);
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("malformed"), "{msg}");
     }
 
@@ -483,7 +488,7 @@ mod tests {
     fn non_npy_file_and_missing_file_are_rejected_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = write_raw(dir.path(), "text.npy", b"x,y\n1,2\n");
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(
             msg.contains("text.npy") && msg.contains("not a valid .npy"),
             "{msg}"
@@ -506,7 +511,7 @@ mod tests {
                 &1.0f64.to_le_bytes(),
             ),
         );
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(
             msg.contains("3 dimensions") && msg.contains("[1, 1, 1]"),
             "{msg}"
@@ -520,7 +525,7 @@ mod tests {
                 &[],
             ),
         );
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("empty"), "{msg}");
 
         let p = write_raw(
@@ -531,7 +536,7 @@ mod tests {
                 &1.0f64.to_le_bytes(),
             ),
         );
-        let msg = read_matrix(&p).unwrap_err().to_string();
+        let msg = read_err(&p);
         assert!(msg.contains("0 dimensions"), "{msg}");
     }
 
@@ -585,21 +590,15 @@ mod tests {
 
     #[test]
     fn numpy_written_float32_and_int64_files_are_rejected_with_their_dtype() {
-        let msg = read_matrix(&fixture("float32_2x2.npy"))
-            .unwrap_err()
-            .to_string();
+        let msg = read_err(&fixture("float32_2x2.npy"));
         assert!(msg.contains("'<f4'"), "{msg}");
-        let msg = read_matrix(&fixture("int64_2x2.npy"))
-            .unwrap_err()
-            .to_string();
+        let msg = read_err(&fixture("int64_2x2.npy"));
         assert!(msg.contains("'<i8'"), "{msg}");
     }
 
     #[test]
     fn numpy_written_file_with_nan_is_rejected_with_position() {
-        let msg = read_matrix(&fixture("nan_at_1_0.npy"))
-            .unwrap_err()
-            .to_string();
+        let msg = read_err(&fixture("nan_at_1_0.npy"));
         assert!(msg.contains("(1, 0)"), "{msg}");
     }
 

@@ -22,7 +22,7 @@ use super::krylov::Gmres;
 use super::lowrank::LowRankJacobian;
 use super::newton::{
     probe_increment, solve_stages, LinearSolver, NewtonResult, NewtonSettings, NewtonWork,
-    StageTolerance,
+    StageProblem, StageTolerance,
 };
 use super::tableau::CollocationTableau;
 use crate::curvature::LanczosOptions;
@@ -474,21 +474,9 @@ impl Collocation {
             return;
         }
         // the estimate above stays in place if the probe fails
-        let probe = probe_increment(
-            sys,
-            self.tab,
-            &mut self.model,
-            self.gmres.as_mut(),
-            &mut self.work,
-            t,
-            &self.y,
-            h,
-            &self.sk,
-            self.newton.linear,
-        );
-        self.nfev += probe.rhs;
-        self.istats.jvps += probe.jvps;
-        self.istats.krylov_iterations += probe.krylov;
+        let linear = self.newton.linear;
+        let probe = probe_increment(self.stage_problem(sys, t, h), linear);
+        self.count_work(&probe);
         self.istats.stage_probes += 1;
         if probe.converged {
             let theta = (probe.last_increment / nr.last_increment).min(0.9);
@@ -512,24 +500,38 @@ impl Collocation {
         for l in 0..self.y.len() {
             self.sk[l] = self.tol.atol[l] + self.tol.rtol[l] * self.y[l].abs();
         }
-        let r = solve_stages(
+        let (eta, set) = (self.eta, self.newton);
+        let r = solve_stages(self.stage_problem(sys, t, h), eta, &set);
+        self.count_work(&r);
+        self.istats.newton_iterations += u64::from(r.iterations);
+        r
+    }
+
+    /// The stage equations of the step `(t, self.y, h)` (tolerance scales `self.sk`).
+    fn stage_problem<'a, S: OdeSystem>(
+        &'a mut self,
+        sys: &'a mut S,
+        t: f64,
+        h: f64,
+    ) -> StageProblem<'a, S> {
+        StageProblem {
             sys,
-            self.tab,
-            &mut self.model,
-            self.gmres.as_mut(),
-            &mut self.work,
-            t,
-            &self.y,
+            tab: self.tab,
+            model: &mut self.model,
+            gmres: self.gmres.as_mut(),
+            work: &mut self.work,
+            t0: t,
+            y0: &self.y,
             h,
-            &self.sk,
-            self.eta,
-            &self.newton,
-        );
+            sk: &self.sk,
+        }
+    }
+
+    /// Adds a stage solve's RHS evaluations, JVPs and Krylov iterations to the counters.
+    fn count_work(&mut self, r: &NewtonResult) {
         self.nfev += r.rhs;
         self.istats.jvps += r.jvps;
         self.istats.krylov_iterations += r.krylov;
-        self.istats.newton_iterations += u64::from(r.iterations);
-        r
     }
 }
 

@@ -118,30 +118,43 @@ pub struct NewtonSettings {
     pub linear: LinearSolver,
 }
 
-/// Solves the stage equations of the step `(t0, y0, h)` starting from `work.z`; `sk` are the
-/// tolerance scales `atol + rtol|y0|`.
-#[allow(clippy::too_many_arguments)]
+/// The stage equations of one step: the flow `sys`, the method's tableau, the Jacobian
+/// model, GMRES (when the linear solver is GMRES), the iteration's buffers (`work.z` holds
+/// the start value), the step `(t0, y0, h)` and the tolerance scales `sk = atol + rtol|y0|`.
+pub struct StageProblem<'a, S> {
+    /// The flow.
+    pub sys: &'a mut S,
+    /// The method's tableau.
+    pub tab: &'a CollocationTableau,
+    /// The low-rank Jacobian model.
+    pub model: &'a mut LowRankJacobian,
+    /// GMRES (used with [`LinearSolver::Gmres`]).
+    pub gmres: Option<&'a mut Gmres>,
+    /// The iteration's buffers.
+    pub work: &'a mut NewtonWork,
+    /// Start of the step.
+    pub t0: f64,
+    /// State at `t0`.
+    pub y0: &'a [f64],
+    /// Step size.
+    pub h: f64,
+    /// Tolerance scales `atol + rtol|y0|`.
+    pub sk: &'a [f64],
+}
+
+/// Solves the stage equations of `p` starting from `p.work.z`.
 pub fn solve_stages<S: OdeSystem>(
-    sys: &mut S,
-    tab: &CollocationTableau,
-    model: &mut LowRankJacobian,
-    gmres: Option<&mut Gmres>,
-    work: &mut NewtonWork,
-    t0: f64,
-    y0: &[f64],
-    h: f64,
-    sk: &[f64],
+    mut p: StageProblem<'_, S>,
     eta_old: f64,
     set: &NewtonSettings,
 ) -> NewtonResult {
-    let s = tab.s;
-    let n = y0.len();
-    model.prepare(&tab.a, h, tab.gamma0);
+    let s = p.tab.s;
+    let n = p.y0.len();
+    p.model.prepare(&p.tab.a, p.h, p.tab.gamma0);
     let mut res = NewtonResult {
         eta: eta_old.max(f64::EPSILON).powf(0.8),
         ..NewtonResult::default()
     };
-    let mut gmres = gmres;
     let mut prev = f64::NAN;
     let mut prev_rel = f64::INFINITY;
     // iterating to round-off, the relative increment of a component is taken against its
@@ -151,22 +164,13 @@ pub fn solve_stages<S: OdeSystem>(
     // fills with noise of relative size 1 — against its own size it never converges. (RADAU5's
     // rule reads the relative increment only for its contraction estimate: unchanged.)
     let floor = match set.tolerance {
-        StageTolerance::RoundOff => f64::EPSILON * y0.iter().fold(0.0, |m: f64, v| m.max(v.abs())),
+        StageTolerance::RoundOff => {
+            f64::EPSILON * p.y0.iter().fold(0.0, |m: f64, v| m.max(v.abs()))
+        }
         StageTolerance::Controlled { .. } => 0.0,
     };
     for it in 0..set.max_iter {
-        if !increment(
-            sys,
-            tab,
-            model,
-            gmres.as_deref_mut(),
-            work,
-            t0,
-            y0,
-            h,
-            set.linear,
-            &mut res,
-        ) {
+        if !increment(&mut p, set.linear, &mut res) {
             res.iterations = it + 1;
             return res;
         }
@@ -175,11 +179,11 @@ pub fn solve_stages<S: OdeSystem>(
         let mut sum_rel = 0.0;
         for i in 0..s {
             for l in 0..n {
-                let d = work.dz[i * n + l];
-                let z = &mut work.z[i * n + l];
+                let d = p.work.dz[i * n + l];
+                let z = &mut p.work.z[i * n + l];
                 *z += d;
-                sum += (d / sk[l]).powi(2);
-                let sc = y0[l].abs().max(z.abs()).max(floor);
+                sum += (d / p.sk[l]).powi(2);
+                let sc = p.y0[l].abs().max(z.abs()).max(floor);
                 if sc > 0.0 {
                     sum_rel += (d / sc).powi(2);
                 } else if d != 0.0 {
@@ -242,32 +246,24 @@ pub fn solve_stages<S: OdeSystem>(
 /// counters; `converged` is `false` when the residual is not finite. With the contraction
 /// `Θ` the stage error `Z* − Z` is `≈ ΔZ_{k+1}/(1 − Θ)`: a measurement where the contraction
 /// estimate of the iteration is not representative (see [`super::irk`]'s stage error).
-#[allow(clippy::too_many_arguments)]
 pub fn probe_increment<S: OdeSystem>(
-    sys: &mut S,
-    tab: &CollocationTableau,
-    model: &mut LowRankJacobian,
-    gmres: Option<&mut Gmres>,
-    work: &mut NewtonWork,
-    t0: f64,
-    y0: &[f64],
-    h: f64,
-    sk: &[f64],
+    mut p: StageProblem<'_, S>,
     linear: LinearSolver,
 ) -> NewtonResult {
-    model.prepare(&tab.a, h, tab.gamma0);
+    p.model.prepare(&p.tab.a, p.h, p.tab.gamma0);
     let mut res = NewtonResult::default();
-    if !increment(sys, tab, model, gmres, work, t0, y0, h, linear, &mut res) {
+    if !increment(&mut p, linear, &mut res) {
         return res;
     }
-    let n = y0.len();
-    let sum: f64 = work
+    let n = p.y0.len();
+    let sum: f64 = p
+        .work
         .dz
         .iter()
         .enumerate()
-        .map(|(k, d)| (d / sk[k % n]).powi(2))
+        .map(|(k, d)| (d / p.sk[k % n]).powi(2))
         .sum();
-    res.last_increment = (sum / work.dz.len() as f64).sqrt();
+    res.last_increment = (sum / p.work.dz.len() as f64).sqrt();
     res.converged = res.last_increment.is_finite();
     res
 }
@@ -276,19 +272,23 @@ pub fn probe_increment<S: OdeSystem>(
 /// the residual `R = h(A⊗I)F − Z` and `ΔZ = (I − hA⊗J)⁻¹R` (low-rank model or GMRES) into
 /// `work.dz`; `work.z` is left as it is. Counts the work in `res`; `false` when the residual
 /// is not finite.
-#[allow(clippy::too_many_arguments)]
 fn increment<S: OdeSystem>(
-    sys: &mut S,
-    tab: &CollocationTableau,
-    model: &mut LowRankJacobian,
-    gmres: Option<&mut Gmres>,
-    work: &mut NewtonWork,
-    t0: f64,
-    y0: &[f64],
-    h: f64,
+    p: &mut StageProblem<'_, S>,
     linear: LinearSolver,
     res: &mut NewtonResult,
 ) -> bool {
+    let StageProblem {
+        sys,
+        tab,
+        model,
+        gmres,
+        work,
+        t0,
+        y0,
+        h,
+        ..
+    } = p;
+    let (t0, y0, h) = (*t0, *y0, *h);
     let s = tab.s;
     let n = y0.len();
     // stage derivatives and residual R = h (A⊗I) F − Z
@@ -321,7 +321,7 @@ fn increment<S: OdeSystem>(
         return false;
     }
     // ΔZ
-    match (linear, gmres) {
+    match (linear, gmres.as_deref_mut()) {
         (LinearSolver::Gmres { rtol, max_iter }, Some(g)) => {
             work.rhs_copy.copy_from_slice(&work.dz);
             let jv = &mut work.jv;
