@@ -29,6 +29,8 @@
 //! - [`suite`]: the scenario files of `proofs_check/` (runs with expected verdicts).
 //! - [`sweep`]: grids of runs and sweep claims (fitted exponents, violation frequencies).
 //! - [`corpus`]: random hypothesis-satisfying runs and mutation tests of the verdicts.
+//! - [`search`]: counterexample search over a space of settings, guided by robustness, and
+//!   shrinking.
 //! - [`limits`]: limits on every size that comes from the input.
 //! - [`error`]: the typed errors ([`GradflowError`]).
 //!
@@ -97,6 +99,7 @@ pub mod observe;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod search;
 pub mod spec;
 pub mod suite;
 pub mod sweep;

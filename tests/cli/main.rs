@@ -12,4 +12,5 @@ mod commands;
 mod fixed_step;
 mod hardening_limits;
 mod output_sets;
+mod search;
 mod sweep;

@@ -53,6 +53,12 @@ pub(crate) enum Cmd {
     /// or input error; 3: some point's run failed or stopped early; 4: an output could not
     /// be written.
     Sweep(SweepArgs),
+    /// Search a space of run settings (SPACE.json: a base run and dimensions) for a
+    /// confirmed violation of claims, guided by their robustness (cross-entropy method) or
+    /// by random sampling; the log OUT/search_log.jsonl resumes an interrupted search.
+    /// Exit status 0: no violation within the budget; 1: a violation found (its check output
+    /// set under OUT); 2: usage or input error; 4: an output could not be written.
+    Search(Box<SearchArgs>),
     /// Generate random hypothesis-satisfying runs from a seed, check each with every claim,
     /// and mutation-test the verdicts (shifted statements, perturbed flows). Prints one line
     /// per run and a summary. Exit status 0: no unexplained violation and every
@@ -100,6 +106,46 @@ pub(crate) struct SweepArgs {
     /// Discard stored point records and rerun every point.
     #[arg(long)]
     pub(crate) fresh: bool,
+}
+
+/// The claims, the space and the search's budget.
+#[derive(Args)]
+pub(crate) struct SearchArgs {
+    /// Claim ids, comma separated (catalog ids, or the claims of --claims-file).
+    #[arg(long)]
+    pub(crate) claims: Option<String>,
+    /// A claim file (docs/claims-language.md): its claims are searched (all, or those
+    /// --claims names).
+    #[arg(long = "claims-file")]
+    pub(crate) claims_file: Option<PathBuf>,
+    /// The space file (JSON: "run" or "example", and "dimensions").
+    #[arg(long)]
+    pub(crate) space: PathBuf,
+    /// Evaluations (checked settings) to spend at most.
+    #[arg(long)]
+    pub(crate) budget: usize,
+    /// Points per generation.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) population: usize,
+    /// cem (cross-entropy method) or random.
+    #[arg(long, default_value = "cem")]
+    pub(crate) method: String,
+    /// Generator seed.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub(crate) jobs: Option<usize>,
+    /// Go on after the first violation until the budget is spent.
+    #[arg(long = "keep-going")]
+    pub(crate) keep_going: bool,
+    /// Checks to spend shrinking each counterexample (0: keep it as found).
+    #[arg(long = "shrink-budget", default_value_t = 100)]
+    pub(crate) shrink_budget: usize,
+    /// Output directory: the log, search.json and the counterexamples' check output sets
+    /// (default runs/search/<space file stem>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// How many corpus runs, from which seed, where the report goes.

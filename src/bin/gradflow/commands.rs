@@ -8,7 +8,7 @@ use serde_json::json;
 
 use gradflow::run::execute;
 
-use crate::args::{CheckArgs, CorpusArgs, RunArgs, SweepArgs};
+use crate::args::{CheckArgs, CorpusArgs, RunArgs, SearchArgs, SweepArgs};
 use crate::exit::{self, Exit};
 use crate::overlay::build_config;
 use crate::print;
@@ -36,7 +36,30 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
         Some(f) => gradflow::spec::load_user_file(f)?,
         None => Vec::new(),
     };
-    let ids = match (&args.claims, &args.paper) {
+    let ids = select_claims(args.claims.as_deref(), args.paper.as_deref(), &user)?;
+    let requests = requests_for(ids);
+    let (cfg, name) = build_config(&args.run)?;
+    let out = out_dir(args.run.out.as_ref(), &name);
+    let factory = gradflow::spec::factory(user);
+    let outcome = gradflow::check::run_check_claims(
+        &cfg,
+        &requests,
+        &factory,
+        Some(&out),
+        &gradflow::confirm::ConfirmMode::Auto,
+        false,
+    )?;
+    print::check(&cfg, &outcome, &out);
+    Ok(exit::check(&outcome))
+}
+
+/// The claim ids `--claims`/`--paper` select, among the catalog's and a claim file's.
+fn select_claims(
+    claims: Option<&str>,
+    paper: Option<&str>,
+    user: &[std::sync::Arc<gradflow::spec::Definition>],
+) -> Result<Vec<String>> {
+    let ids = match (claims, paper) {
         (Some(_), Some(_)) => anyhow::bail!("give either --claims or --paper, not both"),
         // each item names a claim of the file, or what `--claims` selects from the catalog
         // (an id, a paper, `all`)
@@ -59,26 +82,70 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
         ),
     };
     anyhow::ensure!(!ids.is_empty(), "no claims selected");
-    let requests: Vec<gradflow::check::ClaimRequest> = ids
-        .into_iter()
+    Ok(ids)
+}
+
+fn requests_for(ids: Vec<String>) -> Vec<gradflow::check::ClaimRequest> {
+    ids.into_iter()
         .map(|id| gradflow::check::ClaimRequest {
             id,
             params: json!({}),
         })
-        .collect();
-    let (cfg, name) = build_config(&args.run)?;
-    let out = out_dir(args.run.out.as_ref(), &name);
+        .collect()
+}
+
+pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
+    let user = match &args.claims_file {
+        Some(f) => gradflow::spec::load_user_file(f)?,
+        None => Vec::new(),
+    };
+    anyhow::ensure!(
+        args.claims.is_some() || !user.is_empty(),
+        "give --claims ID[,ID…] or --claims-file FILE"
+    );
+    let requests = requests_for(select_claims(args.claims.as_deref(), None, &user)?);
+    let origin = args.space.display().to_string();
+    let text = std::fs::read_to_string(&args.space)
+        .map_err(|e| gradflow::GradflowError::io(&args.space, e))?;
+    let space = gradflow::search::SearchSpace::parse(&text, &origin)?;
+    let method: gradflow::search::Method = args
+        .method
+        .parse()
+        .map_err(gradflow::GradflowError::Config)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .space
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "search".into());
+        Path::new("runs").join("search").join(stem)
+    });
+    let opts = gradflow::search::SearchOptions {
+        budget: args.budget,
+        population: args.population,
+        method,
+        seed: args.seed,
+        jobs: args.jobs,
+        keep_going: args.keep_going,
+        shrink_budget: args.shrink_budget,
+        out: Some(out.clone()),
+    };
     let factory = gradflow::spec::factory(user);
-    let outcome = gradflow::check::run_check_claims(
-        &cfg,
+    let outcome = gradflow::search::run_search(
+        &space,
+        &text,
         &requests,
         &factory,
-        Some(&out),
-        &gradflow::confirm::ConfirmMode::Auto,
-        false,
+        &opts,
+        print::search_evaluation,
+        print::shrink_step,
     )?;
-    print::check(&cfg, &outcome, &out);
-    Ok(exit::check(&outcome))
+    print::search(&outcome, &out);
+    Ok(if outcome.found.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
 }
 
 pub(crate) fn sweep(args: &SweepArgs) -> Result<Exit> {

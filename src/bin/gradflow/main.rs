@@ -72,6 +72,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Cmd::Check(args) => commands::check(*args),
         Cmd::Replay { report } => commands::replay(&report),
         Cmd::Sweep(args) => commands::sweep(&args),
+        Cmd::Search(args) => commands::search(&args),
         Cmd::Corpus(args) => commands::corpus(&args),
         Cmd::Verify { dir } => commands::verify(&dir),
         Cmd::Claims {

@@ -318,3 +318,60 @@ pub(crate) fn json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
+
+/// One evaluated setting of a search, on stderr as it finishes.
+pub(crate) fn search_evaluation(e: &gradflow::search::Evaluation) {
+    let what = match (&e.error, e.violated) {
+        (Some(err), _) => format!("not checked: {err}"),
+        (None, true) => "VIOLATED (confirmed)".to_string(),
+        (None, false) => format!("robustness {:.3e}", e.objective),
+    };
+    let logged = if e.from_log { " (from the log)" } else { "" };
+    eprintln!(
+        "  [{}] gen {} {}: {what}{logged}",
+        e.index + 1,
+        e.generation,
+        e.coords
+    );
+}
+
+/// One simplification a shrink took, on stderr.
+pub(crate) fn shrink_step(s: &gradflow::search::shrink::ShrinkStep) {
+    eprintln!("  shrunk: {} (size {:.3e})", s.change, s.size);
+}
+
+/// A search's result.
+pub(crate) fn search(outcome: &gradflow::search::SearchOutcome, out: &Path) {
+    let best = outcome
+        .evaluations
+        .iter()
+        .map(|e| e.objective)
+        .fold(f64::INFINITY, f64::min);
+    match outcome.first_violation_after() {
+        Some(n) => {
+            println!("violation found after {n} evaluations");
+            for r in &outcome.reports {
+                println!("counterexample: {}", r.display());
+            }
+            for (sm, r) in outcome.shrunk.iter().zip(&outcome.shrunk_reports) {
+                println!(
+                    "shrunk in {} steps ({} checks), size {:.3e} → {:.3e}: {}",
+                    sm.steps.len(),
+                    sm.checks,
+                    sm.size_before,
+                    sm.size_after,
+                    r.display()
+                );
+            }
+        }
+        None => println!(
+            "no violation in {} evaluations (lowest robustness {best:.3e})",
+            outcome.evaluations.len()
+        ),
+    }
+    println!(
+        "log: {}, summary: {}",
+        out.join("search_log.jsonl").display(),
+        out.join("search.json").display()
+    );
+}

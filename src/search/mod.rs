@@ -1,0 +1,446 @@
+//! Counterexample search: falsify claims over a space of run settings, guided by their
+//! robustness (the signed slack of signal temporal logic, as the checker reports it).
+//!
+//! `gradflow search --claims ID,… --space SPACE.json --budget N --out DIR` proposes settings
+//! from the space ([`space`]) a generation at a time ([`sampler`]: random sampling, or the
+//! cross-entropy method moving towards low robustness), checks the claims along each
+//! setting's gradient flow with [`crate::check::run_check_claims`] — every violation
+//! confirmed by re-integration, as for `gradflow check` — and stops at the first
+//! **confirmed** violation (or at the budget). An inconclusive verdict is never a
+//! counterexample: the objective only steers the search, the checker decides.
+//!
+//! **Objective.** Per claim, the normalized robustness of its closest evaluation
+//! ([`robustness`]); per setting the smallest over the claims. A setting whose hypotheses
+//! fail (not applicable), whose configuration is invalid or whose run fails costs its
+//! evaluation and scores [`PENALTY`], so the search moves away from it.
+//!
+//! **Determinism and resumption.** Points are drawn from one seeded generator a generation
+//! at a time before any is evaluated, and results are taken in point order, so a search is
+//! the same for a seed whatever `--jobs` is. Every evaluation is appended to
+//! `DIR/search_log.jsonl` (one JSON object per line, the first line the search's header);
+//! rerunning the same command replays the logged generations through the sampler without
+//! running them and continues where it stopped.
+
+pub mod sampler;
+pub mod shrink;
+pub mod space;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde_json::{json, Value};
+
+use crate::check::{ClaimFactory, ClaimRequest, ClaimVerdict};
+use crate::claim::{Form, Verdict};
+use crate::config::RunConfig;
+use crate::error::GradflowError;
+pub use sampler::Method;
+pub use space::SearchSpace;
+
+/// The objective of a setting that teaches nothing about the claims (a hypothesis fails,
+/// the configuration is invalid, the run fails): worse than any robustness (which is at
+/// most about 1).
+pub const PENALTY: f64 = 10.0;
+
+/// Most evaluations one search may spend.
+pub const MAX_BUDGET: usize = 1_000_000;
+
+/// A claim factory the search's workers share ([`ClaimFactory`], and `Sync`).
+pub type SharedFactory<'a> =
+    dyn Fn(&ClaimRequest) -> Result<Box<dyn crate::claim::Claim>, GradflowError> + Sync + 'a;
+
+/// How a search runs.
+#[derive(Clone, Debug)]
+pub struct SearchOptions {
+    /// Evaluations to spend at most.
+    pub budget: usize,
+    /// Points per generation.
+    pub population: usize,
+    /// Random sampling or the cross-entropy method.
+    pub method: Method,
+    /// Generator seed.
+    pub seed: u64,
+    /// Worker threads (`None`: one per core).
+    pub jobs: Option<usize>,
+    /// Go on after a violation until the budget is spent, collecting every one.
+    pub keep_going: bool,
+    /// Checks to spend shrinking each counterexample ([`shrink`]; 0: no shrinking).
+    pub shrink_budget: usize,
+    /// Where the log and the counterexamples go (`None`: nothing written).
+    pub out: Option<PathBuf>,
+}
+
+/// One evaluated setting.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Evaluation {
+    /// Index of the evaluation (0-based, in proposal order).
+    pub index: usize,
+    /// Generation.
+    pub generation: usize,
+    /// The unit point the sampler proposed.
+    pub unit: Vec<f64>,
+    /// Its decoded values, by path.
+    pub coords: Value,
+    /// The objective (smallest normalized robustness over the claims, or [`PENALTY`]).
+    pub objective: f64,
+    /// Each claim's verdict and robustness (empty on an error).
+    pub claims: Vec<Value>,
+    /// A confirmed violation of some claim here.
+    pub violated: bool,
+    /// Why the setting could not be checked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// Read from the log of an interrupted search (not run again).
+    #[serde(skip)]
+    pub from_log: bool,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug)]
+pub struct SearchOutcome {
+    /// Every evaluation, in order.
+    pub evaluations: Vec<Evaluation>,
+    /// Indices of the evaluations with a confirmed violation.
+    pub found: Vec<usize>,
+    /// For each found evaluation, the check output set written for it (with `out`).
+    pub reports: Vec<PathBuf>,
+    /// For each found evaluation, its shrunk setting (with a shrink budget).
+    pub shrunk: Vec<shrink::Shrunk>,
+    /// For each shrunk setting, its check output set (with `out`).
+    pub shrunk_reports: Vec<PathBuf>,
+}
+
+impl SearchOutcome {
+    /// The evaluations spent until the first violation (1-based), if one was found.
+    pub fn first_violation_after(&self) -> Option<usize> {
+        self.found.first().map(|i| i + 1)
+    }
+}
+
+/// The normalized robustness of a claim's verdict: for an inequality
+/// `(slack + budget)/(|lhs| + |rhs| + budget)`, for an identity
+/// `(budget − |lhs − rhs|)/(|lhs| + |rhs| + budget)`, at the evaluation closest to failing.
+/// Negative exactly where that evaluation is outside its budget; scale-free, so claims of
+/// different sizes are comparable. [`PENALTY`] when the claim is not applicable or was
+/// never evaluated.
+pub fn robustness(v: &ClaimVerdict) -> f64 {
+    if v.verdict == Verdict::NotApplicable {
+        return PENALTY;
+    }
+    let Some(r) = &v.min_slack else {
+        return PENALTY;
+    };
+    let scale = r.lhs.abs() + r.rhs.abs() + r.budget;
+    let margin = match v.info.form {
+        Form::Inequality => r.slack + r.budget,
+        Form::Identity => r.budget - r.slack.abs(),
+    };
+    let x = if scale > 0.0 { margin / scale } else { margin };
+    if x.is_nan() {
+        PENALTY
+    } else {
+        x
+    }
+}
+
+/// Checks the claims at one setting: its objective, the per-claim summary and whether a
+/// violation was confirmed.
+fn evaluate(
+    cfg_value: Value,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+) -> (f64, Vec<Value>, bool, Option<String>) {
+    let outcome = RunConfig::from_value(cfg_value, "search point").and_then(|cfg| {
+        crate::check::run_check_claims(
+            &cfg,
+            requests,
+            factory,
+            None,
+            &crate::confirm::ConfirmMode::Auto,
+            false,
+        )
+    });
+    match outcome {
+        Err(e) => (PENALTY, Vec::new(), false, Some(e.to_string())),
+        Ok(o) => {
+            let mut objective = f64::INFINITY;
+            let mut violated = false;
+            let claims = o
+                .verdicts
+                .iter()
+                .map(|v| {
+                    let r = robustness(v);
+                    objective = objective.min(r);
+                    violated |= v.verdict == Verdict::Violated;
+                    json!({"id": v.info.id, "verdict": v.verdict, "robustness": r})
+                })
+                .collect();
+            (objective, claims, violated, None)
+        }
+    }
+}
+
+/// The log's first line: what the search is, so a resumed search continues only the same.
+fn header(space_text: &str, requests: &[ClaimRequest], opts: &SearchOptions) -> Value {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(space_text.as_bytes());
+    json!({
+        "search": {
+            "space_sha256": digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "claims": requests.iter().map(|r| json!({"id": r.id, "params": r.params})).collect::<Vec<_>>(),
+            "method": opts.method,
+            "seed": opts.seed,
+            "population": opts.population,
+        }
+    })
+}
+
+/// Reads a log written by the same search (same header): its evaluations.
+fn read_log(path: &Path, head: &Value) -> Result<Vec<Evaluation>, GradflowError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(GradflowError::io(path, e)),
+    };
+    let mut lines = text.lines();
+    let Some(first) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let logged: Value = serde_json::from_str(first)
+        .map_err(|e| GradflowError::Config(format!("{}: line 1: {e}", path.display())))?;
+    if &logged != head {
+        return Err(GradflowError::Config(format!(
+            "{}: the log is of another search (space, claims, method, seed or population \
+             differ); give another --out",
+            path.display()
+        )));
+    }
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate() {
+        // a line cut by a kill is the end of the log
+        match serde_json::from_str::<Evaluation>(line) {
+            Ok(e) if e.index == out.len() => out.push(e),
+            _ => {
+                let _ = i;
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a search for a violation of `requests` over `space` (file text `space_text`, for
+/// the log's header).
+pub fn run_search(
+    space: &SearchSpace,
+    space_text: &str,
+    requests: &[ClaimRequest],
+    factory: &SharedFactory<'_>,
+    opts: &SearchOptions,
+    mut progress: impl FnMut(&Evaluation),
+    mut on_shrink: impl FnMut(&shrink::ShrinkStep),
+) -> Result<SearchOutcome, GradflowError> {
+    if opts.budget == 0 || opts.budget > MAX_BUDGET {
+        return Err(GradflowError::Config(format!(
+            "--budget must be 1 to {MAX_BUDGET}, got {}",
+            opts.budget
+        )));
+    }
+    if opts.population == 0 || opts.population > 10_000 {
+        return Err(GradflowError::Config(format!(
+            "--population must be 1 to 10000, got {}",
+            opts.population
+        )));
+    }
+    // the base configuration with every dimension at its midpoint must be a valid run:
+    // a misspelt path or an invalid base is an input error before anything runs
+    let (mid, _) = space
+        .configuration(&vec![0.5; space.dimensions.len()])
+        .map_err(GradflowError::Config)?;
+    RunConfig::from_value(mid, "search space (every dimension at its midpoint)")?;
+
+    let head = header(space_text, requests, opts);
+    let (logged, mut log) = match &opts.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| GradflowError::write(dir, e))?;
+            let path = dir.join("search_log.jsonl");
+            let logged = read_log(&path, &head)?;
+            // rewrite the kept prefix (drops a line cut by a kill), then append
+            let mut text = format!("{head}\n");
+            for e in &logged {
+                text.push_str(&serde_json::to_string(e).expect("evaluation serializes"));
+                text.push('\n');
+            }
+            crate::report::atomic::write_atomic(&path, text.as_bytes())?;
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| GradflowError::write(&path, e))?;
+            (logged, Some((path, file)))
+        }
+        None => (Vec::new(), None),
+    };
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| GradflowError::Config(format!("search: worker pool: {e}")))?;
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let mut sampler = sampler::Sampler::new(opts.method, space.dimensions.len());
+    let mut evaluations: Vec<Evaluation> = Vec::new();
+    let mut found = Vec::new();
+    let mut generation = 0;
+    while evaluations.len() < opts.budget {
+        let n = opts.population.min(opts.budget - evaluations.len());
+        let points = sampler.ask(&mut rng, n);
+        let start = evaluations.len();
+        let results: Vec<Evaluation> = pool.install(|| {
+            use rayon::prelude::*;
+            points
+                .par_iter()
+                .enumerate()
+                .map(|(k, u)| {
+                    let index = start + k;
+                    if let Some(e) = logged.get(index) {
+                        if e.unit == *u {
+                            return Evaluation {
+                                from_log: true,
+                                ..e.clone()
+                            };
+                        }
+                    }
+                    let (coords, objective, claims, violated, error) = match space.configuration(u)
+                    {
+                        Err(e) => (Value::Null, PENALTY, Vec::new(), false, Some(e)),
+                        Ok((cfg, coords)) => {
+                            let (o, c, v, err) = evaluate(cfg, requests, factory);
+                            (coords_json(&coords), o, c, v, err)
+                        }
+                    };
+                    Evaluation {
+                        index,
+                        generation,
+                        unit: u.clone(),
+                        coords,
+                        objective,
+                        claims,
+                        violated,
+                        error,
+                        from_log: false,
+                    }
+                })
+                .collect()
+        });
+        for e in results {
+            if let Some((path, file)) = &mut log {
+                if e.index >= logged.len() {
+                    let line = serde_json::to_string(&e).expect("evaluation serializes");
+                    writeln!(file, "{line}")
+                        .and_then(|()| file.sync_data())
+                        .map_err(|err| GradflowError::write(path, err))?;
+                }
+            }
+            progress(&e);
+            // without --keep-going the search ends at its first violation in point order
+            if e.violated && (opts.keep_going || found.is_empty()) {
+                found.push(e.index);
+            }
+            evaluations.push(e);
+        }
+        let objectives: Vec<f64> = evaluations[start..].iter().map(|e| e.objective).collect();
+        sampler.tell(&points, &objectives);
+        generation += 1;
+        if !found.is_empty() && !opts.keep_going {
+            break;
+        }
+    }
+    // each counterexample shrunk, and both written as check output sets (the same runs
+    // re-checked with their reports, which `gradflow replay` reproduces)
+    let (mut reports, mut shrunk, mut shrunk_reports) = (Vec::new(), Vec::new(), Vec::new());
+    for &i in &found {
+        let (cfg, _) = space
+            .configuration(&evaluations[i].unit)
+            .map_err(GradflowError::Config)?;
+        let claim = evaluations[i]
+            .claims
+            .iter()
+            .find(|c| c["verdict"] == "violated")
+            .and_then(|c| c["id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let small = if opts.shrink_budget > 0 {
+            Some(shrink::shrink(
+                &cfg,
+                &claim,
+                requests,
+                factory,
+                opts.shrink_budget,
+                &mut on_shrink,
+            )?)
+        } else {
+            None
+        };
+        if let Some(dir) = &opts.out {
+            let to = dir.join(format!("counterexample_{i}"));
+            write_check(&cfg, requests, factory, &to)?;
+            reports.push(to);
+            if let Some(sm) = &small {
+                let to = dir.join(format!("counterexample_{i}_shrunk"));
+                write_check(&sm.config, requests, factory, &to)?;
+                shrunk_reports.push(to);
+            }
+        }
+        shrunk.extend(small);
+    }
+    if let Some(dir) = &opts.out {
+        let paths = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+        };
+        let summary = json!({
+            "evaluations": evaluations.len(),
+            "found": found,
+            "first_violation_after": found.first().map(|i| i + 1),
+            "best_objective": evaluations.iter().map(|e| e.objective).fold(f64::INFINITY, f64::min),
+            "reports": paths(&reports),
+            "shrunk": shrunk,
+            "shrunk_reports": paths(&shrunk_reports),
+            "header": head,
+        });
+        crate::report::atomic::write_json_atomic(&dir.join("search.json"), &summary)?;
+    }
+    Ok(SearchOutcome {
+        evaluations,
+        found,
+        reports,
+        shrunk,
+        shrunk_reports,
+    })
+}
+
+/// Checks `cfg` again and writes its check output set (verdicts, counterexample reports)
+/// to `to`.
+fn write_check(
+    cfg: &Value,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+    to: &Path,
+) -> Result<(), GradflowError> {
+    let cfg = RunConfig::from_value(cfg.clone(), "search point")?;
+    crate::check::run_check_claims(
+        &cfg,
+        requests,
+        factory,
+        Some(to),
+        &crate::confirm::ConfirmMode::Auto,
+        false,
+    )?;
+    Ok(())
+}
+
+fn coords_json(coords: &[(String, Value)]) -> Value {
+    Value::Object(coords.iter().cloned().collect())
+}

@@ -1,0 +1,214 @@
+//! Proposal of points in the unit box `[0, 1]^D`: plain random sampling (the baseline) and
+//! the cross-entropy method, which moves a sampling distribution towards the points of
+//! lowest robustness.
+//!
+//! **Cross-entropy method** (Rubinstein 1999; the falsification tools S-TaLiRo and Breach
+//! offer it beside simulated annealing and CMA-ES). Each coordinate is sampled from a
+//! normal `N(μ_i, σ_i)` folded back into `[0, 1]` (a discrete dimension is a coordinate like
+//! the others: its levels are cells of `[0, 1]`, so nearby values stay nearby). After a
+//! generation of `P` points the best `⌈ρP⌉` (the elite, lowest objective) give the new
+//! mean and standard deviation, smoothed: `μ ← (1 − α)μ + α·mean(elite)`,
+//! `σ ← (1 − α)σ + α·rms(elite − μ_old)` (the spread about the old mean keeps `σ` wide
+//! while the mean is still moving, against the method's premature collapse), with
+//! `σ ≥ σ_min` so no coordinate freezes. When the best
+//! objective has not improved for `patience` generations the distribution restarts from the
+//! first generation's (uniform) — a random restart out of a local minimum.
+//!
+//! Why this method: the space mixes integers, choices and reals of very different scales
+//! and a search budget is hundreds of runs, not the thousands CMA-ES's covariance needs to
+//! settle in tens of dimensions; the cross-entropy update is per coordinate, needs no
+//! gradient and no ranking beyond the elite, and with `ρ = 1` and no update it is random
+//! sampling, so the baseline is the same code with the update switched off.
+
+use rand::rngs::StdRng;
+use rand::RngExt;
+use rand_distr::{Distribution, Normal};
+
+/// How points are proposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Uniform random points (the baseline).
+    Random,
+    /// The cross-entropy method.
+    CrossEntropy,
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "random" => Ok(Method::Random),
+            "cem" | "cross_entropy" => Ok(Method::CrossEntropy),
+            _ => Err(format!("unknown search method {s:?} (random, cem)")),
+        }
+    }
+}
+
+/// Elite fraction `ρ`.
+pub const ELITE_FRACTION: f64 = 0.25;
+/// Smoothing `α` of the update.
+pub const SMOOTHING: f64 = 0.7;
+/// Smallest standard deviation of a coordinate.
+pub const SIGMA_MIN: f64 = 0.05;
+/// Generations without improvement before a restart.
+pub const PATIENCE: usize = 4;
+
+/// The sampler's state.
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    method: Method,
+    mean: Vec<f64>,
+    sigma: Vec<f64>,
+    /// Whether the next generation is drawn uniformly (the first one, and after a restart).
+    uniform: bool,
+    best: f64,
+    stale: usize,
+}
+
+impl Sampler {
+    /// A sampler over `dims` coordinates.
+    pub fn new(method: Method, dims: usize) -> Self {
+        Self {
+            method,
+            mean: vec![0.5; dims],
+            sigma: vec![0.3; dims],
+            uniform: true,
+            best: f64::INFINITY,
+            stale: 0,
+        }
+    }
+
+    /// The next generation of `n` points.
+    pub fn ask(&self, rng: &mut StdRng, n: usize) -> Vec<Vec<f64>> {
+        (0..n)
+            .map(|_| {
+                (0..self.mean.len())
+                    .map(|i| {
+                        if self.uniform || self.method == Method::Random {
+                            rng.random::<f64>()
+                        } else {
+                            let z = Normal::new(self.mean[i], self.sigma[i])
+                                .map_or(self.mean[i], |d| d.sample(rng));
+                            fold(z)
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Updates the distribution from a generation's points and objectives (lower is closer
+    /// to a violation; `NaN` counts as worst).
+    pub fn tell(&mut self, points: &[Vec<f64>], objectives: &[f64]) {
+        let gen_best = objectives
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .fold(f64::INFINITY, f64::min);
+        if gen_best < self.best {
+            self.best = gen_best;
+            self.stale = 0;
+        } else {
+            self.stale += 1;
+        }
+        if self.method == Method::Random || points.is_empty() {
+            return;
+        }
+        if self.stale >= PATIENCE {
+            // restart from the uniform distribution
+            self.mean.iter_mut().for_each(|m| *m = 0.5);
+            self.sigma.iter_mut().for_each(|s| *s = 0.3);
+            self.uniform = true;
+            self.stale = 0;
+            return;
+        }
+        let mut order: Vec<usize> = (0..points.len()).collect();
+        order.sort_by(|&a, &b| key(objectives[a]).total_cmp(&key(objectives[b])));
+        let k = ((ELITE_FRACTION * points.len() as f64).ceil() as usize).clamp(1, points.len());
+        let elite = &order[..k];
+        for (i, (mean, sigma)) in self.mean.iter_mut().zip(&mut self.sigma).enumerate() {
+            let m = elite.iter().map(|&j| points[j][i]).sum::<f64>() / k as f64;
+            // the spread of the elite about the old mean: it stays wide while the mean is
+            // still moving and narrows once the elite is centred on it
+            let var = elite
+                .iter()
+                .map(|&j| (points[j][i] - *mean).powi(2))
+                .sum::<f64>()
+                / k as f64;
+            *mean = (1.0 - SMOOTHING) * *mean + SMOOTHING * m;
+            *sigma = ((1.0 - SMOOTHING) * *sigma + SMOOTHING * var.sqrt()).max(SIGMA_MIN);
+        }
+        self.uniform = false;
+    }
+}
+
+/// NaN last.
+fn key(v: f64) -> f64 {
+    if v.is_nan() {
+        f64::INFINITY
+    } else {
+        v
+    }
+}
+
+/// Folds a real back into `[0, 1]` (reflection at both ends).
+fn fold(z: f64) -> f64 {
+    if !z.is_finite() {
+        return 0.5;
+    }
+    let r = z.rem_euclid(2.0);
+    if r > 1.0 {
+        2.0 - r
+    } else {
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// On `f(u) = Σ (u_i − 0.9)²` the cross-entropy method moves its mean to the minimum,
+    /// and after 10 generations of 16 its best point is far better than random sampling's
+    /// with the same seed and budget.
+    #[test]
+    fn cross_entropy_beats_random_sampling_on_a_bowl() {
+        let f = |u: &[f64]| u.iter().map(|x| (x - 0.9).powi(2)).sum::<f64>();
+        let best = |method| {
+            let mut rng = StdRng::seed_from_u64(7);
+            let mut s = Sampler::new(method, 6);
+            let mut best = f64::INFINITY;
+            for _ in 0..10 {
+                let pts = s.ask(&mut rng, 16);
+                let obj: Vec<f64> = pts.iter().map(|p| f(p)).collect();
+                best = obj.iter().copied().fold(best, f64::min);
+                s.tell(&pts, &obj);
+            }
+            (best, s.mean.clone())
+        };
+        let (cem, mean) = best(Method::CrossEntropy);
+        let (random, _) = best(Method::Random);
+        assert!(cem < 0.5 * random, "cem {cem} vs random {random}");
+        // every coordinate of the mean moved from 0.5 more than half-way to the minimum
+        assert!(mean.iter().all(|m| *m > 0.7), "{mean:?}");
+    }
+
+    /// The same seed gives the same points.
+    #[test]
+    fn sampling_is_deterministic_for_a_seed() {
+        let s = Sampler::new(Method::CrossEntropy, 3);
+        let a = s.ask(&mut StdRng::seed_from_u64(3), 5);
+        let b = s.ask(&mut StdRng::seed_from_u64(3), 5);
+        assert_eq!(a, b);
+        assert!(a.iter().flatten().all(|x| (0.0..=1.0).contains(x)));
+    }
+
+    #[test]
+    fn folding_reflects_into_the_unit_interval() {
+        assert_eq!(fold(1.25), 0.75);
+        assert_eq!(fold(-0.25), 0.25);
+        assert_eq!(fold(f64::NAN), 0.5);
+    }
+}
