@@ -871,6 +871,25 @@ pub fn run_check_with(
     run_check_claims(cfg, requests, &registered, out, confirm, false)
 }
 
+/// [`run_check_claims`] with every violation confirmed ([`crate::confirm::ConfirmMode::Auto`])
+/// and no extra integrals: how `gradflow check`, the suite, the sweep, the search and the
+/// shrinker check a setting.
+pub fn check_confirmed(
+    cfg: &crate::config::RunConfig,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+    out: Option<&std::path::Path>,
+) -> Result<CheckOutcome, GradflowError> {
+    run_check_claims(
+        cfg,
+        requests,
+        factory,
+        out,
+        &crate::confirm::ConfirmMode::Auto,
+        false,
+    )
+}
+
 /// Builds the claim a request names, with the request's parameters.
 pub type ClaimFactory<'a> = dyn Fn(&ClaimRequest) -> Result<Box<dyn Claim>, GradflowError> + 'a;
 

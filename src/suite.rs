@@ -293,14 +293,7 @@ pub fn run_scenario_counted(file: &Path) -> (Vec<CaseResult>, Work) {
         Err(e) => return fail(e.to_string()),
     };
     let factory = crate::spec::factory(defs);
-    let checked = crate::check::run_check_claims(
-        &cfg,
-        &requests,
-        &factory,
-        None,
-        &crate::confirm::ConfirmMode::Auto,
-        false,
-    );
+    let checked = crate::check::check_confirmed(&cfg, &requests, &factory, None);
     match checked {
         Err(e) => fail(e.to_string()),
         Ok(out) => (

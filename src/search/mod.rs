@@ -152,16 +152,8 @@ fn evaluate(
     requests: &[ClaimRequest],
     factory: &ClaimFactory<'_>,
 ) -> (f64, Vec<Value>, bool, Option<String>) {
-    let outcome = RunConfig::from_value(cfg_value, "search point").and_then(|cfg| {
-        crate::check::run_check_claims(
-            &cfg,
-            requests,
-            factory,
-            None,
-            &crate::confirm::ConfirmMode::Auto,
-            false,
-        )
-    });
+    let outcome = RunConfig::from_value(cfg_value, "search point")
+        .and_then(|cfg| crate::check::check_confirmed(&cfg, requests, factory, None));
     match outcome {
         Err(e) => (PENALTY, Vec::new(), false, Some(e.to_string())),
         Ok(o) => {
@@ -430,14 +422,7 @@ fn write_check(
     to: &Path,
 ) -> Result<(), GradflowError> {
     let cfg = RunConfig::from_value(cfg.clone(), "search point")?;
-    crate::check::run_check_claims(
-        &cfg,
-        requests,
-        factory,
-        Some(to),
-        &crate::confirm::ConfirmMode::Auto,
-        false,
-    )?;
+    crate::check::check_confirmed(&cfg, requests, factory, Some(to))?;
     Ok(())
 }
 

@@ -192,14 +192,7 @@ fn still_violated(
     factory: &crate::check::ClaimFactory<'_>,
 ) -> Option<bool> {
     let run = RunConfig::from_value(cfg.clone(), "shrink candidate").ok()?;
-    let outcome = crate::check::run_check_claims(
-        &run,
-        requests,
-        factory,
-        None,
-        &crate::confirm::ConfirmMode::Auto,
-        false,
-    );
+    let outcome = crate::check::check_confirmed(&run, requests, factory, None);
     Some(outcome.is_ok_and(|o| {
         o.verdicts
             .iter()

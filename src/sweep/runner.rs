@@ -78,14 +78,7 @@ fn run_point(
         rhs_evaluations: rhs,
         measured,
     };
-    let checked = crate::check::run_check_claims(
-        &cfg,
-        requests,
-        factory,
-        None,
-        &crate::confirm::ConfirmMode::Auto,
-        false,
-    );
+    let checked = crate::check::check_confirmed(&cfg, requests, factory, None);
     match checked {
         Err(e) => base(
             PointStatus::Failed {

@@ -41,14 +41,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
     let (cfg, name) = build_config(&args.run)?;
     let out = out_dir(args.run.out.as_ref(), &name);
     let factory = gradflow::spec::factory(user);
-    let outcome = gradflow::check::run_check_claims(
-        &cfg,
-        &requests,
-        &factory,
-        Some(&out),
-        &gradflow::confirm::ConfirmMode::Auto,
-        false,
-    )?;
+    let outcome = gradflow::check::check_confirmed(&cfg, &requests, &factory, Some(&out))?;
     print::check(&cfg, &outcome, &out);
     Ok(exit::check(&outcome))
 }
@@ -112,14 +105,10 @@ pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
         .method
         .parse()
         .map_err(gradflow::GradflowError::Config)?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stem = args
-            .space
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "search".into());
-        Path::new("runs").join("search").join(stem)
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| out_for_file(&args.space, "search", "search"));
     let opts = gradflow::search::SearchOptions {
         budget: args.budget,
         population: args.population,
@@ -148,19 +137,25 @@ pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
     })
 }
 
+/// `runs/<dir>/<stem of file>` (`fallback` for a file without a stem): the default output
+/// directory of a command driven by a file.
+fn out_for_file(file: &Path, dir: &str, fallback: &str) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| fallback.into());
+    Path::new("runs").join(dir).join(stem)
+}
+
 pub(crate) fn sweep(args: &SweepArgs) -> Result<Exit> {
     use gradflow::sweep::runner::SweepOptions;
     let origin = args.spec.display().to_string();
     let text = std::fs::read_to_string(&args.spec).with_context(|| format!("reading {origin}"))?;
     let spec = gradflow::sweep::SweepSpec::parse(&text, &origin)?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stem = args
-            .spec
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "sweep".into());
-        Path::new("runs").join("sweeps").join(stem)
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| out_for_file(&args.spec, "sweeps", "sweep"));
     if args.fresh {
         let points = out.join("points");
         if points.exists() {
