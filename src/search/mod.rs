@@ -9,8 +9,9 @@
 //! **confirmed** violation (or at the budget). An inconclusive verdict is never a
 //! counterexample: the objective only steers the search, the checker decides.
 //!
-//! **Objective.** Per claim, the normalized robustness of its closest evaluation
-//! ([`robustness`]); per setting the smallest over the claims. A setting whose hypotheses
+//! **Objective.** Per claim, the normalized robustness of its closest evaluation, on a
+//! logarithmic scale where it is positive ([`robustness`]); per setting the smallest over
+//! the claims. A setting whose hypotheses
 //! fail (not applicable), whose configuration is invalid or whose run fails costs its
 //! evaluation and scores [`PENALTY`], so the search moves away from it.
 //!
@@ -40,9 +41,9 @@ pub use sampler::Method;
 pub use space::SearchSpace;
 
 /// The objective of a setting that teaches nothing about the claims (a hypothesis fails,
-/// the configuration is invalid, the run fails): worse than any robustness (which is at
-/// most about 1).
-pub const PENALTY: f64 = 10.0;
+/// the configuration is invalid, the run fails): worse than any objective a checked claim
+/// has (at most about 708, [`robustness`]).
+pub const PENALTY: f64 = 1000.0;
 
 /// Most evaluations one search may spend.
 pub const MAX_BUDGET: usize = 1_000_000;
@@ -83,7 +84,7 @@ pub struct Evaluation {
     pub unit: Vec<f64>,
     /// Its decoded values, by path.
     pub coords: Value,
-    /// The objective (smallest normalized robustness over the claims, or [`PENALTY`]).
+    /// The objective (the smallest over the claims, [`robustness`], or [`PENALTY`]).
     pub objective: f64,
     /// Each claim's verdict and robustness (empty on an error).
     pub claims: Vec<Value>,
@@ -119,30 +120,49 @@ impl SearchOutcome {
     }
 }
 
-/// The normalized robustness of a claim's verdict: for an inequality
-/// `(slack + budget)/(|lhs| + |rhs| + budget)`, for an identity
-/// `(budget − |lhs − rhs|)/(|lhs| + |rhs| + budget)`, at the evaluation closest to failing.
-/// Negative exactly where that evaluation is outside its budget; scale-free, so claims of
-/// different sizes are comparable. [`PENALTY`] when the claim is not applicable or was
-/// never evaluated.
-pub fn robustness(v: &ClaimVerdict) -> f64 {
+/// The normalized robustness of a claim's verdict and the search objective made from it.
+///
+/// Robustness `r`: for an inequality `(slack + budget)/(|lhs| + |rhs| + budget)`, for an
+/// identity `(budget − |lhs − rhs|)/(|lhs| + |rhs| + budget)`, at the evaluation closest to
+/// failing; in `[−1, 1]`, negative exactly where that evaluation is outside its budget, and
+/// scale-free, so claims of different sizes are comparable.
+///
+/// Objective: `r` where `r ≤ 0`, and `−ln(1 − r)` where `r > 0`, with `1 − r` computed
+/// without cancellation (for an inequality `((|lhs| + lhs) + (|rhs| − rhs))/scale`, for an
+/// identity `(|lhs| + |rhs| + |lhs − rhs|)/scale`). It orders settings as `r` does, but keeps
+/// telling apart those whose `r` rounds to 1: a rate bound on a run whose loss has reached
+/// 10⁻²⁰ has `r = 1 − 10⁻²⁰`, and without the logarithm every such run looks the same to the
+/// sampler. At most `−ln(f64::MIN_POSITIVE) ≈ 708`; [`PENALTY`] when the claim is not applicable or was never
+/// evaluated.
+pub fn robustness(v: &ClaimVerdict) -> (f64, f64) {
     if v.verdict == Verdict::NotApplicable {
-        return PENALTY;
+        return (PENALTY, PENALTY);
     }
-    let Some(r) = &v.min_slack else {
-        return PENALTY;
+    let Some(e) = &v.min_slack else {
+        return (PENALTY, PENALTY);
     };
-    let scale = r.lhs.abs() + r.rhs.abs() + r.budget;
-    let margin = match v.info.form {
-        Form::Inequality => r.slack + r.budget,
-        Form::Identity => r.budget - r.slack.abs(),
+    let scale = e.lhs.abs() + e.rhs.abs() + e.budget;
+    let (margin, rest) = match v.info.form {
+        Form::Inequality => (
+            e.slack + e.budget,
+            (e.lhs.abs() + e.lhs) + (e.rhs.abs() - e.rhs),
+        ),
+        Form::Identity => (
+            e.budget - e.slack.abs(),
+            e.lhs.abs() + e.rhs.abs() + e.slack.abs(),
+        ),
     };
-    let x = if scale > 0.0 { margin / scale } else { margin };
-    if x.is_nan() {
-        PENALTY
+    if scale.is_nan() || scale <= 0.0 || margin.is_nan() || rest.is_nan() {
+        return (PENALTY, PENALTY);
+    }
+    let r = margin / scale;
+    let objective = if r <= 0.0 {
+        r
     } else {
-        x
-    }
+        // 1 − r = rest/scale; rest = 0 (lhs ≤ 0 ≤ rhs exactly) is the farthest from failing
+        -(rest / scale).max(f64::MIN_POSITIVE).ln()
+    };
+    (r, objective)
 }
 
 /// Checks the claims at one setting: its objective, the per-claim summary and whether a
@@ -163,10 +183,10 @@ fn evaluate(
                 .verdicts
                 .iter()
                 .map(|v| {
-                    let r = robustness(v);
-                    objective = objective.min(r);
+                    let (r, o) = robustness(v);
+                    objective = objective.min(o);
                     violated |= v.verdict == Verdict::Violated;
-                    json!({"id": v.info.id, "verdict": v.verdict, "robustness": r})
+                    json!({"id": v.info.id, "verdict": v.verdict, "robustness": r, "objective": o})
                 })
                 .collect();
             (objective, claims, violated, None)

@@ -123,6 +123,17 @@ impl Sampler {
             self.stale = 0;
             return;
         }
+        // a generation whose objectives are all equal (every setting not applicable, say)
+        // ranks nothing: the distribution stays as it is
+        let (lo, hi) = objectives
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                let v = key(v);
+                (l.min(v), h.max(v))
+            });
+        if lo == hi {
+            return;
+        }
         let mut order: Vec<usize> = (0..points.len()).collect();
         order.sort_by(|&a, &b| key(objectives[a]).total_cmp(&key(objectives[b])));
         let k = ((ELITE_FRACTION * points.len() as f64).ceil() as usize).clamp(1, points.len());
@@ -193,6 +204,20 @@ mod tests {
         assert!(cem < 0.5 * random, "cem {cem} vs random {random}");
         // every coordinate of the mean moved from 0.5 more than half-way to the minimum
         assert!(mean.iter().all(|m| *m > 0.7), "{mean:?}");
+    }
+
+    /// A generation with no information (all objectives equal) leaves the distribution
+    /// where it was, instead of narrowing it onto arbitrary points.
+    #[test]
+    fn a_flat_generation_does_not_move_the_distribution() {
+        let mut s = Sampler::new(Method::CrossEntropy, 2);
+        let mut rng = StdRng::seed_from_u64(1);
+        let first = s.ask(&mut rng, 8);
+        s.tell(&first, &[1.0, 0.5, 2.0, 3.0, 1.0, 1.0, 1.0, 1.0]);
+        let (mean, sigma) = (s.mean.clone(), s.sigma.clone());
+        let pts = s.ask(&mut rng, 8);
+        s.tell(&pts, &[super::super::PENALTY; 8]);
+        assert_eq!((s.mean.clone(), s.sigma.clone()), (mean, sigma));
     }
 
     /// The same seed gives the same points.

@@ -324,7 +324,7 @@ pub(crate) fn search_evaluation(e: &gradflow::search::Evaluation) {
     let what = match (&e.error, e.violated) {
         (Some(err), _) => format!("not checked: {err}"),
         (None, true) => "VIOLATED (confirmed)".to_string(),
-        (None, false) => format!("robustness {:.3e}", e.objective),
+        (None, false) => format!("objective {:.3e}", e.objective),
     };
     let logged = if e.from_log { " (from the log)" } else { "" };
     eprintln!(
@@ -365,7 +365,7 @@ pub(crate) fn search(outcome: &gradflow::search::SearchOutcome, out: &Path) {
             }
         }
         None => println!(
-            "no violation in {} evaluations (lowest robustness {best:.3e})",
+            "no violation in {} evaluations (lowest objective {best:.3e})",
             outcome.evaluations.len()
         ),
     }
