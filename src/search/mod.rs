@@ -142,15 +142,10 @@ pub fn robustness(v: &ClaimVerdict) -> (f64, f64) {
         return (PENALTY, PENALTY);
     };
     let scale = e.lhs.abs() + e.rhs.abs() + e.budget;
-    let (margin, rest) = match v.info.form {
-        Form::Inequality => (
-            e.slack + e.budget,
-            (e.lhs.abs() + e.lhs) + (e.rhs.abs() - e.rhs),
-        ),
-        Form::Identity => (
-            e.budget - e.slack.abs(),
-            e.lhs.abs() + e.rhs.abs() + e.slack.abs(),
-        ),
+    let margin = -crate::check::Checker::excess(v.info.form, e);
+    let rest = match v.info.form {
+        Form::Inequality => (e.lhs.abs() + e.lhs) + (e.rhs.abs() - e.rhs),
+        Form::Identity => e.lhs.abs() + e.rhs.abs() + e.slack.abs(),
     };
     if scale.is_nan() || scale <= 0.0 || margin.is_nan() || rest.is_nan() {
         return (PENALTY, PENALTY);
@@ -165,42 +160,56 @@ pub fn robustness(v: &ClaimVerdict) -> (f64, f64) {
     (r, objective)
 }
 
-/// Checks the claims at one setting: its objective, the per-claim summary and whether a
-/// violation was confirmed.
+/// Checks the claims at the setting of unit point `u`: its coordinates, objective, each
+/// claim's verdict and robustness, whether a violation was confirmed, or why it could not be
+/// checked.
 fn evaluate(
-    cfg_value: Value,
+    space: &SearchSpace,
+    u: &[f64],
+    (index, generation): (usize, usize),
     requests: &[ClaimRequest],
     factory: &ClaimFactory<'_>,
-) -> (f64, Vec<Value>, bool, Option<String>) {
-    let outcome = RunConfig::from_value(cfg_value, "search point")
-        .and_then(|cfg| crate::check::check_confirmed(&cfg, requests, factory, None));
-    match outcome {
-        Err(e) => (PENALTY, Vec::new(), false, Some(e.to_string())),
+) -> Evaluation {
+    let mut e = Evaluation {
+        index,
+        generation,
+        unit: u.to_vec(),
+        coords: Value::Null,
+        objective: PENALTY,
+        claims: Vec::new(),
+        violated: false,
+        error: None,
+        from_log: false,
+    };
+    let checked = space.configuration(u).and_then(|(cfg, coords)| {
+        e.coords = coords_json(&coords);
+        RunConfig::from_value(cfg, "search point")
+            .and_then(|cfg| crate::check::check_confirmed(&cfg, requests, factory, None))
+            .map_err(|err| err.to_string())
+    });
+    match checked {
+        Err(err) => e.error = Some(err),
         Ok(o) => {
-            let mut objective = f64::INFINITY;
-            let mut violated = false;
-            let claims = o
-                .verdicts
-                .iter()
-                .map(|v| {
-                    let (r, o) = robustness(v);
-                    objective = objective.min(o);
-                    violated |= v.verdict == Verdict::Violated;
-                    json!({"id": v.info.id, "verdict": v.verdict, "robustness": r, "objective": o})
-                })
-                .collect();
-            (objective, claims, violated, None)
+            e.objective = f64::INFINITY;
+            for v in &o.verdicts {
+                let (r, obj) = robustness(v);
+                e.objective = e.objective.min(obj);
+                e.violated |= v.verdict == Verdict::Violated;
+                e.claims.push(
+                    json!({"id": v.info.id, "verdict": v.verdict, "robustness": r, "objective": obj}),
+                );
+            }
         }
     }
+    e
 }
 
 /// The log's first line: what the search is, so a resumed search continues only the same.
 fn header(space_text: &str, requests: &[ClaimRequest], opts: &SearchOptions) -> Value {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(space_text.as_bytes());
     json!({
         "search": {
-            "space_sha256": digest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "space_sha256": format!("{:x}", Sha256::digest(space_text.as_bytes())),
             "claims": requests.iter().map(|r| json!({"id": r.id, "params": r.params})).collect::<Vec<_>>(),
             "method": opts.method,
             "seed": opts.seed,
@@ -230,14 +239,11 @@ fn read_log(path: &Path, head: &Value) -> Result<Vec<Evaluation>, GradflowError>
         )));
     }
     let mut out = Vec::new();
-    for (i, line) in lines.enumerate() {
+    for line in lines {
         // a line cut by a kill is the end of the log
         match serde_json::from_str::<Evaluation>(line) {
             Ok(e) if e.index == out.len() => out.push(e),
-            _ => {
-                let _ = i;
-                break;
-            }
+            _ => break,
         }
     }
     Ok(out)
@@ -323,25 +329,7 @@ pub fn run_search(
                             };
                         }
                     }
-                    let (coords, objective, claims, violated, error) = match space.configuration(u)
-                    {
-                        Err(e) => (Value::Null, PENALTY, Vec::new(), false, Some(e)),
-                        Ok((cfg, coords)) => {
-                            let (o, c, v, err) = evaluate(cfg, requests, factory);
-                            (coords_json(&coords), o, c, v, err)
-                        }
-                    };
-                    Evaluation {
-                        index,
-                        generation,
-                        unit: u.clone(),
-                        coords,
-                        objective,
-                        claims,
-                        violated,
-                        error,
-                        from_log: false,
-                    }
+                    evaluate(space, u, (index, generation), requests, factory)
                 })
                 .collect()
         });

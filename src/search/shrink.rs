@@ -206,18 +206,12 @@ fn still_violated(
 /// edge of its error budget (a horizon shrunk towards 0 makes every violation that starts
 /// at t = 0 as small as the round-off).
 fn clearly_violated(v: &ClaimVerdict) -> bool {
-    let Some(w) = (v.verdict == Verdict::Violated)
-        .then_some(v.worst_violation.as_ref())
-        .flatten()
-    else {
-        return false;
-    };
-    let r = &w.at_step;
-    let excess = match v.info.form {
-        crate::claim::Form::Inequality => -r.slack - r.budget,
-        crate::claim::Form::Identity => r.slack.abs() - r.budget,
-    };
-    excess >= r.budget
+    match (&v.verdict, &v.worst_violation) {
+        (Verdict::Violated, Some(w)) => {
+            crate::check::Checker::excess(v.info.form, &w.at_step) >= w.at_step.budget
+        }
+        _ => false,
+    }
 }
 
 /// Shrinks the violating configuration `cfg` of `claim` with at most `budget` checks.

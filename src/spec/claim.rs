@@ -788,8 +788,7 @@ impl Claim for SpecClaim {
                 let _ = self.sides_recorded(s, gf, p);
                 self.recorded = None;
             }
-            let kinds = Arc::clone(&self.def);
-            self.mem.commit(&kinds.kinds);
+            self.mem.commit(&self.def.kinds);
         }
     }
 
