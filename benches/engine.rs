@@ -1,4 +1,5 @@
 //! Engine benchmarks: one gradient (right-hand-side) evaluation of the deep-linear gradient flow,
+//! the gradient and the Hessian-vector product in both association orders at widths 8…1024,
 //! and one accepted DOPRI5 step, at widths 32/256/512 and depths 3/6 with `d = width`,
 //! `q = max(width/8, 1)`, `n = 64` and deterministic data and weights; and whole integrations
 //! of a small problem (width 8, depth 3, `t ∈ [0, 20]`) with every integration mode — adaptive
@@ -14,7 +15,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gradflow::flow::gradient::EXTRA_STATES;
+use gradflow::flow::gradient::{Association, EXTRA_STATES};
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::integrate::implicit::{gauss::GL4, radau5::RADAU5, ImplicitOptions, ImplicitRk};
 use gradflow::integrate::rock::Rock4;
@@ -84,6 +85,47 @@ fn bench_gradient(c: &mut Criterion) {
                 })
             });
         }
+    }
+    group.finish();
+}
+
+/// Widths of the association-order comparison.
+const ORDER_WIDTHS: [usize; 6] = [8, 32, 128, 256, 512, 1024];
+
+/// One gradient and one Hessian-vector product in each association order (prefix products,
+/// data-forward) at depth 3, widths 8…1024 (`n = 64`, so data-forward has fewer
+/// multiply-adds from width 128 on; the planner's choice is printed).
+fn bench_association(c: &mut Criterion) {
+    let mut group = c.benchmark_group("association");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
+    for width in ORDER_WIDTHS {
+        let (mut gf, theta) = problem(width, 3);
+        let planned = gf.association();
+        let p = gf.shape().num_params();
+        let v: Vec<f64> = theta[..p].iter().map(|x| x.sin()).collect();
+        let mut out = vec![0.0; theta.len()];
+        for order in [Association::Prefix, Association::DataForward] {
+            gf.set_association(order);
+            let id = format!("gradient_{}/w{width}", order.name());
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    gf.rhs(0.0, black_box(&theta), &mut out);
+                    black_box(out[0]);
+                })
+            });
+            let id = format!("hvp_{}/w{width}", order.name());
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    // at a cached point, as in Lanczos: the directional part only
+                    gf.hvp(black_box(&theta), &v, &mut out[..p]);
+                    black_box(out[0]);
+                })
+            });
+        }
+        eprintln!("association/w{width}: planned {}", planned.name());
     }
     group.finish();
 }
@@ -200,5 +242,11 @@ fn bench_integrate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(engine, bench_gradient, bench_dopri5_step, bench_integrate);
+criterion_group!(
+    engine,
+    bench_gradient,
+    bench_association,
+    bench_dopri5_step,
+    bench_integrate
+);
 criterion_main!(engine);

@@ -326,7 +326,17 @@ pub struct RunConfig {
     /// run's violation times); fixed steps and gradient descent ignore them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tstops: Option<Vec<f64>>,
+    /// Threads of the run's matrix products (1…[`MAX_THREADS`]). Unset: the process
+    /// default — all cores for `gradflow run`, `check` and `replay` (or their `--threads`),
+    /// one for each run of a parallel sweep, suite or search ([`crate::flow::linalg`]).
+    /// Results are bit for bit the same for every thread count (faer splits a product's
+    /// output blocks between threads, never a sum), so the setting changes wall time only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
+
+/// Largest `threads` of a run.
+pub const MAX_THREADS: usize = 1024;
 
 impl RunConfig {
     /// Parses a configuration from a JSON value; `origin` names it in error messages.
@@ -351,6 +361,13 @@ impl RunConfig {
     /// Checks the values serde cannot (`t_end > 0`, tolerances, thresholds).
     pub fn validate(&self) -> Result<(), GradflowError> {
         self.validate_gd()?;
+        if let Some(n) = self.threads {
+            if !(1..=MAX_THREADS).contains(&n) {
+                return Err(GradflowError::Config(format!(
+                    "threads = {n}: need 1 ≤ threads ≤ {MAX_THREADS}"
+                )));
+            }
+        }
         if let (Some(m), false) = (self.auto_stiff, self.method == Method::Auto) {
             return Err(GradflowError::Config(format!(
                 "auto_stiff = {} chooses the stiff method of method auto; method {} has none",

@@ -20,7 +20,7 @@ use crate::error::GradflowError;
 use crate::flow::gradient::ENERGY_STATE;
 use crate::flow::GradientFlow;
 use crate::integrate::auto::{AutoParams, AutoSwitch};
-use crate::integrate::implicit::{ImplicitOptions, ImplicitRk};
+use crate::integrate::implicit::ImplicitOptions;
 use crate::integrate::rock::Rock4;
 use crate::integrate::{
     GradientDescent, Integrator, Options, Stats, StepFailure, Stepper, Tolerances,
@@ -202,7 +202,7 @@ pub fn make_stepper(
         return Ok(Box::new(Integrator::new(flow, tab, y0, tol, opts)));
     }
     if let Some(tab) = cfg.method.collocation() {
-        return Ok(Box::new(ImplicitRk::new(
+        return Ok(Box::new(AutoSwitch::implicit(
             flow,
             tab,
             y0,
@@ -337,7 +337,22 @@ pub(crate) fn execute_staged(
     execute_in(cfg, problem, set.map(OutputSet::dir), observer, &remap).map_err(remap)
 }
 
+/// [`execute_in_threads`] on `cfg.threads` threads (or the calling thread's default,
+/// [`crate::flow::linalg::threads`]).
 fn execute_in(
+    cfg: &RunConfig,
+    problem: Problem,
+    out: Option<&Path>,
+    observer: Option<&mut dyn Observer>,
+    remap: &dyn Fn(GradflowError) -> GradflowError,
+) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
+    let threads = cfg.threads.unwrap_or_else(crate::flow::linalg::threads);
+    crate::flow::linalg::with_threads(threads, || {
+        execute_in_threads(cfg, problem, out, observer, remap)
+    })
+}
+
+fn execute_in_threads(
     cfg: &RunConfig,
     problem: Problem,
     out: Option<&Path>,

@@ -10,8 +10,12 @@
 //! ```
 //!
 //! (paper 000 eq. (4) is this with `2κ` replaced by 1: the catalog's "missing factor 2").
-//! One evaluation costs `O(Σ_k m_k m_{k−1} d + n d q)`; all buffers are allocated once in
-//! [`GradientFlow::new`], so [`GradientFlow::gradient`] never allocates.
+//! `T_k = E P_{k−1}ᵀ = 2κ Rᵀ Z_{k−1}` with the activations `Z_k = X P_kᵀ = Z_{k−1} W_kᵀ`
+//! (`Z_0 = X`), so the same gradient has two association orders ([`Association`]): through
+//! the prefix products (`d Σ_{k≥2} m_k m_{k−1}` multiply-adds for the chain) or data-forward
+//! through the activations (`n Σ_{k≥1} m_k m_{k−1}`), then the rank-`q` back-propagation
+//! `S_{k+1}ᵀ T_k` shared by both. [`GradientFlow::new`] plans the cheaper one from the shapes
+//! once; all buffers are allocated there, so [`GradientFlow::gradient`] never allocates.
 
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 
@@ -22,11 +26,77 @@ use crate::integrate::system::OdeSystem;
 use crate::model::data::Dataset;
 use crate::model::net::Shape;
 
+/// The association order of the linear network's forward pass, planned once per problem
+/// from its shapes ([`Association::cheapest`]); both give the same gradient and HVP up to
+/// round-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Association {
+    /// Prefix products `P_k = W_k ⋯ W_1` (`m_k × d`), `R = X P_Lᵀ − Y`, `E = 2κ RᵀX`,
+    /// `T_k = E P_{k−1}ᵀ`: `d Σ_{k≥2} m_k m_{k−1} + 2ndq + qd Σ_{k≥2} m_{k−1}` multiply-adds.
+    Prefix,
+    /// Activations `Z_k = Z_{k−1} W_kᵀ` (`n × m_k`, `Z_0 = X`), `R = Z_L − Y`,
+    /// `T_k = 2κ Rᵀ Z_{k−1}`: `n Σ_{k≥1} m_k m_{k−1} + qn Σ_{k≥1} m_{k−1}` multiply-adds.
+    DataForward,
+}
+
+impl Association {
+    /// Multiply-adds of one gradient in this order: [`Association::cost`] plus the parts
+    /// both orders share (the suffix products `S_k` and the layer gradients `S_{k+1}ᵀ T_k`).
+    pub fn gradient_cost(self, shape: &Shape, n: usize) -> u128 {
+        let w: Vec<u128> = shape.widths().iter().map(|&v| v as u128).collect();
+        let l = shape.depth();
+        let q = w[l];
+        let shared: u128 = (1..l).map(|k| q * w[k] * w[k - 1]).sum::<u128>()
+            + (2..l).map(|k| q * w[k] * w[k - 1]).sum::<u128>();
+        self.cost(shape, n) + shared
+    }
+
+    /// Multiply-adds of this order's forward pass and `T_k` for `n` samples (the suffix
+    /// products and the final `S_{k+1}ᵀ T_k` are common to both orders and left out).
+    pub fn cost(self, shape: &Shape, n: usize) -> u128 {
+        let w: Vec<u128> = shape.widths().iter().map(|&v| v as u128).collect();
+        let (l, n) = (shape.depth(), n as u128);
+        let (d, q) = (w[0], w[l]);
+        match self {
+            Self::Prefix => {
+                (2..=l)
+                    .map(|k| d * w[k] * w[k - 1] + q * d * w[k - 1])
+                    .sum::<u128>()
+                    + 2 * n * d * q
+            }
+            Self::DataForward => (1..=l)
+                .map(|k| n * w[k] * w[k - 1] + q * n * w[k - 1])
+                .sum(),
+        }
+    }
+
+    /// The cheaper order by [`Association::cost`] (prefix products on a tie).
+    pub fn cheapest(shape: &Shape, n: usize) -> Self {
+        if Self::DataForward.cost(shape, n) < Self::Prefix.cost(shape, n) {
+            Self::DataForward
+        } else {
+            Self::Prefix
+        }
+    }
+
+    /// The name used in summaries (`prefix`, `data_forward`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Prefix => "prefix",
+            Self::DataForward => "data_forward",
+        }
+    }
+}
+
 /// Work buffers for one forward/backward pass (allocated once).
 #[derive(Clone, Debug)]
 pub(crate) struct Workspace {
     /// `prefix[k−1] = P_k = W_k ⋯ W_1` (`m_k × d`), `k = 1..=L`.
     pub prefix: Vec<DMatrix<f64>>,
+    /// Data-forward order: `act[k−1] = Z_k = X P_kᵀ` (`n × m_k`), `k = 1..L` (empty for the
+    /// prefix order).
+    pub act: Vec<DMatrix<f64>>,
     /// `suffix[k−1] = S_k = W_L ⋯ W_k` (`q × m_{k−1}`), `k = 2..=L` (entry 0 unused).
     pub suffix: Vec<DMatrix<f64>>,
     /// `R = XΘ − Y` (`n × q`).
@@ -38,12 +108,16 @@ pub(crate) struct Workspace {
 }
 
 impl Workspace {
-    fn new(shape: &Shape, n: usize) -> Self {
+    fn new(shape: &Shape, n: usize, order: Association) -> Self {
         let l = shape.depth();
         let (d, q) = (shape.input(), shape.output());
         let w = shape.widths();
         Self {
             prefix: (1..=l).map(|k| DMatrix::zeros(w[k], d)).collect(),
+            act: match order {
+                Association::Prefix => Vec::new(),
+                Association::DataForward => (1..l).map(|k| DMatrix::zeros(n, w[k])).collect(),
+            },
             suffix: (1..=l).map(|k| DMatrix::zeros(q, w[k - 1])).collect(),
             resid: DMatrix::zeros(n, q),
             e: DMatrix::zeros(q, d),
@@ -75,6 +149,7 @@ pub struct GradientFlow {
     x: DMatrix<f64>,
     y: DMatrix<f64>,
     loss: LossConvention,
+    order: Association,
     pub(crate) ws: Workspace,
     pub(crate) hvp_ws: Option<super::hvp::HvpWorkspace>,
     counters: Counters,
@@ -111,8 +186,10 @@ impl GradientFlow {
         check_columns("X", &data.x, "input width is d", shape.input())?;
         check_columns("Y", &data.y, "output width is q", shape.output())?;
         let n = data.x.nrows();
+        let order = Association::cheapest(&shape, n);
         Ok(Self {
-            ws: Workspace::new(&shape, n),
+            ws: Workspace::new(&shape, n, order),
+            order,
             shape,
             x: data.x.clone(),
             y: data.y.clone(),
@@ -168,6 +245,19 @@ impl GradientFlow {
             resid: DMatrix::zeros(self.x.nrows(), self.shape.output()),
         }));
         Ok(())
+    }
+
+    /// Uses the association order `order` instead of the planned one (both give the gradient
+    /// and HVP up to round-off; for comparisons and benchmarks).
+    pub fn set_association(&mut self, order: Association) {
+        self.order = order;
+        self.ws = Workspace::new(&self.shape, self.x.nrows(), order);
+        self.hvp_ws = None;
+    }
+
+    /// The association order of the linear network's products.
+    pub fn association(&self) -> Association {
+        self.order
     }
 
     /// The activation level `ε`.
@@ -276,10 +366,59 @@ impl GradientFlow {
         self.linear_forward(theta)
     }
 
-    /// Forward pass of the linear network at `theta`: fills the prefix products, the
-    /// residual and `E`. Returns `‖R‖_F²`.
+    /// Forward pass of the linear network at `theta` in the planned [`Association`]: fills the
+    /// prefix products and `E` (prefix order) or the activations `Z_k` (data-forward), and
+    /// the residual. Returns `‖R‖_F²`.
     pub(crate) fn linear_forward(&mut self, theta: &[f64]) -> f64 {
         self.invalidate_hvp_cache();
+        let l = self.shape.depth();
+        let ws = &mut self.ws;
+        ws.resid.copy_from(&self.y);
+        match self.order {
+            Association::Prefix => {
+                self.prefix_products(theta);
+                let ws = &mut self.ws;
+                gemm_into(
+                    1.0,
+                    m(&self.x),
+                    m(&ws.prefix[l - 1]).t(),
+                    -1.0,
+                    &mut ws.resid,
+                );
+                let kappa = self.loss.scale(self.x.nrows());
+                gemm_into(2.0 * kappa, m(&ws.resid).t(), m(&self.x), 0.0, &mut ws.e);
+            }
+            Association::DataForward => {
+                for k in 1..l {
+                    let (done, rest) = ws.act.split_at_mut(k - 1);
+                    let z_prev = if k == 1 { m(&self.x) } else { m(&done[k - 2]) };
+                    gemm_into(
+                        1.0,
+                        z_prev,
+                        layer_mat(&self.shape, theta, k).t(),
+                        0.0,
+                        &mut rest[0],
+                    );
+                }
+                let z_prev = if l == 1 {
+                    m(&self.x)
+                } else {
+                    m(&ws.act[l - 2])
+                };
+                gemm_into(
+                    1.0,
+                    z_prev,
+                    layer_mat(&self.shape, theta, l).t(),
+                    -1.0,
+                    &mut ws.resid,
+                );
+            }
+        }
+        sq_norm(self.ws.resid.as_slice())
+    }
+
+    /// The prefix products `P_k = W_k ⋯ W_1` at `theta` into the workspace.
+    fn prefix_products(&mut self, theta: &[f64]) {
         let l = self.shape.depth();
         let ws = &mut self.ws;
         ws.prefix[0].copy_from(&self.shape.layer(theta, 1));
@@ -293,22 +432,21 @@ impl GradientFlow {
                 &mut rest[0],
             );
         }
-        ws.resid.copy_from(&self.y);
-        gemm_into(
-            1.0,
-            m(&self.x),
-            m(&ws.prefix[l - 1]).t(),
-            -1.0,
-            &mut ws.resid,
-        );
-        let kappa = self.loss.scale(self.x.nrows());
-        gemm_into(2.0 * kappa, m(&ws.resid).t(), m(&self.x), 0.0, &mut ws.e);
-        sq_norm(ws.resid.as_slice())
     }
 
-    /// Backward pass after [`Self::forward`]: suffix products `S_k` and `tmp_k = E P_{k−1}ᵀ`.
+    /// `Z_k` (`Z_0 = X`) of the last data-forward pass.
+    pub(crate) fn activation(&self, k: usize) -> Mat<'_> {
+        if k == 0 {
+            m(&self.x)
+        } else {
+            m(&self.ws.act[k - 1])
+        }
+    }
+
+    /// Backward pass after [`Self::forward`]: suffix products `S_k` and `tmp_k = T_k`.
     pub(crate) fn prepare_suffix_and_tmp(&mut self, theta: &[f64]) {
         let l = self.shape.depth();
+        let kappa = self.loss.scale(self.x.nrows());
         let ws = &mut self.ws;
         if l >= 2 {
             ws.suffix[l - 1].copy_from(&self.shape.layer(theta, l));
@@ -316,15 +454,32 @@ impl GradientFlow {
                 pull_back(&mut ws.suffix, k, layer_mat(&self.shape, theta, k));
             }
         }
-        ws.tmp[0].copy_from(&ws.e);
-        for k in 2..=l {
-            gemm_into(
-                1.0,
-                m(&ws.e),
-                m(&ws.prefix[k - 2]).t(),
-                0.0,
-                &mut ws.tmp[k - 1],
-            );
+        match self.order {
+            Association::Prefix => {
+                ws.tmp[0].copy_from(&ws.e);
+                for k in 2..=l {
+                    gemm_into(
+                        1.0,
+                        m(&ws.e),
+                        m(&ws.prefix[k - 2]).t(),
+                        0.0,
+                        &mut ws.tmp[k - 1],
+                    );
+                }
+            }
+            Association::DataForward => {
+                let mut tmp = std::mem::take(&mut self.ws.tmp);
+                for (k, t) in tmp.iter_mut().enumerate() {
+                    gemm_into(
+                        2.0 * kappa,
+                        m(&self.ws.resid).t(),
+                        self.activation(k),
+                        0.0,
+                        t,
+                    );
+                }
+                self.ws.tmp = tmp;
+            }
         }
     }
 
@@ -410,11 +565,19 @@ impl GradientFlow {
         self.loss.scale(self.x.nrows()) * r2
     }
 
-    /// The end-to-end matrix `M = W_L ⋯ W_1 = Θᵀ` (`q × d`) at `theta` (one forward pass of
-    /// the linear network; for `ε > 0` this is the product of the weights, i.e. the linear
-    /// network with the same weights, and [`Self::residual`] is then the linear one).
+    /// The end-to-end matrix `M = W_L ⋯ W_1 = Θᵀ` (`q × d`) at `theta`: the prefix products
+    /// (for `ε > 0` this is the product of the weights, i.e. the linear network with the same
+    /// weights). Leaves [`Self::residual`] unspecified.
     pub fn end_to_end_t(&mut self, theta: &[f64]) -> &DMatrix<f64> {
-        self.linear_forward(theta);
+        match self.order {
+            Association::Prefix => {
+                self.linear_forward(theta);
+            }
+            Association::DataForward => {
+                self.invalidate_hvp_cache();
+                self.prefix_products(theta);
+            }
+        }
         &self.ws.prefix[self.shape.depth() - 1]
     }
 
@@ -543,6 +706,14 @@ impl OdeSystem for GradientFlow {
         } else {
             self.extra_states()
         }
+    }
+
+    /// One gradient in the planned order ([`Association::gradient_cost`]), twice with the
+    /// twin, four times with the sensitivity (a gradient and a Hessian-vector product more).
+    fn rhs_cost(&self) -> Option<f64> {
+        let one = self.order.gradient_cost(&self.shape, self.x.nrows()) as f64;
+        let copies = 1 + usize::from(self.twin.is_some()) + 2 * usize::from(self.sens.is_some());
+        Some(one * copies as f64)
     }
 
     fn jvp(&mut self, _t: f64, y: &[f64], v: &[f64], out: &mut [f64]) -> bool {

@@ -2,11 +2,57 @@
 //!
 //! Matrices are column-major slices (nalgebra's storage order). [`Mat`] is a borrowed
 //! `rows × cols` matrix, optionally read as its transpose through strides, and [`gemm`]
-//! computes `C ← α op(A) op(B) + β C` with the `matrixmultiply` kernel nalgebra itself uses
-//! for large products. (nalgebra's own `gemm` mis-indexes strided views below its 5×5
+//! computes `C ← α op(A) op(B) + β C` with faer's matrix multiplication (its own
+//! runtime-dispatched AVX-512/AVX2 micro-kernels and small-matrix kernels without packing).
+//! The kernel was chosen by measurement against `matrixmultiply` (nalgebra's) and the
+//! `gemm` crate on the shapes the gradient and HVP produce (`cargo bench --bench gemm`,
+//! README *Performance*). (nalgebra's own `gemm` mis-indexes strided views below its 5×5
 //! threshold, so transposes go through here.)
+//!
+//! The products of one thread run on [`threads`] threads (faer's rayon parallelism, one
+//! thread unless a caller scopes more with [`with_threads`]).
 
+use std::cell::Cell;
+
+use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::DMatrix;
+
+thread_local! {
+    /// Threads the matrix products started on this thread may use.
+    static THREADS: Cell<usize> = const { Cell::new(1) };
+}
+
+/// Runs `f` with the matrix products of the current thread split over `n` threads (`n ≤ 1`:
+/// sequential), restoring the previous setting afterwards (also when `f` panics).
+pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREADS.set(self.0);
+        }
+    }
+    let _restore = Restore(THREADS.replace(n.max(1)));
+    f()
+}
+
+/// Sets the threads of the current thread's matrix products (`n ≤ 1`: sequential) until
+/// changed again (the command line's `--threads` on the main thread).
+pub fn set_threads(n: usize) {
+    THREADS.set(n.max(1));
+}
+
+/// Threads the matrix products of the current thread use (1 unless set by [`with_threads`]
+/// or [`set_threads`]).
+pub fn threads() -> usize {
+    THREADS.get()
+}
+
+fn parallelism() -> Par {
+    match THREADS.get() {
+        0 | 1 => Par::Seq,
+        n => Par::rayon(n),
+    }
+}
 
 /// A borrowed column-major matrix, possibly transposed.
 #[derive(Clone, Copy, Debug)]
@@ -91,27 +137,27 @@ pub fn gemm(
     }
     let (rsa, csa) = a.strides();
     let (rsb, csb) = b.strides();
-    // SAFETY: the shapes and slice lengths were checked above, so every index the kernel
-    // forms from these strides lies inside the three slices; `c` does not alias `a` or `b`
-    // (it is a distinct `&mut`).
-    unsafe {
-        matrixmultiply::dgemm(
-            rows,
-            ac,
-            cols,
-            alpha,
-            a.data.as_ptr(),
-            rsa,
-            csa,
-            b.data.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            1,
-            rows as isize,
-        );
-    }
+    let accum = if beta == 0.0 {
+        Accum::Replace
+    } else {
+        if beta != 1.0 {
+            for v in &mut c[..rows * cols] {
+                *v *= beta;
+            }
+        }
+        Accum::Add
+    };
+    // SAFETY: the shapes and slice lengths were checked above, so every index formed from
+    // these strides lies inside the three slices; `c` does not alias `a` or `b` (it is a
+    // distinct `&mut`).
+    let (a, b, c) = unsafe {
+        (
+            MatRef::from_raw_parts(a.data.as_ptr(), rows, ac, rsa, csa),
+            MatRef::from_raw_parts(b.data.as_ptr(), ac, cols, rsb, csb),
+            MatMut::from_raw_parts_mut(c.as_mut_ptr(), rows, cols, 1, rows as isize),
+        )
+    };
+    faer::linalg::matmul::matmul(c, accum, a, b, alpha, parallelism());
 }
 
 /// `C ← α op(A) op(B) + β C` into an owned matrix.
@@ -126,6 +172,26 @@ pub fn pull_back<'a>(chain: &'a mut [DMatrix<f64>], k: usize, b: Mat<'_>) -> &'a
     let (lo, hi) = chain.split_at_mut(k);
     gemm_into(1.0, m(&hi[0]), b, 0.0, &mut lo[k - 1]);
     &mut lo[k - 1]
+}
+
+/// `Σ a_i b_i` with eight independent partial sums: they vectorize, where one running sum
+/// waits for the previous addition at every element (on 166,000 unknowns the dots of
+/// Lanczos' reorthogonalization took half of a Jacobian-model refresh).
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let split = n - n % 8;
+    let mut acc = [0.0f64; 8];
+    for (x, y) in a[..split].chunks_exact(8).zip(b[..split].chunks_exact(8)) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let tail: f64 = a[split..n]
+        .iter()
+        .zip(&b[split..n])
+        .map(|(x, y)| x * y)
+        .sum();
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// Squared Frobenius norm `‖M‖_F² = Σ_ij M_ij²` of a slice.

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::driver::STABILITY_FRACTION;
 use super::driver::{Options, Tolerances};
 use super::erk::Integrator;
-use super::implicit::{radau5::RADAU5, ImplicitOptions, ImplicitRk};
+use super::implicit::{radau5::RADAU5, CollocationTableau, ImplicitOptions, ImplicitRk};
 use super::rock::Rock4;
 use super::step::MethodSwitch;
 use super::step::{AcceptedStep, Stats, StepFailure};
@@ -124,6 +124,14 @@ pub struct AutoSwitch<S: OdeSystem> {
     last_index: u64,
     switches: Vec<MethodSwitch>,
     started: Instant,
+    /// The name the run reports (`auto`, or the implicit method asked for).
+    name: &'static str,
+    /// The implicit method of the stiff phases (Radau IIA 5 for `auto`).
+    implicit: &'static CollocationTableau,
+    /// Set once an implicit method's work guard stopped it: ROCK4 from then on.
+    implicit_abandoned: bool,
+    /// The statistics of the last implicit phase, kept when another method takes over.
+    implicit_stats: Option<serde_json::Value>,
 }
 
 fn add(a: &mut Stats, b: Stats) {
@@ -137,16 +145,55 @@ fn add(a: &mut Stats, b: Stats) {
 impl<S: OdeSystem> AutoSwitch<S> {
     /// Starts with DOPRI5 at `(opts.t0, y0)`.
     pub fn new(sys: S, y0: &[f64], tol: Tolerances, opts: Options, params: AutoParams) -> Self {
-        let tab = &DOPRI5;
-        Self {
-            active: Active::Explicit(Box::new(Integrator::new(
-                sys,
-                tab,
-                y0,
-                tol.clone(),
-                opts.clone(),
-            ))),
+        let explicit = Integrator::new(sys, &DOPRI5, y0, tol.clone(), opts.clone());
+        Self::assemble(
+            Active::Explicit(Box::new(explicit)),
+            tol,
+            opts,
+            params,
+            "auto",
+            &RADAU5,
+        )
+    }
+
+    /// The implicit method `tab` from the start (`--method radau5`, `gl4`, …): it never
+    /// switches to an explicit method, but hands over to ROCK4 when its work guard stops it.
+    /// Reports `tab.name` as the method; without Jacobian-vector products it is the plain
+    /// implicit method (fixed-point stage iterations, no guard).
+    pub fn implicit(
+        sys: S,
+        tab: &'static CollocationTableau,
+        y0: &[f64],
+        tol: Tolerances,
+        opts: Options,
+        iopts: ImplicitOptions,
+    ) -> Self {
+        let r = ImplicitRk::new(sys, tab, y0, tol.clone(), opts.clone(), iopts);
+        let params = AutoParams {
+            nonstiff_steps: u32::MAX,
+            ..AutoParams::default()
+        };
+        Self::assemble(
+            Active::Implicit(Box::new(r)),
+            tol,
+            opts,
+            params,
+            tab.name,
             tab,
+        )
+    }
+
+    fn assemble(
+        active: Active<S>,
+        tol: Tolerances,
+        opts: Options,
+        params: AutoParams,
+        name: &'static str,
+        implicit: &'static CollocationTableau,
+    ) -> Self {
+        Self {
+            active,
+            tab: &DOPRI5,
             tol,
             opts,
             params,
@@ -156,6 +203,10 @@ impl<S: OdeSystem> AutoSwitch<S> {
             last_index: 0,
             switches: Vec::new(),
             started: Instant::now(),
+            name,
+            implicit,
+            implicit_abandoned: false,
+            implicit_stats: None,
         }
     }
 
@@ -199,10 +250,10 @@ impl<S: OdeSystem> AutoSwitch<S> {
             Active::Explicit(i) => {
                 opts.h0 = Some(i.next_h());
                 let mut sys = i.into_system();
-                if self.params.stiff == StiffMethod::Radau5 {
+                if self.params.stiff == StiffMethod::Radau5 && !self.implicit_abandoned {
                     let r = ImplicitRk::new(
                         sys,
-                        &RADAU5,
+                        self.implicit,
                         &y,
                         self.tol.clone(),
                         opts.clone(),
@@ -217,9 +268,18 @@ impl<S: OdeSystem> AutoSwitch<S> {
                 }
                 Active::Stabilized(Box::new(Rock4::resume(sys, &y, &f, self.tol.clone(), opts)))
             }
+            Active::Implicit(r) if self.implicit_abandoned => {
+                self.implicit_stats = serde_json::to_value(r.implicit_stats()).ok();
+                opts.h0 = Some(r.next_h());
+                let sys = r.into_system();
+                Active::Stabilized(Box::new(Rock4::resume(sys, &y, &f, self.tol.clone(), opts)))
+            }
             stiff => {
                 let (h0, sys) = match stiff {
-                    Active::Implicit(r) => (r.next_h(), r.into_system()),
+                    Active::Implicit(r) => {
+                        self.implicit_stats = serde_json::to_value(r.implicit_stats()).ok();
+                        (r.next_h(), r.into_system())
+                    }
                     Active::Stabilized(r) => (r.next_h(), r.into_system()),
                     Active::Explicit(_) | Active::Moving => unreachable!(),
                 };
@@ -275,7 +335,20 @@ impl<S: OdeSystem> Stepper<S> for AutoSwitch<S> {
             self.switch(reason, hl);
         }
         let offset = self.retired.accepted;
-        match self.cur_mut().step()? {
+        let step = match self.cur_mut().step() {
+            Err(StepFailure::ImplicitNotPaying { .. })
+                if matches!(self.active, Active::Implicit(_)) =>
+            {
+                // the guard stopped the implicit method at its last accepted state: ROCK4
+                // takes over from there, for the rest of the run
+                self.implicit_abandoned = true;
+                let h_lambda = self.cur().stats().max_h_lambda;
+                self.switch("implicit_not_paying".into(), h_lambda);
+                return self.step();
+            }
+            other => other?,
+        };
+        match step {
             None => Ok(None),
             Some(mut st) => {
                 st.index += offset;
@@ -322,17 +395,19 @@ impl<S: OdeSystem> Stepper<S> for AutoSwitch<S> {
         self.cur_mut().system_mut()
     }
     fn method_name(&self) -> &'static str {
-        "auto"
+        self.name
     }
     fn switches(&self) -> &[MethodSwitch] {
         &self.switches
     }
-    /// The explicit phase's own statistics (its chattering detections and their evidence)
-    /// while it is the active method; `None` otherwise.
+    /// The active method's own statistics (the explicit phase's chattering detections, the
+    /// implicit phase's Newton and model counters); after an implicit phase, its last
+    /// counters while another method is active.
     fn method_stats(&self) -> Option<serde_json::Value> {
         match &self.active {
-            Active::Explicit(i) => i.method_stats(),
-            _ => None,
+            Active::Explicit(i) => i.method_stats().or_else(|| self.implicit_stats.clone()),
+            Active::Implicit(r) => r.method_stats(),
+            _ => self.implicit_stats.clone(),
         }
     }
 }

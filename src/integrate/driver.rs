@@ -390,6 +390,14 @@ impl<S: OdeSystem, M: Method, C: Controller> Driver<S, M, C> {
             let attempt = self.method.attempt(&mut self.sys, span(h));
             let (err, iterations) = match attempt {
                 Attempt::Estimated { err, iterations } => (err, iterations),
+                Attempt::NotPaying(o) => {
+                    return Err(StepFailure::ImplicitNotPaying {
+                        t: self.t,
+                        overspent: o.overspent,
+                        mu_max: o.mu_max,
+                        left_out: o.left_out,
+                    })
+                }
                 Attempt::Failed { shrink } => {
                     if !first {
                         self.stats.rejected += 1;
@@ -448,7 +456,7 @@ impl<S: OdeSystem, M: Method, C: Controller> Driver<S, M, C> {
             match self.method.attempt(&mut self.sys, span) {
                 Attempt::Estimated { err, .. } => break err,
                 Attempt::Failed { shrink: None } if retries < MAX_SHRINKS => retries += 1,
-                Attempt::Failed { .. } => {
+                Attempt::Failed { .. } | Attempt::NotPaying(_) => {
                     return Err(StepFailure::StageSolveFailed { t: self.t, h })
                 }
             }

@@ -32,6 +32,9 @@ pub enum Attempt {
         /// Factor of the retried step, `None` for the same size.
         shrink: Option<f64>,
     },
+    /// The method stopped itself: it spent more than its work guard allows
+    /// ([`super::implicit::guard`]); its state is the last accepted one.
+    NotPaying(super::implicit::guard::Overdraft),
 }
 
 /// What the method reports about a step it has made its new state.

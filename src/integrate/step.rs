@@ -93,6 +93,27 @@ pub enum StepFailure {
         /// The fixed step.
         h: f64,
     },
+    /// An implicit method's work guard stopped it ([`super::implicit::guard`]): it spent
+    /// more than an explicit method at its stability limit would have plus the guard's
+    /// allowance; the state is the last accepted one. The steppers of `--method auto` and of
+    /// the implicit methods continue from there with ROCK4, so a run only reports this when
+    /// an implicit stepper is driven directly.
+    #[error(
+        "the implicit method does not pay at t = {t}: its low-rank Jacobian model (largest \
+         curvature {mu_max:.4e}, left out {left_out:?}) cannot make its steps cheaper than an \
+         explicit method's at its stability limit ({overspent:.0} gradient-equivalents over \
+         its allowance); the stiffness is not low-rank here — use --method rock4 or auto"
+    )]
+    ImplicitNotPaying {
+        /// Last accepted time.
+        t: f64,
+        /// Gradient-equivalents beyond budget and allowance.
+        overspent: f64,
+        /// Largest eigenvalue of the Jacobian model.
+        mu_max: f64,
+        /// The curvature the model left out when the guard's prediction stopped it.
+        left_out: Option<f64>,
+    },
     /// More trial steps than `max_steps`.
     #[error("maximal number of steps ({steps}) reached at t = {t}")]
     MaxSteps {

@@ -23,6 +23,12 @@ pub trait OdeSystem {
     fn quadrature_states(&self) -> usize {
         0
     }
+    /// Multiply-adds of one [`OdeSystem::rhs`] evaluation, when the system can say (default
+    /// `None`). The implicit methods' work guard ([`super::implicit::guard`]) converts the
+    /// orthogonalization work of a Lanczos refresh into evaluations with it.
+    fn rhs_cost(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// A linear system `y' = A y` with a dense matrix `A` (test problem with the closed-form
@@ -45,5 +51,8 @@ impl OdeSystem for LinearSystem {
     fn jvp(&mut self, _t: f64, _y: &[f64], v: &[f64], out: &mut [f64]) -> bool {
         self.rhs(0.0, v, out);
         true
+    }
+    fn rhs_cost(&self) -> Option<f64> {
+        Some((self.a.nrows() * self.a.ncols()) as f64)
     }
 }

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use super::{Monitor, Point};
 use crate::flow::GradientFlow;
-use crate::integrate::implicit::{radau5::RADAU5, ImplicitOptions, ImplicitRk};
+use crate::integrate::auto::AutoSwitch;
+use crate::integrate::implicit::{radau5::RADAU5, ImplicitOptions};
 use crate::integrate::tableau::Tableau;
 use crate::integrate::{Integrator, Options, Stepper, Tolerances};
 
@@ -36,10 +37,11 @@ pub struct GdGfDistanceMonitor {
 
 impl GdGfDistanceMonitor {
     /// The reference flow from `y0` (the run's initial state) on a clone of `gf`, up to
-    /// `t_end`, by Radau IIA 5 at the default tolerances.
+    /// `t_end`, by Radau IIA 5 at the default tolerances (ROCK4 from where Radau's work
+    /// guard finds the stiffness not low-rank, as `--method radau5` does).
     pub fn new(gf: &GradientFlow, y0: &[f64], t_end: f64) -> Self {
         let n = y0.len();
-        let reference = ImplicitRk::new(
+        let reference = AutoSwitch::implicit(
             gf.clone(),
             &RADAU5,
             y0,

@@ -150,6 +150,9 @@ pub enum RunStatus {
     /// A fixed step was too long for an implicit method's stage equations
     /// ([`StepFailure::StageSolveFailed`]).
     StageSolveFailed,
+    /// An implicit method driven directly stopped itself by its work guard
+    /// ([`StepFailure::ImplicitNotPaying`]).
+    ImplicitNotPaying,
 }
 
 impl From<&Status> for RunStatus {
@@ -163,6 +166,7 @@ impl From<&Status> for RunStatus {
                 StepFailure::Chattering { .. } => Self::Chattering,
                 StepFailure::FixedStepUnstable { .. } => Self::FixedStepUnstable,
                 StepFailure::StageSolveFailed { .. } => Self::StageSolveFailed,
+                StepFailure::ImplicitNotPaying { .. } => Self::ImplicitNotPaying,
             },
         }
     }

@@ -10,6 +10,7 @@
 //! seeded too, so a run is reproducible, and a failing case is printed with its seed.
 
 use crate::common::cases::{self, normal_matrix, normal_vec, pick, GaussianProblem, Shapes};
+use gradflow::flow::gradient::Association;
 use gradflow::flow::{GradientFlow, LossConvention};
 use gradflow::model::data::{row_space_basis, Dataset};
 use gradflow::model::net::{end_to_end, Shape};
@@ -235,6 +236,78 @@ fn hvp_matches_central_differences_of_the_gradient() {
         2,
         prop_hvp_matches_central_differences_of_the_gradient,
     );
+}
+
+/// Agreement tolerance of the two association orders, relative to `1 + ‖·‖_∞` of the
+/// compared quantity.
+///
+/// Error model: both orders compute the same sums of products of at most `2L + 1 ≤ 11`
+/// factors over inner dimensions ≤ 6, each entry with a rounding error of a few hundred `u`
+/// times the size of its terms; with `N(0, 0.5²)` weights and unit data the terms are not
+/// more than a few hundred times the result, so the orders differ by ≲ 1e-12 relative.
+/// `1e-10` keeps two orders of margin; a wrong term of either order (a missing `2κ`, a
+/// transposed activation, a dropped `Rᵀ δZ` part) is off by `O(1)` relative.
+const ORDER_TOL: f64 = 1e-10;
+
+/// The prefix-product and data-forward orders give the same loss, gradient, Hessian-vector
+/// product and end-to-end matrix up to round-off, whichever the planner picked.
+fn prop_association_orders_agree(case: Case) -> TestResult {
+    let mut pb = case.problem();
+    let theta = pb.theta.clone();
+    let v = normal_vec(&mut pb.rng, theta.len(), 1.0);
+    let mut results = Vec::new();
+    for order in [Association::Prefix, Association::DataForward] {
+        pb.gf.set_association(order);
+        let (g, l) = pb.gradient_at(&theta);
+        let hv = pb.hvp_at(&theta, &v);
+        let m = pb.gf.end_to_end_t(&theta).as_slice().to_vec();
+        results.push((g, l, hv, m));
+    }
+    let ((g0, l0, h0, m0), (g1, l1, h1, m1)) = (&results[0], &results[1]);
+    let close = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= ORDER_TOL * (1.0 + max_abs(b)))
+    };
+    if (l0 - l1).abs() > ORDER_TOL * (1.0 + l0.abs()) {
+        return TestResult::error(format!("loss {l0} (prefix) vs {l1} (data-forward)"));
+    }
+    for (what, a, b) in [
+        ("gradient", g0, g1),
+        ("Hessian-vector product", h0, h1),
+        ("end-to-end matrix", m0, m1),
+    ] {
+        if !close(a, b) {
+            return TestResult::error(format!(
+                "{what}: the orders differ by {:e} relative",
+                rel_diff(a, b)
+            ));
+        }
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn association_orders_agree() {
+    cases::run(TESTS, 9, prop_association_orders_agree);
+}
+
+/// The planner takes the order with fewer multiply-adds: data-forward when there are fewer
+/// samples than inputs on a wide network, prefix products when there are many samples.
+#[test]
+fn association_plan_takes_the_cheaper_order() {
+    let wide = Shape::new(vec![128, 256, 256, 256, 8]).unwrap();
+    assert_eq!(Association::cheapest(&wide, 64), Association::DataForward);
+    assert_eq!(Association::cheapest(&wide, 20_000), Association::Prefix);
+    for (shape, n) in [(&wide, 64), (&wide, 20_000)] {
+        let picked = Association::cheapest(shape, n);
+        for other in [Association::Prefix, Association::DataForward] {
+            assert!(picked.cost(shape, n) <= other.cost(shape, n));
+        }
+    }
+    // a single layer: the same products either way, and the prefix order is kept
+    let one = Shape::new(vec![5, 3]).unwrap();
+    assert_eq!(Association::cheapest(&one, 2), Association::Prefix);
 }
 
 /// Symmetry tolerance relative to `‖u‖‖Hv‖ + ‖v‖‖Hu‖`: the two products are separate
@@ -548,4 +621,35 @@ fn first_layer_gradient_has_no_null_space_component() {
         8,
         prop_first_layer_gradient_has_no_null_space_component,
     );
+}
+
+/// The thread count changes wall time only: on a network wide enough for faer to split its
+/// products between threads (n = 64, widths 128→256→256→8), the gradient and the
+/// Hessian-vector product are the same bit for bit with 1, 2 and 4 threads, in both
+/// association orders (faer splits a product's output blocks, never a sum).
+#[test]
+fn gradient_and_hvp_are_bit_identical_for_every_thread_count() {
+    use gradflow::flow::linalg::with_threads;
+    let mut pb = GaussianProblem::new(&[128, 256, 256, 8], 64, LossConvention::Mean, 7, 0.06);
+    let theta = pb.theta.clone();
+    let v = normal_vec(&mut pb.rng, theta.len(), 1.0);
+    for order in [Association::Prefix, Association::DataForward] {
+        pb.gf.set_association(order);
+        let results: Vec<(Vec<f64>, Vec<f64>)> = [1, 2, 4]
+            .into_iter()
+            .map(|threads| {
+                with_threads(threads, || {
+                    let (g, _) = pb.gradient_at(&theta);
+                    (g, pb.hvp_at(&theta, &v))
+                })
+            })
+            .collect();
+        for (i, r) in results.iter().enumerate().skip(1) {
+            assert!(
+                r.0 == results[0].0,
+                "{order:?}: gradient differs at run {i}"
+            );
+            assert!(r.1 == results[0].1, "{order:?}: HVP differs at run {i}");
+        }
+    }
 }

@@ -457,3 +457,137 @@ fn gauss_stages_converge_when_some_weights_stay_exactly_zero() {
         assert!(diff < 1e-5, "{method}: max weight difference {diff:e}");
     }
 }
+
+/// `y' = −Q diag(λ) Qᵀ y` on 120 unknowns with a dense top spectrum: 100 eigenvalues evenly
+/// in [800, 1000] and 20 in [0.1, 1] (the situation of a wide network with many outputs, where
+/// no rank-24 model holds the stiff part).
+fn dense_top_spectrum() -> LinearSystem {
+    let n = 120;
+    let q = DMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 3) as f64).sin())
+        .qr()
+        .q();
+    let lam = DVector::from_fn(n, |i, _| {
+        if i < 100 {
+            800.0 + 200.0 * i as f64 / 99.0
+        } else {
+            0.1 + 0.9 * (i - 100) as f64 / 19.0
+        }
+    });
+    LinearSystem {
+        a: -(&q * DMatrix::from_diagonal(&lam) * q.transpose()),
+    }
+}
+
+/// Relative error of `y` against `exp(t A) y0`.
+fn error_against_exact(a: &DMatrix<f64>, y0: &[f64], t: f64, y: &[f64]) -> f64 {
+    let exact = (a * t).exp() * DVector::from_column_slice(y0);
+    (DVector::from_column_slice(y) - &exact).norm() / exact.norm()
+}
+
+/// On a dense top spectrum the work guard hands Radau over to ROCK4, for `radau5` asked by
+/// name and for `auto`; both finish at the exact solution's accuracy, and Radau's own work
+/// stays within its allowance (one refresh and a few steps), where the unguarded method
+/// keeps failing Newton and doubling its model's rank.
+#[test]
+fn work_guard_hands_a_dense_spectrum_over_to_rock4() {
+    use gradflow::integrate::auto::{AutoParams, AutoSwitch};
+    use gradflow::integrate::Stepper;
+    let n = 120;
+    let y0: Vec<f64> = (0..n).map(|i| 1.0 + (i as f64).cos()).collect();
+    let tol = Tolerances::scalar(n, 1e-6, 1e-8);
+    let opts = Options::new(0.0, 5.0);
+    let a = dense_top_spectrum().a;
+    let mut named = AutoSwitch::implicit(
+        dense_top_spectrum(),
+        &radau5::RADAU5,
+        &y0,
+        tol.clone(),
+        opts.clone(),
+        ImplicitOptions::default(),
+    );
+    let mut auto = AutoSwitch::new(
+        dense_top_spectrum(),
+        &y0,
+        tol.clone(),
+        opts.clone(),
+        AutoParams::default(),
+    );
+    for (name, st) in [
+        ("radau5", &mut named as &mut dyn Stepper<_>),
+        ("auto", &mut auto),
+    ] {
+        while st.step().unwrap().is_some() {}
+        let reasons: Vec<&str> = st.switches().iter().map(|s| s.reason.as_str()).collect();
+        assert!(
+            reasons.contains(&"implicit_not_paying"),
+            "{name}: switches {reasons:?}"
+        );
+        assert_eq!(st.switches().last().unwrap().to, "rock4", "{name}");
+        let e = error_against_exact(&a, &y0, 5.0, st.y());
+        assert!(e < 1e-4, "{name}: relative error {e:e}");
+        let stats: serde_json::Value = st.method_stats().expect("implicit counters");
+        let (jvps, rank) = (
+            stats["jvps"].as_u64().unwrap(),
+            stats["model_rank"].as_u64(),
+        );
+        // a few rank-24 refreshes (72 Lanczos steps each) at most, never one at rank 48
+        assert!(
+            jvps <= 4 * 73 && rank <= Some(24),
+            "{name}: {jvps} Jacobian-vector products, model rank {rank:?}"
+        );
+    }
+    // without the guard Radau keeps going (and the model's rank grows past 24)
+    let mut unguarded = ImplicitRk::new(
+        dense_top_spectrum(),
+        &radau5::RADAU5,
+        &y0,
+        tol,
+        opts,
+        ImplicitOptions {
+            work_guard: false,
+            ..ImplicitOptions::default()
+        },
+    );
+    while unguarded.step().unwrap().is_some() {}
+    let st = unguarded.implicit_stats();
+    assert!(
+        st.model_rank > 24 || st.jvps > 4 * 73,
+        "the unguarded method stayed cheap: rank {}, {} products",
+        st.model_rank,
+        st.jvps
+    );
+}
+
+/// Where the stiffness is low-rank the guard never fires: `radau5` by name takes exactly
+/// the steps of the plain implicit stepper, with no switch and a non-negative balance.
+#[test]
+fn work_guard_leaves_a_low_rank_stiff_problem_alone() {
+    use gradflow::integrate::auto::AutoSwitch;
+    use gradflow::integrate::Stepper;
+    let y0 = vec![1.0; 10];
+    let tol = Tolerances::scalar(10, 1e-6, 1e-9);
+    let opts = Options::new(0.0, 10.0);
+    let mut named = AutoSwitch::implicit(
+        stiff_linear(),
+        &radau5::RADAU5,
+        &y0,
+        tol.clone(),
+        opts.clone(),
+        ImplicitOptions::default(),
+    );
+    let mut plain = ImplicitRk::new(
+        stiff_linear(),
+        &radau5::RADAU5,
+        &y0,
+        tol,
+        opts,
+        ImplicitOptions::default(),
+    );
+    while named.step().unwrap().is_some() {}
+    while plain.step().unwrap().is_some() {}
+    assert!(named.switches().is_empty());
+    assert_eq!(named.y(), plain.y());
+    assert_eq!(named.stats().accepted, plain.stats().accepted);
+    let balance = plain.implicit_stats().guard_balance.expect("guarded");
+    assert!(balance >= 0.0, "balance {balance}");
+}

@@ -21,6 +21,11 @@ pub(crate) struct Cli {
     /// Largest number of rows a --trace dt=X trace may have (t_end/dt; default 10000000).
     #[arg(long = "max-trace-rows", global = true, value_name = "N")]
     pub(crate) max_trace_rows: Option<u64>,
+    /// Threads of the matrix products of a run on the main thread (default: all cores). The
+    /// runs of --jobs workers use one each unless their configuration sets `threads`.
+    /// Results are the same bit for bit for every thread count.
+    #[arg(long = "threads", global = true, value_name = "N")]
+    pub(crate) threads: Option<usize>,
     /// Largest number of points of a sweep grid (default 100000).
     #[arg(long = "max-sweep-points", global = true, value_name = "N")]
     pub(crate) max_sweep_points: Option<u64>,

@@ -118,14 +118,17 @@ impl Claim for LossNonIncreasing {
 
 /// Calibrated constant `C` of [`GaussImbalanceRoundOff`]: the imbalance drift of a
 /// Gauss–Legendre run stays below `C · ε · S · √(N + 1)`. Measured ratio
-/// `drift / (ε S √(N+1))` (`tests/implicit_rk.rs`, `examples/stiff_case.rs --gauss`):
-/// 0.15 … 0.40 over GL2/GL4/GL6 at rtol 1e-3 and 1e-8 over `t = 200` on widths
+/// `drift / (ε S √(N+1))` (`tests/engine/implicit_rk.rs`, `examples/stiff_case.rs --gauss`):
+/// 0.15 … 0.58 over GL2/GL4/GL6 at rtol 1e-3 and 1e-8 over `t = 200` on widths
 /// `[20, 20, 20, 20, 2]` and on the stiff reference case `[40, 30, 30, 1]` (`h λ_max` up to
-/// ~10³); [`CALIBRATION_MEASURED`] rounds the largest up, and `C` leaves a factor 16 above it.
+/// ~10³), with faer's matrix kernel (0.15 … 0.40 with `matrixmultiply`'s: the largest ratio,
+/// GL4 at rtol 1e-3 over 50 steps, is set by the first steps' rounding, whose summation
+/// order the kernel fixes); [`CALIBRATION_MEASURED`] rounds the largest up, and `C` leaves a
+/// factor 16 above it.
 pub const GAUSS_ROUNDOFF_C: f64 = 16.0 * CALIBRATION_MEASURED;
 
 /// Largest measured ratio behind [`GAUSS_ROUNDOFF_C`].
-pub const CALIBRATION_MEASURED: f64 = 0.5;
+pub const CALIBRATION_MEASURED: f64 = 0.6;
 
 /// Gauss–Legendre conserves every quadratic invariant of the flow for any step-size sequence
 /// (Hairer–Lubich–Wanner, *Geometric Numerical Integration*, Thm IV.2.2), and every entry of

@@ -18,6 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::controller::GustafssonController;
+use super::guard::WorkGuard;
 use super::krylov::Gmres;
 use super::lowrank::LowRankJacobian;
 use super::newton::{
@@ -62,6 +63,13 @@ pub struct ImplicitOptions {
     pub newton_step_theta: f64,
     /// Stage stopping rule; `None`: RADAU5's rule for Radau, round-off for Gauss.
     pub stage_tolerance: Option<StageTolerance>,
+    /// The work guard ([`super::guard`]): stop with
+    /// [`StepFailure::ImplicitNotPaying`](crate::integrate::StepFailure::ImplicitNotPaying) when the method spends more than an explicit method
+    /// at its stability limit would, beyond a bounded allowance. Adaptive steps with a
+    /// Jacobian model and RADAU5's stage stopping rule only: fixed steps are taken as asked,
+    /// and Gauss stages iterated to round-off cost several explicit steps each by design
+    /// (they are asked for by name for the invariants they keep).
+    pub work_guard: bool,
     /// RADAU5's tolerance transformation for methods whose error estimate has a lower order
     /// `q` than the method's `p` (Radau): the controller works with
     /// `rtol' = 0.1 rtol^{(q+1)/(p+1)}` (`0.1 rtol^{2/3}` for Radau IIA 5) and
@@ -98,6 +106,7 @@ impl Default for ImplicitOptions {
             refresh_growth: 1.5,
             newton_step_theta: 0.3,
             stage_tolerance: None,
+            work_guard: true,
             transform_tolerances: true,
             stage_fraction: Some(3e-4),
         }
@@ -124,6 +133,16 @@ pub struct ImplicitStats {
     /// Extra Newton increments evaluated (not applied) to measure the stage error of a step
     /// started from zero stages (the first step; [`ImplicitRk`]'s `stage_error`).
     pub stage_probes: u64,
+    /// Gradient-equivalents of the refreshes' orthogonalization (counted by the work guard
+    /// when the system states its evaluation cost).
+    pub ortho_work: f64,
+    /// The work guard's balance after the last step (`None`: no guard).
+    pub guard_balance: Option<f64>,
+}
+
+/// Lanczos iterations of a refresh at rank `rank`: `max(lanczos.max_iter, 3 rank)`.
+fn refresh_iterations(iopts: &ImplicitOptions, rank: usize) -> usize {
+    iopts.lanczos.max_iter.max(3 * rank)
 }
 
 /// RADAU5's tolerance transformation generalised to an error estimate of order `q` for a
@@ -209,6 +228,24 @@ impl<S: OdeSystem> ImplicitRk<S> {
             need_refresh: has_jvp,
             has_jvp,
             gmres,
+            guard: (iopts.work_guard
+                && has_jvp
+                && opts.fixed_step.is_none()
+                && matches!(tolerance, StageTolerance::Controlled { .. }))
+            .then(|| {
+                WorkGuard::new(
+                    n,
+                    sys.rhs_cost(),
+                    refresh_iterations(&iopts, iopts.rank),
+                    (s as u32 * max_iter) as f64,
+                )
+            }),
+            rho_a: tab
+                .a
+                .complex_eigenvalues()
+                .iter()
+                .fold(0.0, |r: f64, z| r.max(z.norm())),
+            unpaying: None,
             work: NewtonWork::new(s, n),
             z_acc: vec![0.0; s * n],
             sk: vec![0.0; n],
@@ -290,6 +327,12 @@ pub struct Collocation {
     need_refresh: bool,
     has_jvp: bool,
     gmres: Option<Gmres>,
+    guard: Option<WorkGuard>,
+    /// Spectral radius of the coefficient matrix `A` (the guard's Newton contraction model).
+    rho_a: f64,
+    /// Set when the guard predicted, at a refresh, that the model cannot pay (the curvature
+    /// it leaves out).
+    unpaying: Option<f64>,
     work: NewtonWork,
     z_acc: Vec<f64>,
     sk: Vec<f64>,
@@ -319,8 +362,21 @@ impl Collocation {
         ImplicitStats {
             model_rank: self.model.rank(),
             mu_max: self.model.mu_max(),
+            guard_balance: self.guard.map(|g| g.balance()),
             ..self.istats
         }
+    }
+
+    /// All work so far in gradient-equivalents (evaluations, Jacobian-vector products and
+    /// the refreshes' orthogonalization).
+    fn work(&self) -> f64 {
+        self.nfev as f64 + self.istats.jvps as f64 + self.istats.ortho_work
+    }
+
+    /// Debits the work since the last check from the guard; the overdraft if it stops here.
+    fn overdrawn(&mut self) -> Option<super::guard::Overdraft> {
+        let (work, mu) = (self.work(), self.model.mu_max());
+        self.guard.as_mut()?.debit(work, mu)
     }
 
     /// `h_0 = 0.01 ‖y_0‖/‖f_0‖` in the tolerance-weighted norm over the dynamic components
@@ -343,18 +399,32 @@ impl Collocation {
         h.min(h_max)
     }
 
-    fn refresh_model<S: OdeSystem>(&mut self, sys: &mut S, t: f64) {
+    /// Refreshes the Jacobian model at `(t, y)` before a trial step of size `h`; with the
+    /// work guard, also judges from the new model's spectrum whether it can pay
+    /// ([`super::guard::predicts_paying`]).
+    fn refresh_model<S: OdeSystem>(&mut self, sys: &mut S, t: f64, h: f64) {
         let c = self.model.refresh(
             sys,
             t,
             &self.y,
             self.rank,
             &LanczosOptions {
-                max_iter: self.iopts.lanczos.max_iter.max(3 * self.rank),
+                max_iter: refresh_iterations(&self.iopts, self.rank),
                 ..self.iopts.lanczos
             },
         );
         self.istats.jvps += c.jvps;
+        if let Some(g) = &self.guard {
+            self.istats.ortho_work += g.ortho_work(c.jvps);
+            let (mu, left) = (self.model.mu_max(), self.model.left_out);
+            let theta = self.iopts.newton_step_theta;
+            let doubled = (2 * self.rank).min(self.iopts.max_rank);
+            let can_double =
+                doubled > self.rank && g.affords(refresh_iterations(&self.iopts, doubled));
+            if !super::guard::predicts_paying(h, mu, left, theta, self.rho_a) && !can_double {
+                self.unpaying = Some(left);
+            }
+        }
         self.istats.model_refreshes += 1;
         self.model_fresh = true;
         self.need_refresh = false;
@@ -560,7 +630,7 @@ impl Method for Collocation {
     /// Refreshes a stale Jacobian model at the step's start.
     fn prepare<S: OdeSystem>(&mut self, sys: &mut S, step: Span) -> Option<f64> {
         if self.need_refresh && self.has_jvp {
-            self.refresh_model(sys, step.t);
+            self.refresh_model(sys, step.t, step.h);
         }
         None
     }
@@ -569,6 +639,16 @@ impl Method for Collocation {
     /// halves the step.
     fn attempt<S: OdeSystem>(&mut self, sys: &mut S, step: Span) -> Attempt {
         let Span { t, h, first } = step;
+        if let Some(left) = self.unpaying {
+            return Attempt::NotPaying(super::guard::Overdraft {
+                overspent: self.overdrawn().map_or(0.0, |o| o.overspent),
+                mu_max: self.model.mu_max(),
+                left_out: Some(left),
+            });
+        }
+        if let Some(o) = self.overdrawn() {
+            return Attempt::NotPaying(o);
+        }
         // the first step starts from zero stages (no previous collocation polynomial)
         self.start_values(h, first);
         let nr = self.newton(sys, t, h);
@@ -579,9 +659,19 @@ impl Method for Collocation {
                 self.need_refresh = true;
                 return Attempt::Failed { shrink: None };
             }
-            if self.has_jvp && self.rank < self.iopts.max_rank && self.model.rank() == self.rank {
-                // the fresh model misses stiff directions: double its rank
-                self.rank = (2 * self.rank).min(self.iopts.max_rank);
+            let doubled = (2 * self.rank).min(self.iopts.max_rank);
+            let affordable = self.overdrawn().is_none()
+                && self
+                    .guard
+                    .is_none_or(|g| g.affords(refresh_iterations(&self.iopts, doubled)));
+            if self.has_jvp
+                && self.rank < self.iopts.max_rank
+                && self.model.rank() == self.rank
+                && affordable
+            {
+                // the fresh model misses stiff directions: double its rank (when the work
+                // guard's balance pays for the refresh)
+                self.rank = doubled;
                 self.need_refresh = true;
                 return Attempt::Failed { shrink: None };
             }
@@ -619,6 +709,11 @@ impl Method for Collocation {
         }
         self.rejected_last = false;
         let h_lambda = h * self.model.mu_max();
+        let cap_iterations =
+            refresh_iterations(&self.iopts, (2 * self.rank).min(self.iopts.max_rank));
+        if let Some(g) = self.guard.as_mut() {
+            g.credit(h, self.model.mu_max(), cap_iterations);
+        }
         self.h_last = h;
         // the Newton-limited step and the staleness test are measured for RADAU5's stopping
         // rule; Gauss stages iterated to round-off keep the plain rules

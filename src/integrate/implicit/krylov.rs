@@ -180,9 +180,7 @@ impl Gmres {
     }
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::flow::linalg::dot;
 
 fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()

@@ -32,6 +32,9 @@ pub struct LowRankJacobian {
     pub values: Vec<f64>,
     /// Unit eigenvectors (length `n`).
     pub vectors: Vec<Vec<f64>>,
+    /// The largest Ritz value left out of the model at its last refresh (`μ_{k+1}`, 0 when
+    /// the Lanczos run gave no more): the curvature Newton iterates on without the model.
+    pub left_out: f64,
     /// `h` and `γ_0` the blocks below were built for.
     built_for: Option<(f64, f64)>,
     /// `(I_s + hμ_i A)⁻¹ − I_s`, one per eigenpair.
@@ -96,6 +99,13 @@ impl LowRankJacobian {
         );
         self.values.clear();
         self.vectors.clear();
+        self.left_out = pairs
+            .values
+            .get(pairs.top_vectors.len())
+            .copied()
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0)
+            .max(0.0);
         for (mu, v) in pairs.values.iter().zip(pairs.top_vectors) {
             if *mu > 0.0 && mu.is_finite() {
                 self.values.push(*mu);
@@ -184,6 +194,4 @@ impl LowRankJacobian {
     }
 }
 
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::flow::linalg::dot;

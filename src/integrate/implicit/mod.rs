@@ -8,6 +8,7 @@
 
 pub mod controller;
 pub mod gauss;
+pub mod guard;
 pub mod irk;
 pub mod krylov;
 pub mod lowrank;
