@@ -43,7 +43,7 @@ for v in res.violated:
     rep = gradflow.replay(report)
     print(f"replay {report.name}: {'reproduced' if rep.reproduced else rep.differences}")
 
-# %% plot the slack (rhs − lhs) along the run's excerpt of each claim
+# %% plot the slack (rhs − lhs) on each claim's trajectory excerpt
 try:
     import matplotlib
 
@@ -52,14 +52,21 @@ try:
 except ImportError:
     print("matplotlib is not installed: no plot")
 else:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for v in res.verdicts:
-        ax.plot(v.excerpt["t"], v.excerpt["slack"], marker=".", label=f"{v.id} ({v.verdict})")
-    ax.axhline(0.0, color="k", lw=0.5)
-    ax.set_xlabel("t")
-    ax.set_ylabel("slack = rhs − lhs")
-    ax.set_yscale("symlog", linthresh=1e-6)
-    ax.legend(fontsize=7)
+    # each verdict keeps an excerpt of the trajectory: around the first violation, or the
+    # last evaluations of a claim that holds; one panel per claim
+    fig, axes = plt.subplots(1, len(res.verdicts), figsize=(4 * len(res.verdicts), 3.2))
+    for ax, v in zip(axes, res.verdicts):
+        ax.plot(v.excerpt["t"], v.excerpt["slack"], marker=".", label="slack")
+        ax.fill_between(v.excerpt["t"], -v.excerpt["budget"], v.excerpt["budget"],
+                        color="0.85", label="± budget")
+        ax.axhline(0.0, color="k", lw=0.5)
+        if v.first_violation:
+            ax.axvline(v.first_violation["t"], color="r", ls="--", lw=0.8,
+                       label="first violation")
+        ax.set_title(f"{v.id}: {v.verdict}", fontsize=8)
+        ax.set_xlabel("t")
+        ax.set_ylabel("slack = rhs − lhs")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     # beside the output set, which holds only the files its manifest lists
     png = out.with_name(out.name + "-slack.png")

@@ -203,14 +203,21 @@ fn with_arrays(
             }
         }
     }
+    // the library's .npy encoding, written plainly: the run reads the files back at once,
+    // and an atomic, synced write (`npy::write_matrix`) would cost a few ms per file
+    let write = |name: String, m: &DMatrix<f64>| -> Res<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, gradflow::model::npy::to_npy_bytes(m))
+            .map_err(|e| Failure::Library(GradflowError::write(&path, e)))
+    };
     if let Some(d) = &data {
-        gradflow::model::npy::write_matrix(&dir.join("X.npy"), &d.x)?;
-        gradflow::model::npy::write_matrix(&dir.join("Y.npy"), &d.y)?;
+        write("X.npy".into(), &d.x)?;
+        write("Y.npy".into(), &d.y)?;
         obj.insert("data".into(), json!({"kind": "npy", "dir": dir}));
     }
     if let Some(layers) = &weights {
         for (k, w) in layers.iter().enumerate() {
-            gradflow::model::npy::write_matrix(&dir.join(format!("W{}.npy", k + 1)), w)?;
+            write(format!("W{}.npy", k + 1), w)?;
         }
         obj.insert("init".into(), json!({"kind": "npy", "dir": dir}));
     }
