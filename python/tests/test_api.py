@@ -102,3 +102,22 @@ def test_ctrl_c_stops_a_long_run():
     assert elapsed < 5.0, elapsed
     # the next call runs normally (the stop request was withdrawn)
     assert gradflow.run(X, Y, W, loss="half_mean", rtol=1e-6, atol=1e-8, t_end=0.01).status == "completed"
+
+
+def test_config_file_paper_and_trace_every(tmp_path):
+    cfg = gradflow.example("mc24-small-init")
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(cfg))
+    # a configuration file, with one field changed as a flag would
+    r = gradflow.run(config=path, t_end=0.5, trace_every=5)
+    assert r.success and r.summary["t_end"] == 0.5
+    steps = r.trace["step"]
+    # every 5th accepted step, plus the first and the last
+    assert steps[0] == 0 and steps[-1] == r.summary["stats"]["accepted"]
+    assert all(s % 5 == 0 for s in steps[1:-1])
+    # all claims of a paper
+    res = gradflow.check(config=path, paper="002", t_end=0.5)
+    ids = {c["id"] for c in gradflow.claims(paper="002") if not c["sweep"]}
+    assert {v.id for v in res.verdicts} == ids
+    assert {v.verdict for v in res.verdicts} <= {"holds", "violated", "inconclusive",
+                                                 "not_applicable"}
