@@ -307,16 +307,10 @@ def _base_config(config: Optional[ConfigLike]) -> "tuple[Dict[str, Any], str]":
     if config is None:
         return {}, "python"
     if isinstance(config, Mapping):
-        return json.loads(json.dumps(dict(config))), "python"
+        return json.loads(json.dumps(dict(config), default=_json_default)), "python"
     path = Path(config)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise InputFileError(f"{path}: {e.strerror or e}") from None
-    try:
-        v = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: malformed JSON: {e}") from None
+    # read by the library, as --config FILE: the same messages for a missing or malformed file
+    v = json.loads(_native(_gradflow.read_config, str(path)))
     if not isinstance(v, dict):
         raise ConfigError("invalid configuration: the configuration must be a JSON object")
     return v, str(path)
@@ -404,7 +398,7 @@ class _Call:
 
     def native_args(self):
         return dict(
-            config_json=json.dumps(self.cfg),
+            config_json=json.dumps(self.cfg, default=_json_default),
             origin=self.origin,
             x=self.X,
             y=self.Y,
@@ -432,6 +426,15 @@ class _Call:
     def cleanup(self):
         for d in self._tmp:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def _json_default(v):
+    """NumPy scalars and arrays in a configuration, as JSON numbers and lists."""
+    if isinstance(v, (np.generic, np.ndarray)):
+        return v.tolist()
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    raise TypeError(f"{type(v).__name__} is not a JSON value")
 
 
 def _read_trace(path: Path):
@@ -575,13 +578,11 @@ def check(
         :class:`Verdict` per claim, in order), ``violated``.
     """
     if isinstance(claims, str):
-        claims = [c for c in claims.split(",")]
-    call = _Call(
-        X, Y, weights, config, out, inputs_dir,
-        dict(options=run_options, **{k: run_options.pop(k, None) for k in (
-            "hidden", "loss", "t_end", "method", "rtol", "atol", "seed", "trace_every",
-            "trace_dt")}),
-    )
+        claims = claims.split(",")
+    named = ("hidden", "loss", "t_end", "method", "rtol", "atol", "seed", "trace_every",
+             "trace_dt")
+    overlay = {k: run_options.pop(k, None) for k in named}
+    call = _Call(X, Y, weights, config, out, inputs_dir, dict(overlay, options=run_options))
     try:
         summary, layers, t, verdicts = _native(
             _gradflow.check,
@@ -619,17 +620,12 @@ def sweep(
     everything stays in memory. ``jobs``: worker threads (default one per core).
     Returns the content of ``sweep_verdicts.json`` plus ``resumed``."""
     if isinstance(spec, Mapping):
-        text, origin = json.dumps(dict(spec)), "python"
+        source = dict(text=json.dumps(dict(spec), default=_json_default), origin="python")
     else:
-        path = Path(spec)
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise InputFileError(f"reading {path}: {e.strerror or e}") from None
-        origin = str(path)
+        source = dict(path=str(spec))
     return json.loads(
         _native(
-            _gradflow.sweep, text, origin,
+            _gradflow.sweep, **source,
             out=None if out is None else str(out), jobs=jobs, fresh=fresh,
         )
     )

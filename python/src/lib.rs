@@ -414,14 +414,16 @@ fn replay(py: Python<'_>, report: PathBuf) -> PyResult<String> {
 }
 
 /// Runs a sweep (`sweep::run_sweep`) given as the text of a sweep file (`origin` names it
-/// in messages), with point records and verdicts under `out` when given. Returns the JSON
-/// of `sweep_verdicts.json` with `resumed` (points taken from stored records).
+/// in messages), or as the file `path`, with point records and verdicts under `out` when
+/// given. Returns the JSON of `sweep_verdicts.json` with `resumed` (points taken from
+/// stored records).
 #[pyfunction]
-#[pyo3(signature = (text, origin, out=None, jobs=None, fresh=false))]
+#[pyo3(signature = (text=None, origin=None, path=None, out=None, jobs=None, fresh=false))]
 fn sweep(
     py: Python<'_>,
-    text: String,
-    origin: String,
+    text: Option<String>,
+    origin: Option<String>,
+    path: Option<PathBuf>,
     out: Option<PathBuf>,
     jobs: Option<usize>,
     fresh: bool,
@@ -430,6 +432,18 @@ fn sweep(
         if jobs == Some(0) {
             return Err(Failure::Usage("jobs=0: must be ≥ 1".into()));
         }
+        let (text, origin) = match (text, path) {
+            (Some(t), None) => (t, origin.unwrap_or_else(|| "python".into())),
+            (None, Some(p)) => {
+                let origin = p.display().to_string();
+                // worded as `gradflow sweep` words it: "reading FILE: <the OS's message>"
+                let t = std::fs::read_to_string(&p).map_err(|e| {
+                    Failure::Library(GradflowError::io(format!("reading {origin}"), e))
+                })?;
+                (t, origin)
+            }
+            _ => return Err(Failure::Usage("give a sweep file or its content".into())),
+        };
         let spec = gradflow::sweep::SweepSpec::parse(&text, &origin)?;
         if let (true, Some(out)) = (fresh, &out) {
             let points = out.join("points");
@@ -527,6 +541,15 @@ fn claim_source(py: Python<'_>, id: String, claims_file: Option<PathBuf>) -> PyR
     })
 }
 
+/// A run configuration file as JSON text, read as `gradflow run --config FILE` reads it
+/// (`RunConfig::from_file`: the same messages for a missing file or malformed JSON).
+#[pyfunction]
+fn read_config(path: PathBuf) -> PyResult<String> {
+    RunConfig::from_file(&path)
+        .map(|v| v.to_string())
+        .map_err(|e| Failure::Library(e).into())
+}
+
 /// The built-in examples as `(name, paper, description)`.
 #[pyfunction]
 fn examples() -> Vec<(&'static str, &'static str, &'static str)> {
@@ -583,6 +606,7 @@ fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(claims, m)?)?;
     m.add_function(wrap_pyfunction!(claim_source, m)?)?;
+    m.add_function(wrap_pyfunction!(read_config, m)?)?;
     m.add_function(wrap_pyfunction!(examples, m)?)?;
     m.add_function(wrap_pyfunction!(example_json, m)?)?;
     m.add_function(wrap_pyfunction!(set_limits, m)?)?;

@@ -92,3 +92,19 @@ def test_float32_is_converted_with_a_warning():
     assert any("float32" in str(x.message) for x in w)
     r64 = gradflow.run(X.astype(np.float32).astype(np.float64), Y, W, loss="half_mean", t_end=0.5, rtol=1e-8, atol=1e-10)
     assert all(np.array_equal(a, b) for a, b in zip(r32.weights, r64.weights))
+
+
+def test_file_errors_are_the_cli_messages(cli, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"t_end": 1.0,')
+    for path, exc in ((tmp_path / "missing.json", gradflow.InputFileError),
+                      (bad, gradflow.ConfigError)):
+        with pytest.raises(exc) as e:
+            gradflow.run(config=path)
+        p = cli("run", "--config", path, "--out", tmp_path / "o")
+        assert p.returncode == 2
+        assert p.stderr.strip() == f"gradflow: error: {e.value}"
+    with pytest.raises(gradflow.InputFileError) as e:
+        gradflow.sweep(tmp_path / "missing.json")
+    p = cli("sweep", tmp_path / "missing.json", "--out", tmp_path / "s")
+    assert p.stderr.strip() == f"gradflow: error: {e.value}"
