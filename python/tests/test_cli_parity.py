@@ -75,3 +75,21 @@ def test_check_verdicts_match_cli(cli, tmp_path):
     # the verdict objects are the entries of verdicts.json
     assert [v.raw for v in res.verdicts] == py_verdicts["verdicts"]
     assert_bitwise(load_weights(tmp_path / "cli"), res.run.weights)
+
+
+def test_output_sets_verify_with_the_cli(cli, tmp_path):
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(6, 3)), rng.normal(size=(6, 1))
+    W = [0.5 * rng.normal(size=(2, 3)), 0.5 * rng.normal(size=(1, 2))]
+    r = gradflow.run(X, Y, W, loss="half_mean", t_end=1.0, rtol=1e-8, atol=1e-10,
+                     trace_every=2, out=tmp_path / "run")
+    assert r.out == tmp_path / "run" and r.trace is not None
+    # the arrays are kept beside the output set, where its configuration names them
+    assert (tmp_path / "run.inputs" / "X.npy").exists()
+    assert np.array_equal(np.load(tmp_path / "run.inputs" / "W2.npy"), W[1])
+    c = gradflow.check(config=gradflow.example("mc24-small-init"), t_end=0.5,
+                       claims="mc24.lemma1.imbalance_conserved", out=tmp_path / "check")
+    assert c.verdicts[0].verdict == "holds"
+    for d in ("run", "check"):
+        p = cli("verify", tmp_path / d)
+        assert p.returncode == 0, p.stderr
