@@ -595,6 +595,15 @@ fn set_limits(
     Ok(())
 }
 
+/// Panics inside [`blocking`], as a bug of the library would: for the test that a panic
+/// reaches Python as an `InternalError`, never as an unwinding panic.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    blocking(py, || -> Res<()> {
+        panic!("a panic raised on purpose by the test suite")
+    })
+}
+
 /// The native module.
 #[pymodule]
 fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -610,5 +619,6 @@ fn _gradflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(examples, m)?)?;
     m.add_function(wrap_pyfunction!(example_json, m)?)?;
     m.add_function(wrap_pyfunction!(set_limits, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
 }

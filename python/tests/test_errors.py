@@ -108,3 +108,11 @@ def test_file_errors_are_the_cli_messages(cli, tmp_path):
         gradflow.sweep(tmp_path / "missing.json")
     p = cli("sweep", tmp_path / "missing.json", "--out", tmp_path / "s")
     assert p.stderr.strip() == f"gradflow: error: {e.value}"
+
+
+def test_a_rust_panic_is_an_internal_error():
+    from gradflow import _gradflow, _native
+    with pytest.raises(gradflow.InternalError, match="internal error: a panic raised on purpose"):
+        _native(_gradflow._panic_for_tests)
+    # and the module goes on working
+    assert gradflow.examples()
