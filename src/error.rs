@@ -73,6 +73,10 @@ pub enum GradflowError {
         /// Why the integrator stopped.
         reason: String,
     },
+    /// The run was stopped on request ([`crate::cancel::request`]; the Python package's
+    /// Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl GradflowError {

@@ -32,6 +32,7 @@
 //! - [`search`]: counterexample search over a space of settings, guided by robustness, and
 //!   shrinking.
 //! - [`limits`]: limits on every size that comes from the input.
+//! - [`cancel`]: a process-wide request to stop the runs in progress (for embedders).
 //! - [`error`]: the typed errors ([`GradflowError`]).
 //!
 //! # Example
@@ -81,6 +82,7 @@
 //! # }
 //! ```
 
+pub mod cancel;
 pub mod check;
 pub mod claim;
 pub mod config;

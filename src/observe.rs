@@ -163,6 +163,7 @@ pub fn drive(
     let mut grid_k = vec![1u64; observers.len()];
     let mut switches_seen = 0usize;
     let status = loop {
+        crate::cancel::check()?;
         let st = match stepper.step() {
             Ok(None) => break Status::Completed,
             Err(fail) => break Status::Stopped(fail),

@@ -211,6 +211,22 @@ fn half() -> f64 {
     0.5
 }
 
+/// Checks that `data` fit the network `shape` (`d = m_0`, `q = m_L`), as [`initialize`]
+/// does first: a [`GradflowError::Shape`] naming both otherwise.
+pub fn check_data_fits(shape: &Shape, data: &Dataset) -> Result<(), GradflowError> {
+    if data.d() != shape.input() || data.q() != shape.output() {
+        return Err(GradflowError::Shape(format!(
+            "data have d = {}, q = {} but the network widths {} need d = {}, q = {}",
+            data.d(),
+            data.q(),
+            shape.widths_label(),
+            shape.input(),
+            shape.output()
+        )));
+    }
+    Ok(())
+}
+
 /// The initial flat weight vector (`shape.pack` layout: `W_1` first, each layer
 /// column-major) for the scheme `spec`, on the network `shape`, for the training set `data`
 /// (data-dependent schemes use the row space of `data.x` or `X⁺Y`), from the random stream
@@ -227,16 +243,7 @@ pub fn initialize(
     data: &Dataset,
     seed: u64,
 ) -> Result<Vec<f64>, GradflowError> {
-    if data.d() != shape.input() || data.q() != shape.output() {
-        return Err(GradflowError::Shape(format!(
-            "data have d = {}, q = {} but the network widths {} need d = {}, q = {}",
-            data.d(),
-            data.q(),
-            shape.widths_label(),
-            shape.input(),
-            shape.output()
-        )));
-    }
+    check_data_fits(shape, data)?;
     let mut rng = StdRng::seed_from_u64(seed ^ INIT_SEED_XOR);
     let rng = &mut rng;
     let layers = match spec {
