@@ -1,0 +1,996 @@
+//! Data series for the figures, read from gradflow's output files: the trace
+//! (`trace.jsonl`), the run summary and manifest, `verdicts.json`, counterexample reports and
+//! `sweep_verdicts.json`. Everything here is a pure function from parsed files to
+//! [`Figure`] descriptions (panels of lines, bands and marks); [`super::figure`] draws them.
+//! Reading a file is separate from building its series, so the series can be tested on text.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::GradflowError;
+
+/// Axis scale of a panel's y axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// Linear.
+    Linear,
+    /// Base-10 logarithmic (only positive values are drawn).
+    Log,
+}
+
+/// A polyline with its legend label.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    /// Legend label.
+    pub label: String,
+    /// The points `(x, y)`, in x order (non-finite values already removed).
+    pub points: Vec<(f64, f64)>,
+    /// Draw markers at the points instead of a line (e.g. measured sweep points).
+    pub markers: bool,
+    /// Draw dashed (reference lines: a claimed exponent, a budget).
+    pub dashed: bool,
+}
+
+/// A shaded band between a lower and an upper curve.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Band {
+    /// Legend label.
+    pub label: String,
+    /// `(x, lower, upper)`, in x order.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A vertical interval at one x (an error bar: a confidence interval).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorBar {
+    /// Position.
+    pub x: f64,
+    /// Lower end.
+    pub lo: f64,
+    /// Upper end.
+    pub hi: f64,
+}
+
+/// A marked position on one axis (a stability boundary, a method switch, a first violation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    /// Legend label.
+    pub label: String,
+    /// Position on the axis.
+    pub value: f64,
+}
+
+/// One panel: axes with labels, the lines, bands and marks drawn in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    /// Title above the panel.
+    pub title: String,
+    /// x-axis label (with units or convention).
+    pub x_label: String,
+    /// y-axis label (with units or convention).
+    pub y_label: String,
+    /// x-axis scale.
+    pub x_scale: Scale,
+    /// y-axis scale.
+    pub y_scale: Scale,
+    /// Lines, drawn over the bands.
+    pub lines: Vec<Line>,
+    /// Shaded bands (budgets, confidence bands).
+    pub bands: Vec<Band>,
+    /// Error bars (drawn with the first line's colour).
+    pub error_bars: Vec<ErrorBar>,
+    /// Horizontal marks (y values).
+    pub h_marks: Vec<Mark>,
+    /// Vertical marks (x values).
+    pub v_marks: Vec<Mark>,
+}
+
+impl Panel {
+    /// An empty panel with its title and axis labels.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            lines: Vec::new(),
+            bands: Vec::new(),
+            error_bars: Vec::new(),
+            h_marks: Vec::new(),
+            v_marks: Vec::new(),
+        }
+    }
+
+    /// The panel's y values (lines, bands, error bars, horizontal marks), for the range.
+    pub fn y_values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .chain(self.bands.iter().flat_map(|b| {
+                b.points.iter().flat_map(|p| [p.1, p.2]) // both edges
+            }))
+            .chain(self.error_bars.iter().flat_map(|e| [e.lo, e.hi]))
+            .chain(self.h_marks.iter().map(|m| m.value))
+    }
+
+    /// The panel's x values (lines, bands, error bars, vertical marks), for the range.
+    pub fn x_values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.0))
+            .chain(self.bands.iter().flat_map(|b| b.points.iter().map(|p| p.0)))
+            .chain(self.error_bars.iter().map(|e| e.x))
+            .chain(self.v_marks.iter().map(|m| m.value))
+    }
+}
+
+/// A figure: a title, panels laid out in a grid, and a caption line naming the command and
+/// the configuration hash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// File stem of the figure (`run`, `claims`, `counterexample-<id>`, `fit-<id>`, …).
+    pub name: String,
+    /// Title over the figure.
+    pub title: String,
+    /// Caption line under the figure.
+    pub caption: String,
+    /// The panels, row by row.
+    pub panels: Vec<Panel>,
+}
+
+/// A method switch of an `--method auto` run (an event row of the trace).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Switch {
+    /// Time of the switch.
+    pub t: f64,
+    /// Method switched from.
+    pub from: String,
+    /// Method switched to.
+    pub to: String,
+}
+
+/// A trace (`trace.jsonl`) as columns: step, time, step size and every monitor column, one
+/// value per row (`null`, a non-finite value, as NaN), and the method-switch events.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Trace {
+    /// Accepted-step index of each row.
+    pub step: Vec<u64>,
+    /// Time of each row.
+    pub t: Vec<f64>,
+    /// Step size that led to each row (0 at the initial point).
+    pub h: Vec<f64>,
+    /// The other numeric columns, by name, each with one value per row.
+    pub columns: BTreeMap<String, Vec<f64>>,
+    /// Method switches (event rows).
+    pub switches: Vec<Switch>,
+}
+
+impl Trace {
+    /// Parses the text of a trace; `path` names it in errors. A line that is not a JSON
+    /// object, a row without a finite `t` or an integer `step`, a non-numeric column, and a
+    /// trace without rows are errors naming the line.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, GradflowError> {
+        let mut tr = Trace::default();
+        let data = |msg: String| GradflowError::Data(format!("{}: {msg}", path.display()));
+        for (i, line) in text.lines().enumerate() {
+            let ln = i + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(line).map_err(|e| GradflowError::Json {
+                path: format!("{}: line {ln}", path.display()),
+                message: e.to_string(),
+            })?;
+            let Some(obj) = v.as_object() else {
+                return Err(data(format!("line {ln}: not a JSON object")));
+            };
+            let t = obj.get("t").and_then(Value::as_f64);
+            let t = match t {
+                Some(t) if t.is_finite() => t,
+                _ => return Err(data(format!("line {ln}: no finite time \"t\""))),
+            };
+            if obj.get("event").is_some() {
+                if obj["event"] == "method_switch" {
+                    let s = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("?").into();
+                    tr.switches.push(Switch {
+                        t,
+                        from: s("from"),
+                        to: s("to"),
+                    });
+                }
+                continue;
+            }
+            let Some(step) = obj.get("step").and_then(Value::as_u64) else {
+                return Err(data(format!("line {ln}: no step index \"step\"")));
+            };
+            let row = tr.t.len();
+            for (k, val) in obj {
+                if k == "step" || k == "t" {
+                    continue;
+                }
+                let x = match val {
+                    Value::Null => f64::NAN,
+                    Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+                    _ => return Err(data(format!("line {ln}: column {k:?} is not a number"))),
+                };
+                if k == "h" {
+                    continue;
+                }
+                let col = tr
+                    .columns
+                    .entry(k.clone())
+                    .or_insert_with(|| vec![f64::NAN; row]);
+                col.resize(row, f64::NAN);
+                col.push(x);
+            }
+            tr.step.push(step);
+            tr.t.push(t);
+            tr.h.push(obj.get("h").and_then(Value::as_f64).unwrap_or(f64::NAN));
+        }
+        if tr.t.is_empty() {
+            return Err(data("the trace has no rows".into()));
+        }
+        let n = tr.t.len();
+        for col in tr.columns.values_mut() {
+            col.resize(n, f64::NAN);
+        }
+        Ok(tr)
+    }
+
+    /// Reads and parses `path` ([`Trace::parse`]).
+    pub fn read(path: &Path) -> Result<Self, GradflowError> {
+        let text = std::fs::read_to_string(path).map_err(|e| GradflowError::io(path, e))?;
+        Self::parse(&text, path)
+    }
+
+    /// Column `name`, if the trace has it.
+    pub fn column(&self, name: &str) -> Option<&[f64]> {
+        self.columns.get(name).map(Vec::as_slice)
+    }
+
+    /// `(t, y)` pairs of column values `ys` where both are finite (and `y > 0` on a log axis).
+    pub fn pairs(&self, ys: &[f64], scale: Scale) -> Vec<(f64, f64)> {
+        finite_pairs(&self.t, ys, scale)
+    }
+}
+
+/// `(x, y)` pairs where both are finite (and `y > 0` when `scale` is [`Scale::Log`]).
+pub fn finite_pairs(xs: &[f64], ys: &[f64], scale: Scale) -> Vec<(f64, f64)> {
+    xs.iter()
+        .zip(ys)
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && (scale == Scale::Linear || **y > 0.0))
+        .map(|(x, y)| (*x, *y))
+        .collect()
+}
+
+/// The scale for values `ys`: logarithmic when they are all positive (ignoring non-finite
+/// ones and, with `ignore_zero`, zeros) and span more than two decades.
+pub fn scale_for(ys: impl IntoIterator<Item = f64>, ignore_zero: bool) -> Scale {
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for y in ys.into_iter().filter(|y| y.is_finite()) {
+        if y == 0.0 && ignore_zero {
+            continue;
+        }
+        if y <= 0.0 {
+            return Scale::Linear;
+        }
+        lo = lo.min(y);
+        hi = hi.max(y);
+    }
+    if lo.is_finite() && hi / lo > 100.0 {
+        Scale::Log
+    } else {
+        Scale::Linear
+    }
+}
+
+/// What the caption and titles say about the output set: the command that wrote it, the
+/// configuration's name, method, loss convention and hash.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Provenance {
+    /// The command recorded in `manifest.json` (`run`, `check`, …), if any.
+    pub command: String,
+    /// The configuration's name (`summary.json`'s `name`, or the example's).
+    pub name: String,
+    /// The method (`dopri5`, `auto`, …).
+    pub method: String,
+    /// The loss convention (`half_sum`, …).
+    pub loss: String,
+    /// The first 12 hex digits of the SHA-256 of the configuration echo (compact JSON).
+    pub config_hash: String,
+}
+
+impl Provenance {
+    /// From a parsed `summary.json` and, if present, `manifest.json`.
+    pub fn from_summary(summary: &Value, manifest: Option<&Value>) -> Self {
+        let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+        let config = &summary["config"];
+        Self {
+            command: manifest.map(|m| s(&m["command"])).unwrap_or_default(),
+            name: s(&summary["name"])
+                .chars()
+                .chain(s(&config["name"]).chars())
+                .collect::<String>(),
+            method: s(&summary["method"])
+                .chars()
+                .chain(
+                    if summary["method"].is_null() {
+                        s(&config["method"])
+                    } else {
+                        String::new()
+                    }
+                    .chars(),
+                )
+                .collect(),
+            loss: {
+                let l = s(&summary["loss_convention"]);
+                if l.is_empty() {
+                    s(&config["loss"])
+                } else {
+                    l
+                }
+            },
+            config_hash: config_hash(config),
+        }
+    }
+
+    /// From a counterexample report (its `config`, `method`, `loss_convention`).
+    pub fn from_report(report: &Value) -> Self {
+        let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+        Self {
+            command: "check".into(),
+            name: s(&report["config"]["name"]),
+            method: s(&report["method"]),
+            loss: s(&report["loss_convention"]),
+            config_hash: config_hash(&report["config"]),
+        }
+    }
+
+    /// The caption line: `gradflow <command> · <name> · <method> · loss <convention> ·
+    /// config sha256 <hash>`, skipping what is unknown.
+    pub fn caption(&self, what: &str) -> String {
+        let mut parts = vec![format!(
+            "gradflow {}",
+            if self.command.is_empty() {
+                "?"
+            } else {
+                &self.command
+            }
+        )];
+        for (k, v) in [
+            ("", &self.name),
+            ("method ", &self.method),
+            ("loss ", &self.loss),
+            ("config sha256 ", &self.config_hash),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}{v}"));
+            }
+        }
+        parts.push(what.to_string());
+        parts.join(" · ")
+    }
+}
+
+/// The first 12 hex digits of the SHA-256 of `config` as compact JSON ("" for null).
+pub fn config_hash(config: &Value) -> String {
+    if config.is_null() {
+        return String::new();
+    }
+    let text = serde_json::to_string(config).unwrap_or_default();
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The label of the time axis.
+pub const T_LABEL: &str = "t (gradient-flow time)";
+
+/// Layer columns `<stem><k>` of the trace (`imbalance_drift_1`, …, not `…_rel_1`), in layer
+/// order.
+fn layer_columns<'a>(tr: &'a Trace, stem: &str) -> Vec<(usize, &'a str)> {
+    let mut v: Vec<(usize, &str)> = tr
+        .columns
+        .keys()
+        .filter_map(|n| {
+            let k = n.strip_prefix(stem)?;
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some((k.parse().ok()?, n.as_str()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The real-axis stability boundary of `method`'s `h|λ|` (explicit pairs, ROCK4's largest
+/// stage count, gradient descent's 2; `None` for A-stable implicit methods). For `auto`, the
+/// boundary of its explicit method (DOPRI5).
+pub fn stability_boundary(method: &str) -> Option<f64> {
+    use crate::config::Method;
+    let m: Method = serde_json::from_value(Value::String(method.into())).ok()?;
+    match m {
+        Method::Auto => Method::Dopri5.tableau().map(|t| t.stability_boundary),
+        Method::Gd => Some(2.0),
+        Method::Rock4 => Some(crate::integrate::rock::stability_bound(
+            crate::integrate::rock::MAX_STAGES,
+        )),
+        m => m.tableau().map(|t| t.stability_boundary),
+    }
+}
+
+/// Budget columns of claims about imbalances written by a check's trace (`budget:<id>` with
+/// `imbalance` in the id).
+fn imbalance_budgets(tr: &Trace) -> Vec<(&str, &[f64])> {
+    tr.columns
+        .iter()
+        .filter_map(|(n, v)| {
+            let id = n.strip_prefix(BUDGET_PREFIX)?;
+            id.contains("imbalance_conserved")
+                .then_some((id, v.as_slice()))
+        })
+        .collect()
+}
+
+/// Prefix of a claim's slack column in a check's trace.
+pub const SLACK_PREFIX: &str = "slack:";
+/// Prefix of a claim's budget column in a check's trace.
+pub const BUDGET_PREFIX: &str = "budget:";
+
+/// The standard panels of a run's trace: the loss; the gradient norm; the imbalance drifts
+/// (with the budget of an imbalance claim when a check's trace carries it); the step size,
+/// and `h|λ|` with the method's stability boundary when the trace has it (method switches
+/// marked on both); the sharpness when monitored. `t` is on every x axis.
+pub fn run_figure(tr: &Trace, prov: &Provenance) -> Figure {
+    let mut panels = Vec::new();
+    let loss_label = if prov.loss.is_empty() {
+        "L(t)".to_string()
+    } else {
+        format!("L(t), convention {}", prov.loss)
+    };
+    if let Some(loss) = tr.column("loss") {
+        let mut p = Panel::new("loss", T_LABEL, &loss_label);
+        p.y_scale = scale_for(loss.iter().copied(), false);
+        p.lines.push(line("loss", tr.pairs(loss, p.y_scale)));
+        panels.push(p);
+    }
+    if let Some(g2) = tr.column("grad_norm_sq") {
+        let g: Vec<f64> = g2.iter().map(|v| v.sqrt()).collect();
+        let mut p = Panel::new("gradient norm", T_LABEL, "‖∇L(θ)‖ (Frobenius, all layers)");
+        p.y_scale = scale_for(g.iter().copied(), false);
+        p.lines.push(line("‖∇L‖", tr.pairs(&g, p.y_scale)));
+        panels.push(p);
+    }
+    let drifts = layer_columns(tr, "imbalance_drift_");
+    let extra: Vec<&str> = ["projected_imbalance_drift", "null_space_drift"]
+        .into_iter()
+        .filter(|c| tr.column(c).is_some())
+        .collect();
+    if !drifts.is_empty() || !extra.is_empty() {
+        let mut p = Panel::new(
+            "conserved quantities: drift from t = 0",
+            T_LABEL,
+            "drift (Frobenius norm)",
+        );
+        p.y_scale = Scale::Log;
+        for (k, name) in &drifts {
+            p.lines.push(line(
+                &format!(
+                    "‖D_{k}(t) − D_{k}(0)‖, D_{k} = W_{}ᵀW_{} − W_{k}W_{k}ᵀ",
+                    k + 1,
+                    k + 1
+                ),
+                tr.pairs(&tr.columns[*name], Scale::Log),
+            ));
+        }
+        for name in extra {
+            p.lines
+                .push(line(name, tr.pairs(&tr.columns[name], Scale::Log)));
+        }
+        for (id, b) in imbalance_budgets(tr) {
+            p.bands.push(Band {
+                label: format!("error budget of {id}"),
+                points: tr
+                    .t
+                    .iter()
+                    .zip(b)
+                    .filter(|(t, b)| t.is_finite() && b.is_finite() && **b > 0.0)
+                    .map(|(t, b)| (*t, 0.0, *b))
+                    .collect(),
+            });
+        }
+        panels.push(p);
+    }
+    let switches: Vec<Mark> = tr
+        .switches
+        .iter()
+        .map(|s| Mark {
+            label: format!("switch {} → {}", s.from, s.to),
+            value: s.t,
+        })
+        .collect();
+    {
+        // the initial row has h = 0: not a step
+        let hs: Vec<f64> =
+            tr.h.iter()
+                .map(|h| if *h > 0.0 { *h } else { f64::NAN })
+                .collect();
+        let mut p = Panel::new("step size", T_LABEL, "accepted step size h");
+        p.y_scale = scale_for(hs.iter().copied(), false);
+        p.lines.push(line("h", tr.pairs(&hs, p.y_scale)));
+        p.v_marks = switches.clone();
+        panels.push(p);
+    }
+    // gradient descent does not estimate h|λ| (its column is 0): no panel
+    if let Some(hl) = tr
+        .column("h_lambda")
+        .filter(|c| c.iter().any(|v| v.is_finite() && *v != 0.0))
+    {
+        let hl: Vec<f64> = hl
+            .iter()
+            .zip(&tr.h)
+            .map(|(v, h)| if *h > 0.0 { *v } else { f64::NAN })
+            .collect();
+        let mut p = Panel::new(
+            "stiffness estimate",
+            T_LABEL,
+            "h·|λ| (λ: the step's stiffness estimate)",
+        );
+        p.lines.push(line("h·|λ|", tr.pairs(&hl, Scale::Linear)));
+        if let Some(b) = stability_boundary(&prov.method) {
+            let of = if prov.method == "auto" {
+                "dopri5, auto's explicit method".to_string()
+            } else {
+                prov.method.clone()
+            };
+            p.h_marks.push(Mark {
+                label: format!("real-axis stability boundary of {of} ({b:.3})"),
+                value: b,
+            });
+        }
+        p.y_scale = scale_for(p.y_values(), true);
+        if p.y_scale == Scale::Log {
+            p.lines[0].points.retain(|q| q.1 > 0.0);
+        }
+        p.v_marks = switches;
+        panels.push(p);
+    }
+    if let Some(s) = tr.column("sharpness") {
+        let mut p = Panel::new("sharpness", T_LABEL, "λ_max(∇²L) (Lanczos)");
+        p.lines.push(line("λ_max", tr.pairs(s, Scale::Linear)));
+        if let Some(m) = tr.column("sharpness_min") {
+            p.lines.push(line("λ_min", tr.pairs(m, Scale::Linear)));
+        }
+        p.y_scale = scale_for(p.y_values(), false);
+        panels.push(p);
+    }
+    Figure {
+        name: "run".into(),
+        title: format!("{} — trajectory", title_name(prov)),
+        caption: prov.caption(&format!("{} trace rows", tr.t.len())),
+        panels,
+    }
+}
+
+fn title_name(prov: &Provenance) -> String {
+    if prov.name.is_empty() {
+        "gradflow".into()
+    } else {
+        prov.name.clone()
+    }
+}
+
+fn line(label: &str, points: Vec<(f64, f64)>) -> Line {
+    Line {
+        label: label.into(),
+        points,
+        markers: false,
+        dashed: false,
+    }
+}
+
+/// What `verdicts.json` says of one claim, for its panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimSummary {
+    /// The claim's id.
+    pub id: String,
+    /// Its name in the trace's columns: the id, with `#2`, `#3`, … for a repeated id.
+    pub key: String,
+    /// `inequality` or `identity`.
+    pub form: String,
+    /// The verdict.
+    pub verdict: String,
+    /// Time of the first violation, if violated.
+    pub first_violation: Option<f64>,
+}
+
+/// The claims of a parsed `verdicts.json`.
+pub fn claim_summaries(verdicts: &Value) -> Vec<ClaimSummary> {
+    let mut seen: Vec<String> = Vec::new();
+    verdicts["verdicts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| ClaimSummary {
+                    id: v["info"]["id"].as_str().unwrap_or("?").into(),
+                    key: {
+                        let id = v["info"]["id"].as_str().unwrap_or("?").to_string();
+                        let k = seen.iter().filter(|s| **s == id).count();
+                        seen.push(id.clone());
+                        if k == 0 {
+                            id
+                        } else {
+                            format!("{id}#{}", k + 1)
+                        }
+                    },
+                    form: v["info"]["form"].as_str().unwrap_or("inequality").into(),
+                    verdict: v["verdict"].as_str().unwrap_or("?").into(),
+                    first_violation: v["first_violation"]["t"].as_f64(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One panel per checked claim whose slack the trace carries (`slack:<id>`, `budget:<id>`
+/// columns, written by `gradflow check --trace every=N`): for an inequality the slack
+/// `rhs − lhs` against `t` with the band `±budget` (a violation is a slack below
+/// `−budget`); for an identity `|lhs − rhs|` on a log axis with the band `[0, budget]`. The
+/// first violation is marked. `None` when the trace has no slack columns.
+pub fn claims_figure(tr: &Trace, claims: &[ClaimSummary], prov: &Provenance) -> Option<Figure> {
+    let mut panels = Vec::new();
+    for c in claims {
+        let (Some(slack), Some(budget)) = (
+            tr.column(&format!("{SLACK_PREFIX}{}", c.key)),
+            tr.column(&format!("{BUDGET_PREFIX}{}", c.key)),
+        ) else {
+            continue;
+        };
+        let identity = c.form == "identity";
+        let title = format!("{} — {}", c.key, c.verdict);
+        let mut p = if identity {
+            Panel::new(&title, T_LABEL, "|lhs − rhs| (identity)")
+        } else {
+            Panel::new(&title, T_LABEL, "slack rhs − lhs (inequality)")
+        };
+        let vals: Vec<f64> = if identity {
+            slack.iter().map(|s| s.abs()).collect()
+        } else {
+            slack.to_vec()
+        };
+        let band: Vec<(f64, f64, f64)> =
+            tr.t.iter()
+                .zip(budget)
+                .filter(|(t, b)| t.is_finite() && b.is_finite())
+                .map(|(t, b)| {
+                    if identity {
+                        (*t, 0.0, *b)
+                    } else {
+                        (*t, -b, *b)
+                    }
+                })
+                .collect();
+        // a statement evaluated at fewer than two rows (an end-of-run statement, one whose
+        // hypotheses fail) has no series to draw
+        if tr.pairs(&vals, Scale::Linear).len() < 2 {
+            continue;
+        }
+        // an identity's deviation, and an inequality's slack when it stays positive, are
+        // drawn on a log axis when they span decades
+        p.y_scale = scale_for(
+            vals.iter().copied().chain(band.iter().map(|b| b.2)),
+            identity,
+        );
+        p.bands.push(Band {
+            label: "error budget".into(),
+            points: band,
+        });
+        let label = if identity { "|lhs − rhs|" } else { "slack" };
+        p.lines.push(line(label, tr.pairs(&vals, p.y_scale)));
+        if let Some(t) = c.first_violation.filter(|_| c.verdict == "violated") {
+            p.v_marks.push(Mark {
+                label: format!("first violation t = {t:.4e}"),
+                value: t,
+            });
+        }
+        panels.push(p);
+    }
+    (!panels.is_empty()).then(|| Figure {
+        name: "claims".into(),
+        title: format!("{} — claims along the run", title_name(prov)),
+        caption: prov.caption(&if panels.len() == claims.len() {
+            format!("{} claims", panels.len())
+        } else {
+            format!(
+                "{} of {} claims (the others have no series along the run: evaluated at the \
+                 end, or not applicable)",
+                panels.len(),
+                claims.len()
+            )
+        }),
+        panels,
+    })
+}
+
+/// The figure of a counterexample report: lhs and rhs of the statement against `t` over
+/// the report's trajectory excerpt (around the first violation), with the first violation
+/// marked; and the slack with its budget band.
+pub fn counterexample_figure(report: &Value) -> Result<Figure, String> {
+    let claim = &report["claim"];
+    let id = claim["info"]["id"].as_str().unwrap_or("claim").to_string();
+    let rows = claim["excerpt"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or("the report has no trajectory excerpt (\"claim.excerpt\")")?;
+    let get = |r: &Value, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    let ts: Vec<f64> = rows.iter().map(|r| get(r, "t")).collect();
+    let lhs: Vec<f64> = rows.iter().map(|r| get(r, "lhs")).collect();
+    let rhs: Vec<f64> = rows.iter().map(|r| get(r, "rhs")).collect();
+    let slack: Vec<f64> = rows.iter().map(|r| get(r, "slack")).collect();
+    let budget: Vec<f64> = rows.iter().map(|r| get(r, "budget")).collect();
+    if ts.iter().any(|t| !t.is_finite()) {
+        return Err("the excerpt has a row without a finite time".into());
+    }
+    let identity = claim["info"]["form"] == "identity";
+    let first = claim["first_violation"]["t"].as_f64();
+    let mark = first.map(|t| Mark {
+        label: format!("first violation t = {t:.6e}"),
+        value: t,
+    });
+    let mut sides = Panel::new(
+        &format!("{id}: both sides"),
+        T_LABEL,
+        if identity {
+            "lhs, rhs (statement lhs = rhs)"
+        } else {
+            "lhs, rhs (statement lhs ≤ rhs)"
+        },
+    );
+    sides.y_scale = scale_for(lhs.iter().chain(&rhs).copied(), false);
+    sides
+        .lines
+        .push(line("lhs", finite_pairs(&ts, &lhs, sides.y_scale)));
+    sides
+        .lines
+        .push(line("rhs", finite_pairs(&ts, &rhs, sides.y_scale)));
+    if let Some(at) = claim["first_violation"]["at_root"].as_object() {
+        for (k, label) in [("lhs", "lhs at the root-found violation")] {
+            if let (Some(t), Some(v)) = (at["t"].as_f64(), at[k].as_f64()) {
+                sides.lines.push(Line {
+                    label: label.into(),
+                    points: vec![(t, v)],
+                    markers: true,
+                    dashed: false,
+                });
+            }
+        }
+    }
+    sides.v_marks.extend(mark.clone());
+    let mut sl = Panel::new(
+        &format!("{id}: slack and budget"),
+        T_LABEL,
+        if identity {
+            "rhs − lhs (violated beyond ±budget)"
+        } else {
+            "slack rhs − lhs (violated below −budget)"
+        },
+    );
+    sl.bands.push(Band {
+        label: "±error budget".into(),
+        points: ts
+            .iter()
+            .zip(&budget)
+            .filter(|(_, b)| b.is_finite())
+            .map(|(t, b)| (*t, -b, *b))
+            .collect(),
+    });
+    sl.lines
+        .push(line("slack", finite_pairs(&ts, &slack, Scale::Linear)));
+    sl.v_marks.extend(mark);
+    let prov = Provenance::from_report(report);
+    Ok(Figure {
+        name: format!("counterexample-{id}"),
+        title: format!(
+            "counterexample: {id} ({})",
+            claim["verdict"].as_str().unwrap_or("?")
+        ),
+        caption: prov.caption(&format!("excerpt of {} rows", ts.len())),
+        panels: vec![sides, sl],
+    })
+}
+
+/// The figures of `sweep_verdicts.json`: for each power-law claim (details rows with `x`
+/// and `q`), the log–log points per replicate, the fitted line per replicate (the common
+/// slope `b̂` through each replicate's mean point), the band of slopes in its confidence
+/// interval and the claimed exponent; for each violation-frequency claim (details rows
+/// with `delta` and `clopper_pearson`), the observed frequency with its Clopper–Pearson
+/// interval against `δ` and the line `frequency = δ`.
+pub fn sweep_figures(verdicts: &Value, caption: &str) -> Vec<Figure> {
+    let mut out = Vec::new();
+    let claims = verdicts["claims"]
+        .as_array()
+        .or_else(|| verdicts["verdicts"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    for c in &claims {
+        let id = c["info"]["id"]
+            .as_str()
+            .unwrap_or("sweep claim")
+            .to_string();
+        let details = c["details"].as_array().cloned().unwrap_or_default();
+        if details
+            .iter()
+            .any(|d| d.get("q").is_some() && d.get("x").is_some())
+        {
+            if let Some(f) = fit_figure(&id, c, &details, caption) {
+                out.push(f);
+            }
+        } else if details.iter().any(|d| d.get("clopper_pearson").is_some()) {
+            out.push(frequency_figure(&id, c, &details, caption));
+        }
+    }
+    out
+}
+
+fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<Figure> {
+    let axis = c["params"]["axis"].as_str().unwrap_or("x").to_string();
+    // replicate = the coordinates other than the fitted axis
+    let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for d in details {
+        let (Some(x), Some(q)) = (d["x"].as_f64(), d["q"].as_f64()) else {
+            continue;
+        };
+        if !(x > 0.0 && q > 0.0 && x.is_finite() && q.is_finite()) {
+            continue;
+        }
+        let rest: Vec<String> = d["coords"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|p| p[0].as_str() != Some(axis.as_str()) || axis == "x")
+                    .filter(|p| !p[0].as_str().is_some_and(|n| n.ends_with(&axis)))
+                    .map(|p| format!("{} = {}", p[0].as_str().unwrap_or("?"), p[1]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key = if rest.is_empty() {
+            "all points".to_string()
+        } else {
+            rest.join(", ")
+        };
+        groups.entry(key).or_default().push((x, q));
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let slope = c["estimate"].as_f64();
+    let ci = [c["interval"][0].as_f64(), c["interval"][1].as_f64()];
+    let claimed = c["target"].as_f64();
+    let mut p = Panel::new(
+        &format!("{id}: fitted exponent"),
+        &format!("{axis} (log scale)"),
+        "measured quantity q (log scale)",
+    );
+    p.x_scale = Scale::Log;
+    p.y_scale = Scale::Log;
+    let (mut all_lx, mut all_ly, mut n) = (0.0, 0.0, 0.0);
+    for (g, pts) in &groups {
+        let mut pts = pts.clone();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        p.lines.push(Line {
+            label: format!("measured, {g}"),
+            points: pts.clone(),
+            markers: true,
+            dashed: false,
+        });
+        let m = pts.len() as f64;
+        let mx = pts.iter().map(|q| q.0.ln()).sum::<f64>() / m;
+        let my = pts.iter().map(|q| q.1.ln()).sum::<f64>() / m;
+        all_lx += mx * m;
+        all_ly += my * m;
+        n += m;
+        let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
+        let at = |b: f64, x: f64| (my + b * (x.ln() - mx)).exp();
+        if let Some(b) = slope.filter(|b| b.is_finite()) {
+            p.lines.push(Line {
+                label: format!("fit b̂ = {b:.3}, {g}"),
+                points: vec![(x0, at(b, x0)), (x1, at(b, x1))],
+                markers: false,
+                dashed: false,
+            });
+        }
+        if let [Some(lo), Some(hi)] = ci {
+            if lo.is_finite() && hi.is_finite() {
+                let xs: Vec<f64> = (0..=20)
+                    .map(|i| (x0.ln() + (x1.ln() - x0.ln()) * i as f64 / 20.0).exp())
+                    .collect();
+                p.bands.push(Band {
+                    label: format!("slopes in [{lo:.3}, {hi:.3}], {g}"),
+                    points: xs
+                        .iter()
+                        .map(|&x| {
+                            let (a, b) = (at(lo, x), at(hi, x));
+                            (x, a.min(b), a.max(b))
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    if let Some(b) = claimed.filter(|b| b.is_finite()) {
+        let (mx, my) = (all_lx / n, all_ly / n);
+        let xs = p.x_values().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+        p.lines.push(Line {
+            label: format!("claimed exponent {b}"),
+            points: vec![
+                (xs.0, (my + b * (xs.0.ln() - mx)).exp()),
+                (xs.1, (my + b * (xs.1.ln() - mx)).exp()),
+            ],
+            markers: false,
+            dashed: true,
+        });
+    }
+    Some(Figure {
+        name: format!("fit-{id}"),
+        title: format!(
+            "{id}: {} (b̂ = {}, claimed {})",
+            c["verdict"].as_str().unwrap_or("?"),
+            slope.map_or("?".into(), |b| format!("{b:.3}")),
+            claimed.map_or("?".into(), |b| format!("{b}")),
+        ),
+        caption: caption.into(),
+        panels: vec![p],
+    })
+}
+
+fn frequency_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Figure {
+    let mut p = Panel::new(
+        &format!("{id}: violation frequency"),
+        "δ (claimed bound on P(violation))",
+        "violation frequency, Clopper–Pearson limits",
+    );
+    let mut pts = Vec::new();
+    for d in details {
+        let (Some(delta), Some(f)) = (d["delta"].as_f64(), d["frequency"].as_f64()) else {
+            continue;
+        };
+        pts.push((delta, f));
+        if let (Some(lo), Some(hi)) = (
+            d["clopper_pearson"][0].as_f64(),
+            d["clopper_pearson"][1].as_f64(),
+        ) {
+            p.error_bars.push(ErrorBar { x: delta, lo, hi });
+        }
+    }
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let points = details
+        .iter()
+        .find_map(|d| d["points"].as_u64())
+        .unwrap_or(0);
+    p.lines.push(Line {
+        label: format!("observed frequency ({points} points)"),
+        points: pts.clone(),
+        markers: true,
+        dashed: false,
+    });
+    if let (Some(a), Some(b)) = (pts.first(), pts.last()) {
+        p.lines.push(Line {
+            label: "frequency = δ".into(),
+            points: vec![(0.0f64.min(a.0), 0.0f64.min(a.0)), (b.0, b.0)],
+            markers: false,
+            dashed: true,
+        });
+    }
+    Figure {
+        name: format!("frequency-{id}"),
+        title: format!("{id}: {}", c["verdict"].as_str().unwrap_or("?")),
+        caption: caption.into(),
+        panels: vec![p],
+    }
+}
