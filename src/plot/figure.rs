@@ -45,8 +45,13 @@ fn register_font() {
     });
 }
 
-/// The pixel size of `fig`: [`WIDTH`] wide, one [`ROW_HEIGHT`] per row of two panels.
+/// The pixel size of `fig`: [`WIDTH`] wide, one [`ROW_HEIGHT`] per row of two panels (a
+/// single panel: 1000 × 600 and the title and caption lines).
 pub fn size(fig: &Figure) -> (u32, u32) {
+    if fig.panels.len() <= 1 {
+        // one panel: a single plot of usual proportions
+        return (1000, TITLE_HEIGHT + 600 + CAPTION_HEIGHT);
+    }
     let rows = rows_of(fig) as u32;
     (WIDTH, TITLE_HEIGHT + rows * ROW_HEIGHT + CAPTION_HEIGHT)
 }
@@ -205,45 +210,55 @@ where
         if b.points.is_empty() {
             continue;
         }
-        let c = PALETTE[(ci + 3) % PALETTE.len()];
-        ci += 1;
+        let c = match b.group {
+            Some(g) => PALETTE[g % PALETTE.len()],
+            None => {
+                ci += 1;
+                PALETTE[(ci + 2) % PALETTE.len()]
+            }
+        };
         let mut poly: Vec<(f64, f64)> = b.points.iter().map(|q| (q.0, q.2.min(ys.end))).collect();
         poly.extend(b.points.iter().rev().map(|q| (q.0, q.1.max(ys.start))));
-        ch.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))?
-            .label(&b.label)
-            .legend(move |(x, y)| {
+        let s = ch.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))?;
+        if !b.label.is_empty() {
+            s.label(&b.label).legend(move |(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 18, y + 5)], c.mix(0.3).filled())
             });
+        }
     }
     let mut li = 0;
     for l in &p.lines {
         if l.points.is_empty() {
             continue;
         }
-        let c = if l.dashed {
-            BLACK
-        } else {
-            let c = PALETTE[li % PALETTE.len()];
-            li += 1;
-            c
+        let c = match (l.dashed, l.group) {
+            (true, None) => BLACK,
+            (_, Some(g)) => PALETTE[g % PALETTE.len()],
+            (false, None) => {
+                let c = PALETTE[li % PALETTE.len()];
+                li += 1;
+                c
+            }
         };
         let style = c.stroke_width(2);
+        let labelled = !l.label.is_empty();
         if l.markers {
-            ch.draw_series(l.points.iter().map(|q| Circle::new(*q, 4, c.filled())))?
-                .label(&l.label)
-                .legend(move |(x, y)| Circle::new((x + 9, y), 4, c.filled()));
-        } else if l.dashed {
-            ch.draw_series(DashedLineSeries::new(l.points.clone(), 8, 5, style))?
-                .label(&l.label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
+            let s = ch.draw_series(l.points.iter().map(|q| Circle::new(*q, 4, c.filled())))?;
+            if labelled {
+                s.label(&l.label)
+                    .legend(move |(x, y)| Circle::new((x + 9, y), 4, c.filled()));
+            }
         } else {
-            ch.draw_series(LineSeries::new(l.points.clone(), style))?
-                .label(&l.label)
-                .legend(move |(x, y)| {
+            let s = if l.dashed {
+                ch.draw_series(DashedLineSeries::new(l.points.clone(), 8, 5, style))?
+            } else {
+                ch.draw_series(LineSeries::new(l.points.clone(), style))?
+            };
+            if labelled {
+                s.label(&l.label).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
+            }
         }
     }
     if !p.error_bars.is_empty() {
@@ -294,7 +309,11 @@ where
         }
     }
     ch.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(if p.legend_left {
+            SeriesLabelPosition::UpperLeft
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .label_font(("sans-serif", 12))

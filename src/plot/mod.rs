@@ -163,19 +163,30 @@ fn sweep_caption(v: &Value, manifest: Option<&Value>, dir: &Path) -> String {
     let command = manifest
         .and_then(|m| m["command"].as_str())
         .unwrap_or("sweep");
-    let spec = v
-        .get("spec")
-        .or_else(|| v.get("sweep"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let hash = series::config_hash(&spec);
+    // the grid's configurations: the keys of the point records the manifest lists
+    let mut keys: Vec<Value> = manifest
+        .and_then(|m| m["files"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str())
+        .filter(|p| p.starts_with("points/"))
+        .filter_map(|p| read_json(&dir.join(p)).ok())
+        .filter_map(|r| r.get("key").cloned())
+        .collect();
+    keys.sort_by_key(|k| k.to_string());
+    let hash = if keys.is_empty() {
+        String::new()
+    } else {
+        series::config_hash(&Value::Array(keys))
+    };
+    let _ = v;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut s = format!("gradflow {command} · {name}");
     if !hash.is_empty() {
-        s.push_str(&format!(" · sweep sha256 {hash}"));
+        s.push_str(&format!(" · point configurations sha256 {hash}"));
     }
     s
 }
@@ -235,7 +246,8 @@ pub fn destinations(
     let mut v = Vec::new();
     for (i, f) in figs.iter().enumerate() {
         for e in exts {
-            v.push((i, dir.join(format!("{}.{e}", f.name))));
+            let stem = f.name.replace(['#', '/', '\\'], "-");
+            v.push((i, dir.join(format!("{stem}.{e}"))));
         }
     }
     Ok(v)

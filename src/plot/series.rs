@@ -32,6 +32,9 @@ pub struct Line {
     pub markers: bool,
     /// Draw dashed (reference lines: a claimed exponent, a budget).
     pub dashed: bool,
+    /// Colour index shared with other lines and bands of the same group (a replicate);
+    /// `None`: the next colour.
+    pub group: Option<usize>,
 }
 
 /// A shaded band between a lower and an upper curve.
@@ -41,6 +44,8 @@ pub struct Band {
     pub label: String,
     /// `(x, lower, upper)`, in x order.
     pub points: Vec<(f64, f64, f64)>,
+    /// Colour index shared with the lines of the same group; `None`: its own colour.
+    pub group: Option<usize>,
 }
 
 /// A vertical interval at one x (an error bar: a confidence interval).
@@ -86,6 +91,8 @@ pub struct Panel {
     pub h_marks: Vec<Mark>,
     /// Vertical marks (x values).
     pub v_marks: Vec<Mark>,
+    /// Legend in the upper left corner (default: upper right).
+    pub legend_left: bool,
 }
 
 impl Panel {
@@ -102,6 +109,7 @@ impl Panel {
             error_bars: Vec::new(),
             h_marks: Vec::new(),
             v_marks: Vec::new(),
+            legend_left: false,
         }
     }
 
@@ -501,6 +509,7 @@ pub fn run_figure(tr: &Trace, prov: &Provenance) -> Figure {
                     .filter(|(t, b)| t.is_finite() && b.is_finite() && **b > 0.0)
                     .map(|(t, b)| (*t, 0.0, *b))
                     .collect(),
+                group: None,
             });
         }
         panels.push(p);
@@ -590,6 +599,7 @@ fn line(label: &str, points: Vec<(f64, f64)>) -> Line {
         points,
         markers: false,
         dashed: false,
+        group: None,
     }
 }
 
@@ -688,6 +698,7 @@ pub fn claims_figure(tr: &Trace, claims: &[ClaimSummary], prov: &Provenance) -> 
         p.bands.push(Band {
             label: "error budget".into(),
             points: band,
+            group: None,
         });
         let label = if identity { "|lhs − rhs|" } else { "slack" };
         p.lines.push(line(label, tr.pairs(&vals, p.y_scale)));
@@ -765,6 +776,7 @@ pub fn counterexample_figure(report: &Value) -> Result<Figure, String> {
                     points: vec![(t, v)],
                     markers: true,
                     dashed: false,
+                    group: None,
                 });
             }
         }
@@ -787,6 +799,7 @@ pub fn counterexample_figure(report: &Value) -> Result<Figure, String> {
             .filter(|(_, b)| b.is_finite())
             .map(|(t, b)| (*t, -b, *b))
             .collect(),
+        group: None,
     });
     sl.lines
         .push(line("slack", finite_pairs(&ts, &slack, Scale::Linear)));
@@ -821,6 +834,17 @@ pub fn sweep_figures(verdicts: &Value, caption: &str) -> Vec<Figure> {
             .as_str()
             .unwrap_or("sweep claim")
             .to_string();
+        // a claim id may repeat (one generic claim with several parameter sets)
+        let k = claims
+            .iter()
+            .take_while(|o| !std::ptr::eq(*o, c))
+            .filter(|o| o["info"]["id"] == c["info"]["id"])
+            .count();
+        let id = if k == 0 {
+            id
+        } else {
+            format!("{id}#{}", k + 1)
+        };
         let details = c["details"].as_array().cloned().unwrap_or_default();
         if details
             .iter()
@@ -837,7 +861,11 @@ pub fn sweep_figures(verdicts: &Value, caption: &str) -> Vec<Figure> {
 }
 
 fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<Figure> {
-    let axis = c["params"]["axis"].as_str().unwrap_or("x").to_string();
+    let axis = c["params"]["axis"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| fitted_axis(details))
+        .unwrap_or_else(|| "x".into());
     // replicate = the coordinates other than the fitted axis
     let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for d in details {
@@ -851,8 +879,7 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter(|p| p[0].as_str() != Some(axis.as_str()) || axis == "x")
-                    .filter(|p| !p[0].as_str().is_some_and(|n| n.ends_with(&axis)))
+                    .filter(|p| p[0].as_str() != Some(axis.as_str()))
                     .map(|p| format!("{} = {}", p[0].as_str().unwrap_or("?"), p[1]))
                     .collect()
             })
@@ -871,14 +898,20 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
     let ci = [c["interval"][0].as_f64(), c["interval"][1].as_f64()];
     let claimed = c["target"].as_f64();
     let mut p = Panel::new(
-        &format!("{id}: fitted exponent"),
+        &format!("{id}: fitted exponent{}", params_note(c)),
         &format!("{axis} (log scale)"),
-        "measured quantity q (log scale)",
+        &format!(
+            "q = {} at t_end (log scale)",
+            c["params"]["of"]["id"]
+                .as_str()
+                .map_or("measured quantity".to_string(), |m| format!("lhs of {m}"))
+        ),
     );
     p.x_scale = Scale::Log;
     p.y_scale = Scale::Log;
     let (mut all_lx, mut all_ly, mut n) = (0.0, 0.0, 0.0);
-    for (g, pts) in &groups {
+    let level = c["params"]["confidence"].as_f64().unwrap_or(0.95) * 100.0;
+    for (gi, (g, pts)) in groups.iter().enumerate() {
         let mut pts = pts.clone();
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         p.lines.push(Line {
@@ -886,6 +919,7 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
             points: pts.clone(),
             markers: true,
             dashed: false,
+            group: Some(gi),
         });
         let m = pts.len() as f64;
         let mx = pts.iter().map(|q| q.0.ln()).sum::<f64>() / m;
@@ -895,12 +929,18 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
         n += m;
         let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0);
         let at = |b: f64, x: f64| (my + b * (x.ln() - mx)).exp();
+        // one legend entry for the fitted lines and one for the bands (same slope for all)
         if let Some(b) = slope.filter(|b| b.is_finite()) {
             p.lines.push(Line {
-                label: format!("fit b̂ = {b:.3}, {g}"),
+                label: if gi == 0 {
+                    format!("fitted exponent {b:.3} (one intercept per replicate)")
+                } else {
+                    String::new()
+                },
                 points: vec![(x0, at(b, x0)), (x1, at(b, x1))],
                 markers: false,
                 dashed: false,
+                group: Some(gi),
             });
         }
         if let [Some(lo), Some(hi)] = ci {
@@ -909,7 +949,11 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
                     .map(|i| (x0.ln() + (x1.ln() - x0.ln()) * i as f64 / 20.0).exp())
                     .collect();
                 p.bands.push(Band {
-                    label: format!("slopes in [{lo:.3}, {hi:.3}], {g}"),
+                    label: if gi == 0 {
+                        format!("slopes in its {level:.0} % interval [{lo:.3}, {hi:.3}]")
+                    } else {
+                        String::new()
+                    },
                     points: xs
                         .iter()
                         .map(|&x| {
@@ -917,10 +961,12 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
                             (x, a.min(b), a.max(b))
                         })
                         .collect(),
+                    group: Some(gi),
                 });
             }
         }
     }
+    p.legend_left = slope.is_some_and(|b| b > 0.0);
     if let Some(b) = claimed.filter(|b| b.is_finite()) {
         let (mx, my) = (all_lx / n, all_ly / n);
         let xs = p.x_values().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
@@ -934,12 +980,13 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
             ],
             markers: false,
             dashed: true,
+            group: None,
         });
     }
     Some(Figure {
         name: format!("fit-{id}"),
         title: format!(
-            "{id}: {} (b̂ = {}, claimed {})",
+            "{id}: {} (fitted exponent {}, claimed {})",
             c["verdict"].as_str().unwrap_or("?"),
             slope.map_or("?".into(), |b| format!("{b:.3}")),
             claimed.map_or("?".into(), |b| format!("{b}")),
@@ -949,9 +996,40 @@ fn fit_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Option<F
     })
 }
 
+/// The claim's parameters as ` (params {…})`, or nothing.
+fn params_note(c: &Value) -> String {
+    match c["params"].as_object() {
+        Some(m) if !m.is_empty() => {
+            let text = serde_json::to_string(&c["params"]).unwrap_or_default();
+            let short: String = text.chars().take(90).collect();
+            let more = if short.len() < text.len() { "…" } else { "" };
+            format!(" ({short}{more})")
+        }
+        _ => String::new(),
+    }
+}
+
+/// The coordinate whose value is the fitted `x` at every row (when the claim's parameters
+/// do not name the axis).
+fn fitted_axis(details: &[Value]) -> Option<String> {
+    let first = details.first()?["coords"].as_array()?;
+    first
+        .iter()
+        .filter_map(|p| p[0].as_str())
+        .find(|name| {
+            details.iter().all(|d| {
+                d["coords"].as_array().is_some_and(|cs| {
+                    cs.iter()
+                        .any(|p| p[0].as_str() == Some(name) && p[1].as_f64() == d["x"].as_f64())
+                })
+            })
+        })
+        .map(str::to_string)
+}
+
 fn frequency_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Figure {
     let mut p = Panel::new(
-        &format!("{id}: violation frequency"),
+        &format!("{id}: violation frequency{}", params_note(c)),
         "δ (claimed bound on P(violation))",
         "violation frequency, Clopper–Pearson limits",
     );
@@ -978,6 +1056,7 @@ fn frequency_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Fi
         points: pts.clone(),
         markers: true,
         dashed: false,
+        group: None,
     });
     if let (Some(a), Some(b)) = (pts.first(), pts.last()) {
         p.lines.push(Line {
@@ -985,6 +1064,7 @@ fn frequency_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Fi
             points: vec![(0.0f64.min(a.0), 0.0f64.min(a.0)), (b.0, b.0)],
             markers: false,
             dashed: true,
+            group: None,
         });
     }
     Figure {
