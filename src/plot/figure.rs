@@ -320,3 +320,151 @@ where
         .draw()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::series::{Band, Line, Mark};
+    use super::*;
+
+    /// Tags of `svg` balance (every opened element is closed, in order).
+    fn well_formed(svg: &str) -> bool {
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = svg;
+        while let Some(i) = rest.find('<') {
+            let Some(j) = rest[i..].find('>') else {
+                return false;
+            };
+            let tag = &rest[i + 1..i + j];
+            rest = &rest[i + j + 1..];
+            if tag.starts_with('?') || tag.starts_with('!') || tag.ends_with('/') {
+                continue;
+            }
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            if tag.starts_with('/') {
+                if stack.pop().as_deref() != Some(name.as_str()) {
+                    return false;
+                }
+            } else {
+                stack.push(name);
+            }
+        }
+        stack.is_empty()
+    }
+
+    /// The contents of the `<text>` elements of `svg`, trimmed.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let body = &t[t.find('>')? + 1..];
+                Some(body[..body.find("</text>")?].trim().to_string())
+            })
+            .collect()
+    }
+
+    fn panel(title: &str, scale: Scale) -> Panel {
+        let mut p = Panel::new(title, "t (gradient-flow time)", "loss");
+        p.y_scale = scale;
+        p.lines.push(Line {
+            label: format!("{title} line"),
+            points: vec![(0.0, 1.0), (1.0, 1e-3), (2.0, 1e-6)],
+            markers: false,
+            dashed: false,
+            group: None,
+        });
+        p.bands.push(Band {
+            label: "budget".into(),
+            points: vec![(0.0, 1e-9, 1e-8), (2.0, 1e-9, 1e-7)],
+            group: None,
+        });
+        p.h_marks.push(Mark {
+            label: "boundary".into(),
+            value: 1e-2,
+        });
+        p.v_marks.push(Mark {
+            label: "first violation".into(),
+            value: 1.5,
+        });
+        p
+    }
+
+    #[test]
+    fn the_svg_is_well_formed_with_one_titled_panel_each_and_the_caption() {
+        let fig = Figure {
+            name: "run".into(),
+            title: "example — trajectory".into(),
+            caption: "gradflow run · config sha256 0123456789ab".into(),
+            panels: vec![
+                panel("first", Scale::Log),
+                panel("second", Scale::Linear),
+                panel("third", Scale::Log),
+            ],
+        };
+        let svg = svg_string(&fig).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(well_formed(&svg));
+        // three panels in two rows of two
+        assert_eq!(size(&fig), (WIDTH, 44 + 2 * ROW_HEIGHT + 34));
+        let texts = texts(&svg);
+        let count = |t: &str| texts.iter().filter(|x| *x == t).count();
+        for text in [
+            "example — trajectory",
+            "gradflow run · config sha256 0123456789ab",
+            "first",
+            "second",
+            "third",
+        ] {
+            assert_eq!(count(text), 1, "{text} in {texts:?}");
+        }
+        // each panel: its axis labels, its legend (line, band, marks)
+        for text in [
+            "t (gradient-flow time)",
+            "loss",
+            "budget",
+            "boundary",
+            "first violation",
+        ] {
+            assert_eq!(count(text), 3, "{text} in {texts:?}");
+        }
+        assert_eq!(count("first line"), 1);
+        // a band polygon per panel, lines and marks as polylines
+        assert_eq!(svg.matches("<polygon").count(), 3);
+        assert!(svg.matches("<polyline").count() >= 3);
+    }
+
+    #[test]
+    fn ranges_pad_and_survive_degenerate_data() {
+        let (lo, hi) = range([1.0, 3.0].into_iter(), Scale::Linear);
+        assert!((lo - 0.9).abs() < 1e-12 && (hi - 3.1).abs() < 1e-12);
+        let (lo, hi) = range([1e-6, 1.0, -1.0, 0.0].into_iter(), Scale::Log);
+        assert!(lo < 1e-6 && hi > 1.0 && lo > 0.0);
+        assert_eq!(range(std::iter::empty(), Scale::Log), (0.1, 10.0));
+        let (lo, hi) = range([2.0, 2.0].into_iter(), Scale::Linear);
+        assert!(lo < 2.0 && hi > 2.0);
+        let (lo, hi) = range([0.0].into_iter(), Scale::Linear);
+        assert!(lo < 0.0 && hi > 0.0);
+    }
+
+    #[test]
+    fn a_png_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.png");
+        let fig = Figure {
+            name: "f".into(),
+            title: "t".into(),
+            caption: "c".into(),
+            panels: vec![panel("only", Scale::Log)],
+        };
+        write_png(&fig, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        // the single-panel size
+        assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 1000);
+        let e = write_png(&fig, &dir.path().join("no/such/dir/f.png")).unwrap_err();
+        assert!(e.to_string().contains("cannot write"), "{e}");
+    }
+}

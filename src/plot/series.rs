@@ -463,7 +463,7 @@ pub fn run_figure(tr: &Trace, prov: &Provenance) -> Figure {
     if let Some(loss) = tr.column("loss") {
         let mut p = Panel::new("loss", T_LABEL, &loss_label);
         p.y_scale = scale_for(loss.iter().copied(), false);
-        p.lines.push(line("loss", tr.pairs(loss, p.y_scale)));
+        p.lines.push(line("L(t)", tr.pairs(loss, p.y_scale)));
         panels.push(p);
     }
     if let Some(g2) = tr.column("grad_norm_sq") {
@@ -1072,5 +1072,281 @@ fn frequency_figure(id: &str, c: &Value, details: &[Value], caption: &str) -> Fi
         title: format!("{id}: {}", c["verdict"].as_str().unwrap_or("?")),
         caption: caption.into(),
         panels: vec![p],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn trace(text: &str) -> Result<Trace, GradflowError> {
+        Trace::parse(text, Path::new("o/trace.jsonl"))
+    }
+
+    const RUN: &str = r#"{"step":0,"t":0e0,"h":0e0,"h_lambda":0e0,"loss":1e2,"grad_norm_sq":4e0,"imbalance_drift_1":0e0,"imbalance_drift_rel_1":0e0,"imbalance_drift_2":0e0,"null_space_drift":null}
+{"step":10,"t":1e-1,"h":1e-2,"h_lambda":2e0,"loss":1e0,"grad_norm_sq":1e0,"imbalance_drift_1":1e-12,"imbalance_drift_rel_1":1e-13,"imbalance_drift_2":2e-12,"null_space_drift":1e-15}
+{"event":"method_switch","step":15,"t":1.5e-1,"from":"dopri5","to":"radau5","reason":"stability_limited","h_lambda":3.2e0}
+{"step":20,"t":1e0,"h":5e-1,"h_lambda":4e1,"loss":1e-3,"grad_norm_sq":1e-4,"imbalance_drift_1":2e-12,"imbalance_drift_rel_1":2e-13,"imbalance_drift_2":3e-12,"null_space_drift":2e-15}
+"#;
+
+    fn prov(method: &str) -> Provenance {
+        Provenance {
+            command: "run".into(),
+            name: "ex".into(),
+            method: method.into(),
+            loss: "half_sum".into(),
+            config_hash: "0123456789ab".into(),
+        }
+    }
+
+    #[test]
+    fn a_trace_parses_into_columns_with_null_as_nan_and_events_apart() {
+        let tr = trace(RUN).unwrap();
+        assert_eq!(tr.step, vec![0, 10, 20]);
+        assert_eq!(tr.t, vec![0.0, 0.1, 1.0]);
+        assert_eq!(tr.h, vec![0.0, 0.01, 0.5]);
+        assert!(tr.column("null_space_drift").unwrap()[0].is_nan());
+        assert_eq!(tr.column("loss").unwrap(), &[1e2, 1.0, 1e-3]);
+        assert_eq!(
+            tr.switches,
+            vec![Switch {
+                t: 0.15,
+                from: "dopri5".into(),
+                to: "radau5".into()
+            }]
+        );
+        // a column that appears late is NaN before
+        let tr = trace("{\"step\":0,\"t\":0}\n{\"step\":1,\"t\":1,\"x\":2}\n").unwrap();
+        assert!(tr.column("x").unwrap()[0].is_nan());
+        assert_eq!(tr.column("x").unwrap()[1], 2.0);
+    }
+
+    #[test]
+    fn bad_traces_are_one_line_errors_naming_the_file_and_line() {
+        let cases = [
+            ("", "no rows"),
+            ("{\"step\":0,\"t\":NaN}\n", "line 1"),
+            (
+                "{\"step\":0,\"t\":0}\n{\"step\":1}\n",
+                "line 2: no finite time",
+            ),
+            ("[1,2]\n", "not a JSON object"),
+            (
+                "{\"step\":0,\"t\":0,\"loss\":\"x\"}\n",
+                "\"loss\" is not a number",
+            ),
+            ("{\"t\":0}\n", "no step index"),
+        ];
+        for (text, want) in cases {
+            let e = trace(text).unwrap_err().to_string();
+            assert!(e.contains("o/trace.jsonl") && e.contains(want), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn run_panels_are_loss_gradient_drifts_step_size_and_stiffness() {
+        let tr = trace(RUN).unwrap();
+        let f = run_figure(&tr, &prov("dopri5"));
+        let titles: Vec<&str> = f.panels.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "loss",
+                "gradient norm",
+                "conserved quantities: drift from t = 0",
+                "step size",
+                "stiffness estimate"
+            ]
+        );
+        // loss spans 5 decades: log scale, every point
+        assert_eq!(f.panels[0].y_scale, Scale::Log);
+        assert_eq!(
+            f.panels[0].lines[0].points,
+            vec![(0.0, 1e2), (0.1, 1.0), (1.0, 1e-3)]
+        );
+        // ‖∇L‖ = sqrt(grad_norm_sq)
+        assert_eq!(
+            f.panels[1].lines[0].points,
+            vec![(0.0, 2.0), (0.1, 1.0), (1.0, 1e-2)]
+        );
+        // one line per layer pair (not the relative drifts) and the null-space drift; the
+        // zero drifts at t = 0 cannot be drawn on the log axis
+        let drift = &f.panels[2];
+        assert_eq!(drift.lines.len(), 3);
+        assert!(drift.lines[0].label.starts_with("‖D_1(t) − D_1(0)‖"));
+        assert_eq!(drift.lines[0].points, vec![(0.1, 1e-12), (1.0, 2e-12)]);
+        assert_eq!(drift.lines[2].label, "null_space_drift");
+        // the initial row (h = 0) is no step; the switch is marked
+        let h = &f.panels[3];
+        assert_eq!(h.lines[0].points, vec![(0.1, 0.01), (1.0, 0.5)]);
+        assert_eq!(h.v_marks.len(), 1);
+        assert_eq!(h.v_marks[0].value, 0.15);
+        // h|λ| with DOPRI5's real-axis stability boundary
+        let s = &f.panels[4];
+        assert_eq!(s.lines[0].points, vec![(0.1, 2.0), (1.0, 40.0)]);
+        assert!((s.h_marks[0].value - 3.306_567_892_634_95).abs() < 1e-12);
+        assert!(f.caption.contains("gradflow run") && f.caption.contains("0123456789ab"));
+    }
+
+    #[test]
+    fn stability_boundaries_follow_the_method() {
+        assert!((stability_boundary("dop853").unwrap() - 6.393_651_522_851_06).abs() < 1e-12);
+        assert_eq!(stability_boundary("auto"), stability_boundary("dopri5"));
+        assert_eq!(stability_boundary("gd"), Some(2.0));
+        assert_eq!(stability_boundary("radau5"), None);
+        assert_eq!(stability_boundary("nonsense"), None);
+        // no stiffness panel for an implicit method without h_lambda, nor for gd's zeros
+        let tr = trace("{\"step\":0,\"t\":0,\"h\":0,\"h_lambda\":0,\"loss\":1}\n{\"step\":1,\"t\":1,\"h\":1,\"h_lambda\":0,\"loss\":0.5}\n").unwrap();
+        let f = run_figure(&tr, &prov("gd"));
+        assert!(f.panels.iter().all(|p| p.title != "stiffness estimate"));
+    }
+
+    fn verdicts() -> Value {
+        json!({"verdicts": [
+            {"info": {"id": "a.identity", "form": "identity"}, "verdict": "violated",
+             "first_violation": {"t": 0.5}},
+            {"info": {"id": "b.ineq", "form": "inequality"}, "verdict": "holds"},
+            {"info": {"id": "b.ineq", "form": "inequality"}, "verdict": "not_applicable",
+             "first_violation": {"t": 0.0}},
+            {"info": {"id": "c.at_end", "form": "inequality"}, "verdict": "holds"},
+        ]})
+    }
+
+    #[test]
+    fn claim_panels_draw_slack_with_the_budget_band_and_mark_the_first_violation() {
+        let text = r#"{"step":0,"t":0,"h":0,"slack:a.identity":0,"budget:a.identity":1e-9,"slack:b.ineq":2,"budget:b.ineq":0.1,"slack:b.ineq#2":-1,"budget:b.ineq#2":0.1,"slack:c.at_end":null,"budget:c.at_end":null}
+{"step":5,"t":1,"h":1,"slack:a.identity":-1e-3,"budget:a.identity":2e-9,"slack:b.ineq":-0.05,"budget:b.ineq":0.1,"slack:b.ineq#2":null,"budget:b.ineq#2":null,"slack:c.at_end":null,"budget:c.at_end":null}
+"#;
+        let tr = trace(text).unwrap();
+        let claims = claim_summaries(&verdicts());
+        assert_eq!(claims[2].key, "b.ineq#2");
+        let f = claims_figure(&tr, &claims, &prov("dopri5")).unwrap();
+        // c.at_end and the second b.ineq (one evaluation) have no series
+        assert_eq!(f.panels.len(), 2);
+        assert!(f.caption.contains("2 of 4 claims"));
+        let id = &f.panels[0];
+        assert_eq!(id.y_label, "|lhs − rhs| (identity)");
+        assert_eq!(id.lines[0].points, vec![(1.0, 1e-3)]); // 0 is off the log axis
+        assert_eq!(id.y_scale, Scale::Log);
+        assert_eq!(id.bands[0].points, vec![(0.0, 0.0, 1e-9), (1.0, 0.0, 2e-9)]);
+        assert_eq!(id.v_marks[0].value, 0.5);
+        let ineq = &f.panels[1];
+        assert_eq!(ineq.y_scale, Scale::Linear);
+        assert_eq!(ineq.lines[0].points, vec![(0.0, 2.0), (1.0, -0.05)]);
+        assert_eq!(
+            ineq.bands[0].points,
+            vec![(0.0, -0.1, 0.1), (1.0, -0.1, 0.1)]
+        );
+        assert!(ineq.v_marks.is_empty());
+        // a trace without slack columns has no claims figure
+        assert!(claims_figure(&trace(RUN).unwrap(), &claims, &prov("x")).is_none());
+    }
+
+    #[test]
+    fn a_counterexample_figure_has_both_sides_and_the_slack_around_the_violation() {
+        let report = json!({
+            "kind": "gradflow_counterexample", "method": "dopri5", "loss_convention": "half_sum",
+            "config": {"seed": 1},
+            "claim": {
+                "info": {"id": "x.y", "form": "inequality"}, "verdict": "violated",
+                "first_violation": {"t": 1.5, "at_root": {"t": 1.5, "lhs": 2.0, "rhs": 2.0}},
+                "excerpt": [
+                    {"step": 1, "t": 1.0, "lhs": 1.0, "rhs": 2.0, "slack": 1.0, "budget": 0.1},
+                    {"step": 2, "t": 2.0, "lhs": 3.0, "rhs": 2.0, "slack": -1.0, "budget": 0.1}
+                ]
+            }
+        });
+        let f = counterexample_figure(&report).unwrap();
+        assert_eq!(f.name, "counterexample-x.y");
+        assert_eq!(f.panels.len(), 2);
+        let sides = &f.panels[0];
+        assert_eq!(sides.lines[0].points, vec![(1.0, 1.0), (2.0, 3.0)]);
+        assert_eq!(sides.lines[1].points, vec![(1.0, 2.0), (2.0, 2.0)]);
+        assert_eq!(sides.lines[2].points, vec![(1.5, 2.0)]);
+        assert_eq!(sides.v_marks[0].value, 1.5);
+        assert_eq!(f.panels[1].lines[0].points, vec![(1.0, 1.0), (2.0, -1.0)]);
+        assert_eq!(f.panels[1].bands[0].points[0], (1.0, -0.1, 0.1));
+        assert!(f.caption.contains(&config_hash(&json!({"seed": 1}))));
+        let mut bad = report.clone();
+        bad["claim"]["excerpt"] = json!([]);
+        assert!(counterexample_figure(&bad).is_err());
+    }
+
+    #[test]
+    fn sweep_figures_fit_per_replicate_and_frequencies_with_intervals() {
+        let row = |a: f64, seed: u64, q: f64| json!({"coords": [["init.alpha", a], ["seed", seed]], "x": a, "q": q, "budget": 1e-9});
+        let v = json!({"sweep": "s", "verdicts": [
+            {"info": {"id": "sweep.power_law"}, "verdict": "holds",
+             "params": {"axis": "init.alpha", "exponent": 1},
+             "estimate": 1.0, "interval": [0.9, 1.1], "target": 1.0,
+             "details": [row(0.1, 1, 1.0), row(0.01, 1, 0.1), row(0.1, 2, 2.0), row(0.01, 2, 0.2)]},
+            {"info": {"id": "sweep.power_law"}, "verdict": "violated",
+             "params": {"exponent": 2},
+             "estimate": 1.0, "interval": [0.9, 1.1], "target": 2.0,
+             "details": [row(0.1, 1, 1.0), row(0.01, 1, 0.1)]},
+            {"info": {"id": "gol24.thm5_2.violation_frequency"}, "verdict": "holds",
+             "details": [
+                {"delta": 0.5, "points": 30, "frequency": 0.0, "clopper_pearson": [0.0, 0.095]},
+                {"delta": 0.2, "points": 30, "frequency": 0.1, "clopper_pearson": [0.03, 0.24]}
+             ]}
+        ]});
+        let figs = sweep_figures(&v, "cap");
+        let names: Vec<&str> = figs.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "fit-sweep.power_law",
+                "fit-sweep.power_law#2",
+                "frequency-gol24.thm5_2.violation_frequency"
+            ]
+        );
+        let p = &figs[0].panels[0];
+        assert_eq!((p.x_scale, p.y_scale), (Scale::Log, Scale::Log));
+        assert_eq!(p.x_label, "init.alpha (log scale)");
+        // per replicate: points, fitted line; one band each; then the claimed exponent
+        let markers: Vec<&Line> = p.lines.iter().filter(|l| l.markers).collect();
+        assert_eq!(markers.len(), 2);
+        assert_eq!(markers[0].label, "measured, seed = 1");
+        assert_eq!(markers[0].points, vec![(0.01, 0.1), (0.1, 1.0)]);
+        assert_eq!(p.bands.len(), 2);
+        let fit = &p.lines[1];
+        assert_eq!(fit.group, Some(0));
+        // slope 1 through the replicate's mean point passes through its points here
+        for (x, y) in &fit.points {
+            assert!((y / x - 10.0).abs() < 1e-9, "{x} {y}");
+        }
+        let claimed = p.lines.last().unwrap();
+        assert!(claimed.dashed && claimed.label == "claimed exponent 1");
+        // the axis is found from the coordinates when the parameters do not name it
+        assert_eq!(figs[1].panels[0].x_label, "init.alpha (log scale)");
+        let fr = &figs[2].panels[0];
+        assert_eq!(fr.lines[0].points, vec![(0.2, 0.1), (0.5, 0.0)]);
+        assert_eq!(fr.error_bars.len(), 2);
+        assert_eq!(
+            fr.error_bars[1],
+            ErrorBar {
+                x: 0.2,
+                lo: 0.03,
+                hi: 0.24
+            }
+        );
+        assert!(fr.lines[1].dashed); // frequency = δ
+        assert_eq!(figs[2].caption, "cap");
+    }
+
+    #[test]
+    fn scales_and_hashes() {
+        assert_eq!(scale_for([1.0, 1e3], false), Scale::Log);
+        assert_eq!(scale_for([1.0, 10.0], false), Scale::Linear);
+        assert_eq!(scale_for([0.0, 1.0, 1e3], false), Scale::Linear);
+        assert_eq!(scale_for([0.0, 1.0, 1e3], true), Scale::Log);
+        assert_eq!(scale_for([-1.0, 1e3], true), Scale::Linear);
+        let a = config_hash(&json!({"a": 1, "b": [1, 2]}));
+        assert_eq!(a.len(), 12);
+        assert_eq!(a, config_hash(&json!({"a": 1, "b": [1, 2]})));
+        assert_ne!(a, config_hash(&json!({"a": 2, "b": [1, 2]})));
+        assert_eq!(config_hash(&Value::Null), "");
     }
 }
