@@ -156,11 +156,12 @@ pub fn range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
 fn draw_panel<DB: DrawingBackend>(p: &Panel, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
     let (x0, x1) = range(p.x_values(), p.x_scale);
     let (y0, y1) = range(p.y_values(), p.y_scale);
+    let r = ((x0, x1), (y0, y1));
     match (p.x_scale, p.y_scale) {
-        (Scale::Linear, Scale::Linear) => chart(p, area, x0..x1, y0..y1),
-        (Scale::Linear, Scale::Log) => chart(p, area, x0..x1, (y0..y1).log_scale()),
-        (Scale::Log, Scale::Linear) => chart(p, area, (x0..x1).log_scale(), y0..y1),
-        (Scale::Log, Scale::Log) => chart(p, area, (x0..x1).log_scale(), (y0..y1).log_scale()),
+        (Scale::Linear, Scale::Linear) => chart(p, area, x0..x1, y0..y1, r),
+        (Scale::Linear, Scale::Log) => chart(p, area, x0..x1, (y0..y1).log_scale(), r),
+        (Scale::Log, Scale::Linear) => chart(p, area, (x0..x1).log_scale(), y0..y1, r),
+        (Scale::Log, Scale::Log) => chart(p, area, (x0..x1).log_scale(), (y0..y1).log_scale(), r),
     }
 }
 
@@ -177,7 +178,13 @@ fn tick(v: &f64) -> String {
     }
 }
 
-fn chart<DB, X, Y>(p: &Panel, area: &DrawingArea<DB, Shift>, xr: X, yr: Y) -> DrawResult<DB>
+fn chart<DB, X, Y>(
+    p: &Panel,
+    area: &DrawingArea<DB, Shift>,
+    xr: X,
+    yr: Y,
+    ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
+) -> DrawResult<DB>
 where
     DB: DrawingBackend,
     X: AsRangedCoord<Value = f64>,
@@ -312,7 +319,12 @@ where
         .position(if p.legend_left {
             SeriesLabelPosition::UpperLeft
         } else {
-            SeriesLabelPosition::UpperRight
+            match p.legend_corner((x0, x1), (y0, y1)) {
+                (true, true) => SeriesLabelPosition::UpperRight,
+                (true, false) => SeriesLabelPosition::UpperLeft,
+                (false, true) => SeriesLabelPosition::LowerRight,
+                (false, false) => SeriesLabelPosition::LowerLeft,
+            }
         })
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))

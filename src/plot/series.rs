@@ -91,7 +91,8 @@ pub struct Panel {
     pub h_marks: Vec<Mark>,
     /// Vertical marks (x values).
     pub v_marks: Vec<Mark>,
-    /// Legend in the upper left corner (default: upper right).
+    /// Legend in the upper left corner; otherwise in the corner with the fewest points
+    /// ([`Panel::legend_corner`]).
     pub legend_left: bool,
 }
 
@@ -123,6 +124,56 @@ impl Panel {
             }))
             .chain(self.error_bars.iter().flat_map(|e| [e.lo, e.hi]))
             .chain(self.h_marks.iter().map(|m| m.value))
+    }
+
+    /// The corner of the plot the legend covers the fewest line points in, as
+    /// `(upper, right)`; upper right on a tie. Positions are taken relative to the ranges
+    /// `x` and `y` on the panel's scales.
+    pub fn legend_corner(&self, x: (f64, f64), y: (f64, f64)) -> (bool, bool) {
+        let rel = |v: f64, (lo, hi): (f64, f64), scale: Scale| match scale {
+            Scale::Linear => (v - lo) / (hi - lo),
+            Scale::Log => (v.ln() - lo.ln()) / (hi.ln() - lo.ln()),
+        };
+        let mut count = [0usize; 4]; // upper right, upper left, lower right, lower left
+        for l in &self.lines {
+            // a two-point line (a fit, a reference) counts along its length
+            let pts: Vec<(f64, f64)> = if l.points.len() == 2 && !l.markers {
+                let (a, b) = (l.points[0], l.points[1]);
+                let (ra, rb) = (
+                    (rel(a.0, x, self.x_scale), rel(a.1, y, self.y_scale)),
+                    (rel(b.0, x, self.x_scale), rel(b.1, y, self.y_scale)),
+                );
+                (0..=20)
+                    .map(|i| {
+                        let s = i as f64 / 20.0;
+                        (ra.0 + s * (rb.0 - ra.0), ra.1 + s * (rb.1 - ra.1))
+                    })
+                    .collect()
+            } else {
+                l.points
+                    .iter()
+                    .map(|p| (rel(p.0, x, self.x_scale), rel(p.1, y, self.y_scale)))
+                    .collect()
+            };
+            for (px, py) in pts {
+                let (right, left) = (px > 0.5, px < 0.5);
+                let (upper, lower) = (py > 0.6, py < 0.4);
+                if upper && right {
+                    count[0] += 1;
+                }
+                if upper && left {
+                    count[1] += 1;
+                }
+                if lower && right {
+                    count[2] += 1;
+                }
+                if lower && left {
+                    count[3] += 1;
+                }
+            }
+        }
+        let best = (0..4).min_by_key(|&i| (count[i], i)).unwrap_or(0);
+        (best < 2, best % 2 == 0)
     }
 
     /// The panel's x values (lines, bands, error bars, vertical marks), for the range.
@@ -534,22 +585,33 @@ pub fn run_figure(tr: &Trace, prov: &Provenance) -> Figure {
         p.v_marks = switches.clone();
         panels.push(p);
     }
-    // gradient descent does not estimate h|λ| (its column is 0): no panel
-    if let Some(hl) = tr
-        .column("h_lambda")
-        .filter(|c| c.iter().any(|v| v.is_finite() && *v != 0.0))
-    {
-        let hl: Vec<f64> = hl
-            .iter()
-            .zip(&tr.h)
-            .map(|(v, h)| if *h > 0.0 { *v } else { f64::NAN })
-            .collect();
+    // gradient descent does not estimate h|λ| (its column is 0); with the sharpness
+    // monitor, h·λ_max (`h_sharpness`) is the quantity its stability is about
+    let nonzero = |c: &&[f64]| c.iter().any(|v| v.is_finite() && *v != 0.0);
+    let hl = tr.column("h_lambda").filter(nonzero);
+    let hs = tr.column("h_sharpness").filter(nonzero);
+    if hl.is_some() || hs.is_some() {
+        let steps = |c: &[f64]| -> Vec<f64> {
+            c.iter()
+                .zip(&tr.h)
+                .map(|(v, h)| if *h > 0.0 { *v } else { f64::NAN })
+                .collect()
+        };
         let mut p = Panel::new(
             "stiffness estimate",
             T_LABEL,
             "h·|λ| (λ: the step's stiffness estimate)",
         );
-        p.lines.push(line("h·|λ|", tr.pairs(&hl, Scale::Linear)));
+        if let Some(hl) = hl {
+            p.lines
+                .push(line("h·|λ|", tr.pairs(&steps(hl), Scale::Linear)));
+        }
+        if let Some(hs) = hs {
+            p.lines.push(line(
+                "h·λ_max (sharpness monitor)",
+                tr.pairs(&steps(hs), Scale::Linear),
+            ));
+        }
         if let Some(b) = stability_boundary(&prov.method) {
             let of = if prov.method == "auto" {
                 "dopri5, auto's explicit method".to_string()
@@ -563,7 +625,9 @@ pub fn run_figure(tr: &Trace, prov: &Provenance) -> Figure {
         }
         p.y_scale = scale_for(p.y_values(), true);
         if p.y_scale == Scale::Log {
-            p.lines[0].points.retain(|q| q.1 > 0.0);
+            for l in &mut p.lines {
+                l.points.retain(|q| q.1 > 0.0);
+            }
         }
         p.v_marks = switches;
         panels.push(p);
@@ -1334,6 +1398,26 @@ mod tests {
         );
         assert!(fr.lines[1].dashed); // frequency = δ
         assert_eq!(figs[2].caption, "cap");
+    }
+
+    #[test]
+    fn the_legend_goes_to_the_emptiest_corner() {
+        let mut p = Panel::new("p", "x", "y");
+        // a decaying curve fills the upper left and lower right: the legend goes upper right
+        p.lines.push(line(
+            "decay",
+            (0..=10).map(|i| (i as f64, (-(i as f64)).exp())).collect(),
+        ));
+        assert_eq!(p.legend_corner((0.0, 10.0), (0.0, 1.0)), (true, true));
+        // a flat line high up: the legend goes to a lower corner
+        let mut q = Panel::new("q", "x", "y");
+        q.lines
+            .push(line("flat", (0..=10).map(|i| (i as f64, 0.9)).collect()));
+        assert!(!q.legend_corner((0.0, 10.0), (0.0, 1.0)).0);
+        // on a log axis, positions are taken in decades
+        q.y_scale = Scale::Log;
+        q.lines[0].points = (0..=10).map(|i| (i as f64, 1e-1)).collect();
+        assert!(!q.legend_corner((0.0, 10.0), (1e-9, 1.0)).0);
     }
 
     #[test]
