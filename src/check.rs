@@ -224,6 +224,9 @@ pub struct Checker {
     fbuf: Vec<f64>,
     yhat: Vec<f64>,
     fhat: Vec<f64>,
+    /// The row of trace columns (`slack:<id>`, `budget:<id>` per claim) when the run's trace
+    /// asked for them ([`Observer::trace_columns`]).
+    trace_row: Option<std::sync::Arc<std::sync::Mutex<Vec<f64>>>>,
 }
 
 impl Checker {
@@ -303,6 +306,7 @@ impl Checker {
             fbuf: vec![0.0; n],
             yhat: vec![0.0; n],
             fhat: vec![0.0; n],
+            trace_row: None,
         }
     }
 
@@ -727,7 +731,49 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// Writes each claim's slack and budget at `p` into the trace row: the evaluation
+    /// recorded at this point, or NaN (written as `null`) where the claim was not evaluated
+    /// here (end-of-run statements, claims past their window, hypotheses failing).
+    fn fill_trace_row(&self, p: &Point<'_>) {
+        let Some(row) = &self.trace_row else {
+            return;
+        };
+        let mut row = row.lock().expect("trace row");
+        for (tr, pair) in self.tracked.iter().zip(row.chunks_exact_mut(2)) {
+            let (slack, budget) = match tr.last {
+                Some(r) if r.step == p.step && r.t == p.t => (r.slack, r.budget),
+                _ => (f64::NAN, f64::NAN),
+            };
+            pair[0] = slack;
+            pair[1] = budget;
+        }
+    }
+}
+
 impl Observer for Checker {
+    /// `slack:<id>` and `budget:<id>` for every claim (a repeated id gets `#2`, `#3`, … in
+    /// request order), filled at every accepted point.
+    fn trace_columns(&mut self) -> Option<crate::monitor::trace::TraceColumns> {
+        let mut names = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for tr in &self.tracked {
+            let id = tr.info.id.as_str();
+            let k = seen.iter().filter(|s| **s == id).count();
+            seen.push(id);
+            let id = if k == 0 {
+                id.to_string()
+            } else {
+                format!("{id}#{}", k + 1)
+            };
+            names.push(format!("slack:{id}"));
+            names.push(format!("budget:{id}"));
+        }
+        let values = std::sync::Arc::new(std::sync::Mutex::new(vec![f64::NAN; names.len()]));
+        self.trace_row = Some(values.clone());
+        Some(crate::monitor::trace::TraceColumns { names, values })
+    }
+
     fn stops(&self) -> Vec<f64> {
         self.tracked
             .iter()
@@ -747,6 +793,7 @@ impl Observer for Checker {
         }
         self.evaluate_all(integ, p, Schedule::Always, None, false);
         self.advance_all(integ.system_mut(), p);
+        self.fill_trace_row(p);
         Ok(())
     }
 
@@ -801,6 +848,7 @@ impl Observer for Checker {
         self.state_error = self.state_error * self.growth + self.le_norm + other;
         self.evaluate_all(integ, p, Schedule::Always, Some(st.t_prev), true);
         self.advance_all(integ.system_mut(), p);
+        self.fill_trace_row(p);
         Ok(())
     }
 

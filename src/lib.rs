@@ -31,6 +31,7 @@
 //! - [`corpus`]: random hypothesis-satisfying runs and mutation tests of the verdicts.
 //! - [`search`]: counterexample search over a space of settings, guided by robustness, and
 //!   shrinking.
+//! - [`plot`]: figures of run, check, counterexample and sweep outputs (SVG, PNG).
 //! - [`limits`]: limits on every size that comes from the input.
 //! - [`cancel`]: a process-wide request to stop the runs in progress (for embedders).
 //! - [`error`]: the typed errors ([`GradflowError`]).
@@ -98,6 +99,7 @@ pub mod limits;
 pub mod model;
 pub mod monitor;
 pub mod observe;
+pub mod plot;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -85,6 +85,14 @@ pub trait Observer {
     fn stops(&self) -> Vec<f64> {
         Vec::new()
     }
+    /// Columns this observer adds to the run's trace, with the shared row it fills at every
+    /// point it is called at ([`crate::monitor::trace::TraceColumns`]). Asked once, before
+    /// the run, only when an `every=N` trace is written; an observer that adds columns is
+    /// then called before the trace at every point, so a row carries its values at that
+    /// point. Default: none.
+    fn trace_columns(&mut self) -> Option<crate::monitor::trace::TraceColumns> {
+        None
+    }
     /// The initial point (step 0). Default: nothing.
     fn on_start(&mut self, _run: &mut Observed<'_>, _p: &Point<'_>) -> Result<(), GradflowError> {
         Ok(())

@@ -31,7 +31,7 @@ use crate::model::net::Shape;
 use crate::model::npy;
 use crate::monitor::gd_gf::GdGfDistanceMonitor;
 use crate::monitor::sharpness::SharpnessMonitor;
-use crate::monitor::trace::RunTrace;
+use crate::monitor::trace::{RunTrace, TracePolicy};
 use crate::monitor::{quantities, MonitorSet};
 use crate::observe::{drive, Observer};
 use crate::report::atomic::write_json_atomic;
@@ -371,12 +371,23 @@ fn execute_in_threads(
     let opts = options(cfg, observer.as_deref().map(|o| o.stops()));
     let tstops = opts.tstops.clone();
     let mut integ = make_stepper(cfg, flow, &y0, tol, opts)?;
-    let mut trace = RunTrace::open(cfg.trace, out, monitors.names())?;
-    // the observers after the monitor set: the trace, then the caller's
+    let mut observer = observer;
+    let extra = match (cfg.trace, out, observer.as_deref_mut()) {
+        (Some(TracePolicy::Every(_)), Some(_), Some(o)) => o.trace_columns(),
+        _ => None,
+    };
+    let caller_first = extra.is_some();
+    let mut trace = RunTrace::open(cfg.trace, out, monitors.names(), extra)?;
+    // the observers after the monitor set: the trace, then the caller's (the caller's
+    // first when it adds trace columns, so that each row carries its values at the point)
     let mut observers: Vec<&mut dyn Observer> = Vec::new();
     observers.extend(trace.as_mut().map(|t| t as &mut dyn Observer));
     if let Some(o) = observer {
-        observers.push(o);
+        if caller_first {
+            observers.insert(0, o);
+        } else {
+            observers.push(o);
+        }
     }
     let status = drive(
         integ.as_mut(),

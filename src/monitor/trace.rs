@@ -1,5 +1,6 @@
-//! Streamed JSONL trace: one JSON object per line with the step, time, step size and every
-//! monitor column. Rows go through a buffered writer to a temporary file that is renamed
+//! Streamed JSONL trace: one JSON object per line with the step, time, step size, the step's
+//! stiffness estimate `h|λ|`, every monitor column and the columns other observers add (the
+//! checker's per-claim slack and budget, [`TraceColumns`]). Rows go through a buffered writer to a temporary file that is renamed
 //! into place when the run ends (also when it ends early), so the trace never holds the
 //! trajectory in memory and a reader never sees a half-written file. Errors name the
 //! trace's final path, never the temporary.
@@ -7,6 +8,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +54,18 @@ impl std::str::FromStr for TracePolicy {
     }
 }
 
+/// Columns an observer adds to the trace: their names and a shared row of values the
+/// observer fills at each point it is called at, written after the monitor columns (a value
+/// not filled, NaN, is written as `null`). The checker adds `slack:<id>` and `budget:<id>`
+/// per claim ([`crate::check::Checker`]); O(1) memory: one value per column.
+#[derive(Clone, Debug, Default)]
+pub struct TraceColumns {
+    /// Column names.
+    pub names: Vec<String>,
+    /// The current row, one value per name.
+    pub values: Arc<Mutex<Vec<f64>>>,
+}
+
 /// A JSONL trace being written.
 pub struct TraceWriter {
     out: BufWriter<File>,
@@ -81,14 +95,23 @@ impl TraceWriter {
         })
     }
 
-    /// Writes one row (no allocation: numbers are formatted straight into the buffer).
-    pub fn write(&mut self, p: &Point<'_>, values: &[f64]) -> Result<(), GradflowError> {
+    /// Writes one row (no allocation: numbers are formatted straight into the buffer):
+    /// `step`, `t`, `h`, `h_lambda`, then `values` and `extra` under the column names in
+    /// order.
+    pub fn write(
+        &mut self,
+        p: &Point<'_>,
+        values: &[f64],
+        extra: &[f64],
+    ) -> Result<(), GradflowError> {
         let res = (|| -> std::io::Result<()> {
             write!(self.out, "{{\"step\":{},\"t\":", p.step)?;
             num(&mut self.out, p.t)?;
             self.out.write_all(b",\"h\":")?;
             num(&mut self.out, p.h)?;
-            for (n, v) in self.names.iter().zip(values) {
+            self.out.write_all(b",\"h_lambda\":")?;
+            num(&mut self.out, p.h_lambda)?;
+            for (n, v) in self.names.iter().zip(values.iter().chain(extra)) {
                 write!(self.out, ",\"{n}\":")?;
                 num(&mut self.out, *v)?;
             }
@@ -167,25 +190,37 @@ impl TraceWriter {
 pub struct RunTrace {
     writer: Option<TraceWriter>,
     policy: TracePolicy,
+    /// Columns another observer fills (written on `every=N` rows only).
+    extra: Option<TraceColumns>,
     /// The last write error and the accepted step it happened in.
     error: Option<(GradflowError, u64)>,
 }
 
 impl RunTrace {
     /// The trace `policy` asks for, at `out/trace.jsonl` with the monitor columns `names`
+    /// and, on an `every=N` trace, the `extra` columns another observer fills
     /// ([`TraceWriter::create`]); `None` without a policy. A policy without an output
     /// directory is a configuration error.
     pub fn open(
         policy: Option<TracePolicy>,
         out: Option<&Path>,
         names: &[String],
+        extra: Option<TraceColumns>,
     ) -> Result<Option<Self>, GradflowError> {
         match (policy, out) {
-            (Some(policy), Some(dir)) => Ok(Some(Self {
-                writer: Some(TraceWriter::create(&dir.join("trace.jsonl"), names)?),
-                policy,
-                error: None,
-            })),
+            (Some(policy), Some(dir)) => {
+                // on a time grid the samples fall between the accepted points the other
+                // observers are called at: their columns are not written there
+                let extra = extra.filter(|_| matches!(policy, TracePolicy::Every(_)));
+                let mut all = names.to_vec();
+                all.extend(extra.iter().flat_map(|e| e.names.iter().cloned()));
+                Ok(Some(Self {
+                    writer: Some(TraceWriter::create(&dir.join("trace.jsonl"), &all)?),
+                    policy,
+                    extra,
+                    error: None,
+                }))
+            }
             (Some(_), None) => Err(GradflowError::Config(
                 "trace requested without an output directory (--out DIR)".into(),
             )),
@@ -222,8 +257,12 @@ impl Observer for RunTrace {
         }
     }
     fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+        let extra = self
+            .extra
+            .as_ref()
+            .map(|e| e.values.lock().expect("trace columns"));
         match self.writer.as_mut() {
-            Some(w) => w.write(p, run.values),
+            Some(w) => w.write(p, run.values, extra.as_deref().map_or(&[], |v| v)),
             None => Ok(()),
         }
     }
@@ -233,8 +272,12 @@ impl Observer for RunTrace {
         st: &AcceptedStep,
         p: &Point<'_>,
     ) -> Result<(), GradflowError> {
+        let extra = self.extra.clone();
+        let extra = extra
+            .as_ref()
+            .map(|e| e.values.lock().expect("trace columns"));
         if let Some(w) = self.writer(st.index) {
-            if let Err(e) = w.write(p, run.values) {
+            if let Err(e) = w.write(p, run.values, extra.as_deref().map_or(&[], |v| v)) {
                 self.error = Some((e, st.index));
             }
         }
@@ -306,7 +349,7 @@ mod tests {
             y: &y,
             f: &y,
         };
-        w.write(&p, &[1.5e-9, f64::NAN]).unwrap();
+        w.write(&p, &[1.5e-9, f64::NAN], &[]).unwrap();
         w.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let row: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();

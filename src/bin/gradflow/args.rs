@@ -89,12 +89,32 @@ pub(crate) enum Cmd {
         /// The output directory (`--out` of run, check, corpus or sweep).
         dir: PathBuf,
     },
+    /// Draw the figures of an output: a run or check directory (trajectory from its
+    /// trace.jsonl, the claims' slack when the check traced it, each counterexample), a
+    /// counterexample report, or a sweep directory (fitted exponents, violation
+    /// frequencies). Exit status 0: figures written; 2: usage or input error (nothing to
+    /// plot, a malformed trace); 4: a figure could not be written.
+    Plot(PlotArgs),
     /// List the built-in examples, or print one's configuration.
     Examples {
         /// Print this example's JSON configuration.
         #[arg(long)]
         show: Option<String>,
     },
+}
+
+/// What `gradflow plot` draws and where the figures go.
+#[derive(Args)]
+pub(crate) struct PlotArgs {
+    /// A run, check or sweep output directory, or a counterexample report.
+    pub(crate) input: PathBuf,
+    /// svg, png or both.
+    #[arg(long, default_value = "png")]
+    pub(crate) format: String,
+    /// Output directory (default: INPUT-figures beside the input; for a report in a check
+    /// output, beside that output), or a file name for a single figure in one format.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// The sweep file and where its results go.

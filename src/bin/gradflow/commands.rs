@@ -215,6 +215,13 @@ pub(crate) fn verify(dir: &Path) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+pub(crate) fn plot(args: &crate::args::PlotArgs) -> Result<Exit> {
+    let format: gradflow::plot::Format = args.format.parse()?;
+    let written = gradflow::plot::plot(&args.input, format, args.out.as_deref())?;
+    print::plot(&written);
+    Ok(Exit::Success)
+}
+
 pub(crate) fn claims(paper: Option<&str>, show: Option<&str>, file: Option<&Path>) -> Result<Exit> {
     if let Some(p) = paper {
         anyhow::ensure!(

@@ -88,6 +88,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Cmd::Search(args) => commands::search(&args),
         Cmd::Corpus(args) => commands::corpus(&args),
         Cmd::Verify { dir } => commands::verify(&dir),
+        Cmd::Plot(args) => commands::plot(&args),
         Cmd::Claims {
             paper,
             show,

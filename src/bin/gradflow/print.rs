@@ -375,3 +375,10 @@ pub(crate) fn search(outcome: &gradflow::search::SearchOutcome, out: &Path) {
         out.join("search.json").display()
     );
 }
+
+/// `plot`: one line per figure written.
+pub(crate) fn plot(written: &[std::path::PathBuf]) {
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+}
