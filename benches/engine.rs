@@ -73,6 +73,21 @@ fn bench_gradient(c: &mut Criterion) {
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(4));
+    // the stiff reference shape (n = 20, widths 40→30→30→1, 97.6 kFLOP per gradient)
+    let shape = Shape::new(vec![40, 30, 30, 1]).expect("valid shape");
+    let mut rng = Stream(0x5717);
+    let x = DMatrix::from_fn(20, 40, |_, _| rng.next());
+    let y = DMatrix::from_fn(20, 1, |_, _| rng.next());
+    let data = Dataset::new(x, y).expect("valid data");
+    let mut gf = GradientFlow::new(shape, &data, LossConvention::HalfSum).expect("data fit");
+    let theta: Vec<f64> = (0..gf.dim()).map(|_| 0.2 * rng.next()).collect();
+    let mut dy = vec![0.0; theta.len()];
+    group.bench_function("stiff_reference", |b| {
+        b.iter(|| {
+            gf.rhs(0.0, black_box(&theta), &mut dy);
+            black_box(dy[0]);
+        })
+    });
     for depth in DEPTHS {
         for width in WIDTHS {
             let (mut gf, theta) = problem(width, depth);

@@ -327,8 +327,10 @@ pub struct RunConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tstops: Option<Vec<f64>>,
     /// Threads of the run's matrix products (1…[`MAX_THREADS`]). Unset: the process
-    /// default — all cores for `gradflow run`, `check` and `replay` (or their `--threads`),
-    /// one for each run of a parallel sweep, suite or search ([`crate::flow::linalg`]).
+    /// default — for `gradflow run`, `check` and `replay` their `--threads`, or all cores
+    /// when one gradient costs at least [`crate::flow::linalg::PARALLEL_MIN_COST`]
+    /// multiply-adds; one for each run of a parallel sweep, suite or search
+    /// ([`crate::flow::linalg::threads_for`]).
     /// Results are bit for bit the same for every thread count (faer splits a product's
     /// output blocks between threads, never a sum), so the setting changes wall time only.
     #[serde(default, skip_serializing_if = "Option::is_none")]

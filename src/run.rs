@@ -337,8 +337,8 @@ pub(crate) fn execute_staged(
     execute_in(cfg, problem, set.map(OutputSet::dir), observer, &remap).map_err(remap)
 }
 
-/// [`execute_in_threads`] on `cfg.threads` threads (or the calling thread's default,
-/// [`crate::flow::linalg::threads`]).
+/// [`execute_in_threads`] on `cfg.threads` threads (or the calling thread's default for a
+/// gradient of this size, [`crate::flow::linalg::threads_for`]).
 fn execute_in(
     cfg: &RunConfig,
     problem: Problem,
@@ -346,7 +346,10 @@ fn execute_in(
     observer: Option<&mut dyn Observer>,
     remap: &dyn Fn(GradflowError) -> GradflowError,
 ) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
-    let threads = cfg.threads.unwrap_or_else(crate::flow::linalg::threads);
+    let cost = crate::integrate::OdeSystem::rhs_cost(&problem.flow);
+    let threads = cfg
+        .threads
+        .unwrap_or_else(|| crate::flow::linalg::threads_for(cost));
     crate::flow::linalg::with_threads(threads, || {
         execute_in_threads(cfg, problem, out, observer, remap)
     })

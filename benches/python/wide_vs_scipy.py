@@ -9,6 +9,8 @@ loss L = ‖XΘ − Y‖²/n, t ∈ [0, T] (default 10), rtol 1e-8, atol 1e-10.
     python3 benches/python/wide_vs_scipy.py [--t-end 10] [--gradflow target/release/gradflow]
         [--threads 1,2] [--methods dop853,rock4,auto] [--skip-scipy]
 
+(`--threads 0` runs a binary without the flag, e.g. an older build to compare against.)
+
 Needs numpy and scipy (pip install numpy scipy). NumPy's BLAS is held to one thread
 (OPENBLAS_NUM_THREADS=1 etc. are set before numpy is imported). Prints one table: gradient
 evaluations, wall seconds, seconds per gradient, the ratio to SciPy, peak RSS (gradflow),
@@ -97,7 +99,9 @@ def gradflow_run(binary, data_dir, init_dir, out, method, threads, t_end, rtol, 
     cfg_path = os.path.join(out + ".json")
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
-    cmd = ["/usr/bin/time", "-f", "%M", binary, "--threads", str(threads), "run", "--config", cfg_path, "--out", out]
+    # threads 0: the binary's default, without the flag (builds from before it existed)
+    flag = ["--threads", str(threads)] if threads > 0 else []
+    cmd = ["/usr/bin/time", "-f", "%M", binary, *flag, "run", "--config", cfg_path, "--out", out]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0

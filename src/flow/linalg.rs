@@ -10,7 +10,9 @@
 //! threshold, so transposes go through here.)
 //!
 //! The products of one thread run on [`threads`] threads (faer's rayon parallelism, one
-//! thread unless a caller scopes more with [`with_threads`]).
+//! thread unless a caller scopes more with [`with_threads`]). A run whose thread count is
+//! not given explicitly takes the available threads only when its gradient is large enough
+//! to gain from them ([`threads_for`]).
 
 use std::cell::Cell;
 
@@ -20,6 +22,33 @@ use nalgebra::DMatrix;
 thread_local! {
     /// Threads the matrix products started on this thread may use.
     static THREADS: Cell<usize> = const { Cell::new(1) };
+    /// Threads a run started on this thread may take when its size gains from them
+    /// ([`threads_for`]; 1: none beyond the explicit setting).
+    static AVAILABLE: Cell<usize> = const { Cell::new(1) };
+}
+
+/// Multiply-adds of one gradient from which a run takes the available threads by default.
+/// Measured with `--method rock4` on `n = 64`, `d = 128`, `q = 8`, three hidden layers
+/// (README *Performance*): at width 256 (1.1·10⁷ multiply-adds per gradient) two threads
+/// were 1.3× slower than one (faer's split costs more than it gains on 64-row products);
+/// at width 1024 (1.4·10⁸) 1.37× faster.
+pub const PARALLEL_MIN_COST: f64 = 5e7;
+
+/// Makes `n` threads available to the runs started on the current thread whose gradient
+/// costs at least [`PARALLEL_MIN_COST`] and whose thread count is not given (the command
+/// line's default: all cores on the main thread).
+pub fn set_available_threads(n: usize) {
+    AVAILABLE.set(n.max(1));
+}
+
+/// The threads of a run whose gradient costs `cost` multiply-adds and whose thread count is
+/// not given: the available threads ([`set_available_threads`]) when `cost ≥`
+/// [`PARALLEL_MIN_COST`], else the current setting ([`threads`], one unless set).
+pub fn threads_for(cost: Option<f64>) -> usize {
+    match cost {
+        Some(c) if c >= PARALLEL_MIN_COST => AVAILABLE.get().max(THREADS.get()),
+        _ => THREADS.get(),
+    }
 }
 
 /// Runs `f` with the matrix products of the current thread split over `n` threads (`n ≤ 1`:

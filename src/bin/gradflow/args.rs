@@ -21,8 +21,9 @@ pub(crate) struct Cli {
     /// Largest number of rows a --trace dt=X trace may have (t_end/dt; default 10000000).
     #[arg(long = "max-trace-rows", global = true, value_name = "N")]
     pub(crate) max_trace_rows: Option<u64>,
-    /// Threads of the matrix products of a run on the main thread (default: all cores). The
-    /// runs of --jobs workers use one each unless their configuration sets `threads`.
+    /// Threads of the matrix products of a run on the main thread (default: all cores when
+    /// one gradient costs at least 5e7 multiply-adds, else one). The runs of --jobs workers
+    /// use one each unless their configuration sets `threads`.
     /// Results are the same bit for bit for every thread count.
     #[arg(long = "threads", global = true, value_name = "N")]
     pub(crate) threads: Option<usize>,

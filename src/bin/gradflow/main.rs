@@ -67,19 +67,21 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         limits.max_sweep_points = n;
     }
     gradflow::limits::set(limits);
-    // the threads of a run on this (the main) thread; the workers of --jobs keep one each
-    let threads = match cli.threads {
+    // the threads of a run on this (the main) thread: --threads N, or all cores for a run
+    // large enough to gain from them; the workers of --jobs keep one each
+    match cli.threads {
         Some(n) => {
             anyhow::ensure!(
                 (1..=gradflow::config::MAX_THREADS).contains(&n),
                 "--threads {n}: need 1 ≤ N ≤ {}",
                 gradflow::config::MAX_THREADS
             );
-            n
+            gradflow::flow::linalg::set_threads(n);
         }
-        None => std::thread::available_parallelism().map_or(1, usize::from),
-    };
-    gradflow::flow::linalg::set_threads(threads);
+        None => gradflow::flow::linalg::set_available_threads(
+            std::thread::available_parallelism().map_or(1, usize::from),
+        ),
+    }
     match cli.cmd {
         Cmd::Run(args) => commands::run(*args),
         Cmd::Check(args) => commands::check(*args),
