@@ -1,15 +1,23 @@
-//! Engine benchmarks: one gradient (right-hand-side) evaluation of the deep-linear gradient flow,
-//! the gradient and the Hessian-vector product in both association orders at widths 8…1024,
-//! and one accepted DOPRI5 step, at widths 32/256/512 and depths 3/6 with `d = width`,
-//! `q = max(width/8, 1)`, `n = 64` and deterministic data and weights; and whole integrations
-//! of a small problem (width 8, depth 3, `t ∈ [0, 20]`) with every integration mode — adaptive
-//! explicit, fixed steps, stabilized, implicit, gradient descent — where the time of the
-//! integration loop itself (control, bookkeeping, dense-output hand-off) is a visible share.
+//! Engine benchmarks, with deterministic data and weights (`n = 64`, `d = width`,
+//! `q = max(width/8, 1)` unless said otherwise):
+//!
+//! - `gradient`: one right-hand-side evaluation at widths 32/256/512 and depths 3/6, and on
+//!   the stiff reference shape (`n = 20`, widths 40→30→30→1);
+//! - `association`: the gradient and the Hessian-vector product in both association orders
+//!   at depth 3, widths 8…1024;
+//! - `step`: one accepted step of every method (DOPRI5 at all widths and depths, the others
+//!   at widths 32 and 256, depth 3), advancing one long-running integrator per iteration
+//!   (rtol 1e-6, atol 1e-9; rejected trials included; RHS evaluations per accepted step
+//!   printed at the end of each case);
+//! - `integrate`: whole integrations of a small problem (width 8, depth 3, `t ∈ [0, 20]`)
+//!   with every integration mode — adaptive explicit, fixed steps, stabilized, implicit,
+//!   gradient descent — where the integration loop itself (control, bookkeeping, dense-output
+//!   hand-off) is a visible share;
+//! - `wide`: the wide problem of the README's performance section end to end (DOP853 and
+//!   ROCK4 over `t ∈ [0, 1]`, one thread).
 //!
 //! Run with `cargo bench --bench engine` (or `cargo bench --bench engine -- gradient/w256_L3`
-//! for one case). The step benchmark advances one long-running integrator by one accepted step
-//! per iteration (rtol 1e-6, atol 1e-9); rejected trials, if any, are included in the time and the
-//! RHS evaluations per accepted step are printed at the end of each case.
+//! for one case).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -21,6 +29,7 @@ use gradflow::integrate::implicit::{gauss::GL4, radau5::RADAU5, ImplicitOptions,
 use gradflow::integrate::rock::Rock4;
 use gradflow::integrate::tableau::dop853::DOP853;
 use gradflow::integrate::tableau::dopri5::DOPRI5;
+use gradflow::integrate::tableau::tsit5::TSIT5;
 use gradflow::integrate::{GradientDescent, Integrator, OdeSystem, Options, Stepper, Tolerances};
 use gradflow::model::data::Dataset;
 use gradflow::model::net::Shape;
@@ -145,35 +154,111 @@ fn bench_association(c: &mut Criterion) {
     group.finish();
 }
 
-fn bench_dopri5_step(c: &mut Criterion) {
-    let mut group = c.benchmark_group("dopri5_step");
+/// A stepper of `method` on `gf` from `theta` at rtol 1e-6, atol 1e-9 over a long span
+/// (no step limit: the pace check would stop a run that never nears its end).
+fn stepper(method: &str, gf: GradientFlow, theta: &[f64]) -> Box<dyn Stepper<GradientFlow>> {
+    let tol = Tolerances::scalar(theta.len(), 1e-6, 1e-9);
+    let opts = Options {
+        max_steps: u64::MAX,
+        ..Options::new(0.0, 1e12)
+    };
+    match method {
+        "dopri5" => Box::new(Integrator::new(gf, &DOPRI5, theta, tol, opts)),
+        "tsit5" => Box::new(Integrator::new(gf, &TSIT5, theta, tol, opts)),
+        "dop853" => Box::new(Integrator::new(gf, &DOP853, theta, tol, opts)),
+        "rock4" => Box::new(Rock4::new(gf, theta, tol, opts)),
+        "radau5" => Box::new(ImplicitRk::new(
+            gf,
+            &RADAU5,
+            theta,
+            tol,
+            opts,
+            ImplicitOptions::default(),
+        )),
+        other => unreachable!("no stepper {other}"),
+    }
+}
+
+/// One accepted step of every method (DOPRI5 at widths 32/256/512 and depths 3/6, the others
+/// at widths 32 and 256, depth 3), advancing one long-running integrator per case.
+fn bench_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("step");
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(6));
+        .measurement_time(Duration::from_secs(4));
+    let mut cases: Vec<(&str, usize, usize)> = Vec::new();
     for depth in DEPTHS {
         for width in WIDTHS {
-            let (gf, theta) = problem(width, depth);
-            let tol = Tolerances::scalar(theta.len(), 1e-6, 1e-9);
-            let mut it = Integrator::new(gf, &DOPRI5, &theta, tol, Options::new(0.0, 1e12));
-            let id = BenchmarkId::from_parameter(format!("w{width}_L{depth}"));
-            group.bench_function(id, |b| {
-                b.iter(|| {
-                    let step = it.step().expect("step failed").expect("t_end reached");
-                    black_box(step.h);
-                })
-            });
-            let s = it.stats();
-            if s.accepted == 0 {
-                continue; // filtered out on the command line
-            }
-            eprintln!(
-                "dopri5_step/w{width}_L{depth}: {} accepted, {} rejected, {:.3} RHS evaluations per accepted step",
-                s.accepted,
-                s.rejected,
-                s.nfev as f64 / s.accepted.max(1) as f64
-            );
+            cases.push(("dopri5", width, depth));
         }
     }
+    for method in ["tsit5", "dop853", "rock4", "radau5"] {
+        for width in [32, 256] {
+            cases.push((method, width, 3));
+        }
+    }
+    for (method, width, depth) in cases {
+        let (gf, theta) = problem(width, depth);
+        let mut it = stepper(method, gf, &theta);
+        let id = format!("{method}/w{width}_L{depth}");
+        group.bench_function(&id, |b| {
+            b.iter(|| {
+                let step = it.step().expect("step failed").expect("t_end reached");
+                black_box(step.h);
+            })
+        });
+        let s = it.stats();
+        if s.accepted == 0 {
+            continue; // filtered out on the command line
+        }
+        eprintln!(
+            "step/{id}: {} accepted, {} rejected, {:.3} RHS evaluations per accepted step",
+            s.accepted,
+            s.rejected,
+            s.nfev as f64 / s.accepted.max(1) as f64
+        );
+    }
+    group.finish();
+}
+
+/// The wide problem of the README's performance section (n = 64, d = 128, widths
+/// 128→256→256→256→8, `mean` loss, layers with variance 1/fan_in, targets of a teacher with
+/// variance 1/d) integrated over t ∈ [0, 1] at rtol 1e-8, atol 1e-10 by DOP853 and ROCK4
+/// on one thread, end to end.
+fn bench_wide(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wide");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    let widths = vec![128, 256, 256, 256, 8];
+    let shape = Shape::new(widths.clone()).expect("valid shape");
+    let mut rng = Stream(0x31DE);
+    let x = DMatrix::from_fn(64, 128, |_, _| 3f64.sqrt() * rng.next());
+    let teacher = DMatrix::from_fn(128, 8, |_, _| 3f64.sqrt() * rng.next() / 128f64.sqrt());
+    let y = &x * teacher;
+    let data = Dataset::new(x, y).expect("valid data");
+    let gf = GradientFlow::new(shape.clone(), &data, LossConvention::Mean).expect("data fit");
+    let mut theta = Vec::with_capacity(gf.dim());
+    for k in 1..=shape.depth() {
+        let (rows, cols) = shape.layer_shape(k);
+        let scale = (3.0 / cols as f64).sqrt();
+        theta.extend((0..rows * cols).map(|_| scale * rng.next()));
+    }
+    theta.resize(gf.dim(), 0.0);
+    let tol = || Tolerances::scalar(theta.len(), 1e-8, 1e-10);
+    let opts = || Options::new(0.0, 1.0);
+    group.bench_function("dop853", |b| {
+        b.iter(|| {
+            let mut it = Integrator::new(gf.clone(), &DOP853, &theta, tol(), opts());
+            black_box(run_to_end(&mut it))
+        })
+    });
+    group.bench_function("rock4", |b| {
+        b.iter(|| {
+            let mut it = Rock4::new(gf.clone(), &theta, tol(), opts());
+            black_box(run_to_end(&mut it))
+        })
+    });
     group.finish();
 }
 
@@ -261,7 +346,8 @@ criterion_group!(
     engine,
     bench_gradient,
     bench_association,
-    bench_dopri5_step,
-    bench_integrate
+    bench_step,
+    bench_integrate,
+    bench_wide
 );
 criterion_main!(engine);

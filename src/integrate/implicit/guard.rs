@@ -22,6 +22,11 @@
 //!   step of the same length may cost (`s` stages times a few Newton iterations against 6
 //!   stages: where the flow is not stiff, Radau takes accuracy-limited steps at 1–3 Newton
 //!   iterations, 4–10 evaluations, and keeps its balance);
+//!   a step whose size accuracy chose (no failed Newton iteration since the last accepted
+//!   step, the Newton-limited step cap not binding) earns at least its own work: the method
+//!   is doing what the tolerance asks of any method, not spiralling (without this, Radau on
+//!   a non-stiff problem at tight tolerance, 2–3× an explicit pair's work per step, was
+//!   handed to ROCK4);
 //! - **debit**: every evaluation the method spends (stages, Newton iterations, refreshes);
 //! - the balance starts at the cost of the first refresh plus [`START_STEPS`] steps of
 //!   `s · max_newton` evaluations, and never exceeds the cost of two refreshes at twice the
@@ -135,10 +140,11 @@ impl WorkGuard {
     }
 
     /// Credits an accepted step of size `h` at model eigenvalue `mu_max`, capped at two
-    /// refreshes of `cap_iterations` Lanczos steps.
-    pub fn credit(&mut self, h: f64, mu_max: f64, cap_iterations: usize) {
+    /// refreshes of `cap_iterations` Lanczos steps: the explicit budget, or `paid` (the step's
+    /// own work) when accuracy chose its size.
+    pub fn credit(&mut self, h: f64, mu_max: f64, cap_iterations: usize, paid: Option<f64>) {
         let steps = (mu_max * h.abs() / EXPLICIT_BOUNDARY).max(1.0);
-        let earned = IMPLICIT_OVERHEAD * EXPLICIT_EVALS * steps;
+        let earned = (IMPLICIT_OVERHEAD * EXPLICIT_EVALS * steps).max(paid.unwrap_or(0.0));
         let cap = 2.0 * self.refresh_cost(cap_iterations);
         if earned.is_finite() {
             self.balance = (self.balance + earned).min(cap.max(self.balance));
@@ -187,16 +193,20 @@ mod tests {
         assert!(g.debit(10.0, 1.0).is_none());
         // a step of h = 22 at μ = 0.3 earns 2 · 6 · (0.3 · 22 / 3.3) = 24, one of h = 1 the
         // floor of one explicit step, 2 · 6 = 12
-        g.credit(22.0, 0.3, 10);
+        g.credit(22.0, 0.3, 10, None);
         assert!((g.balance() - 20.0).abs() < 1e-12);
         g.debit(30.0, 0.3);
-        g.credit(1.0, 0.3, 10);
+        g.credit(1.0, 0.3, 10, None);
         assert!((g.balance() - 12.0).abs() < 1e-12);
         let o = g.debit(47.0, 0.3).expect("overdrawn");
         assert!((o.overspent - 5.0).abs() < 1e-12);
         // the cap: two refreshes of 10 products
-        g.credit(1e9, 1.0, 10);
+        g.credit(1e9, 1.0, 10, None);
         assert_eq!(g.balance(), 20.0);
+        // a step whose size accuracy chose is paid in full (here 30 > the budget of 12)
+        g.debit(77.0, 1.0);
+        g.credit(1.0, 0.3, 10, Some(30.0));
+        assert!((g.balance() - 20.0).abs() < 1e-12);
         assert!(g.affords(20) && !g.affords(21));
     }
 }

@@ -246,6 +246,8 @@ impl<S: OdeSystem> ImplicitRk<S> {
                 .iter()
                 .fold(0.0, |r: f64, z| r.max(z.norm())),
             unpaying: None,
+            failures_since_accept: 0,
+            work_at_accept: 0.0,
             work: NewtonWork::new(s, n),
             z_acc: vec![0.0; s * n],
             sk: vec![0.0; n],
@@ -333,6 +335,10 @@ pub struct Collocation {
     /// Set when the guard predicted, at a refresh, that the model cannot pay (the curvature
     /// it leaves out).
     unpaying: Option<f64>,
+    /// Failed Newton iterations since the last accepted step.
+    failures_since_accept: u32,
+    /// [`Collocation::work`] at the last accepted step.
+    work_at_accept: f64,
     work: NewtonWork,
     z_acc: Vec<f64>,
     sk: Vec<f64>,
@@ -654,6 +660,7 @@ impl Method for Collocation {
         let nr = self.newton(sys, t, h);
         if !nr.converged {
             self.istats.newton_failures += 1;
+            self.failures_since_accept += 1;
             self.last = None;
             if self.has_jvp && !self.model_fresh {
                 self.need_refresh = true;
@@ -709,11 +716,6 @@ impl Method for Collocation {
         }
         self.rejected_last = false;
         let h_lambda = h * self.model.mu_max();
-        let cap_iterations =
-            refresh_iterations(&self.iopts, (2 * self.rank).min(self.iopts.max_rank));
-        if let Some(g) = self.guard.as_mut() {
-            g.credit(h, self.model.mu_max(), cap_iterations);
-        }
         self.h_last = h;
         // the Newton-limited step and the staleness test are measured for RADAU5's stopping
         // rule; Gauss stages iterated to round-off keep the plain rules
@@ -723,12 +725,26 @@ impl Method for Collocation {
         } else {
             0.0
         };
+        let newton_limited = cap > 0.0 && nr.theta > 0.0 && h * cap / nr.theta < h_next;
         let h_next = if cap > 0.0 && nr.theta > 0.0 {
             // Newton-limited step: the contraction grows like h (curvature the model leaves out)
             h_next.min(h * cap / nr.theta).max(h.min(h_next))
         } else {
             h_next
         };
+        // the guard: a step whose size accuracy chose (no Newton failure since the last one,
+        // the Newton cap not binding) is paid in full — the method does what the tolerance
+        // asks of any method; otherwise it earns the explicit budget
+        let cap_iterations =
+            refresh_iterations(&self.iopts, (2 * self.rank).min(self.iopts.max_rank));
+        let work = self.work();
+        let paid = (!newton_limited && self.failures_since_accept == 0)
+            .then_some(work - self.work_at_accept);
+        if let Some(g) = self.guard.as_mut() {
+            g.credit(h, self.model.mu_max(), cap_iterations, paid);
+        }
+        self.work_at_accept = work;
+        self.failures_since_accept = 0;
         if self.model_fresh && nr.theta > 0.0 {
             self.fresh_rate = nr.theta / h;
         }
