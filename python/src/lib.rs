@@ -99,6 +99,11 @@ fn blocking<T: Send>(py: Python<'_>, work: impl FnOnce() -> Res<T> + Send) -> Py
     let (tx, mut rx) = mpsc::channel();
     let outcome = std::thread::scope(|s| {
         s.spawn(move || {
+            // a run on this thread takes all cores when its gradient is large enough to gain
+            // from them, as `gradflow run` does (config `threads` overrides)
+            gradflow::flow::linalg::set_available_threads(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            );
             let r = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|p| {
                 let m = p
                     .downcast_ref::<&str>()
