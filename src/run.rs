@@ -334,28 +334,19 @@ pub(crate) fn execute_staged(
         Some(s) => s.remap(e),
         None => e,
     };
-    execute_in(cfg, problem, set.map(OutputSet::dir), observer, &remap).map_err(remap)
-}
-
-/// [`execute_in_threads`] on `cfg.threads` threads (or the calling thread's default for a
-/// gradient of this size, [`crate::flow::linalg::threads_for`]).
-fn execute_in(
-    cfg: &RunConfig,
-    problem: Problem,
-    out: Option<&Path>,
-    observer: Option<&mut dyn Observer>,
-    remap: &dyn Fn(GradflowError) -> GradflowError,
-) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
+    // the run's matrix products on `cfg.threads` threads, or the calling thread's default
+    // for a gradient of this size
     let cost = crate::integrate::OdeSystem::rhs_cost(&problem.flow);
     let threads = cfg
         .threads
         .unwrap_or_else(|| crate::flow::linalg::threads_for(cost));
     crate::flow::linalg::with_threads(threads, || {
-        execute_in_threads(cfg, problem, out, observer, remap)
+        execute_in(cfg, problem, set.map(OutputSet::dir), observer, &remap)
     })
+    .map_err(remap)
 }
 
-fn execute_in_threads(
+fn execute_in(
     cfg: &RunConfig,
     problem: Problem,
     out: Option<&Path>,

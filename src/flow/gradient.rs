@@ -391,23 +391,17 @@ impl GradientFlow {
             Association::DataForward => {
                 for k in 1..l {
                     let (done, rest) = ws.act.split_at_mut(k - 1);
-                    let z_prev = if k == 1 { m(&self.x) } else { m(&done[k - 2]) };
                     gemm_into(
                         1.0,
-                        z_prev,
+                        activation(&self.x, done, k - 1),
                         layer_mat(&self.shape, theta, k).t(),
                         0.0,
                         &mut rest[0],
                     );
                 }
-                let z_prev = if l == 1 {
-                    m(&self.x)
-                } else {
-                    m(&ws.act[l - 2])
-                };
                 gemm_into(
                     1.0,
-                    z_prev,
+                    activation(&self.x, &ws.act, l - 1),
                     layer_mat(&self.shape, theta, l).t(),
                     -1.0,
                     &mut ws.resid,
@@ -436,11 +430,7 @@ impl GradientFlow {
 
     /// `Z_k` (`Z_0 = X`) of the last data-forward pass.
     pub(crate) fn activation(&self, k: usize) -> Mat<'_> {
-        if k == 0 {
-            m(&self.x)
-        } else {
-            m(&self.ws.act[k - 1])
-        }
+        activation(&self.x, &self.ws.act, k)
     }
 
     /// Backward pass after [`Self::forward`]: suffix products `S_k` and `tmp_k = T_k`.
@@ -468,17 +458,10 @@ impl GradientFlow {
                 }
             }
             Association::DataForward => {
-                let mut tmp = std::mem::take(&mut self.ws.tmp);
-                for (k, t) in tmp.iter_mut().enumerate() {
-                    gemm_into(
-                        2.0 * kappa,
-                        m(&self.ws.resid).t(),
-                        self.activation(k),
-                        0.0,
-                        t,
-                    );
+                for (k, t) in ws.tmp.iter_mut().enumerate() {
+                    let z = activation(&self.x, &ws.act, k);
+                    gemm_into(2.0 * kappa, m(&ws.resid).t(), z, 0.0, t);
                 }
-                self.ws.tmp = tmp;
             }
         }
     }
@@ -613,6 +596,15 @@ fn check_columns(
         )));
     }
     Ok(())
+}
+
+/// `Z_k` among the activations `act` (`act[k−1] = Z_k`), `Z_0 = X`.
+fn activation<'a>(x: &'a DMatrix<f64>, act: &'a [DMatrix<f64>], k: usize) -> Mat<'a> {
+    if k == 0 {
+        m(x)
+    } else {
+        m(&act[k - 1])
+    }
 }
 
 /// `W_k` of the flat vector `theta` as a [`Mat`].

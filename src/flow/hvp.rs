@@ -49,7 +49,11 @@ impl GradientFlow {
         self.count_hvp();
         let mut hw = self.hvp_ws.take().unwrap_or_else(|| HvpWorkspace {
             at: Vec::new(),
-            dprefix: self.ws.prefix.clone(),
+            // each order's directional buffers only (`act` is empty in the prefix order)
+            dprefix: match self.association() {
+                Association::Prefix => self.ws.prefix.clone(),
+                Association::DataForward => Vec::new(),
+            },
             dact: self.ws.act.clone(),
             dsuffix: self.ws.suffix.clone(),
             dresid: self.ws.resid.clone(),

@@ -357,16 +357,23 @@ fn gauss_legendre_keeps_the_imbalance_to_round_off_at_any_tolerance() {
     }
 }
 
-/// `y' = −Q diag(λ) Qᵀ y` with `λ` from 0.1 to 1e4 (symmetric, stiffness ratio 1e5).
-fn stiff_linear() -> LinearSystem {
-    let n = 10;
+/// `y' = −Q diag(λ) Qᵀ y` with a fixed orthogonal `Q` (the QR factor of a sine matrix).
+fn symmetric_linear(lam: DVector<f64>) -> LinearSystem {
+    let n = lam.len();
     let q = DMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 3) as f64).sin())
         .qr()
         .q();
-    let lam = DVector::from_fn(n, |i, _| 0.1 * 10f64.powf(5.0 * i as f64 / (n - 1) as f64));
     LinearSystem {
         a: -(&q * DMatrix::from_diagonal(&lam) * q.transpose()),
     }
+}
+
+/// `y' = −Q diag(λ) Qᵀ y` with `λ` from 0.1 to 1e4 (symmetric, stiffness ratio 1e5).
+fn stiff_linear() -> LinearSystem {
+    let n = 10;
+    symmetric_linear(DVector::from_fn(n, |i, _| {
+        0.1 * 10f64.powf(5.0 * i as f64 / (n - 1) as f64)
+    }))
 }
 
 #[test]
@@ -400,9 +407,7 @@ fn stiff_problem_costs_explicit_methods_over_fifty_times_more() {
         ex.stats().nfev
     );
     // both reach the same solution
-    let a = stiff_linear().a;
-    let exact = (&a * 10.0).exp() * DVector::from_column_slice(&y0);
-    let e = (DVector::from_column_slice(im.y()) - &exact).norm() / exact.norm();
+    let e = error_against_exact(&stiff_linear().a, &y0, 10.0, im.y());
     assert!(e < 1e-4, "radau5 relative error {e:e}");
 }
 
@@ -462,20 +467,13 @@ fn gauss_stages_converge_when_some_weights_stay_exactly_zero() {
 /// in [800, 1000] and 20 in [0.1, 1] (the situation of a wide network with many outputs, where
 /// no rank-24 model holds the stiff part).
 fn dense_top_spectrum() -> LinearSystem {
-    let n = 120;
-    let q = DMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 3) as f64).sin())
-        .qr()
-        .q();
-    let lam = DVector::from_fn(n, |i, _| {
+    symmetric_linear(DVector::from_fn(120, |i, _| {
         if i < 100 {
             800.0 + 200.0 * i as f64 / 99.0
         } else {
             0.1 + 0.9 * (i - 100) as f64 / 19.0
         }
-    });
-    LinearSystem {
-        a: -(&q * DMatrix::from_diagonal(&lam) * q.transpose()),
-    }
+    }))
 }
 
 /// Relative error of `y` against `exp(t A) y0`.
