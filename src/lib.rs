@@ -102,6 +102,7 @@ pub mod observe;
 pub mod plot;
 pub mod replay;
 pub mod report;
+pub mod repro;
 pub mod run;
 pub mod search;
 pub mod spec;

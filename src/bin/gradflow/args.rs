@@ -96,12 +96,40 @@ pub(crate) enum Cmd {
     /// frequencies). Exit status 0: figures written; 2: usage or input error (nothing to
     /// plot, a malformed trace); 4: a figure could not be written.
     Plot(PlotArgs),
+    /// Reproduce a paper's experiment (§4 of its catalog, scaled to minutes on two cores)
+    /// as gradient flow with the paper's claims attached: writes OUT/repro.json (every
+    /// point's configuration hash, verdicts and measurements, and whether the paper's
+    /// finding is reproduced), the figure OUT/repro-<paper>.png and each point's check
+    /// output under OUT/points/. Exit status 0: every point ran and no attached claim was
+    /// violated (whether each finding matched is printed and recorded, not an error); 1: an
+    /// attached claim was violated; 2: usage or input error; 3: a point's run failed or
+    /// stopped early; 4: an output could not be written.
+    Repro(ReproArgs),
     /// List the built-in examples, or print one's configuration.
     Examples {
         /// Print this example's JSON configuration.
         #[arg(long)]
         show: Option<String>,
     },
+}
+
+/// Which paper's experiment `gradflow repro` runs, how large, and where its results go.
+#[derive(Args)]
+pub(crate) struct ReproArgs {
+    /// The paper: 000, 001, 002 or 003.
+    pub(crate) paper: String,
+    /// A few points of the same experiment (seconds instead of minutes).
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Points run at once (default: one per core).
+    #[arg(long)]
+    pub(crate) jobs: Option<usize>,
+    /// svg, png or both.
+    #[arg(long, default_value = "png")]
+    pub(crate) format: String,
+    /// Output directory (default runs/repro/<paper>).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// What `gradflow plot` draws and where the figures go.

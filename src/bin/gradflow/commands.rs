@@ -222,6 +222,26 @@ pub(crate) fn plot(args: &crate::args::PlotArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+pub(crate) fn repro(args: &crate::args::ReproArgs) -> Result<Exit> {
+    let exp = gradflow::repro::experiment(&args.paper)?;
+    if let Some(j) = args.jobs {
+        anyhow::ensure!(j >= 1, "--jobs 0: must be ≥ 1");
+    }
+    let opts = gradflow::repro::ReproOptions {
+        out: out_dir(args.out.as_ref(), &format!("repro/{}", exp.paper)),
+        jobs: args.jobs,
+        size: if args.quick {
+            gradflow::repro::Size::Quick
+        } else {
+            gradflow::repro::Size::Full
+        },
+        format: args.format.parse()?,
+    };
+    let outcome = gradflow::repro::run_repro(exp, &opts, print::repro_point)?;
+    print::repro(exp, &outcome);
+    Ok(exit::repro(&outcome))
+}
+
 pub(crate) fn claims(paper: Option<&str>, show: Option<&str>, file: Option<&Path>) -> Result<Exit> {
     if let Some(p) = paper {
         anyhow::ensure!(

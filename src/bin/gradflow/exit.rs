@@ -138,3 +138,17 @@ pub(crate) fn replay(r: &Replay) -> Exit {
         Exit::Failed
     }
 }
+
+/// `repro`: a violated claim (1) before a failed or stopped point (3).
+pub(crate) fn repro(o: &gradflow::repro::ReproOutcome) -> Exit {
+    if o.points
+        .iter()
+        .any(|p| p.verdicts.values().any(|v| v == "violated"))
+    {
+        Exit::Failed
+    } else if o.points.iter().any(|p| p.status != "completed") {
+        Exit::Stopped
+    } else {
+        Exit::Success
+    }
+}

@@ -91,6 +91,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Cmd::Corpus(args) => commands::corpus(&args),
         Cmd::Verify { dir } => commands::verify(&dir),
         Cmd::Plot(args) => commands::plot(&args),
+        Cmd::Repro(args) => commands::repro(&args),
         Cmd::Claims {
             paper,
             show,

@@ -382,3 +382,55 @@ pub(crate) fn plot(written: &[std::path::PathBuf]) {
         println!("wrote {}", p.display());
     }
 }
+
+/// One finished point of a reproduction, on stderr.
+pub(crate) fn repro_point(r: &gradflow::repro::PointResult, done: usize, total: usize) {
+    let verdicts = {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for v in r.verdicts.values() {
+            *counts.entry(v.as_str()).or_default() += 1;
+        }
+        counts
+            .iter()
+            .map(|(v, n)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let what = match &r.error {
+        Some(e) => format!("failed: {e}"),
+        None => format!("{} ({verdicts})", r.status),
+    };
+    eprintln!(
+        "  [{done}/{total}] {}: {what}, {} RHS evaluations, {:.2} s",
+        r.key, r.rhs_evals, r.wall_s
+    );
+}
+
+/// The findings of a reproduction and the files written.
+pub(crate) fn repro(exp: &gradflow::repro::Experiment, o: &gradflow::repro::ReproOutcome) {
+    println!("repro {}: {}", exp.paper, exp.title);
+    for f in &o.findings {
+        println!(
+            "  {} {}\n      {}",
+            if f.matches { "MATCHES  " } else { "DIFFERS  " },
+            f.statement,
+            f.evidence
+        );
+    }
+    let violated: Vec<String> = o
+        .points
+        .iter()
+        .flat_map(|p| {
+            p.verdicts
+                .iter()
+                .filter(|(_, v)| *v == "violated")
+                .map(move |(id, _)| format!("{id} at {}", p.key))
+        })
+        .collect();
+    if !violated.is_empty() {
+        println!("  violated: {}", violated.join("; "));
+    }
+    for p in &o.files {
+        println!("wrote {}", p.display());
+    }
+}
