@@ -345,11 +345,7 @@ pub(crate) fn run_points(
 
 /// The sweep claims' verdicts on `records` (one per grid point, in grid order), in request
 /// order.
-pub fn judge(
-    spec: &SweepSpec,
-    prep: &PreparedSweep,
-    records: &[PointRecord],
-) -> Vec<SweepVerdict> {
+pub fn judge(spec: &SweepSpec, prep: &PreparedSweep, records: &[PointRecord]) -> Vec<SweepVerdict> {
     let table = SweepTable { records };
     prep.claims
         .iter()

@@ -61,9 +61,11 @@ impl FromStr for Shard {
             .split_once('/')
             .ok_or_else(|| err("expected I/N, e.g. 2/8 (shard I of N)"))?;
         let num = |t: &str, what: &str| {
-            t.trim()
-                .parse::<u32>()
-                .map_err(|_| err(&format!("{what} must be a positive integer (I/N, e.g. 2/8)")))
+            t.trim().parse::<u32>().map_err(|_| {
+                err(&format!(
+                    "{what} must be a positive integer (I/N, e.g. 2/8)"
+                ))
+            })
         };
         let (index, count) = (num(i, "I")?, num(n, "N")?);
         if count == 0 {
@@ -186,8 +188,7 @@ impl ShardManifest {
                 format!("not a sweep shard manifest (no \"format\": \"{SHARD_FORMAT}\")"),
             ));
         }
-        if v.get("format_version").and_then(Value::as_u64)
-            != Some(u64::from(SHARD_FORMAT_VERSION))
+        if v.get("format_version").and_then(Value::as_u64) != Some(u64::from(SHARD_FORMAT_VERSION))
         {
             return Err(GradflowError::output_set(
                 &p,
@@ -302,9 +303,14 @@ pub fn run_shard(
     };
     let path = out.join(SHARD_MANIFEST);
     let write = |m: &ShardManifest| {
-        write_json_atomic(&path, &serde_json::to_value(m).expect("manifests serialise"))
+        write_json_atomic(
+            &path,
+            &serde_json::to_value(m).expect("manifests serialise"),
+        )
     };
-    write(&manifest(&|i| matches!(store.load(&prep.keys[i]), Ok(Some(_)))))?;
+    write(&manifest(&|i| {
+        matches!(store.load(&prep.keys[i]), Ok(Some(_)))
+    }))?;
     let (records, resumed) = run_points(spec, &prep, &selected, opts)?;
     write(&manifest(&|_| true))?;
     Ok(ShardOutcome {
@@ -364,7 +370,10 @@ mod tests {
                         seen[i] += 1;
                     }
                 }
-                assert!(seen.iter().all(|&k| k == 1), "{points} points, {count} shards");
+                assert!(
+                    seen.iter().all(|&k| k == 1),
+                    "{points} points, {count} shards"
+                );
                 let (lo, hi) = (sizes.iter().min(), sizes.iter().max());
                 assert!(hi.unwrap() - lo.unwrap() <= 1, "{sizes:?}");
             }
@@ -391,6 +400,9 @@ mod tests {
             config_sha256(&json!({"a": 1, "b": {"c": 2, "d": 3}})),
             config_sha256(&serde_json::from_str(r#"{"b": {"d": 3, "c": 2}, "a": 1}"#).unwrap())
         );
-        assert_ne!(config_sha256(&json!({"a": 1})), config_sha256(&json!({"a": 2})));
+        assert_ne!(
+            config_sha256(&json!({"a": 1})),
+            config_sha256(&json!({"a": 2}))
+        );
     }
 }

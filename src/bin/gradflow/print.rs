@@ -232,10 +232,11 @@ pub(crate) fn sweep_shard(outcome: &ShardOutcome, file: &Path, out: &Path) {
         outcome.manifest.display()
     );
     println!(
-        "merge with: gradflow sweep {} --merge {} … (the {} shard directories)",
+        "merge with: gradflow sweep {} --merge DIR… [--out DIR] (DIR…: the {} shard \
+         directories, this one {})",
         file.display(),
-        out.display(),
-        outcome.shard.count
+        outcome.shard.count,
+        out.display()
     );
 }
 
@@ -251,8 +252,15 @@ pub(crate) fn sweep_merge(merged: &MergeOutcome) {
         );
     }
     if !merged.missing_shards.is_empty() {
-        let list: Vec<String> = merged.missing_shards.iter().map(|s| s.to_string()).collect();
-        println!("missing shards: {} (no directory given holds them)", list.join(", "));
+        let list: Vec<String> = merged
+            .missing_shards
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        println!(
+            "missing shards: {} (no directory given holds them)",
+            list.join(", ")
+        );
     }
     if !merged.missing_points.is_empty() {
         let n = merged.missing_points.len();
