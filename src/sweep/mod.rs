@@ -25,13 +25,17 @@
 //! trajectory claims it measures at each point; the runner checks them along each point's run
 //! ([`crate::check::run_check`]) and the sweep claim turns the table into a verdict.
 //! [`store::PointStore`] keeps one atomically written record per finished point, so an
-//! interrupted sweep resumes where it stopped.
+//! interrupted sweep resumes where it stopped. A sweep too large for one machine runs as
+//! shards ([`shard`]: a deterministic 1/N of the grid each, e.g. the tasks of a job array)
+//! whose output directories [`merge`] joins and judges.
 
 pub mod claim;
 pub mod frequency;
 pub mod generic;
+pub mod merge;
 pub mod power_law;
 pub mod runner;
+pub mod shard;
 pub mod stats;
 pub mod store;
 
@@ -43,7 +47,9 @@ use crate::config::RunConfig;
 use crate::error::GradflowError;
 
 pub use claim::{SweepClaim, SweepVerdict};
+pub use merge::{merge_shards, MergeOutcome};
 pub use runner::{run_sweep, SweepOutcome};
+pub use shard::{run_shard, Shard, ShardOutcome};
 
 /// One axis of the grid: a dotted path into the run configuration and its values.
 #[derive(Clone, Debug, Deserialize)]

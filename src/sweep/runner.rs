@@ -112,19 +112,44 @@ fn run_point(
     }
 }
 
-/// Runs `spec` (read from `origin`): every grid point not already stored under
-/// `opts.out`, then the sweep claims. Records are written as points finish, and
-/// `sweep_verdicts.json` at the end, both atomically, then `manifest.json` over
-/// `sweep_verdicts.json` and the records used. Errors before anything runs (an unknown
-/// claim, an invalid point configuration, an output directory holding another command's
-/// output set or a foreign `manifest.json`) are returned; a point that fails or stops early
-/// is recorded and makes the claims that need it inconclusive. Temporary files of killed
-/// sweeps are removed at the start.
-pub fn run_sweep(
-    spec: &SweepSpec,
-    origin: &str,
-    opts: &SweepOptions<'_>,
-) -> Result<SweepOutcome, GradflowError> {
+/// A claim factory the worker threads share.
+pub type SyncFactory =
+    dyn Fn(&ClaimRequest) -> Result<Box<dyn crate::claim::Claim>, GradflowError> + Send + Sync;
+
+/// A sweep ready to run: its claims, the trajectory claims they measure at every point,
+/// the claim factory, the grid and each point's record key.
+pub struct PreparedSweep {
+    /// The sweep claims, in request order.
+    pub claims: Vec<Box<dyn SweepClaim>>,
+    /// The union of the trajectory claims they measure.
+    pub requests: Vec<ClaimRequest>,
+    /// Builds the trajectory claims (the catalog's and the sweep's claim file's).
+    pub factory: Box<SyncFactory>,
+    /// What the keys carry besides the program: `+claims:<digest>` of the claim file's
+    /// declarations, or empty.
+    pub claims_digest: String,
+    /// The grid points, in grid order.
+    pub points: Vec<GridPoint>,
+    /// Each point's record key ([`point_key`]) for this program.
+    pub keys: Vec<String>,
+}
+
+impl PreparedSweep {
+    /// The record keys of the grid points for records computed by `program` (a
+    /// [`build_id`]) with this sweep's claim declarations.
+    pub fn keys_for(&self, program: &str) -> Vec<String> {
+        let build = format!("{program}{}", self.claims_digest);
+        self.points
+            .iter()
+            .map(|p| point_key(&build, &p.config, &self.requests))
+            .collect()
+    }
+}
+
+/// Builds `spec`'s claims, claim factory and grid and checks them: an unknown claim, an
+/// axis a claim cannot use, an invalid point configuration or two points that are the same
+/// run are errors before anything runs.
+pub fn prepare(spec: &SweepSpec, origin: &str) -> Result<PreparedSweep, GradflowError> {
     let claims: Vec<Box<dyn SweepClaim>> = spec
         .claims
         .iter()
@@ -148,8 +173,8 @@ pub fn run_sweep(
     };
     // a stored point was measured with these declarations: another version of the file is
     // another measurement
-    let build = if declared.is_empty() {
-        build_id()
+    let claims_digest = if declared.is_empty() {
+        String::new()
     } else {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
@@ -162,7 +187,7 @@ pub fn run_sweep(
             .take(8)
             .map(|b| format!("{b:02x}"))
             .collect();
-        format!("{}+claims:{digest}", build_id())
+        format!("+claims:{digest}")
     };
     let factory = crate::spec::factory(declared);
     // every trajectory claim must exist before any point runs
@@ -170,48 +195,74 @@ pub fn run_sweep(
         factory(r)?;
     }
     let points = spec.points(origin)?;
-    let store = opts.out.map(PointStore::new);
-    let keys: Vec<String> = points
-        .iter()
-        .map(|p| point_key(&build, &p.config, &requests))
-        .collect();
+    let mut prepared = PreparedSweep {
+        claims,
+        requests,
+        factory: Box::new(factory),
+        claims_digest,
+        points,
+        keys: Vec::new(),
+    };
+    let keys = prepared.keys_for(&build_id());
     for (i, k) in keys.iter().enumerate() {
         if let Some(j) = keys[..i].iter().position(|o| o == k) {
             return Err(GradflowError::Config(format!(
                 "{origin}: the points [{}] and [{}] are the same run",
-                coords_label(&points[j].coords),
-                coords_label(&points[i].coords)
+                coords_label(&prepared.points[j].coords),
+                coords_label(&prepared.points[i].coords)
             )));
         }
     }
-    if let Some(out) = opts.out {
-        check_sweep_dir(out)?;
-        for dir in [out.to_path_buf(), out.join("points")] {
-            output_set::clean_stale_temporaries(&dir);
+    prepared.keys = keys;
+    Ok(prepared)
+}
+
+/// Makes `out` ready for a sweep or a shard of one: refuses another command's output set,
+/// removes temporary files of killed runs and `manifest.json` (from here until the end the
+/// directory is not vouched for: records and verdicts are rewritten).
+pub(crate) fn open_sweep_dir(out: &Path) -> Result<(), GradflowError> {
+    check_sweep_dir(out)?;
+    for dir in [out.to_path_buf(), out.join("points")] {
+        output_set::clean_stale_temporaries(&dir);
+    }
+    let manifest = out.join(MANIFEST);
+    match std::fs::remove_file(&manifest) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(GradflowError::write(&manifest, e))
         }
-        // from here until the end the directory is not vouched for: records and
-        // sweep_verdicts.json are rewritten
-        let manifest = out.join(MANIFEST);
-        match std::fs::remove_file(&manifest) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(GradflowError::write(&manifest, e))
-            }
-            Err(_) => {}
-            Ok(()) => output_set::write_boundary(),
+        Err(_) => Ok(()),
+        Ok(()) => {
+            output_set::write_boundary();
+            Ok(())
         }
     }
-    let mut slots: Vec<Option<PointRecord>> = vec![None; points.len()];
+}
+
+/// The points `selected` (grid indices, ascending) of `prep`: each taken from its stored
+/// record under `opts.out` when there is one, else run (in parallel) and its record written
+/// as soon as it finishes. Returns the records in the order of `selected` and how many were
+/// stored.
+pub(crate) fn run_points(
+    spec: &SweepSpec,
+    prep: &PreparedSweep,
+    selected: &[usize],
+    opts: &SweepOptions<'_>,
+) -> Result<(Vec<PointRecord>, usize), GradflowError> {
+    let (points, keys, requests) = (&prep.points, &prep.keys, &prep.requests);
+    let factory: &SyncFactory = &*prep.factory;
+    let store = opts.out.map(PointStore::new);
+    let mut slots: Vec<Option<PointRecord>> = vec![None; selected.len()];
     let mut resumed = 0;
     if let Some(store) = &store {
-        for ((slot, key), p) in slots.iter_mut().zip(&keys).zip(&points) {
-            match store.load(key) {
+        for (slot, &i) in slots.iter_mut().zip(selected) {
+            match store.load(&keys[i]) {
                 // a point that could not be run at all is retried (its cause, e.g. a
                 // missing data file, may be fixed)
                 Ok(Some(r)) if matches!(r.status, PointStatus::Failed { .. }) => {}
                 Ok(Some(mut r)) => {
                     // the key fixes the run; position and labels follow this grid
-                    r.index = p.index;
-                    r.coords = p.coords.clone();
+                    r.index = points[i].index;
+                    r.coords = points[i].coords.clone();
                     *slot = Some(r);
                     resumed += 1;
                 }
@@ -220,9 +271,11 @@ pub fn run_sweep(
             }
         }
     }
-    let todo: Vec<usize> = (0..points.len()).filter(|&i| slots[i].is_none()).collect();
+    let todo: Vec<usize> = (0..selected.len())
+        .filter(|&s| slots[s].is_none())
+        .collect();
     if let (Some(store), true) = (&store, opts.progress) {
-        let foreign = store.foreign(&keys);
+        let foreign = store.foreign(keys);
         if foreign > 0 {
             eprintln!(
                 "gradflow: sweep: {foreign} stored record(s) in {} belong to other \
@@ -238,7 +291,7 @@ pub fn run_sweep(
         eprintln!(
             "gradflow: sweep {:?}: {} points ({} stored, {} to run)",
             spec.name,
-            points.len(),
+            selected.len(),
             resumed,
             todo.len()
         );
@@ -246,9 +299,10 @@ pub fn run_sweep(
     let done = AtomicUsize::new(0);
     let work = || -> Result<Vec<(usize, PointRecord)>, GradflowError> {
         todo.par_iter()
-            .map(|&i| {
+            .map(|&s| {
+                let i = selected[s];
                 let start = Instant::now();
-                let rec = run_point(&points[i], &requests, &factory, keys[i].clone());
+                let rec = run_point(&points[i], requests, factory, keys[i].clone());
                 if let Some(store) = &store {
                     store.save(&rec)?;
                 }
@@ -267,7 +321,7 @@ pub fn run_sweep(
                         start.elapsed().as_secs_f64()
                     );
                 }
-                Ok((i, rec))
+                Ok((s, rec))
             })
             .collect()
     };
@@ -279,15 +333,21 @@ pub fn run_sweep(
             .install(work)?,
         None => work()?,
     };
-    for (i, r) in ran {
-        slots[i] = Some(r);
+    for (s, r) in ran {
+        slots[s] = Some(r);
     }
-    let records: Vec<PointRecord> = slots
+    let records = slots
         .into_iter()
         .map(|r| r.expect("every point ran or was stored"))
         .collect();
-    let table = SweepTable { records: &records };
-    let verdicts: Vec<SweepVerdict> = claims
+    Ok((records, resumed))
+}
+
+/// The sweep claims' verdicts on `records` (one per grid point, in grid order), in request
+/// order.
+pub fn judge(spec: &SweepSpec, prep: &PreparedSweep, records: &[PointRecord]) -> Vec<SweepVerdict> {
+    let table = SweepTable { records };
+    prep.claims
         .iter()
         .zip(&spec.claims)
         .map(|(c, req)| {
@@ -295,19 +355,62 @@ pub fn run_sweep(
             v.params = req.params.clone();
             v
         })
-        .collect();
-    if let (Some(out), Some(store)) = (opts.out, &store) {
-        write_json_atomic(
-            &out.join("sweep_verdicts.json"),
-            &verdicts_json(spec, &records, &verdicts),
+        .collect()
+}
+
+/// Writes `out/sweep_verdicts.json`, then `manifest.json` over it and the record files
+/// `record_files` (names under `points/`) that exist.
+pub(crate) fn write_verdicts(
+    out: &Path,
+    spec: &SweepSpec,
+    records: &[PointRecord],
+    verdicts: &[SweepVerdict],
+    record_files: impl IntoIterator<Item = String>,
+) -> Result<(), GradflowError> {
+    write_json_atomic(
+        &out.join("sweep_verdicts.json"),
+        &verdicts_json(spec, records, verdicts),
+    )?;
+    let mut files = vec!["sweep_verdicts.json".to_string()];
+    files.extend(
+        record_files
+            .into_iter()
+            .map(|f| format!("points/{f}"))
+            .filter(|f| out.join(f).is_file()),
+    );
+    output_set::write_manifest(out, "sweep", Some(&files), false)?;
+    Ok(())
+}
+
+/// Runs `spec` (read from `origin`): every grid point not already stored under
+/// `opts.out`, then the sweep claims. Records are written as points finish, and
+/// `sweep_verdicts.json` at the end, both atomically, then `manifest.json` over
+/// `sweep_verdicts.json` and the records used. Errors before anything runs (an unknown
+/// claim, an invalid point configuration, an output directory holding another command's
+/// output set or a foreign `manifest.json`) are returned; a point that fails or stops early
+/// is recorded and makes the claims that need it inconclusive. Temporary files of killed
+/// sweeps are removed at the start.
+pub fn run_sweep(
+    spec: &SweepSpec,
+    origin: &str,
+    opts: &SweepOptions<'_>,
+) -> Result<SweepOutcome, GradflowError> {
+    let prep = prepare(spec, origin)?;
+    if let Some(out) = opts.out {
+        open_sweep_dir(out)?;
+    }
+    let all: Vec<usize> = (0..prep.points.len()).collect();
+    let (records, resumed) = run_points(spec, &prep, &all, opts)?;
+    let verdicts = judge(spec, &prep, &records);
+    if let Some(out) = opts.out {
+        let store = PointStore::new(out);
+        write_verdicts(
+            out,
+            spec,
+            &records,
+            &verdicts,
+            prep.keys.iter().map(|k| store.file_name(k)),
         )?;
-        let mut files = vec!["sweep_verdicts.json".to_string()];
-        files.extend(
-            keys.iter()
-                .map(|k| format!("points/{}", store.file_name(k)))
-                .filter(|f| out.join(f).is_file()),
-        );
-        output_set::write_manifest(out, "sweep", Some(&files), false)?;
     }
     Ok(SweepOutcome {
         records,
@@ -319,7 +422,7 @@ pub fn run_sweep(
 /// Refuses a sweep output directory that holds a complete output set of another command
 /// (a run, check or corpus directory, replaced as a whole by those commands) or a
 /// `manifest.json` that is not gradflow's.
-fn check_sweep_dir(out: &Path) -> Result<(), GradflowError> {
+pub(crate) fn check_sweep_dir(out: &Path) -> Result<(), GradflowError> {
     let m = output_set::read_manifest(out).map_err(|e| {
         GradflowError::output_set(
             out,

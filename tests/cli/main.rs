@@ -1,6 +1,7 @@
 //! The command-line layer, through the built `gradflow` binary: `run` (outputs, flags over
 //! the configuration, one test per error class), `check`, fixed steps from the command line,
-//! `sweep`, `plot`, `repro`, the output sets' all-or-nothing guarantee, and the limits on sizes from input.
+//! `sweep` (and its shards), `plot`, `repro`, the output sets' all-or-nothing guarantee, and
+//! the limits on sizes from input.
 //!
 //! A single module runs with `cargo test --release --test cli MODULE::`.
 
@@ -16,3 +17,4 @@ mod plot;
 mod repro;
 mod search;
 mod sweep;
+mod sweep_shard;

@@ -160,6 +160,14 @@ pub(crate) struct SweepArgs {
     /// Discard stored point records and rerun every point.
     #[arg(long)]
     pub(crate) fresh: bool,
+    /// Run only shard I of N (e.g. 2/8): a fixed 1/N of the grid chosen by the points'
+    /// configuration hashes, into OUT with a shard.json; no claim is judged (see --merge).
+    #[arg(long, value_name = "I/N", value_parser = clap::value_parser!(gradflow::sweep::Shard))]
+    pub(crate) shard: Option<gradflow::sweep::Shard>,
+    /// Join the shard output directories DIR… into OUT and judge the sweep claims as an
+    /// unsharded run would.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["shard", "fresh", "jobs"])]
+    pub(crate) merge: Vec<PathBuf>,
 }
 
 /// The claims, the space and the search's budget.

@@ -156,22 +156,41 @@ pub(crate) fn sweep(args: &SweepArgs) -> Result<Exit> {
         .out
         .clone()
         .unwrap_or_else(|| out_for_file(&args.spec, "sweeps", "sweep"));
+    let sha = gradflow::sweep::shard::file_sha256(text.as_bytes());
+    if !args.merge.is_empty() {
+        let merged = gradflow::sweep::merge_shards(&spec, &origin, &sha, &args.merge, &out)?;
+        print::sweep_merge(&merged);
+        print::sweep(&merged.sweep, &spec, &out);
+        let status = exit::sweep(&merged.sweep, &spec);
+        if status == Exit::Stopped {
+            print::sweep_incomplete(exit::incomplete_points(&merged.sweep));
+        }
+        return Ok(status);
+    }
     if args.fresh {
         let points = out.join("points");
         if points.exists() {
             std::fs::remove_dir_all(&points)
                 .map_err(|e| gradflow::GradflowError::write(&points, e))?;
         }
+        if args.shard.is_some() {
+            let m = out.join(gradflow::sweep::shard::SHARD_MANIFEST);
+            if m.exists() {
+                std::fs::remove_file(&m).map_err(|e| gradflow::GradflowError::write(&m, e))?;
+            }
+        }
     }
-    let outcome = gradflow::sweep::run_sweep(
-        &spec,
-        &origin,
-        &SweepOptions {
-            out: Some(&out),
-            jobs: args.jobs,
-            progress: true,
-        },
-    )?;
+    let opts = SweepOptions {
+        out: Some(&out),
+        jobs: args.jobs,
+        progress: true,
+    };
+    if let Some(shard) = args.shard {
+        let outcome = gradflow::sweep::run_shard(&spec, &origin, &sha, shard, &opts)?;
+        print::sweep_shard(&outcome, &args.spec, &out);
+        return Ok(exit::sweep_shard(&outcome));
+    }
+    let outcome = gradflow::sweep::run_sweep(&spec, &origin, &opts)?;
     print::sweep(&outcome, &spec, &out);
     let status = exit::sweep(&outcome, &spec);
     if status == Exit::Stopped {

@@ -21,7 +21,7 @@ use gradflow::run::Status;
 use gradflow::suite::SuiteTotals;
 use gradflow::sweep::runner::SweepOutcome;
 use gradflow::sweep::store::PointStatus;
-use gradflow::sweep::SweepSpec;
+use gradflow::sweep::{ShardOutcome, SweepSpec};
 
 /// The exit statuses of the table above.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +114,16 @@ pub(crate) fn sweep(outcome: &SweepOutcome, spec: &SweepSpec) -> Exit {
     if bad {
         Exit::Failed
     } else if incomplete_points(outcome) > 0 {
+        Exit::Stopped
+    } else {
+        Exit::Success
+    }
+}
+
+/// `sweep --shard`: 3 some point of the shard failed or stopped early; else 0 (no claim is
+/// judged: the merge judges them).
+pub(crate) fn sweep_shard(outcome: &ShardOutcome) -> Exit {
+    if outcome.incomplete() > 0 {
         Exit::Stopped
     } else {
         Exit::Success

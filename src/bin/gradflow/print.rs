@@ -13,7 +13,8 @@ use gradflow::report::output_set::{Manifest, Vouch};
 use gradflow::run::{RunOutcome, Status};
 use gradflow::suite::{CaseResult, SuiteTotals};
 use gradflow::sweep::runner::SweepOutcome;
-use gradflow::sweep::SweepSpec;
+use gradflow::sweep::store::PointStatus;
+use gradflow::sweep::{coords_label, MergeOutcome, ShardOutcome, SweepSpec};
 
 /// `gradflow run`: status, work counters, method switches, the imbalance drift and the
 /// summary's path; on stderr, why the run stopped early.
@@ -204,6 +205,83 @@ pub(crate) fn sweep(outcome: &SweepOutcome, spec: &SweepSpec, out: &Path) {
         outcome.resumed,
         out.join("sweep_verdicts.json").display()
     );
+}
+
+/// `gradflow sweep --shard`: the shard's points, how many are recorded, those that did not
+/// complete, and how to merge.
+pub(crate) fn sweep_shard(outcome: &ShardOutcome, file: &Path, out: &Path) {
+    for r in outcome
+        .records
+        .iter()
+        .filter(|r| r.status != PointStatus::Completed)
+    {
+        let how = match &r.status {
+            PointStatus::Stopped { reason } => format!("stopped: {reason}"),
+            PointStatus::Failed { error } => format!("failed: {error}"),
+            PointStatus::Completed => unreachable!("filtered out"),
+        };
+        println!("    [{}] {how}", coords_label(&r.coords));
+    }
+    println!(
+        "shard {}: {} of {} points done ({} from stored records; the grid has {}); wrote {}",
+        outcome.shard,
+        outcome.records.len(),
+        outcome.records.len(),
+        outcome.resumed,
+        outcome.grid_points,
+        outcome.manifest.display()
+    );
+    println!(
+        "merge with: gradflow sweep {} --merge DIR… [--out DIR] (DIR…: the {} shard \
+         directories, this one {})",
+        file.display(),
+        outcome.shard.count,
+        out.display()
+    );
+}
+
+/// `gradflow sweep --merge`: one line per shard directory, the shards and points missing.
+pub(crate) fn sweep_merge(merged: &MergeOutcome) {
+    for s in &merged.shards {
+        println!(
+            "shard {} from {}: {} of {} points recorded",
+            s.shard,
+            s.dir.display(),
+            s.recorded,
+            s.points
+        );
+    }
+    if !merged.missing_shards.is_empty() {
+        let list: Vec<String> = merged
+            .missing_shards
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        println!(
+            "missing shards: {} (no directory given holds them)",
+            list.join(", ")
+        );
+    }
+    if !merged.missing_points.is_empty() {
+        let n = merged.missing_points.len();
+        let shown: Vec<String> = merged
+            .missing_points
+            .iter()
+            .take(5)
+            .map(|&i| format!("[{}]", coords_label(&merged.sweep.records[i].coords)))
+            .collect();
+        println!(
+            "{n} point(s) without a record: {}{}",
+            shown.join(", "),
+            if n > 5 { ", …" } else { "" }
+        );
+    }
+    if merged.programs.len() > 1 {
+        eprintln!(
+            "gradflow: note: the shards' records were computed by {} different builds of gradflow",
+            merged.programs.len()
+        );
+    }
 }
 
 /// On stderr: the sweep points whose run did not complete.
