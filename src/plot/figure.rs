@@ -122,8 +122,11 @@ fn draw<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -> Draw
     Ok(())
 }
 
-/// The range of `values` on `scale`, padded (5 % linear, a tenth of a decade log); a
-/// degenerate range is widened.
+/// Most decades a log axis spans; smaller values are left below it.
+pub const MAX_DECADES: f64 = 60.0;
+
+/// The range of `values` on `scale`, padded (5 % linear, a tenth of the span log — at most
+/// [`MAX_DECADES`] below the largest value); a degenerate range is widened.
 pub fn range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite() && (scale == Scale::Linear || *v > 0.0)) {
@@ -146,7 +149,11 @@ pub fn range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             (lo - 0.05 * span, hi + 0.05 * span)
         }
         Scale::Log => {
-            let (l, h) = (lo.log10(), hi.log10());
+            // at most MAX_DECADES below the largest value: a subnormal value would put the
+            // padded lower end at 0 (log 0 = −∞, on which the axis' tick generator never
+            // ends), and a figure spanning hundreds of decades shows nothing
+            let h = hi.log10();
+            let l = lo.log10().max(h - MAX_DECADES);
             let pad = if h > l { 0.1 * (h - l).max(0.5) } else { 0.5 };
             (10f64.powf(l - pad), 10f64.powf(h + pad))
         }
@@ -337,6 +344,30 @@ where
 mod tests {
     use super::super::series::{Band, Line, Mark};
     use super::*;
+
+    #[test]
+    fn a_log_axis_over_a_subnormal_value_stays_finite_and_at_most_sixty_decades() {
+        let (lo, hi) = range([5e-324, 1e4].into_iter(), Scale::Log);
+        assert!(lo > 0.0 && lo.is_finite() && hi.is_finite(), "{lo} {hi}");
+        assert!((hi / lo).log10() <= MAX_DECADES * 1.2 + 1e-9, "{lo} {hi}");
+        // and the figure over it is drawn (this hung in the axis' tick generator)
+        let mut p = Panel::new("t", "x", "y");
+        p.y_scale = Scale::Log;
+        p.lines.push(Line {
+            label: "l".into(),
+            points: vec![(0.0, 5e-324), (1.0, 1e4)],
+            markers: true,
+            dashed: false,
+            group: None,
+        });
+        let fig = Figure {
+            name: "f".into(),
+            title: "t".into(),
+            caption: "c".into(),
+            panels: vec![p],
+        };
+        assert!(well_formed(&svg_string(&fig).unwrap()));
+    }
 
     /// Tags of `svg` balance (every opened element is closed, in order).
     fn well_formed(svg: &str) -> bool {

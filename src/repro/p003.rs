@@ -32,8 +32,8 @@ use crate::plot::series::{Figure, Panel, Scale, Trace};
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
     paper: "003",
-    title: "Min et al., App. A (Figs. 2 and 3): convergence rate against the imbalance c, \
-            distance to the minimum-norm solution against the width h",
+    title: "Min et al., App. A (Figs. 2, 3): convergence rate against the imbalance c, \
+            distance to Θ̂ against the width h",
     points,
     measure,
     conclude,
