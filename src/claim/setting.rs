@@ -46,7 +46,8 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// Precomputes the setting of a run.
+    /// Precomputes the setting of a run, without a held-out split ([`Setting::of_problem`]
+    /// carries the problem's).
     pub fn new(cfg: &RunConfig, shape: &Shape, data: &Dataset, theta0: &[f64]) -> Self {
         let (row_basis, rank) = row_space_basis(&data.x);
         // nonincreasing; a Dataset is finite

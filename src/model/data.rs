@@ -352,7 +352,7 @@ pub enum DataSpec {
     /// `dir` is relative to the working directory. Optional preprocessing, applied after
     /// reading, in this order: `binarize` (labels) and `whiten` (inputs); a held-out split of
     /// the run ([`TestSpec`]) gets the same label rule and the *training* whitening
-    /// ([`Preprocessed`]).
+    /// ([`load_split`]).
     Npy {
         /// Directory holding `X.npy` and `Y.npy`.
         dir: PathBuf,
