@@ -975,7 +975,7 @@ pub fn run_check_claims(
 ) -> Result<CheckOutcome, GradflowError> {
     crate::run::verify_run_inputs(cfg)?;
     let mut problem = crate::run::Problem::build(cfg)?;
-    let setting = Setting::new(cfg, &problem.shape, &problem.data, &problem.theta0);
+    let setting = Setting::of_problem(cfg, &problem);
     let mut checker = Checker::with_claims(setting, build_claims(requests, factory)?);
     let energy = energy || checker.needs_energy_integral();
     if energy {

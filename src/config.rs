@@ -252,6 +252,13 @@ pub const MAX_TSTOPS: usize = 100_000;
 pub struct RunConfig {
     /// Training data.
     pub data: DataSpec,
+    /// A held-out split for `.npy` training data (`{"kind": "npy", "dir": …}`, the CLI's
+    /// `--test DIR`; [`crate::model::data::TestSpec`]): the claims that need a held-out risk
+    /// or held-out points (paper 001's Theorem 5.2 and its proxy claims) use it, preprocessed
+    /// with the training data's rule. Rejected with Gaussian data, whose held-out samples
+    /// come from their population.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<crate::model::data::TestSpec>,
     /// Architecture; may be omitted when `init` reads weights from `.npy` files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelSpec>,
@@ -363,6 +370,21 @@ impl RunConfig {
     /// Checks the values serde cannot (`t_end > 0`, tolerances, thresholds).
     pub fn validate(&self) -> Result<(), GradflowError> {
         self.validate_gd()?;
+        if self.test.is_some() && matches!(self.data, DataSpec::Gaussian { .. }) {
+            return Err(GradflowError::Config(
+                crate::model::data::TEST_WITH_GAUSSIAN.into(),
+            ));
+        }
+        if let DataSpec::Npy {
+            binarize: Some(t), ..
+        } = &self.data
+        {
+            if !t.is_finite() {
+                return Err(GradflowError::Config(format!(
+                    "data.binarize = {t}: need a finite threshold"
+                )));
+            }
+        }
         if let Some(n) = self.threads {
             if !(1..=MAX_THREADS).contains(&n) {
                 return Err(GradflowError::Config(format!(

@@ -487,7 +487,7 @@ fn run_rung_at(
         // the claims see the original end time (and the rung's method and tolerances)
         let mut seen = c.clone();
         seen.t_end = cfg.t_end;
-        let setting = Setting::new(&seen, &problem.shape, &problem.data, &problem.theta0);
+        let setting = Setting::of_problem(&seen, &problem);
         let claims = crate::check::build_claims(requests, factory)?;
         let mut checker = crate::check::Checker::with_claims(setting, claims);
         for (i, until) in windows.iter().enumerate() {

@@ -252,6 +252,9 @@ pub struct Footprint {
     pub sharpness_k: Option<usize>,
     /// Gradient descent integrates the flow alongside (a second flow and an implicit stepper).
     pub gf_reference: bool,
+    /// Samples `m` of the run's held-out split (`test`), when it has been read; its inputs
+    /// and targets, and the network's activations on it, are counted too.
+    pub test_rows: Option<Dim>,
 }
 
 fn mul(a: u128, b: u128) -> Option<u128> {
@@ -291,7 +294,7 @@ impl Footprint {
                 Dim::new("data.d", d),
                 Dim::new("data.q", q),
             ),
-            (DataSpec::Npy { dir }, Some((n, d, q))) => {
+            (DataSpec::Npy { dir, .. }, Some((n, d, q))) => {
                 let x = shorten(&dir.join("X.npy").display().to_string(), 200);
                 let y = shorten(&dir.join("Y.npy").display().to_string(), 200);
                 (
@@ -343,7 +346,17 @@ impl Footprint {
             auto_stiff: cfg.auto_stiff.unwrap_or_default(),
             sharpness_k: cfg.sharpness_every.map(|_| cfg.sharpness_k.unwrap_or(1)),
             gf_reference: cfg.gf_reference,
+            test_rows: None,
         })
+    }
+
+    /// The footprint with a held-out split of `m` samples (`label` names the file they come
+    /// from).
+    pub fn with_test_rows(self, label: impl Into<String>, m: usize) -> Self {
+        Self {
+            test_rows: Some(Dim::new(label, m)),
+            ..self
+        }
     }
 
     /// State-sized vectors the stepper keeps at most.
@@ -386,6 +399,18 @@ impl Footprint {
                 bytes: bytes_of(mul(dv, dv), DXD_COPIES),
             },
         ];
+        if let Some(m) = &self.test_rows {
+            let mv = m.value as u128;
+            parts.push(Part {
+                what: format!(
+                    "held-out split X, Y, m×(d+q) = {}×{} values",
+                    m.value,
+                    dv.saturating_add(qv)
+                ),
+                blame: larger(m, larger(d, q)).label(),
+                bytes: bytes_of(mul(mv, dv.saturating_add(qv)), DATA_COPIES),
+            });
+        }
         let Some(hidden) = &self.hidden else {
             return parts;
         };
@@ -466,6 +491,23 @@ impl Footprint {
                 ),
                 blame: larger(n, widest_hidden).label(),
                 bytes: bytes_of(activations, LEAKY_BUFFERS * flows),
+            });
+        }
+        if let Some(m) = &self.test_rows {
+            // the network's outputs on the split: one m×m_k activation per layer, twice
+            // (the trained network and the proxies of the twin)
+            let widest_hidden = widths[1..].iter().copied().fold(q, larger);
+            let width_sum = widths[1..]
+                .iter()
+                .try_fold(0u128, |s, w| s.checked_add(w.value as u128));
+            parts.push(Part {
+                what: format!(
+                    "the network's activations on the held-out split, m×m_k per layer with \
+                     m = {}",
+                    m.value
+                ),
+                blame: larger(m, widest_hidden).label(),
+                bytes: bytes_of(width_sum.and_then(|w| mul(w, m.value as u128)), 2),
             });
         }
         parts.push(Part {

@@ -25,7 +25,7 @@ use crate::integrate::rock::Rock4;
 use crate::integrate::{
     GradientDescent, Integrator, Options, Stats, StepFailure, Stepper, Tolerances,
 };
-use crate::model::data::{generate, Dataset};
+use crate::model::data::{load_split, Dataset, Split};
 use crate::model::init::{initialize, InitSpec};
 use crate::model::net::Shape;
 use crate::model::npy;
@@ -42,6 +42,9 @@ use crate::report::summary::{DataSummary, RunStats, RunStatus, RunSummary, Shape
 pub struct Problem {
     /// The data set.
     pub data: Dataset,
+    /// The held-out split of `.npy` data (`cfg.test`), preprocessed with the training rule
+    /// ([`crate::model::data::load_split`]); `None` without one.
+    pub test: Option<Dataset>,
     /// The network shape.
     pub shape: Shape,
     /// Initial weights (flat layout of [`Shape`]).
@@ -63,12 +66,27 @@ impl Problem {
         if let Some(f) = Footprint::from_config(cfg, None, None) {
             f.check(max_memory)?;
         }
-        let data = generate(&cfg.data, cfg.seed)?;
+        let Split { train: data, test } = load_split(&cfg.data, cfg.test.as_ref(), cfg.seed)?;
         let sizes = Some((data.n(), data.d(), data.q()));
+        let footprint = |widths: Option<&[usize]>| {
+            Footprint::from_config(cfg, sizes, widths).map(|f| match (&test, &cfg.test) {
+                (Some(t), Some(spec)) => f.with_test_rows(
+                    format!(
+                        "{}: rows m",
+                        crate::limits::shorten(
+                            &spec.dir().join("X.npy").display().to_string(),
+                            200
+                        )
+                    ),
+                    t.n(),
+                ),
+                _ => f,
+            })
+        };
         let shape =
             match (&cfg.model, &cfg.init) {
                 (Some(m), _) => {
-                    if let Some(f) = Footprint::from_config(cfg, sizes, None) {
+                    if let Some(f) = footprint(None) {
                         f.check(max_memory)?;
                     }
                     m.shape(data.d(), data.q())?
@@ -76,7 +94,7 @@ impl Problem {
                 (None, InitSpec::Npy { dir }) => {
                     let layers = read_layers(dir)?;
                     let shape = Shape::from_layers(&layers)?;
-                    if let Some(f) = Footprint::from_config(cfg, sizes, Some(shape.widths())) {
+                    if let Some(f) = footprint(Some(shape.widths())) {
                         f.check(max_memory)?;
                     }
                     shape
@@ -121,6 +139,7 @@ impl Problem {
         }
         Ok(Self {
             data,
+            test,
             shape,
             theta0,
             flow,
@@ -355,6 +374,7 @@ fn execute_in(
 ) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
     let Problem {
         data,
+        test,
         shape,
         theta0,
         mut flow,
@@ -395,7 +415,7 @@ fn execute_in(
     let stats = integ.stats();
     let theta = integ.y()[..shape.num_params()].to_vec();
     let run = (integ.as_ref(), &stats, &status);
-    let mut record = summarize(cfg, &data, &shape, &theta0, run, &monitors);
+    let mut record = summarize(cfg, (&data, test.as_ref()), &shape, &theta0, run, &monitors);
     record.trace_error = trace_error.as_ref().map(|e| e.to_string());
     let summary = record.to_value();
     if let Some(dir) = out {
@@ -493,10 +513,21 @@ fn options(cfg: &RunConfig, stops: Option<Vec<f64>>) -> Options {
     opts
 }
 
+/// Sizes and hashes of a data set.
+fn data_summary(data: &Dataset) -> DataSummary {
+    DataSummary {
+        n: data.n(),
+        d: data.d(),
+        q: data.q(),
+        x_sha256: matrix_sha256(&data.x),
+        y_sha256: matrix_sha256(&data.y),
+    }
+}
+
 /// The summary of a finished run (`trace_error` left for the caller).
 fn summarize(
     cfg: &RunConfig,
-    data: &Dataset,
+    (data, test): (&Dataset, Option<&Dataset>),
     shape: &Shape,
     theta0: &[f64],
     (integ, stats, status): (&dyn Stepper<GradientFlow>, &Stats, &Status),
@@ -524,13 +555,8 @@ fn summarize(
             widths: shape.widths().to_vec(),
             params: shape.num_params(),
         },
-        data: DataSummary {
-            n: data.n(),
-            d: data.d(),
-            q: data.q(),
-            x_sha256: matrix_sha256(&data.x),
-            y_sha256: matrix_sha256(&data.y),
-        },
+        data: data_summary(data),
+        test: test.map(data_summary),
         init_sha256: slice_sha256(theta0),
         stats: RunStats {
             nfev: stats.nfev,

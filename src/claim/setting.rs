@@ -17,6 +17,10 @@ pub struct Setting {
     pub shape: Shape,
     /// Data.
     pub data: Dataset,
+    /// The held-out split of `.npy` data (`cfg.test`, preprocessed with the training rule);
+    /// `None` without one, and always for Gaussian data (their held-out samples are drawn
+    /// from the population, [`crate::model::data::held_out`]).
+    pub test: Option<Dataset>,
     /// Initial weights (flat).
     pub theta0: Vec<f64>,
     /// Loss convention and its factor `κ` (`L = κ‖R‖_F²`).
@@ -42,7 +46,8 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// Precomputes the setting of a run.
+    /// Precomputes the setting of a run, without a held-out split ([`Setting::of_problem`]
+    /// carries the problem's).
     pub fn new(cfg: &RunConfig, shape: &Shape, data: &Dataset, theta0: &[f64]) -> Self {
         let (row_basis, rank) = row_space_basis(&data.x);
         // nonincreasing; a Dataset is finite
@@ -56,6 +61,7 @@ impl Setting {
             theta_l2: min_norm_solution(&data.x, &data.y),
             theta_e2e0: end_to_end(shape, theta0),
             data: data.clone(),
+            test: None,
             theta0: theta0.to_vec(),
             loss: cfg.loss,
             kappa: cfg.loss.scale(data.n()),
@@ -66,6 +72,14 @@ impl Setting {
             layout: StateLayout::new(shape, cfg.model.as_ref().is_some_and(|m| m.twin()))
                 .with_sensitivity(cfg.model.as_ref().is_some_and(|m| m.sensitivity())),
             shared: Default::default(),
+        }
+    }
+
+    /// The setting of a built problem: [`Setting::new`] with the problem's held-out split.
+    pub fn of_problem(cfg: &RunConfig, problem: &crate::run::Problem) -> Self {
+        Self {
+            test: problem.test.clone(),
+            ..Self::new(cfg, &problem.shape, &problem.data, &problem.theta0)
         }
     }
 

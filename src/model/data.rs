@@ -107,11 +107,7 @@ impl Dataset {
     pub fn from_dir(dir: &Path) -> Result<Self, GradflowError> {
         let x = npy::read_matrix(&dir.join("X.npy"))?;
         let y = npy::read_matrix(&dir.join("Y.npy"))?;
-        Self::new(x, y).map_err(|e| match e {
-            GradflowError::Shape(m) => GradflowError::Shape(format!("{}: {m}", dir.display())),
-            GradflowError::Data(m) => GradflowError::Data(format!("{}: {m}", dir.display())),
-            other => other,
-        })
+        Self::new(x, y).map_err(|e| in_dir(dir, e))
     }
 
     /// Number of samples `n`.
@@ -353,10 +349,23 @@ pub enum Labels {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DataSpec {
     /// `dir/X.npy` (`n×d`) and `dir/Y.npy` (`n×q`), see [`Dataset::from_dir`]. A relative
-    /// `dir` is relative to the working directory.
+    /// `dir` is relative to the working directory. Optional preprocessing, applied after
+    /// reading, in this order: `binarize` (labels) and `whiten` (inputs); a held-out split of
+    /// the run ([`TestSpec`]) gets the same label rule and the *training* whitening
+    /// ([`load_split`]).
     Npy {
         /// Directory holding `X.npy` and `Y.npy`.
         dir: PathBuf,
+        /// Whiten the inputs with the training second-moment matrix, `X ← X Σ_X^{-1/2}`,
+        /// `Σ_X = XᵀX/n` (paper 001 §2.2, row form; needs `n ≥ d` and rank `X = d`);
+        /// default `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        whiten: bool,
+        /// Binary labels `y ∈ {−1, +1}` (paper 001 §2.2): every entry of `Y` becomes `+1`
+        /// where it is `> binarize`, `−1` elsewhere (digits 0–9 with `4.5`: 5–9 against
+        /// 0–4). Default: the targets as read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        binarize: Option<f64>,
     },
     /// Synthetic Gaussian data (paper 000 §2.1 canonical instance, A.1–A.5):
     /// rows `x_i = z_i Σ^{1/2}` with `z_i ~ N(0, I_d)` and `Σ = diag(spectrum)`,
@@ -404,7 +413,7 @@ pub enum DataSpec {
 /// a rank-deficient `X` (the message gives the rank); `npy` errors for [`DataSpec::Npy`].
 pub fn generate(spec: &DataSpec, seed: u64) -> Result<Dataset, GradflowError> {
     let (n, d, q, spectrum, teacher, noise_std, whiten_x, labels) = match spec {
-        DataSpec::Npy { dir } => return Dataset::from_dir(dir),
+        DataSpec::Npy { .. } => return Ok(load_split(spec, None, seed)?.train),
         DataSpec::Gaussian {
             n,
             d,
@@ -463,6 +472,161 @@ pub fn generate(spec: &DataSpec, seed: u64) -> Result<Dataset, GradflowError> {
     let ds = Dataset { x, y, population };
     ds.validate()?;
     Ok(ds)
+}
+
+/// Where a run's held-out split comes from (the `test` section of a run configuration; the
+/// CLI's `--test DIR`). Only for [`DataSpec::Npy`] training data: synthetic Gaussian data
+/// have their population ([`held_out`]).
+///
+/// JSON: `{"kind": "npy", "dir": "data/digits/test"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TestSpec {
+    /// `dir/X.npy` (`m×d`) and `dir/Y.npy` (`m×q`), with the training data's `d` and `q`,
+    /// read as [`Dataset::from_dir`] reads training data and preprocessed with the training
+    /// data's rule ([`DataSpec::Npy`]'s `binarize`, and its `whiten` with the training
+    /// `Σ_X^{-1/2}`). A relative `dir` is relative to the working directory.
+    Npy {
+        /// Directory holding `X.npy` and `Y.npy`.
+        dir: PathBuf,
+    },
+}
+
+impl TestSpec {
+    /// The directory of the split.
+    pub fn dir(&self) -> &Path {
+        match self {
+            Self::Npy { dir } => dir,
+        }
+    }
+}
+
+/// A training set and its held-out split, preprocessed alike ([`load_split`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// The training set.
+    pub train: Dataset,
+    /// The held-out split (`None` without a [`TestSpec`]).
+    pub test: Option<Dataset>,
+}
+
+/// Builds the training set of `spec` (as [`generate`]) and, for `.npy` data, the held-out
+/// split `test` preprocessed with the *training* rule: labels binarised with the same
+/// threshold, inputs multiplied by the training `Σ_X^{-1/2}` ([`whiten_with_transform`]) when
+/// `whiten` is set, so that `X̃_test = X_test Σ_X^{-1/2}` (paper 001 §2.2 substitutes `Σ_X`
+/// for the unknown population `Σ`).
+///
+/// The split is checked before its values are used: its `X.npy` must have the training
+/// data's `d` columns and its `Y.npy` the training data's `q` (a [`GradflowError::Shape`]
+/// naming the file and both widths), its size `m×(d+q)` must fit the memory limit
+/// ([`crate::limits::check_data_size`]; a file larger than the limit is not read at all), and
+/// it must be non-empty and finite with matching row counts ([`Dataset::new`], the message
+/// naming the directory). A `test` with Gaussian training data is a
+/// [`GradflowError::Config`] (their held-out samples come from the population).
+pub fn load_split(
+    spec: &DataSpec,
+    test: Option<&TestSpec>,
+    seed: u64,
+) -> Result<Split, GradflowError> {
+    let DataSpec::Npy {
+        dir,
+        whiten,
+        binarize,
+    } = spec
+    else {
+        if test.is_some() {
+            return Err(GradflowError::Config(TEST_WITH_GAUSSIAN.into()));
+        }
+        return Ok(Split {
+            train: generate(spec, seed)?,
+            test: None,
+        });
+    };
+    let mut train = Dataset::from_dir(dir)?;
+    let (d, q) = (train.d(), train.q());
+    let threshold = match binarize {
+        Some(t) if !t.is_finite() => {
+            return Err(GradflowError::Config(format!(
+                "data.binarize = {t}: need a finite threshold"
+            )))
+        }
+        other => *other,
+    };
+    if let Some(t) = threshold {
+        binarize_labels(&mut train.y, t);
+    }
+    let transform = if *whiten {
+        let (xt, m) = whiten_with_transform(&train.x).map_err(|e| in_dir(dir, e))?;
+        train.x = xt;
+        Some(m)
+    } else {
+        None
+    };
+    train.validate().map_err(|e| in_dir(dir, e))?;
+    let Some(test) = test else {
+        return Ok(Split { train, test: None });
+    };
+    let tdir = test.dir();
+    let x_path = tdir.join("X.npy");
+    let x = npy::read_matrix(&x_path)?;
+    if x.ncols() != d {
+        return Err(GradflowError::Shape(format!(
+            "test split {}: X.npy has {} columns but the training data have d = {d}",
+            tdir.display(),
+            x.ncols()
+        )));
+    }
+    crate::limits::check_data_size(
+        &format!("test split {} (rows m, d + q)", tdir.display()),
+        x.nrows(),
+        d.saturating_add(q),
+    )?;
+    let y = npy::read_matrix(&tdir.join("Y.npy"))?;
+    if y.ncols() != q {
+        return Err(GradflowError::Shape(format!(
+            "test split {}: Y.npy has {} columns but the training data have q = {q}",
+            tdir.display(),
+            y.ncols()
+        )));
+    }
+    let mut split = Dataset::new(x, y).map_err(|e| in_dir(tdir, e))?;
+    if let Some(t) = threshold {
+        binarize_labels(&mut split.y, t);
+    }
+    if let Some(m) = transform {
+        split.x = &split.x * m;
+        split
+            .validate()
+            .map_err(|e| in_dir(tdir, e))
+            .map_err(|e| match e {
+                GradflowError::Data(m) => {
+                    GradflowError::Data(format!("{m} (after whitening with the training Σ_X)"))
+                }
+                other => other,
+            })?;
+    }
+    Ok(Split {
+        train,
+        test: Some(split),
+    })
+}
+
+/// The error of a held-out split given with Gaussian data.
+pub const TEST_WITH_GAUSSIAN: &str = "test: a held-out split is for npy data; Gaussian data \
+     are checked against fresh samples of their population (drop test, or use npy data)";
+
+/// `y ← +1` where `y > t`, `−1` elsewhere ([`DataSpec::Npy`]'s `binarize`).
+pub fn binarize_labels(y: &mut DMatrix<f64>, t: f64) {
+    y.apply(|v| *v = if *v > t { 1.0 } else { -1.0 });
+}
+
+/// Prefixes a shape or data error with the directory it is about.
+fn in_dir(dir: &Path, e: GradflowError) -> GradflowError {
+    match e {
+        GradflowError::Shape(m) => GradflowError::Shape(format!("{}: {m}", dir.display())),
+        GradflowError::Data(m) => GradflowError::Data(format!("{}: {m}", dir.display())),
+        other => other,
+    }
 }
 
 /// Rank tolerance for the singular values of an `nrows×ncols` matrix with largest singular
@@ -560,6 +724,31 @@ pub fn min_norm_solution(x: &DMatrix<f64>, y: &DMatrix<f64>) -> DMatrix<f64> {
 /// Errors: [`GradflowError::Config`] if `n < d`; [`GradflowError::Data`] if `X` has a
 /// non-finite entry or numerical rank below `d` (the message gives the rank).
 pub fn whiten(x: &DMatrix<f64>) -> Result<DMatrix<f64>, GradflowError> {
+    let svd = whitening_svd(x)?;
+    Ok(svd.u * svd.v_t * (x.nrows() as f64).sqrt())
+}
+
+/// The whitened inputs of [`whiten`] together with the transform itself,
+/// `(X̃, Σ_X^{-1/2})`: `Σ_X^{-1/2} = √n V S^{-1} Vᵀ` from the thin SVD `X = U S Vᵀ`
+/// (symmetric, `d×d`), so that `X Σ_X^{-1/2} = X̃` to round-off. `X̃` is computed exactly
+/// as [`whiten`] computes it (the same bits); the transform whitens other inputs — a
+/// held-out split — with the training `Σ_X` (paper 001 §2.2: "in practice substitute
+/// `Σ_X`" for the population `Σ`). Errors as [`whiten`].
+pub fn whiten_with_transform(
+    x: &DMatrix<f64>,
+) -> Result<(DMatrix<f64>, DMatrix<f64>), GradflowError> {
+    let svd = whitening_svd(x)?;
+    let sqrt_n = (x.nrows() as f64).sqrt();
+    let v = svd.v_t.transpose();
+    let scaled = DMatrix::from_fn(v.nrows(), v.ncols(), |i, j| {
+        v[(i, j)] / svd.singular_values[j]
+    });
+    let transform = scaled * &svd.v_t * sqrt_n;
+    Ok((svd.u * svd.v_t * sqrt_n, transform))
+}
+
+/// The thin SVD whitening is computed from, after the checks of [`whiten`].
+fn whitening_svd(x: &DMatrix<f64>) -> Result<decompose::Svd, GradflowError> {
     let (n, d) = x.shape();
     if n < d || d == 0 {
         return Err(GradflowError::Config(format!(
@@ -581,7 +770,7 @@ pub fn whiten(x: &DMatrix<f64>) -> Result<DMatrix<f64>, GradflowError> {
             rank_tolerance(n, d, s_max)
         )));
     }
-    Ok(svd.u * svd.v_t * (n as f64).sqrt())
+    Ok(svd)
 }
 
 /// An `rows×cols` matrix of i.i.d. `N(0, 1)` draws, filled row by row. The size must have
@@ -971,6 +1160,8 @@ mod tests {
         npy::write_matrix(&dir.path().join("Y.npy"), &ds.y).unwrap();
         let spec = DataSpec::Npy {
             dir: dir.path().to_path_buf(),
+            whiten: false,
+            binarize: None,
         };
         let back = generate(&spec, 999).unwrap();
         assert_eq!((back.x, back.y, back.population), (ds.x, ds.y, None));
@@ -1064,7 +1255,14 @@ mod tests {
             }
         ));
         let npy: DataSpec = serde_json::from_str(r#"{"kind": "npy", "dir": "data"}"#).unwrap();
-        assert_eq!(npy, DataSpec::Npy { dir: "data".into() });
+        assert_eq!(
+            npy,
+            DataSpec::Npy {
+                dir: "data".into(),
+                whiten: false,
+                binarize: None
+            }
+        );
         let err = serde_json::from_str::<DataSpec>(r#"{"kind": "npy", "dir": "d", "seed": 1}"#)
             .unwrap_err()
             .to_string();

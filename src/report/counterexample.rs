@@ -34,7 +34,7 @@ pub const GRADIENT_FLOW: &str = "gradient flow";
 
 /// The fields of the run that identify it (hashes, version, method, tolerances).
 fn provenance(cfg: &RunConfig, run: &RunOutcome) -> Value {
-    json!({
+    let mut v = json!({
         "dynamics": dynamics(cfg),
         "gradflow_version": env!("CARGO_PKG_VERSION"),
         "config": cfg,
@@ -47,7 +47,13 @@ fn provenance(cfg: &RunConfig, run: &RunOutcome) -> Value {
         "seed": cfg.seed,
         "status": run.record.status,
         "final_time": run.t,
-    })
+    });
+    // the held-out split's sizes and hashes, only when the run has one (reports of runs
+    // without a split keep their keys)
+    if let Some(test) = &run.record.test {
+        v["test"] = json!(test);
+    }
+    v
 }
 
 /// The counterexample report of one violated claim, from its serialized verdict

@@ -62,6 +62,10 @@ pub struct RunSummary {
     pub shape: ShapeSummary,
     /// The training data's sizes and hashes.
     pub data: DataSummary,
+    /// The held-out split's sizes and hashes (after the training preprocessing), when the
+    /// run has one (`config.test`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<DataSummary>,
     /// SHA-256 of the initial weights `θ(0)` (flat layout of [`crate::model::net::Shape`]:
     /// `W_1` first, each layer column-major).
     pub init_sha256: String,
@@ -290,6 +294,7 @@ mod tests {
                 x_sha256: "ab".repeat(32),
                 y_sha256: "cd".repeat(32),
             },
+            test: None,
             init_sha256: "ef".repeat(32),
             stats: RunStats {
                 nfev: 61,

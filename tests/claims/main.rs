@@ -15,6 +15,7 @@ mod confirmation;
 mod corpus;
 mod gol24;
 mod gol24_leaky;
+mod held_out;
 mod language;
 mod mc24;
 mod mttvm21;

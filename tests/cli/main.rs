@@ -12,6 +12,7 @@ mod check;
 mod commands;
 mod fixed_step;
 mod hardening_limits;
+mod held_out;
 mod output_sets;
 mod plot;
 mod repro;

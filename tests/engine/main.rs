@@ -15,6 +15,7 @@ mod fixed_step_chatter;
 mod flow_finite_differences;
 mod flow_leaky;
 mod gd_mode;
+mod held_out_split;
 mod implicit_rk;
 mod integrator_failures;
 mod integrator_order;

@@ -262,6 +262,10 @@ pub(crate) struct RunArgs {
     /// Directory with X.npy (n×d) and Y.npy (n×q).
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
+    /// Held-out split of .npy data: a directory with X.npy (m×d) and Y.npy (m×q), the
+    /// training data's d and q, preprocessed as the training data are.
+    #[arg(long)]
+    pub(crate) test: Option<PathBuf>,
     /// Directory with W1.npy … WL.npy (W1 first).
     #[arg(long)]
     pub(crate) init: Option<PathBuf>,

@@ -63,6 +63,9 @@ pub(crate) fn build_config(args: &RunArgs) -> Result<(RunConfig, String)> {
     if let Some(d) = &args.data {
         set("data", json!({"kind": "npy", "dir": d}));
     }
+    if let Some(d) = &args.test {
+        set("test", json!({"kind": "npy", "dir": d}));
+    }
     if let Some(d) = &args.init {
         set("init", json!({"kind": "npy", "dir": d}));
     }

@@ -42,13 +42,17 @@ const DEVIATION_STREAM: u64 = 1;
 /// Seed stream of the Monte Carlo test set of Theorem 5.2.
 const RISK_STREAM: u64 = 2;
 
-/// The held-out set of Theorem 5.2 (`m` fresh population samples, drawn on first use into
-/// `cache`; `None` without a population).
+/// The held-out set of Theorem 5.2 and the proxy claims: for Gaussian data `m` fresh
+/// population samples (drawn on first use into `cache`), for `.npy` data the run's test split
+/// (all of it, whatever `m`); `None` for `.npy` data without one.
 pub(crate) fn test_set<'a>(
     cache: &'a mut Option<Option<Dataset>>,
-    s: &Setting,
+    s: &'a Setting,
     m: usize,
 ) -> Option<&'a Dataset> {
+    if let Some(split) = &s.test {
+        return Some(split);
+    }
     cache
         .get_or_insert_with(|| {
             held_out(&s.cfg.data, s.cfg.seed, m, RISK_STREAM)
@@ -56,6 +60,46 @@ pub(crate) fn test_set<'a>(
                 .flatten()
         })
         .as_ref()
+}
+
+/// The hypothesis text of `.npy` data without a held-out split.
+pub const NO_HELD_OUT_SPLIT: &str = "no held-out split: give --test DIR or a `test` key";
+
+/// The hypothesis that the run has held-out data: for Gaussian data the population (a flag
+/// named `population`, the wording of each claim), for `.npy` data the test split, with its
+/// size `m` as the value (the held-out estimates and their confidence limits use those `m`
+/// samples), or [`NO_HELD_OUT_SPLIT`], failing, without one.
+pub(crate) fn h_held_out(s: &Setting, population: &str) -> Hypothesis {
+    match (&s.cfg.data, &s.test, &s.cfg.test) {
+        (crate::model::data::DataSpec::Gaussian { .. }, ..) => Hypothesis::flag(population, true),
+        (_, Some(split), Some(spec)) => Hypothesis::new(
+            format!(
+                "held-out split {} (m samples; the held-out estimate and its confidence limits \
+                 use them, inputs preprocessed with the training rule)",
+                spec.dir().display()
+            ),
+            split.n() as f64,
+            Relation::Ge,
+            1.0,
+        ),
+        _ => Hypothesis::flag(NO_HELD_OUT_SPLIT, false),
+    }
+}
+
+/// For a test split only (Gaussian data: none): `Φ_κ`'s `E‖x̃‖ ≤ √d` (eq. (23), catalog §2.2)
+/// as measured on the split, whose inputs are whitened with the training `Σ_X` rather than
+/// the population `Σ` (for which `E‖x̃‖² = d` exactly); the catalog's remedy when `Σ_X` is
+/// used on test points is to compare with the measured mean.
+pub(crate) fn h_split_mean_norm(s: &Setting) -> Option<Hypothesis> {
+    let split = s.test.as_ref()?;
+    let mean = (0..split.n()).map(|i| split.x.row(i).norm()).sum::<f64>() / split.n() as f64;
+    Some(Hypothesis::new(
+        "mean ‖x̃‖ over the held-out split ≤ √d (Φ_κ's E‖x̃‖ ≤ √d, eq. (23); the split is \
+         whitened with the training Σ_X)",
+        mean,
+        Relation::Le,
+        (split.d() as f64).sqrt(),
+    ))
 }
 
 /// Which `v` a statement uses.
@@ -314,8 +358,8 @@ pub enum DevKind {
 ///
 /// - Eq. (20) (Sec. 5, with Lemma 7.1): `max_x |f^ε_{θ^ε}(x) − f^ε_{θ⁰}(x)|/‖x‖ ≤ εLu^{L−1}v`,
 ///   the maximum over the training inputs, a held-out batch (`test_points` fresh population
-///   samples, whitened with the population `Σ`; Gaussian directions when the data have no
-///   population) and `±w/‖w‖` with `wᵀ = W_L^ε⋯W_1^ε − W_L⁰⋯W_1⁰` (the maximiser of the
+///   samples, whitened with the population `Σ`; the test split of `.npy` data, whitened with
+///   the training `Σ_X`; Gaussian directions for `.npy` data without one) and `±w/‖w‖` with `wᵀ = W_L^ε⋯W_1^ε − W_L⁰⋯W_1⁰` (the maximiser of the
 ///   difference's linear part; the supremum over all `x` is not computed);
 /// - Eq. (21): `‖f^ε_{θ^ε}(X̃) − f^ε_{θ⁰}(X̃)‖₂ ≤ ε√n(1 + (L−1)ρ)u^{L−1}v`;
 /// - Lemma 7.3, with the κ = 2 proxy `g₂(x) = f^ε_{θ⁰}(x) + x c_corrᵀ`,
@@ -390,10 +434,16 @@ impl Deviation {
         let tp = self.test_points;
         self.batch.get_or_insert_with(|| {
             let d = s.shape.input();
-            let test = held_out(&s.cfg.data, s.cfg.seed, tp, DEVIATION_STREAM)
-                .ok()
-                .flatten()
-                .map(|ds| ds.x)
+            let test = s
+                .test
+                .as_ref()
+                .map(|split| split.x.clone())
+                .or_else(|| {
+                    held_out(&s.cfg.data, s.cfg.seed, tp, DEVIATION_STREAM)
+                        .ok()
+                        .flatten()
+                        .map(|ds| ds.x)
+                })
                 .unwrap_or_else(|| {
                     use rand::SeedableRng;
                     crate::model::data::standard_normal_rows(
@@ -403,7 +453,7 @@ impl Deviation {
                     )
                 });
             let n = s.data.n();
-            DMatrix::from_fn(n + tp, d, |i, j| {
+            DMatrix::from_fn(n + test.nrows(), d, |i, j| {
                 if i < n {
                     s.data.x[(i, j)]
                 } else {
@@ -880,14 +930,19 @@ enum RiskSide {
 /// `Φ_1 = L√d + 1 + (L−1)ρ`, `Φ_2 = (L−1)[(L + 1 + (L−1)ρ)√d + 2(1 + (L−1)ρ)]` and `u, v` of
 /// eqs. (9)–(10) at `τ = 2κ_loss n·t` (catalog §2.8).
 ///
-/// The left-hand side is a Monte Carlo estimate on `test_points` fresh population samples
-/// (`stream` selects the set): by default the one-sided Wilson upper confidence limit at level
-/// `confidence` (normal quantile from `statrs`), so `holds` means the bound exceeds the risk
-/// with that confidence; `estimate = "point"` compares the plain frequency. The theorem's own
-/// probability `δ` is over the training sample and is not tested by one run (a sweep over
-/// seeds is). Hypotheses: the common ones, `rank X = d`, a known population (synthetic
-/// Gaussian data), `γ > 0`, and at the end Assumption 5.1 along the run (not needed with
-/// `bound.s_one`, App. A.1). For `L ≥ 3` past `T_blow` the bound is vacuous and not
+/// The left-hand side is a held-out estimate of the risk: on `test_points` fresh population
+/// samples for synthetic Gaussian data, on the run's test split (`test`, all its `m` samples,
+/// whitened with the training `Σ_X`) for `.npy` data: by default the one-sided Wilson upper
+/// confidence limit at level `confidence` (normal quantile from `statrs`) from the number of
+/// samples used, so `holds` means the bound exceeds the risk with that confidence;
+/// `estimate = "point"` compares the plain frequency. On a test split the comparison is with
+/// the risk of the deployed classifier `f(Σ_X^{-1/2}x)`, the paper's substitute for the
+/// unknown `Σ` (catalog §2.2). The theorem's own probability `δ` is over the training sample
+/// and is not tested by one run (a sweep over seeds is). Hypotheses: the common ones,
+/// `rank X = d`, held-out data (a known population, or a test split with its size `m` as the
+/// value; `.npy` data without one: `not_applicable`, "no held-out split"), on a test split the
+/// measured mean `‖x̃‖ ≤ √d` that `Φ_κ` rests on, `γ > 0`, and at the end Assumption 5.1 along
+/// the run (not needed with `bound.s_one`, App. A.1). For `L ≥ 3` past `T_blow` the bound is vacuous and not
 /// evaluated. Parameters: `kappa` (1 or 2, default 2), `gamma` (default 0.05), `delta`
 /// (0.05), `bits` (`p`, 32), `test_points` (20000), `confidence` (0.95), `estimate`
 /// (`"upper"`, `"lower"` — the Wilson lower limit, so `violated` is a sure violation — or
@@ -1036,9 +1091,15 @@ impl Theorem52 {
         }))
     }
 
-    /// The bound's three terms `(R̂_γ, Υ_κ, Δε^κ/γ)` and the held-out risk estimate at a
-    /// point; `None` when the bound is vacuous or there is no population.
-    pub fn terms(&mut self, s: &Setting, gf: &GradientFlow, y: &[f64]) -> Option<[f64; 4]> {
+    /// The bound's three terms `(R̂_γ, Υ_κ, Δε^κ/γ)`, the held-out risk estimate at a point
+    /// and the number of held-out samples it is from; `None` when the bound is vacuous or
+    /// there are no held-out data.
+    pub fn terms(
+        &mut self,
+        s: &Setting,
+        gf: &GradientFlow,
+        y: &[f64],
+    ) -> Option<([f64; 4], usize)> {
         let sc = gf.twin()?.scalars;
         let u = scalar(s, y, Scalar::U)?;
         let v = scalar(s, y, self.v.scalar())?;
@@ -1057,7 +1118,7 @@ impl Theorem52 {
             * s.eps.powi(self.kappa as i32)
             / self.gamma;
         let risk = margin_risk(&s.outputs_on(y, &test.x), &test.y, 0.0);
-        Some([train, ups, dev, risk])
+        Some(([train, ups, dev, risk], test.n()))
     }
 }
 
@@ -1072,7 +1133,8 @@ impl Claim for Theorem52 {
             },
             format!(
                 "R^ε(t) {} ≤ {}R̂_γ(t) + {} + Φ_κ v u^{{L−1}} ε^κ/γ {}; κ = {}, γ = {}, \
-                 δ = {}, p = {}, {} held-out samples",
+                 δ = {}, p = {}, held-out: {} population samples (Gaussian data) or the \
+                 test split (.npy data)",
                 match self.side {
                     RiskSide::Upper => format!("(Wilson upper {} limit)", self.confidence),
                     RiskSide::Lower => format!("(Wilson lower {} limit)", self.confidence),
@@ -1103,10 +1165,11 @@ impl Claim for Theorem52 {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         let mut h = common_hypotheses(s, run_scalars(s).as_ref());
         h.push(super::hyp::full_column_rank(s, "rank X = d (§5.1)"));
-        h.push(Hypothesis::flag(
+        h.push(h_held_out(
+            s,
             "known population for the held-out risk (synthetic Gaussian data)",
-            matches!(s.cfg.data, crate::model::data::DataSpec::Gaussian { .. }),
         ));
+        h.extend(h_split_mean_norm(s));
         h.push(Hypothesis::new(
             "margin γ > 0",
             self.gamma,
@@ -1127,10 +1190,10 @@ impl Claim for Theorem52 {
         self.lx.advance(s, p.y);
     }
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
-        let [train, ups, dev, risk] = self.terms(s, gf, p.y)?;
+        let ([train, ups, dev, risk], m) = self.terms(s, gf, p.y)?;
         let lhs = match self.side {
-            RiskSide::Upper => wilson_upper(risk, self.test_points, self.confidence),
-            RiskSide::Lower => wilson_lower(risk, self.test_points, self.confidence),
+            RiskSide::Upper => wilson_upper(risk, m, self.confidence),
+            RiskSide::Lower => wilson_lower(risk, m, self.confidence),
             RiskSide::Point => risk,
         };
         let rhs = self.factor * (train + ups + dev);

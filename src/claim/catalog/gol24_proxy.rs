@@ -10,8 +10,10 @@
 //! `c_corr = X̃⁺(f^ε_{θ^ε}(X̃) − g₁(X̃))`; `linear` is the linear network `f⁰_{θ⁰}`.
 //! The ramp risk is `r^C_γ(y, ŷ) = 1[yŷ < 0] + (1 − yŷ/γ)·1[0 ≤ yŷ ≤ γ]` (§4, printed minus
 //! sign restored), `[0, 1]`-valued and `1/γ`-Lipschitz in `ŷ`. The held-out set is the one of
-//! Theorem 5.2's claim (same seed stream), fresh population samples whitened with the
-//! population `Σ`. All statements are about the current weights, so they do not depend on the
+//! Theorem 5.2's claim: for Gaussian data fresh population samples (same seed stream) whitened
+//! with the population `Σ`; for `.npy` data the run's test split (`test`), whitened with the
+//! training `Σ_X`, its size `m` in place of `test_points` (`.npy` data without one:
+//! `not_applicable`, "no held-out split"). All statements are about the current weights, so they do not depend on the
 //! loss convention except through `u, v` at the paper's time `τ = 2κ_loss n·t`.
 
 use nalgebra::DMatrix;
@@ -19,8 +21,8 @@ use serde_json::Value;
 
 use super::gol24::LxTracker;
 use super::gol24_leaky::{
-    bound_s_one, common_hypotheses, factor_prefix, margin_risk, run_scalars, test_set, twin_inputs,
-    upsilon, VChoice,
+    bound_s_one, common_hypotheses, factor_prefix, h_held_out, h_split_mean_norm, margin_risk,
+    run_scalars, test_set, twin_inputs, upsilon, VChoice,
 };
 use super::Params;
 use crate::claim::registry::Entry;
@@ -155,10 +157,12 @@ fn outputs(
     [ftr, gtr, fte, gte]
 }
 
+/// Held-out data: the population of Gaussian data, or the test split of `.npy` data
+/// ([`super::gol24_leaky::h_held_out`]).
 fn h_population(s: &Setting) -> Hypothesis {
-    Hypothesis::flag(
+    h_held_out(
+        s,
         "known population for the held-out estimate (synthetic Gaussian data)",
-        matches!(s.cfg.data, crate::model::data::DataSpec::Gaussian { .. }),
     )
 }
 
@@ -196,7 +200,8 @@ fn level(pr: &Params<'_>, id: &str) -> Result<f64, GradflowError> {
 /// `"g2"` default; fixes κ), `gamma` (0.05), `delta` (0.05), `bits` (`p`, 32), `test_points`
 /// (20000), `confidence` (0.95), `union` (1 = true, default; 0 = false), `factor` (multiplies
 /// `Υ`; `< 1` is a deliberately false variant). Hypotheses: the common ones of Theorem 5.2,
-/// `rank X = d`, a known population, `γ > 0`. Budget: accumulated, at the scale of `Υ`.
+/// `rank X = d`, held-out data (a known population, or the test split of `.npy` data: its `m`
+/// samples give the Hoeffding term), `γ > 0`. Budget: accumulated, at the scale of `Υ`.
 pub struct GenGap {
     proxy: Proxy,
     gamma: f64,
@@ -266,8 +271,8 @@ impl Claim for GenGap {
             PAPER,
             "eq. (24) (Lemma 7.2, Hoeffding + union bound)",
             format!(
-                "R^C_γ({g}) (Hoeffding upper {c} limit, {m} held-out samples) − R̂^C_γ({g}) ≤ {f}{u} \
-                 at t = t_end; γ = {gm}, δ = {d}, p = {p}",
+                "R^C_γ({g}) (Hoeffding upper {c} limit; held-out: {m} population samples or \
+                 the test split) − R̂^C_γ({g}) ≤ {f}{u} at t = t_end; γ = {gm}, δ = {d}, p = {p}",
                 g = self.proxy.name(),
                 c = self.confidence,
                 m = self.test_points,
@@ -306,7 +311,7 @@ impl Claim for GenGap {
         let (m, gamma, proxy) = (self.test_points, self.gamma, self.proxy);
         let test = test_set(&mut self.test, s, m)?;
         let [_, gtr, _, gte] = outputs(s, p.y, theta0, proxy, &test.x);
-        let upper = ramp_risk(&gte, &test.y, gamma) + hoeffding(self.confidence, m);
+        let upper = ramp_risk(&gte, &test.y, gamma) + hoeffding(self.confidence, test.n());
         let lhs = upper - ramp_risk(&gtr, &s.data.y, gamma);
         let rhs = self.factor * self.upsilon(s);
         Some(Statement {
@@ -330,7 +335,9 @@ impl Claim for GenGap {
 ///
 /// The population mean is estimated on the held-out set with a normal-approximation upper
 /// limit `mean + z·sd/√M` at level `confidence` (`|f − g|` is not bounded a priori, so no
-/// Hoeffding term). Rests on Lemma 7.1, i.e. on Assumption 5.1 (a final hypothesis; not
+/// Hoeffding term; `M` the held-out samples used: `test_points` population samples, or the
+/// test split's `m`; on a split also the measured `mean ‖x̃‖ ≤ √d` that `Φ_κ` rests on is a
+/// hypothesis). Rests on Lemma 7.1, i.e. on Assumption 5.1 (a final hypothesis; not
 /// needed with `bound.s_one`), and its printed `v` inherits the catalog's L7.1 flag (too small
 /// by about `ρ` for `ρ > 1`). Parameters: `proxy` (`"g1"`, `"g2"` default), `v` (`"printed"`
 /// default, `"ode"`), `test_points` (20000), `confidence` (0.95), `factor` (multiplies the
@@ -379,7 +386,8 @@ impl Claim for DeviationTerms {
                 "Theorem 5.2 proof, Lemma 7.3 (26)–(27) (κ = 2)"
             },
             format!(
-                "E|f − {g}| (normal upper {c} limit, {m} held-out samples) + (1/n)‖f(X̃) − {g}(X̃)‖₁ \
+                "E|f − {g}| (normal upper {c} limit; held-out: {m} population samples or the \
+                 test split) + (1/n)‖f(X̃) − {g}(X̃)‖₁ \
                  ≤ {f}Φ_{k} u^{{L−1}} v ε^{k}; {v}, u, v at τ = 2κn·t",
                 g = self.proxy.name(),
                 c = self.confidence,
@@ -398,6 +406,7 @@ impl Claim for DeviationTerms {
             h.push(h_rank(s));
         }
         h.push(h_population(s));
+        h.extend(h_split_mean_norm(s));
         h
     }
     fn final_hypotheses(
@@ -418,6 +427,7 @@ impl Claim for DeviationTerms {
         let (sc, theta0, u, v) = twin_inputs(s, gf, p.y, self.v)?;
         let (m, proxy, level) = (self.test_points, self.proxy, self.confidence);
         let test = test_set(&mut self.test, s, m)?;
+        let m = test.n();
         let [ftr, gtr, fte, gte] = outputs(s, p.y, theta0, proxy, &test.x);
         let (mean, sd) = abs_dev_stats(&fte, &gte);
         let z = {
@@ -466,8 +476,8 @@ impl Claim for DeviationTerms {
 /// or deviation code; the bound's value (the right-hand side) is App. B's Fig. 8–9 quantity
 /// (non-vacuous when `< 1`). Parameters: `proxy` (`"g1"`, `"g2"` default, `"linear"`), `gamma`
 /// (0.05), `test_points` (20000), `factor` (multiplies the right-hand side; `< 1` is a
-/// deliberately false variant). Hypotheses: the twin state, `q = 1`, a known population,
-/// `γ > 0`. Budget: round-off, at the bound's scale (the inequality holds for any weights).
+/// deliberately false variant). Hypotheses: the twin state, `q = 1`, held-out data (a known
+/// population, or the test split of `.npy` data), `γ > 0`. Budget: round-off, at the bound's scale (the inequality holds for any weights).
 pub struct Optimistic {
     proxy: Proxy,
     gamma: f64,
@@ -514,7 +524,8 @@ impl Claim for Optimistic {
             "eq. (1) = (22) = (41), App. B (catalog C1)",
             format!(
                 "R_test[f] ≤ {f}(R̂_γ[f] + R^C_γ,test[{g}] − R̂^C_γ[{g}] + Ê_test|f − {g}|/γ + \
-                 Ê_train|f − {g}|/γ); γ = {gm}, {m} held-out samples",
+                 Ê_train|f − {g}|/γ); γ = {gm}; held-out: {m} population samples or the test \
+                 split",
                 f = factor_prefix(self.factor),
                 g = self.proxy.name(),
                 gm = self.gamma,
