@@ -104,8 +104,9 @@ pub struct Experiment {
     pub paper: &'static str,
     /// What is reproduced (the paper's figures, in words).
     pub title: &'static str,
-    /// Its points at a size.
-    pub points: fn(Size) -> Result<Vec<Point>, GradflowError>,
+    /// Its points at a size; files they read (a shipped data set) are written under the
+    /// output directory given, so that every point's configuration is self-contained.
+    pub points: fn(Size, &Path) -> Result<Vec<Point>, GradflowError>,
     /// The measurement of a finished point.
     pub measure: Measure,
     /// The figure and findings.
@@ -230,7 +231,12 @@ pub fn run_repro(
     opts: &ReproOptions,
     progress: impl Fn(&PointResult, usize, usize) + Sync,
 ) -> Result<ReproOutcome, GradflowError> {
-    let points = (exp.points)(opts.size)?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| GradflowError::io(&opts.out, e))?;
+    let out = opts
+        .out
+        .canonicalize()
+        .map_err(|e| GradflowError::io(&opts.out, e))?;
+    let points = (exp.points)(opts.size, &out)?;
     let mut keys: Vec<&str> = points.iter().map(|p| p.key.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
@@ -555,9 +561,11 @@ mod tests {
 
     #[test]
     fn every_experiment_declares_valid_unique_points_at_both_sizes() {
+        let dir = tempfile::tempdir().unwrap();
         for e in experiments() {
             for size in [Size::Quick, Size::Full] {
-                let pts = (e.points)(size).unwrap_or_else(|err| panic!("{}: {err}", e.paper));
+                let pts = (e.points)(size, dir.path())
+                    .unwrap_or_else(|err| panic!("{}: {err}", e.paper));
                 assert!(!pts.is_empty());
                 let mut keys: Vec<_> = pts.iter().map(|p| &p.key).collect();
                 keys.sort();
@@ -570,8 +578,8 @@ mod tests {
                     }
                 }
             }
-            let quick = (e.points)(Size::Quick).unwrap().len();
-            let full = (e.points)(Size::Full).unwrap().len();
+            let quick = (e.points)(Size::Quick, dir.path()).unwrap().len();
+            let full = (e.points)(Size::Full, dir.path()).unwrap().len();
             assert!(quick < full, "{}: quick {quick} vs full {full}", e.paper);
         }
     }

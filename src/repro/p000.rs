@@ -75,7 +75,7 @@ fn run(d: usize, alpha: f64, seed: u64) -> Result<crate::config::RunConfig, Grad
     )
 }
 
-fn points(size: Size) -> Result<Vec<Point>, GradflowError> {
+fn points(size: Size, _out: &std::path::Path) -> Result<Vec<Point>, GradflowError> {
     let (alphas, seeds, dims): (Vec<f64>, u64, Vec<usize>) = match size {
         Size::Full => (
             (0..6).map(|i| ALPHA_MAX * i as f64 / 5.0).collect(),

@@ -78,7 +78,7 @@ fn run(
     config(v, &format!("repro 002 (scale {scale}, seed {seed})"))
 }
 
-fn points(size: Size) -> Result<Vec<Point>, GradflowError> {
+fn points(size: Size, _out: &std::path::Path) -> Result<Vec<Point>, GradflowError> {
     let (scales, seeds, gd): (Vec<f64>, u64, &[(f64, u64)]) = match size {
         Size::Full => ((0..8).map(|i| 0.25 + 0.05 * i as f64).collect(), 3, &GD),
         Size::Quick => (vec![0.25, 0.6], 1, &GD[1..2]),

@@ -80,7 +80,7 @@ fn run(
     )
 }
 
-fn points(size: Size) -> Result<Vec<Point>, GradflowError> {
+fn points(size: Size, _out: &std::path::Path) -> Result<Vec<Point>, GradflowError> {
     let (sigma_u, sigma_v, widths, seeds): (Vec<f64>, Vec<f64>, Vec<usize>, u64) = match size {
         Size::Full => (
             vec![0.05, 0.1, 0.2, 0.3, 0.5],
