@@ -1,6 +1,7 @@
 //! The command-line layer, through the built `gradflow` binary: `run` (outputs, flags over
 //! the configuration, one test per error class), `check`, fixed steps from the command line,
-//! `sweep`, `plot`, the output sets' all-or-nothing guarantee, and the limits on sizes from input.
+//! `sweep`, `plot`, progress bars and `--quiet`, the output sets' all-or-nothing
+//! guarantee, and the limits on sizes from input.
 //!
 //! A single module runs with `cargo test --release --test cli MODULE::`.
 
@@ -13,5 +14,6 @@ mod fixed_step;
 mod hardening_limits;
 mod output_sets;
 mod plot;
+mod progress;
 mod search;
 mod sweep;

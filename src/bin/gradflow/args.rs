@@ -30,6 +30,10 @@ pub(crate) struct Cli {
     /// Largest number of points of a sweep grid (default 100000).
     #[arg(long = "max-sweep-points", global = true, value_name = "N")]
     pub(crate) max_sweep_points: Option<u64>,
+    /// No progress bars. (They are drawn on stderr only when it is a terminal and the
+    /// environment variable CI is not set; what the commands print is the same either way.)
+    #[arg(long, global = true)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Subcommand)]

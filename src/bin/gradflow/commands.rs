@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use gradflow::run::execute;
+use gradflow::progress::RunProgress;
+use gradflow::run::{execute, execute_observed};
 
 use crate::args::{CheckArgs, CorpusArgs, RunArgs, SearchArgs, SweepArgs};
 use crate::exit::{self, Exit};
 use crate::overlay::build_config;
 use crate::print;
+use crate::progress::{Bar, Lines};
 
 /// `--out`, or `runs/<name>`.
 fn out_dir(out: Option<&PathBuf>, name: &str) -> PathBuf {
@@ -21,14 +23,31 @@ fn out_dir(out: Option<&PathBuf>, name: &str) -> PathBuf {
 pub(crate) fn run(args: RunArgs) -> Result<Exit> {
     let (cfg, name) = build_config(&args)?;
     let out = out_dir(args.out.as_ref(), &name);
-    let outcome = execute(&cfg, Some(&out))?;
+    let bar = Bar::run(&name);
+    let outcome = if bar.shown() {
+        let mut watch = RunProgress::new(cfg.t_end, |f| bar.set_fraction(f));
+        execute_observed(&cfg, Some(&out), Some(&mut watch))?
+    } else {
+        execute(&cfg, Some(&out))?
+    };
+    bar.finish();
     print::run(&name, &cfg, &outcome, &out);
     Ok(exit::run(&outcome.status))
 }
 
 pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
     if let Some(dir) = &args.suite {
-        let totals = gradflow::suite::run_suite(dir, print::suite_case)?;
+        // the total is read only for a bar (reading the scenarios twice otherwise is waste)
+        let total = match crate::progress::enabled() {
+            true => gradflow::suite::case_count(&gradflow::suite::scenario_files(dir)?),
+            false => 0,
+        };
+        let bar = Bar::items(total, "suite");
+        let totals = gradflow::suite::run_suite(dir, |case| {
+            bar.suspend(|| print::suite_case(case));
+            bar.inc();
+        })?;
+        bar.finish();
         print::suite_totals(&totals);
         return Ok(exit::suite(&totals));
     }
@@ -41,7 +60,20 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
     let (cfg, name) = build_config(&args.run)?;
     let out = out_dir(args.run.out.as_ref(), &name);
     let factory = gradflow::spec::factory(user);
-    let outcome = gradflow::check::check_confirmed(&cfg, &requests, &factory, Some(&out))?;
+    let bar = Bar::run(&name);
+    let outcome = if bar.shown() {
+        let mut watch = RunProgress::new(cfg.t_end, |f| {
+            bar.set_fraction(f);
+            if f >= 1.0 {
+                // what follows the run: confirming its violations, writing the reports
+                bar.set_label(&format!("{name}: confirming, writing"));
+            }
+        });
+        gradflow::check::check_watched(&cfg, &requests, &factory, Some(&out), &mut watch)?
+    } else {
+        gradflow::check::check_confirmed(&cfg, &requests, &factory, Some(&out))?
+    };
+    bar.finish();
     print::check(&cfg, &outcome, &out);
     Ok(exit::check(&outcome))
 }
@@ -120,15 +152,23 @@ pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
         out: Some(out.clone()),
     };
     let factory = gradflow::spec::factory(user);
+    let bar = Bar::items(args.budget as u64, "search");
     let outcome = gradflow::search::run_search(
         &space,
         &text,
         &requests,
         &factory,
         &opts,
-        print::search_evaluation,
-        print::shrink_step,
+        |e| {
+            bar.suspend(|| print::search_evaluation(e));
+            bar.inc();
+        },
+        |s| {
+            bar.set_label("search: shrinking");
+            bar.suspend(|| print::shrink_step(s));
+        },
     )?;
+    bar.finish();
     print::search(&outcome, &out);
     Ok(if outcome.found.is_empty() {
         Exit::Success
@@ -163,15 +203,21 @@ pub(crate) fn sweep(args: &SweepArgs) -> Result<Exit> {
                 .map_err(|e| gradflow::GradflowError::write(&points, e))?;
         }
     }
+    let bar = Bar::items(0, "sweep");
+    let lines = Lines {
+        bar: &bar,
+        stdout: false,
+    };
     let outcome = gradflow::sweep::run_sweep(
         &spec,
         &origin,
         &SweepOptions {
             out: Some(&out),
             jobs: args.jobs,
-            progress: true,
+            progress: Some(&lines),
         },
     )?;
+    bar.finish();
     print::sweep(&outcome, &spec, &out);
     let status = exit::sweep(&outcome, &spec);
     if status == Exit::Stopped {
@@ -181,20 +227,27 @@ pub(crate) fn sweep(args: &SweepArgs) -> Result<Exit> {
 }
 
 pub(crate) fn corpus(args: &CorpusArgs) -> Result<Exit> {
-    use gradflow::corpus::{run_corpus, write_report, CorpusOptions};
+    use gradflow::corpus::{run_corpus_with, write_report, CorpusOptions};
     anyhow::ensure!(args.runs > 0, "--runs {}: must be ≥ 1", args.runs);
     anyhow::ensure!(args.jobs != Some(0), "--jobs 0: must be ≥ 1");
     if let Some(dir) = &args.out {
         // refuse an output directory that may not be replaced before the runs, not after
         gradflow::report::output_set::check_output_dir(dir)?;
     }
-    let report = run_corpus(&CorpusOptions {
+    let bar = Bar::items(args.runs as u64, "corpus");
+    let lines = Lines {
+        bar: &bar,
+        stdout: true,
+    };
+    let opts = CorpusOptions {
         runs: args.runs,
         seed: args.seed,
         jobs: args.jobs,
         progress: true,
         mutations: !args.no_mutations,
-    })?;
+    };
+    let report = run_corpus_with(&opts, Some(&lines))?;
+    bar.finish();
     if let Some(dir) = &args.out {
         write_report(&report, dir)?;
     }
