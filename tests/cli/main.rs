@@ -1,6 +1,6 @@
 //! The command-line layer, through the built `gradflow` binary: `run` (outputs, flags over
 //! the configuration, one test per error class), `check`, fixed steps from the command line,
-//! `sweep`, `plot`, progress bars and `--quiet`, the output sets' all-or-nothing
+//! `sweep`, `plot`, progress bars and `--quiet`, `wp`, the output sets' all-or-nothing
 //! guarantee, and the limits on sizes from input.
 //!
 //! A single module runs with `cargo test --release --test cli MODULE::`.
@@ -17,3 +17,4 @@ mod plot;
 mod progress;
 mod search;
 mod sweep;
+mod wp;

@@ -9,7 +9,7 @@ use serde_json::json;
 use gradflow::progress::RunProgress;
 use gradflow::run::{execute, execute_observed};
 
-use crate::args::{CheckArgs, CorpusArgs, RunArgs, SearchArgs, SweepArgs};
+use crate::args::{CheckArgs, CorpusArgs, RunArgs, SearchArgs, SweepArgs, WpArgs};
 use crate::exit::{self, Exit};
 use crate::overlay::build_config;
 use crate::print;
@@ -272,6 +272,66 @@ pub(crate) fn plot(args: &crate::args::PlotArgs) -> Result<Exit> {
     let format: gradflow::plot::Format = args.format.parse()?;
     let written = gradflow::plot::plot(&args.input, format, args.out.as_deref())?;
     print::plot(&written);
+    Ok(Exit::Success)
+}
+
+pub(crate) fn wp(args: &WpArgs) -> Result<Exit> {
+    let r = &args.run;
+    for (flag, given) in [
+        ("--method", r.method.is_some()),
+        ("--rtol", r.rtol.is_some()),
+        ("--atol", r.atol.is_some()),
+        ("--trace", r.trace.is_some()),
+        ("--fixed-step", r.fixed_step.is_some()),
+    ] {
+        anyhow::ensure!(
+            !given,
+            "{flag}: a work-precision diagram sets the method and tolerances of each run \
+             (give --methods, --rtols, --atol-factor)"
+        );
+    }
+    anyhow::ensure!(
+        r.config.is_some() || r.example.is_some(),
+        "give --example NAME or --config FILE"
+    );
+    let solvers = args
+        .methods
+        .split(',')
+        .map(|m| m.trim().parse::<gradflow::wp::Solver>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let rtols = match &args.rtols {
+        None => gradflow::wp::DEFAULT_RTOLS.to_vec(),
+        Some(s) if s.trim().is_empty() => Vec::new(),
+        Some(s) => s
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<f64>()
+                    .with_context(|| format!("--rtols {s:?}: {:?} is not a number", p.trim()))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let opts = gradflow::wp::WpOptions {
+        solvers,
+        rtols,
+        atol_factor: args.atol_factor,
+        rhs_budget: args.rhs_budget,
+    };
+    opts.validate()?;
+    let (cfg, name) = build_config(r)?;
+    let out = r
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join("wp").join(&name));
+    let bar = Bar::items(0, &format!("wp {name}"));
+    let lines = Lines {
+        bar: &bar,
+        stdout: false,
+    };
+    let report = gradflow::wp::run_wp(&cfg, &name, &opts, Some(&lines))?;
+    bar.finish();
+    let written = gradflow::wp::write(&report, &out)?;
+    print::wp(&report, &written);
     Ok(Exit::Success)
 }
 

@@ -93,6 +93,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Cmd::Corpus(args) => commands::corpus(&args),
         Cmd::Verify { dir } => commands::verify(&dir),
         Cmd::Plot(args) => commands::plot(&args),
+        Cmd::Wp(args) => commands::wp(&args),
         Cmd::Claims {
             paper,
             show,

@@ -1,6 +1,6 @@
 //! Progress bars with an estimate of the time left, on stderr, for the long commands: one
 //! run (`run`, `check`: the fraction `t/t_end`), a sweep (points), a suite (cases), a
-//! search (evaluations), a corpus (runs). Shown only when
+//! search (evaluations), a corpus (runs), a work-precision diagram (runs). Shown only when
 //! stderr is a terminal, the environment variable `CI` is not set and `--quiet` is not
 //! given; otherwise every [`Bar`] is inert and the commands print exactly what they print
 //! without one. The library reports progress ([`gradflow::progress`]); this module draws
