@@ -973,6 +973,32 @@ pub fn run_check_claims(
     confirm: &crate::confirm::ConfirmMode,
     energy: bool,
 ) -> Result<CheckOutcome, GradflowError> {
+    check_in(cfg, requests, factory, out, confirm, energy, None)
+}
+
+/// [`check_confirmed`] with `watcher`, an observer that changes nothing (the progress of
+/// [`crate::progress::RunProgress`]), called after the checker at every point of the
+/// checked run (not of its confirmation runs).
+pub fn check_watched(
+    cfg: &crate::config::RunConfig,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+    out: Option<&std::path::Path>,
+    watcher: &mut dyn crate::observe::Observer,
+) -> Result<CheckOutcome, GradflowError> {
+    let confirm = crate::confirm::ConfirmMode::Auto;
+    check_in(cfg, requests, factory, out, &confirm, false, Some(watcher))
+}
+
+fn check_in(
+    cfg: &crate::config::RunConfig,
+    requests: &[ClaimRequest],
+    factory: &ClaimFactory<'_>,
+    out: Option<&std::path::Path>,
+    confirm: &crate::confirm::ConfirmMode,
+    energy: bool,
+    watcher: Option<&mut dyn crate::observe::Observer>,
+) -> Result<CheckOutcome, GradflowError> {
     crate::run::verify_run_inputs(cfg)?;
     let mut problem = crate::run::Problem::build(cfg)?;
     let setting = Setting::of_problem(cfg, &problem);
@@ -986,7 +1012,7 @@ pub fn run_check_claims(
         .map(|o| crate::report::output_set::OutputSet::begin(o, "check"))
         .transpose()?;
     let (run, trace_error) =
-        crate::run::execute_staged(cfg, problem, set.as_ref(), Some(&mut checker))?;
+        crate::run::execute_staged(cfg, problem, set.as_ref(), Some(&mut checker), watcher)?;
     let mut verdicts = checker.verdicts();
     let trials = run.stats.accepted + run.stats.rejected;
     crate::confirm::confirm(

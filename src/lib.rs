@@ -32,6 +32,9 @@
 //! - [`search`]: counterexample search over a space of settings, guided by robustness, and
 //!   shrinking.
 //! - [`plot`]: figures of run, check, counterexample and sweep outputs (SVG, PNG).
+//! - [`progress`]: progress of long runs, sweeps and corpora, reported to the caller.
+//! - [`wp`]: work-precision diagrams: every method over a tolerance ladder against a tight
+//!   reference run (error against work and wall time).
 //! - [`limits`]: limits on every size that comes from the input.
 //! - [`cancel`]: a process-wide request to stop the runs in progress (for embedders).
 //! - [`error`]: the typed errors ([`GradflowError`]).
@@ -100,6 +103,7 @@ pub mod model;
 pub mod monitor;
 pub mod observe;
 pub mod plot;
+pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod repro;
@@ -108,5 +112,6 @@ pub mod search;
 pub mod spec;
 pub mod suite;
 pub mod sweep;
+pub mod wp;
 
 pub use error::{GradflowError, Result};

@@ -328,7 +328,7 @@ pub fn execute_problem(
     observer: Option<&mut dyn Observer>,
 ) -> Result<RunOutcome, GradflowError> {
     let set = out.map(|o| OutputSet::begin(o, "run")).transpose()?;
-    let (outcome, trace_error) = execute_staged(cfg, problem, set.as_ref(), observer)?;
+    let (outcome, trace_error) = execute_staged(cfg, problem, set.as_ref(), observer, None)?;
     if let Some(set) = set {
         set.commit()?;
     }
@@ -342,12 +342,14 @@ pub fn execute_problem(
 /// without committing it: the caller adds its own files (the checker's verdicts) and
 /// commits. Returns the outcome and the trace's write error, if the trace was given up
 /// (the summary records it as `trace_error`). Errors name final paths (under the output
-/// directory), not staging ones.
+/// directory), not staging ones. `watcher`, an observer that changes nothing (the progress
+/// of [`crate::progress::RunProgress`]), is called after all the others.
 pub(crate) fn execute_staged(
     cfg: &RunConfig,
     problem: Problem,
     set: Option<&OutputSet>,
     observer: Option<&mut dyn Observer>,
+    watcher: Option<&mut dyn Observer>,
 ) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
     let remap = |e: GradflowError| match set {
         Some(s) => s.remap(e),
@@ -360,7 +362,14 @@ pub(crate) fn execute_staged(
         .threads
         .unwrap_or_else(|| crate::flow::linalg::threads_for(cost));
     crate::flow::linalg::with_threads(threads, || {
-        execute_in(cfg, problem, set.map(OutputSet::dir), observer, &remap)
+        execute_in(
+            cfg,
+            problem,
+            set.map(OutputSet::dir),
+            observer,
+            watcher,
+            &remap,
+        )
     })
     .map_err(remap)
 }
@@ -370,6 +379,7 @@ fn execute_in(
     problem: Problem,
     out: Option<&Path>,
     observer: Option<&mut dyn Observer>,
+    watcher: Option<&mut dyn Observer>,
     remap: &dyn Fn(GradflowError) -> GradflowError,
 ) -> Result<(RunOutcome, Option<GradflowError>), GradflowError> {
     let Problem {
@@ -402,6 +412,9 @@ fn execute_in(
         } else {
             observers.push(o);
         }
+    }
+    if let Some(w) = watcher {
+        observers.push(w);
     }
     let status = drive(
         integ.as_mut(),

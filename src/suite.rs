@@ -187,6 +187,24 @@ pub fn run_suite(
     Ok(totals)
 }
 
+/// The number of cases [`run_suite`] reports for `files` (from [`scenario_files`]), known
+/// before any runs: one per claim a scenario lists (a sweep scenario: per sweep claim), one
+/// for a file that lists none or cannot be read. A scenario that turns out not to run
+/// reports one case instead of one per claim, so the count is then an upper bound.
+pub fn case_count(files: &[PathBuf]) -> u64 {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v.get("claims").and_then(Value::as_array).map(Vec::len))
+                .filter(|&n| n > 0)
+                .unwrap_or(1) as u64
+        })
+        .sum()
+}
+
 /// All scenario files under `dir` (recursively, sorted).
 pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, GradflowError> {
     let mut out = Vec::new();
@@ -349,7 +367,7 @@ fn run_sweep_scenario(file: &Path, text: &str) -> Vec<CaseResult> {
     let opts = crate::sweep::runner::SweepOptions {
         out: None,
         jobs: None,
-        progress: false,
+        progress: None,
     };
     match crate::sweep::run_sweep(&spec, &origin, &opts) {
         Err(e) => fail(e.to_string()),

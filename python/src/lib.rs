@@ -462,7 +462,7 @@ fn sweep(
             &gradflow::sweep::runner::SweepOptions {
                 out: out.as_deref(),
                 jobs,
-                progress: false,
+                progress: None,
             },
         )?;
         let mut v = gradflow::sweep::runner::verdicts_json(&spec, &o.records, &o.verdicts);

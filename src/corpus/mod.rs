@@ -507,6 +507,15 @@ pub fn progress_line(rec: &RunRecord, done: usize, total: usize) -> String {
 
 /// Generates and checks `opts.runs` runs (in parallel), then totals them.
 pub fn run_corpus(opts: &CorpusOptions) -> Result<CorpusReport, GradflowError> {
+    run_corpus_with(opts, None)
+}
+
+/// [`run_corpus`], with the runs finished and, when `opts.progress`, their progress lines
+/// reported to `progress` instead of printed on stdout.
+pub fn run_corpus_with(
+    opts: &CorpusOptions,
+    progress: Option<&dyn crate::progress::Progress>,
+) -> Result<CorpusReport, GradflowError> {
     let start = Instant::now();
     let done = AtomicUsize::new(0);
     let total = opts.runs;
@@ -516,8 +525,15 @@ pub fn run_corpus(opts: &CorpusOptions) -> Result<CorpusReport, GradflowError> {
             .map(|i| {
                 let rec = run_one(i, opts.seed, opts.mutations);
                 let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if opts.progress {
-                    println!("{}", progress_line(&rec, k, total));
+                match progress {
+                    Some(p) => {
+                        if opts.progress {
+                            p.line(&progress_line(&rec, k, total));
+                        }
+                        p.advance(k as u64, total as u64);
+                    }
+                    None if opts.progress => println!("{}", progress_line(&rec, k, total)),
+                    None => {}
                 }
                 rec
             })

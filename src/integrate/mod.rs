@@ -17,6 +17,7 @@ pub mod erk;
 pub mod gd;
 pub mod implicit;
 pub mod method;
+pub mod peer;
 pub mod rock;
 pub mod step;
 pub mod stepper;

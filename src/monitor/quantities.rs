@@ -32,6 +32,21 @@ fn imbalance_into(shape: &Shape, theta: &[f64], k: usize, out: &mut DMatrix<f64>
     gemm_into(-1.0, b, b.t(), 1.0, out);
 }
 
+/// The largest layer imbalance drift `max_k ‖D_k(θ) − D_k(θ₀)‖_F` between the weights
+/// `theta0` and `theta` (what `imbalance_drift_k` measures along a run, at one point; 0 for
+/// a single layer).
+pub fn max_imbalance_drift(shape: &Shape, theta0: &[f64], theta: &[f64]) -> f64 {
+    (1..shape.depth())
+        .map(|k| {
+            let mk = shape.widths()[k];
+            let (mut d0, mut d) = (DMatrix::zeros(mk, mk), DMatrix::zeros(mk, mk));
+            imbalance_into(shape, theta0, k, &mut d0);
+            imbalance_into(shape, theta, k, &mut d);
+            dist(&d, &d0)
+        })
+        .fold(0.0, f64::max)
+}
+
 fn dist(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     a.iter()
         .zip(b.iter())

@@ -126,7 +126,8 @@ fn draw<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -> Draw
 pub const MAX_DECADES: f64 = 60.0;
 
 /// The range of `values` on `scale`, padded (5 % linear, a tenth of the span log — at most
-/// [`MAX_DECADES`] below the largest value); a degenerate range is widened.
+/// [`MAX_DECADES`] below the largest value; a log range holds a power of ten, where its
+/// axis is labelled); a degenerate range is widened.
 pub fn range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite() && (scale == Scale::Linear || *v > 0.0)) {
@@ -155,7 +156,10 @@ pub fn range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             let h = hi.log10();
             let l = lo.log10().max(h - MAX_DECADES);
             let pad = if h > l { 0.1 * (h - l).max(0.5) } else { 0.5 };
-            (10f64.powf(l - pad), 10f64.powf(h + pad))
+            let (l, h) = (l - pad, h + pad);
+            // a log axis is labelled at powers of ten: keep one inside the range
+            let l = if l.floor() == h.floor() { l.floor() } else { l };
+            (10f64.powf(l), 10f64.powf(h))
         }
     }
 }
@@ -268,7 +272,14 @@ where
             } else {
                 ch.draw_series(LineSeries::new(l.points.clone(), style))?
             };
-            if labelled {
+            if labelled && l.dashed {
+                // the legend's sample dashed too
+                s.label(&l.label).legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (7, 0)], c.stroke_width(2))
+                        + PathElement::new(vec![(11, 0), (18, 0)], c.stroke_width(2))
+                });
+            } else if labelled {
                 s.label(&l.label).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
@@ -321,6 +332,20 @@ where
                 PathElement::new(vec![(x + 9, y - 6), (x + 9, y + 6)], red.stroke_width(1))
             });
         }
+    }
+    // no legend box without an entry (a panel whose lines are named in another)
+    let labelled = p
+        .lines
+        .iter()
+        .any(|l| !l.label.is_empty() && !l.points.is_empty())
+        || p.bands
+            .iter()
+            .any(|b| !b.label.is_empty() && !b.points.is_empty())
+        || !p.error_bars.is_empty()
+        || !p.h_marks.is_empty()
+        || !p.v_marks.is_empty();
+    if !labelled {
+        return Ok(());
     }
     ch.configure_series_labels()
         .position(if p.legend_left {
@@ -486,6 +511,9 @@ mod tests {
         let (lo, hi) = range([1e-6, 1.0, -1.0, 0.0].into_iter(), Scale::Log);
         assert!(lo < 1e-6 && hi > 1.0 && lo > 0.0);
         assert_eq!(range(std::iter::empty(), Scale::Log), (0.1, 10.0));
+        // a narrow log range reaches down to the power of ten below it
+        let (lo, hi) = range([1874.0, 2197.0].into_iter(), Scale::Log);
+        assert!((lo - 1000.0).abs() < 1e-9 && hi > 2197.0 && hi < 3000.0);
         let (lo, hi) = range([2.0, 2.0].into_iter(), Scale::Linear);
         assert!(lo < 2.0 && hi > 2.0);
         let (lo, hi) = range([0.0].into_iter(), Scale::Linear);

@@ -7,6 +7,7 @@
 //!   panel per claim ([`series::claims_figure`]); one figure per counterexample report in
 //!   `counterexamples/` ([`series::counterexample_figure`]).
 //! - A counterexample report (a file): its figure.
+//! - A work-precision directory (`wp.json`, [`crate::wp`]): the figure `wp`.
 //! - A sweep output directory (`sweep_verdicts.json`): the fit figure of each power-law
 //!   claim and the violation-frequency figure of each frequency claim
 //!   ([`series::sweep_figures`]).
@@ -77,6 +78,17 @@ pub fn figures_of(input: &Path) -> Result<Vec<Figure>, GradflowError> {
     if input.is_file() {
         let report = read_json(input)?;
         return counterexample(&report, input).map(|f| vec![f]);
+    }
+    let wp = input.join("wp.json");
+    if wp.exists() {
+        let v = read_json(&wp)?;
+        if v["kind"] != "gradflow_work_precision" {
+            return Err(GradflowError::Data(format!(
+                "{}: not a work-precision report (no \"kind\": \"gradflow_work_precision\")",
+                wp.display()
+            )));
+        }
+        return Ok(vec![crate::wp::figure::wp_figure(&v)]);
     }
     let sweep = input.join("sweep_verdicts.json");
     if sweep.exists() {

@@ -564,8 +564,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for e in experiments() {
             for size in [Size::Quick, Size::Full] {
-                let pts = (e.points)(size, dir.path())
-                    .unwrap_or_else(|err| panic!("{}: {err}", e.paper));
+                let pts =
+                    (e.points)(size, dir.path()).unwrap_or_else(|err| panic!("{}: {err}", e.paper));
                 assert!(!pts.is_empty());
                 let mut keys: Vec<_> = pts.iter().map(|p| &p.key).collect();
                 keys.sort();

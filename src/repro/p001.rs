@@ -42,8 +42,14 @@ const T0: f64 = 3.0;
 
 /// The shipped digits (`data/digits/`), written under the output directory.
 const FILES: [(&str, &[u8]); 4] = [
-    ("train/X.npy", include_bytes!("../../data/digits/train/X.npy")),
-    ("train/Y.npy", include_bytes!("../../data/digits/train/Y.npy")),
+    (
+        "train/X.npy",
+        include_bytes!("../../data/digits/train/X.npy"),
+    ),
+    (
+        "train/Y.npy",
+        include_bytes!("../../data/digits/train/Y.npy"),
+    ),
     ("test/X.npy", include_bytes!("../../data/digits/test/X.npy")),
     ("test/Y.npy", include_bytes!("../../data/digits/test/Y.npy")),
 ];

@@ -31,8 +31,9 @@ pub struct SweepOptions<'a> {
     pub out: Option<&'a Path>,
     /// Worker threads (`None`: rayon's default, one per core).
     pub jobs: Option<usize>,
-    /// Print one line per finished point on stderr.
-    pub progress: bool,
+    /// Where the points finished and one line per finished point go (with a note on
+    /// stored records not used); `None`: nowhere.
+    pub progress: Option<&'a dyn crate::progress::Progress>,
 }
 
 /// A finished sweep.
@@ -267,34 +268,41 @@ pub(crate) fn run_points(
                     resumed += 1;
                 }
                 Ok(None) => {}
-                Err(msg) => eprintln!("gradflow: sweep: {msg}; recomputing that point"),
+                Err(msg) => {
+                    let note = format!("gradflow: sweep: {msg}; recomputing that point");
+                    match opts.progress {
+                        Some(p) => p.line(&note),
+                        None => eprintln!("{note}"),
+                    }
+                }
             }
         }
     }
     let todo: Vec<usize> = (0..selected.len())
         .filter(|&s| slots[s].is_none())
         .collect();
-    if let (Some(store), true) = (&store, opts.progress) {
+    if let (Some(store), Some(progress)) = (&store, opts.progress) {
         let foreign = store.foreign(keys);
         if foreign > 0 {
-            eprintln!(
+            progress.line(&format!(
                 "gradflow: sweep: {foreign} stored record(s) in {} belong to other \
                  configurations, measurements or builds of gradflow and are not used",
                 opts.out
                     .expect("store has a directory")
                     .join("points")
                     .display()
-            );
+            ));
         }
     }
-    if opts.progress {
-        eprintln!(
+    if let Some(progress) = opts.progress {
+        progress.line(&format!(
             "gradflow: sweep {:?}: {} points ({} stored, {} to run)",
             spec.name,
             selected.len(),
             resumed,
             todo.len()
-        );
+        ));
+        progress.advance(0, todo.len() as u64);
     }
     let done = AtomicUsize::new(0);
     let work = || -> Result<Vec<(usize, PointRecord)>, GradflowError> {
@@ -307,19 +315,20 @@ pub(crate) fn run_points(
                     store.save(&rec)?;
                 }
                 let k = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if opts.progress {
+                if let Some(progress) = opts.progress {
                     let how = match &rec.status {
                         PointStatus::Completed => "completed".to_string(),
                         PointStatus::Stopped { reason } => format!("stopped: {reason}"),
                         PointStatus::Failed { error } => format!("failed: {error}"),
                     };
-                    eprintln!(
+                    progress.line(&format!(
                         "  [{k}/{}] {}: {how} ({} steps, {:.2} s)",
                         todo.len(),
                         coords_label(&rec.coords),
                         rec.steps,
                         start.elapsed().as_secs_f64()
-                    );
+                    ));
+                    progress.advance(k as u64, todo.len() as u64);
                 }
                 Ok((s, rec))
             })

@@ -1,5 +1,5 @@
 //! Cross-check of gradflow's DOPRI5 and DOP853 against `ode_solvers` 0.6.2 (Hairer's codes
-//! ported to Rust) with identical settings: the same scalar `rtol`/`atol`, Hairer's controller
+//! ported to Rust, driven through `gradflow::integrate::peer`) with identical settings: the same scalar `rtol`/`atol`, Hairer's controller
 //! (DOPRI5: safety 0.9, β 0.04, fac_min 0.2, fac_max 10; DOP853: 0.9, 0, 0.333, 6), the initial
 //! step from `hinit` (`h = 0` there, `h0 = None` here), `h_max = t_end − t0`, `OutputType::Sparse`
 //! (the only mode whose stored states are the accepted states) and `n_stiff = u32::MAX` so its
@@ -30,13 +30,14 @@ use std::cell::RefCell;
 
 use gradflow::flow::gradient::EXTRA_STATES;
 use gradflow::flow::{GradientFlow, LossConvention};
+use gradflow::integrate::peer::{AsOdeSolvers, DOP853_CONTROL, DOPRI5_CONTROL};
 use gradflow::integrate::system::{LinearSystem, OdeSystem};
 use gradflow::integrate::tableau::{dop853::DOP853, dopri5::DOPRI5, tsit5::TSIT5, Tableau};
 use gradflow::integrate::{Integrator, Options, Tolerances};
 use gradflow::model::data::Dataset;
 use gradflow::model::net::Shape;
 use nalgebra::{DMatrix, DVector};
-use ode_solvers::{Dop853, Dopri5, OutputType, System};
+use ode_solvers::{Dop853, Dopri5, OutputType};
 
 /// Relative agreement required of states computed by the same formulas on the same grid, and of
 /// the final states of adaptive runs.
@@ -48,16 +49,6 @@ const AGREE_SHIFTED: f64 = 1e-11;
 
 /// Tolerances so loose that both drivers accept every trial step (fixed-step mode).
 const NEVER_REJECT: f64 = 1e300;
-
-/// Any gradflow system as an `ode_solvers` system. `System::system` takes `&self` while
-/// `OdeSystem::rhs` takes `&mut self` (work buffers), hence the `RefCell`.
-struct Oracle<S>(RefCell<S>);
-
-impl<S: OdeSystem> System<f64, DVector<f64>> for Oracle<S> {
-    fn system(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
-        self.0.borrow_mut().rhs(t, y.as_slice(), dy.as_mut_slice());
-    }
-}
 
 /// `y' = t·y`, `y(t) = y0 exp(t²/2)`: the simplest non-autonomous test.
 #[derive(Clone, Debug)]
@@ -153,7 +144,7 @@ fn run_oracle<S: OdeSystem + Clone>(
         Mode::Fixed { h } => (NEVER_REJECT, NEVER_REJECT, h, h),
     };
     let y0v = DVector::from_column_slice(y0);
-    let oracle = Oracle(RefCell::new(sys.clone()));
+    let oracle = AsOdeSolvers(RefCell::new(sys.clone()));
     let (xs, ys, stats) = match tab.name {
         "dopri5" => {
             let mut s = Dopri5::from_param(
@@ -164,10 +155,10 @@ fn run_oracle<S: OdeSystem + Clone>(
                 y0v,
                 rtol,
                 atol,
-                0.9,
-                0.04,
-                0.2,
-                10.0,
+                DOPRI5_CONTROL.safety,
+                DOPRI5_CONTROL.beta,
+                DOPRI5_CONTROL.fac_min,
+                DOPRI5_CONTROL.fac_max,
                 h_max,
                 h,
                 u32::MAX,
@@ -186,10 +177,10 @@ fn run_oracle<S: OdeSystem + Clone>(
                 y0v,
                 rtol,
                 atol,
-                0.9,
-                0.0,
-                0.333,
-                6.0,
+                DOP853_CONTROL.safety,
+                DOP853_CONTROL.beta,
+                DOP853_CONTROL.fac_min,
+                DOP853_CONTROL.fac_max,
                 h_max,
                 h,
                 u32::MAX,

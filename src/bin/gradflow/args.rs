@@ -30,6 +30,10 @@ pub(crate) struct Cli {
     /// Largest number of points of a sweep grid (default 100000).
     #[arg(long = "max-sweep-points", global = true, value_name = "N")]
     pub(crate) max_sweep_points: Option<u64>,
+    /// No progress bars. (They are drawn on stderr only when it is a terminal and the
+    /// environment variable CI is not set; what the commands print is the same either way.)
+    #[arg(long, global = true)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +109,13 @@ pub(crate) enum Cmd {
     /// attached claim was violated; 2: usage or input error; 3: a point's run failed or
     /// stopped early; 4: an output could not be written.
     Repro(ReproArgs),
+    /// Draw a work-precision diagram: every method over a tolerance ladder, the error of
+    /// the final weights against a tight reference run (DOP853) plotted against the work
+    /// (gradient-equivalents) and the wall time; writes OUT/wp.json, OUT/wp.svg and
+    /// OUT/wp.png. A run that fails or exceeds the budget is recorded and left out of its
+    /// line. Exit status 0: written; 2: usage or input error (or no reference run); 4: an
+    /// output could not be written.
+    Wp(Box<WpArgs>),
     /// List the built-in examples, or print one's configuration.
     Examples {
         /// Print this example's JSON configuration.
@@ -144,6 +155,29 @@ pub(crate) struct PlotArgs {
     /// output, beside that output), or a file name for a single figure in one format.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+}
+
+/// The configuration, the methods and the tolerance ladder of `gradflow wp`.
+#[derive(Args)]
+pub(crate) struct WpArgs {
+    /// Methods, comma separated: any of dopri5, tsit5, dop853, rock4, radau5, gl2, gl4,
+    /// gl6, auto, ode_solvers/dopri5, ode_solvers/dop853.
+    #[arg(long, default_value = gradflow::wp::DEFAULT_METHODS)]
+    pub(crate) methods: String,
+    /// Relative tolerances of the ladder, comma separated (default 1e-3 … 1e-10).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) rtols: Option<String>,
+    /// atol = rtol · FACTOR.
+    #[arg(long = "atol-factor", default_value_t = gradflow::wp::DEFAULT_ATOL_FACTOR, allow_negative_numbers = true)]
+    pub(crate) atol_factor: f64,
+    /// Gradient-equivalents (gradients + Hessian-vector products) one run may spend; a run
+    /// over it is recorded as work_limit (the reference run may spend 5 times as much).
+    #[arg(long = "rhs-budget", default_value_t = gradflow::wp::DEFAULT_RHS_BUDGET)]
+    pub(crate) rhs_budget: u64,
+    /// The configuration: --example or --config, and any run flag but the method and
+    /// tolerances (the output directory defaults to runs/wp/<name>).
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
 }
 
 /// The sweep file and where its results go.

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use gradflow::run::execute;
+use gradflow::progress::RunProgress;
+use gradflow::run::{execute, execute_observed};
 
-use crate::args::{CheckArgs, CorpusArgs, RunArgs, SearchArgs, SweepArgs};
+use crate::args::{CheckArgs, CorpusArgs, RunArgs, SearchArgs, SweepArgs, WpArgs};
 use crate::exit::{self, Exit};
 use crate::overlay::build_config;
 use crate::print;
+use crate::progress::{Bar, Lines};
 
 /// `--out`, or `runs/<name>`.
 fn out_dir(out: Option<&PathBuf>, name: &str) -> PathBuf {
@@ -21,14 +23,31 @@ fn out_dir(out: Option<&PathBuf>, name: &str) -> PathBuf {
 pub(crate) fn run(args: RunArgs) -> Result<Exit> {
     let (cfg, name) = build_config(&args)?;
     let out = out_dir(args.out.as_ref(), &name);
-    let outcome = execute(&cfg, Some(&out))?;
+    let bar = Bar::run(&name);
+    let outcome = if bar.shown() {
+        let mut watch = RunProgress::new(cfg.t_end, |f| bar.set_fraction(f));
+        execute_observed(&cfg, Some(&out), Some(&mut watch))?
+    } else {
+        execute(&cfg, Some(&out))?
+    };
+    bar.finish();
     print::run(&name, &cfg, &outcome, &out);
     Ok(exit::run(&outcome.status))
 }
 
 pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
     if let Some(dir) = &args.suite {
-        let totals = gradflow::suite::run_suite(dir, print::suite_case)?;
+        // the total is read only for a bar (reading the scenarios twice otherwise is waste)
+        let total = match crate::progress::enabled() {
+            true => gradflow::suite::case_count(&gradflow::suite::scenario_files(dir)?),
+            false => 0,
+        };
+        let bar = Bar::items(total, "suite");
+        let totals = gradflow::suite::run_suite(dir, |case| {
+            bar.suspend(|| print::suite_case(case));
+            bar.inc();
+        })?;
+        bar.finish();
         print::suite_totals(&totals);
         return Ok(exit::suite(&totals));
     }
@@ -41,7 +60,20 @@ pub(crate) fn check(args: CheckArgs) -> Result<Exit> {
     let (cfg, name) = build_config(&args.run)?;
     let out = out_dir(args.run.out.as_ref(), &name);
     let factory = gradflow::spec::factory(user);
-    let outcome = gradflow::check::check_confirmed(&cfg, &requests, &factory, Some(&out))?;
+    let bar = Bar::run(&name);
+    let outcome = if bar.shown() {
+        let mut watch = RunProgress::new(cfg.t_end, |f| {
+            bar.set_fraction(f);
+            if f >= 1.0 {
+                // what follows the run: confirming its violations, writing the reports
+                bar.set_label(&format!("{name}: confirming, writing"));
+            }
+        });
+        gradflow::check::check_watched(&cfg, &requests, &factory, Some(&out), &mut watch)?
+    } else {
+        gradflow::check::check_confirmed(&cfg, &requests, &factory, Some(&out))?
+    };
+    bar.finish();
     print::check(&cfg, &outcome, &out);
     Ok(exit::check(&outcome))
 }
@@ -120,15 +152,23 @@ pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
         out: Some(out.clone()),
     };
     let factory = gradflow::spec::factory(user);
+    let bar = Bar::items(args.budget as u64, "search");
     let outcome = gradflow::search::run_search(
         &space,
         &text,
         &requests,
         &factory,
         &opts,
-        print::search_evaluation,
-        print::shrink_step,
+        |e| {
+            bar.suspend(|| print::search_evaluation(e));
+            bar.inc();
+        },
+        |s| {
+            bar.set_label("search: shrinking");
+            bar.suspend(|| print::shrink_step(s));
+        },
     )?;
+    bar.finish();
     print::search(&outcome, &out);
     Ok(if outcome.found.is_empty() {
         Exit::Success
@@ -180,17 +220,24 @@ pub(crate) fn sweep(args: &SweepArgs) -> Result<Exit> {
             }
         }
     }
+    let bar = Bar::items(0, "sweep");
+    let lines = Lines {
+        bar: &bar,
+        stdout: false,
+    };
     let opts = SweepOptions {
         out: Some(&out),
         jobs: args.jobs,
-        progress: true,
+        progress: Some(&lines),
     };
     if let Some(shard) = args.shard {
         let outcome = gradflow::sweep::run_shard(&spec, &origin, &sha, shard, &opts)?;
+        bar.finish();
         print::sweep_shard(&outcome, &args.spec, &out);
         return Ok(exit::sweep_shard(&outcome));
     }
     let outcome = gradflow::sweep::run_sweep(&spec, &origin, &opts)?;
+    bar.finish();
     print::sweep(&outcome, &spec, &out);
     let status = exit::sweep(&outcome, &spec);
     if status == Exit::Stopped {
@@ -200,20 +247,27 @@ pub(crate) fn sweep(args: &SweepArgs) -> Result<Exit> {
 }
 
 pub(crate) fn corpus(args: &CorpusArgs) -> Result<Exit> {
-    use gradflow::corpus::{run_corpus, write_report, CorpusOptions};
+    use gradflow::corpus::{run_corpus_with, write_report, CorpusOptions};
     anyhow::ensure!(args.runs > 0, "--runs {}: must be ≥ 1", args.runs);
     anyhow::ensure!(args.jobs != Some(0), "--jobs 0: must be ≥ 1");
     if let Some(dir) = &args.out {
         // refuse an output directory that may not be replaced before the runs, not after
         gradflow::report::output_set::check_output_dir(dir)?;
     }
-    let report = run_corpus(&CorpusOptions {
+    let bar = Bar::items(args.runs as u64, "corpus");
+    let lines = Lines {
+        bar: &bar,
+        stdout: true,
+    };
+    let opts = CorpusOptions {
         runs: args.runs,
         seed: args.seed,
         jobs: args.jobs,
         progress: true,
         mutations: !args.no_mutations,
-    })?;
+    };
+    let report = run_corpus_with(&opts, Some(&lines))?;
+    bar.finish();
     if let Some(dir) = &args.out {
         write_report(&report, dir)?;
     }
@@ -259,6 +313,66 @@ pub(crate) fn repro(args: &crate::args::ReproArgs) -> Result<Exit> {
     let outcome = gradflow::repro::run_repro(exp, &opts, print::repro_point)?;
     print::repro(exp, &outcome);
     Ok(exit::repro(&outcome))
+}
+
+pub(crate) fn wp(args: &WpArgs) -> Result<Exit> {
+    let r = &args.run;
+    for (flag, given) in [
+        ("--method", r.method.is_some()),
+        ("--rtol", r.rtol.is_some()),
+        ("--atol", r.atol.is_some()),
+        ("--trace", r.trace.is_some()),
+        ("--fixed-step", r.fixed_step.is_some()),
+    ] {
+        anyhow::ensure!(
+            !given,
+            "{flag}: a work-precision diagram sets the method and tolerances of each run \
+             (give --methods, --rtols, --atol-factor)"
+        );
+    }
+    anyhow::ensure!(
+        r.config.is_some() || r.example.is_some(),
+        "give --example NAME or --config FILE"
+    );
+    let solvers = args
+        .methods
+        .split(',')
+        .map(|m| m.trim().parse::<gradflow::wp::Solver>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let rtols = match &args.rtols {
+        None => gradflow::wp::DEFAULT_RTOLS.to_vec(),
+        Some(s) if s.trim().is_empty() => Vec::new(),
+        Some(s) => s
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<f64>()
+                    .with_context(|| format!("--rtols {s:?}: {:?} is not a number", p.trim()))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let opts = gradflow::wp::WpOptions {
+        solvers,
+        rtols,
+        atol_factor: args.atol_factor,
+        rhs_budget: args.rhs_budget,
+    };
+    opts.validate()?;
+    let (cfg, name) = build_config(r)?;
+    let out = r
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join("wp").join(&name));
+    let bar = Bar::items(0, &format!("wp {name}"));
+    let lines = Lines {
+        bar: &bar,
+        stdout: false,
+    };
+    let report = gradflow::wp::run_wp(&cfg, &name, &opts, Some(&lines))?;
+    bar.finish();
+    let written = gradflow::wp::write(&report, &out)?;
+    print::wp(&report, &written);
+    Ok(Exit::Success)
 }
 
 pub(crate) fn claims(paper: Option<&str>, show: Option<&str>, file: Option<&Path>) -> Result<Exit> {

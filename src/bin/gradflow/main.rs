@@ -1,6 +1,6 @@
 //! The `gradflow` command line: parse the arguments ([`args`]), set the resource limits, run
 //! the subcommand ([`commands`]: flags laid over a configuration by [`overlay`], output by
-//! [`print`]) and exit with the status [`exit`] assigns — 0 success, 1 a claim violated or a
+//! [`print`], progress bars by [`progress`]) and exit with the status [`exit`] assigns — 0 success, 1 a claim violated or a
 //! replay that differs, 2 usage or input error, 3 a run stopped early, 4 an output could not
 //! be written (the table is in [`exit`]).
 
@@ -9,6 +9,7 @@ mod commands;
 mod exit;
 mod overlay;
 mod print;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -67,6 +68,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         limits.max_sweep_points = n;
     }
     gradflow::limits::set(limits);
+    progress::init(cli.quiet);
     // the threads of a run on this (the main) thread: --threads N, or all cores for a run
     // large enough to gain from them; the workers of --jobs keep one each
     match cli.threads {
@@ -92,6 +94,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Cmd::Verify { dir } => commands::verify(&dir),
         Cmd::Plot(args) => commands::plot(&args),
         Cmd::Repro(args) => commands::repro(&args),
+        Cmd::Wp(args) => commands::wp(&args),
         Cmd::Claims {
             paper,
             show,

@@ -512,3 +512,33 @@ pub(crate) fn repro(exp: &gradflow::repro::Experiment, o: &gradflow::repro::Repr
         println!("wrote {}", p.display());
     }
 }
+
+/// `gradflow wp`: the reference run, one row per run (method, tolerances, status, error,
+/// drift, work, wall time) and the files written.
+pub(crate) fn wp(report: &gradflow::wp::WpReport, written: &[std::path::PathBuf]) {
+    let r = &report.reference;
+    println!(
+        "reference: {} rtol {:e} atol {:e} ({} gradient-equivalents, {:.3} s)",
+        r.method, r.rtol, r.atol, r.work, r.wall_s
+    );
+    println!(
+        "{:<20} {:>8} {:<20} {:>10} {:>10} {:>12} {:>9}",
+        "method", "rtol", "status", "error", "drift", "work", "wall s"
+    );
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2e}"));
+    for p in &report.points {
+        println!(
+            "{:<20} {:>8.0e} {:<20} {:>10} {:>10} {:>12} {:>9.3}",
+            p.method,
+            p.rtol,
+            p.status,
+            opt(p.error),
+            opt(p.drift_max.or(p.drift_final)),
+            p.work,
+            p.wall_s
+        );
+    }
+    for f in written {
+        println!("wrote {}", f.display());
+    }
+}
