@@ -27,8 +27,8 @@ use crate::plot::series::{Figure, Mark, Panel, Scale};
 /// The experiment.
 pub static EXPERIMENT: Experiment = Experiment {
     paper: "001",
-    title: "Golikov, Figs. 1–2: Theorem 5.2's bound (κ = 1, 2) against the held-out risk \
-            across the initial scale β",
+    title: "Golikov, Figs. 1–2: Theorem 5.2's bound (κ = 1, 2) and the held-out risk \
+            against β",
     points,
     measure,
     conclude,

@@ -123,7 +123,7 @@ fn measure(f: &mut Finished<'_>) -> Result<Metrics, GradflowError> {
     let data = &f.problem.data;
     let n = data.n() as f64;
     let sigma = data.x.transpose() * &data.x / n;
-    let eig = sigma.symmetric_eigenvalues();
+    let eig = crate::decompose::symmetric_eigenvalues(&sigma)?;
     let big_lambda = eig.max();
     let w_star = min_norm_solution(&data.x, &data.y);
     let w_norm = w_star.norm();
@@ -180,11 +180,18 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
     // only converged runs enter the sharpness means (diverged or oscillating GD runs are
     // excluded, as in the paper)
     let conv: Vec<PointResult> = results.iter().filter(|r| converged(r)).cloned().collect();
+    // the distance of the runs that ended (a diverged GD run's weights are astronomically
+    // large or not finite; the paper leaves them out too)
+    let ended: Vec<PointResult> = results
+        .iter()
+        .filter(|r| r.status == "completed" && r.metric("diverged") == Some(0.0))
+        .cloned()
+        .collect();
     for (g, s) in series.iter().enumerate() {
         let (l, b) = measured(&conv, "sharpness", s, "s_end", &format!("{s}: final"), g);
         sharp.lines.push(l);
         sharp.bands.push(b);
-        let (l, _) = measured(results, "sharpness", s, "distance", s, g);
+        let (l, _) = measured(&ended, "sharpness", s, "distance", s, g);
         dist.lines.push(l);
     }
     let (l, _) = measured(

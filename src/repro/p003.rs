@@ -124,15 +124,22 @@ fn points(size: Size, _out: &std::path::Path) -> Result<Vec<Point>, GradflowErro
 }
 
 /// `c = σ_{n+m−1}(D_X)` with `D_X = W₁P_XW₁ᵀ − W₂ᵀW₂` (catalog §2.5, eq. 10), `W₁ = Uᵀ`.
-fn imbalance_c(x: &DMatrix<f64>, w1: &DMatrix<f64>, w2: &DMatrix<f64>) -> f64 {
+fn imbalance_c(
+    x: &DMatrix<f64>,
+    w1: &DMatrix<f64>,
+    w2: &DMatrix<f64>,
+) -> Result<f64, GradflowError> {
     // W₁P_X = (P_X W₁ᵀ)ᵀ, P_X W₁ᵀ = X⁺XW₁ᵀ
     let w1_px = min_norm_solution(x, &(x * w1.transpose())).transpose();
     let dx = &w1_px * w1.transpose() - w2.transpose() * w2;
     let dx = (&dx + dx.transpose()) * 0.5;
-    let mut ev: Vec<f64> = dx.symmetric_eigenvalues().iter().map(|v| v.abs()).collect();
+    let mut ev: Vec<f64> = crate::decompose::symmetric_eigenvalues(&dx)?
+        .iter()
+        .map(|v| v.abs())
+        .collect();
     ev.sort_by(|a, b| b.total_cmp(a));
     let idx = x.nrows() + w2.nrows() - 1;
-    ev.get(idx - 1).copied().unwrap_or(0.0)
+    Ok(ev.get(idx - 1).copied().unwrap_or(0.0))
 }
 
 /// The mean and the late rate of `ln loss` over the trace, up to the floor.
@@ -170,8 +177,8 @@ fn measure(f: &mut Finished<'_>) -> Result<Metrics, GradflowError> {
     let w1 = shape.layer(theta, 1).into_owned();
     let w2 = shape.layer(theta, 2).into_owned();
     let xxt = &data.x * data.x.transpose();
-    let sigma_n = xxt.symmetric_eigenvalues().min();
-    let c = imbalance_c(&data.x, &w1_0, &w2_0);
+    let sigma_n = crate::decompose::symmetric_eigenvalues(&xxt)?.min();
+    let c = imbalance_c(&data.x, &w1_0, &w2_0)?;
     let trace = Trace::read(&f.dir.join("trace.jsonl"))?;
     let (mean, late, t_floor) = rates(&trace);
     // end-to-end Θ = UVᵀ = W₁ᵀW₂ᵀ (D×m) and the minimum-norm solution Θ̂ = X⁺Y
@@ -192,9 +199,9 @@ fn measure(f: &mut Finished<'_>) -> Result<Metrics, GradflowError> {
     m.insert("t_floor".into(), t_floor);
     m.insert(
         "distance".into(),
-        (&theta_end - &theta_hat).singular_values().max(),
+        crate::decompose::singular_values(&(&theta_end - &theta_hat))?.max(),
     );
-    m.insert("z0".into(), z0.singular_values().max());
+    m.insert("z0".into(), crate::decompose::singular_values(&z0)?.max());
     m.insert(
         "predicted_distance".into(),
         ((D - N) as f64 / shape.widths()[1] as f64).sqrt(),
@@ -490,6 +497,6 @@ mod tests {
         let w1 = DMatrix::from_row_slice(3, 3, &[3.0, 0.0, 5.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
         let w2 = DMatrix::from_row_slice(1, 3, &[0.0, 0.0, 1.0]);
         // D_X = diag(9, 4, 0) − diag(0, 0, 1): |eigenvalues| 9, 4, 1; σ_{n+m−1} = σ_2 = 4
-        assert!((imbalance_c(&x, &w1, &w2) - 4.0).abs() < 1e-12);
+        assert!((imbalance_c(&x, &w1, &w2).unwrap() - 4.0).abs() < 1e-12);
     }
 }
