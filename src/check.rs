@@ -59,6 +59,16 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
+/// Requests for the claims `ids`, each with its default parameters.
+pub fn requests<S: AsRef<str>>(ids: &[S]) -> Vec<ClaimRequest> {
+    ids.iter()
+        .map(|id| ClaimRequest {
+            id: id.as_ref().to_string(),
+            params: empty_object(),
+        })
+        .collect()
+}
+
 /// One row of a trajectory excerpt.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ExcerptRow {

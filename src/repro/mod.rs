@@ -33,11 +33,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::check::{ClaimRequest, ClaimVerdict};
+use crate::check::{requests, ClaimRequest, ClaimVerdict};
 use crate::config::RunConfig;
 use crate::error::GradflowError;
 use crate::plot::figure::{write_png, write_svg};
-use crate::plot::series::{Band, Figure, Line};
+use crate::plot::series::{Band, Figure, Line, Panel};
 use crate::plot::Format;
 use crate::report::atomic::write_json_atomic;
 use crate::run::{Problem, RunOutcome};
@@ -310,16 +310,6 @@ pub fn run_repro(
     })
 }
 
-/// Requests for the claims `ids` with their default parameters.
-pub fn requests(ids: &[&str]) -> Vec<ClaimRequest> {
-    ids.iter()
-        .map(|id| ClaimRequest {
-            id: id.to_string(),
-            params: json!({}),
-        })
-        .collect()
-}
-
 /// The name of a verdict in a result: the claim's id, followed by its parameters when it
 /// was requested with some.
 fn verdict_key(v: &ClaimVerdict) -> String {
@@ -498,6 +488,36 @@ pub fn measured(
             group: Some(group),
         },
     )
+}
+
+/// Pushes the measured series of metric `name` ([`measured`]: markers and their 95 %
+/// band) onto `to`.
+pub fn push_measured(
+    to: &mut Panel,
+    results: &[PointResult],
+    panel: &str,
+    series: &str,
+    name: &str,
+    label: &str,
+    group: usize,
+) {
+    let (l, b) = measured(results, panel, series, name, label, group);
+    to.lines.push(l);
+    to.bands.push(b);
+}
+
+/// A dashed reference line through the replicate means of metric `name` (a prediction
+/// computed per point: a closed form, a bound).
+pub fn mean_reference(
+    results: &[PointResult],
+    panel: &str,
+    series: &str,
+    name: &str,
+    label: &str,
+    group: usize,
+) -> Line {
+    let rows = replicate_means(results, panel, series, name);
+    reference(label, rows.iter().map(|r| (r.0, r.1)).collect(), group)
 }
 
 /// A dashed reference line (a closed form, a bound) through `points`.

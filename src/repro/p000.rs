@@ -18,8 +18,8 @@ use nalgebra::DMatrix;
 use serde_json::json;
 
 use super::{
-    config, measured, measured_points, reference, replicate_means, requests, Experiment, Finding,
-    Finished, Metrics, Point, PointResult, Size,
+    config, mean_reference, measured, measured_points, push_measured, replicate_means, requests,
+    Experiment, Finding, Finished, Metrics, Point, PointResult, Size,
 };
 use crate::error::GradflowError;
 use crate::model::data::min_norm_solution;
@@ -168,7 +168,8 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         "α² (variance of W₁'s entries, convention P)",
         "excess risk E‖x(Θ − Θ*)‖²",
     );
-    let (l, b) = measured(
+    push_measured(
+        &mut risk_a,
         results,
         "alpha",
         "measured",
@@ -176,12 +177,12 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         "gradient flow",
         0,
     );
-    risk_a.lines.push(l);
-    risk_a.bands.push(b);
-    let pred = replicate_means(results, "alpha", "measured", "predicted_risk");
-    risk_a.lines.push(reference(
+    risk_a.lines.push(mean_reference(
+        results,
+        "alpha",
+        "measured",
+        "predicted_risk",
         "Risk(Θ_ℓ2) + α²β²mq·tr(P⊥ΣP⊥)",
-        pred.iter().map(|r| (r.0, r.1)).collect(),
         1,
     ));
     let mut dist_a = Panel::new(
@@ -189,13 +190,21 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         "α² (variance of W₁'s entries, convention P)",
         "‖Θ − Θ_ℓ2‖²_F",
     );
-    let (l, b) = measured(results, "alpha", "measured", "distance", "gradient flow", 0);
-    dist_a.lines.push(l);
-    dist_a.bands.push(b);
-    let pred = replicate_means(results, "alpha", "measured", "predicted_distance");
-    dist_a.lines.push(reference(
+    push_measured(
+        &mut dist_a,
+        results,
+        "alpha",
+        "measured",
+        "distance",
+        "gradient flow",
+        0,
+    );
+    dist_a.lines.push(mean_reference(
+        results,
+        "alpha",
+        "measured",
+        "predicted_distance",
         "α²β²mq(d − n)",
-        pred.iter().map(|r| (r.0, r.1)).collect(),
         1,
     ));
     let mut risk_d = Panel::new(
@@ -211,28 +220,25 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
     dist_d.y_scale = Scale::Log;
     let series = dimension_series(results);
     for (g, s) in series.iter().enumerate() {
-        let (l, b) = measured(results, "dimension", s, "excess_risk", s, g);
-        risk_d.lines.push(l);
-        risk_d.bands.push(b);
+        push_measured(&mut risk_d, results, "dimension", s, "excess_risk", s, g);
         let (l, b) = measured(results, "dimension", s, "distance", s, g);
         if l.points.iter().any(|p| p.1 > 0.0) {
             dist_d.lines.push(l);
             dist_d.bands.push(b);
-            let pred = replicate_means(results, "dimension", s, "predicted_distance");
-            if pred.iter().all(|r| r.1 > 0.0) {
-                dist_d.lines.push(reference(
-                    &format!("{s}: α²β²mq(d − n)"),
-                    pred.iter().map(|r| (r.0, r.1)).collect(),
-                    g,
-                ));
+            let label = format!("{s}: α²β²mq(d − n)");
+            let pred = mean_reference(results, "dimension", s, "predicted_distance", &label, g);
+            if pred.points.iter().all(|p| p.1 > 0.0) {
+                dist_d.lines.push(pred);
             }
         }
     }
     if let Some(s) = series.first() {
-        let ols = replicate_means(results, "dimension", s, "ols_risk");
-        risk_d.lines.push(reference(
+        risk_d.lines.push(mean_reference(
+            results,
+            "dimension",
+            s,
+            "ols_risk",
             "Risk(Θ_ℓ2)",
-            ols.iter().map(|r| (r.0, r.1)).collect(),
             series.len(),
         ));
     }

@@ -153,9 +153,7 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
     .into_iter()
     .enumerate()
     {
-        let (l, b) = super::measured(results, "beta", SERIES, name, label, g);
-        panel.lines.push(l);
-        panel.bands.push(b);
+        super::push_measured(&mut panel, results, "beta", SERIES, name, label, g);
     }
     panel.h_marks.push(Mark {
         label: "random guess (0.5)".into(),

@@ -18,8 +18,8 @@ use nalgebra::DMatrix;
 use serde_json::json;
 
 use super::{
-    config, measured, measured_points, reference, replicate_means, requests, Experiment, Finding,
-    Finished, Metrics, Point, PointResult, Size,
+    config, mean_reference, measured, measured_points, push_measured, replicate_means, requests,
+    Experiment, Finding, Finished, Metrics, Point, PointResult, Size,
 };
 use crate::curvature::{hessian_extremes, LanczosOptions};
 use crate::error::GradflowError;
@@ -188,9 +188,15 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         .cloned()
         .collect();
     for (g, s) in series.iter().enumerate() {
-        let (l, b) = measured(&conv, "sharpness", s, "s_end", &format!("{s}: final"), g);
-        sharp.lines.push(l);
-        sharp.bands.push(b);
+        push_measured(
+            &mut sharp,
+            &conv,
+            "sharpness",
+            s,
+            "s_end",
+            &format!("{s}: final"),
+            g,
+        );
         let (l, _) = measured(&ended, "sharpness", s, "distance", s, g);
         dist.lines.push(l);
     }
@@ -207,10 +213,12 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         ("lower_bound", "2La‖w*‖^{2−2/L}"),
         ("upper_bound", "8LΛ‖w*‖^{2−2/L}"),
     ] {
-        let rows = replicate_means(results, "sharpness", "gradient flow", bound);
-        sharp.lines.push(reference(
+        sharp.lines.push(mean_reference(
+            results,
+            "sharpness",
+            "gradient flow",
+            bound,
             label,
-            rows.iter().map(|r| (r.0, r.1)).collect(),
             series.len() + 1,
         ));
     }

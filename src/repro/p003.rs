@@ -22,8 +22,8 @@ use nalgebra::DMatrix;
 use serde_json::json;
 
 use super::{
-    config, measured, measured_points, reference, replicate_means, requests, Experiment, Finding,
-    Finished, Metrics, Point, PointResult, Size,
+    config, mean_reference, measured, measured_points, push_measured, reference, replicate_means,
+    requests, Experiment, Finding, Finished, Metrics, Point, PointResult, Size,
 };
 use crate::error::GradflowError;
 use crate::model::data::min_norm_solution;
@@ -264,7 +264,8 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
     );
     dist.x_scale = Scale::Log;
     dist.y_scale = Scale::Log;
-    let (l, b) = measured(
+    push_measured(
+        &mut dist,
         results,
         "width",
         "N(0, 1/h)",
@@ -272,14 +273,14 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         "gradient flow",
         0,
     );
-    dist.lines.push(l);
-    dist.bands.push(b);
     let (l, _) = measured(results, "width", "N(0, 1/h)", "z0", "‖U₂(0)V(0)ᵀ‖₂", 1);
     dist.lines.push(l);
-    let pred = replicate_means(results, "width", "N(0, 1/h)", "predicted_distance");
-    dist.lines.push(reference(
+    dist.lines.push(mean_reference(
+        results,
+        "width",
+        "N(0, 1/h)",
+        "predicted_distance",
         "√(m(D − n)/h)",
-        pred.iter().map(|r| (r.0, r.1)).collect(),
         2,
     ));
     let mut width_rate = Panel::new(
@@ -288,7 +289,8 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         "rate / σ_n(Σ_x)",
     );
     width_rate.x_scale = Scale::Log;
-    let (l, b) = measured(
+    push_measured(
+        &mut width_rate,
         results,
         "width",
         "N(0, 1/h)",
@@ -296,8 +298,6 @@ fn conclude(results: &[PointResult], caption: &str) -> (Figure, Vec<Finding>) {
         "mean rate",
         0,
     );
-    width_rate.lines.push(l);
-    width_rate.bands.push(b);
     let (l, _) = measured(
         results,
         "width",

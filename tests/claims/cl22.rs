@@ -15,7 +15,8 @@
 //! random null-space leak is caught.
 
 use crate::common::cases::{self, pick, GaussianRun};
-use crate::common::claims::{point, requests, state};
+use crate::common::claims::{point, state};
+use gradflow::check::requests;
 use gradflow::check::run_check;
 use gradflow::claim::{registry, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;

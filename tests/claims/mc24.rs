@@ -11,7 +11,8 @@
 //! `S = 2σ²w*²Σ_k 1/w_k²`.
 
 use crate::common::cases::{self, pick_mod, GaussianRun, Shapes};
-use crate::common::claims::{point, requests, setting, state};
+use crate::common::claims::{point, setting, state};
+use gradflow::check::requests;
 use gradflow::check::{run_check, ClaimRequest};
 use gradflow::claim::catalog::mc24::{
     balanced_minimizer, nearest_minimizer, pl_constant, sharpness_closed_form, sharpness_dense,

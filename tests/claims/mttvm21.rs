@@ -13,7 +13,8 @@
 //! `Θ̂ = (1/2, 0, 0)ᵀ`.
 
 use crate::common::cases::{self, pick};
-use crate::common::claims::{point, requests, setting, state};
+use crate::common::claims::{point, setting, state};
+use gradflow::check::requests;
 use gradflow::check::run_check;
 use gradflow::claim::{registry, Claim, Form, Setting, Statement, Verdict};
 use gradflow::config::RunConfig;

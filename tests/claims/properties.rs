@@ -3,7 +3,7 @@
 //! perturbation that breaks them is caught.
 
 use crate::common::cases::{self, pick_mod, GaussianRun};
-use crate::common::claims::requests;
+use gradflow::check::requests;
 use gradflow::check::run_check;
 use gradflow::claim::Verdict;
 use gradflow::config::RunConfig;

@@ -1,7 +1,6 @@
 //! Evaluating claims outside a run: the setting of a configuration, an ODE state with its
-//! derivative, the point a claim reads, and requests for `run_check`.
+//! derivative, and the point a claim reads.
 
-use gradflow::check::ClaimRequest;
 use gradflow::claim::Setting;
 use gradflow::config::RunConfig;
 use gradflow::flow::gradient::EXTRA_STATES;
@@ -9,7 +8,6 @@ use gradflow::flow::GradientFlow;
 use gradflow::integrate::OdeSystem;
 use gradflow::monitor::Point;
 use gradflow::run::Problem;
-use serde_json::json;
 
 /// The problem a configuration builds and the claims' setting of it.
 pub fn setting(cfg: &RunConfig) -> (Setting, Problem) {
@@ -46,14 +44,4 @@ pub fn point<'a>(step: u64, t: f64, y: &'a [f64], f: &'a [f64]) -> Point<'a> {
         y,
         f,
     }
-}
-
-/// Requests for the claims `ids`, each with its default parameters.
-pub fn requests(ids: &[&str]) -> Vec<ClaimRequest> {
-    ids.iter()
-        .map(|id| ClaimRequest {
-            id: id.to_string(),
-            params: json!({}),
-        })
-        .collect()
 }

@@ -1,6 +1,6 @@
 //! Shared by the integration tests: running the built `gradflow` binary (the command-line
-//! tests), random problems for the property tests ([`cases`]) and the states, points and
-//! requests of claim evaluations ([`claims`]).
+//! tests), random problems for the property tests ([`cases`]) and the states and points
+//! of claim evaluations ([`claims`]).
 //!
 //! Each test binary (`tests/engine/`, `tests/claims/`, `tests/cli/`, `tests/no_alloc.rs`) uses
 //! only some of these items.

@@ -111,12 +111,7 @@ fn select_claims(
 }
 
 fn requests_for(ids: Vec<String>) -> Vec<gradflow::check::ClaimRequest> {
-    ids.into_iter()
-        .map(|id| gradflow::check::ClaimRequest {
-            id,
-            params: json!({}),
-        })
-        .collect()
+    gradflow::check::requests(&ids)
 }
 
 pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
