@@ -1,33 +1,97 @@
 //! Guided search against random sampling on planted false claims (docs/guide/search.md,
-//! "Guided against random").
+//! "Guided against random"; the README's table).
 //!
-//! For each planted claim and its space, and each of `SEEDS` search seeds, runs
-//! `gradflow search` with the cross-entropy method and with random sampling (same budget
-//! and population), and prints a Markdown table: the evaluations until the first confirmed
-//! violation (median over the seeds; a search that finds none counts as budget + 1), the
-//! success rate within the budget, and the median size of the counterexample as found and
-//! as shrunk. A true statement is searched over the same space and budget as a control: it
-//! must never be reported violated.
+//! For each planted claim and its space, and each of `SEEDS` search seeds, runs a search with
+//! the cross-entropy method and one with random sampling (same budget, population and
+//! seed), and prints a Markdown table: the evaluations until the first confirmed violation
+//! (median over the seeds; a search that finds none counts as budget + 1), the success rate
+//! within the budget, and — for the guided searches, whose counterexamples are shrunk — the
+//! median size of the counterexample as found and as shrunk. True statements are searched
+//! over the same spaces and budget as controls: they must never be reported violated.
 //!
-//! `cargo run --release --example search_study [-- SEEDS BUDGET]` (defaults 10 and 48).
+//! `cargo run --release --example search_study [-- SEEDS BUDGET [CLAIM]]` (defaults 10 and
+//! 64; CLAIM restricts the study to one planted claim). Seeds run two at a time.
 
 use std::path::Path;
 
 use gradflow::check::ClaimRequest;
-use gradflow::search::{run_search, Method, SearchOptions, SearchSpace};
+use gradflow::search::{run_search, Method, SearchOptions, SearchOutcome, SearchSpace};
 
-/// (claim file, claim, space file) in `examples/search/`.
-const PLANTED: &[(&str, &str, &str)] = &[
-    (
-        "planted.claims",
-        "planted.fast_decay",
-        "small_networks.json",
-    ),
-    ("planted.claims", "planted.plateau_rate", "plateau.json"),
+/// A planted false claim: what kind of error it plants, its claim file in `examples/search/`
+/// (`None`: the catalog), its id, its parameters and the space it is searched over.
+struct Planted {
+    kind: &'static str,
+    file: Option<&'static str>,
+    id: &'static str,
+    params: &'static str,
+    space: &'static str,
+}
+
+const PLANTED: &[Planted] = &[
+    Planted {
+        kind: "too-optimistic rate (planted)",
+        file: Some("planted.claims"),
+        id: "planted.fast_decay",
+        params: "{}",
+        space: "small_networks.json",
+    },
+    Planted {
+        kind: "rate that ignores the plateau (planted)",
+        file: Some("planted.claims"),
+        id: "planted.plateau_rate",
+        params: "{}",
+        space: "plateau.json",
+    },
+    Planted {
+        kind: "too-optimistic constant: paper 003 Theorem 1, rate × 2.5",
+        file: None,
+        id: "mttvm21.thm1.rate",
+        params: r#"{"factor": 2.5}"#,
+        space: "two_layer.json",
+    },
+    Planted {
+        kind: "wrong exponent: ‖E‖ for ‖E‖² in paper 003 Theorem 1",
+        file: Some("planted.claims"),
+        id: "planted.wrong_exponent",
+        params: "{}",
+        space: "two_layer.json",
+    },
+    Planted {
+        kind: "\"the imbalance is non-increasing\" (perturbed flows)",
+        file: Some("planted.claims"),
+        id: "planted.imbalance_nonincreasing",
+        params: "{}",
+        space: "weight_decay.json",
+    },
+    Planted {
+        kind: "printed statement: paper 003 R17's bound on ‖E(0)‖",
+        file: None,
+        id: "mttvm21.r17.printed_initial_error_bound",
+        params: "{}",
+        space: "two_layer.json",
+    },
 ];
 
-/// A true statement and the spaces it is searched over.
-const CONTROL: (&str, &str) = ("planted.claims", "planted.loss_below_initial");
+/// True statements and the spaces they are searched over (guided, to the whole budget).
+const CONTROLS: &[(Option<&str>, &str, &str)] = &[
+    (
+        Some("planted.claims"),
+        "planted.loss_below_initial",
+        "small_networks.json",
+    ),
+    (
+        Some("planted.claims"),
+        "planted.loss_below_initial",
+        "plateau.json",
+    ),
+    (None, "mttvm21.thm1.rate", "two_layer.json"),
+    (None, "mttvm21.r17.initial_error_bound", "two_layer.json"),
+    (
+        None,
+        "mttvm21.claim3_2.imbalance_conserved",
+        "two_layer.json",
+    ),
+];
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -42,7 +106,7 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// A claim of a claim file and a space, ready to search.
+/// A claim and a space, ready to search.
 struct Problem {
     factory: Box<gradflow::search::SharedFactory<'static>>,
     text: String,
@@ -52,28 +116,29 @@ struct Problem {
 
 fn problem(
     dir: &Path,
-    file: &str,
-    claim: &str,
+    file: Option<&str>,
+    id: &str,
+    params: &str,
     space_file: &str,
 ) -> Result<Problem, Box<dyn std::error::Error>> {
-    let defs = gradflow::spec::load_user_file(&dir.join(file))?;
+    let defs = match file {
+        Some(f) => gradflow::spec::load_user_file(&dir.join(f))?,
+        None => Vec::new(),
+    };
     let text = std::fs::read_to_string(dir.join(space_file))?;
     Ok(Problem {
         factory: Box::new(gradflow::spec::factory(defs)),
         space: SearchSpace::parse(&text, space_file)?,
         text,
         requests: [ClaimRequest {
-            id: claim.into(),
-            params: serde_json::json!({}),
+            id: id.into(),
+            params: serde_json::from_str(params)?,
         }],
     })
 }
 
-fn search(
-    p: &Problem,
-    opts: &SearchOptions,
-) -> Result<gradflow::search::SearchOutcome, Box<dyn std::error::Error>> {
-    Ok(run_search(
+fn search(p: &Problem, opts: &SearchOptions) -> SearchOutcome {
+    run_search(
         &p.space,
         &p.text,
         &p.requests,
@@ -81,73 +146,118 @@ fn search(
         opts,
         |_| {},
         |_| {},
-    )?)
+    )
+    .expect("the study's spaces and claims are valid")
+}
+
+fn options(method: Method, seed: u64, budget: usize, keep_going: bool) -> SearchOptions {
+    SearchOptions {
+        budget,
+        population: 8,
+        method,
+        seed,
+        jobs: Some(1),
+        keep_going,
+        // the guided searches' counterexamples are shrunk (the table's last column); the
+        // random ones are not (the shrinker does not depend on how a case was found)
+        shrink_budget: if method == Method::CrossEntropy && !keep_going {
+            60
+        } else {
+            0
+        },
+        out: None,
+    }
+}
+
+/// Runs `f(seed)` for seeds `1..=seeds`, two at a time; results in seed order.
+fn per_seed<T: Send>(seeds: u64, f: impl Fn(u64) -> T + Sync) -> Vec<T> {
+    let next = std::sync::atomic::AtomicU64::new(1);
+    let out = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if seed > seeds {
+                    break;
+                }
+                let r = f(seed);
+                out.lock().expect("results").push((seed, r));
+            });
+        }
+    });
+    let mut v = out.into_inner().expect("results");
+    v.sort_by_key(|(s, _)| *s);
+    v.into_iter().map(|(_, r)| r).collect()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let seeds: u64 = args.get(1).map_or(Ok(10), |s| s.parse())?;
-    let budget: usize = args.get(2).map_or(Ok(48), |s| s.parse())?;
+    let budget: usize = args.get(2).map_or(Ok(64), |s| s.parse())?;
+    let only = args.get(3);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/search");
-    println!("| claim | space | method | evaluations to first violation (median) | found within {budget} | size found → shrunk (median) |");
-    println!("|---|---|---|---|---|---|");
-    for &(file, claim, space_file) in PLANTED {
-        let p = problem(&dir, file, claim, space_file)?;
+    println!(
+        "| planted claim | space | evaluations to the first violation, guided (median) | random (median) | found within {budget}, guided | random | size found → shrunk (median, guided) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for pl in PLANTED.iter().filter(|p| only.is_none_or(|o| o == p.id)) {
+        let p = problem(&dir, pl.file, pl.id, pl.params, pl.space)?;
+        let mut cells = Vec::new();
+        let mut sizes = (Vec::new(), Vec::new());
         for method in [Method::CrossEntropy, Method::Random] {
-            let (mut evals, mut found, mut before, mut after) = (vec![], 0, vec![], vec![]);
-            for seed in 1..=seeds {
-                let opts = SearchOptions {
-                    budget,
-                    population: 8,
-                    method,
-                    seed,
-                    jobs: None,
-                    keep_going: false,
-                    shrink_budget: 60,
-                    out: None,
-                };
-                let o = search(&p, &opts)?;
-                match o.first_violation_after() {
-                    Some(n) => {
-                        found += 1;
-                        evals.push(n as f64);
-                    }
-                    None => evals.push((budget + 1) as f64),
-                }
-                for s in &o.shrunk {
-                    before.push(s.size_before);
-                    after.push(s.size_after);
-                }
-                eprintln!(
-                    "{claim} {method:?} seed {seed}: {:?}",
+            let outcomes = per_seed(seeds, |seed| {
+                search(&p, &options(method, seed, budget, false))
+            });
+            let mut evals: Vec<f64> = outcomes
+                .iter()
+                .map(|o| {
                     o.first_violation_after()
-                );
+                        .map_or((budget + 1) as f64, |n| n as f64)
+                })
+                .collect();
+            eprintln!("{} {method:?}: {evals:?}", pl.id);
+            let found = outcomes.iter().filter(|o| !o.found.is_empty()).count();
+            for s in outcomes.iter().flat_map(|o| &o.shrunk) {
+                sizes.0.push(s.size_before);
+                sizes.1.push(s.size_after);
             }
-            println!(
-                "| `{claim}` | `{space_file}` | {method:?} | {} | {found}/{seeds} | {:.3e} → {:.3e} |",
-                median(&mut evals),
-                median(&mut before),
-                median(&mut after)
-            );
+            let m = median(&mut evals);
+            let m = if m > budget as f64 {
+                format!("> {budget}")
+            } else {
+                format!("{m}")
+            };
+            cells.push((m, format!("{found}/{seeds}")));
         }
-    }
-    // the control: a true statement over every planted space, guided search
-    let (file, claim) = CONTROL;
-    for &(_, _, space_file) in PLANTED {
-        let p = problem(&dir, file, claim, space_file)?;
-        let opts = SearchOptions {
-            budget,
-            population: 8,
-            method: Method::CrossEntropy,
-            seed: 1,
-            jobs: None,
-            keep_going: true,
-            shrink_budget: 0,
-            out: None,
+        let params = if pl.params == "{}" {
+            String::new()
+        } else {
+            format!(" `{}`", pl.params)
         };
-        let o = search(&p, &opts)?;
         println!(
-            "| `{claim}` (true) | `{space_file}` | CrossEntropy, keep going | — | {} violated in {} | — |",
+            "| {}: `{}`{params} | `{}` | {} | {} | {} | {} | {:.3e} → {:.3e} |",
+            pl.kind,
+            pl.id,
+            pl.space,
+            cells[0].0,
+            cells[1].0,
+            cells[0].1,
+            cells[1].1,
+            median(&mut sizes.0),
+            median(&mut sizes.1)
+        );
+    }
+    if only.is_some() {
+        return Ok(());
+    }
+    println!();
+    println!("| true statement (control) | space | violated in {budget} guided evaluations |");
+    println!("|---|---|---|");
+    for &(file, id, space_file) in CONTROLS {
+        let p = problem(&dir, file, id, "{}", space_file)?;
+        let o = search(&p, &options(Method::CrossEntropy, 1, budget, true));
+        println!(
+            "| `{id}` | `{space_file}` | {} of {} |",
             o.found.len(),
             o.evaluations.len()
         );

@@ -159,6 +159,56 @@ pub struct ClaimVerdict {
     /// Remarks (why inconclusive, run stopped early, …).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// The smallest movement-normalized robustness over the evaluations after the first
+    /// ([`Robustness::moved`]). Steers a counterexample search
+    /// ([`crate::search::robustness`]); not part of a report.
+    #[serde(skip)]
+    pub moved_robustness: Option<f64>,
+}
+
+/// The normalized robustness of one evaluation: `r = margin/scale` with `scale = |lhs| +
+/// |rhs| + budget` and `margin = slack + budget` for an inequality, `budget − |lhs − rhs|`
+/// for an identity — in `[−1, 1]`, negative exactly where the evaluation fails beyond its
+/// budget, free of the claim's scale — and `rest = 1 − r`, computed without cancellation
+/// (for an inequality `((|lhs| + lhs) + (|rhs| − rhs))/scale`, for an identity `(|lhs| +
+/// |rhs| + |lhs − rhs|)/scale`), which keeps its digits when `r` rounds to 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Robustness {
+    /// `r`.
+    pub r: f64,
+    /// `1 − r`, without cancellation.
+    pub rest: f64,
+}
+
+impl Robustness {
+    /// Of an evaluation row of a statement of form `form`; `None` when it is not finite or
+    /// has no scale.
+    pub fn of(form: Form, row: &ExcerptRow) -> Option<Self> {
+        let scale = row.lhs.abs() + row.rhs.abs() + row.budget;
+        let margin = -Checker::excess(form, row);
+        let rest = match form {
+            Form::Inequality => (row.lhs.abs() + row.lhs) + (row.rhs.abs() - row.rhs),
+            Form::Identity => row.lhs.abs() + row.rhs.abs() + row.slack.abs(),
+        };
+        (scale.is_finite() && scale > 0.0 && margin.is_finite() && rest.is_finite()).then(|| Self {
+            r: margin / scale,
+            rest: rest / scale,
+        })
+    }
+
+    /// The margin of `row` relative to how far both sides have moved since `first`, the
+    /// statement's first evaluation: `margin/(|lhs − lhs₀| + |rhs − rhs₀| + budget)`, with the
+    /// margin of [`Robustness::of`]. Where both sides start equal — a rate
+    /// `g(t) ≤ g(0)e^{−ct}` from `t = 0`, a conserved quantity — the scale-normalized `r` is
+    /// about the first step's length times the rate gap, whatever the setting; this one is
+    /// `≈ (c_true − c)/(c_true + c)` there. Against a fixed bound it is the remaining room
+    /// in units of the movement so far. `None` when not finite.
+    pub fn moved(form: Form, first: &ExcerptRow, row: &ExcerptRow) -> Option<f64> {
+        let scale = (row.lhs - first.lhs).abs() + (row.rhs - first.rhs).abs() + row.budget;
+        let margin = -Checker::excess(form, row);
+        let v = margin / scale;
+        v.is_finite().then_some(v)
+    }
 }
 
 impl ClaimVerdict {
@@ -214,6 +264,9 @@ struct Tracked {
     all_failed: bool,
     /// Some hypothesis on the setting fails (the verdict is `not_applicable`).
     inapplicable: bool,
+    /// The first finite evaluation and the smallest [`Robustness::moved`] after it.
+    first: Option<ExcerptRow>,
+    moved: Option<f64>,
 }
 
 /// Evaluates a set of claims along a run (an [`Observer`] of every accepted step).
@@ -300,6 +353,8 @@ impl Checker {
                 after: Vec::with_capacity(EXCERPT_ROWS),
                 note: String::new(),
                 err: ErrorState::default(),
+                first: None,
+                moved: None,
             });
         }
         let n = setting.layout.dim();
@@ -369,6 +424,15 @@ impl Checker {
             }
         } else if tr.min.is_none_or(|m| margin(&row) < margin(&m)) {
             tr.min = Some(row);
+        }
+        match tr.first {
+            None if row.slack.is_finite() && row.budget.is_finite() => tr.first = Some(row),
+            Some(first) => {
+                if let Some(m) = Robustness::moved(tr.info.form, &first, &row) {
+                    tr.moved = Some(tr.moved.map_or(m, |v| v.min(m)));
+                }
+            }
+            None => {}
         }
         let clear = match tr.info.form {
             Form::Inequality => row.slack > row.budget,
@@ -735,6 +799,7 @@ impl Checker {
                     evaluations: tr.evaluations,
                     excerpt,
                     note,
+                    moved_robustness: tr.moved,
                 }
             })
             .collect()

@@ -34,7 +34,7 @@ use rand::SeedableRng;
 use serde_json::{json, Value};
 
 use crate::check::{ClaimFactory, ClaimRequest, ClaimVerdict};
-use crate::claim::{Form, Verdict};
+use crate::claim::Verdict;
 use crate::config::RunConfig;
 use crate::error::GradflowError;
 pub use sampler::Method;
@@ -120,44 +120,73 @@ impl SearchOutcome {
     }
 }
 
+/// Sets the parameters of `requests` from `params`, an object from claim id to that claim's
+/// parameters (`{"mttvm21.thm1.rate": {"factor": 2.5}}`). An id that names no request, or
+/// parameters that are not an object, are an input error.
+pub fn set_params(requests: &mut [ClaimRequest], params: &Value) -> Result<(), GradflowError> {
+    let Some(map) = params.as_object() else {
+        return Err(GradflowError::Config(format!(
+            "claim parameters must be an object from claim id to parameters, got {params}"
+        )));
+    };
+    for (id, p) in map {
+        if !p.is_object() {
+            return Err(GradflowError::Config(format!(
+                "parameters of {id}: expected an object, got {p}"
+            )));
+        }
+        let mut hit = false;
+        for r in requests.iter_mut().filter(|r| r.id == *id) {
+            r.params = p.clone();
+            hit = true;
+        }
+        if !hit {
+            return Err(GradflowError::Config(format!(
+                "parameters given for {id}, which is not among the searched claims"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The normalized robustness of a claim's verdict and the search objective made from it.
 ///
-/// Robustness `r`: for an inequality `(slack + budget)/(|lhs| + |rhs| + budget)`, for an
-/// identity `(budget − |lhs − rhs|)/(|lhs| + |rhs| + budget)`, at the evaluation closest to
-/// failing; in `[−1, 1]`, negative exactly where that evaluation is outside its budget, and
-/// scale-free, so claims of different sizes are comparable.
+/// Robustness `r` ([`crate::check::Robustness::of`]): at the evaluation closest to failing,
+/// `(slack + budget)/(|lhs| + |rhs| + budget)` for an inequality, `(budget − |lhs −
+/// rhs|)/(…)` for an identity; in `[−1, 1]`, negative exactly where that evaluation is
+/// outside its budget, and scale-free, so claims of different sizes are comparable.
 ///
-/// Objective: `r` where `r ≤ 0`, and `−ln(1 − r)` where `r > 0`, with `1 − r` computed
-/// without cancellation (for an inequality `((|lhs| + lhs) + (|rhs| − rhs))/scale`, for an
-/// identity `(|lhs| + |rhs| + |lhs − rhs|)/scale`). It orders settings as `r` does, but keeps
-/// telling apart those whose `r` rounds to 1: a rate bound on a run whose loss has reached
-/// 10⁻²⁰ has `r = 1 − 10⁻²⁰`, and without the logarithm every such run looks the same to the
-/// sampler. At most `−ln(f64::MIN_POSITIVE) ≈ 708`; [`PENALTY`] when the claim is not applicable or was never
+/// Objective: `r` where `r ≤ 0`. Where `r > 0`, `ln(1 + m)` with `m` the smallest
+/// movement-normalized robustness over the run ([`crate::check::Robustness::moved`]: the
+/// margin over how far both sides have moved since the statement's first evaluation); for a
+/// statement evaluated once, `−ln(1 − r)` (with `1 − r` computed without cancellation). Why
+/// not `r` itself: a statement whose sides start equal — a rate `g(t) ≤ g(0)e^{−ct}` from
+/// `t = 0`, a conserved quantity stated as a bound — has `r ≈ h(c_true − c)/2` at its first
+/// step `h`, and `r ≈ 0` on any setting where nothing moves within the horizon (a tiny
+/// initialization, a short run), so the search is drawn to trivial settings instead of
+/// towards failure; `m ≈ (c_true − c)/(c_true + c)` measures the distance to failure itself.
+/// Both forms order settings as their robustness does and resolve settings whose `r` rounds
+/// to 1. At most about 710; [`PENALTY`] when the claim is not applicable or was never
 /// evaluated.
 pub fn robustness(v: &ClaimVerdict) -> (f64, f64) {
     if v.verdict == Verdict::NotApplicable {
         return (PENALTY, PENALTY);
     }
-    let Some(e) = &v.min_slack else {
+    let Some(rob) = v
+        .min_slack
+        .and_then(|e| crate::check::Robustness::of(v.info.form, &e))
+    else {
         return (PENALTY, PENALTY);
     };
-    let scale = e.lhs.abs() + e.rhs.abs() + e.budget;
-    let margin = -crate::check::Checker::excess(v.info.form, e);
-    let rest = match v.info.form {
-        Form::Inequality => (e.lhs.abs() + e.lhs) + (e.rhs.abs() - e.rhs),
-        Form::Identity => e.lhs.abs() + e.rhs.abs() + e.slack.abs(),
-    };
-    if scale.is_nan() || scale <= 0.0 || margin.is_nan() || rest.is_nan() {
-        return (PENALTY, PENALTY);
-    }
-    let r = margin / scale;
-    let objective = if r <= 0.0 {
-        r
+    let objective = if rob.r <= 0.0 {
+        rob.r
+    } else if let Some(m) = v.moved_robustness.filter(|m| *m > 0.0) {
+        m.ln_1p()
     } else {
-        // 1 − r = rest/scale; rest = 0 (lhs ≤ 0 ≤ rhs exactly) is the farthest from failing
-        -(rest / scale).max(f64::MIN_POSITIVE).ln()
+        // rest = 0 (lhs ≤ 0 ≤ rhs exactly) is the farthest from failing
+        -rob.rest.max(f64::MIN_POSITIVE).ln()
     };
-    (r, objective)
+    (rob.r, objective)
 }
 
 /// Checks the claims at the setting of unit point `u`: its coordinates, objective, each
@@ -278,6 +307,11 @@ pub fn run_search(
         .configuration(&vec![0.5; space.dimensions.len()])
         .map_err(GradflowError::Config)?;
     RunConfig::from_value(mid, "search space (every dimension at its midpoint)")?;
+    // and every claim must build with its parameters: a misspelt or out-of-range parameter
+    // is an input error, not a penalty at every point
+    for r in requests {
+        factory(r)?;
+    }
 
     let head = header(space_text, requests, opts);
     let (logged, mut log) = match &opts.out {

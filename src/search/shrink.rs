@@ -3,7 +3,7 @@
 //!
 //! The shrinker is structured over the run configuration rather than over the search's
 //! unit box, so it can also make simpler what the space did not vary. From the current
-//! setting it proposes, in order: a shorter horizon (`t_end` halved), fewer samples (`n`
+//! setting it proposes, in order: a shorter horizon (`t_end` halved, down to 1), fewer samples (`n`
 //! halved), a smaller input and output (`d` halved, `q` = 1), a shallower network (the last
 //! hidden layer dropped) and a narrower one (every width halved), a looser tolerance (`rtol`
 //! and `atol` ×10 while `rtol ≤ 10⁻⁶`), the seed 1, and every other number of the
@@ -45,8 +45,8 @@ pub struct Shrunk {
     pub checks: usize,
 }
 
-/// The size of a setting: data entries `n·d`, plus the network's parameters, times the
-/// horizon (the work of a check grows with each).
+/// The size of a setting: data entries `n·d` plus the network's parameters (the horizon,
+/// which the shrinker shortens too, is reported apart).
 pub fn size(cfg: &Value) -> f64 {
     let num = |p: &str| {
         p.split('.')
@@ -56,12 +56,15 @@ pub fn size(cfg: &Value) -> f64 {
     };
     let (n, d, q) = (num("data.n"), num("data.d"), num("data.q"));
     let mut widths = vec![d];
-    if let Some(h) = cfg.pointer("/model/hidden").and_then(Value::as_array) {
-        widths.extend(h.iter().filter_map(Value::as_f64));
+    // a width list (deep_linear) or one width (two_layer_uv)
+    match cfg.pointer("/model/hidden") {
+        Some(Value::Array(h)) => widths.extend(h.iter().filter_map(Value::as_f64)),
+        Some(h) => widths.extend(h.as_f64()),
+        None => {}
     }
     widths.push(q);
     let params: f64 = widths.windows(2).map(|w| w[0] * w[1]).sum();
-    (n * d + params) * num("t_end").max(f64::MIN_POSITIVE)
+    n * d + params
 }
 
 /// Rounds to `digits` significant digits.
@@ -84,11 +87,15 @@ fn candidates(cfg: &Value) -> Vec<(String, Value)> {
         }
     };
     let get = |path: &str| cfg.pointer(path).and_then(Value::as_f64);
-    if let Some(t) = get("/t_end") {
+    // the horizon is halved down to 1, not below: a shorter run is not a simpler one, and a
+    // statement that fails at first order from t = 0 (a rate claimed from the start) would
+    // otherwise shrink to t_end ≈ 10⁻¹⁵, spending the budget on halvings
+    if let Some(t) = get("/t_end").filter(|t| *t > 1.0) {
+        let shorter = (t / 2.0).max(1.0);
         with(
-            format!("t_end: {t} → {}", t / 2.0),
+            format!("t_end: {t} → {shorter}"),
             "/t_end",
-            Value::from(t / 2.0),
+            Value::from(shorter),
         );
     }
     for (name, path) in [("data.n", "/data/n"), ("data.d", "/data/d")] {
@@ -277,7 +284,7 @@ mod tests {
         let cfg = json!({"data": {"n": 20, "d": 10, "q": 2, "noise_std": 0.137},
                          "model": {"hidden": [8, 6]}, "init": {"scale": 0.0123},
                          "t_end": 4.0, "rtol": 1e-8, "atol": 1e-10, "seed": 7});
-        assert_eq!(size(&cfg), (20.0 * 10.0 + 80.0 + 48.0 + 12.0) * 4.0);
+        assert_eq!(size(&cfg), 20.0 * 10.0 + 80.0 + 48.0 + 12.0);
         let labels: Vec<String> = candidates(&cfg).into_iter().map(|(l, _)| l).collect();
         for want in [
             "t_end: 4 → 2",
@@ -296,6 +303,18 @@ mod tests {
             );
         }
         assert!(labels.iter().any(|l| l.starts_with("rtol, atol ×10")));
+        // the horizon is halved down to 1 and no further (rounding may still move it)
+        let shortest = |t: f64| {
+            let mut c = cfg.clone();
+            c["t_end"] = json!(t);
+            candidates(&c)
+                .into_iter()
+                .filter_map(|(_, c)| c["t_end"].as_f64())
+                .fold(f64::INFINITY, f64::min)
+        };
+        assert_eq!(shortest(1.5), 1.0);
+        assert_eq!(shortest(1.0), 1.0);
+        assert_eq!(shortest(0.37), 0.37);
         for (_, c) in candidates(&cfg) {
             assert!(size(&c) <= size(&cfg));
         }

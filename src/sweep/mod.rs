@@ -275,31 +275,48 @@ pub fn coords_label(coords: &[(String, Value)]) -> String {
         .join(", ")
 }
 
-/// Writes `value` at the dotted `path` of `root`: every parent must be an existing object;
-/// the leaf may be new.
+/// Writes `value` at the dotted `path` of `root`: every parent must exist, an object (a
+/// segment is a key) or an array (a segment is a 0-based index of an existing element,
+/// `init.std.1` is the second layer's scale); an object's leaf may be new.
 pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(format!("sweep axis path {path:?} is malformed"));
     }
+    let missing = |i: usize| {
+        format!(
+            "sweep axis {path:?}: the run configuration has no {:?}",
+            parts[..=i].join(".")
+        )
+    };
     let mut cur = root;
     for (i, part) in parts.iter().enumerate() {
-        let obj = cur.as_object_mut().ok_or_else(|| {
-            format!(
-                "sweep axis {path:?}: {:?} is not an object",
-                parts[..i].join(".")
-            )
-        })?;
-        if i + 1 == parts.len() {
-            obj.insert((*part).to_string(), value);
-            return Ok(());
-        }
-        cur = obj.get_mut(*part).ok_or_else(|| {
-            format!(
-                "sweep axis {path:?}: the run configuration has no {:?}",
-                parts[..=i].join(".")
-            )
-        })?;
+        let last = i + 1 == parts.len();
+        cur = match cur {
+            Value::Object(obj) if last => {
+                obj.insert((*part).to_string(), value);
+                return Ok(());
+            }
+            Value::Object(obj) => obj.get_mut(*part).ok_or_else(|| missing(i))?,
+            Value::Array(items) => {
+                let slot = part
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|k| items.get_mut(k))
+                    .ok_or_else(|| missing(i))?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => {
+                return Err(format!(
+                    "sweep axis {path:?}: {:?} is not an object or a list",
+                    parts[..i].join(".")
+                ))
+            }
+        };
     }
     unreachable!("a non-empty path ends at its leaf")
 }
@@ -324,6 +341,20 @@ mod tests {
         let e = set_path(&mut v, "seed.x", json!(3)).unwrap_err();
         assert!(e.contains("not an object"), "{e}");
         assert!(set_path(&mut v, "a..b", json!(1)).is_err());
+    }
+
+    /// A numeric segment indexes a list element that exists (a layer's init scale); past
+    /// the end, or a key into a list, names the missing path.
+    #[test]
+    fn set_path_indexes_existing_list_elements() {
+        let mut v = json!({"init": {"std": [0.5, 0.5, [1, 2]]}});
+        set_path(&mut v, "init.std.1", json!(0.1)).unwrap();
+        set_path(&mut v, "init.std.2.0", json!(7)).unwrap();
+        assert_eq!(v, json!({"init": {"std": [0.5, 0.1, [7, 2]]}}));
+        let e = set_path(&mut v, "init.std.3", json!(1)).unwrap_err();
+        assert!(e.contains("no \"init.std.3\""), "{e}");
+        let e = set_path(&mut v, "init.std.x", json!(1)).unwrap_err();
+        assert!(e.contains("no \"init.std.x\""), "{e}");
     }
 
     #[test]

@@ -238,6 +238,11 @@ pub(crate) struct SearchArgs {
     /// Checks to spend shrinking each counterexample (0: keep it as found).
     #[arg(long = "shrink-budget", default_value_t = 100)]
     pub(crate) shrink_budget: usize,
+    /// Claim parameters, a JSON object from claim id to its parameters (e.g.
+    /// '{"mttvm21.thm1.rate": {"factor": 2.5}}': a deliberately false variant is searched
+    /// for like any claim).
+    #[arg(long)]
+    pub(crate) params: Option<String>,
     /// Output directory: the log, search.json and the counterexamples' check output sets
     /// (default runs/search/<space file stem>).
     #[arg(long)]

@@ -123,7 +123,12 @@ pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
         args.claims.is_some() || !user.is_empty(),
         "give --claims ID[,ID…] or --claims-file FILE"
     );
-    let requests = requests_for(select_claims(args.claims.as_deref(), None, &user)?);
+    let mut requests = requests_for(select_claims(args.claims.as_deref(), None, &user)?);
+    if let Some(text) = &args.params {
+        let params: serde_json::Value =
+            serde_json::from_str(text).context("--params: not a JSON object")?;
+        gradflow::search::set_params(&mut requests, &params)?;
+    }
     let origin = args.space.display().to_string();
     let text = std::fs::read_to_string(&args.space)
         .map_err(|e| gradflow::GradflowError::io(&args.space, e))?;
