@@ -28,7 +28,7 @@ use crate::claim::{
     Claim, ClaimInfo, ErrorState, Evaluation, Form, Hypothesis, Schedule, Setting, Statement,
     Verdict,
 };
-use crate::error::GradflowError;
+use crate::error::{GradflowError, Result};
 use crate::flow::GradientFlow;
 use crate::integrate::{AcceptedStep, OdeSystem, Stepper};
 use crate::monitor::Point;
@@ -855,7 +855,7 @@ impl Observer for Checker {
             .flat_map(|t| t.claim.stops(&self.setting))
             .collect()
     }
-    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<()> {
         let integ = &mut *run.stepper;
         let n = integ.y().len();
         for buf in [
@@ -872,12 +872,7 @@ impl Observer for Checker {
         Ok(())
     }
 
-    fn on_step(
-        &mut self,
-        run: &mut Observed<'_>,
-        st: &AcceptedStep,
-        p: &Point<'_>,
-    ) -> Result<(), GradflowError> {
+    fn on_step(&mut self, run: &mut Observed<'_>, st: &AcceptedStep, p: &Point<'_>) -> Result<()> {
         let integ = &mut *run.stepper;
         self.steps += 1;
         if st.err > 1.0 && self.uncontrolled.is_none() {
@@ -927,12 +922,7 @@ impl Observer for Checker {
         Ok(())
     }
 
-    fn on_finish(
-        &mut self,
-        run: &mut Observed<'_>,
-        p: &Point<'_>,
-        status: &Status,
-    ) -> Result<(), GradflowError> {
+    fn on_finish(&mut self, run: &mut Observed<'_>, p: &Point<'_>, status: &Status) -> Result<()> {
         let integ = &mut *run.stepper;
         if let Status::Stopped(f) = status {
             for tr in &mut self.tracked {

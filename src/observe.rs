@@ -37,7 +37,7 @@
 //! before every grid sample and accepted step, so an observer can stop itself
 //! ([`Schedule::Never`]).
 
-use crate::error::GradflowError;
+use crate::error::{GradflowError, Result};
 use crate::flow::GradientFlow;
 use crate::integrate::{AcceptedStep, MethodSwitch, OdeSystem, Stepper};
 use crate::monitor::{MonitorSet, Point};
@@ -94,17 +94,12 @@ pub trait Observer {
         None
     }
     /// The initial point (step 0). Default: nothing.
-    fn on_start(&mut self, _run: &mut Observed<'_>, _p: &Point<'_>) -> Result<(), GradflowError> {
+    fn on_start(&mut self, _run: &mut Observed<'_>, _p: &Point<'_>) -> Result<()> {
         Ok(())
     }
     /// An accepted step `st` selected by the schedule, at its accepted point `p`; or, with
     /// [`Schedule::TimeGrid`], a grid sample `p` inside the step `st`.
-    fn on_step(
-        &mut self,
-        run: &mut Observed<'_>,
-        st: &AcceptedStep,
-        p: &Point<'_>,
-    ) -> Result<(), GradflowError>;
+    fn on_step(&mut self, run: &mut Observed<'_>, st: &AcceptedStep, p: &Point<'_>) -> Result<()>;
     /// Method switches reported by the accepted step `st` (`--method auto`, the chattering
     /// fallback), after the step's grid samples and before its accepted point; called at
     /// every step that reports some, whatever the schedule. Default: nothing.
@@ -113,7 +108,7 @@ pub trait Observer {
         _run: &mut Observed<'_>,
         _st: &AcceptedStep,
         _switches: &[MethodSwitch],
-    ) -> Result<(), GradflowError> {
+    ) -> Result<()> {
         Ok(())
     }
     /// The end of the run (at `t_end`, or at the last good state), with how it ended.
@@ -123,7 +118,7 @@ pub trait Observer {
         _run: &mut Observed<'_>,
         _p: &Point<'_>,
         _status: &Status,
-    ) -> Result<(), GradflowError> {
+    ) -> Result<()> {
         Ok(())
     }
 }
@@ -269,7 +264,7 @@ mod tests {
         fn schedule(&self) -> Schedule {
             self.schedule
         }
-        fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+        fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<()> {
             let call = (self.name, "start", p.step, p.t, run.values.len());
             self.log.borrow_mut().push(call);
             Ok(())
@@ -279,7 +274,7 @@ mod tests {
             run: &mut Observed<'_>,
             st: &AcceptedStep,
             p: &Point<'_>,
-        ) -> Result<(), GradflowError> {
+        ) -> Result<()> {
             let kind = match self.schedule {
                 Schedule::TimeGrid(_) => "sample",
                 _ => "step",
@@ -293,7 +288,7 @@ mod tests {
             run: &mut Observed<'_>,
             p: &Point<'_>,
             status: &Status,
-        ) -> Result<(), GradflowError> {
+        ) -> Result<()> {
             assert_eq!(*status, Status::Completed);
             let call = (self.name, "finish", p.step, p.t, run.values.len());
             self.log.borrow_mut().push(call);

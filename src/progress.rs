@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::GradflowError;
+use crate::error::Result;
 use crate::integrate::AcceptedStep;
 use crate::monitor::Point;
 use crate::observe::{Observed, Observer};
@@ -71,7 +71,7 @@ impl<F: FnMut(f64)> RunProgress<F> {
 }
 
 impl<F: FnMut(f64)> Observer for RunProgress<F> {
-    fn on_start(&mut self, _run: &mut Observed<'_>, _p: &Point<'_>) -> Result<(), GradflowError> {
+    fn on_start(&mut self, _run: &mut Observed<'_>, _p: &Point<'_>) -> Result<()> {
         self.last = Some(Instant::now());
         (self.report)(0.0);
         Ok(())
@@ -82,7 +82,7 @@ impl<F: FnMut(f64)> Observer for RunProgress<F> {
         _run: &mut Observed<'_>,
         st: &AcceptedStep,
         _p: &Point<'_>,
-    ) -> Result<(), GradflowError> {
+    ) -> Result<()> {
         let now = Instant::now();
         if self
             .last
@@ -95,12 +95,7 @@ impl<F: FnMut(f64)> Observer for RunProgress<F> {
         Ok(())
     }
 
-    fn on_finish(
-        &mut self,
-        _run: &mut Observed<'_>,
-        p: &Point<'_>,
-        status: &Status,
-    ) -> Result<(), GradflowError> {
+    fn on_finish(&mut self, _run: &mut Observed<'_>, p: &Point<'_>, status: &Status) -> Result<()> {
         let f = match status {
             Status::Completed => 1.0,
             Status::Stopped(_) => self.fraction(p.t),

@@ -140,53 +140,35 @@ pub fn integrate<S: OdeSystem>(
         on_step,
     };
     let start = Instant::now();
+    // The two codes take the same parameters in the same order.
+    macro_rules! drive {
+        ($solver:ident, $control:expr) => {{
+            let c = $control;
+            let mut s = $solver::from_param(
+                lent,
+                0.0,
+                t_end,
+                0.0,
+                y0,
+                rtol,
+                atol,
+                c.safety,
+                c.beta,
+                c.fac_min,
+                c.fac_max,
+                t_end,
+                0.0,
+                max_steps,
+                u32::MAX,
+                OutputType::Sparse,
+            );
+            let r = s.integrate();
+            (r, final_point(s.x_out(), s.y_out(), t_end))
+        }};
+    }
     let (result, last) = match method {
-        PeerMethod::Dopri5 => {
-            let c = DOPRI5_CONTROL;
-            let mut s = Dopri5::from_param(
-                lent,
-                0.0,
-                t_end,
-                0.0,
-                y0,
-                rtol,
-                atol,
-                c.safety,
-                c.beta,
-                c.fac_min,
-                c.fac_max,
-                t_end,
-                0.0,
-                max_steps,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            let r = s.integrate();
-            (r, final_point(s.x_out(), s.y_out(), t_end))
-        }
-        PeerMethod::Dop853 => {
-            let c = DOP853_CONTROL;
-            let mut s = Dop853::from_param(
-                lent,
-                0.0,
-                t_end,
-                0.0,
-                y0,
-                rtol,
-                atol,
-                c.safety,
-                c.beta,
-                c.fac_min,
-                c.fac_max,
-                t_end,
-                0.0,
-                max_steps,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            let r = s.integrate();
-            (r, final_point(s.x_out(), s.y_out(), t_end))
-        }
+        PeerMethod::Dopri5 => drive!(Dopri5, DOPRI5_CONTROL),
+        PeerMethod::Dop853 => drive!(Dop853, DOP853_CONTROL),
     };
     let wall_s = start.elapsed().as_secs_f64();
     match result {

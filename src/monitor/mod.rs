@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::error::GradflowError;
+use crate::error::Result;
 use crate::flow::GradientFlow;
 use crate::integrate::AcceptedStep;
 use crate::observe::{Observed, Observer};
@@ -155,6 +155,15 @@ impl MonitorSet {
             .collect()
     }
 
+    /// Lets `f` write each monitor's columns of the values, in column order.
+    fn fill(&mut self, mut f: impl FnMut(&mut dyn Monitor, &mut [f64])) {
+        let mut off = 0;
+        for (m, &w) in self.monitors.iter_mut().zip(&self.widths) {
+            f(m.as_mut(), &mut self.values[off..off + w]);
+            off += w;
+        }
+    }
+
     /// Column names.
     pub fn names(&self) -> &[String] {
         &self.names
@@ -162,21 +171,13 @@ impl MonitorSet {
 
     /// Measures every monitor at `p` without touching the summaries (dense samples).
     pub fn measure(&mut self, gf: &mut GradientFlow, p: &Point<'_>) -> &[f64] {
-        let mut off = 0;
-        for (m, &w) in self.monitors.iter_mut().zip(&self.widths) {
-            m.measure(gf, p, &mut self.values[off..off + w]);
-            off += w;
-        }
+        self.fill(|m, out| m.measure(gf, p, out));
         &self.values
     }
 
     /// Measures at an accepted step ([`Monitor::observe`]) and updates every summary.
     pub fn observe(&mut self, gf: &mut GradientFlow, p: &Point<'_>) -> &[f64] {
-        let mut off = 0;
-        for (m, &w) in self.monitors.iter_mut().zip(&self.widths) {
-            m.observe(gf, p, &mut self.values[off..off + w]);
-            off += w;
-        }
+        self.fill(|m, out| m.observe(gf, p, out));
         for (s, &v) in self.summaries.iter_mut().zip(&self.values) {
             s.push(p.t, v);
         }
@@ -238,16 +239,11 @@ impl MonitorSet {
 /// before every other observer and hands them its values ([`Observed::values`]). Grid
 /// samples are measured by [`MonitorSet::measure`], without the summaries.
 impl Observer for MonitorSet {
-    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<()> {
         self.observe(run.stepper.system_mut(), p);
         Ok(())
     }
-    fn on_step(
-        &mut self,
-        run: &mut Observed<'_>,
-        _st: &AcceptedStep,
-        p: &Point<'_>,
-    ) -> Result<(), GradflowError> {
+    fn on_step(&mut self, run: &mut Observed<'_>, _st: &AcceptedStep, p: &Point<'_>) -> Result<()> {
         self.observe(run.stepper.system_mut(), p);
         Ok(())
     }

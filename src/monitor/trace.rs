@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::Point;
-use crate::error::GradflowError;
+use crate::error::{GradflowError, Result};
 use crate::integrate::{AcceptedStep, MethodSwitch};
 use crate::observe::{Observed, Observer, Schedule};
 use crate::report::output_set::write_boundary;
@@ -98,12 +98,7 @@ impl TraceWriter {
     /// Writes one row (no allocation: numbers are formatted straight into the buffer):
     /// `step`, `t`, `h`, `h_lambda`, then `values` and `extra` under the column names in
     /// order.
-    pub fn write(
-        &mut self,
-        p: &Point<'_>,
-        values: &[f64],
-        extra: &[f64],
-    ) -> Result<(), GradflowError> {
+    pub fn write(&mut self, p: &Point<'_>, values: &[f64], extra: &[f64]) -> Result<()> {
         let res = (|| -> std::io::Result<()> {
             write!(self.out, "{{\"step\":{},\"t\":", p.step)?;
             num(&mut self.out, p.t)?;
@@ -124,7 +119,7 @@ impl TraceWriter {
     /// Writes an event row for a method switch (`--method auto`):
     /// `{"event": "method_switch", "step", "t", "from", "to", "reason", "h_lambda"}`. Event rows
     /// carry no monitor columns and do not count in [`Self::rows`].
-    pub fn write_switch(&mut self, s: &MethodSwitch) -> Result<(), GradflowError> {
+    pub fn write_switch(&mut self, s: &MethodSwitch) -> Result<()> {
         let res = (|| -> std::io::Result<()> {
             write!(
                 self.out,
@@ -256,7 +251,7 @@ impl Observer for RunTrace {
             (TracePolicy::Dt(dt), _, None) => Schedule::TimeGrid(dt),
         }
     }
-    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<(), GradflowError> {
+    fn on_start(&mut self, run: &mut Observed<'_>, p: &Point<'_>) -> Result<()> {
         let extra = self
             .extra
             .as_ref()
@@ -266,12 +261,7 @@ impl Observer for RunTrace {
             None => Ok(()),
         }
     }
-    fn on_step(
-        &mut self,
-        run: &mut Observed<'_>,
-        st: &AcceptedStep,
-        p: &Point<'_>,
-    ) -> Result<(), GradflowError> {
+    fn on_step(&mut self, run: &mut Observed<'_>, st: &AcceptedStep, p: &Point<'_>) -> Result<()> {
         let extra = self.extra.clone();
         let extra = extra
             .as_ref()
@@ -288,7 +278,7 @@ impl Observer for RunTrace {
         _run: &mut Observed<'_>,
         st: &AcceptedStep,
         switches: &[MethodSwitch],
-    ) -> Result<(), GradflowError> {
+    ) -> Result<()> {
         if let Some(w) = self.writer(st.index) {
             for sw in switches {
                 if let Err(e) = w.write_switch(sw) {
@@ -299,12 +289,7 @@ impl Observer for RunTrace {
         }
         Ok(())
     }
-    fn on_finish(
-        &mut self,
-        _run: &mut Observed<'_>,
-        _p: &Point<'_>,
-        _status: &Status,
-    ) -> Result<(), GradflowError> {
+    fn on_finish(&mut self, _: &mut Observed<'_>, _: &Point<'_>, _: &Status) -> Result<()> {
         if let Some(w) = self.writer.take() {
             if self.error.is_some() {
                 w.abandon();

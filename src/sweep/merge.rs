@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::runner::{judge, open_sweep_dir, prepare, write_verdicts, SweepOutcome};
-use super::shard::{config_sha256, Shard, ShardManifest, SHARD_MANIFEST};
+use super::shard::{Shard, ShardManifest, SHARD_MANIFEST};
 use super::store::{PointRecord, PointStatus, PointStore};
 use super::{coords_label, SweepSpec};
 use crate::error::GradflowError;
@@ -80,11 +80,7 @@ pub fn merge_shards(
     out: &Path,
 ) -> Result<MergeOutcome, GradflowError> {
     let prep = prepare(spec, origin)?;
-    let hashes: Vec<String> = prep
-        .points
-        .iter()
-        .map(|p| config_sha256(&p.config))
-        .collect();
+    let hashes = prep.hashes();
     let by_hash: HashMap<&str, usize> = hashes
         .iter()
         .enumerate()

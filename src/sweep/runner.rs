@@ -145,6 +145,15 @@ impl PreparedSweep {
             .map(|p| point_key(&build, &p.config, &self.requests))
             .collect()
     }
+
+    /// The [`super::shard::config_sha256`] of each grid point's configuration, in grid
+    /// order: what the split into shards is computed from and a merge matches records by.
+    pub fn hashes(&self) -> Vec<String> {
+        self.points
+            .iter()
+            .map(|p| super::shard::config_sha256(&p.config))
+            .collect()
+    }
 }
 
 /// Builds `spec`'s claims, claim factory and grid and checks them: an unknown claim, an

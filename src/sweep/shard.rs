@@ -252,11 +252,7 @@ pub fn run_shard(
         GradflowError::Config("a sweep shard needs an output directory".to_string())
     })?;
     let prep = prepare(spec, origin)?;
-    let hashes: Vec<String> = prep
-        .points
-        .iter()
-        .map(|p| config_sha256(&p.config))
-        .collect();
+    let hashes = prep.hashes();
     let selected = shard.select(&hashes);
     match ShardManifest::read(out) {
         Ok(m) if m.shard() != shard || m.sweep_sha256 != sweep_sha256 => {

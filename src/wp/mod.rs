@@ -33,7 +33,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::{Method, RunConfig, Tol};
-use crate::error::GradflowError;
+use crate::error::{GradflowError, Result};
 use crate::integrate::peer::{self, PeerMethod};
 use crate::integrate::AcceptedStep;
 use crate::monitor::quantities::max_imbalance_drift;
@@ -131,7 +131,7 @@ impl Default for WpOptions {
 impl WpOptions {
     /// Checks the options: at least one method, no method twice, a non-empty ladder of
     /// tolerances in `(0, 1)` without repeats, a positive finite factor, a positive budget.
-    pub fn validate(&self) -> Result<(), GradflowError> {
+    pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(GradflowError::Config(m));
         if self.solvers.is_empty() {
             return bad("--methods: no method given".into());
@@ -200,6 +200,17 @@ pub struct WpPoint {
     pub wall_s: f64,
 }
 
+impl WpPoint {
+    /// Records a run's evaluations and steps; its work is the evaluations' sum.
+    fn count(&mut self, gradients: u64, hvps: u64, steps: u64, rejected: u64) {
+        self.gradients = gradients;
+        self.hvps = hvps;
+        self.work = gradients + hvps;
+        self.steps = steps;
+        self.rejected = rejected;
+    }
+}
+
 /// One attempt at the reference run.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReferenceAttempt {
@@ -264,12 +275,7 @@ struct WorkBudget {
 }
 
 impl Observer for WorkBudget {
-    fn on_step(
-        &mut self,
-        run: &mut Observed<'_>,
-        st: &AcceptedStep,
-        _p: &Point<'_>,
-    ) -> Result<(), GradflowError> {
+    fn on_step(&mut self, run: &mut Observed<'_>, st: &AcceptedStep, _p: &Point<'_>) -> Result<()> {
         let c = run.stepper.system().counters();
         let work = c.gradients + c.hvps;
         if work > self.budget {
@@ -334,11 +340,12 @@ fn run_gradflow(base: &RunConfig, method: Method, (rtol, atol): (f64, f64), budg
     match crate::run::execute_observed(&cfg, None, Some(&mut guard)) {
         Ok(out) => {
             let s = &out.record.stats;
-            p.gradients = s.gradient_evaluations;
-            p.hvps = s.hvp_evaluations;
-            p.work = p.gradients + p.hvps;
-            p.steps = s.accepted;
-            p.rejected = s.rejected;
+            p.count(
+                s.gradient_evaluations,
+                s.hvp_evaluations,
+                s.accepted,
+                s.rejected,
+            );
             p.wall_s = s.wall_s;
             p.drift_max = out.record.max_imbalance_drift;
             p.status = serde_json::to_value(out.record.status)
@@ -399,11 +406,7 @@ fn run_peer(base: &RunConfig, method: PeerMethod, (rtol, atol): (f64, f64), budg
         peer::integrate(&mut pb.flow, method, &y0, tol, max_steps, &mut on_step)
     });
     let c = pb.flow.counters();
-    p.gradients = c.gradients;
-    p.hvps = c.hvps;
-    p.work = c.gradients + c.hvps;
-    p.steps = run.accepted;
-    p.rejected = run.rejected;
+    p.count(c.gradients, c.hvps, run.accepted, run.rejected);
     p.wall_s = run.wall_s;
     match (run.y, run.error) {
         (Some(y), None) => {

@@ -3,7 +3,7 @@
 
 use gradflow::check::{run_check, Checker, ClaimRequest};
 use gradflow::claim::{
-    Budget, Claim, ClaimInfo, Form, Hypothesis, Relation, Schedule, Setting, Statement, Verdict,
+    Budget, Claim, ClaimInfo, Hypothesis, Relation, Schedule, Setting, Statement, Verdict,
 };
 use gradflow::config::RunConfig;
 use gradflow::examples::example;
@@ -21,34 +21,29 @@ struct LossAbove {
     hypothesis_holds: bool,
 }
 
+/// `c ≤ L(t)` at `p`, within the round-off of `c`.
+fn loss_above(c: f64, s: &Setting, p: &Point<'_>) -> Statement {
+    Statement {
+        lhs: c,
+        rhs: s.loss_value(p.f),
+        budget: Budget::RoundOff { scale: c },
+    }
+}
+
 impl Claim for LossAbove {
     fn info(&self) -> ClaimInfo {
-        ClaimInfo {
-            id: "test.loss_above".into(),
-            paper: "000".into(),
-            result: "test".into(),
-            statement: format!("L(t) ≥ {}", self.c),
-            schedule: Schedule::Always,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
-        }
+        ClaimInfo::new(
+            "test.loss_above",
+            "000",
+            "test",
+            format!("L(t) ≥ {}", self.c),
+        )
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         vec![Hypothesis::flag("test hypothesis", self.hypothesis_holds)]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        Some(Statement {
-            lhs: self.c,
-            rhs: s.loss_value(p.f),
-            budget: Budget::RoundOff { scale: self.c },
-        })
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        Some(loss_above(self.c, s, p))
     }
 }
 
@@ -62,16 +57,10 @@ struct LossAboveIfConverged {
 
 impl Claim for LossAboveIfConverged {
     fn info(&self) -> ClaimInfo {
+        let statement = format!("L(t) ≥ {}", self.c);
         ClaimInfo {
-            id: "test.loss_above_if_converged".into(),
-            paper: "000".into(),
-            result: "test".into(),
-            statement: format!("L(t) ≥ {}", self.c),
             schedule: self.schedule,
-            form: Form::Inequality,
-            empirical: None,
-            printed_error: None,
-            declaration: None,
+            ..ClaimInfo::new("test.loss_above_if_converged", "000", "test", statement)
         }
     }
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
@@ -90,17 +79,8 @@ impl Claim for LossAboveIfConverged {
             self.tol,
         )]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
-        Some(Statement {
-            lhs: self.c,
-            rhs: s.loss_value(p.f),
-            budget: Budget::RoundOff { scale: self.c },
-        })
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
+        Some(loss_above(self.c, s, p))
     }
 }
 
@@ -408,12 +388,7 @@ impl Claim for NanStatement {
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         Vec::new()
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         Some(Statement {
             lhs: f64::NAN,
             rhs: s.loss_value(p.f),

@@ -42,12 +42,7 @@ impl Claim for ProbeClaim {
     fn hypotheses(&self, _s: &Setting) -> Vec<Hypothesis> {
         vec![]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         match self.0 {
             Probe::UnderBudgetedImbalance => {
                 let trace = |y: &[f64]| s.layer(y, 2).norm_squared() - s.layer(y, 1).norm_squared();

@@ -89,6 +89,19 @@ fn eval(
     c.evaluate(st, gf, &p)
 }
 
+/// The statement of claim `id` with its default parameters at `(t, y, f)` ([`eval`]), which
+/// must be evaluated there.
+fn statement(
+    id: &str,
+    st: &Setting,
+    gf: &mut GradientFlow,
+    t: f64,
+    y: &[f64],
+    f: &[f64],
+) -> Statement {
+    eval(id, json!({}), st, gf, t, y, f).unwrap()
+}
+
 fn hypotheses_hold(id: &str, params: Value, st: &Setting) -> bool {
     let c = registry::build(id, &params).unwrap();
     c.hypotheses(st).iter().all(|h| h.holds)
@@ -214,41 +227,17 @@ fn bound_scalars_and_u_follow_eq9() {
 /// claims evaluate exactly these numbers against 1.
 #[test]
 fn s_le_one_claims_evaluate_s_and_the_printed_m_times_s() {
-    let cfg = config(
-        12,
-        3,
-        &[4],
-        json!({"kind": "saxe", "beta": 0.1}),
-        "half_mean",
-        2,
-    );
+    let init = json!({"kind": "saxe", "beta": 0.1});
+    let cfg = config(12, 3, &[4], init, "half_mean", 2);
     let (st, mut gf, th) = build(&cfg);
     let n = 12.0;
     let s_hand = (st.data.x.transpose() * &st.data.y).norm() / n;
     assert!((data_scalar(&st) - s_hand).abs() < 1e-14);
     assert!(s_hand <= 1.0);
     let (y, f) = state(&mut gf, &th);
-    let c = eval(
-        "gol24.sec5_3.s_le_one",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let c = statement("gol24.sec5_3.s_le_one", &st, &mut gf, 0.0, &y, &f);
     assert!((c.lhs - s_hand).abs() < 1e-14 && c.rhs == 1.0);
-    let p = eval(
-        "gol24.thm5_2.printed_s_le_one",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let p = statement("gol24.thm5_2.printed_s_le_one", &st, &mut gf, 0.0, &y, &f);
     assert!((p.lhs - n * s_hand).abs() < 1e-13);
     // s does not change under whitening: the unwhitened data of the same seed give the same s.
     let raw = config_with(
@@ -276,16 +265,14 @@ fn whitening_identities_hold_within_the_defect_and_need_whitened_data() {
         let cfg = config_with(9, 3, &[2], init.clone(), "half_mean", 4, whiten, "sign");
         let (st, mut gf, th) = build(&cfg);
         let (y, f) = state(&mut gf, &th);
-        let c = eval(
+        let c = statement(
             "gol24.sec5_1.whitening_identities",
-            json!({}),
             &st,
             &mut gf,
             0.0,
             &y,
             &f,
-        )
-        .unwrap();
+        );
         let gram = st.data.x.transpose() * &st.data.x / 9.0 - DMatrix::<f64>::identity(3, 3);
         let hyps = registry::build("gol24.sec5_1.whitening_identities", &json!({}))
             .unwrap()
@@ -331,16 +318,14 @@ fn whitening_identities_on_nearly_whitened_data() {
     let delta = gradflow::claim::catalog::gol24::whitening_defect(&st);
     assert!(delta > 1e-11 && delta < 1e-10, "{delta}");
     assert!(ex.iter().all(|e| *e <= 1e-15), "{ex:?}");
-    let c = eval(
+    let c = statement(
         "gol24.sec5_1.whitening_identities",
-        json!({}),
         &st,
         &mut gf,
         0.0,
         &y,
         &f,
-    )
-    .unwrap();
+    );
     assert!(c.lhs < 1e-15);
 }
 
@@ -350,14 +335,8 @@ fn whitening_identities_on_nearly_whitened_data() {
 #[test]
 fn saxe_claims_at_the_initial_point_and_on_the_manifold() {
     let beta = 0.2;
-    let cfg = config(
-        20,
-        4,
-        &[5],
-        json!({"kind": "saxe", "beta": beta}),
-        "half_mean",
-        7,
-    );
+    let init = json!({"kind": "saxe", "beta": beta});
+    let cfg = config(20, 4, &[5], init, "half_mean", 7);
     let (st, mut gf, th) = build(&cfg);
     for id in [
         "gol24.sec5_3.saxe_norms",
@@ -367,76 +346,43 @@ fn saxe_claims_at_the_initial_point_and_on_the_manifold() {
         assert!(hypotheses_hold(id, json!({}), &st), "{id}");
     }
     let (y, f) = state(&mut gf, &th);
-    let c = eval(
-        "gol24.sec5_3.saxe_norms",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let c = statement("gol24.sec5_3.saxe_norms", &st, &mut gf, 0.0, &y, &f);
     assert!(c.lhs < 1e-15, "{}", c.lhs);
-    let p = eval(
+    let p = statement(
         "gol24.eq14.printed_saxe_closed_form",
-        json!({}),
         &st,
         &mut gf,
         0.0,
         &y,
         &f,
-    )
-    .unwrap();
+    );
     assert!((p.lhs - (beta - beta * beta)).abs() < 1e-15);
-    let ps = eval(
+    let ps = statement(
         "gol24.thm5_2.printed_s_saxe_norms",
-        json!({}),
         &st,
         &mut gf,
         0.0,
         &y,
         &f,
-    )
-    .unwrap();
+    );
     assert!(ps.lhs < 1e-15);
-    let lt = eval(
-        "gol24.eq15.learning_time",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let lt = statement("gol24.eq15.learning_time", &st, &mut gf, 0.0, &y, &f);
     assert!(lt.lhs.abs() < 1e-14 && lt.rhs == 0.0);
     // On the exact trajectory at t = 1 (half_mean: τ = t).
     let s = data_scalar(&st);
     let ub = saxe_u(2, s, beta, 1.0);
     let scaled: Vec<f64> = th.iter().map(|w| w * ub / beta).collect();
     let (y1, f1) = state(&mut gf, &scaled);
-    let c1 = eval(
-        "gol24.sec5_3.saxe_norms",
-        json!({}),
-        &st,
-        &mut gf,
-        1.0,
-        &y1,
-        &f1,
-    )
-    .unwrap();
+    let c1 = statement("gol24.sec5_3.saxe_norms", &st, &mut gf, 1.0, &y1, &f1);
     assert!(c1.lhs < 1e-14, "{}", c1.lhs);
-    let ps1 = eval(
+    let ps1 = statement(
         "gol24.thm5_2.printed_s_saxe_norms",
-        json!({}),
         &st,
         &mut gf,
         1.0,
         &y1,
         &f1,
-    )
-    .unwrap();
+    );
     assert!(
         ps1.lhs > 0.1,
         "printed s = 20 s drives ū towards √(20 s): {}",
@@ -449,14 +395,8 @@ fn saxe_claims_at_the_initial_point_and_on_the_manifold() {
 /// at t against u(τ) = βe^{s̄τ} (ε = 0, L = 2, mean loss: τ = 2t).
 #[test]
 fn lemma7_4_and_lemma7_1_sides_by_hand() {
-    let cfg = config(
-        30,
-        4,
-        &[6],
-        json!({"kind": "uniform_rescaled", "beta": 0.2}),
-        "mean",
-        4,
-    );
+    let init = json!({"kind": "uniform_rescaled", "beta": 0.2});
+    let cfg = config(30, 4, &[6], init, "mean", 4);
     let (st, mut gf, th) = build(&cfg);
     let n = 30.0;
     let w1 = layer(&st, &th, 1);
@@ -468,65 +408,34 @@ fn lemma7_4_and_lemma7_1_sides_by_hand() {
     let r = &st.data.x * &theta - &st.data.y;
     let s = data_scalar(&st);
     let (y, f) = state(&mut gf, &th);
-    let a = eval(
-        "gol24.lemma7_4.residual_norm",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let a = statement("gol24.lemma7_4.residual_norm", &st, &mut gf, 0.0, &y, &f);
     assert!((a.lhs - r.norm() / n).abs() < 1e-15);
     assert!((a.rhs - (1.0 + rho * beta * beta) / n.sqrt()).abs() < 1e-15);
     assert!(a.lhs < a.rhs);
-    let b = eval(
+    let b = statement(
         "gol24.lemma7_4.projected_residual",
-        json!({}),
         &st,
         &mut gf,
         0.0,
         &y,
         &f,
-    )
-    .unwrap();
+    );
     assert!((b.lhs - (st.data.x.transpose() * &r).norm() / n).abs() < 1e-14);
     assert!((b.rhs - (s + rho * beta * beta)).abs() < 1e-15);
     // Lemma 7.1 at t = 0.3, i.e. τ = 0.6, with the weights of θ(0).
     let u = beta * ((s + rho * beta * beta) * 0.6).exp();
-    let n1 = eval(
-        "gol24.lemma7_1.n1_weight_norms",
-        json!({}),
-        &st,
-        &mut gf,
-        0.3,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let n1 = statement("gol24.lemma7_1.n1_weight_norms", &st, &mut gf, 0.3, &y, &f);
     assert!((n1.lhs - beta).abs() < 1e-14 && (n1.rhs - u).abs() < 1e-14);
-    let n2 = eval(
+    let n2 = statement(
         "gol24.lemma7_1.n2_first_layer_frobenius",
-        json!({}),
         &st,
         &mut gf,
         0.3,
         &y,
         &f,
-    )
-    .unwrap();
+    );
     assert!((n2.lhs - w1.norm()).abs() < 1e-15 && (n2.rhs - rho * u).abs() < 1e-14);
-    let tight = eval(
-        "gol24.lemma7_1.n2_tight",
-        json!({}),
-        &st,
-        &mut gf,
-        0.3,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let tight = statement("gol24.lemma7_1.n2_tight", &st, &mut gf, 0.3, &y, &f);
     assert!((tight.rhs - (rho * beta - beta + u)).abs() < 1e-14);
     // ρ supplied as 1 (catalog §5.3 scenario 5): N2's right-hand side is u, below ‖W_1‖_F early.
     let wrong = eval(
@@ -552,41 +461,17 @@ fn lemma7_4_and_lemma7_1_sides_by_hand() {
 /// −2‖∇L‖² and −4‖∇L‖².
 #[test]
 fn energy_identity_sides_for_the_gradient_field_and_a_scaled_one() {
-    let cfg = config(
-        10,
-        3,
-        &[4, 3],
-        json!({"kind": "gaussian", "std": [0.4]}),
-        "half_sum",
-        1,
-    );
+    let init = json!({"kind": "gaussian", "std": [0.4]});
+    let cfg = config(10, 3, &[4, 3], init, "half_sum", 1);
     let (st, mut gf, th) = build(&cfg);
     let (y, f) = state(&mut gf, &th);
     let np = st.params();
     let g2: f64 = f[..np].iter().map(|v| v * v).sum();
-    let e = eval(
-        "gol24.a0.energy_identity",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let e = statement("gol24.a0.energy_identity", &st, &mut gf, 0.0, &y, &f);
     assert!((e.lhs - e.rhs).abs() < 1e-14 * g2 && (e.rhs + g2).abs() < 1e-14 * g2);
     let mut f2 = f.clone();
     f2[..np].iter_mut().for_each(|v| *v *= 2.0);
-    let e2 = eval(
-        "gol24.a0.energy_identity",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f2,
-    )
-    .unwrap();
+    let e2 = statement("gol24.a0.energy_identity", &st, &mut gf, 0.0, &y, &f2);
     assert!((e2.lhs + 2.0 * g2).abs() < 1e-12 * g2 && (e2.rhs + 4.0 * g2).abs() < 1e-12 * g2);
 }
 
@@ -597,42 +482,18 @@ fn energy_identity_sides_for_the_gradient_field_and_a_scaled_one() {
 #[test]
 fn c_star_structure_of_the_linear_flow() {
     for loss in ["sum", "half_mean"] {
-        let cfg = config(
-            16,
-            3,
-            &[5],
-            json!({"kind": "gaussian", "std": [0.3]}),
-            loss,
-            9,
-        );
+        let init = json!({"kind": "gaussian", "std": [0.3]});
+        let cfg = config(16, 3, &[5], init, loss, 9);
         let (st, mut gf, th) = build(&cfg);
         let (y, f) = state(&mut gf, &th);
-        let r = eval(
-            "gol24.lemma7_2.rhs_via_c_star",
-            json!({}),
-            &st,
-            &mut gf,
-            0.0,
-            &y,
-            &f,
-        )
-        .unwrap();
+        let r = statement("gol24.lemma7_2.rhs_via_c_star", &st, &mut gf, 0.0, &y, &f);
         let fnorm = f.iter().map(|v| v * v).sum::<f64>().sqrt();
         assert!(r.lhs < 1e-13 * fnorm, "{loss}: {}", r.lhs);
         let theta = st.theta(&y);
         let gap = (&theta - &st.theta_l2).norm_squared();
         let s = data_scalar(&st);
         let kn = st.kappa * 16.0;
-        let l = eval(
-            "gol24.lemma7_2.loss_via_c_star",
-            json!({}),
-            &st,
-            &mut gf,
-            0.0,
-            &y,
-            &f,
-        )
-        .unwrap();
+        let l = statement("gol24.lemma7_2.loss_via_c_star", &st, &mut gf, 0.0, &y, &f);
         assert!((l.lhs - gf.loss(&th)).abs() < 1e-15 * l.lhs.max(1.0));
         assert!((l.rhs - kn * (1.0 - s * s + gap)).abs() < 1e-13 * kn);
         assert!((l.lhs - l.rhs).abs() < 1e-13 * kn);
@@ -666,16 +527,7 @@ fn c_star_structure_of_the_linear_flow() {
         &st
     ));
     let (y, f) = state(&mut gf, &th);
-    let r = eval(
-        "gol24.lemma7_2.rhs_via_c_star",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let r = statement("gol24.lemma7_2.rhs_via_c_star", &st, &mut gf, 0.0, &y, &f);
     assert!(
         r.lhs > 1e-3,
         "unwhitened data: the c*-form is not the flow ({})",
@@ -687,26 +539,11 @@ fn c_star_structure_of_the_linear_flow() {
 /// the flow's derivative, and is negative for gradient flow, positive for ascent.
 #[test]
 fn conjecture_e1_rate_is_the_derivative_of_lx_along_the_field() {
-    let cfg = config(
-        14,
-        3,
-        &[4],
-        json!({"kind": "gaussian", "std": [0.3]}),
-        "half_mean",
-        3,
-    );
+    let init = json!({"kind": "gaussian", "std": [0.3]});
+    let cfg = config(14, 3, &[4], init, "half_mean", 3);
     let (st, mut gf, th) = build(&cfg);
     let (y, f) = state(&mut gf, &th);
-    let e = eval(
-        "gol24.conj_e1.lx_nonincreasing",
-        json!({}),
-        &st,
-        &mut gf,
-        0.0,
-        &y,
-        &f,
-    )
-    .unwrap();
+    let e = statement("gol24.conj_e1.lx_nonincreasing", &st, &mut gf, 0.0, &y, &f);
     let h = 1e-6;
     let np = st.params();
     let fwd: Vec<f64> = th.iter().zip(&f[..np]).map(|(a, b)| a + h * b).collect();
@@ -715,16 +552,14 @@ fn conjecture_e1_rate_is_the_derivative_of_lx_along_the_field() {
     assert!((e.lhs - fd).abs() < 1e-7 * fd.abs(), "{} vs {fd}", e.lhs);
     assert!(e.lhs < 0.0 && e.rhs == 0.0);
     let neg: Vec<f64> = f.iter().map(|v| -v).collect();
-    let up = eval(
+    let up = statement(
         "gol24.conj_e1.lx_nonincreasing",
-        json!({}),
         &st,
         &mut gf,
         0.0,
         &y,
         &neg,
-    )
-    .unwrap();
+    );
     assert!((up.lhs + e.lhs).abs() < 1e-14 * e.lhs.abs());
 }
 
@@ -732,28 +567,20 @@ fn conjecture_e1_rate_is_the_derivative_of_lx_along_the_field() {
 /// with its value at θ(0).
 #[test]
 fn neuron_balance_drift_by_hand() {
-    let cfg = config(
-        10,
-        3,
-        &[4],
-        json!({"kind": "gaussian", "std": [0.5]}),
-        "half_mean",
-        5,
-    );
+    let init = json!({"kind": "gaussian", "std": [0.5]});
+    let cfg = config(10, 3, &[4], init, "half_mean", 5);
     let (st, mut gf, th) = build(&cfg);
     let mut moved = th.clone();
     moved[0] += 0.1; // W_1[0, 0]
     let (y, f) = state(&mut gf, &moved);
-    let c = eval(
+    let c = statement(
         "gol24.a0.neuron_balance_conserved",
-        json!({}),
         &st,
         &mut gf,
         0.0,
         &y,
         &f,
-    )
-    .unwrap();
+    );
     let w0 = th[0];
     let want = ((w0 + 0.1).powi(2) - w0 * w0).abs();
     assert!((c.lhs - want).abs() < 1e-15, "{} vs {want}", c.lhs);
@@ -774,14 +601,8 @@ fn saxe_identities_hold_on_the_exact_manifold_for_every_convention() {
         let conv = LossConvention::ALL[usize::from(conv_sel % 4)];
         let hidden: Vec<usize> = (1..depth).map(|k| 2 + k).collect();
         let n = 12;
-        let cfg = config(
-            n,
-            3,
-            &hidden,
-            json!({"kind": "saxe", "beta": beta}),
-            conv.name(),
-            seed % 50,
-        );
+        let init = json!({"kind": "saxe", "beta": beta});
+        let cfg = config(n, 3, &hidden, init, conv.name(), seed % 50);
         let (st, mut gf, th) = build(&cfg);
         let s = data_scalar(&st);
         if beta.powi(depth as i32) >= 0.5 * s {
@@ -796,26 +617,8 @@ fn saxe_identities_hold_on_the_exact_manifold_for_every_convention() {
         let ub = saxe_u(depth, s, beta, tau);
         let scaled: Vec<f64> = th.iter().map(|w| w * ub / beta).collect();
         let (y, f) = state(&mut gf, &scaled);
-        let c = eval(
-            "gol24.sec5_3.saxe_norms",
-            json!({}),
-            &st,
-            &mut gf,
-            t,
-            &y,
-            &f,
-        )
-        .unwrap();
-        let lt = eval(
-            "gol24.eq15.learning_time",
-            json!({}),
-            &st,
-            &mut gf,
-            t,
-            &y,
-            &f,
-        )
-        .unwrap();
+        let c = statement("gol24.sec5_3.saxe_norms", &st, &mut gf, t, &y, &f);
+        let lt = statement("gol24.eq15.learning_time", &st, &mut gf, t, &y, &f);
         let ok = c.lhs < 1e-11 && (lt.lhs - lt.rhs).abs() < 1e-9 * (1.0 + t);
         // W_1 ← (1 + 1e-6) W_1: ‖W_1‖ moves off ū by 1e-6·ū
         let mut bumped = scaled.clone();
@@ -823,16 +626,7 @@ fn saxe_identities_hold_on_the_exact_manifold_for_every_convention() {
             *w *= 1.0 + 1e-6;
         }
         let (yb, fb) = state(&mut gf, &bumped);
-        let cb = eval(
-            "gol24.sec5_3.saxe_norms",
-            json!({}),
-            &st,
-            &mut gf,
-            t,
-            &yb,
-            &fb,
-        )
-        .unwrap();
+        let cb = statement("gol24.sec5_3.saxe_norms", &st, &mut gf, t, &yb, &fb);
         let caught = (cb.lhs - 1e-6 * ub).abs() < 1e-11;
         TestResult::from_bool(ok && caught)
     }

@@ -33,6 +33,12 @@ fn load_err(text: &str) -> String {
         .to_string()
 }
 
+/// Asserts that loading `text` fails with a message containing `part`.
+fn rejects(text: &str, part: &str) {
+    let e = load_err(text);
+    assert!(e.contains(part), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Round trip: printing a parsed claim and parsing it again gives the same claim.
 
@@ -291,12 +297,16 @@ fn a_shape_error_names_both_shapes_when_the_file_is_loaded() {
         "{e}"
     );
     assert!(e.contains("inner dimensions d and m[1] differ"), "{e}");
-    let e = load_err("claim a.b {\n  always fro(X + Theta) <= 1\n}\n");
-    assert!(e.contains("adds a n × d matrix and a d × q matrix"), "{e}");
+    rejects(
+        "claim a.b {\n  always fro(X + Theta) <= 1\n}\n",
+        "adds a n × d matrix and a d × q matrix",
+    );
     // products of consecutive layers chain: W_2 W_1 is m_2 × d, and Θᵀ = W_L⋯W_1 is q × d
     load("claim a.b {\n  always fro(W[2] * W[1] - W[1:2]) + fro(W[1:L] - Theta') == 0\n}\n");
-    let e = load_err("claim a.b {\n  always W[1] <= 1\n}\n");
-    assert!(e.contains("an inequality compares numbers"), "{e}");
+    rejects(
+        "claim a.b {\n  always W[1] <= 1\n}\n",
+        "an inequality compares numbers",
+    );
 }
 
 #[test]
@@ -306,20 +316,31 @@ fn syntax_errors_and_misplaced_quantities_are_rejected_with_their_position() {
         e.starts_with("test.claims:3:1: syntax error: expected"),
         "{e}"
     );
-    let e = load_err("claim a.b {\n  assume t <= 1\n  always loss <= 1\n}\n");
-    assert!(e.contains("2:10: `t` is not known on the setting"), "{e}");
-    let e = load_err("claim a.b {\n  paper \"000\"\n}\n");
-    assert!(e.contains("no statement"), "{e}");
-    let e = load_err("claim a.b {\n  always loss <= 1\n  budget exact\n}\n");
-    assert!(e.contains("unknown budget model \"exact\""), "{e}");
-    let e = load_err("claim a.b {\n  convention loss total\n  always loss <= 1\n}\n");
-    assert!(e.contains("unknown loss convention \"total\""), "{e}");
-    let e = load_err("claim a.b {\n  always loss <= 1\n}\nclaim a.b {\n  always loss <= 2\n}\n");
-    assert!(e.contains("4:1: claim a.b is declared twice"), "{e}");
-    let e = load_err("claim a.b {\n  assume fro(X) == 1\n  always loss <= 1\n}\n");
-    assert!(e.contains("exact `==`"), "{e}");
-    let e = load_err("claim a.b {\n  eventually by 1: loss == 0\n}\n");
-    assert!(e.contains("`eventually` needs an inequality"), "{e}");
+    rejects(
+        "claim a.b {\n  assume t <= 1\n  always loss <= 1\n}\n",
+        "2:10: `t` is not known on the setting",
+    );
+    rejects("claim a.b {\n  paper \"000\"\n}\n", "no statement");
+    rejects(
+        "claim a.b {\n  always loss <= 1\n  budget exact\n}\n",
+        "unknown budget model \"exact\"",
+    );
+    rejects(
+        "claim a.b {\n  convention loss total\n  always loss <= 1\n}\n",
+        "unknown loss convention \"total\"",
+    );
+    rejects(
+        "claim a.b {\n  always loss <= 1\n}\nclaim a.b {\n  always loss <= 2\n}\n",
+        "4:1: claim a.b is declared twice",
+    );
+    rejects(
+        "claim a.b {\n  assume fro(X) == 1\n  always loss <= 1\n}\n",
+        "exact `==`",
+    );
+    rejects(
+        "claim a.b {\n  eventually by 1: loss == 0\n}\n",
+        "`eventually` needs an inequality",
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -578,18 +599,19 @@ fn a_user_claim_is_checked_shown_and_its_counterexample_replays_without_the_file
         "{shown}"
     );
     assert!(shown.contains("budget roundoff"), "{shown}");
-    // a file with an error names the file, the line and the column; exit status 2
-    std::fs::write(&file, "claim user.x {\n  always los <= 1\n}\n").unwrap();
-    let o = common::gradflow(
-        &[
+    let check_file = || {
+        let args = [
             "check",
             "--example",
             "cl22-spike",
             "--claims-file",
             "conj.claims",
-        ],
-        dir.path(),
-    );
+        ];
+        common::gradflow(&args, dir.path())
+    };
+    // a file with an error names the file, the line and the column; exit status 2
+    std::fs::write(&file, "claim user.x {\n  always los <= 1\n}\n").unwrap();
+    let o = check_file();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -602,16 +624,7 @@ fn a_user_claim_is_checked_shown_and_its_counterexample_replays_without_the_file
         "claim cl22.m5.loss_nonincreasing {\n  always loss <= 1\n}\n",
     )
     .unwrap();
-    let o = common::gradflow(
-        &[
-            "check",
-            "--example",
-            "cl22-spike",
-            "--claims-file",
-            "conj.claims",
-        ],
-        dir.path(),
-    );
+    let o = check_file();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("the id of a built-in claim"));
 }
@@ -682,17 +695,17 @@ fn a_choice_parameter_selects_a_branch_and_rejects_unknown_options() {
         0.1,
     );
     assert_eq!(verdicts(&o), [Verdict::Violated, Verdict::Holds]);
-    let e = load_err("claim a.b {\n  param f = \"x\" in [\"x\"]\n  always f <= 1\n}\n");
-    assert!(e.contains("3:10: `f` is a choice among [\"x\"]"), "{e}");
-    let e = load_err("claim a.b {\n  param f = \"y\" in [\"x\"]\n  always loss <= 1\n}\n");
-    assert!(
-        e.contains("the default \"y\" is not among the options"),
-        "{e}"
+    rejects(
+        "claim a.b {\n  param f = \"x\" in [\"x\"]\n  always f <= 1\n}\n",
+        "3:10: `f` is a choice among [\"x\"]",
     );
-    let e = load_err("claim a.b {\n  always (if loss > 1 then X else 1) == 0\n}\n");
-    assert!(
-        e.contains("the branches of `if` are a n × d matrix and an integer"),
-        "{e}"
+    rejects(
+        "claim a.b {\n  param f = \"y\" in [\"x\"]\n  always loss <= 1\n}\n",
+        "the default \"y\" is not among the options",
+    );
+    rejects(
+        "claim a.b {\n  always (if loss > 1 then X else 1) == 0\n}\n",
+        "the branches of `if` are a n × d matrix and an integer",
     );
 }
 
@@ -798,17 +811,18 @@ fn a_for_statement_is_judged_at_its_tightest_instance() {
 /// name; an empty range leaves the statement unevaluated.
 #[test]
 fn a_for_variable_is_confined_to_its_statement() {
-    let e = load_err(
+    rejects(
         "claim a.b {\n  let w = fro(W[j])\n  assume w <= 1\n  always for j = 1..L: w <= 2\n}\n",
+        "a hypothesis cannot use the statement's `for` variable `j`",
     );
-    assert!(
-        e.contains("a hypothesis cannot use the statement's `for` variable `j`"),
-        "{e}"
+    rejects(
+        "claim a.b {\n  always from j: for j = 1..L: fro(W[j]) <= 2\n}\n",
+        "a time cannot use",
     );
-    let e = load_err("claim a.b {\n  always from j: for j = 1..L: fro(W[j]) <= 2\n}\n");
-    assert!(e.contains("a time cannot use"), "{e}");
-    let e = load_err("claim a.b {\n  always for L = 1..2: fro(W[L]) <= 2\n}\n");
-    assert!(e.contains("shadows"), "{e}");
+    rejects(
+        "claim a.b {\n  always for L = 1..2: fro(W[L]) <= 2\n}\n",
+        "shadows",
+    );
     let o = check(
         "claim user.empty {\n  always for k = L + 1..L: fro(W[1]) <= 0\n}",
         &[("", json!({}))],
@@ -848,10 +862,9 @@ fn a_where_condition_restricts_the_statement_to_the_points_that_meet_it() {
     // evaluated only while t < t1
     assert!(o.verdicts[0].last.as_ref().unwrap().t < 0.05);
     assert_eq!(o.verdicts[2].evaluations, 0);
-    let e = load_err("claim a.b {\n  always where W[1] < 1: loss <= 1\n}\n");
-    assert!(
-        e.contains("a `where` condition is an inequality between numbers"),
-        "{e}"
+    rejects(
+        "claim a.b {\n  always where W[1] < 1: loss <= 1\n}\n",
+        "a `where` condition is an inequality between numbers",
     );
 }
 
@@ -878,8 +891,10 @@ fn cfg_reads_the_run_configuration_by_its_dotted_path() {
         missing.name.contains("cfg(\"gd.eta\")") && !missing.holds,
         "{missing:?}"
     );
-    let e = load_err("claim a.b {\n  assume cfg(\"init..beta\") > 0\n  always loss <= 1\n}\n");
-    assert!(e.contains("a configuration path is dotted names"), "{e}");
+    rejects(
+        "claim a.b {\n  assume cfg(\"init..beta\") > 0\n  always loss <= 1\n}\n",
+        "a configuration path is dotted names",
+    );
 }
 
 /// A `let` outside any claim is visible in the claims after it; each claim carries the file
@@ -904,18 +919,16 @@ fn file_level_lets_travel_with_the_claims_that_read_them() {
     assert_eq!(names(1), ["b"], "a claim's own let takes the name");
     let reloaded = load(&defs[0].decl.to_string());
     assert_eq!(reloaded[0].decl, defs[0].decl);
-    let e = load_err("let a = 1\nlet a = 2\n");
-    assert!(e.contains("a second file-level `let a`"), "{e}");
+    rejects("let a = 1\nlet a = 2\n", "a second file-level `let a`");
 }
 
 /// A numeric parameter may declare its interval: a default outside it is rejected when the
 /// file is loaded, and a value outside it when the claim is requested.
 #[test]
 fn a_parameter_outside_its_declared_interval_is_rejected() {
-    let e = load_err("claim a.b {\n  param p = 2 in (0, 1)\n  always loss <= p\n}\n");
-    assert!(
-        e.contains("parameter p: the default 2 is outside (0, 1)"),
-        "{e}"
+    rejects(
+        "claim a.b {\n  param p = 2 in (0, 1)\n  always loss <= p\n}\n",
+        "parameter p: the default 2 is outside (0, 1)",
     );
     let defs = load("claim a.b {\n  param p = 0.5 in (0, 1]\n  always loss <= p\n}\n");
     assert!(defs[0].instantiate(&json!({"p": 1})).is_ok());
@@ -925,8 +938,10 @@ fn a_parameter_outside_its_declared_interval_is_rejected() {
         .expect("0 is outside (0, 1]")
         .to_string();
     assert!(e.contains("parameter p = 0: outside (0, 1]"), "{e}");
-    let e = load_err("claim a.b {\n  param p = 0.5 in (1, 0)\n  always loss <= p\n}\n");
-    assert!(e.contains("lo ≤ hi"), "{e}");
+    rejects(
+        "claim a.b {\n  param p = 0.5 in (1, 0)\n  always loss <= p\n}\n",
+        "lo ≤ hi",
+    );
 }
 
 /// A `prev` inside a branch of a comparison `if` is the value at the previous accepted point

@@ -151,6 +151,15 @@ fn expect_input_error(args: &[&str], cwd: &Path, needle: &str) {
     );
 }
 
+/// The run of the `.npy` problem in `dir` ([`write_problem`], seed 0) is an input error
+/// whose message names `needle`.
+fn expect_npy_run_error(dir: &Path, needle: &str) {
+    let mut args = vec!["run", "--data", "data", "--init", "init"];
+    args.extend(RUN_FLAGS);
+    args.push("0");
+    expect_input_error(&args, dir, needle);
+}
+
 /// Malformed JSON names the file and the position.
 #[test]
 fn malformed_config_is_an_input_error() {
@@ -167,10 +176,7 @@ fn nan_in_data_is_an_input_error() {
     let mut x = gradflow::model::npy::read_matrix(&dir.path().join("data/X.npy")).unwrap();
     x[(2, 1)] = f64::NAN;
     write_matrix(&dir.path().join("data/X.npy"), &x).unwrap();
-    let mut args = vec!["run", "--data", "data", "--init", "init"];
-    args.extend(RUN_FLAGS);
-    args.push("0");
-    expect_input_error(&args, dir.path(), "X.npy");
+    expect_npy_run_error(dir.path(), "X.npy");
 }
 
 /// Infinite initial weights are rejected.
@@ -181,10 +187,7 @@ fn inf_in_weights_is_an_input_error() {
     let mut w = gradflow::model::npy::read_matrix(&dir.path().join("init/W2.npy")).unwrap();
     w[(0, 0)] = f64::INFINITY;
     write_matrix(&dir.path().join("init/W2.npy"), &w).unwrap();
-    let mut args = vec!["run", "--data", "data", "--init", "init"];
-    args.extend(RUN_FLAGS);
-    args.push("0");
-    expect_input_error(&args, dir.path(), "W2.npy");
+    expect_npy_run_error(dir.path(), "W2.npy");
 }
 
 /// Weights that do not chain with the data are a shape error naming the shapes.
@@ -193,10 +196,7 @@ fn shape_mismatch_is_an_input_error() {
     let dir = tempfile::tempdir().unwrap();
     write_problem(dir.path(), 6, 4, 5, 2);
     write_matrix(&dir.path().join("init/W1.npy"), &DMatrix::zeros(5, 3)).unwrap();
-    let mut args = vec!["run", "--data", "data", "--init", "init"];
-    args.extend(RUN_FLAGS);
-    args.push("0");
-    expect_input_error(&args, dir.path(), "shape");
+    expect_npy_run_error(dir.path(), "shape");
 }
 
 /// An empty data set (zero rows) is rejected.
@@ -205,10 +205,7 @@ fn empty_data_is_an_input_error() {
     let dir = tempfile::tempdir().unwrap();
     write_problem(dir.path(), 6, 4, 5, 2);
     write_matrix(&dir.path().join("data/X.npy"), &DMatrix::zeros(0, 4)).unwrap();
-    let mut args = vec!["run", "--data", "data", "--init", "init"];
-    args.extend(RUN_FLAGS);
-    args.push("0");
-    expect_input_error(&args, dir.path(), "X.npy");
+    expect_npy_run_error(dir.path(), "X.npy");
 }
 
 /// An unknown loss convention lists the four valid ones.

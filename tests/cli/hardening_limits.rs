@@ -6,7 +6,7 @@
 //! headers are one-line input errors too.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -339,32 +339,46 @@ fn write_layer(dir: &Path, name: &str, rows: usize, cols: usize) {
     gradflow::model::npy::write_matrix(&dir.join(name), &m).unwrap();
 }
 
-/// With W1, W2, W4 and no W3 the run went ahead as a two-layer network.
-#[test]
-fn a_gap_in_the_layer_files_is_an_input_error_naming_the_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let init = dir.path().join("init");
-    std::fs::create_dir(&init).unwrap();
-    write_layer(&init, "W1.npy", 3, 4);
-    write_layer(&init, "W2.npy", 3, 3);
-    write_layer(&init, "W4.npy", 2, 3);
-    let mut cfg = small_run();
-    cfg.as_object_mut().unwrap().remove("model");
-    cfg["init"] = json!({"kind": "npy", "dir": init});
-    run_expecting_input_error(&cfg, &[], &["W4.npy", "no W3.npy"]);
-    // with a model the files must be exactly W1.npy … WL.npy too
-    let mut with_model = small_run();
-    with_model["init"] = json!({"kind": "npy", "dir": init});
-    run_expecting_input_error(&with_model, &[], &["W4.npy", "no W3.npy"]);
-    // W3.npy closes the gap: a depth-4 network needs a W3 of 3×3 … and gets it
-    write_layer(&init, "W3.npy", 3, 3);
+/// Runs `cfg` (written as `c.json` in a new temporary directory) with `--out o`: the
+/// directory, the exit status and stderr.
+fn run_config(cfg: &Value) -> (tempfile::TempDir, Option<i32>, String) {
     let d = tempfile::tempdir().unwrap();
-    write_config(d.path(), "c.json", &cfg);
+    write_config(d.path(), "c.json", cfg);
     let (code, _, err) = gradflow(
         &["run", "--config", "c.json", "--out", "o"],
         d.path(),
         QUICK,
     );
+    (d, code, err)
+}
+
+/// A temporary directory with a directory `init` of the layer files `(name, rows, cols)`,
+/// and the small run with its initial weights from there.
+fn npy_init(layers: &[(&str, usize, usize)]) -> (tempfile::TempDir, PathBuf, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("init");
+    std::fs::create_dir(&init).unwrap();
+    for &(name, rows, cols) in layers {
+        write_layer(&init, name, rows, cols);
+    }
+    let mut cfg = small_run();
+    cfg["init"] = json!({"kind": "npy", "dir": init});
+    (dir, init, cfg)
+}
+
+/// With W1, W2, W4 and no W3 the run went ahead as a two-layer network.
+#[test]
+fn a_gap_in_the_layer_files_is_an_input_error_naming_the_files() {
+    let (_dir, init, with_model) =
+        npy_init(&[("W1.npy", 3, 4), ("W2.npy", 3, 3), ("W4.npy", 2, 3)]);
+    let mut cfg = with_model.clone();
+    cfg.as_object_mut().unwrap().remove("model");
+    run_expecting_input_error(&cfg, &[], &["W4.npy", "no W3.npy"]);
+    // with a model the files must be exactly W1.npy … WL.npy too
+    run_expecting_input_error(&with_model, &[], &["W4.npy", "no W3.npy"]);
+    // W3.npy closes the gap: a depth-4 network needs a W3 of 3×3 … and gets it
+    write_layer(&init, "W3.npy", 3, 3);
+    let (d, code, err) = run_config(&cfg);
     assert_eq!(code, Some(0), "{err}");
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("o/summary.json")).unwrap())
@@ -376,15 +390,8 @@ fn a_gap_in_the_layer_files_is_an_input_error_naming_the_files() {
 /// input errors naming the files.
 #[test]
 fn extra_and_ambiguous_layer_files_are_input_errors_naming_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let init = dir.path().join("init");
-    std::fs::create_dir(&init).unwrap();
-    write_layer(&init, "W1.npy", 3, 4);
-    write_layer(&init, "W2.npy", 3, 3);
-    write_layer(&init, "W3.npy", 2, 3);
-    let mut cfg = small_run();
+    let (_dir, init, mut cfg) = npy_init(&[("W1.npy", 3, 4), ("W2.npy", 3, 3), ("W3.npy", 2, 3)]);
     cfg["model"]["hidden"] = json!([3]);
-    cfg["init"] = json!({"kind": "npy", "dir": init});
     run_expecting_input_error(&cfg, &[], &["W3.npy", "depth 2"]);
     std::fs::remove_file(init.join("W3.npy")).unwrap();
     for name in ["W0.npy", "W01.npy"] {
@@ -417,13 +424,7 @@ fn a_malformed_npy_header_is_one_line_without_the_header_text() {
     write_layer(&data, "Y.npy", 6, 2);
     let mut cfg = small_run();
     cfg["data"] = json!({"kind": "npy", "dir": data});
-    let d = tempfile::tempdir().unwrap();
-    write_config(d.path(), "c.json", &cfg);
-    let (code, _, err) = gradflow(
-        &["run", "--config", "c.json", "--out", "o"],
-        d.path(),
-        QUICK,
-    );
+    let (d, code, err) = run_config(&cfg);
     assert_input_error(code, &err, &["X.npy", "not a valid .npy file"]);
     assert!(!err.contains("QQQQ"), "the header is echoed: {err}");
     assert!(err.len() < 600, "{} bytes: {err}", err.len());

@@ -161,24 +161,20 @@ fn kill_at_every_boundary(
     assert!(leftovers(dir, "o").is_empty());
 }
 
-const RUN_OLD: [&str; 7] = [
-    "run",
-    "--example",
-    "golikov-saxe",
-    "--trace",
-    "every=10",
-    "--seed",
-    "1",
-];
-const RUN_NEW: [&str; 7] = [
-    "run",
-    "--example",
-    "golikov-saxe",
-    "--trace",
-    "every=10",
-    "--seed",
-    "2",
-];
+/// `golikov-saxe` with a trace, at seed `seed`: the old and the new set of a kill test.
+const fn run_with_seed(seed: &'static str) -> [&'static str; 7] {
+    [
+        "run",
+        "--example",
+        "golikov-saxe",
+        "--trace",
+        "every=10",
+        "--seed",
+        seed,
+    ]
+}
+const RUN_OLD: [&str; 7] = run_with_seed("1");
+const RUN_NEW: [&str; 7] = run_with_seed("2");
 
 #[test]
 fn a_run_killed_at_any_write_boundary_leaves_the_old_or_the_new_set() {

@@ -108,20 +108,13 @@ fn a_check_gets_claim_panels_from_its_trace_and_a_figure_per_counterexample() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("decay.json"), DECAY).unwrap();
     let claims = "cl22.implied.imbalance_conserved,cl22.lemma5_4.null_space_conserved";
-    let o = gradflow(
-        &[
-            "check",
-            "--config",
-            "decay.json",
-            "--claims",
-            claims,
-            "--trace",
-            "every=5",
-            "--out",
-            "c",
-        ],
-        dir.path(),
-    );
+    // a check of both claims on decay.json, with more arguments
+    let check = |more: &[&str]| {
+        let mut args = vec!["check", "--config", "decay.json", "--claims", claims];
+        args.extend(more);
+        gradflow(&args, dir.path())
+    };
+    let o = check(&["--trace", "every=5", "--out", "c"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     // the trace carries each claim's slack and budget, on every row
     let trace = std::fs::read_to_string(dir.path().join("c/trace.jsonl")).unwrap();
@@ -166,37 +159,13 @@ fn a_check_gets_claim_panels_from_its_trace_and_a_figure_per_counterexample() {
         "c-figures/counterexample-cl22.implied.imbalance_conserved.png"
     )));
     // a check without a trace still plots its counterexample
-    let o = gradflow(
-        &[
-            "check",
-            "--config",
-            "decay.json",
-            "--claims",
-            claims,
-            "--out",
-            "n",
-        ],
-        dir.path(),
-    );
+    let o = check(&["--out", "n"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let o = gradflow(&["plot", "n"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
     // and a check's trace on a time grid has no slack columns
-    let o = gradflow(
-        &[
-            "check",
-            "--config",
-            "decay.json",
-            "--claims",
-            claims,
-            "--trace",
-            "dt=0.1",
-            "--out",
-            "g",
-        ],
-        dir.path(),
-    );
+    let o = check(&["--trace", "dt=0.1", "--out", "g"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let trace = std::fs::read_to_string(dir.path().join("g/trace.jsonl")).unwrap();
     assert!(!trace.contains("slack:"));

@@ -37,6 +37,9 @@ fn tableaux() -> Vec<(&'static CollocationTableau, usize, usize, usize)> {
     ]
 }
 
+/// The largest residual of a simplifying condition at order `k`.
+type Residual = fn(&CollocationTableau, usize) -> f64;
+
 /// Largest residual of `B(k)`: `Σ b_i c_i^{k−1} = 1/k`.
 fn b_res(t: &CollocationTableau, k: usize) -> f64 {
     let sum: f64 = (0..t.s).map(|i| t.b[i] * t.c[i].powi(k as i32 - 1)).sum();
@@ -70,33 +73,16 @@ fn d_res(t: &CollocationTableau, k: usize) -> f64 {
 #[test]
 fn simplifying_conditions_hold_exactly_to_the_orders_of_the_theory() {
     for (t, p, q, r) in tableaux() {
-        for k in 1..=p {
-            assert!(
-                b_res(t, k) < 1e-14,
-                "{}: B({k}) residual {:e}",
-                t.name,
-                b_res(t, k)
-            );
+        let conditions: [(&str, Residual, usize); 3] =
+            [("B", b_res, p), ("C", c_res, q), ("D", d_res, r)];
+        for (cond, res, order) in conditions {
+            for k in 1..=order {
+                let e = res(t, k);
+                assert!(e < 1e-14, "{}: {cond}({k}) residual {e:e}", t.name);
+            }
+            let k = order + 1;
+            assert!(res(t, k) > 1e-6, "{}: {cond}({k}) holds too", t.name);
         }
-        assert!(b_res(t, p + 1) > 1e-6, "{}: B({}) holds too", t.name, p + 1);
-        for k in 1..=q {
-            assert!(
-                c_res(t, k) < 1e-14,
-                "{}: C({k}) residual {:e}",
-                t.name,
-                c_res(t, k)
-            );
-        }
-        assert!(c_res(t, q + 1) > 1e-6, "{}: C({}) holds too", t.name, q + 1);
-        for k in 1..=r {
-            assert!(
-                d_res(t, k) < 1e-14,
-                "{}: D({k}) residual {:e}",
-                t.name,
-                d_res(t, k)
-            );
-        }
-        assert!(d_res(t, r + 1) > 1e-6, "{}: D({}) holds too", t.name, r + 1);
         // Butcher: B(p), C(q), D(r) with p ≤ q + r + 1, p ≤ 2q + 2 give order p
         assert!(p <= q + r + 1 && p <= 2 * q + 2);
         assert_eq!(usize::from(t.order), p);

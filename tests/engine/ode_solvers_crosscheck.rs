@@ -145,51 +145,37 @@ fn run_oracle<S: OdeSystem + Clone>(
     };
     let y0v = DVector::from_column_slice(y0);
     let oracle = AsOdeSolvers(RefCell::new(sys.clone()));
+    // the two codes take the same parameters in the same order
+    macro_rules! drive {
+        ($solver:ident, $control:expr, $name:literal) => {{
+            let c = $control;
+            let mut s = $solver::from_param(
+                oracle,
+                0.0,
+                t_end,
+                0.0,
+                y0v,
+                rtol,
+                atol,
+                c.safety,
+                c.beta,
+                c.fac_min,
+                c.fac_max,
+                h_max,
+                h,
+                u32::MAX,
+                u32::MAX,
+                OutputType::Sparse,
+            );
+            let stats = s
+                .integrate()
+                .expect(concat!("ode_solvers ", $name, " failed"));
+            (s.x_out().clone(), s.y_out().clone(), stats)
+        }};
+    }
     let (xs, ys, stats) = match tab.name {
-        "dopri5" => {
-            let mut s = Dopri5::from_param(
-                oracle,
-                0.0,
-                t_end,
-                0.0,
-                y0v,
-                rtol,
-                atol,
-                DOPRI5_CONTROL.safety,
-                DOPRI5_CONTROL.beta,
-                DOPRI5_CONTROL.fac_min,
-                DOPRI5_CONTROL.fac_max,
-                h_max,
-                h,
-                u32::MAX,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            let stats = s.integrate().expect("ode_solvers DOPRI5 failed");
-            (s.x_out().clone(), s.y_out().clone(), stats)
-        }
-        "dop853" => {
-            let mut s = Dop853::from_param(
-                oracle,
-                0.0,
-                t_end,
-                0.0,
-                y0v,
-                rtol,
-                atol,
-                DOP853_CONTROL.safety,
-                DOP853_CONTROL.beta,
-                DOP853_CONTROL.fac_min,
-                DOP853_CONTROL.fac_max,
-                h_max,
-                h,
-                u32::MAX,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            let stats = s.integrate().expect("ode_solvers DOP853 failed");
-            (s.x_out().clone(), s.y_out().clone(), stats)
-        }
+        "dopri5" => drive!(Dopri5, DOPRI5_CONTROL, "DOPRI5"),
+        "dop853" => drive!(Dop853, DOP853_CONTROL, "DOP853"),
         other => panic!("ode_solvers has no {other}"),
     };
     let mut probe = sys;
@@ -316,32 +302,23 @@ fn small_gradient_flow() -> (GradientFlow, Vec<f64>) {
     (gf, y0)
 }
 
-/// DOPRI5 on `y' = Ay`, t ∈ [0, 10]: same step counts, same states (see module docs).
+/// DOPRI5 and DOP853 (autonomous, so unaffected by ode_solvers' node bug) on `y' = Ay`,
+/// t ∈ [0, 10]: same step counts, same states (see module docs).
 #[test]
-fn dopri5_agrees_with_ode_solvers_on_a_linear_system() {
+fn dopri5_and_dop853_agree_with_ode_solvers_on_a_linear_system() {
     let (sys, y0) = linear_system();
-    assert_adaptive_agreement("y' = Ay", &sys, &DOPRI5, &y0, 10.0);
+    for tab in [&DOPRI5, &DOP853] {
+        assert_adaptive_agreement("y' = Ay", &sys, tab, &y0, 10.0);
+    }
 }
 
-/// DOP853 on `y' = Ay` (autonomous, so unaffected by ode_solvers' node bug).
+/// DOPRI5 and DOP853 on the [5, 4, 3, 2] gradient flow (autonomous), t ∈ [0, 5].
 #[test]
-fn dop853_agrees_with_ode_solvers_on_a_linear_system() {
-    let (sys, y0) = linear_system();
-    assert_adaptive_agreement("y' = Ay", &sys, &DOP853, &y0, 10.0);
-}
-
-/// DOPRI5 on the [5, 4, 3, 2] gradient flow, t ∈ [0, 5].
-#[test]
-fn dopri5_agrees_with_ode_solvers_on_a_small_gradient_flow() {
+fn dopri5_and_dop853_agree_with_ode_solvers_on_a_small_gradient_flow() {
     let (gf, y0) = small_gradient_flow();
-    assert_adaptive_agreement("gradient flow", &gf, &DOPRI5, &y0, 5.0);
-}
-
-/// DOP853 on the [5, 4, 3, 2] gradient flow (autonomous), t ∈ [0, 5].
-#[test]
-fn dop853_agrees_with_ode_solvers_on_a_small_gradient_flow() {
-    let (gf, y0) = small_gradient_flow();
-    assert_adaptive_agreement("gradient flow", &gf, &DOP853, &y0, 5.0);
+    for tab in [&DOPRI5, &DOP853] {
+        assert_adaptive_agreement("gradient flow", &gf, tab, &y0, 5.0);
+    }
 }
 
 /// On a shared fixed grid every accepted `(t, y)` of ours equals the state `ode_solvers` stores

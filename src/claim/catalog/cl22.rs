@@ -228,12 +228,7 @@ impl Claim for RiskBound {
             self.tol_interp.unwrap_or_else(|| default_tol_interp(s)),
         )]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let pop = s.data.population.as_ref()?;
         let theta = s.theta(p.y);
         let risk = pop.excess_risk(&theta).ok()?;
@@ -332,12 +327,7 @@ impl Claim for ModifiedIdentityRowSpace {
             rank_deficient(s),
         ]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let net = Net::new(s, p.y);
         let lhs = s.left_perp(&net.theta()).norm();
         Some(Statement {

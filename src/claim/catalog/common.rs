@@ -173,12 +173,7 @@ impl Claim for GaussImbalanceRoundOff {
             ),
         ]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let (drift, scale) = imbalance_drift(s, p.y, &mut self.d0)?;
         Some(Statement {
             lhs: drift,

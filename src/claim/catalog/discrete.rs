@@ -86,12 +86,7 @@ impl Claim for GdImbalanceStep {
             super::hyp::depth_at_least(s, 2),
         ]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let prev = self.prev.as_ref()?;
         let l = s.shape.depth();
         let h = p.t - prev.t;

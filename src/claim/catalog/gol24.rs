@@ -596,12 +596,7 @@ impl Claim for NeuronBalance {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         super::hyp::with_twin(s, vec![h_depth(s)], self.twin)
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if s.shape.depth() < 2 {
             return None;
         }
@@ -690,12 +685,7 @@ impl Claim for WhiteningIdentities {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_full_rank(s), h_whitened(s)]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let n = s.data.n() as f64;
         let d = s.data.d() as f64;
         let excess = whitening_excess(s, &s.layer(p.y, 1))?;
@@ -754,12 +744,7 @@ impl Claim for SLeOne {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_sign_labels(s), h_scalar_output(s), h_full_rank(s)]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        _p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, _: &Point<'_>) -> Option<Statement> {
         let sv = data_scalar(s);
         let lhs = if self.printed {
             s.data.n() as f64 * sv
@@ -954,12 +939,7 @@ impl Claim for SaxeNorms {
         }
         hs
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let beta = saxe_beta(s)?;
         let ub = self.u_bar(s, beta, time_factor(s) * p.t);
         let ws = layers(s, trajectory(s, p.y, self.twin)?);
@@ -1042,12 +1022,7 @@ impl Claim for LearningTime {
         ));
         hs
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let beta = saxe_beta(s)?;
         let sv = data_scalar(s);
         let alpha = s.theta(p.y).norm() / sv;
@@ -1098,12 +1073,7 @@ impl Claim for RhsViaCStar {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         vec![h_whitened(s)]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let np = s.params();
         let ws = layers(s, p.y);
         let pre = prefixes(&ws, s.shape.input());
@@ -1435,12 +1405,7 @@ impl Claim for LxBelowInitial {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lx_hypotheses(s, self.twin)
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let lx0 = *self
             .lx0
             .get_or_insert_with(|| lx_of(s, &s.theta0, self.twin));
@@ -1491,12 +1456,7 @@ impl Claim for LxNonIncreasing {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         lx_hypotheses(s, self.twin)
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if self.twin {
             let (y, f) = (s.layout.twin_theta(p.y)?, s.layout.twin_theta(p.f)?);
             let (_, grad) = lx_and_grad_linear(s, y);
@@ -1617,12 +1577,7 @@ impl Claim for Lemma74 {
             self.lx.advance(s, p.y);
         }
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let (_, beta, rho) = lemma_hypotheses(s, self.beta);
         let n = s.data.n() as f64;
         let bl = beta.powi(s.shape.depth() as i32);
@@ -1776,12 +1731,7 @@ impl Claim for Lemma71 {
             self.lx.advance(s, p.y);
         }
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if p.step == 0 || s.shape.depth() < 2 {
             return None;
         }

@@ -539,12 +539,7 @@ impl Claim for Asymptotic {
         }
         h
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        _p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, _: &Point<'_>) -> Option<Statement> {
         let inp = Inputs::of(s);
         let (e1, e2, ratio) = self.errors(&inp)?;
         let rhs = 2.0;

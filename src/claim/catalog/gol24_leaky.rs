@@ -243,6 +243,26 @@ pub(crate) fn bound_s_one(s: &Setting) -> bool {
     )
 }
 
+/// The `final_hypotheses` and `advance` of a claim that needs Assumption 5.1 unless the bound
+/// is the assumption-free variant ([`bound_s_one`]): its `lx` tracker ([`LxTracker`]) follows
+/// the trained trajectory, and Assumption 5.1 along the run is then a final hypothesis.
+macro_rules! lx_final_hypotheses_unless_s_one {
+    () => {
+        fn final_hypotheses(
+            &self,
+            s: &Setting,
+            _gf: &mut GradientFlow,
+            _p: &Point<'_>,
+        ) -> Vec<Hypothesis> {
+            self.lx.final_hypotheses(!bound_s_one(s))
+        }
+        fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
+            self.lx.advance(s, p.y);
+        }
+    };
+}
+pub(crate) use lx_final_hypotheses_unless_s_one;
+
 /// The hypotheses every statement here shares: the twin state, whitened data, `y = ±1`,
 /// `q = 1`, `L ≥ 2`, and `max_l ‖W_l(0)‖₂ ≤ β` for the scalars' `β`.
 pub(crate) fn common_hypotheses(s: &Setting, sc: Option<&BoundScalars>) -> Vec<Hypothesis> {
@@ -574,17 +594,7 @@ impl Claim for Deviation {
         }
         h
     }
-    fn final_hypotheses(
-        &self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        _p: &Point<'_>,
-    ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(!bound_s_one(s))
-    }
-    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        self.lx.advance(s, p.y);
-    }
+    lx_final_hypotheses_unless_s_one!();
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if p.step == 0 || s.shape.depth() < 2 || s.shape.output() != 1 {
             return None;
@@ -722,17 +732,7 @@ impl Claim for TightG2 {
     fn hypotheses(&self, s: &Setting) -> Vec<Hypothesis> {
         common_hypotheses(s, run_scalars(s).as_ref())
     }
-    fn final_hypotheses(
-        &self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        _p: &Point<'_>,
-    ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(!bound_s_one(s))
-    }
-    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        self.lx.advance(s, p.y);
-    }
+    lx_final_hypotheses_unless_s_one!();
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if p.step == 0 || s.shape.depth() < 2 {
             return None;
@@ -1178,17 +1178,7 @@ impl Claim for Theorem52 {
         ));
         h
     }
-    fn final_hypotheses(
-        &self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        _p: &Point<'_>,
-    ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(!bound_s_one(s))
-    }
-    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        self.lx.advance(s, p.y);
-    }
+    lx_final_hypotheses_unless_s_one!();
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let ([train, ups, dev, risk], m) = self.terms(s, gf, p.y)?;
         let lhs = match self.side {

@@ -21,8 +21,9 @@ use serde_json::Value;
 
 use super::gol24::LxTracker;
 use super::gol24_leaky::{
-    bound_s_one, common_hypotheses, factor_prefix, h_held_out, h_split_mean_norm, margin_risk,
-    run_scalars, test_set, twin_inputs, upsilon, VChoice,
+    bound_s_one, common_hypotheses, factor_prefix, h_held_out, h_split_mean_norm,
+    lx_final_hypotheses_unless_s_one, margin_risk, run_scalars, test_set, twin_inputs, upsilon,
+    VChoice,
 };
 use super::Params;
 use crate::claim::registry::Entry;
@@ -301,12 +302,7 @@ impl Claim for GenGap {
         ));
         h
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let theta0 = s.layout.twin_theta(p.y)?;
         let (m, gamma, proxy) = (self.test_points, self.gamma, self.proxy);
         let test = test_set(&mut self.test, s, m)?;
@@ -409,17 +405,7 @@ impl Claim for DeviationTerms {
         h.extend(h_split_mean_norm(s));
         h
     }
-    fn final_hypotheses(
-        &self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        _p: &Point<'_>,
-    ) -> Vec<Hypothesis> {
-        self.lx.final_hypotheses(!bound_s_one(s))
-    }
-    fn advance(&mut self, s: &Setting, _gf: &mut GradientFlow, p: &Point<'_>) {
-        self.lx.advance(s, p.y);
-    }
+    lx_final_hypotheses_unless_s_one!();
     fn evaluate(&mut self, s: &Setting, gf: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if p.step == 0 || s.shape.depth() < 2 || s.shape.output() != 1 {
             return None;
@@ -541,12 +527,7 @@ impl Claim for Optimistic {
             Hypothesis::new("margin γ > 0", self.gamma, Relation::Gt, 0.0),
         ]
     }
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let [risk, train, gap, dte, dtr] = self.terms(s, p.y)?;
         let rhs = self.factor * (train + gap + dte + dtr);
         Some(Statement {

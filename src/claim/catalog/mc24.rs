@@ -761,12 +761,7 @@ impl Claim for StepClaim {
         h
     }
 
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         let q = self.quantities(s);
         let np = s.params();
         let y = &p.y[..np];

@@ -124,12 +124,7 @@ impl Claim for ImbalanceRank {
         ]
     }
 
-    fn evaluate(
-        &mut self,
-        s: &Setting,
-        _gf: &mut GradientFlow,
-        p: &Point<'_>,
-    ) -> Option<Statement> {
+    fn evaluate(&mut self, s: &Setting, _: &mut GradientFlow, p: &Point<'_>) -> Option<Statement> {
         if s.shape.depth() != 2 || s.rank == 0 {
             return None;
         }
