@@ -973,7 +973,10 @@ fn sigma_and_theta_star_read_the_population_of_gaussian_data() {
         "{:?}",
         o.verdicts
     );
-    assert!(o.verdicts[0].hypotheses.iter().all(|h| h.holds && h.value <= 1e-12));
+    assert!(o.verdicts[0]
+        .hypotheses
+        .iter()
+        .all(|h| h.holds && h.value <= 1e-12));
     let o = check(text, &[("", json!({}))], "golikov-saxe", 0.01);
     assert_eq!(verdicts(&o), [Verdict::NotApplicable], "{:?}", o.verdicts);
     let h = &o.verdicts[0].hypotheses[0];
