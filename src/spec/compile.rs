@@ -257,6 +257,12 @@ pub enum MatQ {
     In,
     /// `I_q`.
     Iq,
+    /// The population covariance `Σ = E[xᵀx]` of synthetic Gaussian data (`d × d`,
+    /// diagonal); not available for data read from files or preprocessed (whitened).
+    Sigma,
+    /// The planted regressor `Θ*` of synthetic Gaussian data (`d × q`, `y = xΘ* + ω`); not
+    /// available where `Σ` is not.
+    ThetaStar,
 }
 
 /// Sizes.
@@ -581,6 +587,10 @@ const MATRICES: &[(&str, MatQ)] = &[
     ("I_n", MatQ::In),
     ("I_q", MatQ::Iq),
     ("P_col", MatQ::Pcol),
+    ("Sigma", MatQ::Sigma),
+    ("Σ", MatQ::Sigma),
+    ("Theta_star", MatQ::ThetaStar),
+    ("Θ_star", MatQ::ThetaStar),
 ];
 
 const FUNCTIONS: &[(&str, Fun)] = &[
@@ -1091,8 +1101,8 @@ impl<'a> Scope<'a> {
             let (r, c) = match q {
                 MatQ::X => (Dim::N, Dim::D),
                 MatQ::Y | MatQ::R => (Dim::N, Dim::Q),
-                MatQ::Theta | MatQ::ThetaL2 => (Dim::D, Dim::Q),
-                MatQ::Px | MatQ::Pperp | MatQ::Id => (Dim::D, Dim::D),
+                MatQ::Theta | MatQ::ThetaL2 | MatQ::ThetaStar => (Dim::D, Dim::Q),
+                MatQ::Px | MatQ::Pperp | MatQ::Id | MatQ::Sigma => (Dim::D, Dim::D),
                 MatQ::In | MatQ::Pcol => (Dim::N, Dim::N),
                 MatQ::Iq => (Dim::Q, Dim::Q),
             };

@@ -318,7 +318,7 @@ impl<'a> Env<'a> {
                 (Val::S(v), mag)
             }
             Node::Mat(q) => {
-                let m = self.matrix(*q);
+                let m = self.matrix(*q)?;
                 let mag = match q {
                     // a product of all layers rounds relative to the layers, and the residual
                     // relative to the terms that cancel in it
@@ -587,10 +587,15 @@ impl<'a> Env<'a> {
         })
     }
 
-    fn matrix(&mut self, q: MatQ) -> DMatrix<f64> {
+    fn matrix(&mut self, q: MatQ) -> Result<DMatrix<f64>, Skip> {
         let s = self.s;
         let (n, d, qq) = (s.data.n(), s.shape.input(), s.shape.output());
-        match q {
+        let population = || {
+            s.data.population.as_ref().ok_or(Skip::Unavailable(
+                "the population (Sigma, Theta_star: synthetic Gaussian data, not whitened)",
+            ))
+        };
+        Ok(match q {
             MatQ::X => s.data.x.clone(),
             MatQ::Y => s.data.y.clone(),
             MatQ::Theta => s.theta(self.y),
@@ -608,7 +613,11 @@ impl<'a> Env<'a> {
             MatQ::Id => DMatrix::identity(d, d),
             MatQ::In => DMatrix::identity(n, n),
             MatQ::Iq => DMatrix::identity(qq, qq),
-        }
+            MatQ::Sigma => DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(
+                &population()?.sigma_eigs,
+            )),
+            MatQ::ThetaStar => population()?.theta_star.clone(),
+        })
     }
 
     fn fun(&mut self, f: Fun, args: &[Node]) -> Out {

@@ -962,3 +962,40 @@ fn prev_inside_an_if_branch_sees_every_accepted_point() {
     let (ma, mb) = (a.min_slack.as_ref().unwrap(), b.min_slack.as_ref().unwrap());
     assert_eq!((ma.t, ma.lhs), (mb.t, mb.lhs));
 }
+
+/// `Sigma` and `Theta_star` read the population of synthetic Gaussian data: on the
+/// `(5, 0.01)`-spike of `cl22-spike` (`d = 40`) `tr Σ = 5.35` and `‖Σ‖_op = 1`, the unit-norm
+/// teacher has `‖Θ*‖_F = 1` and the residual `Y − XΘ*` is the noise; on whitened data there is
+/// no population, and a hypothesis that reads one fails with its name.
+#[test]
+fn sigma_and_theta_star_read_the_population_of_gaussian_data() {
+    let text = "claim user.population {
+      param c = 1
+      assume abs(tr(Sigma) - 5.35) <= 1e-12 \"tr Σ = k + (d − k)ε\"
+      assume abs(op(Σ) - 1) <= 1e-12 \"‖Σ‖_op = 1\"
+      assume abs(fro(Theta_star) - 1) <= 1e-12 \"‖Θ*‖_F = 1\"
+      at_end fro(Y - X * Θ_star) >= c * 0.05 * sqrt(n * q)
+    }";
+    let o = check(
+        text,
+        &[("", json!({})), ("false", json!({"c": 6}))],
+        "cl22-spike",
+        0.01,
+    );
+    assert_eq!(
+        verdicts(&o),
+        [Verdict::Holds, Verdict::Violated],
+        "{:?}",
+        o.verdicts
+    );
+    assert!(o.verdicts[0]
+        .hypotheses
+        .iter()
+        .all(|h| h.holds && h.value <= 1e-12));
+    let o = check(text, &[("", json!({}))], "golikov-saxe", 0.01);
+    assert_eq!(verdicts(&o), [Verdict::NotApplicable], "{:?}", o.verdicts);
+    let h = &o.verdicts[0].hypotheses[0];
+    assert!(!h.holds && h.name.contains("population"), "{h:?}");
+    let e = load_err("claim a.b {\n  always fro(Sigma * Theta_star') <= 1\n}\n");
+    assert!(e.contains("inner dimensions"), "{e}");
+}
