@@ -131,6 +131,16 @@ fn candidates(cfg: &Value) -> Vec<(String, Value)> {
             );
         }
     }
+    // one hidden width (two_layer_uv)
+    if let Some(h) = cfg.pointer("/model/hidden").and_then(Value::as_u64) {
+        if h > 1 {
+            with(
+                format!("model.hidden: {h} → {}", h / 2),
+                "/model/hidden",
+                Value::from(h / 2),
+            );
+        }
+    }
     if let (Some(r), Some(a)) = (get("/rtol"), get("/atol")) {
         if r * 10.0 <= 1e-6 * (1.0 + 1e-12) {
             let mut c = cfg.clone();
@@ -315,6 +325,12 @@ mod tests {
         assert_eq!(shortest(1.5), 1.0);
         assert_eq!(shortest(1.0), 1.0);
         assert_eq!(shortest(0.37), 0.37);
+        // a single hidden width (paper 003's two-layer network) is halved too
+        let uv = json!({"data": {"n": 4, "d": 2, "q": 1}, "model": {"kind": "two_layer_uv", "hidden": 20}});
+        assert_eq!(size(&uv), 4.0 * 2.0 + 2.0 * 20.0 + 20.0);
+        assert!(candidates(&uv)
+            .iter()
+            .any(|(l, _)| l == "model.hidden: 20 → 10"));
         for (_, c) in candidates(&cfg) {
             assert!(size(&c) <= size(&cfg));
         }
