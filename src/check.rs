@@ -422,17 +422,18 @@ impl Checker {
             if tr.note.is_empty() {
                 tr.note = format!("non-finite evaluation at t = {t:e} (step {step})");
             }
-        } else if tr.min.is_none_or(|m| margin(&row) < margin(&m)) {
-            tr.min = Some(row);
-        }
-        match tr.first {
-            None if row.slack.is_finite() && row.budget.is_finite() => tr.first = Some(row),
-            Some(first) => {
-                if let Some(m) = Robustness::moved(tr.info.form, &first, &row) {
-                    tr.moved = Some(tr.moved.map_or(m, |v| v.min(m)));
+        } else {
+            if tr.min.is_none_or(|m| margin(&row) < margin(&m)) {
+                tr.min = Some(row);
+            }
+            match tr.first {
+                None => tr.first = Some(row),
+                Some(first) => {
+                    if let Some(m) = Robustness::moved(tr.info.form, &first, &row) {
+                        tr.moved = Some(tr.moved.map_or(m, |v| v.min(m)));
+                    }
                 }
             }
-            None => {}
         }
         let clear = match tr.info.form {
             Form::Inequality => row.slack > row.budget,

@@ -287,8 +287,8 @@ mod tests {
         assert_eq!(round_sig(-1234.5, 2), -1200.0);
     }
 
-    /// The proposals make the setting smaller or rounder, one change each, and the size
-    /// counts data, parameters and horizon.
+    /// The proposals make the setting smaller or rounder, one change each; the size counts
+    /// data and parameters; the horizon is halved down to 1 and no further.
     #[test]
     fn candidates_simplify_one_thing_at_a_time() {
         let cfg = json!({"data": {"n": 20, "d": 10, "q": 2, "noise_std": 0.137},

@@ -125,8 +125,7 @@ pub(crate) fn search(args: &SearchArgs) -> Result<Exit> {
     );
     let mut requests = requests_for(select_claims(args.claims.as_deref(), None, &user)?);
     if let Some(text) = &args.params {
-        let params: serde_json::Value =
-            serde_json::from_str(text).context("--params: not a JSON object")?;
+        let params: serde_json::Value = serde_json::from_str(text).context("--params: not JSON")?;
         gradflow::search::set_params(&mut requests, &params)?;
     }
     let origin = args.space.display().to_string();
